@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, the demo, the tests and the benchmarks need.
+# Idempotent and quiet: packages already present are not reinstalled, and apt's lists are
+# refreshed only when something is missing (a fresh machine has none).
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config clang-format clang-tidy git ca-certificates
+  # libraries (DESIGN.md "Dependencies")
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libcurl4-openssl-dev libssl-dev libsqlite3-dev libabsl-dev
+  libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # sample media for the demo and test fixtures
+  imagemagick fonts-dejavu-core
+  # benchmarks: reference clients, the loopback web server, peak-RSS measurement
+  curl aria2 nginx-light time
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq >/dev/null
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# nginx-light's package starts a system nginx on port 80; the benchmark runs its own on loopback.
+if command -v systemctl >/dev/null 2>&1; then "${sudo_cmd[@]}" systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+"${sudo_cmd[@]}" pkill -x nginx >/dev/null 2>&1 || true

@@ -1,0 +1,170 @@
+#include "http/curl_client.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <mutex>
+
+namespace sluice::http {
+
+struct HttpClient::Socket {
+  Socket(asio::any_io_executor ex, curl_socket_t fd) : descriptor(ex, fd), fd(fd) {}
+  asio::posix::stream_descriptor descriptor;
+  curl_socket_t fd;
+  int wanted = 0;               // CURL_POLL_IN / OUT bits curl asked for
+  bool waiting[2] = {false, false};  // [0] write, [1] read: a wait or action is queued
+  bool closed = false;
+};
+
+Result<std::unique_ptr<HttpClient>> HttpClient::Create(asio::any_io_executor loop,
+                                                       HttpClientOptions options) {
+  static std::once_flag once;
+  static CURLcode global = CURLE_OK;
+  std::call_once(once, [] { global = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (global != CURLE_OK) return absl::InternalError("curl_global_init failed");
+  std::unique_ptr<HttpClient> client(new HttpClient(loop));
+  if (!client->multi_) return absl::InternalError("curl_multi_init failed");
+  CURLM* m = client->multi_;
+  curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &HttpClient::OnSocket);
+  curl_multi_setopt(m, CURLMOPT_SOCKETDATA, client.get());
+  curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &HttpClient::OnTimer);
+  curl_multi_setopt(m, CURLMOPT_TIMERDATA, client.get());
+  curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  if (options.connection_cache_size > 0) {
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, options.connection_cache_size);
+  }
+  return client;
+}
+
+HttpClient::HttpClient(asio::any_io_executor loop)
+    : loop_(loop), multi_(curl_multi_init()), timer_(loop) {}
+
+HttpClient::~HttpClient() {
+  AbortAll();
+  // Closes cached connections through OnCloseSocket, which needs sockets_ still alive.
+  if (multi_) curl_multi_cleanup(multi_);
+  timer_.cancel();
+}
+
+asio::awaitable<CURLcode> HttpClient::Perform(CURL* easy) {
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, this);
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &HttpClient::OnCloseSocket);
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, this);
+  auto initiation = [this, easy](auto handler) {
+    transfers_.emplace(easy, Transfer{easy, std::move(handler)});
+    CURLMcode added = curl_multi_add_handle(multi_, easy);
+    if (added != CURLM_OK) Complete(easy, CURLE_FAILED_INIT);
+  };
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(CURLcode)>(
+      initiation, asio::use_awaitable);
+}
+
+void HttpClient::AbortAll() {
+  while (!transfers_.empty()) {
+    CURL* easy = transfers_.begin()->first;
+    curl_multi_remove_handle(multi_, easy);
+    Complete(easy, CURLE_ABORTED_BY_CALLBACK);
+  }
+}
+
+void HttpClient::Complete(CURL* easy, CURLcode code) {
+  auto it = transfers_.find(easy);
+  if (it == transfers_.end()) return;
+  auto handler = std::move(it->second.handler);
+  transfers_.erase(it);
+  // Posted: curl must not be re-entered from inside its own callbacks.
+  asio::post(loop_, [handler = std::move(handler), code]() mutable { std::move(handler)(code); });
+}
+
+int HttpClient::OnSocket(CURL*, curl_socket_t fd, int what, void* client, void*) {
+  auto* self = static_cast<HttpClient*>(client);
+  if (what == CURL_POLL_REMOVE) {
+    self->Forget(fd);
+  } else {
+    self->Watch(fd, what);
+  }
+  return 0;
+}
+
+int HttpClient::OnCloseSocket(void* client, curl_socket_t fd) {
+  static_cast<HttpClient*>(client)->Forget(fd);
+  return close(fd);
+}
+
+int HttpClient::OnTimer(CURLM*, long timeout_ms, void* client) {
+  auto* self = static_cast<HttpClient*>(client);
+  if (timeout_ms < 0) {
+    self->timer_.cancel();
+    return 0;
+  }
+  self->timer_.expires_after(std::chrono::milliseconds(timeout_ms));
+  self->timer_.async_wait([self](boost::system::error_code ec) {
+    if (!ec) self->Action(CURL_SOCKET_TIMEOUT, 0);
+  });
+  return 0;
+}
+
+void HttpClient::Watch(curl_socket_t fd, int what) {
+  auto& socket = sockets_[fd];
+  if (!socket) socket = std::make_shared<Socket>(loop_, fd);
+  socket->wanted = what;
+  std::shared_ptr<Socket> keep = socket;
+  Arm(keep, true);
+  Arm(keep, false);
+}
+
+void HttpClient::Forget(curl_socket_t fd) {
+  auto it = sockets_.find(fd);
+  if (it == sockets_.end()) return;
+  it->second->closed = true;
+  // Deregisters from epoll and cancels the waits without closing: curl owns the descriptor.
+  it->second->descriptor.release();
+  sockets_.erase(it);
+}
+
+// Asio waits on edge-triggered epoll and does not complete a wait for a descriptor that was
+// already ready before the wait began; curl expects level-triggered readiness (it may leave
+// bytes unread). So before each wait, a zero-timeout poll() checks for readiness already there.
+void HttpClient::Arm(const std::shared_ptr<Socket>& socket, bool read) {
+  int flag = read ? CURL_POLL_IN : CURL_POLL_OUT;
+  if (socket->closed || !(socket->wanted & flag) || socket->waiting[read]) return;
+  socket->waiting[read] = true;
+  int events = read ? CURL_CSELECT_IN : CURL_CSELECT_OUT;
+  auto resume = [this, socket, read, events](boost::system::error_code ec) {
+    socket->waiting[read] = false;
+    if (ec || socket->closed) return;
+    Action(socket->fd, events);
+    Arm(socket, read);
+  };
+  pollfd probe{socket->fd, static_cast<short>(read ? POLLIN : POLLOUT), 0};
+  if (poll(&probe, 1, 0) > 0) {
+    asio::post(loop_, [resume]() mutable { resume({}); });
+    return;
+  }
+  socket->descriptor.async_wait(
+      read ? asio::posix::descriptor_base::wait_read : asio::posix::descriptor_base::wait_write,
+      resume);
+}
+
+void HttpClient::Action(curl_socket_t fd, int events) {
+  int running = 0;
+  curl_multi_socket_action(multi_, fd, events, &running);
+  CompleteFinished();
+}
+
+void HttpClient::CompleteFinished() {
+  int left = 0;
+  while (CURLMsg* message = curl_multi_info_read(multi_, &left)) {
+    if (message->msg != CURLMSG_DONE) continue;
+    CURL* easy = message->easy_handle;
+    CURLcode code = message->data.result;
+    curl_multi_remove_handle(multi_, easy);
+    Complete(easy, code);
+  }
+}
+
+}  // namespace sluice::http

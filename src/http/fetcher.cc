@@ -1,0 +1,544 @@
+#include "http/fetcher.h"
+#include "common/strings.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/url/parse.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "common/sha256.h"
+#include "http/retry_after.h"
+
+namespace sluice::http {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Bodies are written in chunks of this size; most images fit in one, so one write per file.
+constexpr size_t kWriteChunk = 128 * 1024;
+// Error pages are read this far (to keep the connection reusable), then the transfer is cut.
+constexpr int64_t kMaxDiscard = 64 * 1024;
+
+struct CurlSlist {
+  curl_slist* list = nullptr;
+  ~CurlSlist() { curl_slist_free_all(list); }
+  void Append(const std::string& s) { list = curl_slist_append(list, s.c_str()); }
+};
+
+std::string Lower(std::string_view s) { return ToLower(s); }
+
+// "bytes 100-199/1000" → start 100, total 1000 (-1 for "*").
+bool ParseContentRange(std::string_view value, int64_t& start, int64_t& total) {
+  value = Trim(value);
+  if (!ConsumePrefix(value, "bytes ")) return false;
+  size_t dash = value.find('-'), slash = value.find('/');
+  if (dash == std::string_view::npos || slash == std::string_view::npos || dash > slash) return false;
+  if (!ParseInt(value.substr(0, dash), start)) return false;
+  std::string_view total_text = value.substr(slash + 1);
+  if (total_text == "*") {
+    total = -1;
+    return true;
+  }
+  return ParseInt(total_text, total);
+}
+
+}  // namespace
+
+// The state of one Fetch across its attempts. curl callbacks receive a pointer to it.
+struct Fetcher::Download {
+  const FetchOptions* options = nullptr;
+  std::string url;
+  std::string final_url;
+  bool is_file = false;
+  std::filesystem::path path;
+  int fd = -1;
+  Sha256 hash;
+  int64_t committed = 0;  // body bytes hashed and buffered or written
+  std::string buffer;     // not yet written
+  std::string head;       // the first kSniffBytes of the body
+  // Validators of the representation being downloaded, from its first 200 response.
+  std::string etag, last_modified;
+  int64_t total = -1;
+  bool ranges_refused = false;
+  // This attempt's response.
+  long status = 0;
+  std::string content_range, retry_after, accept_ranges, resp_etag, resp_last_modified;
+  bool body_started = false;
+  bool discarding = false;
+  int64_t discarded = 0;
+  Status abort;         // set when a callback cut the transfer
+  Status blocked;       // set when the SSRF guard refused an address
+  bool restart = false;  // next attempt starts from byte 0
+  // Totals.
+  int requests = 0, resumes = 0;
+  int64_t received = 0;
+  Clock::time_point deadline;
+  Clock::time_point last_activity;  // of this attempt: the last header line or body byte
+  CURL* easy = nullptr;  // the running attempt's handle
+  char error[CURL_ERROR_SIZE] = {};
+
+  ~Download() {
+    if (fd >= 0) close(fd);
+    if (!path.empty()) unlink(path.c_str());
+  }
+
+  Status Flush() {
+    size_t done = 0;
+    while (done < buffer.size()) {
+      ssize_t n = write(fd, buffer.data() + done, buffer.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        return Failure(absl::StatusCode::kInternal, "scratch_write_failed",
+                       StrCat("writing ", path.string(), ": ", std::strerror(errno)));
+      }
+      done += static_cast<size_t>(n);
+    }
+    buffer.clear();
+    return absl::OkStatus();
+  }
+
+  void StartOver() {
+    buffer.clear();
+    head.clear();
+    hash.Reset();
+    committed = 0;
+    if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+      abort = Failure(absl::StatusCode::kInternal, "scratch_write_failed", std::strerror(errno));
+    }
+  }
+
+  void ResetResponse() {
+    status = 0;
+    content_range.clear();
+    retry_after.clear();
+    accept_ranges.clear();
+    resp_etag.clear();
+    resp_last_modified.clear();
+  }
+
+  // Decides, at the first body byte of an attempt, what to do with the body.
+  bool BeginBody() {
+    body_started = true;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    if (is_file) status = 200;
+    if (status < 200 || status >= 300) {
+      discarding = true;
+      return true;
+    }
+    if (committed > 0 && status == 206) {
+      int64_t start = -1, range_total = -1;
+      if (ParseContentRange(content_range, start, range_total) && start == committed &&
+          (total < 0 || range_total < 0 || range_total == total)) {
+        return true;
+      }
+      abort = Failure(absl::StatusCode::kUnavailable, "range_mismatch",
+                      StrCat("server answered Range ", committed, "- with '", content_range, "'"));
+      restart = true;
+      return false;
+    }
+    if (status == 206) {
+      abort = Failure(absl::StatusCode::kUnavailable, "range_mismatch", "unrequested 206 response");
+      restart = true;
+      return false;
+    }
+    // A full representation: a first download, or a server that ignored our Range.
+    if (committed > 0) StartOver();
+    etag = std::string_view(resp_etag).starts_with("W/") ? "" : resp_etag;
+    last_modified = resp_last_modified;
+    ranges_refused = Lower(accept_ranges) == "none";
+    curl_off_t length = -1;
+    curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    total = length;
+    if (total > options->max_bytes) {
+      abort = TooLarge();
+      return false;
+    }
+    return abort.ok();
+  }
+
+  Status TooLarge() const {
+    return Failure(absl::StatusCode::kFailedPrecondition, "too_large",
+                   StrCat("body exceeds the size limit of ", options->max_bytes, " bytes"));
+  }
+
+  size_t OnBody(const char* data, size_t n) {
+    last_activity = Clock::now();
+    if (!body_started && !BeginBody()) return 0;
+    if (discarding) {
+      discarded += static_cast<int64_t>(n);
+      return discarded > kMaxDiscard ? 0 : n;
+    }
+    received += static_cast<int64_t>(n);
+    if (committed + static_cast<int64_t>(n) > options->max_bytes) {
+      abort = TooLarge();
+      return 0;
+    }
+    if (head.size() < kSniffBytes) {
+      head.append(data, std::min(n, kSniffBytes - head.size()));
+      if (head.size() >= kSniffBytes) {
+        if (Status s = CheckMedia(); !s.ok()) {
+          abort = s;
+          return 0;
+        }
+      }
+    }
+    hash.Update(std::string_view(data, n));
+    buffer.append(data, n);
+    committed += static_cast<int64_t>(n);
+    if (buffer.size() >= kWriteChunk) {
+      if (Status s = Flush(); !s.ok()) {
+        abort = s;
+        return 0;
+      }
+    }
+    return n;
+  }
+
+  Status CheckMedia() const {
+    SniffedType type = SniffContentType(head);
+    if (type.kind != MediaKind::kOther) return absl::OkStatus();
+    return Failure(absl::StatusCode::kFailedPrecondition, "unsupported_content",
+                   StrCat("the body is ", type.mime, ", not an image, video or audio"));
+  }
+
+  void OnHeaderLine(std::string_view line) {
+    last_activity = Clock::now();
+    if (std::string_view(line).starts_with("HTTP/")) {
+      ResetResponse();
+      return;
+    }
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return;
+    std::string name = Lower(Trim(line.substr(0, colon)));
+    std::string value(Trim(line.substr(colon + 1)));
+    if (name == "content-range") content_range = value;
+    else if (name == "retry-after") retry_after = value;
+    else if (name == "accept-ranges") accept_ranges = value;
+    else if (name == "etag") resp_etag = value;
+    else if (name == "last-modified") resp_last_modified = value;
+  }
+
+  static size_t WriteCallback(char* data, size_t size, size_t count, void* self) {
+    return static_cast<Download*>(self)->OnBody(data, size * count);
+  }
+  static size_t HeaderCallback(char* data, size_t size, size_t count, void* self) {
+    static_cast<Download*>(self)->OnHeaderLine(std::string_view(data, size * count));
+    return size * count;
+  }
+  // curl's own low-speed check averages over several seconds; this is "no byte for N s".
+  static int ProgressCallback(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    auto* download = static_cast<Download*>(self);
+    Duration idle = std::chrono::duration_cast<Duration>(Clock::now() - download->last_activity);
+    if (idle < download->options->stall_timeout) return 0;
+    download->abort = Failure(absl::StatusCode::kUnavailable, "stalled",
+                              StrCat("no data for ", idle.count(), " ms"));
+    return 1;
+  }
+  static curl_socket_t OpenSocketCallback(void* self, curlsocktype purpose, curl_sockaddr* address) {
+    auto* download = static_cast<Download*>(self);
+    if (purpose == CURLSOCKTYPE_IPCXN) {
+      Status allowed = download->options->addresses.Check(&address->addr);
+      if (!allowed.ok()) {
+        download->blocked = allowed;
+        return CURL_SOCKET_BAD;
+      }
+    }
+    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  }
+
+  bool Resumable() const {
+    return !is_file && committed > 0 && !ranges_refused && !restart &&
+           (!etag.empty() || !last_modified.empty() || total >= 0);
+  }
+};
+
+
+namespace {
+
+// Classifies an HTTP status that ended an attempt without a usable body.
+Status StatusFailure(long status, std::string_view retry_after) {
+  std::string cause = StrCat("http_", status);
+  std::string message = StrCat("server answered HTTP ", status);
+  if (!retry_after.empty()) StrAppend(message, " (Retry-After: ", retry_after, ")");
+  if (status == 404 || status == 410) return Failure(absl::StatusCode::kNotFound, cause, message);
+  if (status == 429) return Failure(absl::StatusCode::kResourceExhausted, cause, message);
+  if (status == 408 || status == 425 || status >= 500) {
+    return Failure(absl::StatusCode::kUnavailable, cause, message);
+  }
+  return Failure(absl::StatusCode::kFailedPrecondition, cause, message);
+}
+
+// Classifies a curl error that ended an attempt.
+Status CurlFailure(CURLcode code, const char* detail, bool connected) {
+  std::string message = StrCat(curl_easy_strerror(code), detail[0] ? ": " : "", detail);
+  auto fail = [&](absl::StatusCode c, std::string_view cause) { return Failure(c, cause, message); };
+  switch (code) {
+    case CURLE_PARTIAL_FILE:
+      return fail(absl::StatusCode::kUnavailable, "truncated");
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return fail(absl::StatusCode::kUnavailable, "connection_dropped");
+    case CURLE_OPERATION_TIMEDOUT:
+      return fail(absl::StatusCode::kUnavailable, connected ? "stalled" : "connect_timeout");
+    case CURLE_COULDNT_CONNECT:
+      return fail(absl::StatusCode::kUnavailable, "connect_failed");
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return fail(absl::StatusCode::kUnavailable, "dns_failed");
+    case CURLE_TOO_MANY_REDIRECTS:
+      return fail(absl::StatusCode::kFailedPrecondition, "too_many_redirects");
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return fail(absl::StatusCode::kPermissionDenied, "scheme_not_allowed");
+    case CURLE_URL_MALFORMAT:
+      return fail(absl::StatusCode::kInvalidArgument, "bad_url");
+    case CURLE_FILESIZE_EXCEEDED:
+      return fail(absl::StatusCode::kFailedPrecondition, "too_large");
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+      return fail(absl::StatusCode::kFailedPrecondition, "tls_error");
+    case CURLE_FILE_COULDNT_READ_FILE:
+      return fail(absl::StatusCode::kNotFound, "file_not_found");
+    case CURLE_ABORTED_BY_CALLBACK:
+      return fail(absl::StatusCode::kCancelled, "interrupted");
+    default:
+      return fail(absl::StatusCode::kUnavailable, "transfer_error");
+  }
+}
+
+bool LooksLikeLocalPath(std::string_view url) {
+  return std::string_view(url).starts_with("/") || std::string_view(url).starts_with("./") || std::string_view(url).starts_with("../");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Fetcher>> Fetcher::Create(HttpClient& client, asio::any_io_executor loop,
+                                                 FetchOptions options) {
+  if (options.scratch_dir.empty()) return absl::InvalidArgumentError("FetchOptions.scratch_dir is empty");
+  std::error_code ec;
+  std::filesystem::create_directories(options.scratch_dir, ec);
+  if (ec || access(options.scratch_dir.c_str(), W_OK) != 0) {
+    return Failure(absl::StatusCode::kFailedPrecondition, "data_dir_unwritable",
+                   StrCat("cannot write to ", options.scratch_dir.string(),
+                                ec ? StrCat(": ", ec.message()) : ""));
+  }
+  for (const std::string& endpoint : options.addresses.allowed_endpoints) {
+    SLUICE_RETURN_IF_ERROR(ValidateEndpoint(endpoint));
+  }
+  return std::unique_ptr<Fetcher>(new Fetcher(client, loop, std::move(options)));
+}
+
+Fetcher::Fetcher(HttpClient& client, asio::any_io_executor loop, FetchOptions options)
+    : client_(client), loop_(loop), options_(std::move(options)), random_(std::random_device{}()) {}
+
+Fetcher::~Fetcher() = default;
+
+void Fetcher::Stop() {
+  stopped_ = true;
+  for (asio::steady_timer* timer : sleepers_) timer->cancel();
+}
+
+asio::awaitable<bool> Fetcher::Sleep(Duration duration) {
+  asio::steady_timer timer(loop_, duration);
+  sleepers_.insert(&timer);
+  boost::system::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  sleepers_.erase(&timer);
+  co_return !stopped_;
+}
+
+asio::awaitable<Result<FetchedFile>> Fetcher::Fetch(std::string url) {
+  auto interrupted = [] { return Failure(absl::StatusCode::kCancelled, "interrupted", "run interrupted"); };
+  if (stopped_) co_return interrupted();
+  Download d;
+  d.options = &options_;
+  d.url = url;
+  d.deadline = Clock::now() + options_.total_timeout;
+
+  // Scheme and literal-address checks up front, for a clear message before any connection.
+  std::string request_url = url;
+  if (options_.allow_files && LooksLikeLocalPath(url)) {
+    std::error_code ec;
+    request_url = "file://" + std::filesystem::absolute(url, ec).lexically_normal().string();
+  }
+  auto parsed = boost::urls::parse_uri(request_url);
+  if (!parsed) {
+    co_return Failure(absl::StatusCode::kInvalidArgument, "bad_url",
+                      StrCat("'", url, "' is not a URL (", parsed.error().message(), ")"));
+  }
+  std::string scheme = Lower(parsed->scheme());
+  d.is_file = scheme == "file";
+  if (d.is_file && !options_.allow_files) {
+    co_return Failure(absl::StatusCode::kPermissionDenied, "scheme_not_allowed",
+                      "local files are refused unless --allow-files is given");
+  }
+  if (!d.is_file && scheme != "http" && scheme != "https") {
+    co_return Failure(absl::StatusCode::kPermissionDenied, "scheme_not_allowed",
+                      StrCat("scheme '", scheme, "' is refused: only http and https"));
+  }
+  if (!d.is_file) {
+    std::string host = parsed->encoded_host_and_port().empty() ? "" : std::string(parsed->encoded_host());
+    if (host.empty()) co_return Failure(absl::StatusCode::kInvalidArgument, "bad_url", "the URL has no host");
+    if (std::optional<sockaddr_storage> literal = ParseIpLiteral(host)) {
+      int port = parsed->has_port() ? parsed->port_number() : (scheme == "https" ? 443 : 80);
+      auto* sa = reinterpret_cast<sockaddr*>(&*literal);
+      if (sa->sa_family == AF_INET) reinterpret_cast<sockaddr_in*>(sa)->sin_port = htons(port);
+      else reinterpret_cast<sockaddr_in6*>(sa)->sin6_port = htons(port);
+      SLUICE_CO_RETURN_IF_ERROR(options_.addresses.Check(sa));
+    }
+  }
+
+  d.path = options_.scratch_dir / StrCat(std::to_string(random_()), ".part");
+  d.fd = open(d.path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+  if (d.fd < 0) {
+    d.path.clear();
+    co_return Failure(absl::StatusCode::kInternal, "scratch_write_failed",
+                      StrCat("creating a scratch file in ", options_.scratch_dir.string(), ": ",
+                                   std::strerror(errno)));
+  }
+  d.url = request_url;
+
+  int failures = 0;
+  Status last;
+  for (;;) {
+    if (stopped_) co_return interrupted();
+    int64_t before = d.committed;
+    last = co_await Attempt(d);
+    if (last.ok()) break;
+    if (stopped_) co_return interrupted();
+    if (Clock::now() >= d.deadline) {
+      co_return Failure(absl::StatusCode::kDeadlineExceeded, "timeout",
+                        StrCat("gave up after ", options_.total_timeout.count() / 1000,
+                                     " s (last error: ", last.message(), ")"));
+    }
+    if (!IsRetryable(last)) co_return last;
+    // A dropped connection that made progress is resumed at once for free; a stall spends a
+    // retry (the server is unhealthy), though the next attempt still resumes with Range.
+    bool dropped = CauseOf(last) == "truncated" || CauseOf(last) == "connection_dropped";
+    if (dropped && d.Resumable() && d.committed > before && d.resumes < options_.max_resumes) {
+      ++d.resumes;
+      continue;  // progress was made: resume at once without spending a retry
+    }
+    if (++failures >= options_.retry.max_attempts) co_return last;
+    std::optional<Duration> hint = ParseRetryAfter(d.retry_after, std::chrono::system_clock::now());
+    Duration wait = options_.retry.Backoff(failures, hint, random_);
+    auto left = std::chrono::duration_cast<Duration>(d.deadline - Clock::now());
+    if (!co_await Sleep(std::min(wait, left))) co_return interrupted();
+    if (d.committed > 0 && d.Resumable()) ++d.resumes;
+  }
+
+  SLUICE_CO_RETURN_IF_ERROR(d.Flush());
+  if (d.committed == 0) {
+    co_return Failure(absl::StatusCode::kFailedPrecondition, "empty_body", "the body is empty");
+  }
+  SLUICE_CO_RETURN_IF_ERROR(d.CheckMedia());
+  close(std::exchange(d.fd, -1));
+  FetchedFile out;
+  out.url = url;
+  out.final_url = d.final_url;
+  out.path = std::exchange(d.path, {});
+  out.sha256 = d.hash.FinishHex();
+  out.size = d.committed;
+  out.type = SniffContentType(d.head);
+  out.requests = d.requests;
+  out.resumes = d.resumes;
+  out.bytes_received = d.received;
+  co_return out;
+}
+
+asio::awaitable<Status> Fetcher::Attempt(Download& d) {
+  EasyHandle easy(curl_easy_init());
+  if (!easy) co_return absl::InternalError("curl_easy_init failed");
+  CURL* e = easy.get();
+  d.easy = e;
+  d.ResetResponse();
+  d.body_started = false;
+  d.discarding = false;
+  d.discarded = 0;
+  d.abort = absl::OkStatus();
+  d.blocked = absl::OkStatus();
+  d.error[0] = '\0';
+  if (d.restart) {
+    d.StartOver();
+    d.restart = false;
+  } else if (!d.Resumable() && d.committed > 0) {
+    d.StartOver();
+  }
+  ++d.requests;
+  d.last_activity = Clock::now();
+
+  auto remaining = std::chrono::duration_cast<Duration>(d.deadline - Clock::now());
+  curl_easy_setopt(e, CURLOPT_URL, d.url.c_str());
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, d.error);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, options_.allow_files ? "http,https,file" : "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(e, CURLOPT_MAXREDIRS, options_.max_redirects);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, std::max<long>(1, static_cast<long>(remaining.count())));
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+                   std::max<long>(1, static_cast<long>((options_.stall_timeout.count() + 999) / 1000)));
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_bytes));
+  curl_easy_setopt(e, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 64L * 1024);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Download::WriteCallback);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &d);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Download::HeaderCallback);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, &d);
+  curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, &Download::ProgressCallback);
+  curl_easy_setopt(e, CURLOPT_XFERINFODATA, &d);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Download::OpenSocketCallback);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &d);
+  CurlSlist resolve, headers;
+  for (const std::string& entry : options_.resolve) resolve.Append(entry);
+  if (resolve.list) curl_easy_setopt(e, CURLOPT_RESOLVE, resolve.list);
+  std::string range;
+  if (d.committed > 0) {
+    SLUICE_CO_RETURN_IF_ERROR(d.Flush());
+    range = StrCat(d.committed, "-");
+    curl_easy_setopt(e, CURLOPT_RANGE, range.c_str());
+    // If-Range makes a changed resource come back whole (200) instead of a wrong tail.
+    if (!d.etag.empty()) headers.Append("If-Range: " + d.etag);
+    else if (!d.last_modified.empty()) headers.Append("If-Range: " + d.last_modified);
+    if (headers.list) curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.list);
+  }
+
+  CURLcode code = co_await client_.Perform(e);
+  d.easy = nullptr;
+  char* effective = nullptr;
+  curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &effective);
+  if (effective) d.final_url = effective;
+  long status = 0;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+  if (d.is_file && code == CURLE_OK) status = 200;
+
+  if (!d.abort.ok()) co_return d.abort;
+  if (code == CURLE_COULDNT_CONNECT && !d.blocked.ok()) co_return d.blocked;
+  if (code == CURLE_OK || (d.discarding && code == CURLE_WRITE_ERROR)) {
+    if (status < 200 || status >= 300) co_return StatusFailure(status, d.retry_after);
+    if (d.total >= 0 && d.committed != d.total) {
+      co_return Failure(absl::StatusCode::kUnavailable, "truncated",
+                        StrCat("received ", d.committed, " of ", d.total, " bytes"));
+    }
+    co_return absl::OkStatus();
+  }
+  curl_off_t connect_time = 0;
+  curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect_time);
+  co_return CurlFailure(code, d.error, connect_time > 0 || status != 0);
+}
+
+}  // namespace sluice::http
