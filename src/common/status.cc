@@ -1,10 +1,9 @@
 #include "common/status.h"
-#include "common/strings.h"
-#include "common/strings.h"
 
 #include <string>
 
 #include "absl/strings/cord.h"
+#include "common/strings.h"
 
 namespace sluice {
 namespace {
@@ -12,7 +11,8 @@ constexpr char kCauseUrl[] = "type.sluice.dev/cause";
 }  // namespace
 
 Status WithCause(Status status, std::string_view cause) {
-  if (!status.ok()) status.SetPayload(kCauseUrl, absl::Cord(absl::string_view(cause.data(), cause.size())));
+  if (!status.ok())
+    status.SetPayload(kCauseUrl, absl::Cord(absl::string_view(cause.data(), cause.size())));
   return status;
 }
 

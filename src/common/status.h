@@ -40,24 +40,25 @@ bool IsRetryable(const Status& status);
 #define SLUICE_STATUS_CONCAT_(a, b) SLUICE_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function when `expr` (a Status) is not OK.
-#define SLUICE_RETURN_IF_ERROR(expr)                  \
-  do {                                                \
-    ::sluice::Status sluice_status_ = (expr);         \
-    if (!sluice_status_.ok()) return sluice_status_;  \
+#define SLUICE_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::sluice::Status sluice_status_ = (expr);        \
+    if (!sluice_status_.ok()) return sluice_status_; \
   } while (0)
 
 // Same, for coroutines.
-#define SLUICE_CO_RETURN_IF_ERROR(expr)                  \
-  do {                                                   \
-    ::sluice::Status sluice_status_ = (expr);            \
-    if (!sluice_status_.ok()) co_return sluice_status_;  \
+#define SLUICE_CO_RETURN_IF_ERROR(expr)                 \
+  do {                                                  \
+    ::sluice::Status sluice_status_ = (expr);           \
+    if (!sluice_status_.ok()) co_return sluice_status_; \
   } while (0)
 
 // Declares `lhs` from the value of `expr` (a Result), or returns its error.
 #define SLUICE_ASSIGN_OR_RETURN(lhs, expr) \
-  SLUICE_ASSIGN_OR_RETURN_IMPL_(SLUICE_STATUS_CONCAT_(sluice_result_, __LINE__), lhs, expr, return)
-#define SLUICE_CO_ASSIGN_OR_RETURN(lhs, expr) \
-  SLUICE_ASSIGN_OR_RETURN_IMPL_(SLUICE_STATUS_CONCAT_(sluice_result_, __LINE__), lhs, expr, co_return)
+  SLUICE_ASSIGN_OR_RETURN_IMPL_(SLUICE_STATUS_CONCAT_(sluice_result_, __LINE__), lhs, expr, return )
+#define SLUICE_CO_ASSIGN_OR_RETURN(lhs, expr)                                               \
+  SLUICE_ASSIGN_OR_RETURN_IMPL_(SLUICE_STATUS_CONCAT_(sluice_result_, __LINE__), lhs, expr, \
+                                co_return )
 #define SLUICE_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr, ret) \
   auto tmp = (expr);                                       \
   if (!tmp.ok()) ret std::move(tmp).status();              \

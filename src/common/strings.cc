@@ -33,6 +33,40 @@ static bool ParseWhole(std::string_view s, T& out) {
 bool ParseInt(std::string_view s, int64_t& out) { return ParseWhole(s, out); }
 bool ParseInt(std::string_view s, int& out) { return ParseWhole(s, out); }
 
+bool ParseByteSize(std::string_view s, int64_t& out) {
+  s = Trim(s);
+  size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  int64_t number = 0;
+  if (!ParseInt(s.substr(0, digits), number)) return false;
+  std::string unit = ToLower(Trim(s.substr(digits)));
+  if (!unit.empty() && unit.back() == 'b') unit.pop_back();
+  int64_t multiplier = 0;
+  if (unit.empty())
+    multiplier = 1;
+  else if (unit == "k")
+    multiplier = 1000;
+  else if (unit == "m")
+    multiplier = 1000 * 1000;
+  else if (unit == "g")
+    multiplier = 1000 * 1000 * 1000;
+  else if (unit == "t")
+    multiplier = int64_t{1000} * 1000 * 1000 * 1000;
+  else if (unit == "ki")
+    multiplier = int64_t{1} << 10;
+  else if (unit == "mi")
+    multiplier = int64_t{1} << 20;
+  else if (unit == "gi")
+    multiplier = int64_t{1} << 30;
+  else if (unit == "ti")
+    multiplier = int64_t{1} << 40;
+  else
+    return false;
+  if (number > INT64_MAX / multiplier) return false;
+  out = number * multiplier;
+  return true;
+}
+
 std::vector<std::string_view> Split(std::string_view s, std::string_view separator) {
   std::vector<std::string_view> pieces;
   size_t start = 0;

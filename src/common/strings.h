@@ -21,19 +21,20 @@ inline void Append(std::string& out, const std::string& piece) { out.append(piec
 inline void Append(std::string& out, char c) { out.push_back(c); }
 // Other string-view types (absl's, Boost's): anything with data() and size() of chars.
 template <class T>
-  requires requires(const T& t) {
-    { t.data() } -> std::convertible_to<const char*>;
-    { t.size() } -> std::convertible_to<size_t>;
-  } && (!std::is_same_v<T, std::string>) && (!std::is_same_v<T, std::string_view>)
-inline void Append(std::string& out, const T& piece) {
+requires requires(const T& t) {
+  { t.data() } -> std::convertible_to<const char*>;
+  { t.size() } -> std::convertible_to<size_t>;
+} &&(!std::is_same_v<T, std::string>)&&(!std::is_same_v<T, std::string_view>)inline void Append(
+    std::string& out, const T& piece) {
   out.append(piece.data(), piece.size());
 }
 template <class T>
-  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, char> && !std::is_same_v<T, bool>)
-inline void Append(std::string& out, T value) {
+requires(std::is_arithmetic_v<T> && !std::is_same_v<T, char> &&
+         !std::is_same_v<T, bool>) inline void Append(std::string& out, T value) {
   if constexpr (std::is_floating_point_v<T>) {
     char buffer[64];
-    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, 6);
+    auto [end, ec] =
+        std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, 6);
     out.append(buffer, end);
   } else {
     out.append(std::to_string(value));
@@ -62,6 +63,9 @@ bool ConsumePrefix(std::string_view& s, std::string_view prefix);
 // Whole-string decimal integer, optional leading '-'. False on anything else or overflow.
 bool ParseInt(std::string_view s, int64_t& out);
 bool ParseInt(std::string_view s, int& out);
+// "1234", "10k", "500MB", "2GiB" (k/M/G/T decimal, Ki/Mi/Gi/Ti binary; a trailing "B" and any
+// case accepted). False for anything else or overflow.
+bool ParseByteSize(std::string_view s, int64_t& out);
 // Splits at every occurrence of `separator` (non-empty); keeps empty pieces.
 std::vector<std::string_view> Split(std::string_view s, std::string_view separator);
 

@@ -1,11 +1,11 @@
 #include "http/address_guard.h"
-#include "common/strings.h"
 
 #include <arpa/inet.h>
 
 #include <array>
 #include <cstring>
 
+#include "common/strings.h"
 
 namespace sluice::http {
 namespace {
@@ -18,21 +18,21 @@ struct Range4 {
 
 // IANA special-purpose IPv4 registry, the parts a fetcher of public URLs must not reach.
 constexpr std::array<Range4, 16> kNonPublic4 = {{
-    {0x00000000, 8, "unspecified"},          // 0.0.0.0/8 ("this network"; 0.0.0.0 reaches local)
-    {0x0A000000, 8, "private"},              // 10/8
-    {0x64400000, 10, "cgnat"},               // 100.64/10
-    {0x7F000000, 8, "loopback"},             // 127/8
-    {0xA9FE0000, 16, "link-local"},          // 169.254/16 (cloud metadata 169.254.169.254)
-    {0xAC100000, 12, "private"},             // 172.16/12
-    {0xC0000000, 24, "reserved"},            // 192.0.0/24 (IETF protocol assignments)
-    {0xC0000200, 24, "documentation"},       // 192.0.2/24
-    {0xC0586300, 24, "reserved"},            // 192.88.99/24 (6to4 relay anycast)
-    {0xC0A80000, 16, "private"},             // 192.168/16
-    {0xC6120000, 15, "benchmarking"},        // 198.18/15
-    {0xC6336400, 24, "documentation"},       // 198.51.100/24
-    {0xCB007100, 24, "documentation"},       // 203.0.113/24
-    {0xE0000000, 4, "multicast"},            // 224/4
-    {0xF0000000, 4, "reserved"},             // 240/4, includes 255.255.255.255
+    {0x00000000, 8, "unspecified"},     // 0.0.0.0/8 ("this network"; 0.0.0.0 reaches local)
+    {0x0A000000, 8, "private"},         // 10/8
+    {0x64400000, 10, "cgnat"},          // 100.64/10
+    {0x7F000000, 8, "loopback"},        // 127/8
+    {0xA9FE0000, 16, "link-local"},     // 169.254/16 (cloud metadata 169.254.169.254)
+    {0xAC100000, 12, "private"},        // 172.16/12
+    {0xC0000000, 24, "reserved"},       // 192.0.0/24 (IETF protocol assignments)
+    {0xC0000200, 24, "documentation"},  // 192.0.2/24
+    {0xC0586300, 24, "reserved"},       // 192.88.99/24 (6to4 relay anycast)
+    {0xC0A80000, 16, "private"},        // 192.168/16
+    {0xC6120000, 15, "benchmarking"},   // 198.18/15
+    {0xC6336400, 24, "documentation"},  // 198.51.100/24
+    {0xCB007100, 24, "documentation"},  // 203.0.113/24
+    {0xE0000000, 4, "multicast"},       // 224/4
+    {0xF0000000, 4, "reserved"},        // 240/4, includes 255.255.255.255
     {0x00000000, 32, "unspecified"},
 }};
 
@@ -45,7 +45,8 @@ std::optional<std::string> NonPublicReason4(uint32_t host_order) {
 }
 
 uint32_t V4At(const uint8_t* bytes) {
-  return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) | bytes[3];
+  return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) |
+         bytes[3];
 }
 
 std::optional<std::string> NonPublicReason6(const in6_addr& a) {
@@ -78,7 +79,7 @@ std::optional<std::string> NonPublicReason6(const in6_addr& a) {
   if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return "site-local";          // fec0::/10
   if (b[0] == 0xff) return "multicast";                                    // ff00::/8
   if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) return "documentation";
-  if (b[0] == 0x01 && zero(1, 8)) return "discard";                        // 100::/64
+  if (b[0] == 0x01 && zero(1, 8)) return "discard";  // 100::/64
   return std::nullopt;
 }
 
@@ -118,16 +119,20 @@ std::optional<sockaddr_storage> ParseIpLiteral(std::string_view host) {
 std::string AddressToString(const sockaddr* address) {
   char buffer[INET6_ADDRSTRLEN] = {};
   if (address->sa_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, buffer, sizeof buffer);
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, buffer,
+              sizeof buffer);
   } else if (address->sa_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, buffer, sizeof buffer);
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, buffer,
+              sizeof buffer);
   }
   return buffer;
 }
 
 int PortOf(const sockaddr* address) {
-  if (address->sa_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(address)->sin_port);
-  if (address->sa_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(address)->sin6_port);
+  if (address->sa_family == AF_INET)
+    return ntohs(reinterpret_cast<const sockaddr_in*>(address)->sin_port);
+  if (address->sa_family == AF_INET6)
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(address)->sin6_port);
   return 0;
 }
 
@@ -189,7 +194,7 @@ Status AddressPolicy::Check(const sockaddr* address) const {
   }
   return Failure(absl::StatusCode::kPermissionDenied, "blocked_address",
                  StrCat("refused to connect to ", AddressToString(address), " (", *reason,
-                              " address; pass --allow-private to allow)"));
+                        " address; pass --allow-private to allow)"));
 }
 
 }  // namespace sluice::http

@@ -13,13 +13,36 @@ std::optional<std::string> ReasonFor(const std::string& host) {
 }
 
 TEST(AddressGuardTest, RefusesEveryNonPublicRange) {
-  for (const char* host :
-       {"127.0.0.1", "127.255.255.254", "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-        "169.254.169.254", "100.64.0.1", "100.127.255.255", "0.0.0.0", "0.1.2.3", "224.0.0.1",
-        "239.255.255.250", "255.255.255.255", "240.0.0.1", "198.18.0.1", "192.0.2.1",
-        "[::1]", "::", "fc00::1", "fd12:3456::1", "fe80::1", "ff02::1", "::ffff:127.0.0.1",
-        "::ffff:10.0.0.1", "::ffff:169.254.169.254", "::127.0.0.1", "64:ff9b::a00:1", "2002:a00:1::",
-        "[fe80::1%25eth0]"}) {
+  for (const char* host : {"127.0.0.1",
+                           "127.255.255.254",
+                           "10.0.0.1",
+                           "172.16.0.1",
+                           "172.31.255.255",
+                           "192.168.1.1",
+                           "169.254.169.254",
+                           "100.64.0.1",
+                           "100.127.255.255",
+                           "0.0.0.0",
+                           "0.1.2.3",
+                           "224.0.0.1",
+                           "239.255.255.250",
+                           "255.255.255.255",
+                           "240.0.0.1",
+                           "198.18.0.1",
+                           "192.0.2.1",
+                           "[::1]",
+                           "::",
+                           "fc00::1",
+                           "fd12:3456::1",
+                           "fe80::1",
+                           "ff02::1",
+                           "::ffff:127.0.0.1",
+                           "::ffff:10.0.0.1",
+                           "::ffff:169.254.169.254",
+                           "::127.0.0.1",
+                           "64:ff9b::a00:1",
+                           "2002:a00:1::",
+                           "[fe80::1%25eth0]"}) {
     EXPECT_TRUE(ReasonFor(host).has_value()) << host << " should be refused";
   }
 }
@@ -32,7 +55,8 @@ TEST(AddressGuardTest, AcceptsPublicAddresses) {
 }
 
 TEST(AddressGuardTest, ParsesEveryIpv4Spelling) {
-  for (const char* spelling : {"2130706433", "0x7f000001", "0177.0.0.1", "127.1", "0x7f.1", "017700000001"}) {
+  for (const char* spelling :
+       {"2130706433", "0x7f000001", "0177.0.0.1", "127.1", "0x7f.1", "017700000001"}) {
     std::optional<sockaddr_storage> address = ParseIpLiteral(spelling);
     ASSERT_TRUE(address.has_value()) << spelling;
     EXPECT_EQ(AddressToString(reinterpret_cast<sockaddr*>(&*address)), "127.0.0.1") << spelling;
@@ -52,11 +76,20 @@ TEST(AddressGuardTest, PolicyNamesAddressAndReasonAndHonoursAllowances) {
   EXPECT_EQ(CauseOf(refused), "blocked_address");
   EXPECT_NE(refused.message().find("127.0.0.1 (loopback"), std::string::npos) << refused;
 
-  EXPECT_TRUE(AddressPolicy{.allow_private = true}.Check(reinterpret_cast<sockaddr*>(&address)).ok());
-  EXPECT_TRUE(AddressPolicy{.allowed_endpoints = {"127.0.0.1"}}.Check(reinterpret_cast<sockaddr*>(&address)).ok());
-  EXPECT_TRUE(AddressPolicy{.allowed_endpoints = {"127.0.0.1:8080"}}.Check(reinterpret_cast<sockaddr*>(&address)).ok());
-  EXPECT_FALSE(AddressPolicy{.allowed_endpoints = {"127.0.0.1:9090"}}.Check(reinterpret_cast<sockaddr*>(&address)).ok());
-  EXPECT_FALSE(AddressPolicy{.allowed_endpoints = {"127.0.0.2"}}.Check(reinterpret_cast<sockaddr*>(&address)).ok());
+  EXPECT_TRUE(
+      AddressPolicy{.allow_private = true}.Check(reinterpret_cast<sockaddr*>(&address)).ok());
+  EXPECT_TRUE(AddressPolicy{.allowed_endpoints = {"127.0.0.1"}}
+                  .Check(reinterpret_cast<sockaddr*>(&address))
+                  .ok());
+  EXPECT_TRUE(AddressPolicy{.allowed_endpoints = {"127.0.0.1:8080"}}
+                  .Check(reinterpret_cast<sockaddr*>(&address))
+                  .ok());
+  EXPECT_FALSE(AddressPolicy{.allowed_endpoints = {"127.0.0.1:9090"}}
+                   .Check(reinterpret_cast<sockaddr*>(&address))
+                   .ok());
+  EXPECT_FALSE(AddressPolicy{.allowed_endpoints = {"127.0.0.2"}}
+                   .Check(reinterpret_cast<sockaddr*>(&address))
+                   .ok());
 }
 
 TEST(AddressGuardTest, ValidatesEndpoints) {

@@ -15,7 +15,7 @@ struct HttpClient::Socket {
   Socket(asio::any_io_executor ex, curl_socket_t fd) : descriptor(ex, fd), fd(fd) {}
   asio::posix::stream_descriptor descriptor;
   curl_socket_t fd;
-  int wanted = 0;               // CURL_POLL_IN / OUT bits curl asked for
+  int wanted = 0;                    // CURL_POLL_IN / OUT bits curl asked for
   bool waiting[2] = {false, false};  // [0] write, [1] read: a wait or action is queued
   bool closed = false;
 };

@@ -1,5 +1,4 @@
 #include "http/fetcher.h"
-#include "common/strings.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -13,6 +12,7 @@
 #include <cstring>
 
 #include "common/sha256.h"
+#include "common/strings.h"
 #include "http/retry_after.h"
 
 namespace sluice::http {
@@ -38,7 +38,8 @@ bool ParseContentRange(std::string_view value, int64_t& start, int64_t& total) {
   value = Trim(value);
   if (!ConsumePrefix(value, "bytes ")) return false;
   size_t dash = value.find('-'), slash = value.find('/');
-  if (dash == std::string_view::npos || slash == std::string_view::npos || dash > slash) return false;
+  if (dash == std::string_view::npos || slash == std::string_view::npos || dash > slash)
+    return false;
   if (!ParseInt(value.substr(0, dash), start)) return false;
   std::string_view total_text = value.substr(slash + 1);
   if (total_text == "*") {
@@ -72,15 +73,15 @@ struct Fetcher::Download {
   bool body_started = false;
   bool discarding = false;
   int64_t discarded = 0;
-  Status abort;         // set when a callback cut the transfer
-  Status blocked;       // set when the SSRF guard refused an address
+  Status abort;          // set when a callback cut the transfer
+  Status blocked;        // set when the SSRF guard refused an address
   bool restart = false;  // next attempt starts from byte 0
   // Totals.
   int requests = 0, resumes = 0;
   int64_t received = 0;
   Clock::time_point deadline;
   Clock::time_point last_activity;  // of this attempt: the last header line or body byte
-  CURL* easy = nullptr;  // the running attempt's handle
+  CURL* easy = nullptr;             // the running attempt's handle
   char error[CURL_ERROR_SIZE] = {};
 
   ~Download() {
@@ -217,11 +218,16 @@ struct Fetcher::Download {
     if (colon == std::string_view::npos) return;
     std::string name = Lower(Trim(line.substr(0, colon)));
     std::string value(Trim(line.substr(colon + 1)));
-    if (name == "content-range") content_range = value;
-    else if (name == "retry-after") retry_after = value;
-    else if (name == "accept-ranges") accept_ranges = value;
-    else if (name == "etag") resp_etag = value;
-    else if (name == "last-modified") resp_last_modified = value;
+    if (name == "content-range")
+      content_range = value;
+    else if (name == "retry-after")
+      retry_after = value;
+    else if (name == "accept-ranges")
+      accept_ranges = value;
+    else if (name == "etag")
+      resp_etag = value;
+    else if (name == "last-modified")
+      resp_last_modified = value;
   }
 
   static size_t WriteCallback(char* data, size_t size, size_t count, void* self) {
@@ -240,7 +246,8 @@ struct Fetcher::Download {
                               StrCat("no data for ", idle.count(), " ms"));
     return 1;
   }
-  static curl_socket_t OpenSocketCallback(void* self, curlsocktype purpose, curl_sockaddr* address) {
+  static curl_socket_t OpenSocketCallback(void* self, curlsocktype purpose,
+                                          curl_sockaddr* address) {
     auto* download = static_cast<Download*>(self);
     if (purpose == CURLSOCKTYPE_IPCXN) {
       Status allowed = download->options->addresses.Check(&address->addr);
@@ -257,7 +264,6 @@ struct Fetcher::Download {
            (!etag.empty() || !last_modified.empty() || total >= 0);
   }
 };
-
 
 namespace {
 
@@ -277,7 +283,9 @@ Status StatusFailure(long status, std::string_view retry_after) {
 // Classifies a curl error that ended an attempt.
 Status CurlFailure(CURLcode code, const char* detail, bool connected) {
   std::string message = StrCat(curl_easy_strerror(code), detail[0] ? ": " : "", detail);
-  auto fail = [&](absl::StatusCode c, std::string_view cause) { return Failure(c, cause, message); };
+  auto fail = [&](absl::StatusCode c, std::string_view cause) {
+    return Failure(c, cause, message);
+  };
   switch (code) {
     case CURLE_PARTIAL_FILE:
       return fail(absl::StatusCode::kUnavailable, "truncated");
@@ -317,20 +325,22 @@ Status CurlFailure(CURLcode code, const char* detail, bool connected) {
 }
 
 bool LooksLikeLocalPath(std::string_view url) {
-  return std::string_view(url).starts_with("/") || std::string_view(url).starts_with("./") || std::string_view(url).starts_with("../");
+  return std::string_view(url).starts_with("/") || std::string_view(url).starts_with("./") ||
+         std::string_view(url).starts_with("../");
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Fetcher>> Fetcher::Create(HttpClient& client, asio::any_io_executor loop,
                                                  FetchOptions options) {
-  if (options.scratch_dir.empty()) return absl::InvalidArgumentError("FetchOptions.scratch_dir is empty");
+  if (options.scratch_dir.empty())
+    return absl::InvalidArgumentError("FetchOptions.scratch_dir is empty");
   std::error_code ec;
   std::filesystem::create_directories(options.scratch_dir, ec);
   if (ec || access(options.scratch_dir.c_str(), W_OK) != 0) {
     return Failure(absl::StatusCode::kFailedPrecondition, "data_dir_unwritable",
                    StrCat("cannot write to ", options.scratch_dir.string(),
-                                ec ? StrCat(": ", ec.message()) : ""));
+                          ec ? StrCat(": ", ec.message()) : ""));
   }
   for (const std::string& endpoint : options.addresses.allowed_endpoints) {
     SLUICE_RETURN_IF_ERROR(ValidateEndpoint(endpoint));
@@ -358,7 +368,9 @@ asio::awaitable<bool> Fetcher::Sleep(Duration duration) {
 }
 
 asio::awaitable<Result<FetchedFile>> Fetcher::Fetch(std::string url) {
-  auto interrupted = [] { return Failure(absl::StatusCode::kCancelled, "interrupted", "run interrupted"); };
+  auto interrupted = [] {
+    return Failure(absl::StatusCode::kCancelled, "interrupted", "run interrupted");
+  };
   if (stopped_) co_return interrupted();
   Download d;
   d.options = &options_;
@@ -387,13 +399,17 @@ asio::awaitable<Result<FetchedFile>> Fetcher::Fetch(std::string url) {
                       StrCat("scheme '", scheme, "' is refused: only http and https"));
   }
   if (!d.is_file) {
-    std::string host = parsed->encoded_host_and_port().empty() ? "" : std::string(parsed->encoded_host());
-    if (host.empty()) co_return Failure(absl::StatusCode::kInvalidArgument, "bad_url", "the URL has no host");
+    std::string host =
+        parsed->encoded_host_and_port().empty() ? "" : std::string(parsed->encoded_host());
+    if (host.empty())
+      co_return Failure(absl::StatusCode::kInvalidArgument, "bad_url", "the URL has no host");
     if (std::optional<sockaddr_storage> literal = ParseIpLiteral(host)) {
       int port = parsed->has_port() ? parsed->port_number() : (scheme == "https" ? 443 : 80);
       auto* sa = reinterpret_cast<sockaddr*>(&*literal);
-      if (sa->sa_family == AF_INET) reinterpret_cast<sockaddr_in*>(sa)->sin_port = htons(port);
-      else reinterpret_cast<sockaddr_in6*>(sa)->sin6_port = htons(port);
+      if (sa->sa_family == AF_INET)
+        reinterpret_cast<sockaddr_in*>(sa)->sin_port = htons(port);
+      else
+        reinterpret_cast<sockaddr_in6*>(sa)->sin6_port = htons(port);
       SLUICE_CO_RETURN_IF_ERROR(options_.addresses.Check(sa));
     }
   }
@@ -404,7 +420,7 @@ asio::awaitable<Result<FetchedFile>> Fetcher::Fetch(std::string url) {
     d.path.clear();
     co_return Failure(absl::StatusCode::kInternal, "scratch_write_failed",
                       StrCat("creating a scratch file in ", options_.scratch_dir.string(), ": ",
-                                   std::strerror(errno)));
+                             std::strerror(errno)));
   }
   d.url = request_url;
 
@@ -419,7 +435,7 @@ asio::awaitable<Result<FetchedFile>> Fetcher::Fetch(std::string url) {
     if (Clock::now() >= d.deadline) {
       co_return Failure(absl::StatusCode::kDeadlineExceeded, "timeout",
                         StrCat("gave up after ", options_.total_timeout.count() / 1000,
-                                     " s (last error: ", last.message(), ")"));
+                               " s (last error: ", last.message(), ")"));
     }
     if (!IsRetryable(last)) co_return last;
     // A dropped connection that made progress is resumed at once for free; a stall spends a
@@ -481,15 +497,18 @@ asio::awaitable<Status> Fetcher::Attempt(Download& d) {
   curl_easy_setopt(e, CURLOPT_URL, d.url.c_str());
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, d.error);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, options_.allow_files ? "http,https,file" : "http,https");
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
+                   options_.allow_files ? "http,https,file" : "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(e, CURLOPT_MAXREDIRS, options_.max_redirects);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, std::max<long>(1, static_cast<long>(remaining.count())));
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
-                   std::max<long>(1, static_cast<long>((options_.stall_timeout.count() + 999) / 1000)));
+  curl_easy_setopt(
+      e, CURLOPT_LOW_SPEED_TIME,
+      std::max<long>(1, static_cast<long>((options_.stall_timeout.count() + 999) / 1000)));
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_bytes));
   curl_easy_setopt(e, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
@@ -512,8 +531,10 @@ asio::awaitable<Status> Fetcher::Attempt(Download& d) {
     range = StrCat(d.committed, "-");
     curl_easy_setopt(e, CURLOPT_RANGE, range.c_str());
     // If-Range makes a changed resource come back whole (200) instead of a wrong tail.
-    if (!d.etag.empty()) headers.Append("If-Range: " + d.etag);
-    else if (!d.last_modified.empty()) headers.Append("If-Range: " + d.last_modified);
+    if (!d.etag.empty())
+      headers.Append("If-Range: " + d.etag);
+    else if (!d.last_modified.empty())
+      headers.Append("If-Range: " + d.last_modified);
     if (headers.list) curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.list);
   }
 

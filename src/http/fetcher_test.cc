@@ -45,7 +45,8 @@ class FetcherTest : public ::testing::Test {
                                              std::filesystem::directory_iterator()));
   }
 
-  void ExpectFailure(const Result<FetchedFile>& result, absl::StatusCode code, const std::string& cause) {
+  void ExpectFailure(const Result<FetchedFile>& result, absl::StatusCode code,
+                     const std::string& cause) {
     ASSERT_FALSE(result.ok());
     EXPECT_EQ(result.status().code(), code) << result.status();
     EXPECT_EQ(CauseOf(result.status()), cause) << result.status();
@@ -61,7 +62,8 @@ class FetcherTest : public ::testing::Test {
 
 TEST_F(FetcherTest, StreamsBodyToScratchWithHashAndSniffedType) {
   std::string body = ScriptedOrigin::MediaBody(300'000);
-  origin_.Route("/a.jpg", [&](const HttpRequest& r, int) { return ServeBytes(r, body, "image/jpeg"); });
+  origin_.Route("/a.jpg",
+                [&](const HttpRequest& r, int) { return ServeBytes(r, body, "image/jpeg"); });
   Result<FetchedFile> got = Fetch(origin_.Url("/a.jpg"));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->sha256, Sha256::HexOf(body));
@@ -104,7 +106,8 @@ TEST_F(FetcherTest, ServerIgnoringRangeStartsOverCleanly) {
 }
 
 TEST_F(FetcherTest, ChangedResourceDuringResumeIsFetchedWhole) {
-  std::string v1 = ScriptedOrigin::MediaBody(400'000, 3), v2 = ScriptedOrigin::MediaBody(450'000, 4);
+  std::string v1 = ScriptedOrigin::MediaBody(400'000, 3),
+              v2 = ScriptedOrigin::MediaBody(450'000, 4);
   origin_.Route("/c.jpg", [&](const HttpRequest& r, int call) {
     if (call == 0) {
       HttpReply reply = ServeBytes(r, v1, "image/jpeg", "\"v1\"");
@@ -164,7 +167,8 @@ TEST_F(FetcherTest, RedirectsAreFollowedUpToTheLimit) {
       return HttpReply{.status = 302, .headers = {{"Location", "/hop" + std::to_string(i + 1)}}};
     });
   }
-  origin_.Route("/hop5", [&](const HttpRequest& r, int) { return ServeBytes(r, body, "image/jpeg"); });
+  origin_.Route("/hop5",
+                [&](const HttpRequest& r, int) { return ServeBytes(r, body, "image/jpeg"); });
   Result<FetchedFile> got = Fetch(origin_.Url("/hop0"));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->final_url, origin_.Url("/hop5"));
@@ -173,14 +177,16 @@ TEST_F(FetcherTest, RedirectsAreFollowedUpToTheLimit) {
   origin_.Route("/hop-1", [](const HttpRequest&, int) {
     return HttpReply{.status = 302, .headers = {{"Location", "/hop0"}}};
   });
-  ExpectFailure(Fetch(origin_.Url("/hop-1")), absl::StatusCode::kFailedPrecondition, "too_many_redirects");
+  ExpectFailure(Fetch(origin_.Url("/hop-1")), absl::StatusCode::kFailedPrecondition,
+                "too_many_redirects");
 }
 
 TEST_F(FetcherTest, RedirectLoopFails) {
   origin_.Route("/loop", [](const HttpRequest&, int) {
     return HttpReply{.status = 302, .headers = {{"Location", "/loop"}}};
   });
-  ExpectFailure(Fetch(origin_.Url("/loop")), absl::StatusCode::kFailedPrecondition, "too_many_redirects");
+  ExpectFailure(Fetch(origin_.Url("/loop")), absl::StatusCode::kFailedPrecondition,
+                "too_many_redirects");
 }
 
 TEST_F(FetcherTest, LyingContentLengthLeavesNothing) {
@@ -197,7 +203,8 @@ TEST_F(FetcherTest, HtmlNamedJpgIsUnsupportedContent) {
   origin_.Route("/fake.jpg", [](const HttpRequest& r, int) {
     return ServeBytes(r, "<!DOCTYPE html><html><body>Sorry, moved</body></html>", "image/jpeg");
   });
-  ExpectFailure(Fetch(origin_.Url("/fake.jpg")), absl::StatusCode::kFailedPrecondition, "unsupported_content");
+  ExpectFailure(Fetch(origin_.Url("/fake.jpg")), absl::StatusCode::kFailedPrecondition,
+                "unsupported_content");
 }
 
 TEST_F(FetcherTest, SizeCapCountedWhileStreamingWithoutLength) {
@@ -205,16 +212,19 @@ TEST_F(FetcherTest, SizeCapCountedWhileStreamingWithoutLength) {
   origin_.Route("/huge.jpg", [](const HttpRequest&, int) {
     return HttpReply{.body = ScriptedOrigin::MediaBody(400'000), .omit_length = true};
   });
-  ExpectFailure(Fetch(origin_.Url("/huge.jpg")), absl::StatusCode::kFailedPrecondition, "too_large");
+  ExpectFailure(Fetch(origin_.Url("/huge.jpg")), absl::StatusCode::kFailedPrecondition,
+                "too_large");
   origin_.Route("/announced.jpg", [](const HttpRequest& r, int) {
     return ServeBytes(r, ScriptedOrigin::MediaBody(400'000), "image/jpeg");
   });
-  ExpectFailure(Fetch(origin_.Url("/announced.jpg")), absl::StatusCode::kFailedPrecondition, "too_large");
+  ExpectFailure(Fetch(origin_.Url("/announced.jpg")), absl::StatusCode::kFailedPrecondition,
+                "too_large");
 }
 
 TEST_F(FetcherTest, EmptyBodyFails) {
   origin_.Route("/empty.jpg", [](const HttpRequest&, int) { return HttpReply{}; });
-  ExpectFailure(Fetch(origin_.Url("/empty.jpg")), absl::StatusCode::kFailedPrecondition, "empty_body");
+  ExpectFailure(Fetch(origin_.Url("/empty.jpg")), absl::StatusCode::kFailedPrecondition,
+                "empty_body");
 }
 
 class SsrfTest : public FetcherTest {
@@ -230,10 +240,10 @@ class SsrfTest : public FetcherTest {
 
 TEST_F(SsrfTest, EveryLoopbackSpellingIsRefusedWithoutARequest) {
   const std::string port = std::to_string(origin_.port());
-  for (const std::string host : {"127.0.0.1", "2130706433", "0x7f000001", "0177.0.0.1", "127.1", "[::1]",
-                                 "[::ffff:127.0.0.1]", "0.0.0.0", "localhost"}) {
-    ExpectFailure(Fetch("http://" + host + ":" + port + "/a.jpg"), absl::StatusCode::kPermissionDenied,
-                  "blocked_address");
+  for (const std::string host : {"127.0.0.1", "2130706433", "0x7f000001", "0177.0.0.1", "127.1",
+                                 "[::1]", "[::ffff:127.0.0.1]", "0.0.0.0", "localhost"}) {
+    ExpectFailure(Fetch("http://" + host + ":" + port + "/a.jpg"),
+                  absl::StatusCode::kPermissionDenied, "blocked_address");
   }
   EXPECT_EQ(origin_.Log().size(), 0u);
 }
@@ -251,17 +261,22 @@ TEST_F(SsrfTest, RedirectToANonPublicAddressIsRefused) {
   const std::string port = std::to_string(origin_.port());
   options_.addresses.allowed_endpoints = {"127.0.0.1:" + port};  // only the origin itself
   origin_.Route("/jump", [port](const HttpRequest&, int) {
-    return HttpReply{.status = 302, .headers = {{"Location", "http://127.0.0.2:" + port + "/a.jpg"}}};
+    return HttpReply{.status = 302,
+                     .headers = {{"Location", "http://127.0.0.2:" + port + "/a.jpg"}}};
   });
-  ExpectFailure(Fetch(origin_.Url("/jump")), absl::StatusCode::kPermissionDenied, "blocked_address");
+  ExpectFailure(Fetch(origin_.Url("/jump")), absl::StatusCode::kPermissionDenied,
+                "blocked_address");
   Result<FetchedFile> allowed = Fetch(origin_.Url("/a.jpg"));
   EXPECT_TRUE(allowed.ok()) << "the allowed endpoint itself works: " << allowed.status();
 }
 
 TEST_F(SsrfTest, OnlyHttpAndHttpsSchemes) {
-  ExpectFailure(Fetch("ftp://example.com/a.jpg"), absl::StatusCode::kPermissionDenied, "scheme_not_allowed");
-  ExpectFailure(Fetch("file:///etc/passwd"), absl::StatusCode::kPermissionDenied, "scheme_not_allowed");
-  ExpectFailure(Fetch("gopher://example.com/"), absl::StatusCode::kPermissionDenied, "scheme_not_allowed");
+  ExpectFailure(Fetch("ftp://example.com/a.jpg"), absl::StatusCode::kPermissionDenied,
+                "scheme_not_allowed");
+  ExpectFailure(Fetch("file:///etc/passwd"), absl::StatusCode::kPermissionDenied,
+                "scheme_not_allowed");
+  ExpectFailure(Fetch("gopher://example.com/"), absl::StatusCode::kPermissionDenied,
+                "scheme_not_allowed");
   ExpectFailure(Fetch("not a url"), absl::StatusCode::kInvalidArgument, "bad_url");
   ExpectFailure(Fetch("/etc/passwd"), absl::StatusCode::kInvalidArgument, "bad_url");
 }
@@ -271,7 +286,8 @@ TEST_F(SsrfTest, RedirectToFileSchemeIsRefused) {
   origin_.Route("/to-file", [](const HttpRequest&, int) {
     return HttpReply{.status = 302, .headers = {{"Location", "file:///etc/passwd"}}};
   });
-  ExpectFailure(Fetch(origin_.Url("/to-file")), absl::StatusCode::kPermissionDenied, "scheme_not_allowed");
+  ExpectFailure(Fetch(origin_.Url("/to-file")), absl::StatusCode::kPermissionDenied,
+                "scheme_not_allowed");
 }
 
 TEST_F(FetcherTest, LocalFilesOnlyWithAllowFiles) {
@@ -283,7 +299,8 @@ TEST_F(FetcherTest, LocalFilesOnlyWithAllowFiles) {
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->sha256, Sha256::HexOf(body));
   std::filesystem::remove(got->path);
-  ExpectFailure(Fetch((dir.path() / "absent.jpg").string()), absl::StatusCode::kNotFound, "file_not_found");
+  ExpectFailure(Fetch((dir.path() / "absent.jpg").string()), absl::StatusCode::kNotFound,
+                "file_not_found");
 }
 
 }  // namespace

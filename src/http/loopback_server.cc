@@ -1,5 +1,4 @@
 #include "http/loopback_server.h"
-#include "common/strings.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,6 +13,7 @@
 #include <sstream>
 
 #include "common/content_type.h"
+#include "common/strings.h"
 
 namespace sluice::http {
 
@@ -29,19 +29,32 @@ namespace {
 
 std::string_view Reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 416: return "Range Not Satisfiable";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 416:
+      return "Range Not Satisfiable";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
   }
 }
 
@@ -74,7 +87,8 @@ struct LoopbackServer::Impl {
   asio::awaitable<void> Accept() {
     for (;;) {
       boost::system::error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      tcp::socket socket =
+          co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
       asio::co_spawn(io, Session(std::move(socket)), asio::detached);
     }
@@ -111,13 +125,20 @@ struct LoopbackServer::Impl {
       if (reply.delay.count() > 0) co_await Pause(reply.delay);
       std::string head = StrCat("HTTP/1.1 ", reply.status, " ", Reason(reply.status), "\r\n");
       for (const auto& [name, value] : reply.headers) StrAppend(head, name, ": ", value, "\r\n");
-      if (reply.omit_length) reply.close = true;
-      else StrAppend(head, "Content-Length: ", reply.declared_length.value_or(reply.body.size()), "\r\n");
-      if (reply.close || request.Header("connection") == "close") StrAppend(head, "Connection: close\r\n");
+      if (reply.omit_length)
+        reply.close = true;
+      else
+        StrAppend(head, "Content-Length: ", reply.declared_length.value_or(reply.body.size()),
+                  "\r\n");
+      if (reply.close || request.Header("connection") == "close")
+        StrAppend(head, "Connection: close\r\n");
       StrAppend(head, "\r\n");
-      co_await asio::async_write(socket, asio::buffer(head), asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(socket, asio::buffer(head),
+                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
-      size_t limit = request.method == "HEAD" ? 0 : std::min(reply.body.size(), reply.drop_after.value_or(SIZE_MAX));
+      size_t limit = request.method == "HEAD"
+                         ? 0
+                         : std::min(reply.body.size(), reply.drop_after.value_or(SIZE_MAX));
       size_t sent = 0;
       bool stalled = false;
       while (sent < limit) {
@@ -128,8 +149,9 @@ struct LoopbackServer::Impl {
         }
         size_t end = std::min(limit, sent + 64 * 1024);
         if (reply.stall_after && !stalled) end = std::min(end, *reply.stall_after);
-        size_t wrote = co_await asio::async_write(socket, asio::buffer(reply.body.data() + sent, end - sent),
-                                                  asio::redirect_error(asio::use_awaitable, ec));
+        size_t wrote =
+            co_await asio::async_write(socket, asio::buffer(reply.body.data() + sent, end - sent),
+                                       asio::redirect_error(asio::use_awaitable, ec));
         owner->body_bytes_sent_.fetch_add(static_cast<int64_t>(wrote));
         if (ec) co_return;
         sent = end;
@@ -138,7 +160,8 @@ struct LoopbackServer::Impl {
         socket.close(ec);  // mid-body: the client sees a truncated response
         co_return;
       }
-      if (reply.declared_length && *reply.declared_length != static_cast<int64_t>(reply.body.size())) {
+      if (reply.declared_length &&
+          *reply.declared_length != static_cast<int64_t>(reply.body.size())) {
         socket.close(ec);  // the length was a lie; nothing else can follow on this connection
         co_return;
       }
@@ -150,8 +173,8 @@ struct LoopbackServer::Impl {
   }
 };
 
-Result<std::unique_ptr<LoopbackServer>> LoopbackServer::Start(HttpHandler handler, std::string address,
-                                                              int port) {
+Result<std::unique_ptr<LoopbackServer>> LoopbackServer::Start(HttpHandler handler,
+                                                              std::string address, int port) {
   boost::system::error_code ec;
   auto ip = asio::ip::make_address(address, ec);
   if (ec || !ip.is_loopback()) {
@@ -168,7 +191,8 @@ Result<std::unique_ptr<LoopbackServer>> LoopbackServer::Start(HttpHandler handle
   if (!ec) impl.acceptor.bind(endpoint, ec);
   if (!ec) impl.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return absl::UnavailableError(StrCat("cannot listen on ", address, ":", port, ": ", ec.message()));
+    return absl::UnavailableError(
+        StrCat("cannot listen on ", address, ":", port, ": ", ec.message()));
   }
   server->address_ = address;
   server->port_ = impl.acceptor.local_endpoint().port();
@@ -184,11 +208,13 @@ LoopbackServer::~LoopbackServer() {
 }
 
 std::string LoopbackServer::base_url() const {
-  return StrCat("http://", address_.find(':') != std::string::npos ? "[" + address_ + "]" : address_, ":", port_);
+  return StrCat("http://",
+                address_.find(':') != std::string::npos ? "[" + address_ + "]" : address_, ":",
+                port_);
 }
 
-HttpReply ServeBytes(const HttpRequest& request, std::string body, std::string content_type, std::string etag,
-                     std::string last_modified) {
+HttpReply ServeBytes(const HttpRequest& request, std::string body, std::string content_type,
+                     std::string etag, std::string last_modified) {
   HttpReply reply;
   reply.headers.emplace_back("Content-Type", content_type);
   reply.headers.emplace_back("Accept-Ranges", "bytes");
@@ -198,7 +224,8 @@ HttpReply ServeBytes(const HttpRequest& request, std::string body, std::string c
   std::string if_range = request.Header("if-range");
   bool validator_matches = if_range.empty() || if_range == etag || if_range == last_modified;
   std::string_view spec = range;
-  if (!range.empty() && validator_matches && ConsumePrefix(spec, "bytes=") && spec.find(',') == spec.npos) {
+  if (!range.empty() && validator_matches && ConsumePrefix(spec, "bytes=") &&
+      spec.find(',') == spec.npos) {
     size_t dash = spec.find('-');
     int64_t size = static_cast<int64_t>(body.size());
     int64_t first = 0, last = size - 1;
@@ -222,13 +249,16 @@ HttpReply ServeBytes(const HttpRequest& request, std::string body, std::string c
 }
 
 HttpReply ServeDirectory(const HttpRequest& request, const std::filesystem::path& root) {
-  std::filesystem::path relative = std::filesystem::path(request.path).relative_path().lexically_normal();
-  if (relative.empty() || *relative.begin() == "..") return HttpReply{.status = 403, .body = "forbidden"};
+  std::filesystem::path relative =
+      std::filesystem::path(request.path).relative_path().lexically_normal();
+  if (relative.empty() || *relative.begin() == "..")
+    return HttpReply{.status = 403, .body = "forbidden"};
   std::filesystem::path file = root / relative;
   std::ifstream in(file, std::ios::binary);
   std::error_code ec;
   if (!in || std::filesystem::is_directory(file, ec)) {
-    return HttpReply{.status = 404, .headers = {{"Content-Type", "text/html"}},
+    return HttpReply{.status = 404,
+                     .headers = {{"Content-Type", "text/html"}},
                      .body = "<!DOCTYPE html><html><body>404 not found</body></html>"};
   }
   std::ostringstream content;

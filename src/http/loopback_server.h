@@ -27,8 +27,8 @@ namespace sluice::http {
 
 struct HttpRequest {
   std::string method;
-  std::string target;  // as sent: path and query
-  std::string path;    // target without the query
+  std::string target;                          // as sent: path and query
+  std::string path;                            // target without the query
   std::map<std::string, std::string> headers;  // names lowercased
 
   // The header's value, or "" when absent. `name` lowercase.

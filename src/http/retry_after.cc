@@ -1,15 +1,15 @@
 #include "http/retry_after.h"
-#include "common/strings.h"
 
 #include <curl/curl.h>
 
 #include <string>
 
+#include "common/strings.h"
 
 namespace sluice::http {
 
-std::optional<std::chrono::milliseconds> ParseRetryAfter(std::string_view value,
-                                                         std::chrono::system_clock::time_point now) {
+std::optional<std::chrono::milliseconds> ParseRetryAfter(
+    std::string_view value, std::chrono::system_clock::time_point now) {
   value = Trim(value);
   if (value.empty()) return std::nullopt;
   int64_t seconds = 0;

@@ -24,7 +24,8 @@ TEST(RetryAfterTest, HttpDateInAllThreeForms) {
   EXPECT_EQ(ParseRetryAfter("Sunday, 06-Nov-94 08:49:37 GMT", now), milliseconds(90'000));
   EXPECT_EQ(ParseRetryAfter("Sun Nov  6 08:49:37 1994", now), milliseconds(90'000));
   // A date in the past means "now".
-  EXPECT_EQ(ParseRetryAfter("Sun, 06 Nov 1994 08:49:37 GMT", instant + std::chrono::hours(1)), milliseconds(0));
+  EXPECT_EQ(ParseRetryAfter("Sun, 06 Nov 1994 08:49:37 GMT", instant + std::chrono::hours(1)),
+            milliseconds(0));
 }
 
 }  // namespace

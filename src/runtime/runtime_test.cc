@@ -1,3 +1,5 @@
+#include "runtime/runtime.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,7 +11,6 @@
 #include "runtime/limiter.h"
 #include "runtime/offload.h"
 #include "runtime/retry.h"
-#include "runtime/runtime.h"
 #include "runtime/task_group.h"
 
 namespace sluice::runtime {

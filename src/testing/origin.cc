@@ -6,7 +6,8 @@
 namespace sluice::testing {
 
 ScriptedOrigin::ScriptedOrigin() {
-  auto started = http::LoopbackServer::Start([this](const http::HttpRequest& r) { return Handle(r); });
+  auto started =
+      http::LoopbackServer::Start([this](const http::HttpRequest& r) { return Handle(r); });
   if (!started.ok()) throw std::runtime_error(std::string(started.status().message()));
   server_ = std::move(*started);
 }
@@ -21,7 +22,8 @@ std::string ScriptedOrigin::MediaBody(size_t size, int seed) {
   std::mt19937 random(static_cast<unsigned>(seed));
   for (char& c : body) c = static_cast<char>(random() & 0xff);
   const std::string_view jpeg_magic("\xFF\xD8\xFF\xE0\x00\x10JFIF\x00", 11);
-  body.replace(0, std::min(size, jpeg_magic.size()), jpeg_magic.substr(0, std::min(size, jpeg_magic.size())));
+  body.replace(0, std::min(size, jpeg_magic.size()),
+               jpeg_magic.substr(0, std::min(size, jpeg_magic.size())));
   return body;
 }
 

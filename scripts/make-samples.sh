@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Generates the bundled sample media into DIR (default: sluice-data/samples): ad-like images
+# with text, an exact duplicate and near-duplicates. Nothing is downloaded.
+# Usage: scripts/make-samples.sh [DIR]
+set -euo pipefail
+dir=${1:-sluice-data/samples}
+mkdir -p "$dir"
+if ! command -v convert >/dev/null; then
+  echo "make-samples: ImageMagick is missing; run scripts/install-deps.sh" >&2
+  exit 1
+fi
+font=DejaVu-Sans
+ad() {  # ad FILE SIZE FROM TO HEADLINE SUBLINE
+  convert -size "$2" "gradient:$3-$4" -font "$font" -fill white -gravity center \
+    -pointsize 48 -annotate +0-30 "$5" -pointsize 24 -annotate +0+30 "$6" -quality 90 "$dir/$1"
+}
+[[ -f $dir/ad-summer-sale.jpg ]] || ad ad-summer-sale.jpg 640x360 '#ff7e5f' '#feb47b' 'SUMMER SALE' '50% off everything'
+[[ -f $dir/ad-new-arrivals.png ]] || ad ad-new-arrivals.png 600x600 '#2b5876' '#4e4376' 'NEW ARRIVALS' 'autumn collection'
+[[ -f $dir/ad-coffee.jpg ]] || ad ad-coffee.jpg 800x450 '#3e2723' '#8d6e63' 'FRESH COFFEE' 'two for one, today only'
+[[ -f $dir/banner-free-shipping.gif ]] || ad banner-free-shipping.gif 728x90 '#11998e' '#38ef7d' 'FREE SHIPPING' ''
+# The same creative under another name (stored once) and a re-encoded near-duplicate.
+[[ -f $dir/ad-summer-sale-copy.jpg ]] || cp "$dir/ad-summer-sale.jpg" "$dir/ad-summer-sale-copy.jpg"
+[[ -f $dir/ad-summer-sale-small.jpg ]] || convert "$dir/ad-summer-sale.jpg" -resize 50% -quality 70 "$dir/ad-summer-sale-small.jpg"
+# Not media: an HTML page saved under an image name, as broken CDNs serve them.
+[[ -f $dir/not-really-an-image.jpg ]] || printf '<!DOCTYPE html><html><body>Access denied</body></html>\n' > "$dir/not-really-an-image.jpg"
+ls "$dir" | wc -l | xargs -I{} echo "make-samples: {} files in $dir" >&2

@@ -1,0 +1,301 @@
+// Integration tests through the real `sluice` binary against a fault-injecting loopback origin:
+// what a user sees (exit codes, --json, messages) and what lands in the data directory.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/json/parse.hpp>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "db/sqlite/sqlite_catalog.h"
+#include "testing/origin.h"
+#include "testing/subprocess.h"
+#include "testing/temp_dir.h"
+
+namespace sluice::app {
+namespace {
+
+using namespace std::chrono_literals;
+using http::HttpReply;
+using http::HttpRequest;
+using http::ServeBytes;
+using sluice::testing::ProcessResult;
+using sluice::testing::ScriptedOrigin;
+
+class CliTest : public ::testing::Test {
+ protected:
+  std::filesystem::path WriteList(const std::vector<std::string>& urls,
+                                  const std::string& name = "urls.txt") {
+    std::filesystem::path path = dir_.path() / name;
+    std::ofstream out(path);
+    for (const auto& url : urls) out << url << "\n";
+    return path;
+  }
+
+  ProcessResult Sluice(std::vector<std::string> args) {
+    args.insert(args.begin(), SLUICE_BINARY);
+    return sluice::testing::RunProcess(args, dir_.path());
+  }
+
+  std::vector<std::string> RunArgs(const std::filesystem::path& list,
+                                   std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"run",           list.string(), "--data",
+                                     data().string(), "--progress",  "lines"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  std::filesystem::path data() const { return dir_.path() / "data"; }
+
+  std::map<std::string, db::ItemRecord> Items(const std::string& set) {
+    auto catalog = db::SqliteCatalog::Open(data() / "sluice.db");
+    EXPECT_TRUE(catalog.ok()) << catalog.status();
+    std::map<std::string, db::ItemRecord> by_url;
+    Result<std::vector<db::ItemRecord>> items = (*catalog)->ListItems(set);
+    EXPECT_TRUE(items.ok()) << items.status();
+    for (auto& item : *items) by_url[item.url] = item;
+    return by_url;
+  }
+
+  static boost::json::object Json(const std::string& out) {
+    return boost::json::parse(out).as_object();
+  }
+
+  sluice::testing::TempDir dir_;
+  ScriptedOrigin origin_;
+};
+
+TEST_F(CliTest, RunRecordsOkAndFailedItemsAndPrintsJson) {
+  std::string good = ScriptedOrigin::MediaBody(40'000, 1),
+              big = ScriptedOrigin::MediaBody(600'000, 2);
+  origin_.Route("/good.jpg",
+                [&](const HttpRequest& r, int) { return ServeBytes(r, good, "image/jpeg"); });
+  origin_.Route("/same-bytes.jpg",
+                [&](const HttpRequest& r, int) { return ServeBytes(r, good, "image/jpeg"); });
+  origin_.Route("/dropped.jpg", [&](const HttpRequest& r, int call) {
+    HttpReply reply = ServeBytes(r, big, "image/jpeg", "\"big\"");
+    if (call == 0) reply.drop_after = 250'000;
+    return reply;
+  });
+  origin_.Route("/busy.jpg", [&](const HttpRequest& r, int call) {
+    if (call == 0) return HttpReply{.status = 429, .headers = {{"Retry-After", "1"}}};
+    return ServeBytes(r, good, "image/jpeg");
+  });
+  origin_.Route("/page.jpg", [](const HttpRequest& r, int) {
+    return ServeBytes(r, "<!doctype html><title>login</title>", "image/jpeg");
+  });
+  origin_.Route("/loop", [](const HttpRequest&, int) {
+    return HttpReply{.status = 301, .headers = {{"Location", "/loop"}}};
+  });
+  origin_.Route("/liar.jpg", [&](const HttpRequest& r, int) {
+    HttpReply reply = ServeBytes(r, good, "image/jpeg");
+    reply.declared_length = 90'000;
+    return reply;
+  });
+  origin_.Route("/stall.jpg", [&](const HttpRequest& r, int) {
+    HttpReply reply = ServeBytes(r, big, "image/jpeg");
+    reply.stall_after = 1000;
+    reply.stall_for = 5000ms;
+    return reply;
+  });
+  std::vector<std::string> urls;
+  for (const char* path : {"/good.jpg", "/same-bytes.jpg", "/dropped.jpg", "/busy.jpg",
+                           "/missing.jpg", "/page.jpg", "/loop", "/liar.jpg", "/stall.jpg"}) {
+    urls.push_back(origin_.Url(path));
+  }
+  ProcessResult run =
+      Sluice(RunArgs(WriteList(urls), {"--allow-private", "--json", "--set", "brand-a",
+                                       "--stall-timeout", "1", "--retries", "1"}));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  boost::json::object summary = Json(run.out);
+  EXPECT_EQ(summary["set"].as_string(), "brand-a");
+  EXPECT_EQ(summary["items"].as_int64(), 9);
+  EXPECT_EQ(summary["ok"].as_int64(), 4);
+  EXPECT_EQ(summary["failed"].as_int64(), 5);
+  EXPECT_EQ(summary["bytes"].as_int64(), 40'000 * 3 + 600'000);
+  EXPECT_TRUE(summary.contains("seconds"));
+
+  std::map<std::string, db::ItemRecord> items = Items("brand-a");
+  EXPECT_EQ(items[origin_.Url("/good.jpg")].status, db::ItemStatus::kOk);
+  EXPECT_EQ(items[origin_.Url("/same-bytes.jpg")].store_key,
+            items[origin_.Url("/good.jpg")].store_key);
+  EXPECT_EQ(items[origin_.Url("/dropped.jpg")].status, db::ItemStatus::kOk);
+  EXPECT_EQ(items[origin_.Url("/busy.jpg")].status, db::ItemStatus::kOk);
+  EXPECT_EQ(items[origin_.Url("/missing.jpg")].failure_cause, "http_404");
+  EXPECT_EQ(items[origin_.Url("/page.jpg")].failure_cause, "unsupported_content");
+  EXPECT_EQ(items[origin_.Url("/loop")].failure_cause, "too_many_redirects");
+  EXPECT_EQ(items[origin_.Url("/liar.jpg")].failure_cause, "truncated");
+  EXPECT_EQ(items[origin_.Url("/stall.jpg")].failure_cause, "stalled");
+  // The dropped body was resumed, not refetched.
+  int ranged = 0;
+  for (const auto& request : origin_.Log())
+    ranged += request.path == "/dropped.jpg" && request.range == "bytes=250000-";
+  EXPECT_EQ(ranged, 1);
+  // Exactly the distinct contents are stored, nothing partial.
+  size_t objects = 0;
+  for (auto& entry : std::filesystem::recursive_directory_iterator(data() / "objects"))
+    objects += entry.is_regular_file();
+  EXPECT_EQ(objects, 2u);
+}
+
+TEST_F(CliTest, SsrfSpellingsAreRefusedWithoutAllowPrivate) {
+  const std::string port = std::to_string(origin_.port());
+  origin_.Route("/a.jpg", [](const HttpRequest& r, int) {
+    return ServeBytes(r, ScriptedOrigin::MediaBody(10), "image/jpeg");
+  });
+  std::vector<std::string> urls;
+  for (const char* host : {"127.0.0.1", "2130706433", "0x7f000001", "0177.0.0.1", "127.1", "[::1]",
+                           "[::ffff:127.0.0.1]", "0.0.0.0", "localhost"}) {
+    urls.push_back(std::string("http://") + host + ":" + port + "/a.jpg");
+  }
+  urls.push_back("file:///etc/passwd");
+  urls.push_back("ftp://127.0.0.1/a.jpg");
+  ProcessResult run = Sluice(RunArgs(WriteList(urls), {"--json"}));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Json(run.out)["failed"].as_int64(), static_cast<int64_t>(urls.size()));
+  for (auto& [url, item] : Items("urls")) {
+    if (url.starts_with("http://"))
+      EXPECT_EQ(item.failure_cause, "blocked_address") << url;
+    else
+      EXPECT_EQ(item.failure_cause, "scheme_not_allowed") << url;
+  }
+  EXPECT_EQ(origin_.Log().size(), 0u) << "no request may reach a refused address";
+  // The same list passes with --allow-private.
+  ProcessResult allowed =
+      Sluice(RunArgs(WriteList({origin_.Url("/a.jpg")}, "ok.txt"), {"--allow-private", "--json"}));
+  EXPECT_EQ(Json(allowed.out)["ok"].as_int64(), 1) << allowed.err;
+}
+
+TEST_F(CliTest, KillNineThenRerunCompletesWithoutRefetchingCompletedItems) {
+  constexpr int kItems = 300;
+  std::vector<std::string> urls;
+  for (int i = 0; i < kItems; ++i) {
+    std::string path = "/slow/" + std::to_string(i) + ".jpg";
+    origin_.Route(path, [i](const HttpRequest& r, int) {
+      HttpReply reply = ServeBytes(r, ScriptedOrigin::MediaBody(5000, i), "image/jpeg");
+      reply.delay = 20ms;
+      return reply;
+    });
+    urls.push_back(origin_.Url(path));
+  }
+  std::filesystem::path list = WriteList(urls);
+  {
+    sluice::testing::Subprocess first(
+        {SLUICE_BINARY, "run", list.string(), "--data", data().string(), "--allow-private",
+         "--concurrency", "8", "--progress", "none"},
+        dir_.path());
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (origin_.Log().size() < kItems / 2 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    first.Kill(SIGKILL);
+    EXPECT_EQ(first.Wait().exit_code, 128 + SIGKILL);
+  }
+  std::map<std::string, db::ItemRecord> before = Items("urls");
+  ASSERT_GT(before.size(), 0u)
+      << "the killed run recorded nothing; batches must commit while running";
+  ASSERT_LT(before.size(), static_cast<size_t>(kItems))
+      << "the kill came too late to test anything";
+  origin_.ClearLog();
+
+  ProcessResult rerun = Sluice(RunArgs(list, {"--allow-private", "--json"}));
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+  boost::json::object summary = Json(rerun.out);
+  EXPECT_EQ(summary["items"].as_int64(), kItems);
+  EXPECT_EQ(summary["ok"].as_int64(), kItems);
+  EXPECT_EQ(summary["skipped"].as_int64(), static_cast<int64_t>(before.size()));
+  std::set<std::string> refetched;
+  for (const auto& request : origin_.Log()) refetched.insert(origin_.Url(request.path));
+  for (const auto& [url, item] : before) {
+    EXPECT_FALSE(item.status == db::ItemStatus::kOk && refetched.contains(url))
+        << url << " was fetched again";
+  }
+  EXPECT_EQ(Items("urls").size(), static_cast<size_t>(kItems)) << "no duplicate or missing rows";
+  // Nothing of the killed run's scratch files is left behind.
+  std::filesystem::path temp = data() / ".tmp";
+  for (auto& entry : std::filesystem::recursive_directory_iterator(temp)) {
+    EXPECT_FALSE(entry.is_regular_file()) << entry.path();
+  }
+}
+
+TEST_F(CliTest, SecondRunFetchesNothingAndStdinWorks) {
+  origin_.Route("/a.jpg", [](const HttpRequest& r, int) {
+    return ServeBytes(r, ScriptedOrigin::MediaBody(100), "image/jpeg");
+  });
+  std::filesystem::path list = WriteList({"# from stdin", origin_.Url("/a.jpg")}, "stdin.txt");
+  std::vector<std::string> args = {SLUICE_BINARY,     "run",   "-", "--data", data().string(),
+                                   "--allow-private", "--json"};
+  ProcessResult first = sluice::testing::RunProcess(args, dir_.path(), list);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(Json(first.out)["set"].as_string(), "stdin");
+  origin_.ClearLog();
+  ProcessResult second = sluice::testing::RunProcess(args, dir_.path(), list);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(Json(second.out)["skipped"].as_int64(), 1);
+  EXPECT_EQ(origin_.Log().size(), 0u);
+}
+
+TEST_F(CliTest, FatalErrorsAreClearAndNonZero) {
+  ProcessResult missing =
+      Sluice({"run", (dir_.path() / "absent.txt").string(), "--data", data().string()});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("cannot read the URL list"), std::string::npos) << missing.err;
+
+  ProcessResult bad_flag = Sluice({"run", "--concurrency", "zero", "x.txt"});
+  EXPECT_EQ(bad_flag.exit_code, 2);
+  ProcessResult bad_size = Sluice({"run", "--max-size", "huge", "x.txt"});
+  EXPECT_EQ(bad_size.exit_code, 2);
+  EXPECT_NE(bad_size.err.find("not a size"), std::string::npos) << bad_size.err;
+
+  std::filesystem::path list = WriteList({"http://example.com/a.jpg"});
+  std::ofstream(dir_.path() / "a-file") << "x";
+  ProcessResult unwritable =
+      Sluice({"run", list.string(), "--data", (dir_.path() / "a-file" / "data").string()});
+  EXPECT_EQ(unwritable.exit_code, 1);
+  EXPECT_NE(unwritable.err.find("sluice: error: cannot create or write"), std::string::npos)
+      << unwritable.err;
+
+  std::ofstream(dir_.path() / "bad.jsonl") << "{\"url\": 5}\n";
+  ProcessResult bad_list =
+      Sluice({"run", (dir_.path() / "bad.jsonl").string(), "--data", data().string()});
+  EXPECT_EQ(bad_list.exit_code, 2);
+  EXPECT_NE(bad_list.err.find("line 1"), std::string::npos) << bad_list.err;
+}
+
+TEST_F(CliTest, ResultsShowsSetsAndItems) {
+  origin_.Route("/a.jpg", [](const HttpRequest& r, int) {
+    return ServeBytes(r, ScriptedOrigin::MediaBody(100), "image/jpeg");
+  });
+  ASSERT_EQ(Sluice(RunArgs(WriteList({origin_.Url("/a.jpg"), origin_.Url("/b.jpg")}),
+                           {"--allow-private"}))
+                .exit_code,
+            0);
+  ProcessResult sets = Sluice({"results", "--data", data().string()});
+  EXPECT_NE(sets.out.find("urls"), std::string::npos) << sets.out;
+  ProcessResult items =
+      Sluice({"results", "--data", data().string(), "--set", "urls", "--format", "jsonl"});
+  ASSERT_EQ(items.exit_code, 0) << items.err;
+  EXPECT_NE(items.out.find("\"failure_cause\":\"http_404\""), std::string::npos) << items.out;
+  EXPECT_NE(items.out.find("\"mime\":\"image/jpeg\""), std::string::npos) << items.out;
+  EXPECT_EQ(Sluice({"results", "--data", (dir_.path() / "none").string()}).exit_code, 2);
+}
+
+TEST_F(CliTest, DemoServesSamplesAndRecordsThem) {
+  std::filesystem::create_directories(dir_.path() / "samples");
+  std::ofstream(dir_.path() / "samples" / "one.jpg", std::ios::binary)
+      << ScriptedOrigin::MediaBody(3000, 1);
+  std::ofstream(dir_.path() / "samples" / "two.jpg", std::ios::binary)
+      << ScriptedOrigin::MediaBody(3000, 1);
+  ProcessResult demo = Sluice({"demo", "--data", data().string(), "--samples",
+                               (dir_.path() / "samples").string(), "--progress", "none"});
+  ASSERT_EQ(demo.exit_code, 0) << demo.err;
+  EXPECT_NE(demo.out.find("3 URLs -> 1 stored objects"), std::string::npos) << demo.out;
+  EXPECT_NE(demo.out.find(data().string()), std::string::npos) << demo.out;
+  ProcessResult empty =
+      Sluice({"demo", "--data", data().string(), "--samples", (dir_.path() / "nothing").string()});
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_NE(empty.err.find("make-samples.sh"), std::string::npos) << empty.err;
+}
+
+}  // namespace
+}  // namespace sluice::app

@@ -1,0 +1,61 @@
+// The commands of the sluice binary, composed from the embedded-default backends. cli/ parses
+// arguments into these configs; everything else happens here.
+//
+// Each returns the process exit code and prints its own messages:
+//   0   done (a set was recorded, item failures included)
+//   1   fatal: the data directory or database cannot be used, or recording failed
+//   2   bad input: arguments, an unreadable or malformed URL list
+//   130 interrupted (SIGINT/SIGTERM): finished items are recorded; rerun to continue
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "app/console.h"
+#include "http/fetcher.h"
+
+namespace sluice::app {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFatal = 1;
+inline constexpr int kExitBadInput = 2;
+inline constexpr int kExitInterrupted = 130;
+
+struct RunConfig {
+  // A URL list file, or "-" for standard input.
+  std::string list;
+  // Default "": the list file's name without extension ("stdin" for "-").
+  std::string set;
+  std::filesystem::path data = "sluice-data";
+  size_t concurrency = 64;
+  size_t per_host = 16;
+  // Fetch limits and guards; scratch_dir is set from the data directory.
+  http::FetchOptions fetch;
+  // Print one JSON object on stdout instead of the human summary.
+  bool json = false;
+  ProgressStyle progress = ProgressStyle::kAuto;
+};
+
+int RunAcquire(RunConfig config);
+
+struct DemoConfig {
+  std::filesystem::path data = "sluice-data";
+  // Default "": <data>/samples, where scripts/make-samples.sh writes them.
+  std::filesystem::path samples;
+  ProgressStyle progress = ProgressStyle::kAuto;
+};
+
+// Serves the sample media on loopback, runs the main job over it and shows where results are.
+int RunDemo(DemoConfig config);
+
+struct ResultsConfig {
+  std::filesystem::path data = "sluice-data";
+  // Default "": list the sets instead of one set's items.
+  std::string set;
+  // "table" or "jsonl".
+  std::string format = "table";
+};
+
+int ShowResults(ResultsConfig config);
+
+}  // namespace sluice::app

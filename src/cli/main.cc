@@ -1,0 +1,126 @@
+// sluice: the command line. Parses arguments into app/ configs; nothing else lives here.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "app/commands.h"
+#include "common/strings.h"
+#include "http/address_guard.h"
+
+namespace {
+
+using sluice::app::ProgressStyle;
+
+ProgressStyle ParseProgress(const std::string& value) {
+  if (value == "bar") return ProgressStyle::kBar;
+  if (value == "lines") return ProgressStyle::kLines;
+  if (value == "none") return ProgressStyle::kNone;
+  return ProgressStyle::kAuto;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluice: acquire media from URL lists, store each file once, record every item"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "sluice 0.1.0");
+
+  // sluice run
+  sluice::app::RunConfig run;
+  std::string run_progress = "auto";
+  double connect_timeout = 10, stall_timeout = 30, total_timeout = 1800;
+  int retries = 3;
+  std::string max_size = "2GiB";
+  CLI::App* run_cmd = app.add_subcommand("run", "Fetch and store every URL of a list as one set");
+  run_cmd
+      ->add_option("URLFILE", run.list,
+                   "URL list: one per line, CSV or JSONL with a url column; - for stdin")
+      ->required();
+  run_cmd->add_option("--set", run.set, "Set name (default: the list's file name)");
+  run_cmd->add_option("--data", run.data, "Data directory")->capture_default_str();
+  run_cmd->add_option("--concurrency", run.concurrency, "Items in flight")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  run_cmd->add_option("--per-host", run.per_host, "Items in flight per host")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  run_cmd->add_flag(
+      "--allow-private", run.fetch.addresses.allow_private,
+      "Allow loopback, private and link-local addresses (refused by default: SSRF guard)");
+  run_cmd
+      ->add_option("--allow-address", run.fetch.addresses.allowed_endpoints,
+                   "Allow one non-public ADDR or ADDR:PORT (repeatable)")
+      ->check([](const std::string& v) {
+        sluice::Status s = sluice::http::ValidateEndpoint(v);
+        return s.ok() ? std::string() : std::string(s.message());
+      });
+  run_cmd->add_flag("--allow-files", run.fetch.allow_files, "Accept local paths and file:// URLs");
+  run_cmd->add_option("--resolve", run.fetch.resolve,
+                      "Pin HOST:PORT:ADDRESS like curl --resolve (repeatable)");
+  run_cmd->add_option("--max-size", max_size, "Largest body accepted (e.g. 500MB, 2GiB)")
+      ->capture_default_str()
+      ->check([](const std::string& v) {
+        int64_t bytes = 0;
+        return sluice::ParseByteSize(v, bytes) && bytes > 0 ? std::string()
+                                                            : "not a size like 500MB or 2GiB: " + v;
+      });
+  run_cmd->add_option("--connect-timeout", connect_timeout, "Seconds to connect")
+      ->capture_default_str();
+  run_cmd
+      ->add_option("--stall-timeout", stall_timeout,
+                   "Seconds without a byte before an attempt fails")
+      ->capture_default_str();
+  run_cmd->add_option("--timeout", total_timeout, "Seconds for one item, retries included")
+      ->capture_default_str();
+  run_cmd
+      ->add_option("--retries", retries, "Retries of retryable failures (429, 5xx, drops, stalls)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100));
+  run_cmd->add_flag("--json", run.json, "Print one JSON summary object on stdout");
+  run_cmd->add_option("--progress", run_progress, "auto, bar, lines or none")
+      ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
+
+  // sluice demo
+  sluice::app::DemoConfig demo;
+  std::string demo_progress = "auto";
+  CLI::App* demo_cmd =
+      app.add_subcommand("demo", "Serve the bundled sample media on loopback and run the main job");
+  demo_cmd->add_option("--data", demo.data, "Data directory")->capture_default_str();
+  demo_cmd->add_option("--samples", demo.samples, "Sample media directory (default: DATA/samples)");
+  demo_cmd->add_option("--progress", demo_progress, "auto, bar, lines or none")
+      ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
+
+  // sluice results
+  sluice::app::ResultsConfig results;
+  CLI::App* results_cmd = app.add_subcommand("results", "Show recorded sets, or one set's items");
+  results_cmd->add_option("--data", results.data, "Data directory")->capture_default_str();
+  results_cmd->add_option("--set", results.set, "The set to show (default: list the sets)");
+  results_cmd->add_option("--format", results.format, "table or jsonl")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"table", "jsonl"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : sluice::app::kExitBadInput;
+  }
+
+  if (*run_cmd) {
+    run.progress = ParseProgress(run_progress);
+    auto seconds = [](double s) {
+      return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+    };
+    run.fetch.connect_timeout = seconds(connect_timeout);
+    run.fetch.stall_timeout = seconds(stall_timeout);
+    run.fetch.total_timeout = seconds(total_timeout);
+    run.fetch.retry.max_attempts = retries + 1;
+    sluice::ParseByteSize(max_size, run.fetch.max_bytes);  // validated by the option's check
+    return sluice::app::RunAcquire(std::move(run));
+  }
+  if (*demo_cmd) {
+    demo.progress = ParseProgress(demo_progress);
+    return sluice::app::RunDemo(std::move(demo));
+  }
+  if (*results_cmd) return sluice::app::ShowResults(std::move(results));
+  return sluice::app::kExitBadInput;
+}

@@ -1,0 +1,244 @@
+#include "db/sqlite/sqlite_catalog.h"
+
+#include <chrono>
+
+#include "common/strings.h"
+
+namespace sluice::db {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS sets(
+  name TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  items INTEGER NOT NULL DEFAULT 0,
+  ok INTEGER NOT NULL DEFAULT 0,
+  failed INTEGER NOT NULL DEFAULT 0,
+  bytes INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS items(
+  set_name TEXT NOT NULL REFERENCES sets(name),
+  url TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+  final_url TEXT,
+  sha256 TEXT,
+  size INTEGER,
+  mime TEXT,
+  kind TEXT,
+  store_key TEXT,
+  failure_cause TEXT,
+  failure_details TEXT,
+  requests INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (set_name, url)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_by_sha256 ON items(sha256);
+PRAGMA user_version = 1;
+)sql";
+
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A prepared statement, finalised on scope exit.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() { return stmt_; }
+  void Bind(int i, std::string_view text) {
+    sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  }
+  void BindOrNull(int i, std::string_view text) {
+    if (text.empty())
+      sqlite3_bind_null(stmt_, i);
+    else
+      Bind(i, text);
+  }
+  void Bind(int i, int64_t value) { sqlite3_bind_int64(stmt_, i, value); }
+  std::string Text(int column) {
+    const unsigned char* text = sqlite3_column_text(stmt_, column);
+    return text ? reinterpret_cast<const char*>(text) : "";
+  }
+  int64_t Int(int column) { return sqlite3_column_int64(stmt_, column); }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+}  // namespace
+
+std::string_view ItemStatusName(ItemStatus status) {
+  return status == ItemStatus::kOk ? "ok" : "failed";
+}
+
+Result<std::unique_ptr<SqliteCatalog>> SqliteCatalog::Open(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  sqlite3* db = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Failure(absl::StatusCode::kFailedPrecondition, "data_dir_unwritable",
+                   StrCat("cannot open the database ", path.string(), ": ", why));
+  }
+  std::unique_ptr<SqliteCatalog> catalog(new SqliteCatalog(db));
+  sqlite3_busy_timeout(db, 10'000);
+  Status setup =
+      catalog->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+  if (setup.ok()) setup = catalog->Exec(kSchema);
+  if (!setup.ok()) {
+    bool not_ours = sqlite3_errcode(db) == SQLITE_NOTADB;
+    return Failure(not_ours ? absl::StatusCode::kDataLoss : absl::StatusCode::kFailedPrecondition,
+                   not_ours ? "not_a_database" : "data_dir_unwritable",
+                   StrCat("cannot use the database ", path.string(), ": ", setup.message()));
+  }
+  return catalog;
+}
+
+SqliteCatalog::~SqliteCatalog() { sqlite3_close(db_); }
+
+Status SqliteCatalog::Error(std::string_view what) const {
+  return absl::InternalError(StrCat(what, ": ", sqlite3_errmsg(db_)));
+}
+
+Status SqliteCatalog::Exec(const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message ? message : "unknown error";
+    sqlite3_free(message);
+    return absl::InternalError(text);
+  }
+  return absl::OkStatus();
+}
+
+Result<std::vector<std::string>> SqliteCatalog::CompletedUrls(std::string_view set) {
+  std::lock_guard lock(mu_);
+  Statement select(db_, "SELECT url FROM items WHERE set_name = ?1 AND status = 'ok'");
+  if (!select.ok()) return Error("preparing CompletedUrls");
+  select.Bind(1, set);
+  std::vector<std::string> urls;
+  while (sqlite3_step(select.get()) == SQLITE_ROW) urls.push_back(select.Text(0));
+  return urls;
+}
+
+Status SqliteCatalog::RecordItems(std::string_view set, const std::vector<ItemRecord>& items) {
+  std::lock_guard lock(mu_);
+  SLUICE_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  auto rollback = [&](Status s) {
+    Exec("ROLLBACK").IgnoreError();
+    return s;
+  };
+  int64_t now = NowMillis();
+  {
+    Statement upsert_set(
+        db_, "INSERT INTO sets(name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING");
+    if (!upsert_set.ok()) return rollback(Error("preparing set insert"));
+    upsert_set.Bind(1, set);
+    upsert_set.Bind(2, now);
+    if (sqlite3_step(upsert_set.get()) != SQLITE_DONE) return rollback(Error("recording set"));
+
+    // An ok row is never replaced by a failure: a late retry of a finished item changes nothing.
+    Statement upsert(db_, R"sql(
+      INSERT INTO items(set_name, url, status, final_url, sha256, size, mime, kind, store_key,
+                        failure_cause, failure_details, requests, updated_at)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+      ON CONFLICT(set_name, url) DO UPDATE SET
+        status = excluded.status, final_url = excluded.final_url, sha256 = excluded.sha256,
+        size = excluded.size, mime = excluded.mime, kind = excluded.kind,
+        store_key = excluded.store_key, failure_cause = excluded.failure_cause,
+        failure_details = excluded.failure_details, requests = excluded.requests,
+        updated_at = excluded.updated_at
+      WHERE items.status <> 'ok' OR excluded.status = 'ok')sql");
+    if (!upsert.ok()) return rollback(Error("preparing item upsert"));
+    for (const ItemRecord& item : items) {
+      sqlite3_reset(upsert.get());
+      upsert.Bind(1, set);
+      upsert.Bind(2, item.url);
+      upsert.Bind(3, ItemStatusName(item.status));
+      upsert.BindOrNull(4, item.final_url);
+      upsert.BindOrNull(5, item.sha256);
+      upsert.Bind(6, item.size);
+      upsert.BindOrNull(7, item.mime);
+      upsert.BindOrNull(8, item.kind);
+      upsert.BindOrNull(9, item.store_key);
+      upsert.BindOrNull(10, item.failure_cause);
+      upsert.BindOrNull(11, item.failure_details);
+      upsert.Bind(12, static_cast<int64_t>(item.requests));
+      upsert.Bind(13, now);
+      if (sqlite3_step(upsert.get()) != SQLITE_DONE)
+        return rollback(Error("recording item " + item.url));
+    }
+  }
+  Status committed = Exec("COMMIT");
+  if (!committed.ok()) return rollback(committed);
+  return absl::OkStatus();
+}
+
+Result<SetTotals> SqliteCatalog::FinishSet(std::string_view set) {
+  std::lock_guard lock(mu_);
+  Statement update(db_, R"sql(
+    UPDATE sets SET finished_at = ?2,
+      items = (SELECT count(*) FROM items WHERE set_name = ?1),
+      ok = (SELECT count(*) FROM items WHERE set_name = ?1 AND status = 'ok'),
+      failed = (SELECT count(*) FROM items WHERE set_name = ?1 AND status = 'failed'),
+      bytes = (SELECT coalesce(sum(size), 0) FROM items WHERE set_name = ?1 AND status = 'ok')
+    WHERE name = ?1
+    RETURNING items, ok, failed, bytes)sql");
+  if (!update.ok()) return Error("preparing FinishSet");
+  update.Bind(1, set);
+  update.Bind(2, NowMillis());
+  int rc = sqlite3_step(update.get());
+  if (rc == SQLITE_DONE) return absl::NotFoundError(StrCat("no set named '", set, "'"));
+  if (rc != SQLITE_ROW) return Error("finishing set");
+  SetTotals totals{std::string(set), update.Int(0), update.Int(1), update.Int(2), update.Int(3)};
+  return totals;
+}
+
+Result<std::vector<ItemRecord>> SqliteCatalog::ListItems(std::string_view set) {
+  std::lock_guard lock(mu_);
+  Statement select(db_, R"sql(
+    SELECT url, status, final_url, sha256, size, mime, kind, store_key, failure_cause,
+           failure_details, requests
+    FROM items WHERE set_name = ?1 ORDER BY url)sql");
+  if (!select.ok()) return Error("preparing ListItems");
+  select.Bind(1, set);
+  std::vector<ItemRecord> items;
+  while (sqlite3_step(select.get()) == SQLITE_ROW) {
+    ItemRecord item;
+    item.url = select.Text(0);
+    item.status = select.Text(1) == "ok" ? ItemStatus::kOk : ItemStatus::kFailed;
+    item.final_url = select.Text(2);
+    item.sha256 = select.Text(3);
+    item.size = select.Int(4);
+    item.mime = select.Text(5);
+    item.kind = select.Text(6);
+    item.store_key = select.Text(7);
+    item.failure_cause = select.Text(8);
+    item.failure_details = select.Text(9);
+    item.requests = static_cast<int>(select.Int(10));
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+Result<std::vector<SetTotals>> SqliteCatalog::ListSets() {
+  std::lock_guard lock(mu_);
+  Statement select(db_, "SELECT name, items, ok, failed, bytes FROM sets ORDER BY name");
+  if (!select.ok()) return Error("preparing ListSets");
+  std::vector<SetTotals> sets;
+  while (sqlite3_step(select.get()) == SQLITE_ROW) {
+    sets.push_back({select.Text(0), select.Int(1), select.Int(2), select.Int(3), select.Int(4)});
+  }
+  return sets;
+}
+
+}  // namespace sluice::db

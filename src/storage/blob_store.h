@@ -1,0 +1,92 @@
+// BlobStore: where every fetched file is stored once (DESIGN.md §4).
+//
+// Keys are content-addressed (`objects/<sha256[0:2]>/<sha256>`, see ContentKey), so a key names
+// one exact content: putting a key that exists already keeps the stored object and reports
+// `created = false`. Puts are atomic: a reader sees the whole object or nothing.
+//
+// Durability: a put with Durability::kImmediate is durable when it returns. kDeferred puts are
+// made durable together by the next Flush() — one sync for a batch instead of one per file.
+// Callers record an object elsewhere (the database) only after it is durable.
+//
+// Backends: local/ (embedded default, a directory) and memory/ (tests); every backend passes
+// blob_store_conformance_test.cc. Calls are awaited on the event loop; backends move blocking
+// work off it themselves.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace sluice::storage {
+
+namespace asio = boost::asio;
+
+// The key under which content with this SHA-256 (lowercase hex) is stored.
+std::string ContentKey(std::string_view sha256_hex);
+
+// InvalidArgument unless `key` is a relative path of [A-Za-z0-9._-] segments without "." or
+// ".." segments and not empty.
+Status ValidateKey(std::string_view key);
+
+enum class Durability { kImmediate, kDeferred };
+
+struct PutOptions {
+  // Default kImmediate: durable on return.
+  Durability durability = Durability::kImmediate;
+  // For PutFile: the store may take the source file over (rename it into place) instead of
+  // copying it; the source path is gone afterwards either way. Default false: source untouched.
+  bool consume_source = false;
+};
+
+struct PutOutcome {
+  // False when the key existed already and the stored object was kept.
+  bool created = false;
+  int64_t size = 0;
+};
+
+struct BlobInfo {
+  std::string key;
+  int64_t size = 0;
+};
+
+struct ByteRange {
+  int64_t offset = 0;
+  // Bytes to read from offset; -1 to the end.
+  int64_t length = -1;
+};
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+
+  // Stores the content of the local file `source` under `key`.
+  // InvalidArgument for a bad key; NotFound when `source` does not exist; Unavailable / Internal
+  // for storage errors (nothing partial is visible under `key`).
+  virtual asio::awaitable<Result<PutOutcome>> PutFile(std::string key, std::filesystem::path source,
+                                                      PutOptions options) = 0;
+  // Stores `bytes` under `key`. Errors as PutFile.
+  virtual asio::awaitable<Result<PutOutcome>> PutBytes(std::string key, std::string bytes,
+                                                       PutOptions options) = 0;
+  // The object's bytes, or the given range of them (clamped to the object's end).
+  // NotFound when absent; OutOfRange when range.offset is past the end.
+  virtual asio::awaitable<Result<std::string>> Get(
+      std::string key, std::optional<ByteRange> range = std::nullopt) = 0;
+  // NotFound when absent.
+  virtual asio::awaitable<Result<BlobInfo>> Stat(std::string key) = 0;
+  // Idempotent: OK when absent.
+  virtual asio::awaitable<Status> Delete(std::string key) = 0;
+  // Every object whose key starts with `prefix`, sorted by key. Never lists a put in progress.
+  virtual asio::awaitable<Result<std::vector<BlobInfo>>> List(std::string prefix) = 0;
+  // Makes every kDeferred put that completed before this call durable.
+  virtual asio::awaitable<Status> Flush() = 0;
+  // Where objects live, for messages: "file:///…/objects", "memory://".
+  virtual std::string Describe() const = 0;
+};
+
+}  // namespace sluice::storage

@@ -1,0 +1,169 @@
+// The BlobStore contract, run against every backend.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <functional>
+
+#include "common/sha256.h"
+#include "runtime/runtime.h"
+#include "runtime/task_group.h"
+#include "storage/blob_store.h"
+#include "storage/local/local_blob_store.h"
+#include "storage/memory/memory_blob_store.h"
+#include "testing/temp_dir.h"
+
+namespace sluice::storage {
+namespace {
+
+struct Backend {
+  std::string name;
+  std::function<std::unique_ptr<BlobStore>(runtime::Runtime&, const std::filesystem::path&)> make;
+};
+
+class BlobStoreConformance : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override { store_ = GetParam().make(rt_, dir_.path() / "objects"); }
+
+  template <class T>
+  T Run(asio::awaitable<T> op) {
+    return rt_.Run(std::move(op));
+  }
+  std::filesystem::path WriteSource(const std::string& name, const std::string& content) {
+    std::filesystem::path path = dir_.path() / name;
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+  }
+
+  runtime::Runtime rt_;
+  sluice::testing::TempDir dir_;
+  std::unique_ptr<BlobStore> store_;
+};
+
+TEST_P(BlobStoreConformance, PutBytesThenGetStatList) {
+  ASSERT_TRUE(Run(store_->PutBytes("objects/ab/abc", "hello", {})).ok());
+  EXPECT_EQ(*Run(store_->Get("objects/ab/abc")), "hello");
+  EXPECT_EQ(Run(store_->Stat("objects/ab/abc"))->size, 5);
+  ASSERT_TRUE(Run(store_->PutBytes("objects/cd/cde", "x", {})).ok());
+  ASSERT_TRUE(Run(store_->PutBytes("results/r1", "y", {})).ok());
+  Result<std::vector<BlobInfo>> listed = Run(store_->List("objects/"));
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].key, "objects/ab/abc");
+  EXPECT_EQ((*listed)[1].key, "objects/cd/cde");
+  EXPECT_EQ(Run(store_->List(""))->size(), 3u);
+}
+
+TEST_P(BlobStoreConformance, RangesAreClampedAndOffsetsPastTheEndRefused) {
+  ASSERT_TRUE(Run(store_->PutBytes("k", "0123456789", {})).ok());
+  EXPECT_EQ(*Run(store_->Get("k", ByteRange{2, 3})), "234");
+  EXPECT_EQ(*Run(store_->Get("k", ByteRange{7, 100})), "789");
+  EXPECT_EQ(*Run(store_->Get("k", ByteRange{4, -1})), "456789");
+  EXPECT_EQ(*Run(store_->Get("k", ByteRange{10, -1})), "");
+  EXPECT_EQ(Run(store_->Get("k", ByteRange{11, 1})).status().code(), absl::StatusCode::kOutOfRange);
+}
+
+TEST_P(BlobStoreConformance, MissingIsNotFoundAndDeleteIsIdempotent) {
+  EXPECT_EQ(Run(store_->Get("nope")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Run(store_->Stat("nope")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(Run(store_->Delete("nope")).ok());
+  ASSERT_TRUE(Run(store_->PutBytes("k", "v", {})).ok());
+  EXPECT_TRUE(Run(store_->Delete("k")).ok());
+  EXPECT_TRUE(Run(store_->Delete("k")).ok());
+  EXPECT_EQ(Run(store_->Get("k")).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(BlobStoreConformance, SameKeyIsStoredOnce) {
+  Result<PutOutcome> first = Run(store_->PutBytes("objects/aa/aa", "content", {}));
+  Result<PutOutcome> second = Run(store_->PutBytes("objects/aa/aa", "content", {}));
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_TRUE(first->created);
+  EXPECT_FALSE(second->created);
+  EXPECT_EQ(Run(store_->List("objects/"))->size(), 1u);
+}
+
+TEST_P(BlobStoreConformance, PutFileCopiesOrConsumesTheSource) {
+  std::filesystem::path kept = WriteSource("kept", "abc");
+  ASSERT_TRUE(Run(store_->PutFile("a", kept, {})).ok());
+  EXPECT_TRUE(std::filesystem::exists(kept));
+  std::filesystem::path taken = WriteSource("taken", "def");
+  Result<PutOutcome> put = Run(
+      store_->PutFile("b", taken, {.durability = Durability::kDeferred, .consume_source = true}));
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_TRUE(put->created);
+  EXPECT_EQ(put->size, 3);
+  EXPECT_FALSE(std::filesystem::exists(taken));
+  EXPECT_TRUE(Run(store_->Flush()).ok());
+  EXPECT_EQ(*Run(store_->Get("b")), "def");
+  // A consumed duplicate is also removed, and the stored object kept.
+  std::filesystem::path again = WriteSource("again", "def");
+  put = Run(store_->PutFile("b", again, {.consume_source = true}));
+  ASSERT_TRUE(put.ok());
+  EXPECT_FALSE(put->created);
+  EXPECT_FALSE(std::filesystem::exists(again));
+  EXPECT_EQ(Run(store_->PutFile("c", dir_.path() / "absent", {})).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_P(BlobStoreConformance, BadKeysAreRefused) {
+  for (const char* key : {"", "/abs", "a/../b", "a//b", "./a", "a b", "a/..", "ü"}) {
+    EXPECT_EQ(Run(store_->PutBytes(key, "x", {})).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << key;
+  }
+}
+
+asio::awaitable<int> RacePuts(BlobStore& store, runtime::Runtime& rt, int n) {
+  runtime::TaskGroup group(rt.loop_executor());
+  int created = 0;
+  auto put = [&]() -> asio::awaitable<void> {
+    Result<PutOutcome> outcome = co_await store.PutBytes("objects/ra/race", "same bytes", {});
+    if (outcome.ok() && outcome->created) ++created;
+  };
+  for (int i = 0; i < n; ++i) {
+    auto task = put();
+    group.Spawn(std::move(task));
+  }
+  co_await group.Wait();
+  co_return created;
+}
+
+TEST_P(BlobStoreConformance, ConcurrentPutsOfOneKeyCreateItOnce) {
+  EXPECT_EQ(Run(RacePuts(*store_, rt_, 16)), 1);
+  EXPECT_EQ(*Run(store_->Get("objects/ra/race")), "same bytes");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, BlobStoreConformance,
+    ::testing::Values(Backend{"memory",
+                              [](runtime::Runtime&,
+                                 const std::filesystem::path&) -> std::unique_ptr<BlobStore> {
+                                return std::make_unique<MemoryBlobStore>();
+                              }},
+                      Backend{"local",
+                              [](runtime::Runtime& rt,
+                                 const std::filesystem::path& root) -> std::unique_ptr<BlobStore> {
+                                return std::move(*LocalBlobStore::Create(root, rt.blocking()));
+                              }}),
+    [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
+
+TEST(LocalBlobStoreTest, ObjectsAreFilesAtTheirKeysAndTempFilesAreNeverListed) {
+  runtime::Runtime rt;
+  sluice::testing::TempDir dir;
+  auto store = std::move(*LocalBlobStore::Create(dir.path() / "objects", rt.blocking()));
+  std::string key = ContentKey(Sha256::HexOf("abc"));
+  EXPECT_EQ(key, "objects/ba/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  ASSERT_TRUE(rt.Run(store->PutBytes(key, "abc", {})).ok());
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "objects" / key));
+  std::ofstream(store->temp_dir() / "partial.tmp") << "half";
+  EXPECT_EQ(rt.Run(store->List(""))->size(), 1u);
+}
+
+TEST(LocalBlobStoreTest, UnwritableRootIsAClearError) {
+  runtime::Runtime rt;
+  auto store = LocalBlobStore::Create("/proc/sluice-cannot-be-here", rt.blocking());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(CauseOf(store.status()), "data_dir_unwritable");
+}
+
+}  // namespace
+}  // namespace sluice::storage
