@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Whole-process fetch benchmark (issue 2). In one run, against one loopback nginx:
+#   5,000 files of 20–60 KB, 64 in flight: sluice run vs curl --parallel vs aria2c, files/s and
+#   peak RSS, with output on tmpfs and on disk;
+#   one 300 MB file from a server that drops the connection three times: bytes sent ÷ size and
+#   sluice's peak RSS.
+# Usage: bench/fetch_bench.sh [FILES]   (default 5000). Prints a Markdown report on stdout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+files=${1:-5000}
+scripts/install-deps.sh
+scripts/build.sh release >/dev/null
+bin=build/release
+sluice=$bin/src/cli/sluice
+export OPENBLAS_NUM_THREADS=1
+
+work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+tmpfs_root=/dev/shm/sluice-bench.$$
+disk_root=$PWD/bench/out/run.$$
+nginx_pid=""; drop_pid=""
+cleanup() {
+  [[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null || true
+  [[ -n $drop_pid ]] && kill "$drop_pid" 2>/dev/null || true
+  rm -rf "$work" "$tmpfs_root" "$disk_root"
+}
+trap cleanup EXIT
+
+"$bin/bench/bench_tool" make-files "$work/www" "$files" 20000 60000
+port=$((20000 + RANDOM % 20000))
+cat > "$work/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  keepalive_requests 100000;
+  server { listen 127.0.0.1:$port; root $work/www; }
+}
+CONF
+nginx -c "$work/nginx.conf" -p "$work" &
+nginx_pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/f00000.jpg" -o /dev/null && break; sleep 0.1; done
+
+base="http://127.0.0.1:$port"
+: > "$work/urls.txt"; : > "$work/curl.cfg"
+for ((i = 0; i < files; i++)); do
+  name=$(printf 'f%05d.jpg' "$i")
+  echo "$base/$name" >> "$work/urls.txt"
+done
+
+# measure NAME COMMAND... → "seconds rss_kb" via GNU time
+measure() {
+  local name=$1; shift
+  /usr/bin/time -f "%e %M" -o "$work/time.$name" "$@" >/dev/null 2>"$work/err.$name" || {
+    echo "bench: $name failed:" >&2; cat "$work/err.$name" >&2; exit 1; }
+  cat "$work/time.$name"
+}
+
+run_suite() {  # run_suite LABEL ROOT
+  local label=$1 root=$2
+  rm -rf "$root"; mkdir -p "$root/curl" "$root/aria2" "$root/sluice"
+  awk -v dir="$root/curl" '{ n = split($0, p, "/"); printf "url = \"%s\"\noutput = \"%s/%s\"\n", $0, dir, p[n] }' \
+    "$work/urls.txt" > "$work/curl.cfg"
+  read -r curl_s curl_kb < <(measure curl curl -s --parallel --parallel-max 64 -K "$work/curl.cfg")
+  read -r aria_s aria_kb < <(measure aria2 aria2c -q -j 64 -i "$work/urls.txt" -d "$root/aria2" \
+    --file-allocation=none --auto-file-renaming=false --allow-overwrite=true --summary-interval=0)
+  read -r sl_s sl_kb < <(measure sluice "$sluice" run "$work/urls.txt" --data "$root/sluice" --allow-private \
+    --concurrency 64 --per-host 64 --progress none --json)
+  local ok; ok=$("$sluice" results --data "$root/sluice" --format jsonl | grep -o '"ok":[0-9]*' | cut -d: -f2)
+  [[ $ok == "$files" ]] || { echo "bench: sluice stored $ok of $files" >&2; exit 1; }
+  awk -v l="$label" -v n="$files" -v cs="$curl_s" -v ck="$curl_kb" -v as="$aria_s" -v ak="$aria_kb" \
+      -v ss="$sl_s" -v sk="$sl_kb" 'BEGIN {
+    cr = n / cs; ar = n / as; sr = n / ss;
+    printf "| %s | sluice run | %.0f | %.2f | %.1f |\n", l, sr, ss, sk / 1024;
+    printf "| %s | curl --parallel --parallel-max 64 | %.0f | %.2f | %.1f |\n", l, cr, cs, ck / 1024;
+    printf "| %s | aria2c -j 64 | %.0f | %.2f | %.1f |\n", l, ar, as, ak / 1024;
+    printf "| %s | **ratios** | sluice/curl **%.2f**, sluice/aria2c **%.2f** | | |\n", l, sr / cr, sr / ar;
+  }'
+}
+
+echo "### $files files of 20–60 KB from loopback nginx, 64 in flight ($(date -u +%F), $(nproc) cores)"
+echo
+echo "| storage | client | files/s | seconds | peak RSS MB |"
+echo "|---|---|---|---|---|"
+run_suite tmpfs "$tmpfs_root"
+run_suite disk "$disk_root"
+rm -rf "$tmpfs_root" "$disk_root"
+
+# One 300 MB file, connection dropped three times.
+size=$((300 * 1000 * 1000))
+coproc DROP { "$bin/bench/bench_tool" drop-server "$size" 3; }
+drop_pid=$DROP_PID
+read -r drop_port <&"${DROP[0]}"
+echo "http://127.0.0.1:$drop_port/big.jpg" > "$work/big.txt"
+read -r big_s big_kb < <(measure big "$sluice" run "$work/big.txt" --data "$work/big" --allow-private --progress none --json)
+sent=$(curl -s "http://127.0.0.1:$drop_port/stats")
+echo
+echo "### One 300 MB file, connection dropped 3 times"
+echo
+awk -v s="$sent" -v z="$size" -v t="$big_s" -v k="$big_kb" 'BEGIN {
+  printf "bytes sent by the server ÷ file size: **%.4f**; %.2f s; sluice peak RSS %.1f MB\n", s / z, t, k / 1024 }'
