@@ -9,12 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 files=${1:-5000}
 scripts/install-deps.sh
-scripts/build.sh release >/dev/null
+scripts/build.sh release >&2
 bin=build/release
 sluice=$bin/src/cli/sluice
 export OPENBLAS_NUM_THREADS=1
 
 work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+chmod 755 "$work"  # nginx's worker runs as nobody
 tmpfs_root=/dev/shm/sluice-bench.$$
 disk_root=$PWD/bench/out/run.$$
 nginx_pid=""; drop_pid=""
@@ -51,11 +52,13 @@ for ((i = 0; i < files; i++)); do
   echo "$base/$name" >> "$work/urls.txt"
 done
 
+file_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
+
 # measure NAME COMMAND... → "seconds rss_kb" via GNU time
 measure() {
   local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$work/time.$name" "$@" >/dev/null 2>"$work/err.$name" || {
-    echo "bench: $name failed:" >&2; cat "$work/err.$name" >&2; exit 1; }
+  /usr/bin/time -f "%e %M" -o "$work/time.$name" "$@" >"$work/out.$name" 2>"$work/err.$name" || {
+    echo "bench: $name failed:" >&2; tail -n 20 "$work/out.$name" "$work/err.$name" >&2; exit 1; }
   cat "$work/time.$name"
 }
 
@@ -64,13 +67,19 @@ run_suite() {  # run_suite LABEL ROOT
   rm -rf "$root"; mkdir -p "$root/curl" "$root/aria2" "$root/sluice"
   awk -v dir="$root/curl" '{ n = split($0, p, "/"); printf "url = \"%s\"\noutput = \"%s/%s\"\n", $0, dir, p[n] }' \
     "$work/urls.txt" > "$work/curl.cfg"
-  read -r curl_s curl_kb < <(measure curl curl -s --parallel --parallel-max 64 -K "$work/curl.cfg")
-  read -r aria_s aria_kb < <(measure aria2 aria2c -q -j 64 -i "$work/urls.txt" -d "$root/aria2" \
+  read -r curl_s curl_kb < <(measure curl curl -sf --parallel --parallel-max 64 -K "$work/curl.cfg")
+  read -r aria_s aria_kb < <(measure aria2 aria2c --console-log-level=warn --download-result=hide -j 64 -i "$work/urls.txt" -d "$root/aria2" \
     --file-allocation=none --auto-file-renaming=false --allow-overwrite=true --summary-interval=0)
   read -r sl_s sl_kb < <(measure sluice "$sluice" run "$work/urls.txt" --data "$root/sluice" --allow-private \
     --concurrency 64 --per-host 64 --progress none --json)
-  local ok; ok=$("$sluice" results --data "$root/sluice" --format jsonl | grep -o '"ok":[0-9]*' | cut -d: -f2)
-  [[ $ok == "$files" ]] || { echo "bench: sluice stored $ok of $files" >&2; exit 1; }
+  # Every client must have fetched every byte, or its rate means nothing.
+  local want got
+  want=$(file_bytes "$work/www")
+  for client in curl aria2 sluice/objects; do
+    got=$(file_bytes "$root/$client")
+    (( got == want )) || {
+      echo "bench: $client holds $got bytes, expected $want" >&2; exit 1; }
+  done
   awk -v l="$label" -v n="$files" -v cs="$curl_s" -v ck="$curl_kb" -v as="$aria_s" -v ak="$aria_kb" \
       -v ss="$sl_s" -v sk="$sl_kb" 'BEGIN {
     cr = n / cs; ar = n / as; sr = n / ss;

@@ -218,6 +218,39 @@ TEST_F(CliTest, KillNineThenRerunCompletesWithoutRefetchingCompletedItems) {
   }
 }
 
+TEST_F(CliTest, InterruptRecordsWhatFinishedAndExits130) {
+  std::vector<std::string> urls;
+  for (int i = 0; i < 40; ++i) {
+    std::string path = "/i/" + std::to_string(i) + ".jpg";
+    origin_.Route(path, [i](const HttpRequest& r, int) {
+      HttpReply reply = ServeBytes(r, ScriptedOrigin::MediaBody(2000, i), "image/jpeg");
+      reply.delay = i < 4 ? 0ms : 3000ms;  // the first few finish, the rest hang
+      return reply;
+    });
+    urls.push_back(origin_.Url(path));
+  }
+  std::filesystem::path list = WriteList(urls);
+  sluice::testing::Subprocess run({SLUICE_BINARY, "run", list.string(), "--data", data().string(),
+                                   "--allow-private", "--concurrency", "40", "--per-host", "40", "--progress", "none"},
+                                  dir_.path());
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (origin_.Log().size() < urls.size() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  std::this_thread::sleep_for(700ms);  // past one record interval: the quick items are recorded
+  auto sent = std::chrono::steady_clock::now();
+  run.Kill(SIGINT);
+  ProcessResult result = run.Wait();
+  EXPECT_EQ(result.exit_code, 130) << result.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - sent, 2500ms)
+      << "in-flight transfers were not aborted";
+  EXPECT_NE(result.err.find("interrupted"), std::string::npos) << result.err;
+  std::map<std::string, db::ItemRecord> items = Items("urls");
+  EXPECT_EQ(items.size(), 4u)
+      << "only finished items are recorded; interrupted ones are not failures";
+  for (const auto& [url, item] : items) EXPECT_EQ(item.status, db::ItemStatus::kOk) << url;
+}
+
 TEST_F(CliTest, SecondRunFetchesNothingAndStdinWorks) {
   origin_.Route("/a.jpg", [](const HttpRequest& r, int) {
     return ServeBytes(r, ScriptedOrigin::MediaBody(100), "image/jpeg");

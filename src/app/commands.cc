@@ -37,8 +37,10 @@ asio::awaitable<Result<AcquireOutcome>> AcquireWithConsole(runtime::Runtime& rt,
                                                            size_t concurrency, size_t per_host,
                                                            ProgressStyle style, std::string set,
                                                            std::vector<std::string> urls) {
-  SLUICE_CO_ASSIGN_OR_RETURN(std::unique_ptr<http::HttpClient> client,
-                             http::HttpClient::Create(rt.loop_executor()));
+  SLUICE_CO_ASSIGN_OR_RETURN(
+      std::unique_ptr<http::HttpClient> client,
+      http::HttpClient::Create(rt.loop_executor(), {.connection_cache_size = static_cast<long>(
+                                                        std::max<size_t>(concurrency, 16))}));
   fetch.scratch_dir = data.scratch;
   SLUICE_CO_ASSIGN_OR_RETURN(std::unique_ptr<http::Fetcher> fetcher,
                              http::Fetcher::Create(*client, rt.loop_executor(), fetch));
@@ -56,6 +58,7 @@ asio::awaitable<Result<AcquireOutcome>> AcquireWithConsole(runtime::Runtime& rt,
     std::fprintf(
         stderr, "\nsluice: interrupted; recording finished items (Ctrl-C again to quit at once)\n");
     acquirer.Stop();
+    client->AbortAll();  // in-flight items stay unrecorded; the next run fetches them
     signals.async_wait(on_second_signal);
   };
   signals.async_wait(on_signal);

@@ -98,14 +98,31 @@ int HttpClient::OnCloseSocket(void* client, curl_socket_t fd) {
 int HttpClient::OnTimer(CURLM*, long timeout_ms, void* client) {
   auto* self = static_cast<HttpClient*>(client);
   if (timeout_ms < 0) {
-    self->timer_.cancel();
+    self->timer_wanted_.reset();  // a wakeup still pending finds nothing wanted and does nothing
     return 0;
   }
-  self->timer_.expires_after(std::chrono::milliseconds(timeout_ms));
-  self->timer_.async_wait([self](boost::system::error_code ec) {
-    if (!ec) self->Action(CURL_SOCKET_TIMEOUT, 0);
-  });
+  self->timer_wanted_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  self->ArmTimer();
   return 0;
+}
+
+// curl moves its deadline on almost every action; re-arming the timer each time costs a
+// timerfd_settime syscall. So the timer is only moved earlier; when it fires before a later
+// wanted deadline it simply re-arms for that one.
+void HttpClient::ArmTimer() {
+  if (!timer_wanted_ || (timer_armed_ && timer_armed_at_ <= *timer_wanted_)) return;
+  timer_armed_ = true;
+  timer_armed_at_ = *timer_wanted_;
+  timer_.expires_at(timer_armed_at_);
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // replaced by an earlier deadline
+    timer_armed_ = false;
+    if (timer_wanted_ && *timer_wanted_ <= std::chrono::steady_clock::now()) {
+      timer_wanted_.reset();
+      Action(CURL_SOCKET_TIMEOUT, 0);
+    }
+    ArmTimer();
+  });
 }
 
 void HttpClient::Watch(curl_socket_t fd, int what) {

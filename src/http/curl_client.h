@@ -14,7 +14,9 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "common/status.h"
@@ -29,7 +31,8 @@ struct EasyDeleter {
 using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
 
 struct HttpClientOptions {
-  // Idle connections kept for reuse. Default 0: curl's default (4 × handles in use).
+  // Idle connections kept for reuse. Default 0: curl's default (4 × handles in use), which
+  // shrinks as transfers finish; set it to the concurrency to keep connections warm.
   long connection_cache_size = 0;
 };
 
@@ -63,6 +66,7 @@ class HttpClient {
   static int OnTimer(CURLM* multi, long timeout_ms, void* client);
   static int OnCloseSocket(void* client, curl_socket_t fd);
 
+  void ArmTimer();
   void Watch(curl_socket_t fd, int what);
   void Forget(curl_socket_t fd);
   void Arm(const std::shared_ptr<Socket>& socket, bool read);
@@ -73,6 +77,10 @@ class HttpClient {
   asio::any_io_executor loop_;
   CURLM* multi_ = nullptr;
   asio::steady_timer timer_;
+  // The deadline curl asked for, and the one the timer is set to (never later than it).
+  std::optional<std::chrono::steady_clock::time_point> timer_wanted_;
+  bool timer_armed_ = false;
+  std::chrono::steady_clock::time_point timer_armed_at_;
   std::unordered_map<curl_socket_t, std::shared_ptr<Socket>> sockets_;
   std::unordered_map<CURL*, Transfer> transfers_;
 };

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/parse.hpp>
@@ -21,7 +22,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Bodies are written in chunks of this size; most images fit in one, so one write per file.
-constexpr size_t kWriteChunk = 128 * 1024;
+constexpr int64_t kWriteChunk = 128 * 1024;
 // Error pages are read this far (to keep the connection reusable), then the transfer is cut.
 constexpr int64_t kMaxDiscard = 64 * 1024;
 
@@ -156,6 +157,8 @@ struct Fetcher::Download {
     curl_off_t length = -1;
     curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
     total = length;
+    // One allocation sized to the body (up to a write chunk) instead of repeated growth.
+    buffer.reserve(static_cast<size_t>(std::clamp<int64_t>(total, 0, kWriteChunk)));
     if (total > options->max_bytes) {
       abort = TooLarge();
       return false;
@@ -353,6 +356,20 @@ Fetcher::Fetcher(HttpClient& client, asio::any_io_executor loop, FetchOptions op
 
 Fetcher::~Fetcher() = default;
 
+EasyHandle Fetcher::TakeEasyHandle() {
+  if (idle_handles_.empty()) return EasyHandle(curl_easy_init());
+  EasyHandle handle = std::move(idle_handles_.back());
+  idle_handles_.pop_back();
+  return handle;
+}
+
+void Fetcher::ReturnEasyHandle(EasyHandle handle) {
+  // A reset handle keeps its buffers and caches: reusing it saves curl's per-transfer setup.
+  if (!handle || idle_handles_.size() >= kMaxIdleHandles) return;
+  curl_easy_reset(handle.get());
+  idle_handles_.push_back(std::move(handle));
+}
+
 void Fetcher::Stop() {
   stopped_ = true;
   for (asio::steady_timer* timer : sleepers_) timer->cancel();
@@ -473,7 +490,7 @@ asio::awaitable<Result<FetchedFile>> Fetcher::Fetch(std::string url) {
 }
 
 asio::awaitable<Status> Fetcher::Attempt(Download& d) {
-  EasyHandle easy(curl_easy_init());
+  EasyHandle easy = TakeEasyHandle();
   if (!easy) co_return absl::InternalError("curl_easy_init failed");
   CURL* e = easy.get();
   d.easy = e;
@@ -539,6 +556,12 @@ asio::awaitable<Status> Fetcher::Attempt(Download& d) {
   }
 
   CURLcode code = co_await client_.Perform(e);
+  // The handle goes back to the pool when this attempt ends (after the getinfo calls below).
+  struct Recycle {
+    Fetcher* fetcher;
+    EasyHandle& handle;
+    ~Recycle() { fetcher->ReturnEasyHandle(std::move(handle)); }
+  } recycle{this, easy};
   d.easy = nullptr;
   char* effective = nullptr;
   curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &effective);

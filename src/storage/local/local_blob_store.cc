@@ -1,6 +1,7 @@
 #include "storage/local/local_blob_store.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,34 +88,47 @@ Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::Create(std::filesystem::
                    StrCat("cannot create or write the object store at ", root.string(),
                           ec ? StrCat(": ", ec.message()) : std::string()));
   }
+  struct stat root_stat {};
+  fstat(fd, &root_stat);
   return std::unique_ptr<LocalBlobStore>(
-      new LocalBlobStore(std::filesystem::absolute(root), blocking, fd));
+      new LocalBlobStore(std::filesystem::absolute(root), blocking, fd, root_stat.st_dev));
 }
 
-LocalBlobStore::LocalBlobStore(std::filesystem::path root, asio::thread_pool& blocking, int root_fd)
-    : root_(std::move(root)), blocking_(blocking), root_fd_(root_fd) {}
+LocalBlobStore::LocalBlobStore(std::filesystem::path root, asio::thread_pool& blocking, int root_fd,
+                               dev_t root_device)
+    : root_(std::move(root)), blocking_(blocking), root_fd_(root_fd), root_device_(root_device) {}
 
 LocalBlobStore::~LocalBlobStore() { close(root_fd_); }
 
 std::string LocalBlobStore::Describe() const { return "file://" + root_.string(); }
 
-// Links `file` (on this filesystem) to the key's path. EEXIST means the content is stored.
+// Moves `file` (on this filesystem) to the key's path unless the key exists, in one atomic
+// step: renameat2(RENAME_NOREPLACE), or link(2) + unlink on filesystems without it. When the key
+// exists the content is stored already and `file` is removed. `size` is the file's size.
 Result<PutOutcome> LocalBlobStore::Publish(const std::filesystem::path& file,
-                                           const std::string& key, bool sync) {
+                                           const std::string& key, int64_t size, bool sync) {
   std::filesystem::path dest = root_ / key;
-  struct stat st {};
-  if (stat(file.c_str(), &st) != 0) return Errno("reading", file);
   if (sync) SLUICE_RETURN_IF_ERROR(SyncFile(file));
-  int rc = link(file.c_str(), dest.c_str());
+  auto move = [&] {
+    int rc = renameat2(AT_FDCWD, file.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE);
+    if (rc == 0 || errno != EINVAL) return rc;
+    rc = link(file.c_str(), dest.c_str());
+    if (rc == 0) unlink(file.c_str());
+    return rc;
+  };
+  int rc = move();
   if (rc != 0 && errno == ENOENT) {
     std::error_code ec;
     std::filesystem::create_directories(dest.parent_path(), ec);
-    rc = link(file.c_str(), dest.c_str());
+    rc = move();
   }
-  if (rc != 0 && errno == EEXIST) return PutOutcome{.created = false, .size = st.st_size};
+  if (rc != 0 && errno == EEXIST) {
+    unlink(file.c_str());
+    return PutOutcome{.created = false, .size = size};
+  }
   if (rc != 0) return Errno("publishing", dest);
   if (sync) SLUICE_RETURN_IF_ERROR(SyncFile(dest.parent_path()));
-  return PutOutcome{.created = true, .size = st.st_size};
+  return PutOutcome{.created = true, .size = size};
 }
 
 Result<PutOutcome> LocalBlobStore::PutFileNow(const std::string& key,
@@ -122,20 +136,15 @@ Result<PutOutcome> LocalBlobStore::PutFileNow(const std::string& key,
                                               PutOptions options) {
   SLUICE_RETURN_IF_ERROR(ValidateKey(key));
   bool sync = options.durability == Durability::kImmediate;
-  struct stat source_stat {
-  }, root_stat{};
+  struct stat source_stat {};
   if (stat(source.c_str(), &source_stat) != 0) return Errno("reading", source);
-  fstat(root_fd_, &root_stat);
-  if (options.consume_source && source_stat.st_dev == root_stat.st_dev) {
-    // Same filesystem: link the file itself into place, no copy.
-    Result<PutOutcome> linked = Publish(source, key, sync);
-    if (linked.ok()) unlink(source.c_str());
-    return linked;
+  if (options.consume_source && source_stat.st_dev == root_device_) {
+    return Publish(source, key, source_stat.st_size, sync);  // same filesystem: no copy
   }
   std::filesystem::path temp = temp_dir() / TempName();
   SLUICE_RETURN_IF_ERROR(CopyFile(source, temp));
-  Result<PutOutcome> published = Publish(temp, key, sync);
-  unlink(temp.c_str());
+  Result<PutOutcome> published = Publish(temp, key, source_stat.st_size, sync);
+  if (!published.ok()) unlink(temp.c_str());
   if (published.ok() && options.consume_source) unlink(source.c_str());
   return published;
 }
@@ -143,6 +152,16 @@ Result<PutOutcome> LocalBlobStore::PutFileNow(const std::string& key,
 asio::awaitable<Result<PutOutcome>> LocalBlobStore::PutFile(std::string key,
                                                             std::filesystem::path source,
                                                             PutOptions options) {
+  if (options.consume_source && options.durability == Durability::kDeferred) {
+    // Moving a file within one filesystem without a sync is a metadata operation as cheap as the
+    // open() and write() the event loop already does for the download; a hop to the blocking
+    // pool would cost more than the work. Copies and syncs go to the pool.
+    struct stat source_stat {};
+    if (stat(source.c_str(), &source_stat) == 0 && source_stat.st_dev == root_device_) {
+      SLUICE_CO_RETURN_IF_ERROR(ValidateKey(key));
+      co_return Publish(source, key, source_stat.st_size, false);
+    }
+  }
   co_return co_await runtime::RunOn(blocking_, [&] { return PutFileNow(key, source, options); });
 }
 
@@ -166,8 +185,9 @@ asio::awaitable<Result<PutOutcome>> LocalBlobStore::PutBytes(std::string key, st
       done += static_cast<size_t>(n);
     }
     close(fd);
-    Result<PutOutcome> published = Publish(temp, key, options.durability == Durability::kImmediate);
-    unlink(temp.c_str());
+    Result<PutOutcome> published = Publish(temp, key, static_cast<int64_t>(bytes.size()),
+                                           options.durability == Durability::kImmediate);
+    if (!published.ok()) unlink(temp.c_str());
     return published;
   });
 }

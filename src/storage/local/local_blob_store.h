@@ -1,10 +1,13 @@
 // LocalBlobStore: the embedded-default BlobStore, a directory (`file://./sluice-data/objects`).
 //
 // An object is a file at <root>/<key>. A put writes a temporary file under <root>/.tmp and
-// publishes it with link(2), which fails when the key exists: concurrent puts of the same
-// content store it once, and a reader never sees a partial file. A source file on the same
-// filesystem is linked in place, not copied. File I/O runs on the blocking pool.
+// publishes it with renameat2(RENAME_NOREPLACE) (link(2) where unsupported), which fails when
+// the key exists: concurrent puts of the same content store it once, and a reader never sees a
+// partial file. A source file on the same filesystem is moved in place, not copied. Copies and
+// syncs run on the blocking pool; a deferred same-filesystem move runs inline (one syscall).
 #pragma once
+
+#include <sys/types.h>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -41,14 +44,17 @@ class LocalBlobStore : public BlobStore {
   std::filesystem::path temp_dir() const { return root_ / ".tmp"; }
 
  private:
-  LocalBlobStore(std::filesystem::path root, asio::thread_pool& blocking, int root_fd);
+  LocalBlobStore(std::filesystem::path root, asio::thread_pool& blocking, int root_fd,
+                 dev_t root_device);
   Result<PutOutcome> PutFileNow(const std::string& key, const std::filesystem::path& source,
                                 PutOptions options);
-  Result<PutOutcome> Publish(const std::filesystem::path& file, const std::string& key, bool sync);
+  Result<PutOutcome> Publish(const std::filesystem::path& file, const std::string& key,
+                             int64_t size, bool sync);
 
   std::filesystem::path root_;
   asio::thread_pool& blocking_;
   int root_fd_;
+  dev_t root_device_;
 };
 
 }  // namespace sluice::storage
