@@ -54,12 +54,18 @@ done
 
 file_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
 
-# measure NAME COMMAND... → "seconds rss_kb" via GNU time
+# measure NAME SETUP COMMAND... → "seconds rss_kb": the median of $runs runs (by seconds), each
+# after SETUP (a shell snippet that empties the output directory). GNU time measures.
+runs=${RUNS:-3}
 measure() {
-  local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$work/time.$name" "$@" >"$work/out.$name" 2>"$work/err.$name" || {
-    echo "bench: $name failed:" >&2; tail -n 20 "$work/out.$name" "$work/err.$name" >&2; exit 1; }
-  cat "$work/time.$name"
+  local name=$1 setup=$2; shift 2
+  for ((r = 0; r < runs; r++)); do
+    eval "$setup"
+    /usr/bin/time -f "%e %M" -o "$work/time.$name.$r" "$@" >"$work/out.$name" 2>"$work/err.$name" || {
+      echo "bench: $name failed:" >&2; tail -n 20 "$work/out.$name" "$work/err.$name" >&2; exit 1; }
+  done
+  cat "$work"/time."$name".* | sort -n | sed -n "$(( (runs + 1) / 2 ))p"
+  rm -f "$work"/time."$name".*
 }
 
 run_suite() {  # run_suite LABEL ROOT
@@ -67,10 +73,10 @@ run_suite() {  # run_suite LABEL ROOT
   rm -rf "$root"; mkdir -p "$root/curl" "$root/aria2" "$root/sluice"
   awk -v dir="$root/curl" '{ n = split($0, p, "/"); printf "url = \"%s\"\noutput = \"%s/%s\"\n", $0, dir, p[n] }' \
     "$work/urls.txt" > "$work/curl.cfg"
-  read -r curl_s curl_kb < <(measure curl curl -sf --parallel --parallel-max 64 -K "$work/curl.cfg")
-  read -r aria_s aria_kb < <(measure aria2 aria2c --console-log-level=warn --download-result=hide -j 64 -i "$work/urls.txt" -d "$root/aria2" \
+  read -r curl_s curl_kb < <(measure curl "rm -rf $root/curl; mkdir -p $root/curl" curl -sf --parallel --parallel-max 64 -K "$work/curl.cfg")
+  read -r aria_s aria_kb < <(measure aria2 "rm -rf $root/aria2; mkdir -p $root/aria2" aria2c --console-log-level=warn --download-result=hide -j 64 -i "$work/urls.txt" -d "$root/aria2" \
     --file-allocation=none --auto-file-renaming=false --allow-overwrite=true --summary-interval=0)
-  read -r sl_s sl_kb < <(measure sluice "$sluice" run "$work/urls.txt" --data "$root/sluice" --allow-private \
+  read -r sl_s sl_kb < <(measure sluice "rm -rf $root/sluice" "$sluice" run "$work/urls.txt" --data "$root/sluice" --allow-private \
     --concurrency 64 --per-host 64 --progress none --json)
   # Every client must have fetched every byte, or its rate means nothing.
   local want got
@@ -90,7 +96,7 @@ run_suite() {  # run_suite LABEL ROOT
   }'
 }
 
-echo "### $files files of 20–60 KB from loopback nginx, 64 in flight ($(date -u +%F), $(nproc) cores)"
+echo "### $files files of 20–60 KB from loopback nginx, 64 in flight ($(date -u +%F), $(nproc) cores, median of $runs runs)"
 echo
 echo "| storage | client | files/s | seconds | peak RSS MB |"
 echo "|---|---|---|---|---|"
@@ -104,7 +110,8 @@ coproc DROP { "$bin/bench/bench_tool" drop-server "$size" 3; }
 drop_pid=$DROP_PID
 read -r drop_port <&"${DROP[0]}"
 echo "http://127.0.0.1:$drop_port/big.jpg" > "$work/big.txt"
-read -r big_s big_kb < <(measure big "$sluice" run "$work/big.txt" --data "$work/big" --allow-private --progress none --json)
+runs=1  # the server's byte count covers exactly one download
+read -r big_s big_kb < <(measure big "rm -rf $work/big" "$sluice" run "$work/big.txt" --data "$work/big" --allow-private --progress none --json)
 sent=$(curl -s "http://127.0.0.1:$drop_port/stats")
 echo
 echo "### One 300 MB file, connection dropped 3 times"
