@@ -230,9 +230,10 @@ TEST_F(CliTest, InterruptRecordsWhatFinishedAndExits130) {
     urls.push_back(origin_.Url(path));
   }
   std::filesystem::path list = WriteList(urls);
-  sluice::testing::Subprocess run({SLUICE_BINARY, "run", list.string(), "--data", data().string(),
-                                   "--allow-private", "--concurrency", "40", "--per-host", "40", "--progress", "none"},
-                                  dir_.path());
+  sluice::testing::Subprocess run(
+      {SLUICE_BINARY, "run", list.string(), "--data", data().string(), "--allow-private",
+       "--concurrency", "40", "--per-host", "40", "--progress", "none"},
+      dir_.path());
   auto deadline = std::chrono::steady_clock::now() + 20s;
   while (origin_.Log().size() < urls.size() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(5ms);

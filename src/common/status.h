@@ -59,7 +59,10 @@ bool IsRetryable(const Status& status);
 #define SLUICE_CO_ASSIGN_OR_RETURN(lhs, expr)                                               \
   SLUICE_ASSIGN_OR_RETURN_IMPL_(SLUICE_STATUS_CONCAT_(sluice_result_, __LINE__), lhs, expr, \
                                 co_return )
+// `lhs` is a declaration ("int x"), so it cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define SLUICE_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr, ret) \
   auto tmp = (expr);                                       \
   if (!tmp.ok()) ret std::move(tmp).status();              \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

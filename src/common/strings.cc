@@ -47,9 +47,9 @@ bool ParseByteSize(std::string_view s, int64_t& out) {
   else if (unit == "k")
     multiplier = 1000;
   else if (unit == "m")
-    multiplier = 1000 * 1000;
+    multiplier = int64_t{1000} * 1000;
   else if (unit == "g")
-    multiplier = 1000 * 1000 * 1000;
+    multiplier = int64_t{1000} * 1000 * 1000;
   else if (unit == "t")
     multiplier = int64_t{1000} * 1000 * 1000 * 1000;
   else if (unit == "ki")
