@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/file_io.h"
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "http/retry_after.h"
@@ -91,18 +92,9 @@ struct Fetcher::Download {
   }
 
   Status Flush() {
-    size_t done = 0;
-    while (done < buffer.size()) {
-      ssize_t n = write(fd, buffer.data() + done, buffer.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        return Failure(absl::StatusCode::kInternal, "scratch_write_failed",
-                       StrCat("writing ", path.string(), ": ", std::strerror(errno)));
-      }
-      done += static_cast<size_t>(n);
-    }
+    Status written = WriteAll(fd, buffer, path.string());
     buffer.clear();
-    return absl::OkStatus();
+    return WithCause(written, "scratch_write_failed");
   }
 
   void StartOver() {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <random>
 
+#include "common/file_io.h"
 #include "common/strings.h"
 #include "runtime/offload.h"
 
@@ -18,11 +19,7 @@ namespace sluice::storage {
 namespace {
 
 Status Errno(std::string_view what, const std::filesystem::path& path) {
-  int e = errno;
-  absl::StatusCode code = e == ENOENT                    ? absl::StatusCode::kNotFound
-                          : (e == ENOSPC || e == EDQUOT) ? absl::StatusCode::kResourceExhausted
-                                                         : absl::StatusCode::kInternal;
-  return absl::Status(code, StrCat(what, " ", path.string(), ": ", std::strerror(e)));
+  return ErrnoStatus(what, path.string());
 }
 
 Status SyncFile(const std::filesystem::path& path) {
@@ -53,20 +50,9 @@ Status CopyFile(const std::filesystem::path& from, const std::filesystem::path& 
   for (;;) {
     ssize_t n = read(in, buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      status = Errno("reading", from);
-      break;
-    }
-    if (n == 0) break;
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = write(out, buffer.data() + done, static_cast<size_t>(n - done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        status = Errno("writing", to);
-        break;
-      }
-      done += w;
-    }
+    if (n < 0) status = Errno("reading", from);
+    if (n <= 0) break;
+    status = WriteAll(out, std::string_view(buffer.data(), static_cast<size_t>(n)), to.string());
     if (!status.ok()) break;
   }
   close(in);
@@ -172,17 +158,10 @@ asio::awaitable<Result<PutOutcome>> LocalBlobStore::PutBytes(std::string key, st
     std::filesystem::path temp = temp_dir() / TempName();
     int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return Errno("creating", temp);
-    size_t done = 0;
-    while (done < bytes.size()) {
-      ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        Status error = Errno("writing", temp);
-        close(fd);
-        unlink(temp.c_str());
-        return error;
-      }
-      done += static_cast<size_t>(n);
+    if (Status written = WriteAll(fd, bytes, temp.string()); !written.ok()) {
+      close(fd);
+      unlink(temp.c_str());
+      return written;
     }
     close(fd);
     Result<PutOutcome> published = Publish(temp, key, static_cast<int64_t>(bytes.size()),

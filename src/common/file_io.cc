@@ -1,0 +1,30 @@
+#include "common/file_io.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/strings.h"
+
+namespace sluice {
+
+Status ErrnoStatus(std::string_view what, std::string_view path) {
+  int e = errno;
+  absl::StatusCode code = e == ENOENT                    ? absl::StatusCode::kNotFound
+                          : (e == ENOSPC || e == EDQUOT) ? absl::StatusCode::kResourceExhausted
+                                                         : absl::StatusCode::kInternal;
+  return absl::Status(code, StrCat(what, " ", path, ": ", std::strerror(e)));
+}
+
+Status WriteAll(int fd, std::string_view data, std::string_view path) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("writing", path);
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace sluice

@@ -1,0 +1,21 @@
+// File-descriptor helpers shared by the fetcher's scratch files and the local object store.
+//
+// Thread-safe: no shared state.
+#pragma once
+
+#include <string_view>
+
+#include "common/status.h"
+
+namespace sluice {
+
+// Writes all of `data` to `fd`, retrying short writes and EINTR. On failure the status names
+// `path` and errno's text: ResourceExhausted for a full disk or quota (ENOSPC, EDQUOT), NotFound
+// for ENOENT, Internal otherwise.
+Status WriteAll(int fd, std::string_view data, std::string_view path);
+
+// The Status for the current errno after `what` (e.g. "opening") failed on `path`, coded as
+// WriteAll's are.
+Status ErrnoStatus(std::string_view what, std::string_view path);
+
+}  // namespace sluice
