@@ -12,8 +12,12 @@ packages=(
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libabsl-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # media decoding and the local AI methods (issue 3)
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libopencv-objdetect-dev opencv-data
+  libtesseract-dev libleptonica-dev tesseract-ocr-eng
   # sample media for the demo and test fixtures
-  imagemagick fonts-dejavu-core
+  imagemagick fonts-dejavu-core ffmpeg espeak-ng
   # benchmarks: reference clients, the loopback web server, peak-RSS measurement
   curl aria2 nginx-light time
 )

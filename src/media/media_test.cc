@@ -1,0 +1,113 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "media/image.h"
+#include "media/image_header.h"
+#include "media/probe.h"
+#include "testing/fixtures.h"
+#include "testing/temp_dir.h"
+
+namespace sluice::media {
+namespace {
+
+class MediaTest : public ::testing::Test {
+ protected:
+  sluice::testing::TempDir dir_;
+};
+
+TEST_F(MediaTest, ProbesImages) {
+  for (const char* name : {"a.jpg", "a.png", "a.gif", "a.webp"}) {
+    auto file = sluice::testing::MakeSolidImage(dir_.path(), name, "#3366cc", "120x80");
+    Result<ProbeResult> probe = Probe(file);
+    ASSERT_TRUE(probe.ok()) << name << ": " << probe.status();
+    EXPECT_EQ(probe->kind, MediaKind::kImage) << name << " format " << probe->format;
+    EXPECT_EQ(probe->width, 120) << name;
+    EXPECT_EQ(probe->height, 80) << name;
+    EXPECT_FALSE(probe->has_audio);
+  }
+}
+
+TEST_F(MediaTest, ProbesVideoWithAndWithoutAudio) {
+  auto with_audio = sluice::testing::MakeVideo(dir_.path(), "a.mp4", 2, true);
+  Result<ProbeResult> probe = Probe(with_audio);
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  EXPECT_EQ(probe->kind, MediaKind::kVideo);
+  EXPECT_EQ(probe->width, 320);
+  EXPECT_EQ(probe->height, 240);
+  EXPECT_NEAR(probe->duration_s, 2.0, 0.2);
+  EXPECT_NEAR(probe->frame_rate, 25.0, 0.01);
+  EXPECT_EQ(probe->video_codec, "h264");
+  EXPECT_TRUE(probe->has_audio);
+  EXPECT_EQ(probe->audio_codec, "aac");
+  Result<ProbeResult> silent = Probe(sluice::testing::MakeVideo(dir_.path(), "b.mp4", 1, false));
+  ASSERT_TRUE(silent.ok());
+  EXPECT_FALSE(silent->has_audio);
+}
+
+TEST_F(MediaTest, NotMediaAndTruncatedFilesAreUndecodable) {
+  std::ofstream(dir_.path() / "page.jpg") << "<html><body>nope</body></html>";
+  Result<ProbeResult> probe = Probe(dir_.path() / "page.jpg");
+  ASSERT_FALSE(probe.ok());
+  EXPECT_EQ(CauseOf(probe.status()), "undecodable");
+  EXPECT_EQ(Probe(dir_.path() / "absent.jpg").status().code(), absl::StatusCode::kNotFound);
+
+  // A truncated JPEG either decodes partially at its declared size or fails as undecodable;
+  // never a crash or another error.
+  auto jpg = sluice::testing::MakeTextImage(dir_.path(), "t.jpg", "HELLO");
+  std::filesystem::resize_file(jpg, 700);
+  Result<cv::Mat> decoded = DecodeImage(jpg);
+  if (decoded.ok()) {
+    EXPECT_EQ(decoded->cols, 800);
+  } else {
+    EXPECT_EQ(CauseOf(decoded.status()), "undecodable") << decoded.status();
+  }
+}
+
+TEST_F(MediaTest, HeaderSizesWithoutDecoding) {
+  for (const char* name : {"s.jpg", "s.png", "s.gif", "s.webp", "s.bmp"}) {
+    auto file = sluice::testing::MakeSolidImage(dir_.path(), name, "#808080", "321x123");
+    std::optional<ImageSize> size = ReadImageSize(file);
+    ASSERT_TRUE(size.has_value()) << name;
+    EXPECT_EQ(size->width, 321) << name;
+    EXPECT_EQ(size->height, 123) << name;
+  }
+  std::ofstream(dir_.path() / "short.png") << "\x89PNG";
+  EXPECT_FALSE(ReadImageSize(dir_.path() / "short.png").has_value());
+}
+
+TEST_F(MediaTest, DecompressionBombIsRefusedBeforeDecoding) {
+  auto bomb = sluice::testing::MakePngBomb(dir_.path(), "bomb.png", 50'000, 50'000);
+  Result<ProbeResult> probe = Probe(bomb);
+  ASSERT_FALSE(probe.ok());
+  EXPECT_EQ(CauseOf(probe.status()), "too_many_pixels") << probe.status();
+  Result<cv::Mat> image = DecodeImage(bomb);
+  ASSERT_FALSE(image.ok());
+  EXPECT_EQ(CauseOf(image.status()), "too_many_pixels");
+  EXPECT_NE(image.status().message().find("50000x50000"), std::string::npos) << image.status();
+}
+
+TEST_F(MediaTest, LimitIsConfigurable) {
+  auto file = sluice::testing::MakeSolidImage(dir_.path(), "a.png", "#ffffff", "200x100");
+  EXPECT_TRUE(DecodeImage(file, {.max_pixels = 20'000}).ok());
+  EXPECT_EQ(CauseOf(DecodeImage(file, {.max_pixels = 19'999}).status()), "too_many_pixels");
+}
+
+TEST_F(MediaTest, SharedImageDecodesOnceAcrossThreads) {
+  auto file = sluice::testing::MakeTextImage(dir_.path(), "t.png", "SHARED");
+  SharedImage shared(file, {});
+  std::vector<const cv::Mat*> seen(8);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] { seen[i] = *shared.Get(); });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(shared.decodes(), 1);
+  for (const cv::Mat* m : seen) EXPECT_EQ(m, seen[0]);
+  EXPECT_EQ(seen[0]->cols, 800);
+}
+
+}  // namespace
+}  // namespace sluice::media
