@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "db/sqlite/sqlite_catalog.h"
+#include "testing/fixtures.h"
 #include "testing/origin.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
@@ -312,6 +313,40 @@ TEST_F(CliTest, ResultsShowsSetsAndItems) {
   EXPECT_NE(items.out.find("\"failure_cause\":\"http_404\""), std::string::npos) << items.out;
   EXPECT_NE(items.out.find("\"mime\":\"image/jpeg\""), std::string::npos) << items.out;
   EXPECT_EQ(Sluice({"results", "--data", (dir_.path() / "none").string()}).exit_code, 2);
+}
+
+TEST_F(CliTest, TryRunsOneMethodAloneAndMethodsListsThem) {
+  auto image = sluice::testing::MakeTextImage(dir_.path(), "sale.png", "BIG SALE", "800x300");
+  ProcessResult ocr = Sluice({"try", "ocr.tesseract", image.string(), "--data", data().string()});
+  ASSERT_EQ(ocr.exit_code, 0) << ocr.err;
+  boost::json::object step = Json(ocr.out);
+  EXPECT_EQ(step["method"].as_string(), "ocr.tesseract");
+  EXPECT_EQ(step["step_key"].as_string().size(), 64u);
+  EXPECT_NE(std::string(step["output"].as_object()["text"].as_string()).find("SALE"),
+            std::string::npos)
+      << ocr.out;
+
+  ProcessResult thumb = Sluice({"try", "image.thumbnail", image.string(), "--data", data().string(),
+                                "--params", R"({"max_side": 100})"});
+  ASSERT_EQ(thumb.exit_code, 0) << thumb.err;
+  std::string key(Json(thumb.out)["artifacts"].as_object()["thumbnail"].as_string());
+  EXPECT_TRUE(std::filesystem::exists(data() / key)) << key;
+
+  ProcessResult unknown = Sluice({"try", "image.nope", image.string(), "--data", data().string()});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("no method named 'image.nope'"), std::string::npos) << unknown.err;
+  ProcessResult bad_params =
+      Sluice({"try", "image.colors", image.string(), "--data", data().string(), "--params", "[1]"});
+  EXPECT_EQ(bad_params.exit_code, 2);
+  auto bomb = sluice::testing::MakePngBomb(dir_.path(), "bomb.png", 40'000, 40'000);
+  ProcessResult refused = Sluice({"try", "image.phash", bomb.string(), "--data", data().string()});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_EQ(Json(refused.out)["failure"].as_object()["cause"].as_string(), "too_many_pixels");
+
+  ProcessResult list = Sluice({"methods", "--json"});
+  ASSERT_EQ(list.exit_code, 0);
+  EXPECT_NE(list.out.find(R"("name":"image.phash")"), std::string::npos);
+  EXPECT_NE(list.out.find(R"("name":"set.near_duplicates")"), std::string::npos);
 }
 
 TEST_F(CliTest, DemoServesSamplesAndRecordsThem) {

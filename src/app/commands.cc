@@ -13,6 +13,8 @@
 #include "common/strings.h"
 #include "http/curl_client.h"
 #include "http/loopback_server.h"
+#include "methods/registry.h"
+#include "methods/runner.h"
 #include "pipeline/acquire.h"
 #include "queue/intake/url_list.h"
 #include "runtime/task_group.h"
@@ -254,6 +256,50 @@ int ShowResults(ResultsConfig config) {
     } else {
       std::printf("failed  %-34s %s  (%s)\n", item.failure_cause.c_str(), item.url.c_str(),
                   item.failure_details.c_str());
+    }
+  }
+  return kExitOk;
+}
+
+int TryMethod(TryConfig config) {
+  methods::Registry registry;
+  if (Status registered = methods::RegisterBuiltinMethods(registry); !registered.ok()) {
+    return Fail(kExitFatal, registered);
+  }
+  boost::json::object params;
+  if (!config.params.empty()) {
+    boost::system::error_code ec;
+    boost::json::value parsed = boost::json::parse(config.params, ec);
+    if (ec || !parsed.is_object()) {
+      return Fail(kExitBadInput, absl::InvalidArgumentError(StrCat(
+                                     "--params must be a JSON object, got: ", config.params)));
+    }
+    params = parsed.as_object();
+  }
+  runtime::Runtime rt;
+  Result<DataDir> data = DataDir::Open(config.data, rt);
+  if (!data.ok()) return Fail(kExitFatal, data.status());
+  methods::MethodRunner runner(registry, rt, data->store.get());
+  Result<methods::StepResult> step =
+      rt.Run(runner.Run(config.method, config.file, std::move(params)));
+  if (!step.ok()) return Fail(kExitBadInput, step.status());
+  std::cout << boost::json::serialize(methods::StepResultToJson(*step)) << std::endl;
+  return step->status.ok() ? kExitOk : kExitFatal;
+}
+
+int ListMethods(bool json) {
+  methods::Registry registry;
+  if (Status registered = methods::RegisterBuiltinMethods(registry); !registered.ok()) {
+    return Fail(kExitFatal, registered);
+  }
+  for (const methods::MethodBase* method : registry.All()) {
+    const methods::MethodSpec& spec = method->spec();
+    if (json) {
+      std::cout << boost::json::serialize(methods::SpecToJson(spec)) << "\n";
+    } else {
+      std::printf("%-20s v%-3d %-10s %s\n", spec.name.c_str(), spec.version,
+                  spec.provider.empty() ? "local" : spec.provider.c_str(),
+                  spec.description.c_str());
     }
   }
   return kExitOk;

@@ -58,4 +58,20 @@ struct ResultsConfig {
 
 int ShowResults(ResultsConfig config);
 
+struct TryConfig {
+  std::string method;
+  std::filesystem::path file;
+  // JSON object of parameters; "" for the defaults.
+  std::string params;
+  // Where artifacts (thumbnails) are stored.
+  std::filesystem::path data = "sluice-data";
+};
+
+// Runs one method alone on one file and prints its step result as JSON: 0 when the step
+// succeeded, 1 when the method failed (the JSON says why), 2 for bad input.
+int TryMethod(TryConfig config);
+
+// Lists every registered method with its spec: a table, or one JSON object per line.
+int ListMethods(bool json);
+
 }  // namespace sluice::app

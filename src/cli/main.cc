@@ -98,6 +98,24 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"table", "jsonl"}));
 
+  // sluice try
+  sluice::app::TryConfig try_config;
+  CLI::App* try_cmd =
+      app.add_subcommand("try", "Run one method alone on one file and print its result as JSON");
+  try_cmd->add_option("METHOD", try_config.method, "Method name (see: sluice methods)")->required();
+  try_cmd->add_option("FILE", try_config.file, "Media file")->required();
+  try_cmd->add_option("--params", try_config.params,
+                      "Parameters as a JSON object, e.g. '{\"colors\": 3}'");
+  try_cmd
+      ->add_option("--data", try_config.data,
+                   "Data directory (artifacts such as thumbnails go here)")
+      ->capture_default_str();
+
+  // sluice methods
+  bool methods_json = false;
+  CLI::App* methods_cmd = app.add_subcommand("methods", "List every method with its spec");
+  methods_cmd->add_flag("--json", methods_json, "One JSON object per method");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -122,5 +140,7 @@ int main(int argc, char** argv) {
     return sluice::app::RunDemo(std::move(demo));
   }
   if (*results_cmd) return sluice::app::ShowResults(std::move(results));
+  if (*try_cmd) return sluice::app::TryMethod(std::move(try_config));
+  if (*methods_cmd) return sluice::app::ListMethods(methods_json);
   return sluice::app::kExitBadInput;
 }

@@ -1,0 +1,178 @@
+#include "methods/execute.h"
+
+#include <chrono>
+#include <exception>
+
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "runtime/offload.h"
+
+namespace sluice::methods {
+
+namespace asio = boost::asio;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Status Threw(const MethodSpec& spec, const char* what) {
+  return Failure(absl::StatusCode::kInternal, "method_threw", StrCat(spec.name, " threw: ", what));
+}
+
+// Runs `fn` (returning Result<T>), turning any exception into a "method_threw" failure.
+template <class T, class F>
+Result<T> Guarded(const MethodSpec& spec, F&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return Threw(spec, e.what());
+  } catch (...) {
+    return Threw(spec, "an unknown exception");
+  }
+}
+
+StepResult Begin(const MethodSpec& spec, json::object params, json::object inputs) {
+  StepResult step;
+  step.method = spec.name;
+  step.version = spec.version;
+  step.step_key = StepKey(spec, params, inputs);
+  step.params = std::move(params);
+  step.inputs = std::move(inputs);
+  return step;
+}
+
+double MillisSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+asio::awaitable<Status> StoreArtifacts(std::vector<Artifact> artifacts, StepResult& step,
+                                       const ExecuteOptions& options) {
+  for (Artifact& artifact : artifacts) {
+    if (!options.artifacts)
+      co_return absl::InternalError("the method returned an artifact but no store was given");
+    std::string key = storage::ContentKey(Sha256::HexOf(artifact.bytes));
+    Result<storage::PutOutcome> put = co_await options.artifacts->PutBytes(
+        key, std::move(artifact.bytes), {.durability = options.artifact_durability});
+    if (!put.ok()) co_return WithCause(put.status(), "store_failed");
+    step.artifacts[artifact.name] = key;
+  }
+  co_return absl::OkStatus();
+}
+
+}  // namespace
+
+json::object StepResultToJson(const StepResult& step) {
+  json::object out{{"method", step.method},
+                   {"version", step.version},
+                   {"step_key", step.step_key},
+                   {"params", step.params},
+                   {"inputs", step.inputs},
+                   {"millis", step.millis},
+                   {"cost",
+                    {{"calls", step.cost.calls},
+                     {"input_tokens", step.cost.input_tokens},
+                     {"output_tokens", step.cost.output_tokens},
+                     {"bytes", step.cost.bytes}}}};
+  if (step.status.ok()) {
+    out["output"] = step.output;
+    if (!step.artifacts.empty()) out["artifacts"] = step.artifacts;
+  } else {
+    out["failure"] = {{"cause", CauseOf(step.status)},
+                      {"details", std::string(step.status.message())}};
+  }
+  return out;
+}
+
+std::string StepKey(const MethodSpec& spec, const json::object& params,
+                    const json::object& inputs) {
+  json::object key{
+      {"method", spec.name}, {"version", spec.version}, {"params", params}, {"inputs", inputs}};
+  return Sha256::HexOf(CanonicalJson(key));
+}
+
+Result<json::object> ItemInputDigests(const MethodSpec& spec, const ItemContext& item) {
+  json::object digests;
+  for (const std::string& input : spec.inputs) {
+    std::string_view name = input;
+    if (ConsumePrefix(name, "result:")) {
+      const json::value* result = item.results ? item.results->if_contains(name) : nullptr;
+      if (!result) {
+        return Failure(
+            absl::StatusCode::kFailedPrecondition, "missing_input",
+            StrCat(spec.name, " needs the result of ", name, ", which this item does not have"));
+      }
+      digests[input] = Sha256::HexOf(CanonicalJson(*result));
+    } else {
+      digests[input] = item.sha256;  // "file" and "image" both derive from the stored bytes
+    }
+  }
+  return digests;
+}
+
+asio::awaitable<StepResult> ExecuteItemStep(const MethodBase& method, ItemContext item,
+                                            json::object params, ExecuteOptions options) {
+  const MethodSpec& spec = method.spec();
+  Result<json::object> inputs = ItemInputDigests(spec, item);
+  StepResult step = Begin(spec, std::move(params), inputs.ok() ? *inputs : json::object{});
+  if (!inputs.ok()) {
+    step.status = inputs.status();
+    co_return step;
+  }
+  if (!Accepts(spec, item.kind)) {
+    step.status = Failure(absl::StatusCode::kFailedPrecondition, "kind_not_accepted",
+                          StrCat(spec.name, " does not take ", MediaKindName(item.kind), " items"));
+    co_return step;
+  }
+  Clock::time_point start = Clock::now();
+  Result<MethodOutput> output = absl::UnknownError("not run");
+  if (const auto* sync = dynamic_cast<const Method*>(&method)) {
+    const json::object& resolved = step.params;
+    output = co_await runtime::RunOn(options.runtime->cpu(), [&] {
+      return Guarded<MethodOutput>(spec, [&] { return sync->Run(item, resolved); });
+    });
+  } else if (const auto* async = dynamic_cast<const AsyncMethod*>(&method)) {
+    try {
+      output = co_await async->Run(item, step.params);
+    } catch (const std::exception& e) {
+      output = Threw(spec, e.what());
+    }
+  } else {
+    output = absl::InvalidArgumentError(StrCat(spec.name, " is a set method, not an item method"));
+  }
+  step.millis = MillisSince(start);
+  if (!output.ok()) {
+    step.status = output.status();
+    co_return step;
+  }
+  step.cost = output->cost;
+  step.output = std::move(output->value);
+  step.status = co_await StoreArtifacts(std::move(output->artifacts), step, options);
+  co_return step;
+}
+
+asio::awaitable<StepResult> ExecuteSetStep(const SetMethod& method,
+                                           const std::vector<SetItem>& items, json::object params,
+                                           ExecuteOptions options) {
+  const MethodSpec& spec = method.spec();
+  json::object inputs;
+  std::string digest_of_items;
+  for (const SetItem& item : items)
+    StrAppend(digest_of_items, item.url, "\n", item.sha256, "\n", CanonicalJson(item.results),
+              "\n");
+  inputs["set"] = Sha256::HexOf(digest_of_items);
+  StepResult step = Begin(spec, std::move(params), std::move(inputs));
+  Clock::time_point start = Clock::now();
+  const json::object& resolved = step.params;
+  Result<SetOutput> output = co_await runtime::RunOn(options.runtime->cpu(), [&] {
+    return Guarded<SetOutput>(spec, [&] { return method.Run(items, resolved); });
+  });
+  step.millis = MillisSince(start);
+  if (!output.ok()) {
+    step.status = output.status();
+    co_return step;
+  }
+  step.output = std::move(output->value);
+  step.rerun = std::move(output->rerun);
+  co_return step;
+}
+
+}  // namespace sluice::methods

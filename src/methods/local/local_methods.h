@@ -1,0 +1,26 @@
+// The local methods: no network, no model download; they run on the CPU pool.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "methods/method.h"
+
+namespace sluice::methods {
+
+std::unique_ptr<MethodBase> NewProbeMethod();      // media.probe
+std::unique_ptr<MethodBase> NewPhashMethod();      // image.phash
+std::unique_ptr<MethodBase> NewColorsMethod();     // image.colors
+std::unique_ptr<MethodBase> NewThumbnailMethod();  // image.thumbnail
+std::unique_ptr<MethodBase> NewFacesMethod();      // image.faces
+std::unique_ptr<MethodBase> NewOcrMethod();        // ocr.tesseract
+
+std::unique_ptr<MethodBase> NewNearDuplicatesMethod();  // set.near_duplicates
+std::unique_ptr<MethodBase> NewSummaryMethod();         // set.summary
+
+// The 64-bit hash from image.phash's hex form; std::nullopt when malformed.
+std::optional<uint64_t> ParsePhash(std::string_view hex);
+
+}  // namespace sluice::methods

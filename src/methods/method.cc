@@ -1,0 +1,103 @@
+#include "methods/method.h"
+
+#include <algorithm>
+#include <boost/json/serialize.hpp>
+
+#include "common/strings.h"
+
+namespace sluice::methods {
+namespace {
+
+std::string_view KindName(json::kind kind) {
+  switch (kind) {
+    case json::kind::bool_:
+      return "boolean";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_:
+      return "number";
+    case json::kind::string:
+      return "string";
+    case json::kind::array:
+      return "array";
+    case json::kind::object:
+      return "object";
+    case json::kind::null:
+      return "null";
+  }
+  return "value";
+}
+
+std::string_view PlacementName(Placement placement) {
+  return placement == Placement::kCpuPool ? "cpu_pool" : "event_loop";
+}
+
+}  // namespace
+
+Result<json::object> ResolveParams(const MethodSpec& spec, const json::object& given) {
+  json::object out = spec.params;
+  for (const auto& [key, value] : given) {
+    auto it = spec.params.find(key);
+    if (it == spec.params.end()) {
+      std::string known;
+      for (const auto& [name, unused] : spec.params)
+        StrAppend(known, known.empty() ? "" : ", ", name);
+      return absl::InvalidArgumentError(
+          StrCat(spec.name, " has no parameter '", std::string_view(key), "'",
+                 known.empty() ? " (it takes none)" : StrCat(" (it takes: ", known, ")")));
+    }
+    if (KindName(it->value().kind()) != KindName(value.kind())) {
+      return absl::InvalidArgumentError(StrCat(spec.name, " parameter '", std::string_view(key),
+                                               "' must be a ", KindName(it->value().kind()),
+                                               ", not a ", KindName(value.kind())));
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+bool Accepts(const MethodSpec& spec, MediaKind kind) {
+  return spec.kinds.empty() ||
+         std::find(spec.kinds.begin(), spec.kinds.end(), kind) != spec.kinds.end();
+}
+
+std::string CanonicalJson(const json::value& value) {
+  if (const json::object* object = value.if_object()) {
+    std::vector<const json::key_value_pair*> members;
+    for (const auto& member : *object) members.push_back(&member);
+    std::sort(members.begin(), members.end(), [](auto* a, auto* b) { return a->key() < b->key(); });
+    std::string out = "{";
+    for (const auto* member : members) {
+      if (out.size() > 1) out += ',';
+      StrAppend(out, json::serialize(json::value(member->key())), ":",
+                CanonicalJson(member->value()));
+    }
+    return out + "}";
+  }
+  if (const json::array* array = value.if_array()) {
+    std::string out = "[";
+    for (const auto& element : *array) {
+      if (out.size() > 1) out += ',';
+      out += CanonicalJson(element);
+    }
+    return out + "]";
+  }
+  return json::serialize(value);
+}
+
+json::object SpecToJson(const MethodSpec& spec) {
+  json::array kinds, inputs;
+  for (MediaKind kind : spec.kinds) kinds.emplace_back(MediaKindName(kind));
+  for (const auto& input : spec.inputs) inputs.emplace_back(input);
+  return json::object{{"name", spec.name},
+                      {"version", spec.version},
+                      {"kinds", kinds},
+                      {"inputs", inputs},
+                      {"output", spec.output},
+                      {"placement", PlacementName(spec.placement)},
+                      {"provider", spec.provider},
+                      {"description", spec.description},
+                      {"params", spec.params}};
+}
+
+}  // namespace sluice::methods

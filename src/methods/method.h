@@ -1,0 +1,148 @@
+// The contract between AI-method authors and the pipeline (DESIGN.md §4).
+//
+// A method takes one item (its stored file, its decoded image, earlier steps' results) or a whole
+// set, and returns a JSON result. Prompts, model calls, parsing and retries live inside the
+// method; the pipeline sees none of it. Methods do no I/O of their own beyond their provider:
+// files they produce (a thumbnail) are returned as artifacts, which the framework stores.
+//
+//   Method       synchronous; the framework runs it on the CPU pool. Must be thread-safe (const).
+//   AsyncMethod  awaitable, for remote calls; runs on the event loop. Never blocks.
+//   SetMethod    synchronous, over all item results of a set.
+//
+// A method never starts threads. Exceptions escaping Run are caught by the framework and fail
+// only the item (cause "method_threw").
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/content_type.h"
+#include "common/status.h"
+#include "media/image.h"
+
+namespace sluice::methods {
+
+namespace json = boost::json;
+
+enum class Placement { kCpuPool, kEventLoop };
+
+struct MethodSpec {
+  // Stable, dotted: "image.phash", "ocr.tesseract", "set.summary".
+  std::string name;
+  // Bump whenever the output for the same input changes: it is part of every step key.
+  int version = 1;
+  // Media kinds the method accepts; empty for any. Set methods leave it empty.
+  std::vector<MediaKind> kinds;
+  // What it reads: "file" (the stored bytes), "image" (decoded pixels, shared per item),
+  // "result:<method>" (an earlier step's output), "set" (all item results; set methods).
+  std::vector<std::string> inputs;
+  // Output kind: "json" (with optional artifacts) or "set" for set methods.
+  std::string output = "json";
+  Placement placement = Placement::kCpuPool;
+  // The provider it draws on ("" for local methods): the unit of rate limits and breakers.
+  std::string provider;
+  std::string description;
+  // Every parameter the method accepts, with its default. Others are refused.
+  json::object params;
+};
+
+// One item as a method sees it. Cheap to copy (pointers into the step's owner).
+struct ItemContext {
+  std::string sha256;
+  std::string mime;
+  MediaKind kind = MediaKind::kOther;
+  int64_t size = 0;
+  // The stored bytes, readable for the duration of the call.
+  std::filesystem::path file;
+  // Decoded on first use and shared by every step of the item. Null when not an image.
+  media::SharedImage* image = nullptr;
+  // Outputs of earlier steps, by method name.
+  const json::object* results = nullptr;
+};
+
+// A file a method produced; the framework stores it content-addressed and lists its key in the
+// step result under `name`.
+struct Artifact {
+  std::string name;
+  std::string mime;
+  std::string bytes;
+};
+
+// What a call cost: remote calls and tokens for providers, bytes processed for local methods.
+struct Cost {
+  int64_t calls = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  int64_t bytes = 0;
+};
+
+struct MethodOutput {
+  json::value value;
+  std::vector<Artifact> artifacts;
+  Cost cost;
+};
+
+class MethodBase {
+ public:
+  virtual ~MethodBase() = default;
+  virtual const MethodSpec& spec() const = 0;
+};
+
+class Method : public MethodBase {
+ public:
+  // `params` are resolved (defaults filled, types checked). Errors fail the item: InvalidArgument /
+  // FailedPrecondition for input the method cannot handle, with a cause.
+  virtual Result<MethodOutput> Run(const ItemContext& item, const json::object& params) const = 0;
+};
+
+class AsyncMethod : public MethodBase {
+ public:
+  virtual boost::asio::awaitable<Result<MethodOutput>> Run(ItemContext item,
+                                                           json::object params) const = 0;
+};
+
+// One item of a set as a set method sees it.
+struct SetItem {
+  std::string url;
+  std::string sha256;  // empty for items that failed before storing
+  std::string kind;
+  bool ok = false;
+  json::object results;  // by method name
+};
+
+// A set method may ask for more item steps — another cycle over stored media.
+struct ItemRerun {
+  std::string sha256;
+  std::vector<std::string> methods;
+};
+
+struct SetOutput {
+  json::value value;
+  std::vector<ItemRerun> rerun;
+};
+
+class SetMethod : public MethodBase {
+ public:
+  virtual Result<SetOutput> Run(const std::vector<SetItem>& items,
+                                const json::object& params) const = 0;
+};
+
+// `given` checked against the spec's params and completed with defaults. InvalidArgument naming
+// the parameter for an unknown name or a value of the wrong JSON type.
+Result<json::object> ResolveParams(const MethodSpec& spec, const json::object& given);
+
+// Whether the method accepts items of `kind`.
+bool Accepts(const MethodSpec& spec, MediaKind kind);
+
+// Compact JSON with object keys sorted at every level: the same value always prints the same.
+std::string CanonicalJson(const json::value& value);
+
+// The method's spec as JSON (for `sluice methods --json`).
+json::object SpecToJson(const MethodSpec& spec);
+
+}  // namespace sluice::methods

@@ -1,0 +1,183 @@
+// The method contract: registry, params, step keys, execution and its failure modes.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include "methods/execute.h"
+#include "methods/registry.h"
+#include "methods/runner.h"
+#include "storage/memory/memory_blob_store.h"
+#include "testing/fixtures.h"
+#include "testing/temp_dir.h"
+
+namespace sluice::methods {
+namespace {
+
+class FakeMethod : public Method {
+ public:
+  explicit FakeMethod(
+      std::string name, int version = 1, std::vector<std::string> inputs = {"file"},
+      std::function<Result<MethodOutput>(const ItemContext&, const json::object&)> body = nullptr)
+      : spec_{.name = std::move(name),
+              .version = version,
+              .inputs = std::move(inputs),
+              .params = {{"level", 1}}},
+        body_(std::move(body)) {}
+  const MethodSpec& spec() const override { return spec_; }
+  Result<MethodOutput> Run(const ItemContext& item, const json::object& params) const override {
+    ++calls;
+    if (body_) return body_(item, params);
+    return MethodOutput{.value = json::object{{"size", item.size}, {"level", params.at("level")}}};
+  }
+  mutable std::atomic<int> calls{0};
+
+ private:
+  MethodSpec spec_;
+  std::function<Result<MethodOutput>(const ItemContext&, const json::object&)> body_;
+};
+
+class FakeAsyncMethod : public AsyncMethod {
+ public:
+  const MethodSpec& spec() const override {
+    static const MethodSpec spec{.name = "fake.remote",
+                                 .inputs = {"file"},
+                                 .placement = Placement::kEventLoop,
+                                 .provider = "fake"};
+    return spec;
+  }
+  boost::asio::awaitable<Result<MethodOutput>> Run(ItemContext item, json::object) const override {
+    co_return MethodOutput{.value = json::object{{"sha", item.sha256}},
+                           .cost = {.calls = 1, .input_tokens = 7}};
+  }
+};
+
+TEST(RegistryTest, RejectsDuplicatesAndBadSpecsAndReplacesForTest) {
+  Registry registry;
+  ASSERT_TRUE(RegisterBuiltinMethods(registry).ok());
+  EXPECT_EQ(registry.Add(std::make_unique<FakeMethod>("image.phash")).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(registry.Add(std::make_unique<FakeMethod>("")).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry.Add(std::make_unique<FakeMethod>("x.v0", 0)).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry.Add(std::make_unique<FakeMethod>("x.set", 1, std::vector<std::string>{"set"}))
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  registry.ReplaceForTest(std::make_unique<FakeMethod>("image.phash", 9));
+  EXPECT_EQ(registry.Find("image.phash")->spec().version, 9);
+  Result<const MethodBase*> missing = registry.Get("image.nope");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("image.colors"), std::string::npos)
+      << "lists known methods";
+  std::vector<std::string> names;
+  for (const MethodBase* m : registry.All()) names.push_back(m->spec().name);
+  EXPECT_EQ(names, (std::vector<std::string>{"image.colors", "image.faces", "image.phash",
+                                             "image.thumbnail", "media.probe", "ocr.tesseract",
+                                             "set.near_duplicates", "set.summary"}));
+}
+
+TEST(ParamsTest, DefaultsFilledUnknownAndMistypedRefused) {
+  FakeMethod method("fake.m");
+  EXPECT_EQ(ResolveParams(method.spec(), {})->at("level").as_int64(), 1);
+  EXPECT_EQ(ResolveParams(method.spec(), {{"level", 3}})->at("level").as_int64(), 3);
+  Result<json::object> unknown = ResolveParams(method.spec(), {{"lvl", 3}});
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.status().message().find("it takes: level"), std::string::npos)
+      << unknown.status();
+  Result<json::object> mistyped = ResolveParams(method.spec(), {{"level", "high"}});
+  EXPECT_NE(mistyped.status().message().find("must be a number, not a string"), std::string::npos);
+}
+
+TEST(StepKeyTest, CanonicalAndSensitiveToEveryPart) {
+  EXPECT_EQ(CanonicalJson(boost::json::parse(R"({"b":1,"a":{"d":[1,{"z":0,"y":1}],"c":2}})")),
+            R"({"a":{"c":2,"d":[1,{"y":1,"z":0}]},"b":1})");
+  FakeMethod v1("fake.m", 1), v2("fake.m", 2);
+  json::object inputs{{"file", "aa"}};
+  std::string key = StepKey(v1.spec(), {{"level", 1}}, inputs);
+  EXPECT_EQ(key, StepKey(v1.spec(), {{"level", 1}}, json::object{{"file", "aa"}}));
+  EXPECT_NE(key, StepKey(v2.spec(), {{"level", 1}}, inputs));
+  EXPECT_NE(key, StepKey(v1.spec(), {{"level", 2}}, inputs));
+  EXPECT_NE(key, StepKey(v1.spec(), {{"level", 1}}, json::object{{"file", "ab"}}));
+}
+
+class ExecuteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(RegisterBuiltinMethods(registry_).ok());
+    image_ = sluice::testing::MakeTextImage(dir_.path(), "a.png", "HELLO");
+  }
+  runtime::Runtime rt_;
+  Registry registry_;
+  storage::MemoryBlobStore store_;
+  sluice::testing::TempDir dir_;
+  std::filesystem::path image_;
+};
+
+TEST_F(ExecuteTest, ThrowingOrFailingMethodIsAStepFailureNotACrash) {
+  registry_.ReplaceForTest(std::make_unique<FakeMethod>(
+      "fake.throws", 1, std::vector<std::string>{"file"},
+      [](const ItemContext&, const json::object&) -> Result<MethodOutput> {
+        throw std::runtime_error("boom");
+      }));
+  registry_.ReplaceForTest(std::make_unique<FakeMethod>(
+      "fake.fails", 1, std::vector<std::string>{"file"},
+      [](const ItemContext&, const json::object&) -> Result<MethodOutput> {
+        return Failure(absl::StatusCode::kFailedPrecondition, "unreadable_logo", "no logo found");
+      }));
+  MethodRunner runner(registry_, rt_, &store_);
+  Result<StepResult> threw = rt_.Run(runner.Run("fake.throws", image_));
+  ASSERT_TRUE(threw.ok());
+  EXPECT_EQ(CauseOf(threw->status), "method_threw");
+  EXPECT_NE(threw->status.message().find("boom"), std::string::npos);
+  Result<StepResult> failed = rt_.Run(runner.Run("fake.fails", image_));
+  EXPECT_EQ(CauseOf(failed->status), "unreadable_logo");
+  json::object doc = StepResultToJson(*failed);
+  EXPECT_EQ(doc["failure"].as_object()["cause"].as_string(), "unreadable_logo");
+  EXPECT_FALSE(doc.contains("output"));
+}
+
+TEST_F(ExecuteTest, KindsAreCheckedAndAsyncMethodsRunWithCost) {
+  MethodRunner runner(registry_, rt_, &store_);
+  auto video = sluice::testing::MakeVideo(dir_.path(), "v.mp4", 1, false);
+  Result<StepResult> wrong = rt_.Run(runner.Run("image.phash", video));
+  ASSERT_TRUE(wrong.ok());
+  EXPECT_EQ(CauseOf(wrong->status), "kind_not_accepted");
+
+  registry_.ReplaceForTest(std::make_unique<FakeAsyncMethod>());
+  Result<StepResult> remote = rt_.Run(runner.Run("fake.remote", image_));
+  ASSERT_TRUE(remote.ok() && remote->status.ok()) << remote.status();
+  EXPECT_EQ(remote->cost.calls, 1);
+  EXPECT_EQ(remote->cost.input_tokens, 7);
+  EXPECT_EQ(remote->inputs.at("file").as_string(), remote->output.at("sha").as_string());
+}
+
+TEST_F(ExecuteTest, RunnerErrorsForUnknownMethodsFilesAndParams) {
+  MethodRunner runner(registry_, rt_, &store_);
+  EXPECT_EQ(rt_.Run(runner.Run("image.nope", image_)).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(rt_.Run(runner.Run("image.phash", dir_.path() / "absent.png")).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(rt_.Run(runner.Run("image.colors", image_, {{"colours", 3}})).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(rt_.Run(runner.Run("set.summary", image_)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ExecuteTest, OneDecodeServesEveryImageStepOfAnItem) {
+  Result<ItemContext> item = ContextForFile(image_);
+  ASSERT_TRUE(item.ok());
+  media::SharedImage shared(item->file, {});
+  item->image = &shared;
+  json::object results;
+  item->results = &results;
+  for (const char* name :
+       {"image.phash", "image.colors", "image.faces", "ocr.tesseract", "image.thumbnail"}) {
+    const MethodBase* method = registry_.Find(name);
+    StepResult step = rt_.Run(ExecuteItemStep(*method, *item, *ResolveParams(method->spec(), {}),
+                                              {.runtime = &rt_, .artifacts = &store_}));
+    EXPECT_TRUE(step.status.ok()) << name << ": " << step.status;
+  }
+  EXPECT_EQ(shared.decodes(), 1);
+}
+
+}  // namespace
+}  // namespace sluice::methods

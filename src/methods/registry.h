@@ -1,0 +1,38 @@
+// The registry of methods, by name. Built once at start (RegisterBuiltinMethods), then read-only
+// and safe to read from any thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "methods/method.h"
+
+namespace sluice::methods {
+
+class Registry {
+ public:
+  // AlreadyExists when a method of that name is registered; InvalidArgument for a spec without a
+  // name, a version < 1, a params value that is not an object, or an item method declaring
+  // "set" input.
+  Status Add(std::unique_ptr<MethodBase> method);
+  // Replaces (or adds) the method of that name: tests swap a real method for a fake.
+  void ReplaceForTest(std::unique_ptr<MethodBase> method);
+
+  // Null when absent.
+  const MethodBase* Find(std::string_view name) const;
+  // NotFound listing close names when absent.
+  Result<const MethodBase*> Get(std::string_view name) const;
+  // Every method, by name.
+  std::vector<const MethodBase*> All() const;
+
+ private:
+  std::map<std::string, std::unique_ptr<MethodBase>, std::less<>> methods_;
+};
+
+// Registers every built-in method. The one place that lists them.
+Status RegisterBuiltinMethods(Registry& registry);
+
+}  // namespace sluice::methods

@@ -1,0 +1,76 @@
+#include "methods/runner.h"
+
+#include <fstream>
+
+#include "common/sha256.h"
+#include "common/strings.h"
+
+namespace sluice::methods {
+
+namespace asio = boost::asio;
+
+Result<ItemContext> ContextForFile(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return absl::NotFoundError(StrCat("cannot read ", file.string()));
+  Sha256 hash;
+  std::string head, buffer(1 << 16, '\0');
+  int64_t size = 0;
+  while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
+    std::string_view chunk(buffer.data(), static_cast<size_t>(in.gcount()));
+    if (head.size() < kSniffBytes) head.append(chunk.substr(0, kSniffBytes - head.size()));
+    hash.Update(chunk);
+    size += static_cast<int64_t>(chunk.size());
+  }
+  SniffedType type = SniffContentType(head);
+  ItemContext item;
+  item.sha256 = hash.FinishHex();
+  item.mime = type.mime;
+  item.kind = type.kind;
+  item.size = size;
+  item.file = std::filesystem::absolute(file);
+  return item;
+}
+
+MethodRunner::MethodRunner(const Registry& registry, runtime::Runtime& runtime,
+                           storage::BlobStore* artifacts, media::ImageLimits limits)
+    : registry_(registry), runtime_(runtime), artifacts_(artifacts), limits_(limits) {}
+
+asio::awaitable<Result<StepResult>> MethodRunner::Run(std::string name, std::filesystem::path file,
+                                                      json::object params) {
+  SLUICE_CO_ASSIGN_OR_RETURN(const MethodBase* method, registry_.Get(name));
+  if (dynamic_cast<const SetMethod*>(method)) {
+    co_return absl::InvalidArgumentError(
+        StrCat(name, " is a set method; it runs over a set, not a file"));
+  }
+  SLUICE_CO_ASSIGN_OR_RETURN(item_, ContextForFile(file));
+  results_.clear();
+  image_ = item_.kind == MediaKind::kImage
+               ? std::make_unique<media::SharedImage>(item_.file, limits_)
+               : nullptr;
+  item_.image = image_.get();
+  item_.results = &results_;
+  co_return co_await RunWithPrerequisites(*method, std::move(params), 0);
+}
+
+asio::awaitable<Result<StepResult>> MethodRunner::RunWithPrerequisites(const MethodBase& method,
+                                                                       json::object params,
+                                                                       int depth) {
+  const MethodSpec& spec = method.spec();
+  if (depth > 8)
+    co_return absl::FailedPreconditionError(
+        StrCat("inputs of ", spec.name, " nest too deep (a cycle?)"));
+  for (const std::string& input : spec.inputs) {
+    std::string_view needed = input;
+    if (!ConsumePrefix(needed, "result:") || results_.contains(needed)) continue;
+    SLUICE_CO_ASSIGN_OR_RETURN(const MethodBase* prerequisite, registry_.Get(needed));
+    SLUICE_CO_ASSIGN_OR_RETURN(StepResult before,
+                               co_await RunWithPrerequisites(*prerequisite, {}, depth + 1));
+    if (!before.status.ok()) co_return before;  // the prerequisite's failure explains this one
+    results_[needed] = before.output;
+  }
+  SLUICE_CO_ASSIGN_OR_RETURN(json::object resolved, ResolveParams(spec, params));
+  co_return co_await ExecuteItemStep(method, item_, std::move(resolved),
+                                     {.runtime = &runtime_, .artifacts = artifacts_});
+}
+
+}  // namespace sluice::methods

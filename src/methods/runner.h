@@ -1,0 +1,48 @@
+// MethodRunner: runs one method alone on one file, outside any pipeline — for method authors
+// (`sluice try METHOD FILE`) and tests (like MediaPipe's CalculatorRunner). Methods whose
+// results it reads ("result:<m>" inputs) run first, with their default params.
+//
+// Event-loop only.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "methods/execute.h"
+#include "methods/registry.h"
+
+namespace sluice::methods {
+
+class MethodRunner {
+ public:
+  // `artifacts` may be null when the methods run return none.
+  MethodRunner(const Registry& registry, runtime::Runtime& runtime, storage::BlobStore* artifacts,
+               media::ImageLimits limits = {});
+
+  // The step result of `name` on `file`. Errors (not step failures): NotFound for an unknown
+  // method or file, InvalidArgument for bad params or a set method.
+  boost::asio::awaitable<Result<StepResult>> Run(std::string name, std::filesystem::path file,
+                                                 json::object params = {});
+
+  // How many times the file's image was decoded across the runs of this runner's last Run().
+  int image_decodes() const { return image_ ? image_->decodes() : 0; }
+
+ private:
+  boost::asio::awaitable<Result<StepResult>> RunWithPrerequisites(const MethodBase& method,
+                                                                  json::object params, int depth);
+
+  const Registry& registry_;
+  runtime::Runtime& runtime_;
+  storage::BlobStore* artifacts_;
+  media::ImageLimits limits_;
+  ItemContext item_;
+  json::object results_;
+  std::unique_ptr<media::SharedImage> image_;
+};
+
+// An ItemContext for a local file: its sha256, its sniffed type and size. NotFound when absent.
+Result<ItemContext> ContextForFile(const std::filesystem::path& file);
+
+}  // namespace sluice::methods

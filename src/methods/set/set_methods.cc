@@ -1,0 +1,158 @@
+// set.near_duplicates and set.summary.
+#include <algorithm>
+#include <bit>
+#include <cctype>
+#include <map>
+#include <numeric>
+
+#include "common/strings.h"
+#include "methods/local/local_methods.h"
+
+namespace sluice::methods {
+namespace {
+
+const json::object* ResultOf(const SetItem& item, std::string_view method) {
+  const json::value* result = item.results.if_contains(method);
+  return result ? result->if_object() : nullptr;
+}
+
+class NearDuplicatesMethod : public SetMethod {
+ public:
+  const MethodSpec& spec() const override {
+    static const MethodSpec spec{.name = "set.near_duplicates",
+                                 .version = 1,
+                                 .inputs = {"set", "result:image.phash"},
+                                 .output = "set",
+                                 .description =
+                                     "Groups images whose perceptual hashes differ in at most "
+                                     "max_distance bits (exact copies included)",
+                                 .params = {{"max_distance", 10}}};
+    return spec;
+  }
+
+  Result<SetOutput> Run(const std::vector<SetItem>& items,
+                        const json::object& params) const override {
+    int64_t max_distance = params.at("max_distance").to_number<int64_t>();
+    if (max_distance < 0 || max_distance > 64)
+      return absl::InvalidArgumentError("max_distance must be 0..64");
+    std::vector<size_t> hashed;
+    std::vector<uint64_t> hashes;
+    for (size_t i = 0; i < items.size(); ++i) {
+      const json::object* phash = ResultOf(items[i], "image.phash");
+      const json::value* hex = phash ? phash->if_contains("phash") : nullptr;
+      std::optional<uint64_t> value =
+          hex && hex->is_string() ? ParsePhash(std::string_view(hex->get_string())) : std::nullopt;
+      if (!value) continue;
+      hashed.push_back(i);
+      hashes.push_back(*value);
+    }
+    // Union-find over every close pair: O(n²) comparisons of 64-bit words, fine for a set.
+    std::vector<size_t> parent(hashed.size());
+    std::iota(parent.begin(), parent.end(), 0);
+    auto find = [&](size_t x) {
+      while (parent[x] != x) x = parent[x] = parent[parent[x]];
+      return x;
+    };
+    for (size_t a = 0; a < hashed.size(); ++a) {
+      for (size_t b = a + 1; b < hashed.size(); ++b) {
+        if (std::popcount(hashes[a] ^ hashes[b]) <= max_distance) parent[find(a)] = find(b);
+      }
+    }
+    std::map<size_t, json::array> groups;
+    for (size_t i = 0; i < hashed.size(); ++i) {
+      const SetItem& item = items[hashed[i]];
+      groups[find(i)].push_back(json::object{{"url", item.url}, {"sha256", item.sha256}});
+    }
+    json::array out;
+    int64_t grouped = 0;
+    for (auto& [root, members] : groups) {
+      if (members.size() < 2) continue;
+      grouped += static_cast<int64_t>(members.size());
+      out.push_back(std::move(members));
+    }
+    return SetOutput{.value =
+                         json::object{{"groups", out},
+                                      {"items_in_groups", grouped},
+                                      {"images_compared", static_cast<int64_t>(hashed.size())}}};
+  }
+};
+
+class SummaryMethod : public SetMethod {
+ public:
+  const MethodSpec& spec() const override {
+    static const MethodSpec spec{
+        .name = "set.summary",
+        .version = 1,
+        .inputs = {"set"},
+        .output = "set",
+        .description =
+            "Counts by kind and status, the set's overall palette, and the "
+            "most frequent OCR words",
+        .params = {{"top_words", 10}, {"palette", 5}}};
+    return spec;
+  }
+
+  Result<SetOutput> Run(const std::vector<SetItem>& items,
+                        const json::object& params) const override {
+    size_t top_words =
+        static_cast<size_t>(std::max<int64_t>(0, params.at("top_words").to_number<int64_t>()));
+    size_t palette_size =
+        static_cast<size_t>(std::max<int64_t>(0, params.at("palette").to_number<int64_t>()));
+    std::map<std::string, int64_t> by_kind, by_status;
+    std::map<std::string, double> colors;
+    std::map<std::string, int64_t> words;
+    for (const SetItem& item : items) {
+      ++by_status[item.ok ? "ok" : "failed"];
+      if (item.ok) ++by_kind[item.kind];
+      if (const json::object* palette = ResultOf(item, "image.colors")) {
+        for (const json::value& color : palette->at("palette").as_array()) {
+          colors[std::string(color.at("hex").as_string())] += color.at("share").to_number<double>();
+        }
+      }
+      if (const json::object* ocr = ResultOf(item, "ocr.tesseract")) {
+        for (const json::value& word : ocr->at("words").as_array()) {
+          std::string text = ToLower(std::string_view(word.at("text").as_string()));
+          text.erase(std::remove_if(text.begin(), text.end(),
+                                    [](unsigned char c) { return !std::isalnum(c); }),
+                     text.end());
+          if (text.size() >= 3) ++words[text];
+        }
+      }
+    }
+    auto top = [](const auto& counts, size_t n) {
+      std::vector<std::pair<std::string, double>> sorted;
+      for (const auto& [key, value] : counts) sorted.emplace_back(key, static_cast<double>(value));
+      std::stable_sort(sorted.begin(), sorted.end(),
+                       [](const auto& a, const auto& b) { return a.second > b.second; });
+      if (sorted.size() > n) sorted.resize(n);
+      return sorted;
+    };
+    double total_share = 0;
+    for (const auto& [hex, share] : colors) total_share += share;
+    json::array palette, frequent;
+    for (const auto& [hex, share] : top(colors, palette_size)) {
+      palette.push_back(
+          json::object{{"hex", hex}, {"share", std::round(share / total_share * 1000) / 1000}});
+    }
+    for (const auto& [word, count] : top(words, top_words)) {
+      frequent.push_back(json::object{{"word", word}, {"count", static_cast<int64_t>(count)}});
+    }
+    json::object kinds, statuses;
+    for (const auto& [kind, count] : by_kind) kinds[kind] = count;
+    for (const auto& [status, count] : by_status) statuses[status] = count;
+    return SetOutput{.value = json::object{{"items", static_cast<int64_t>(items.size())},
+                                           {"by_kind", kinds},
+                                           {"by_status", statuses},
+                                           {"palette", palette},
+                                           {"top_words", frequent}}};
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<MethodBase> NewNearDuplicatesMethod() {
+  return std::make_unique<NearDuplicatesMethod>();
+}
+std::unique_ptr<MethodBase> NewSummaryMethod() { return std::make_unique<SummaryMethod>(); }
+
+}  // namespace sluice::methods
