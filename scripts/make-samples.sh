@@ -10,14 +10,14 @@ if ! command -v convert >/dev/null; then
   exit 1
 fi
 font=DejaVu-Sans
-ad() {  # ad FILE SIZE FROM TO HEADLINE SUBLINE
-  convert -size "$2" "gradient:$3-$4" -font "$font" -fill white -gravity center \
-    -pointsize 48 -annotate +0-30 "$5" -pointsize 24 -annotate +0+30 "$6" -quality 90 "$dir/$1"
+ad() {  # ad FILE SIZE FROM TO GRADIENT_ANGLE GRAVITY HEADLINE_OFFSET SUBLINE_OFFSET HEADLINE SUBLINE
+  convert -size "$2" -define gradient:angle="$5" "gradient:$3-$4" -font "$font" -fill white -gravity "$6" \
+    -pointsize 48 -annotate "$7" "$9" -pointsize 24 -annotate "$8" "${10}" -quality 90 "$dir/$1"
 }
-[[ -f $dir/ad-summer-sale.jpg ]] || ad ad-summer-sale.jpg 640x360 '#ff7e5f' '#feb47b' 'SUMMER SALE' '50% off everything'
-[[ -f $dir/ad-new-arrivals.png ]] || ad ad-new-arrivals.png 600x600 '#2b5876' '#4e4376' 'NEW ARRIVALS' 'autumn collection'
-[[ -f $dir/ad-coffee.jpg ]] || ad ad-coffee.jpg 800x450 '#3e2723' '#8d6e63' 'FRESH COFFEE' 'two for one, today only'
-[[ -f $dir/banner-free-shipping.gif ]] || ad banner-free-shipping.gif 728x90 '#11998e' '#38ef7d' 'FREE SHIPPING' ''
+[[ -f $dir/ad-summer-sale.jpg ]] || ad ad-summer-sale.jpg 640x360 '#ff7e5f' '#feb47b' 180 center +0-30 +0+30 'SUMMER SALE' '50% off everything'
+[[ -f $dir/ad-new-arrivals.png ]] || ad ad-new-arrivals.png 600x600 '#2b5876' '#4e4376' 45 north +0+60 +0+130 'NEW ARRIVALS' 'autumn collection'
+[[ -f $dir/ad-coffee.jpg ]] || ad ad-coffee.jpg 800x450 '#3e2723' '#8d6e63' 90 southwest +40+90 +40+40 'FRESH COFFEE' 'two for one, today only'
+[[ -f $dir/banner-free-shipping.gif ]] || ad banner-free-shipping.gif 728x90 '#11998e' '#38ef7d' 90 west +30+0 +0+0 'FREE SHIPPING' ''
 # The same creative under another name (stored once) and a re-encoded near-duplicate.
 [[ -f $dir/ad-summer-sale-copy.jpg ]] || cp "$dir/ad-summer-sale.jpg" "$dir/ad-summer-sale-copy.jpg"
 [[ -f $dir/ad-summer-sale-small.jpg ]] || convert "$dir/ad-summer-sale.jpg" -resize 50% -quality 70 "$dir/ad-summer-sale-small.jpg"

@@ -5,8 +5,12 @@
 #include <algorithm>
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
+#include <boost/json/parse.hpp>
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include "app/data_dir.h"
@@ -16,6 +20,8 @@
 #include "methods/registry.h"
 #include "methods/runner.h"
 #include "pipeline/acquire.h"
+#include "pipeline/analyze.h"
+#include "pipeline/definition.h"
 #include "queue/intake/url_list.h"
 #include "runtime/task_group.h"
 
@@ -30,7 +36,53 @@ int Fail(int code, const Status& status) {
 struct AcquireOutcome {
   pipeline::AcquireReport report;
   std::string failure_summary;
+  pipeline::AnalysisReport analysis;
 };
+
+// Set names become object-store keys and file names: keep them to a safe alphabet.
+Status ValidateSetName(std::string_view set) {
+  bool ok =
+      !set.empty() && set.size() <= 100 && set != "." && set != ".." &&
+      std::all_of(set.begin(), set.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+      });
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      StrCat("set name '", set, "' may only use letters, digits, '.', '_' and '-' (at most 100)"));
+}
+
+// The test hook of AnalyzeOptions::crash_after_steps, from SLUICE_TEST_CRASH_AFTER_STEPS.
+int64_t CrashHookFromEnvironment() {
+  const char* value =
+      std::getenv("SLUICE_TEST_CRASH_AFTER_STEPS");  // NOLINT(concurrency-mt-unsafe): main thread
+  int64_t steps = 0;
+  return value && ParseInt(value, steps) ? steps : 0;
+}
+
+// Runs the pipeline over everything recorded for `set` and commits it in one transaction.
+asio::awaitable<Result<pipeline::AnalysisReport>> AnalyzeSet(runtime::Runtime& rt, DataDir& data,
+                                                             const methods::Registry& registry,
+                                                             pipeline::PipelineDef definition,
+                                                             std::string set) {
+  SLUICE_CO_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Journal> journal,
+                             pipeline::Journal::Open(pipeline::JournalPath(data.root, set)));
+  pipeline::Analyzer analyzer(
+      rt, registry, *data.store, *data.catalog,
+      {.scratch_dir = data.scratch, .crash_after_steps = CrashHookFromEnvironment()});
+  co_return co_await analyzer.Run(std::move(set), std::move(definition), *journal);
+}
+
+Result<pipeline::PipelineDef> PipelineFor(const std::filesystem::path& file,
+                                          const methods::Registry& registry) {
+  if (file.empty()) return pipeline::DefaultPipeline(registry);
+  return pipeline::LoadPipelineFile(file, registry);
+}
+
+Result<methods::Registry> BuiltinRegistry() {
+  methods::Registry registry;
+  SLUICE_RETURN_IF_ERROR(methods::RegisterBuiltinMethods(registry));
+  return registry;
+}
 
 // Runs the acquisition of `urls` into `set` with progress on the console; Ctrl-C stops it
 // gracefully (what finished is recorded), a second Ctrl-C quits at once.
@@ -79,7 +131,10 @@ asio::awaitable<Result<AcquireOutcome>> AcquireWithConsole(runtime::Runtime& rt,
 std::string DefaultSetName(const std::string& list) {
   if (list == "-") return "stdin";
   std::string stem = std::filesystem::path(list).stem().string();
-  return stem.empty() ? "default" : stem;
+  for (char& c : stem) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '-';
+  }
+  return stem.empty() || stem.size() > 100 ? "default" : stem;
 }
 
 void PrintSummary(const AcquireOutcome& outcome, const DataDir& data) {
@@ -91,14 +146,33 @@ void PrintSummary(const AcquireOutcome& outcome, const DataDir& data) {
               r.run.ok, r.run.failed, r.run.skipped, HumanBytes(r.run.bytes_received).c_str(),
               r.seconds);
   if (!outcome.failure_summary.empty()) std::printf("%s\n", outcome.failure_summary.c_str());
+  const pipeline::AnalysisReport& a = outcome.analysis;
+  std::printf(
+      "analysis: %lld steps run, %lld from the journal, %lld from the cache, %lld failed, %lld not "
+      "applicable, %d cycle(s), %.2f s\n",
+      static_cast<long long>(a.steps_run), static_cast<long long>(a.steps_replayed),
+      static_cast<long long>(a.steps_cached), static_cast<long long>(a.steps_failed),
+      static_cast<long long>(a.steps_skipped), a.cycles, a.seconds);
   std::printf("objects:  %s\n", data.objects().c_str());
+  std::printf("results:  %s/results/%s/ (one JSON document per item)\n", data.root.c_str(),
+              r.totals.set.c_str());
   std::printf("database: %s\n", data.database().c_str());
   std::printf("details:  sluice results --data %s --set %s\n", data.root.c_str(),
               r.totals.set.c_str());
 }
 
-boost::json::object SummaryJson(const pipeline::AcquireReport& r, const DataDir& data) {
+boost::json::object SummaryJson(const AcquireOutcome& outcome, const DataDir& data) {
+  const pipeline::AcquireReport& r = outcome.report;
+  const pipeline::AnalysisReport& a = outcome.analysis;
+  boost::json::object analysis{{"steps_run", a.steps_run},
+                               {"steps_replayed", a.steps_replayed},
+                               {"steps_cached", a.steps_cached},
+                               {"steps_failed", a.steps_failed},
+                               {"steps_skipped", a.steps_skipped},
+                               {"cycles", a.cycles},
+                               {"seconds", a.seconds}};
   return boost::json::object{
+      {"analysis", analysis},
       {"set", r.totals.set},
       {"items", r.totals.items},
       {"ok", r.totals.ok},
@@ -114,12 +188,62 @@ boost::json::object SummaryJson(const pipeline::AcquireReport& r, const DataDir&
   };
 }
 
+// A few facts a person would look for first in the demo's results.
+void PrintDemoHighlights(const pipeline::AnalysisReport& analysis, const DataDir& data) {
+  Result<std::vector<db::StepRow>> steps = data.catalog->ListSteps("demo");
+  if (!steps.ok()) return;
+  for (const db::StepRow& step : *steps) {
+    if (step.method != "ocr.tesseract" || !step.ok) continue;
+    boost::system::error_code ec;
+    boost::json::value output = boost::json::parse(step.output_json, ec);
+    if (ec) continue;
+    std::string text(output.at("text").as_string());
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    if (!text.empty()) std::printf("  text in %s: \"%s\"\n", step.url.c_str(), text.c_str());
+  }
+  if (const boost::json::value* dups = analysis.set_results.if_contains("set.near_duplicates")) {
+    for (const boost::json::value& group : dups->at("groups").as_array()) {
+      std::string members;
+      for (const boost::json::value& member : group.as_array()) {
+        std::string url(member.at("url").as_string());
+        StrAppend(members, members.empty() ? "" : ", ", url.substr(url.rfind('/') + 1));
+      }
+      std::printf("  near-duplicates: %s\n", members.c_str());
+    }
+  }
+  if (const boost::json::value* summary = analysis.set_results.if_contains("set.summary")) {
+    std::printf("  set summary: %s\n", boost::json::serialize(*summary).c_str());
+  }
+}
+
 }  // namespace
+
+int CheckPipeline(const std::filesystem::path& file) {
+  Result<methods::Registry> registry = BuiltinRegistry();
+  if (!registry.ok()) return Fail(kExitFatal, registry.status());
+  Result<pipeline::PipelineDef> definition = pipeline::LoadPipelineFile(file, *registry);
+  if (!definition.ok()) return Fail(kExitBadInput, definition.status());
+  size_t item_steps = 0, set_steps = 0;
+  for (const auto& cycle : definition->cycles) {
+    item_steps += cycle.item_steps.size();
+    set_steps += cycle.set_steps.size();
+  }
+  std::printf("%s: ok — pipeline '%s', %zu cycle(s), %zu item step(s), %zu set step(s)\n",
+              file.c_str(), definition->name.c_str(), definition->cycles.size(), item_steps,
+              set_steps);
+  return kExitOk;
+}
 
 int RunAcquire(RunConfig config) {
   Result<intake::UrlList> list = intake::ReadUrlListFile(config.list);
   if (!list.ok()) return Fail(kExitBadInput, list.status());
   if (config.set.empty()) config.set = DefaultSetName(config.list);
+  if (Status valid = ValidateSetName(config.set); !valid.ok()) return Fail(kExitBadInput, valid);
+  Result<methods::Registry> registry = BuiltinRegistry();
+  if (!registry.ok()) return Fail(kExitFatal, registry.status());
+  // The pipeline is checked before anything is fetched.
+  Result<pipeline::PipelineDef> definition = PipelineFor(config.pipeline, *registry);
+  if (!definition.ok()) return Fail(kExitBadInput, definition.status());
   runtime::Runtime rt;
   Result<DataDir> data = DataDir::Open(config.data, rt);
   if (!data.ok()) return Fail(kExitFatal, data.status());
@@ -132,8 +256,16 @@ int RunAcquire(RunConfig config) {
       rt, *data, config.fetch, config.concurrency, config.per_host,
       config.json ? ProgressStyle::kNone : config.progress, config.set, list->urls));
   if (!outcome.ok()) return Fail(kExitFatal, outcome.status());
+  if (!outcome->report.interrupted) {
+    if (!config.json) std::fprintf(stderr, "sluice: analysing set %s\n", config.set.c_str());
+    Result<pipeline::AnalysisReport> analysis =
+        rt.Run(AnalyzeSet(rt, *data, *registry, *definition, config.set));
+    if (!analysis.ok()) return Fail(kExitFatal, analysis.status());
+    outcome->analysis = std::move(*analysis);
+    outcome->report.totals = outcome->analysis.totals;
+  }
   if (config.json) {
-    std::cout << boost::json::serialize(SummaryJson(outcome->report, *data)) << std::endl;
+    std::cout << boost::json::serialize(SummaryJson(*outcome, *data)) << std::endl;
   } else {
     PrintSummary(*outcome, *data);
   }
@@ -177,10 +309,20 @@ int RunDemo(DemoConfig config) {
   http::FetchOptions fetch;
   // Exactly the demo's own loopback server, not every private address.
   fetch.addresses.allowed_endpoints = {StrCat("127.0.0.1:", (*server)->port())};
+  Result<methods::Registry> registry = BuiltinRegistry();
+  if (!registry.ok()) return Fail(kExitFatal, registry.status());
   Result<AcquireOutcome> outcome =
       rt.Run(AcquireWithConsole(rt, *data, fetch, 16, 16, config.progress, "demo", urls));
   if (!outcome.ok()) return Fail(kExitFatal, outcome.status());
+  if (!outcome->report.interrupted) {
+    std::fprintf(stderr, "sluice demo: analysing (default pipeline)\n");
+    Result<pipeline::AnalysisReport> analysis =
+        rt.Run(AnalyzeSet(rt, *data, *registry, pipeline::DefaultPipeline(*registry), "demo"));
+    if (!analysis.ok()) return Fail(kExitFatal, analysis.status());
+    outcome->analysis = std::move(*analysis);
+  }
   PrintSummary(*outcome, *data);
+  PrintDemoHighlights(outcome->analysis, *data);
 
   Result<std::vector<db::ItemRecord>> items = data->catalog->ListItems("demo");
   if (items.ok()) {
@@ -234,7 +376,21 @@ int ShowResults(ResultsConfig config) {
     return Fail(kExitBadInput, absl::NotFoundError(StrCat("set '", config.set, "' has no items in ",
                                                           data->root.string())));
   }
+  Result<std::vector<db::StepRow>> steps = data->catalog->ListSteps(config.set);
+  if (!steps.ok()) return Fail(kExitFatal, steps.status());
+  // Each method's result (or failure) by url; set steps have url "".
+  std::map<std::string, boost::json::object> by_url;
+  for (const db::StepRow& step : *steps) {
+    boost::system::error_code ec;
+    boost::json::value value =
+        step.ok
+            ? boost::json::parse(step.output_json, ec)
+            : boost::json::value(boost::json::object{
+                  {"failure", {{"cause", step.failure_cause}, {"details", step.failure_details}}}});
+    by_url[step.url][step.method] = ec ? boost::json::value(step.output_json) : value;
+  }
   for (const auto& item : *items) {
+    const boost::json::object& methods = by_url[item.url];
     if (config.format == "jsonl") {
       boost::json::object row{{"url", item.url},
                               {"status", std::string(db::ItemStatusName(item.status))}};
@@ -249,13 +405,27 @@ int ShowResults(ResultsConfig config) {
         row["failure_cause"] = item.failure_cause;
         row["failure_details"] = item.failure_details;
       }
+      row["steps"] = methods;
       std::cout << boost::json::serialize(row) << "\n";
-    } else if (item.status == db::ItemStatus::kOk) {
+      continue;
+    }
+    if (item.status == db::ItemStatus::kOk) {
       std::printf("ok      %.12s  %10s  %-12s %s\n", item.sha256.c_str(),
                   HumanBytes(item.size).c_str(), item.mime.c_str(), item.url.c_str());
     } else {
       std::printf("failed  %-34s %s  (%s)\n", item.failure_cause.c_str(), item.url.c_str(),
                   item.failure_details.c_str());
+    }
+    for (const auto& [method, value] : methods) {
+      std::string text = boost::json::serialize(value);
+      if (text.size() > 110) text = text.substr(0, 107) + "...";
+      std::printf("        %-18s %s\n", std::string(method).c_str(), text.c_str());
+    }
+  }
+  if (config.format == "table") {
+    for (const auto& [method, value] : by_url[""]) {
+      std::printf("set     %-18s %s\n", std::string(method).c_str(),
+                  boost::json::serialize(value).c_str());
     }
   }
   return kExitOk;

@@ -34,9 +34,16 @@ struct RunConfig {
   // Print one JSON object on stdout instead of the human summary.
   bool json = false;
   ProgressStyle progress = ProgressStyle::kAuto;
+  // A pipeline file (TOML); "" for the built-in default pipeline.
+  std::filesystem::path pipeline;
 };
 
+// Acquires the list, then runs the pipeline over the set and commits it.
 int RunAcquire(RunConfig config);
+
+// Validates a pipeline file against the method specs: 0 and a summary when valid, 2 and
+// "FILE:LINE: what is wrong" otherwise.
+int CheckPipeline(const std::filesystem::path& file);
 
 struct DemoConfig {
   std::filesystem::path data = "sluice-data";

@@ -76,6 +76,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 100));
   run_cmd->add_flag("--json", run.json, "Print one JSON summary object on stdout");
+  run_cmd->add_option("--pipeline", run.pipeline,
+                      "Pipeline file (TOML); default: the built-in pipeline");
   run_cmd->add_option("--progress", run_progress, "auto, bar, lines or none")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
 
@@ -111,6 +113,14 @@ int main(int argc, char** argv) {
                    "Data directory (artifacts such as thumbnails go here)")
       ->capture_default_str();
 
+  // sluice pipeline check
+  std::filesystem::path pipeline_file;
+  CLI::App* pipeline_cmd = app.add_subcommand("pipeline", "Work with pipeline files");
+  CLI::App* check_cmd =
+      pipeline_cmd->add_subcommand("check", "Validate a pipeline file against the method specs");
+  check_cmd->add_option("FILE", pipeline_file, "Pipeline file (TOML)")->required();
+  pipeline_cmd->require_subcommand(1);
+
   // sluice methods
   bool methods_json = false;
   CLI::App* methods_cmd = app.add_subcommand("methods", "List every method with its spec");
@@ -142,5 +152,6 @@ int main(int argc, char** argv) {
   if (*results_cmd) return sluice::app::ShowResults(std::move(results));
   if (*try_cmd) return sluice::app::TryMethod(std::move(try_config));
   if (*methods_cmd) return sluice::app::ListMethods(methods_json);
+  if (*check_cmd) return sluice::app::CheckPipeline(pipeline_file);
   return sluice::app::kExitBadInput;
 }

@@ -47,6 +47,30 @@ struct SetTotals {
 
 std::string_view ItemStatusName(ItemStatus status);
 
+// One method's result for one item (url) of a set, or for the set itself (url empty).
+struct StepRow {
+  std::string url;  // "" for a set step
+  std::string method;
+  int version = 0;
+  std::string step_key;
+  bool ok = false;
+  std::string output_json;     // when ok
+  std::string artifacts_json;  // when ok: {"name": "store key"}; "{}" when none
+  std::string failure_cause;   // when not ok
+  std::string failure_details;
+  double millis = 0;
+};
+
+// A finished step kept for reuse by any set: the result cache, keyed by step key.
+struct CachedStep {
+  std::string step_key;
+  std::string item_sha256;  // the content the step ran on
+  std::string method;
+  int version = 0;
+  std::string output_json;
+  std::string artifacts_json;
+};
+
 class Catalog {
  public:
   virtual ~Catalog() = default;
@@ -62,6 +86,17 @@ class Catalog {
   virtual Result<std::vector<ItemRecord>> ListItems(std::string_view set) = 0;
   // Every set with its totals as of its last FinishSet, by name.
   virtual Result<std::vector<SetTotals>> ListSets() = 0;
+
+  // Cached steps of the given contents, by step key.
+  virtual Result<std::vector<CachedStep>> CachedSteps(
+      const std::vector<std::string>& item_sha256s) = 0;
+  // In ONE transaction: replaces the set's step results (item and set steps) with `steps`, adds
+  // `cache` to the result cache, recounts the set and stamps it finished. Idempotent: the same
+  // call twice leaves the same rows. NotFound when the set was never recorded.
+  virtual Result<SetTotals> CommitAnalysis(std::string_view set, const std::vector<StepRow>& steps,
+                                           const std::vector<CachedStep>& cache) = 0;
+  // The set's step results, by url then method (set steps first: their url is "").
+  virtual Result<std::vector<StepRow>> ListSteps(std::string_view set) = 0;
 };
 
 }  // namespace sluice::db

@@ -3,6 +3,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "common/strings.h"
+#include "media/frame.h"
 #include "media/probe.h"
 
 namespace sluice::media {
@@ -16,10 +17,8 @@ Result<cv::Mat> DecodeImage(const std::filesystem::path& file, const ImageLimits
   SLUICE_RETURN_IF_ERROR(CheckPixels(probe.width, probe.height, limits.max_pixels));
   try {
     cv::Mat image = cv::imread(file.string(), cv::IMREAD_COLOR);
-    if (image.empty()) {
-      return Failure(absl::StatusCode::kInvalidArgument, "undecodable",
-                     "the image data cannot be decoded");
-    }
+    // OpenCV 4.6 reads no GIF (and some WebP variants): libavcodec decodes those.
+    if (image.empty()) return DecodeFirstFrame(file);
     return image;
   } catch (const cv::Exception& e) {
     return Failure(absl::StatusCode::kInvalidArgument, "undecodable",

@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "media/frame.h"
 #include "media/image.h"
 #include "media/image_header.h"
 #include "media/probe.h"
@@ -87,6 +88,27 @@ TEST_F(MediaTest, DecompressionBombIsRefusedBeforeDecoding) {
   ASSERT_FALSE(image.ok());
   EXPECT_EQ(CauseOf(image.status()), "too_many_pixels");
   EXPECT_NE(image.status().message().find("50000x50000"), std::string::npos) << image.status();
+}
+
+TEST_F(MediaTest, DecodesEveryImageFormatIncludingGif) {
+  for (const char* name : {"c.jpg", "c.png", "c.gif", "c.webp", "c.bmp"}) {
+    auto file = sluice::testing::MakeSolidImage(dir_.path(), name, "#ff0000", "40x30");
+    Result<cv::Mat> image = DecodeImage(file);
+    ASSERT_TRUE(image.ok()) << name << ": " << image.status();
+    EXPECT_EQ(image->cols, 40) << name;
+    EXPECT_EQ(image->rows, 30) << name;
+    cv::Vec3b center = image->at<cv::Vec3b>(15, 20);
+    EXPECT_GT(center[2], 240) << name << " is not red";
+    EXPECT_LT(center[0], 20) << name;
+  }
+}
+
+TEST_F(MediaTest, FirstFrameOfAVideo) {
+  Result<cv::Mat> frame =
+      DecodeFirstFrame(sluice::testing::MakeVideo(dir_.path(), "v.mp4", 1, false));
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  EXPECT_EQ(frame->cols, 320);
+  EXPECT_EQ(frame->rows, 240);
 }
 
 TEST_F(MediaTest, LimitIsConfigurable) {

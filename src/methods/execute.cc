@@ -82,6 +82,36 @@ json::object StepResultToJson(const StepResult& step) {
   return out;
 }
 
+Result<StepResult> StepResultFromJson(const json::object& doc) {
+  try {
+    StepResult step;
+    step.method = std::string(doc.at("method").as_string());
+    step.version = static_cast<int>(doc.at("version").to_number<int64_t>());
+    step.step_key = std::string(doc.at("step_key").as_string());
+    step.params = doc.at("params").as_object();
+    step.inputs = doc.at("inputs").as_object();
+    step.millis = doc.at("millis").to_number<double>();
+    const json::object& cost = doc.at("cost").as_object();
+    step.cost = {.calls = cost.at("calls").to_number<int64_t>(),
+                 .input_tokens = cost.at("input_tokens").to_number<int64_t>(),
+                 .output_tokens = cost.at("output_tokens").to_number<int64_t>(),
+                 .bytes = cost.at("bytes").to_number<int64_t>()};
+    if (const json::value* failure = doc.if_contains("failure")) {
+      const json::object& f = failure->as_object();
+      step.status = Failure(static_cast<absl::StatusCode>(f.at("code").to_number<int64_t>()),
+                            std::string_view(f.at("cause").as_string()),
+                            std::string_view(f.at("details").as_string()));
+    } else {
+      step.output = doc.at("output");
+      if (const json::value* artifacts = doc.if_contains("artifacts"))
+        step.artifacts = artifacts->as_object();
+    }
+    return step;
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(StrCat("not a step result document: ", e.what()));
+  }
+}
+
 std::string StepKey(const MethodSpec& spec, const json::object& params,
                     const json::object& inputs) {
   json::object key{
@@ -106,6 +136,15 @@ Result<json::object> ItemInputDigests(const MethodSpec& spec, const ItemContext&
     }
   }
   return digests;
+}
+
+json::object SetInputDigests(const std::vector<SetItem>& items) {
+  Sha256 hash;
+  for (const SetItem& item : items) {
+    hash.Update(StrCat(item.url, "\n", item.sha256, "\n", item.ok ? "ok" : "failed", "\n",
+                       CanonicalJson(item.results), "\n"));
+  }
+  return json::object{{"set", hash.FinishHex()}};
 }
 
 asio::awaitable<StepResult> ExecuteItemStep(const MethodBase& method, ItemContext item,
@@ -153,13 +192,7 @@ asio::awaitable<StepResult> ExecuteSetStep(const SetMethod& method,
                                            const std::vector<SetItem>& items, json::object params,
                                            ExecuteOptions options) {
   const MethodSpec& spec = method.spec();
-  json::object inputs;
-  std::string digest_of_items;
-  for (const SetItem& item : items)
-    StrAppend(digest_of_items, item.url, "\n", item.sha256, "\n", CanonicalJson(item.results),
-              "\n");
-  inputs["set"] = Sha256::HexOf(digest_of_items);
-  StepResult step = Begin(spec, std::move(params), std::move(inputs));
+  StepResult step = Begin(spec, std::move(params), SetInputDigests(items));
   Clock::time_point start = Clock::now();
   const json::object& resolved = step.params;
   Result<SetOutput> output = co_await runtime::RunOn(options.runtime->cpu(), [&] {

@@ -36,6 +36,8 @@ struct StepResult {
 };
 
 json::object StepResultToJson(const StepResult& step);
+// The inverse, for journal replay. InvalidArgument when `doc` is not a step result document.
+Result<StepResult> StepResultFromJson(const json::object& doc);
 
 std::string StepKey(const MethodSpec& spec, const json::object& params, const json::object& inputs);
 
@@ -50,6 +52,9 @@ struct ExecuteOptions {
   // Durability of artifact puts. The pipeline defers and flushes once before its commit.
   storage::Durability artifact_durability = storage::Durability::kImmediate;
 };
+
+// The digest a set step depends on: every item's url, content and results.
+json::object SetInputDigests(const std::vector<SetItem>& items);
 
 // Runs item method `method` on `item` with resolved `params`. Never throws; a failure is in
 // StepResult::status: FailedPrecondition "kind_not_accepted" when the spec does not take the

@@ -87,6 +87,12 @@ class BlobStore {
   virtual asio::awaitable<Status> Flush() = 0;
   // Where objects live, for messages: "file:///…/objects", "memory://".
   virtual std::string Describe() const = 0;
+  // The object's bytes as a file on this machine, when the store keeps them here (the local
+  // backend): readers use it in place instead of copying. std::nullopt otherwise.
+  virtual std::optional<std::filesystem::path> LocalPath(const std::string& key) const {
+    (void)key;
+    return std::nullopt;
+  }
 };
 
 }  // namespace sluice::storage

@@ -32,7 +32,29 @@ CREATE TABLE IF NOT EXISTS items(
   updated_at INTEGER NOT NULL,
   PRIMARY KEY (set_name, url)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS items_by_sha256 ON items(sha256);
-PRAGMA user_version = 1;
+CREATE TABLE IF NOT EXISTS steps(
+  set_name TEXT NOT NULL REFERENCES sets(name),
+  url TEXT NOT NULL,
+  method TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  step_key TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  output TEXT,
+  artifacts TEXT,
+  failure_cause TEXT,
+  failure_details TEXT,
+  millis REAL NOT NULL DEFAULT 0,
+  PRIMARY KEY (set_name, url, method)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS step_cache(
+  step_key TEXT PRIMARY KEY,
+  item_sha256 TEXT NOT NULL,
+  method TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  output TEXT NOT NULL,
+  artifacts TEXT NOT NULL,
+  created_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS step_cache_by_item ON step_cache(item_sha256);
+PRAGMA user_version = 2;
 )sql";
 
 int64_t NowMillis() {
@@ -185,6 +207,10 @@ Status SqliteCatalog::RecordItems(std::string_view set, const std::vector<ItemRe
 
 Result<SetTotals> SqliteCatalog::FinishSet(std::string_view set) {
   std::lock_guard lock(mu_);
+  return FinishSetLocked(set);
+}
+
+Result<SetTotals> SqliteCatalog::FinishSetLocked(std::string_view set) {
   Statement update(db_, R"sql(
     UPDATE sets SET finished_at = ?2,
       items = (SELECT count(*) FROM items WHERE set_name = ?1),
@@ -239,6 +265,100 @@ Result<std::vector<SetTotals>> SqliteCatalog::ListSets() {
     sets.push_back({select.Text(0), select.Int(1), select.Int(2), select.Int(3), select.Int(4)});
   }
   return sets;
+}
+
+Result<std::vector<CachedStep>> SqliteCatalog::CachedSteps(
+    const std::vector<std::string>& item_sha256s) {
+  std::lock_guard lock(mu_);
+  Statement select(db_, R"sql(
+    SELECT step_key, item_sha256, method, version, output, artifacts FROM step_cache WHERE item_sha256 = ?1)sql");
+  if (!select.ok()) return Error("preparing CachedSteps");
+  std::vector<CachedStep> out;
+  for (const std::string& sha : item_sha256s) {
+    sqlite3_reset(select.get());
+    select.Bind(1, sha);
+    while (sqlite3_step(select.get()) == SQLITE_ROW) {
+      out.push_back({select.Text(0), select.Text(1), select.Text(2),
+                     static_cast<int>(select.Int(3)), select.Text(4), select.Text(5)});
+    }
+  }
+  return out;
+}
+
+Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set,
+                                                const std::vector<StepRow>& steps,
+                                                const std::vector<CachedStep>& cache) {
+  std::lock_guard lock(mu_);
+  SLUICE_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  auto rollback = [&](Status s) {
+    Exec("ROLLBACK").IgnoreError();
+    return s;
+  };
+  {
+    Statement clear(db_, "DELETE FROM steps WHERE set_name = ?1");
+    if (!clear.ok()) return rollback(Error("preparing step delete"));
+    clear.Bind(1, set);
+    if (sqlite3_step(clear.get()) != SQLITE_DONE) return rollback(Error("clearing steps"));
+    Statement insert(db_, R"sql(
+      INSERT INTO steps(set_name, url, method, version, step_key, ok, output, artifacts, failure_cause,
+                        failure_details, millis)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11))sql");
+    if (!insert.ok()) return rollback(Error("preparing step insert"));
+    for (const StepRow& step : steps) {
+      sqlite3_reset(insert.get());
+      insert.Bind(1, set);
+      insert.Bind(2, step.url);
+      insert.Bind(3, step.method);
+      insert.Bind(4, int64_t{step.version});
+      insert.Bind(5, step.step_key);
+      insert.Bind(6, int64_t{step.ok ? 1 : 0});
+      insert.BindOrNull(7, step.output_json);
+      insert.BindOrNull(8, step.artifacts_json);
+      insert.BindOrNull(9, step.failure_cause);
+      insert.BindOrNull(10, step.failure_details);
+      sqlite3_bind_double(insert.get(), 11, step.millis);
+      if (sqlite3_step(insert.get()) != SQLITE_DONE)
+        return rollback(Error("recording step " + step.method));
+    }
+    Statement cache_insert(db_, R"sql(
+      INSERT INTO step_cache(step_key, item_sha256, method, version, output, artifacts, created_at)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(step_key) DO NOTHING)sql");
+    if (!cache_insert.ok()) return rollback(Error("preparing cache insert"));
+    int64_t now = NowMillis();
+    for (const CachedStep& entry : cache) {
+      sqlite3_reset(cache_insert.get());
+      cache_insert.Bind(1, entry.step_key);
+      cache_insert.Bind(2, entry.item_sha256);
+      cache_insert.Bind(3, entry.method);
+      cache_insert.Bind(4, int64_t{entry.version});
+      cache_insert.Bind(5, entry.output_json);
+      cache_insert.Bind(6, entry.artifacts_json);
+      cache_insert.Bind(7, now);
+      if (sqlite3_step(cache_insert.get()) != SQLITE_DONE)
+        return rollback(Error("caching step " + entry.method));
+    }
+  }
+  Result<SetTotals> totals = FinishSetLocked(set);
+  if (!totals.ok()) return rollback(totals.status());
+  Status committed = Exec("COMMIT");
+  if (!committed.ok()) return rollback(committed);
+  return totals;
+}
+
+Result<std::vector<StepRow>> SqliteCatalog::ListSteps(std::string_view set) {
+  std::lock_guard lock(mu_);
+  Statement select(db_, R"sql(
+    SELECT url, method, version, step_key, ok, output, artifacts, failure_cause, failure_details, millis
+    FROM steps WHERE set_name = ?1 ORDER BY url, method)sql");
+  if (!select.ok()) return Error("preparing ListSteps");
+  select.Bind(1, set);
+  std::vector<StepRow> out;
+  while (sqlite3_step(select.get()) == SQLITE_ROW) {
+    out.push_back({select.Text(0), select.Text(1), static_cast<int>(select.Int(2)), select.Text(3),
+                   select.Int(4) != 0, select.Text(5), select.Text(6), select.Text(7),
+                   select.Text(8), sqlite3_column_double(select.get(), 9)});
+  }
+  return out;
 }
 
 }  // namespace sluice::db

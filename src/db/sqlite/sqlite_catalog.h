@@ -27,10 +27,16 @@ class SqliteCatalog : public Catalog {
   Result<SetTotals> FinishSet(std::string_view set) override;
   Result<std::vector<ItemRecord>> ListItems(std::string_view set) override;
   Result<std::vector<SetTotals>> ListSets() override;
+  Result<std::vector<CachedStep>> CachedSteps(
+      const std::vector<std::string>& item_sha256s) override;
+  Result<SetTotals> CommitAnalysis(std::string_view set, const std::vector<StepRow>& steps,
+                                   const std::vector<CachedStep>& cache) override;
+  Result<std::vector<StepRow>> ListSteps(std::string_view set) override;
 
  private:
   explicit SqliteCatalog(sqlite3* db) : db_(db) {}
   Status Exec(const char* sql);
+  Result<SetTotals> FinishSetLocked(std::string_view set);
   Status Error(std::string_view what) const;
 
   std::mutex mu_;

@@ -88,6 +88,11 @@ LocalBlobStore::~LocalBlobStore() { close(root_fd_); }
 
 std::string LocalBlobStore::Describe() const { return "file://" + root_.string(); }
 
+std::optional<std::filesystem::path> LocalBlobStore::LocalPath(const std::string& key) const {
+  if (!ValidateKey(key).ok()) return std::nullopt;
+  return root_ / key;
+}
+
 // Moves `file` (on this filesystem) to the key's path unless the key exists, in one atomic
 // step: renameat2(RENAME_NOREPLACE), or link(2) + unlink on filesystems without it. When the key
 // exists the content is stored already and `file` is removed. `size` is the file's size.

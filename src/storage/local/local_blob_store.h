@@ -37,6 +37,7 @@ class LocalBlobStore : public BlobStore {
   asio::awaitable<Result<std::vector<BlobInfo>>> List(std::string prefix) override;
   asio::awaitable<Status> Flush() override;
   std::string Describe() const override;
+  std::optional<std::filesystem::path> LocalPath(const std::string& key) const override;
 
   const std::filesystem::path& root() const { return root_; }
   // Where temporary files live: on the store's filesystem, so a scratch file written here can be

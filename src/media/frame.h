@@ -1,0 +1,17 @@
+// Decoding the first picture of any libavcodec-readable file (GIF, WebP, video) to 8-bit BGR:
+// the fallback for images OpenCV cannot read, and the source of video frames.
+//
+// Thread-safe: each call has its own decoder.
+#pragma once
+
+#include <filesystem>
+#include <opencv2/core.hpp>
+
+#include "common/status.h"
+
+namespace sluice::media {
+
+// InvalidArgument (cause "undecodable") when no picture can be decoded.
+Result<cv::Mat> DecodeFirstFrame(const std::filesystem::path& file);
+
+}  // namespace sluice::media

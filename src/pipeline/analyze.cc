@@ -1,0 +1,458 @@
+#include "pipeline/analyze.h"
+
+#include <signal.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "methods/execute.h"
+#include "runtime/limiter.h"
+#include "runtime/offload.h"
+#include "runtime/task_group.h"
+
+namespace sluice::pipeline {
+
+namespace asio = boost::asio;
+using methods::StepResult;
+
+namespace {
+
+enum class Source { kRun, kJournal, kCache };
+
+std::string_view SourceName(Source source) {
+  switch (source) {
+    case Source::kRun:
+      return "run";
+    case Source::kJournal:
+      return "journal";
+    case Source::kCache:
+      return "cache";
+  }
+  return "run";
+}
+
+std::optional<MediaKind> KindFromName(std::string_view name) {
+  for (MediaKind kind : {MediaKind::kImage, MediaKind::kVideo, MediaKind::kAudio}) {
+    if (MediaKindName(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
+
+// The methods a step waits for within its stage: those whose results it reads or tests.
+std::set<std::string> DependenciesOf(const StepDef& step, const methods::MethodSpec& spec) {
+  std::set<std::string> deps;
+  for (const std::string& input : spec.inputs) {
+    std::string_view name = input;
+    if (ConsumePrefix(name, "result:")) deps.emplace(name);
+  }
+  if (step.when) deps.insert(step.when->method);
+  return deps;
+}
+
+}  // namespace
+
+struct Analyzer::Item {
+  db::ItemRecord record;
+  methods::ItemContext context;
+  std::unique_ptr<media::SharedImage> image;
+  boost::json::object results;  // successful outputs by method
+  std::map<std::string, StepResult> steps;
+  std::map<std::string, Source> sources;
+  std::set<std::string> rerun;  // asked for by a set step, for the next cycle
+  std::filesystem::path copy;   // a scratch copy when the store keeps nothing locally
+};
+
+// The outcome of one step of one item: nothing (skipped) or a result.
+struct StepOutcome {
+  std::string method;
+  std::optional<StepResult> step;
+  Source source = Source::kRun;
+};
+
+struct Analyzer::Impl {
+  runtime::Runtime& rt;
+  const methods::Registry& registry;
+  storage::BlobStore& store;
+  db::Catalog& catalog;
+  AnalyzeOptions options;
+
+  std::string set;
+  pipeline::Journal* journal = nullptr;
+  AnalysisReport report;
+  std::map<std::pair<std::string, std::string>, boost::json::object>
+      replay;                                             // (url, step key) → step
+  std::unordered_map<std::string, db::CachedStep> cache;  // step key → cached step
+  int64_t since_sync = 0;
+  Status fatal;
+
+  Impl(runtime::Runtime& r, const methods::Registry& reg, storage::BlobStore& s, db::Catalog& c,
+       AnalyzeOptions o)
+      : rt(r), registry(reg), store(s), catalog(c), options(std::move(o)) {}
+
+  // Journals a finished step. Crashes on purpose when the test hook says so.
+  asio::awaitable<void> Checkpoint(const std::string& url, const StepResult& step) {
+    Status appended = journal->Append(
+        boost::json::object{{"item", url}, {"step", methods::StepResultToJson(step)}});
+    if (!appended.ok() && fatal.ok()) fatal = appended;
+    if (++since_sync >= options.journal_sync_every) {
+      since_sync = 0;
+      Status synced = co_await runtime::RunOn(rt.blocking(), [this] { return journal->Sync(); });
+      if (!synced.ok() && fatal.ok()) fatal = synced;
+    }
+    if (options.crash_after_steps > 0 && report.steps_run == options.crash_after_steps)
+      raise(SIGKILL);
+  }
+
+  std::optional<StepResult> Reuse(const std::string& url, const std::string& key, Source& source) {
+    if (auto it = replay.find({url, key}); it != replay.end()) {
+      Result<StepResult> step = methods::StepResultFromJson(it->second);
+      if (step.ok()) {
+        source = Source::kJournal;
+        return std::move(*step);
+      }
+    }
+    if (auto it = cache.find(key); it != cache.end()) {
+      StepResult step;
+      step.method = it->second.method;
+      step.version = it->second.version;
+      step.step_key = key;
+      boost::system::error_code ec;
+      step.output = boost::json::parse(it->second.output_json, ec);
+      boost::json::value artifacts = boost::json::parse(it->second.artifacts_json, ec);
+      if (!ec && artifacts.is_object()) step.artifacts = artifacts.as_object();
+      source = Source::kCache;
+      return step;
+    }
+    return std::nullopt;
+  }
+
+  asio::awaitable<StepOutcome> RunItemStep(Item& item, const StepDef& def) {
+    StepOutcome outcome{.method = def.method};
+    const methods::MethodBase* method = registry.Find(def.method);
+    const methods::MethodSpec& spec = method->spec();
+    MediaKind kind = item.context.kind;
+    bool applies = methods::Accepts(spec, kind) &&
+                   (def.kinds.empty() ||
+                    std::find(def.kinds.begin(), def.kinds.end(), kind) != def.kinds.end()) &&
+                   (!def.when || def.when->Holds(item.results));
+    for (const std::string& dep : DependenciesOf(def, spec)) {
+      if (item.results.contains(dep) || (def.when && dep == def.when->method)) continue;
+      auto failed = item.steps.find(dep);
+      if (failed != item.steps.end() && !failed->second.status.ok()) {
+        StepResult step;
+        step.method = spec.name;
+        step.version = spec.version;
+        step.params = def.params;
+        step.status = Failure(
+            absl::StatusCode::kFailedPrecondition, "input_failed",
+            StrCat(spec.name, " needs ", dep, ", which failed: ", failed->second.status.message()));
+        outcome.step = std::move(step);
+        co_return outcome;
+      }
+      applies = false;  // its input never came (not applicable to this item)
+    }
+    if (!applies) co_return outcome;
+    Result<boost::json::object> inputs = methods::ItemInputDigests(spec, item.context);
+    if (!inputs.ok()) co_return outcome;
+    std::string key = methods::StepKey(spec, def.params, *inputs);
+    if (std::optional<StepResult> reused = Reuse(item.record.url, key, outcome.source)) {
+      reused->params = def.params;
+      reused->inputs = *inputs;
+      outcome.step = std::move(reused);
+      co_return outcome;
+    }
+    StepResult step =
+        co_await methods::ExecuteItemStep(*method, item.context, def.params,
+                                          {.runtime = &rt,
+                                           .artifacts = &store,
+                                           .artifact_durability = storage::Durability::kDeferred});
+    ++report.steps_run;
+    report.millis_by_method[spec.name] += step.millis;
+    co_await Checkpoint(item.record.url, step);
+    outcome.step = std::move(step);
+    co_return outcome;
+  }
+
+  void Apply(Item& item, StepOutcome outcome) {
+    if (!outcome.step) {
+      ++report.steps_skipped;
+      return;
+    }
+    if (outcome.source == Source::kJournal) ++report.steps_replayed;
+    if (outcome.source == Source::kCache) ++report.steps_cached;
+    if (outcome.step->status.ok()) {
+      item.results[outcome.method] = outcome.step->output;
+    } else {
+      ++report.steps_failed;
+      item.results.erase(outcome.method);
+    }
+    item.sources[outcome.method] = outcome.source;
+    item.steps[outcome.method] = std::move(*outcome.step);
+  }
+
+  // Makes the item's bytes readable as a file; false (and the item left alone) if they cannot be.
+  asio::awaitable<bool> Open(Item& item) {
+    if (!item.context.file.empty()) co_return true;
+    if (std::optional<std::filesystem::path> local = store.LocalPath(item.record.store_key)) {
+      item.context.file = *local;
+    } else {
+      Result<std::string> bytes = co_await store.Get(item.record.store_key, std::nullopt);
+      if (!bytes.ok()) co_return false;
+      item.copy = options.scratch_dir / StrCat(item.record.sha256, ".media");
+      std::ofstream(item.copy, std::ios::binary) << *bytes;
+      item.context.file = item.copy;
+    }
+    if (item.context.kind == MediaKind::kImage) {
+      item.image = std::make_unique<media::SharedImage>(item.context.file, options.limits);
+      item.context.image = item.image.get();
+    }
+    co_return true;
+  }
+
+  // One item's steps of one stage: waves of steps whose dependencies are done, each wave
+  // concurrently. Outputs are applied after each wave so no step sees a result map change.
+  asio::awaitable<void> ItemStage(Item& item, std::vector<StepDef> steps,
+                                  [[maybe_unused]] runtime::Limiter::Permit permit) {
+    if (!co_await Open(item)) co_return;
+    std::set<std::string> pending;
+    for (const StepDef& step : steps) pending.insert(step.method);
+    while (!steps.empty() && fatal.ok()) {
+      std::vector<StepDef> wave, later;
+      for (StepDef& step : steps) {
+        std::set<std::string> deps = DependenciesOf(step, registry.Find(step.method)->spec());
+        bool ready = std::none_of(deps.begin(), deps.end(),
+                                  [&](const std::string& d) { return pending.contains(d); });
+        (ready ? wave : later).push_back(std::move(step));
+      }
+      if (wave.empty()) break;  // a cycle among steps: ValidatePipeline refuses those
+      std::vector<StepOutcome> outcomes(wave.size());
+      runtime::TaskGroup group(rt.loop_executor());
+      for (size_t i = 0; i < wave.size(); ++i) {
+        auto run = [](Impl* self, Item* it, const StepDef* def,
+                      StepOutcome* out) -> asio::awaitable<void> {
+          *out = co_await self->RunItemStep(*it, *def);
+        };
+        group.Spawn(run(this, &item, &wave[i], &outcomes[i]));
+      }
+      co_await group.Wait();
+      for (size_t i = 0; i < wave.size(); ++i) {
+        pending.erase(wave[i].method);
+        Apply(item, std::move(outcomes[i]));
+      }
+      steps = std::move(later);
+    }
+    if (!item.copy.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove(item.copy, ignored);
+      item.context.file.clear();
+      item.image.reset();
+      item.context.image = nullptr;
+    }
+  }
+
+  asio::awaitable<void> SetStage(std::vector<std::unique_ptr<Item>>& items,
+                                 const std::vector<StepDef>& steps) {
+    for (const StepDef& def : steps) {
+      if (!fatal.ok()) co_return;
+      std::vector<methods::SetItem> view;
+      for (const auto& item : items) {
+        view.push_back({.url = item->record.url,
+                        .sha256 = item->record.sha256,
+                        .kind = item->record.kind,
+                        .ok = item->record.status == db::ItemStatus::kOk,
+                        .results = item->results});
+      }
+      const auto* method = dynamic_cast<const methods::SetMethod*>(registry.Find(def.method));
+      std::string key =
+          methods::StepKey(method->spec(), def.params, methods::SetInputDigests(view));
+      Source source = Source::kRun;
+      std::optional<StepResult> step;
+      if (auto it = replay.find({"", key}); it != replay.end()) {
+        Result<StepResult> replayed = methods::StepResultFromJson(it->second);
+        if (replayed.ok()) {
+          step = std::move(*replayed);
+          source = Source::kJournal;
+          ++report.steps_replayed;
+        }
+      }
+      if (!step) {
+        step = co_await methods::ExecuteSetStep(*method, view, def.params, {.runtime = &rt});
+        ++report.steps_run;
+        report.millis_by_method[def.method] += step->millis;
+        co_await Checkpoint("", *step);
+      }
+      if (step->status.ok()) {
+        report.set_results[def.method] = step->output;
+      } else {
+        ++report.steps_failed;
+      }
+      for (const methods::ItemRerun& rerun : step->rerun) {
+        for (auto& item : items) {
+          if (item->record.sha256 == rerun.sha256)
+            item->rerun.insert(rerun.methods.begin(), rerun.methods.end());
+        }
+      }
+      set_steps.push_back(std::move(*step));
+      (void)source;
+    }
+  }
+
+  std::vector<StepResult> set_steps;
+};
+
+Analyzer::Analyzer(runtime::Runtime& runtime, const methods::Registry& registry,
+                   storage::BlobStore& store, db::Catalog& catalog, AnalyzeOptions options)
+    : impl_(std::make_unique<Impl>(runtime, registry, store, catalog, std::move(options))) {}
+
+Analyzer::~Analyzer() = default;
+
+std::string Analyzer::ResultKey(std::string_view set, std::string_view url) {
+  return StrCat("results/", set, "/", Sha256::HexOf(url).substr(0, 16), ".json");
+}
+
+std::filesystem::path JournalPath(const std::filesystem::path& data_dir, std::string_view set) {
+  return data_dir / "journal" / StrCat(set, ".jsonl");
+}
+
+asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineDef pipeline,
+                                                      Journal& journal) {
+  Impl& impl = *impl_;
+  auto start = std::chrono::steady_clock::now();
+  impl.set = set;
+  impl.journal = &journal;
+  for (const boost::json::object& entry : journal.replayed()) {
+    const boost::json::value* item = entry.if_contains("item");
+    const boost::json::value* step = entry.if_contains("step");
+    if (!item || !item->is_string() || !step || !step->is_object()) continue;
+    const boost::json::value* key = step->as_object().if_contains("step_key");
+    if (!key || !key->is_string()) continue;
+    impl.replay[{std::string(item->as_string()), std::string(key->as_string())}] =
+        step->as_object();
+  }
+
+  SLUICE_CO_ASSIGN_OR_RETURN(
+      std::vector<db::ItemRecord> records,
+      co_await runtime::RunOn(impl.rt.blocking(), [&] { return impl.catalog.ListItems(set); }));
+  std::vector<std::unique_ptr<Item>> items;
+  std::vector<std::string> shas;
+  for (db::ItemRecord& record : records) {
+    auto item = std::make_unique<Item>();
+    if (record.status == db::ItemStatus::kOk) {
+      item->context.sha256 = record.sha256;
+      item->context.mime = record.mime;
+      item->context.kind = KindFromName(record.kind).value_or(MediaKind::kOther);
+      item->context.size = record.size;
+      item->context.results = &item->results;
+      shas.push_back(record.sha256);
+    }
+    item->record = std::move(record);
+    items.push_back(std::move(item));
+  }
+  SLUICE_CO_ASSIGN_OR_RETURN(
+      std::vector<db::CachedStep> cached,
+      co_await runtime::RunOn(impl.rt.blocking(), [&] { return impl.catalog.CachedSteps(shas); }));
+  for (db::CachedStep& entry : cached) impl.cache.emplace(entry.step_key, std::move(entry));
+
+  size_t concurrency = impl.options.concurrency
+                           ? impl.options.concurrency
+                           : std::max<size_t>(1, std::thread::hardware_concurrency());
+  runtime::Limiter limiter(impl.rt.loop_executor(), concurrency);
+  for (size_t c = 0; c < pipeline.cycles.size() + 1 && impl.fatal.ok(); ++c) {
+    bool extra = c == pipeline.cycles.size();  // only for reruns asked by the last set stage
+    bool any_rerun = std::any_of(items.begin(), items.end(),
+                                 [](const auto& item) { return !item->rerun.empty(); });
+    if (extra && !any_rerun) break;
+    ++impl.report.cycles;
+    runtime::TaskGroup group(impl.rt.loop_executor());
+    for (auto& item : items) {
+      if (item->record.status != db::ItemStatus::kOk) continue;
+      std::vector<StepDef> steps = extra ? std::vector<StepDef>{} : pipeline.cycles[c].item_steps;
+      for (const std::string& method : item->rerun) {
+        bool listed = std::any_of(steps.begin(), steps.end(),
+                                  [&](const StepDef& s) { return s.method == method; });
+        const methods::MethodBase* found = impl.registry.Find(method);
+        if (listed || !found || dynamic_cast<const methods::SetMethod*>(found)) continue;
+        steps.push_back({.method = method, .params = *methods::ResolveParams(found->spec(), {})});
+      }
+      item->rerun.clear();
+      if (steps.empty()) continue;
+      runtime::Limiter::Permit permit = co_await limiter.Acquire();
+      group.Spawn(impl.ItemStage(*item, std::move(steps), std::move(permit)));
+    }
+    co_await group.Wait();
+    if (!extra) co_await impl.SetStage(items, pipeline.cycles[c].set_steps);
+  }
+  SLUICE_CO_RETURN_IF_ERROR(impl.fatal);
+  SLUICE_CO_RETURN_IF_ERROR(
+      co_await runtime::RunOn(impl.rt.blocking(), [&] { return journal.Sync(); }));
+
+  // Finalize: result documents, then one transaction.
+  std::vector<db::StepRow> rows;
+  std::vector<db::CachedStep> to_cache;
+  auto row_of = [](const std::string& url, const StepResult& step) {
+    db::StepRow row{.url = url,
+                    .method = step.method,
+                    .version = step.version,
+                    .step_key = step.step_key,
+                    .ok = step.status.ok(),
+                    .millis = step.millis};
+    if (step.status.ok()) {
+      row.output_json = boost::json::serialize(step.output);
+      row.artifacts_json = boost::json::serialize(step.artifacts);
+    } else {
+      row.failure_cause = CauseOf(step.status);
+      row.failure_details = std::string(step.status.message());
+    }
+    return row;
+  };
+  for (auto& item : items) {
+    boost::json::object steps_doc;
+    for (const auto& [method, step] : item->steps) {
+      boost::json::object doc = methods::StepResultToJson(step);
+      doc["source"] = SourceName(item->sources[method]);
+      steps_doc[method] = std::move(doc);
+      rows.push_back(row_of(item->record.url, step));
+      if (step.status.ok() && item->sources[method] != Source::kCache) {
+        to_cache.push_back({step.step_key, item->record.sha256, step.method, step.version,
+                            rows.back().output_json, rows.back().artifacts_json});
+      }
+    }
+    const db::ItemRecord& r = item->record;
+    boost::json::object doc{
+        {"set", set}, {"url", r.url}, {"status", std::string(db::ItemStatusName(r.status))}};
+    if (r.status == db::ItemStatus::kOk) {
+      doc["sha256"] = r.sha256;
+      doc["store_key"] = r.store_key;
+      doc["mime"] = r.mime;
+      doc["kind"] = r.kind;
+      doc["size"] = r.size;
+    } else {
+      doc["failure"] = {{"cause", r.failure_cause}, {"details", r.failure_details}};
+    }
+    doc["steps"] = std::move(steps_doc);
+    Result<storage::PutOutcome> put =
+        co_await impl.store.PutBytes(ResultKey(set, r.url), boost::json::serialize(doc),
+                                     {.durability = storage::Durability::kDeferred});
+    if (!put.ok() && put.status().code() != absl::StatusCode::kAlreadyExists)
+      co_return put.status();
+  }
+  for (const StepResult& step : impl.set_steps) rows.push_back(row_of("", step));
+  SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.Flush());
+  SLUICE_CO_ASSIGN_OR_RETURN(impl.report.totals, co_await runtime::RunOn(impl.rt.blocking(), [&] {
+                               return impl.catalog.CommitAnalysis(set, rows, to_cache);
+                             }));
+  std::error_code ignored;
+  std::filesystem::remove(journal.path(), ignored);  // committed: the checkpoint has done its job
+  impl.report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  co_return impl.report;
+}
+
+}  // namespace sluice::pipeline

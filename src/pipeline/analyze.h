@@ -1,0 +1,84 @@
+// Analyze: the item and set stages of a set (DESIGN.md §2), after Acquire stored its media.
+//
+//   for each cycle of the pipeline:
+//     item stage — for every stored item (bounded fan-out), its steps in dependency order,
+//       independent ones concurrently; each step is skipped when it does not apply (kind,
+//       condition), taken from the journal (a restarted run) or the result cache (the same bytes
+//       analysed before, in any set), or run; every finished step is appended to the journal.
+//     set stage — set methods over all item results; items they ask to run again get those
+//       steps in the next cycle.
+//   finalize — each item's result document into the object store, then ONE transaction: step
+//   results, set results, result cache, set totals. The journal is removed after the commit.
+//
+// A failed step fails only its item's step (recorded with cause and details); the set commits.
+// Event-loop only.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "db/catalog.h"
+#include "methods/registry.h"
+#include "pipeline/definition.h"
+#include "pipeline/journal.h"
+#include "runtime/runtime.h"
+#include "storage/blob_store.h"
+
+namespace sluice::pipeline {
+
+struct AnalyzeOptions {
+  // Items analysed at once. Default 0: one per core (each may hold a decoded image).
+  size_t concurrency = 0;
+  media::ImageLimits limits;
+  // Where objects are copied for reading when the store keeps none locally. Required then.
+  std::filesystem::path scratch_dir;
+  // Journal lines between fdatasync calls. Default 1,000 (and always before the commit).
+  int64_t journal_sync_every = 1000;
+  // Test hook: the process kills itself (SIGKILL) right after journaling this many executed
+  // steps. 0 disables. Lets tests crash at every step boundary.
+  int64_t crash_after_steps = 0;
+};
+
+struct AnalysisReport {
+  int64_t steps_run = 0;       // executed in this run
+  int64_t steps_replayed = 0;  // finished before a crash: taken from the journal
+  int64_t steps_cached = 0;    // taken from the result cache
+  int64_t steps_failed = 0;    // recorded failures (run or replayed)
+  int64_t steps_skipped = 0;   // not applicable: kind, condition, or an input that never came
+  int cycles = 0;
+  double seconds = 0;
+  // Wall time spent in each method's executed steps.
+  std::map<std::string, double> millis_by_method;
+  // Set step outputs by method.
+  boost::json::object set_results;
+  db::SetTotals totals;
+};
+
+class Analyzer {
+ public:
+  Analyzer(runtime::Runtime& runtime, const methods::Registry& registry, storage::BlobStore& store,
+           db::Catalog& catalog, AnalyzeOptions options);
+  ~Analyzer();
+
+  // Analyses every item of `set` recorded in the catalog. Errors are fatal for the run (the
+  // journal, store or catalog failed); step failures are not errors.
+  boost::asio::awaitable<Result<AnalysisReport>> Run(std::string set, PipelineDef pipeline,
+                                                     Journal& journal);
+
+  // The key of an item's result document in the object store.
+  static std::string ResultKey(std::string_view set, std::string_view url);
+
+ private:
+  struct Item;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Where a set's journal lives in a data directory.
+std::filesystem::path JournalPath(const std::filesystem::path& data_dir, std::string_view set);
+
+}  // namespace sluice::pipeline
