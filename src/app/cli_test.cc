@@ -349,6 +349,121 @@ TEST_F(CliTest, TryRunsOneMethodAloneAndMethodsListsThem) {
   EXPECT_NE(list.out.find(R"("name":"set.near_duplicates")"), std::string::npos);
 }
 
+// Serves three small images and writes a pipeline of cheap steps; returns the URL list.
+std::filesystem::path ServeImagesWithPipeline(ScriptedOrigin& origin,
+                                              const std::filesystem::path& dir,
+                                              std::vector<std::string>& bodies) {
+  std::vector<std::string> urls;
+  const char* colors[] = {"#ff0000", "#00aa00", "#0000ff"};
+  for (int i = 0; i < 3; ++i) {
+    auto file = sluice::testing::MakeSolidImage(dir, "img" + std::to_string(i) + ".png", colors[i],
+                                                "80x60");
+    std::ifstream in(file, std::ios::binary);
+    bodies.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    std::string body = bodies.back();
+    origin.Route("/img" + std::to_string(i) + ".png",
+                 [body](const HttpRequest& r, int) { return ServeBytes(r, body, "image/png"); });
+    urls.push_back(origin.Url("/img" + std::to_string(i) + ".png"));
+  }
+  std::ofstream(dir / "cheap.toml") << R"(
+[[cycle]]
+  [[cycle.item]]
+  method = "media.probe"
+  [[cycle.item]]
+  method = "image.phash"
+  [[cycle.item]]
+  method = "image.colors"
+  params = { colors = 2 }
+  [[cycle.item]]
+  method = "image.thumbnail"
+  when = "media.probe.width >= 50"
+  [[cycle.set]]
+  method = "set.near_duplicates"
+  [[cycle.set]]
+  method = "set.summary"
+)";
+  std::filesystem::path list = dir / "images.txt";
+  std::ofstream out(list);
+  for (const auto& url : urls) out << url << "\n";
+  return list;
+}
+
+TEST_F(CliTest, KillNineAtEveryStepBoundaryThenRerunGivesTheSameResults) {
+  std::vector<std::string> bodies;
+  std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);
+  auto run = [&](const std::filesystem::path& data, std::vector<std::string> env) {
+    return sluice::testing::RunProcess(
+        {SLUICE_BINARY, "run", list.string(), "--data", data.string(), "--allow-private", "--json",
+         "--pipeline", (dir_.path() / "cheap.toml").string()},
+        dir_.path(), std::nullopt, env);
+  };
+  // What every step of every item gives when nothing goes wrong.
+  auto results = [&](const std::filesystem::path& data) {
+    ProcessResult shown =
+        Sluice({"results", "--data", data.string(), "--set", "images", "--format", "jsonl"});
+    EXPECT_EQ(shown.exit_code, 0) << shown.err;
+    return shown.out;
+  };
+  ProcessResult baseline = run(dir_.path() / "baseline", {});
+  ASSERT_EQ(baseline.exit_code, 0) << baseline.err;
+  boost::json::object analysis = Json(baseline.out)["analysis"].as_object();
+  int64_t total = analysis["steps_run"].as_int64();
+  ASSERT_EQ(total, 3 * 4 + 2) << baseline.out;
+  std::string expected = results(dir_.path() / "baseline");
+
+  for (int64_t k = 1; k < total; ++k) {
+    std::filesystem::path data = dir_.path() / ("crash-" + std::to_string(k));
+    ProcessResult killed = run(data, {"SLUICE_TEST_CRASH_AFTER_STEPS=" + std::to_string(k)});
+    ASSERT_EQ(killed.exit_code, 128 + SIGKILL) << "k=" << k << " " << killed.err;
+    ProcessResult rerun = run(data, {});
+    ASSERT_EQ(rerun.exit_code, 0) << "k=" << k << " " << rerun.err;
+    boost::json::object again = Json(rerun.out)["analysis"].as_object();
+    EXPECT_EQ(again["steps_replayed"].as_int64(), k)
+        << "k=" << k << ": finished steps come from the journal";
+    EXPECT_EQ(again["steps_run"].as_int64(), total - k)
+        << "k=" << k << ": no finished step runs again";
+    EXPECT_EQ(results(data), expected) << "k=" << k;
+  }
+}
+
+TEST_F(CliTest, PipelineCheckAndRunWithAPipelineFile) {
+  std::vector<std::string> bodies;
+  std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);
+  ProcessResult ok = Sluice({"pipeline", "check", (dir_.path() / "cheap.toml").string()});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("ok"), std::string::npos);
+  std::ofstream(dir_.path() / "bad.toml")
+      << "[[cycle]]\n[[cycle.item]]\nmethod = \"image.phash\"\n\n[[cycle.item]]\n"
+         "method = \"ocr.tesseract\"\nparams = { language = \"eng\" }\n";
+  ProcessResult bad = Sluice({"pipeline", "check", (dir_.path() / "bad.toml").string()});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("bad.toml:5: ocr.tesseract has no parameter 'language'"),
+            std::string::npos)
+      << bad.err;
+  // A bad pipeline is refused before anything is fetched.
+  ProcessResult refused =
+      Sluice(RunArgs(list, {"--allow-private", "--pipeline", (dir_.path() / "bad.toml").string()}));
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_EQ(origin_.Log().size(), 0u);
+
+  ProcessResult run = Sluice(RunArgs(
+      list, {"--allow-private", "--json", "--pipeline", (dir_.path() / "cheap.toml").string()}));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ProcessResult shown =
+      Sluice({"results", "--data", data().string(), "--set", "images", "--format", "jsonl"});
+  EXPECT_NE(shown.out.find(R"("image.phash":{"phash":)"), std::string::npos) << shown.out;
+  EXPECT_EQ(shown.out.find("ocr.tesseract"), std::string::npos) << "only the pipeline's steps ran";
+  // The same bytes in another set are not analysed again.
+  ProcessResult second =
+      Sluice(RunArgs(list, {"--allow-private", "--json", "--set", "again", "--pipeline",
+                            (dir_.path() / "cheap.toml").string()}));
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  boost::json::object analysis = Json(second.out)["analysis"].as_object();
+  EXPECT_EQ(analysis["steps_cached"].as_int64(), 12);
+  EXPECT_EQ(analysis["steps_run"].as_int64(), 2) << "only the set steps";
+  EXPECT_EQ(Sluice(RunArgs(list, {"--set", "bad name!"})).exit_code, 2);
+}
+
 TEST_F(CliTest, DemoServesSamplesAndRecordsThem) {
   std::filesystem::create_directories(dir_.path() / "samples");
   std::ofstream(dir_.path() / "samples" / "one.jpg", std::ios::binary)

@@ -26,7 +26,8 @@ std::string Slurp(const std::filesystem::path& path) {
 
 Subprocess::Subprocess(const std::vector<std::string>& argv,
                        const std::filesystem::path& capture_dir,
-                       std::optional<std::filesystem::path> stdin_file) {
+                       std::optional<std::filesystem::path> stdin_file,
+                       const std::vector<std::string>& extra_env) {
   static std::atomic<int> counter{0};
   int n = counter.fetch_add(1);
   out_ = capture_dir / ("proc-" + std::to_string(n) + ".out");
@@ -40,7 +41,11 @@ Subprocess::Subprocess(const std::vector<std::string>& argv,
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
+  std::vector<char*> env;
+  for (char** e = environ; *e; ++e) env.push_back(*e);
+  for (const std::string& e : extra_env) env.push_back(const_cast<char*>(e.c_str()));
+  env.push_back(nullptr);
+  int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("posix_spawn failed for " + argv[0]);
 }
@@ -71,8 +76,9 @@ ProcessResult Subprocess::Wait() {
 
 ProcessResult RunProcess(const std::vector<std::string>& argv,
                          const std::filesystem::path& capture_dir,
-                         std::optional<std::filesystem::path> stdin_file) {
-  Subprocess process(argv, capture_dir, std::move(stdin_file));
+                         std::optional<std::filesystem::path> stdin_file,
+                         const std::vector<std::string>& extra_env) {
+  Subprocess process(argv, capture_dir, std::move(stdin_file), extra_env);
   return process.Wait();
 }
 

@@ -20,10 +20,12 @@ struct ProcessResult {
 
 class Subprocess {
  public:
+  // `extra_env` entries ("NAME=value") are added to this process's environment for the child.
   // Starts `argv` with stdout/stderr captured in `capture_dir` and stdin from `stdin_file`
   // (or /dev/null). Throws std::runtime_error when it cannot start.
   Subprocess(const std::vector<std::string>& argv, const std::filesystem::path& capture_dir,
-             std::optional<std::filesystem::path> stdin_file = std::nullopt);
+             std::optional<std::filesystem::path> stdin_file = std::nullopt,
+             const std::vector<std::string>& extra_env = {});
   ~Subprocess();
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
@@ -40,6 +42,7 @@ class Subprocess {
 // Runs `argv` to completion.
 ProcessResult RunProcess(const std::vector<std::string>& argv,
                          const std::filesystem::path& capture_dir,
-                         std::optional<std::filesystem::path> stdin_file = std::nullopt);
+                         std::optional<std::filesystem::path> stdin_file = std::nullopt,
+                         const std::vector<std::string>& extra_env = {});
 
 }  // namespace sluice::testing

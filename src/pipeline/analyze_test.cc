@@ -1,0 +1,248 @@
+// The Analyzer with fake methods that count their calls: ordering, conditions, kinds, the result
+// cache across sets, failures, reruns (a second cycle) and the one-transaction commit.
+#include "pipeline/analyze.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json/parse.hpp>
+#include <map>
+
+#include "common/sha256.h"
+#include "db/sqlite/sqlite_catalog.h"
+#include "storage/memory/memory_blob_store.h"
+#include "testing/temp_dir.h"
+
+namespace sluice::pipeline {
+namespace {
+
+using methods::ItemContext;
+using methods::MethodOutput;
+
+std::map<std::string, std::atomic<int>> calls;
+
+// An item method computing `body` from the item and its results, counting calls.
+class Fake : public methods::Method {
+ public:
+  using Body = std::function<Result<json::value>(const ItemContext&)>;
+  Fake(std::string name, std::vector<std::string> inputs, Body body,
+       std::vector<MediaKind> kinds = {})
+      : spec_{.name = std::move(name), .kinds = std::move(kinds), .inputs = std::move(inputs)},
+        body_(std::move(body)) {}
+  const methods::MethodSpec& spec() const override { return spec_; }
+  Result<MethodOutput> Run(const ItemContext& item, const json::object&) const override {
+    ++calls.at(spec_.name);  // entries exist before any run: no insertion while threads count
+    SLUICE_ASSIGN_OR_RETURN(json::value value, body_(item));
+    return MethodOutput{.value = std::move(value)};
+  }
+
+ private:
+  methods::MethodSpec spec_;
+  Body body_;
+};
+
+// A set method asking for fake.c to run again on the largest item.
+class RerunLargest : public methods::SetMethod {
+ public:
+  const methods::MethodSpec& spec() const override {
+    static const methods::MethodSpec spec{
+        .name = "fake.rerun", .inputs = {"set", "result:fake.a"}, .output = "set"};
+    return spec;
+  }
+  Result<methods::SetOutput> Run(const std::vector<methods::SetItem>& items,
+                                 const json::object&) const override {
+    ++calls.at("fake.rerun");
+    const methods::SetItem* largest = nullptr;
+    for (const auto& item : items) {
+      if (item.ok && (!largest || item.results.at("fake.a").at("n").as_int64() >
+                                      largest->results.at("fake.a").at("n").as_int64())) {
+        largest = &item;
+      }
+    }
+    methods::SetOutput out{.value = json::object{{"largest", largest ? largest->url : ""}}};
+    if (largest) out.rerun.push_back({largest->sha256, {"fake.c"}});
+    return out;
+  }
+};
+
+int64_t N(const ItemContext& item) { return item.results->at("fake.a").at("n").as_int64(); }
+
+class AnalyzeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    calls.clear();
+    for (const char* name : {"fake.a", "fake.b", "fake.c", "fake.video", "fake.throws", "fake.after", "fake.rerun"}) {
+      calls[name] = 0;
+    }
+    ASSERT_TRUE(methods::RegisterBuiltinMethods(registry_).ok());
+    registry_.ReplaceForTest(std::make_unique<Fake>(
+        "fake.a", std::vector<std::string>{"file"}, [](const ItemContext& item) {
+          return Result<json::value>(json::object{{"n", item.size}});
+        }));
+    registry_.ReplaceForTest(std::make_unique<Fake>(
+        "fake.b", std::vector<std::string>{"result:fake.a"}, [](const ItemContext& item) {
+          return Result<json::value>(json::object{{"a_plus_one", N(item) + 1}});
+        }));
+    registry_.ReplaceForTest(
+        std::make_unique<Fake>("fake.c", std::vector<std::string>{"file"}, [](const ItemContext&) {
+          return Result<json::value>(json::object{{"c", true}});
+        }));
+    registry_.ReplaceForTest(std::make_unique<Fake>(
+        "fake.video", std::vector<std::string>{"file"},
+        [](const ItemContext&) { return Result<json::value>(json::object{}); },
+        std::vector<MediaKind>{MediaKind::kVideo}));
+    registry_.ReplaceForTest(
+        std::make_unique<Fake>("fake.throws", std::vector<std::string>{"file"},
+                               [](const ItemContext& item) -> Result<json::value> {
+                                 if (item.size == 3) throw std::runtime_error("bad bytes");
+                                 return json::object{{"fine", true}};
+                               }));
+    registry_.ReplaceForTest(std::make_unique<Fake>(
+        "fake.after", std::vector<std::string>{"result:fake.throws"},
+        [](const ItemContext&) { return Result<json::value>(json::object{}); }));
+    registry_.ReplaceForTest(std::make_unique<RerunLargest>());
+    catalog_ = std::move(*db::SqliteCatalog::Open(dir_.path() / "sluice.db"));
+  }
+
+  // Records `sizes.size()` stored items in `set`, item i holding `sizes[i]` bytes.
+  void Record(const std::string& set, const std::vector<int>& sizes) {
+    std::vector<db::ItemRecord> records;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      std::string bytes(static_cast<size_t>(sizes[i]), static_cast<char>('a' + sizes[i]));
+      std::string sha = Sha256::HexOf(bytes);
+      ASSERT_TRUE(rt_.Run(store_.PutBytes(storage::ContentKey(sha), bytes, {})).ok());
+      records.push_back({.url = "http://x/" + std::to_string(i),
+                         .status = db::ItemStatus::kOk,
+                         .sha256 = sha,
+                         .size = sizes[i],
+                         .mime = "image/png",
+                         .kind = "image",
+                         .store_key = storage::ContentKey(sha)});
+    }
+    records.push_back(
+        {.url = "http://x/broken", .status = db::ItemStatus::kFailed, .failure_cause = "http_404"});
+    ASSERT_TRUE(catalog_->RecordItems(set, records).ok());
+  }
+
+  PipelineDef Pipeline(std::vector<std::vector<StepDef>> item_stages,
+                       std::vector<std::vector<StepDef>> set_stages) {
+    PipelineDef def{.name = "test"};
+    for (size_t i = 0; i < item_stages.size(); ++i) {
+      def.cycles.push_back(
+          {item_stages[i], i < set_stages.size() ? set_stages[i] : std::vector<StepDef>{}});
+    }
+    for (auto& cycle : def.cycles) {
+      for (auto* steps : {&cycle.item_steps, &cycle.set_steps}) {
+        for (StepDef& step : *steps)
+          step.params = *methods::ResolveParams(registry_.Find(step.method)->spec(), step.params);
+      }
+    }
+    EXPECT_TRUE(ValidatePipeline(def, registry_).ok()) << ValidatePipeline(def, registry_);
+    return def;
+  }
+
+  Result<AnalysisReport> Analyze(const std::string& set, const PipelineDef& def) {
+    auto journal = std::move(*Journal::Open(JournalPath(dir_.path(), set)));
+    Analyzer analyzer(rt_, registry_, store_, *catalog_, {.scratch_dir = dir_.path()});
+    return rt_.Run(analyzer.Run(set, def, *journal));
+  }
+
+  std::map<std::string, db::StepRow> Steps(const std::string& set) {
+    std::map<std::string, db::StepRow> out;
+    Result<std::vector<db::StepRow>> rows = catalog_->ListSteps(set);
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    for (auto& row : *rows) out[row.url + " " + row.method] = row;
+    return out;
+  }
+
+  runtime::Runtime rt_;
+  methods::Registry registry_;
+  storage::MemoryBlobStore store_;
+  sluice::testing::TempDir dir_;
+  std::unique_ptr<db::SqliteCatalog> catalog_;
+};
+
+TEST_F(AnalyzeTest, StepsRunInDependencyOrderAndCommitTogether) {
+  Record("s", {1, 2, 4});
+  Result<AnalysisReport> report = Analyze(
+      "s", Pipeline({{{.method = "fake.b"}, {.method = "fake.a"}}}, {{{.method = "set.summary"}}}));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->steps_run, 7);  // 3 items x 2 + 1 set step
+  EXPECT_EQ(report->steps_failed, 0);
+  std::map<std::string, db::StepRow> steps = Steps("s");
+  ASSERT_EQ(steps.size(), 7u);
+  EXPECT_EQ(steps["http://x/2 fake.b"].output_json, R"({"a_plus_one":5})")
+      << "b ran after a and saw its result";
+  EXPECT_EQ(report->set_results.at("set.summary").at("by_status").at("failed").as_int64(), 1);
+  EXPECT_EQ(report->totals.items, 4);
+  // The item's result document is in the store.
+  Result<std::string> doc =
+      rt_.Run(store_.Get(Analyzer::ResultKey("s", "http://x/2"), std::nullopt));
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  json::object parsed = boost::json::parse(*doc).as_object();
+  EXPECT_EQ(parsed["steps"].at("fake.b").at("output").at("a_plus_one").as_int64(), 5);
+  EXPECT_EQ(parsed["steps"].at("fake.b").at("source").as_string(), "run");
+  EXPECT_FALSE(std::filesystem::exists(JournalPath(dir_.path(), "s")))
+      << "the journal goes once committed";
+}
+
+TEST_F(AnalyzeTest, ConditionsAndKindsSkipStepsThatDoNotApply) {
+  Record("s", {1, 2, 4});
+  StepDef c{.method = "fake.c", .when = *Condition::Parse("fake.a.n >= 2")};
+  Result<AnalysisReport> report =
+      Analyze("s", Pipeline({{{.method = "fake.a"}, c, {.method = "fake.video"}}}, {}));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(calls["fake.c"], 2);
+  EXPECT_EQ(calls["fake.video"], 0);
+  EXPECT_EQ(report->steps_skipped, 4);  // fake.c once, fake.video three times
+  EXPECT_FALSE(Steps("s").contains("http://x/0 fake.c"));
+}
+
+TEST_F(AnalyzeTest, TheSameBytesInAnotherSetComeFromTheCache) {
+  Record("first", {1, 2, 4});
+  PipelineDef def = Pipeline({{{.method = "fake.a"}, {.method = "fake.b"}}}, {});
+  ASSERT_TRUE(Analyze("first", def).ok());
+  Record("second", {1, 2, 4});
+  Result<AnalysisReport> again = Analyze("second", def);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->steps_run, 0);
+  EXPECT_EQ(again->steps_cached, 6);
+  EXPECT_EQ(calls["fake.a"], 3);
+  EXPECT_EQ(calls["fake.b"], 3);
+  EXPECT_EQ(Steps("second")["http://x/2 fake.b"].output_json, R"({"a_plus_one":5})");
+  // Rerunning a set replaces its rows: no duplicates, same results.
+  ASSERT_TRUE(Analyze("second", def).ok());
+  EXPECT_EQ(Steps("second").size(), 6u);
+}
+
+TEST_F(AnalyzeTest, AThrowingMethodFailsOnlyItsItemsStep) {
+  Record("s", {1, 3, 4});
+  Result<AnalysisReport> report = Analyze(
+      "s", Pipeline({{{.method = "fake.throws"}, {.method = "fake.after"}, {.method = "fake.a"}}},
+                    {{{.method = "set.summary"}}}));
+  ASSERT_TRUE(report.ok()) << report.status();
+  std::map<std::string, db::StepRow> steps = Steps("s");
+  EXPECT_FALSE(steps["http://x/1 fake.throws"].ok);
+  EXPECT_EQ(steps["http://x/1 fake.throws"].failure_cause, "method_threw");
+  EXPECT_NE(steps["http://x/1 fake.throws"].failure_details.find("bad bytes"), std::string::npos);
+  EXPECT_EQ(steps["http://x/1 fake.after"].failure_cause, "input_failed");
+  EXPECT_TRUE(steps["http://x/1 fake.a"].ok);
+  EXPECT_TRUE(steps["http://x/0 fake.throws"].ok);
+  EXPECT_TRUE(steps[" set.summary"].ok);
+  EXPECT_EQ(report->steps_failed, 2);
+}
+
+TEST_F(AnalyzeTest, ASetStepCanScheduleASecondCycle) {
+  Record("s", {1, 2, 4});
+  Result<AnalysisReport> report =
+      Analyze("s", Pipeline({{{.method = "fake.a"}}}, {{{.method = "fake.rerun"}}}));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->cycles, 2);
+  EXPECT_EQ(calls["fake.c"], 1);
+  std::map<std::string, db::StepRow> steps = Steps("s");
+  EXPECT_TRUE(steps.contains("http://x/2 fake.c")) << "the largest item ran fake.c";
+  EXPECT_FALSE(steps.contains("http://x/0 fake.c"));
+}
+
+}  // namespace
+}  // namespace sluice::pipeline

@@ -1,0 +1,52 @@
+#include "pipeline/journal.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "testing/temp_dir.h"
+
+namespace sluice::pipeline {
+namespace {
+
+TEST(JournalTest, AppendsAreReplayedInOrder) {
+  sluice::testing::TempDir dir;
+  std::filesystem::path path = dir.path() / "j" / "set.jsonl";
+  {
+    auto journal = std::move(*Journal::Open(path));
+    EXPECT_TRUE(journal->replayed().empty());
+    ASSERT_TRUE(journal->Append({{"item", "a"}, {"n", 1}}).ok());
+    ASSERT_TRUE(journal->Append({{"item", "b"}, {"n", 2}}).ok());
+    ASSERT_TRUE(journal->Sync().ok());
+    EXPECT_EQ(journal->appended(), 2);
+  }
+  auto reopened = std::move(*Journal::Open(path));
+  ASSERT_EQ(reopened->replayed().size(), 2u);
+  EXPECT_EQ(reopened->replayed()[1].at("n").as_int64(), 2);
+  EXPECT_EQ(reopened->dropped_lines(), 0);
+}
+
+TEST(JournalTest, TornLastLineIsDroppedAndAppendsContinueCleanly) {
+  sluice::testing::TempDir dir;
+  std::filesystem::path path = dir.path() / "set.jsonl";
+  std::ofstream(path) << "{\"item\":\"a\",\"n\":1}\n{\"item\":\"b\",\"n\":";  // died mid-write
+  {
+    auto journal = std::move(*Journal::Open(path));
+    ASSERT_EQ(journal->replayed().size(), 1u);
+    EXPECT_EQ(journal->dropped_lines(), 1);
+    ASSERT_TRUE(journal->Append({{"item", "c"}, {"n", 3}}).ok());
+  }
+  auto reopened = std::move(*Journal::Open(path));
+  ASSERT_EQ(reopened->replayed().size(), 2u);
+  EXPECT_EQ(reopened->replayed()[1].at("item").as_string(), "c");
+  EXPECT_EQ(reopened->dropped_lines(), 0);
+}
+
+TEST(JournalTest, UnwritableLocationIsAClearError) {
+  Result<std::unique_ptr<Journal>> journal = Journal::Open("/proc/sluice/journal.jsonl");
+  ASSERT_FALSE(journal.ok());
+  EXPECT_EQ(CauseOf(journal.status()), "data_dir_unwritable");
+}
+
+}  // namespace
+}  // namespace sluice::pipeline
