@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Generates the bundled sample media into DIR (default: sluice-data/samples): ad-like images
-# with text, an exact duplicate and near-duplicates. Nothing is downloaded.
+# with text, an exact duplicate, a near-duplicate, a short video with speech, and one HTML page
+# posing as an image. Nothing is downloaded.
 # Usage: scripts/make-samples.sh [DIR]
 set -euo pipefail
 dir=${1:-sluice-data/samples}
@@ -21,6 +22,19 @@ ad() {  # ad FILE SIZE FROM TO GRADIENT_ANGLE GRAVITY HEADLINE_OFFSET SUBLINE_OF
 # The same creative under another name (stored once) and a re-encoded near-duplicate.
 [[ -f $dir/ad-summer-sale-copy.jpg ]] || cp "$dir/ad-summer-sale.jpg" "$dir/ad-summer-sale-copy.jpg"
 [[ -f $dir/ad-summer-sale-small.jpg ]] || convert "$dir/ad-summer-sale.jpg" -resize 50% -quality 70 "$dir/ad-summer-sale-small.jpg"
+# A short video ad with a spoken line (espeak-ng) over a moving test pattern.
+if [[ ! -f $dir/video-ad-speech.mp4 ]]; then
+  if command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null; then
+    tmp=$(mktemp -d)
+    espeak-ng -w "$tmp/speech.wav" "Summer sale. Fifty percent off everything, this weekend only."
+    ffmpeg -v error -y -f lavfi -i "testsrc2=size=640x360:rate=25" -i "$tmp/speech.wav" \
+      -vf "drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:text='SUMMER SALE':fontsize=48:fontcolor=white:x=(w-tw)/2:y=h-80" \
+      -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest "$dir/video-ad-speech.mp4"
+    rm -rf "$tmp"
+  else
+    echo "make-samples: espeak-ng or ffmpeg missing; skipping the video (run scripts/install-deps.sh)" >&2
+  fi
+fi
 # Not media: an HTML page saved under an image name, as broken CDNs serve them.
 [[ -f $dir/not-really-an-image.jpg ]] || printf '<!DOCTYPE html><html><body>Access denied</body></html>\n' > "$dir/not-really-an-image.jpg"
 ls "$dir" | wc -l | xargs -I{} echo "make-samples: {} files in $dir" >&2

@@ -153,6 +153,14 @@ void PrintSummary(const AcquireOutcome& outcome, const DataDir& data) {
       static_cast<long long>(a.steps_run), static_cast<long long>(a.steps_replayed),
       static_cast<long long>(a.steps_cached), static_cast<long long>(a.steps_failed),
       static_cast<long long>(a.steps_skipped), a.cycles, a.seconds);
+  if (!a.millis_by_method.empty()) {
+    std::string by_method;
+    for (const auto& [method, millis] : a.millis_by_method) {
+      StrAppend(by_method, by_method.empty() ? "" : ", ", method, " ", static_cast<int64_t>(millis),
+                " ms");
+    }
+    std::printf("step time by method (summed over items): %s\n", by_method.c_str());
+  }
   std::printf("objects:  %s\n", data.objects().c_str());
   std::printf("results:  %s/results/%s/ (one JSON document per item)\n", data.root.c_str(),
               r.totals.set.c_str());
@@ -171,6 +179,9 @@ boost::json::object SummaryJson(const AcquireOutcome& outcome, const DataDir& da
                                {"steps_skipped", a.steps_skipped},
                                {"cycles", a.cycles},
                                {"seconds", a.seconds}};
+  boost::json::object by_method;
+  for (const auto& [method, millis] : a.millis_by_method) by_method[method] = millis;
+  analysis["millis_by_method"] = std::move(by_method);
   return boost::json::object{
       {"analysis", analysis},
       {"set", r.totals.set},

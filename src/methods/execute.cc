@@ -147,45 +147,85 @@ json::object SetInputDigests(const std::vector<SetItem>& items) {
   return json::object{{"set", hash.FinishHex()}};
 }
 
+asio::awaitable<std::vector<StepResult>> ExecuteItemSteps(std::vector<ItemStepCall> calls,
+                                                          ItemContext item,
+                                                          ExecuteOptions options) {
+  std::vector<StepResult> steps;
+  std::vector<Result<MethodOutput>> outputs;
+  std::vector<size_t> sync_calls;
+  for (ItemStepCall& call : calls) {
+    const MethodSpec& spec = call.method->spec();
+    Result<json::object> inputs =
+        call.inputs ? Result<json::object>(std::move(*call.inputs)) : ItemInputDigests(spec, item);
+    if (call.inputs && !call.step_key.empty()) {
+      steps.emplace_back();
+      steps.back().method = spec.name;
+      steps.back().version = spec.version;
+      steps.back().step_key = std::move(call.step_key);
+      steps.back().params = std::move(call.params);
+      steps.back().inputs = std::move(*inputs);
+    } else {
+      steps.push_back(Begin(spec, std::move(call.params), inputs.ok() ? *inputs : json::object{}));
+    }
+    outputs.emplace_back(absl::UnknownError("not run"));
+    StepResult& step = steps.back();
+    if (!inputs.ok()) {
+      step.status = inputs.status();
+    } else if (!Accepts(spec, item.kind)) {
+      step.status =
+          Failure(absl::StatusCode::kFailedPrecondition, "kind_not_accepted",
+                  StrCat(spec.name, " does not take ", MediaKindName(item.kind), " items"));
+    } else if (dynamic_cast<const Method*>(call.method)) {
+      sync_calls.push_back(steps.size() - 1);
+    } else if (!dynamic_cast<const AsyncMethod*>(call.method)) {
+      step.status =
+          absl::InvalidArgumentError(StrCat(spec.name, " is a set method, not an item method"));
+    }
+  }
+  // Every synchronous method of the batch in ONE CPU-pool task: a thread hop costs more than a
+  // cheap method, and items in flight keep all cores busy anyway.
+  if (!sync_calls.empty()) {
+    co_await runtime::RunOn(options.runtime->cpu(), [&] {
+      for (size_t i : sync_calls) {
+        const auto* sync = static_cast<const Method*>(calls[i].method);
+        Clock::time_point start = Clock::now();
+        outputs[i] =
+            Guarded<MethodOutput>(sync->spec(), [&] { return sync->Run(item, steps[i].params); });
+        steps[i].millis = MillisSince(start);
+      }
+      return true;
+    });
+  }
+  for (size_t i = 0; i < calls.size(); ++i) {
+    StepResult& step = steps[i];
+    if (!step.status.ok()) continue;
+    if (const auto* async = dynamic_cast<const AsyncMethod*>(calls[i].method)) {
+      Clock::time_point start = Clock::now();
+      try {
+        outputs[i] = co_await async->Run(item, step.params);
+      } catch (const std::exception& e) {
+        outputs[i] = Threw(async->spec(), e.what());
+      }
+      step.millis = MillisSince(start);
+    }
+    if (!outputs[i].ok()) {
+      step.status = outputs[i].status();
+      continue;
+    }
+    step.cost = outputs[i]->cost;
+    step.output = std::move(outputs[i]->value);
+    step.status = co_await StoreArtifacts(std::move(outputs[i]->artifacts), step, options);
+  }
+  co_return steps;
+}
+
 asio::awaitable<StepResult> ExecuteItemStep(const MethodBase& method, ItemContext item,
                                             json::object params, ExecuteOptions options) {
-  const MethodSpec& spec = method.spec();
-  Result<json::object> inputs = ItemInputDigests(spec, item);
-  StepResult step = Begin(spec, std::move(params), inputs.ok() ? *inputs : json::object{});
-  if (!inputs.ok()) {
-    step.status = inputs.status();
-    co_return step;
-  }
-  if (!Accepts(spec, item.kind)) {
-    step.status = Failure(absl::StatusCode::kFailedPrecondition, "kind_not_accepted",
-                          StrCat(spec.name, " does not take ", MediaKindName(item.kind), " items"));
-    co_return step;
-  }
-  Clock::time_point start = Clock::now();
-  Result<MethodOutput> output = absl::UnknownError("not run");
-  if (const auto* sync = dynamic_cast<const Method*>(&method)) {
-    const json::object& resolved = step.params;
-    output = co_await runtime::RunOn(options.runtime->cpu(), [&] {
-      return Guarded<MethodOutput>(spec, [&] { return sync->Run(item, resolved); });
-    });
-  } else if (const auto* async = dynamic_cast<const AsyncMethod*>(&method)) {
-    try {
-      output = co_await async->Run(item, step.params);
-    } catch (const std::exception& e) {
-      output = Threw(spec, e.what());
-    }
-  } else {
-    output = absl::InvalidArgumentError(StrCat(spec.name, " is a set method, not an item method"));
-  }
-  step.millis = MillisSince(start);
-  if (!output.ok()) {
-    step.status = output.status();
-    co_return step;
-  }
-  step.cost = output->cost;
-  step.output = std::move(output->value);
-  step.status = co_await StoreArtifacts(std::move(output->artifacts), step, options);
-  co_return step;
+  std::vector<ItemStepCall> calls;
+  calls.push_back({&method, std::move(params)});
+  std::vector<StepResult> steps =
+      co_await ExecuteItemSteps(std::move(calls), std::move(item), options);
+  co_return std::move(steps.front());
 }
 
 asio::awaitable<StepResult> ExecuteSetStep(const SetMethod& method,

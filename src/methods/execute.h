@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,22 @@ json::object SetInputDigests(const std::vector<SetItem>& items);
 // when the method threw, or the method's own error.
 boost::asio::awaitable<StepResult> ExecuteItemStep(const MethodBase& method, ItemContext item,
                                                    json::object params, ExecuteOptions options);
+
+struct ItemStepCall {
+  const MethodBase* method;
+  json::object params;  // resolved
+  // The step's input digests when the caller computed them already (with the key): saves
+  // computing them twice. Empty: computed here.
+  std::optional<json::object> inputs;
+  std::string step_key;
+};
+
+// Runs several item methods on one item: the synchronous ones together in one CPU-pool task,
+// then the asynchronous ones on the event loop. One StepResult per call, in order; failures as
+// for ExecuteItemStep.
+boost::asio::awaitable<std::vector<StepResult>> ExecuteItemSteps(std::vector<ItemStepCall> calls,
+                                                                 ItemContext item,
+                                                                 ExecuteOptions options);
 
 // Runs set method `method` over `items` on the CPU pool. Failures as above.
 boost::asio::awaitable<StepResult> ExecuteSetStep(const SetMethod& method,

@@ -111,14 +111,14 @@ struct Analyzer::Impl {
   }
 
   std::optional<StepResult> Reuse(const std::string& url, const std::string& key, Source& source) {
-    if (auto it = replay.find({url, key}); it != replay.end()) {
+    if (auto it = replay.empty() ? replay.end() : replay.find({url, key}); it != replay.end()) {
       Result<StepResult> step = methods::StepResultFromJson(it->second);
       if (step.ok()) {
         source = Source::kJournal;
         return std::move(*step);
       }
     }
-    if (auto it = cache.find(key); it != cache.end()) {
+    if (auto it = cache.empty() ? cache.end() : cache.find(key); it != cache.end()) {
       StepResult step;
       step.method = it->second.method;
       step.version = it->second.version;
@@ -133,10 +133,11 @@ struct Analyzer::Impl {
     return std::nullopt;
   }
 
-  asio::awaitable<StepOutcome> RunItemStep(Item& item, const StepDef& def) {
+  // What becomes of one step of an item: skipped (no step), a known result (an input failed, or
+  // the journal or the cache has it), or `run` set to true when it must be executed.
+  StepOutcome Decide(Item& item, const StepDef& def, methods::ItemStepCall& call, bool& run) {
     StepOutcome outcome{.method = def.method};
-    const methods::MethodBase* method = registry.Find(def.method);
-    const methods::MethodSpec& spec = method->spec();
+    const methods::MethodSpec& spec = registry.Find(def.method)->spec();
     MediaKind kind = item.context.kind;
     bool applies = methods::Accepts(spec, kind) &&
                    (def.kinds.empty() ||
@@ -154,30 +155,23 @@ struct Analyzer::Impl {
             absl::StatusCode::kFailedPrecondition, "input_failed",
             StrCat(spec.name, " needs ", dep, ", which failed: ", failed->second.status.message()));
         outcome.step = std::move(step);
-        co_return outcome;
+        return outcome;
       }
       applies = false;  // its input never came (not applicable to this item)
     }
-    if (!applies) co_return outcome;
+    if (!applies) return outcome;
     Result<boost::json::object> inputs = methods::ItemInputDigests(spec, item.context);
-    if (!inputs.ok()) co_return outcome;
+    if (!inputs.ok()) return outcome;
     std::string key = methods::StepKey(spec, def.params, *inputs);
     if (std::optional<StepResult> reused = Reuse(item.record.url, key, outcome.source)) {
       reused->params = def.params;
       reused->inputs = *inputs;
       outcome.step = std::move(reused);
-      co_return outcome;
+      return outcome;
     }
-    StepResult step =
-        co_await methods::ExecuteItemStep(*method, item.context, def.params,
-                                          {.runtime = &rt,
-                                           .artifacts = &store,
-                                           .artifact_durability = storage::Durability::kDeferred});
-    ++report.steps_run;
-    report.millis_by_method[spec.name] += step.millis;
-    co_await Checkpoint(item.record.url, step);
-    outcome.step = std::move(step);
-    co_return outcome;
+    run = true;
+    call = {registry.Find(def.method), def.params, std::move(*inputs), std::move(key)};
+    return outcome;
   }
 
   void Apply(Item& item, StepOutcome outcome) {
@@ -232,16 +226,31 @@ struct Analyzer::Impl {
         (ready ? wave : later).push_back(std::move(step));
       }
       if (wave.empty()) break;  // a cycle among steps: ValidatePipeline refuses those
-      std::vector<StepOutcome> outcomes(wave.size());
-      runtime::TaskGroup group(rt.loop_executor());
+      std::vector<StepOutcome> outcomes;
+      std::vector<methods::ItemStepCall> calls;
+      std::vector<size_t> called;
       for (size_t i = 0; i < wave.size(); ++i) {
-        auto run = [](Impl* self, Item* it, const StepDef* def,
-                      StepOutcome* out) -> asio::awaitable<void> {
-          *out = co_await self->RunItemStep(*it, *def);
-        };
-        group.Spawn(run(this, &item, &wave[i], &outcomes[i]));
+        bool run = false;
+        methods::ItemStepCall call;
+        outcomes.push_back(Decide(item, wave[i], call, run));
+        if (run) {
+          calls.push_back(std::move(call));
+          called.push_back(i);
+        }
       }
-      co_await group.Wait();
+      if (!calls.empty()) {
+        std::vector<StepResult> ran = co_await methods::ExecuteItemSteps(
+            std::move(calls), item.context,
+            {.runtime = &rt,
+             .artifacts = &store,
+             .artifact_durability = storage::Durability::kDeferred});
+        for (size_t j = 0; j < ran.size(); ++j) {
+          ++report.steps_run;
+          report.millis_by_method[ran[j].method] += ran[j].millis;
+          co_await Checkpoint(item.record.url, ran[j]);
+          outcomes[called[j]].step = std::move(ran[j]);
+        }
+      }
       for (size_t i = 0; i < wave.size(); ++i) {
         pending.erase(wave[i].method);
         Apply(item, std::move(outcomes[i]));
@@ -412,6 +421,11 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
     }
     return row;
   };
+  // Result documents are rewritten on every run of the set, in batches (one store round each).
+  constexpr size_t kDocumentBatch = 1000;
+  const storage::PutOptions document_options{.durability = storage::Durability::kDeferred,
+                                             .overwrite = true};
+  std::vector<storage::BlobWrite> documents;
   for (auto& item : items) {
     boost::json::object steps_doc;
     for (const auto& [method, step] : item->steps) {
@@ -437,12 +451,13 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
       doc["failure"] = {{"cause", r.failure_cause}, {"details", r.failure_details}};
     }
     doc["steps"] = std::move(steps_doc);
-    Result<storage::PutOutcome> put =
-        co_await impl.store.PutBytes(ResultKey(set, r.url), boost::json::serialize(doc),
-                                     {.durability = storage::Durability::kDeferred});
-    if (!put.ok() && put.status().code() != absl::StatusCode::kAlreadyExists)
-      co_return put.status();
+    documents.push_back({ResultKey(set, r.url), boost::json::serialize(doc)});
+    if (documents.size() >= kDocumentBatch) {
+      SLUICE_CO_RETURN_IF_ERROR(
+          co_await impl.store.PutBatch(std::exchange(documents, {}), document_options));
+    }
   }
+  SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.PutBatch(std::move(documents), document_options));
   for (const StepResult& step : impl.set_steps) rows.push_back(row_of("", step));
   SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.Flush());
   SLUICE_CO_ASSIGN_OR_RETURN(impl.report.totals, co_await runtime::RunOn(impl.rt.blocking(), [&] {

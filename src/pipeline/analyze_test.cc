@@ -71,7 +71,8 @@ class AnalyzeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     calls.clear();
-    for (const char* name : {"fake.a", "fake.b", "fake.c", "fake.video", "fake.throws", "fake.after", "fake.rerun"}) {
+    for (const char* name :
+         {"fake.a", "fake.b", "fake.c", "fake.video", "fake.throws", "fake.after", "fake.rerun"}) {
       calls[name] = 0;
     }
     ASSERT_TRUE(methods::RegisterBuiltinMethods(registry_).ok());

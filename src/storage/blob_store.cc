@@ -8,6 +8,15 @@ std::string ContentKey(std::string_view sha256_hex) {
   return StrCat("objects/", sha256_hex.substr(0, 2), "/", sha256_hex);
 }
 
+asio::awaitable<Status> BlobStore::PutBatch(std::vector<BlobWrite> writes, PutOptions options) {
+  for (BlobWrite& write : writes) {
+    Result<PutOutcome> put =
+        co_await PutBytes(std::move(write.key), std::move(write.bytes), options);
+    if (!put.ok()) co_return put.status();
+  }
+  co_return absl::OkStatus();
+}
+
 Status ValidateKey(std::string_view key) {
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(StrCat("bad object key '", key, "': ", why));

@@ -39,6 +39,9 @@ enum class Durability { kImmediate, kDeferred };
 struct PutOptions {
   // Default kImmediate: durable on return.
   Durability durability = Durability::kImmediate;
+  // Replace an existing object. For keys that are not content-addressed (result documents);
+  // default false: an existing key keeps its object (same key, same bytes).
+  bool overwrite = false;
   // For PutFile: the store may take the source file over (rename it into place) instead of
   // copying it; the source path is gone afterwards either way. Default false: source untouched.
   bool consume_source = false;
@@ -48,6 +51,11 @@ struct PutOutcome {
   // False when the key existed already and the stored object was kept.
   bool created = false;
   int64_t size = 0;
+};
+
+struct BlobWrite {
+  std::string key;
+  std::string bytes;
 };
 
 struct BlobInfo {
@@ -73,6 +81,10 @@ class BlobStore {
   // Stores `bytes` under `key`. Errors as PutFile.
   virtual asio::awaitable<Result<PutOutcome>> PutBytes(std::string key, std::string bytes,
                                                        PutOptions options) = 0;
+  // Stores each write as PutBytes would: each object atomically, not the batch as a whole.
+  // Returns the first error; writes before it are stored. Backends may do the batch in one
+  // round (the local one writes it in one blocking-pool task instead of a hop per object).
+  virtual asio::awaitable<Status> PutBatch(std::vector<BlobWrite> writes, PutOptions options);
   // The object's bytes, or the given range of them (clamped to the object's end).
   // NotFound when absent; OutOfRange when range.offset is past the end.
   virtual asio::awaitable<Result<std::string>> Get(

@@ -81,6 +81,24 @@ TEST_P(BlobStoreConformance, SameKeyIsStoredOnce) {
   EXPECT_EQ(Run(store_->List("objects/"))->size(), 1u);
 }
 
+TEST_P(BlobStoreConformance, OverwriteReplacesOtherwiseTheFirstObjectStays) {
+  ASSERT_TRUE(Run(store_->PutBytes("results/s/a.json", "v1", {})).ok());
+  ASSERT_TRUE(Run(store_->PutBytes("results/s/a.json", "v2", {})).ok());
+  EXPECT_EQ(*Run(store_->Get("results/s/a.json")), "v1");
+  ASSERT_TRUE(Run(store_->PutBytes("results/s/a.json", "v3", {.overwrite = true})).ok());
+  EXPECT_EQ(*Run(store_->Get("results/s/a.json")), "v3");
+}
+
+TEST_P(BlobStoreConformance, PutBatchStoresEveryObjectAndStopsAtABadKey) {
+  std::vector<BlobWrite> writes = {{"b/1", "one"}, {"b/2", "two"}};
+  ASSERT_TRUE(Run(store_->PutBatch(writes, {})).ok());
+  EXPECT_EQ(*Run(store_->Get("b/2")), "two");
+  std::vector<BlobWrite> bad = {{"b/3", "three"}, {"../x", "no"}, {"b/4", "four"}};
+  EXPECT_EQ(Run(store_->PutBatch(bad, {})).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*Run(store_->Get("b/3")), "three");
+  EXPECT_EQ(Run(store_->Get("b/4")).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_P(BlobStoreConformance, PutFileCopiesOrConsumesTheSource) {
   std::filesystem::path kept = WriteSource("kept", "abc");
   ASSERT_TRUE(Run(store_->PutFile("a", kept, {})).ok());

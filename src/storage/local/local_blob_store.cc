@@ -97,10 +97,12 @@ std::optional<std::filesystem::path> LocalBlobStore::LocalPath(const std::string
 // step: renameat2(RENAME_NOREPLACE), or link(2) + unlink on filesystems without it. When the key
 // exists the content is stored already and `file` is removed. `size` is the file's size.
 Result<PutOutcome> LocalBlobStore::Publish(const std::filesystem::path& file,
-                                           const std::string& key, int64_t size, bool sync) {
+                                           const std::string& key, int64_t size, bool sync,
+                                           bool overwrite) {
   std::filesystem::path dest = root_ / key;
   if (sync) SLUICE_RETURN_IF_ERROR(SyncFile(file));
   auto move = [&] {
+    if (overwrite) return rename(file.c_str(), dest.c_str());  // atomic replace
     int rc = renameat2(AT_FDCWD, file.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE);
     if (rc == 0 || errno != EINVAL) return rc;
     rc = link(file.c_str(), dest.c_str());
@@ -156,23 +158,38 @@ asio::awaitable<Result<PutOutcome>> LocalBlobStore::PutFile(std::string key,
   co_return co_await runtime::RunOn(blocking_, [&] { return PutFileNow(key, source, options); });
 }
 
+Result<PutOutcome> LocalBlobStore::PutBytesNow(const std::string& key, const std::string& bytes,
+                                               PutOptions options) {
+  SLUICE_RETURN_IF_ERROR(ValidateKey(key));
+  std::filesystem::path temp = temp_dir() / TempName();
+  int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("creating", temp);
+  if (Status written = WriteAll(fd, bytes, temp.string()); !written.ok()) {
+    close(fd);
+    unlink(temp.c_str());
+    return written;
+  }
+  close(fd);
+  Result<PutOutcome> published =
+      Publish(temp, key, static_cast<int64_t>(bytes.size()),
+              options.durability == Durability::kImmediate, options.overwrite);
+  if (!published.ok()) unlink(temp.c_str());
+  return published;
+}
+
 asio::awaitable<Result<PutOutcome>> LocalBlobStore::PutBytes(std::string key, std::string bytes,
                                                              PutOptions options) {
-  co_return co_await runtime::RunOn(blocking_, [&]() -> Result<PutOutcome> {
-    SLUICE_RETURN_IF_ERROR(ValidateKey(key));
-    std::filesystem::path temp = temp_dir() / TempName();
-    int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return Errno("creating", temp);
-    if (Status written = WriteAll(fd, bytes, temp.string()); !written.ok()) {
-      close(fd);
-      unlink(temp.c_str());
-      return written;
+  co_return co_await runtime::RunOn(blocking_, [&] { return PutBytesNow(key, bytes, options); });
+}
+
+asio::awaitable<Status> LocalBlobStore::PutBatch(std::vector<BlobWrite> writes,
+                                                 PutOptions options) {
+  co_return co_await runtime::RunOn(blocking_, [&]() -> Status {
+    for (const BlobWrite& write : writes) {
+      Result<PutOutcome> put = PutBytesNow(write.key, write.bytes, options);
+      if (!put.ok()) return put.status();
     }
-    close(fd);
-    Result<PutOutcome> published = Publish(temp, key, static_cast<int64_t>(bytes.size()),
-                                           options.durability == Durability::kImmediate);
-    if (!published.ok()) unlink(temp.c_str());
-    return published;
+    return absl::OkStatus();
   });
 }
 

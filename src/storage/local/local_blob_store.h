@@ -32,6 +32,7 @@ class LocalBlobStore : public BlobStore {
                                                PutOptions options) override;
   asio::awaitable<Result<std::string>> Get(std::string key,
                                            std::optional<ByteRange> range) override;
+  asio::awaitable<Status> PutBatch(std::vector<BlobWrite> writes, PutOptions options) override;
   asio::awaitable<Result<BlobInfo>> Stat(std::string key) override;
   asio::awaitable<Status> Delete(std::string key) override;
   asio::awaitable<Result<std::vector<BlobInfo>>> List(std::string prefix) override;
@@ -47,10 +48,12 @@ class LocalBlobStore : public BlobStore {
  private:
   LocalBlobStore(std::filesystem::path root, asio::thread_pool& blocking, int root_fd,
                  dev_t root_device);
+  Result<PutOutcome> PutBytesNow(const std::string& key, const std::string& bytes,
+                                 PutOptions options);
   Result<PutOutcome> PutFileNow(const std::string& key, const std::filesystem::path& source,
                                 PutOptions options);
   Result<PutOutcome> Publish(const std::filesystem::path& file, const std::string& key,
-                             int64_t size, bool sync);
+                             int64_t size, bool sync, bool overwrite = false);
 
   std::filesystem::path root_;
   asio::thread_pool& blocking_;

@@ -7,9 +7,14 @@
 
 namespace sluice::storage {
 
-Result<PutOutcome> MemoryBlobStore::Insert(const std::string& key, std::string bytes) {
+Result<PutOutcome> MemoryBlobStore::Insert(const std::string& key, std::string bytes,
+                                           bool overwrite) {
   SLUICE_RETURN_IF_ERROR(ValidateKey(key));
   std::lock_guard lock(mu_);
+  if (overwrite) {
+    auto [it, created] = objects_.insert_or_assign(key, std::move(bytes));
+    return PutOutcome{.created = created, .size = static_cast<int64_t>(it->second.size())};
+  }
   auto [it, created] = objects_.try_emplace(key, std::move(bytes));
   return PutOutcome{.created = created, .size = static_cast<int64_t>(it->second.size())};
 }
@@ -21,14 +26,14 @@ asio::awaitable<Result<PutOutcome>> MemoryBlobStore::PutFile(std::string key,
   if (!in) co_return absl::NotFoundError(StrCat("cannot read ", source.string()));
   std::ostringstream content;
   content << in.rdbuf();
-  Result<PutOutcome> outcome = Insert(key, content.str());
+  Result<PutOutcome> outcome = Insert(key, content.str(), options.overwrite);
   if (outcome.ok() && options.consume_source) std::filesystem::remove(source);
   co_return outcome;
 }
 
 asio::awaitable<Result<PutOutcome>> MemoryBlobStore::PutBytes(std::string key, std::string bytes,
-                                                              PutOptions) {
-  co_return Insert(key, std::move(bytes));
+                                                              PutOptions options) {
+  co_return Insert(key, std::move(bytes), options.overwrite);
 }
 
 asio::awaitable<Result<std::string>> MemoryBlobStore::Get(std::string key,

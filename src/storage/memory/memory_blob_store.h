@@ -24,7 +24,7 @@ class MemoryBlobStore : public BlobStore {
   std::string Describe() const override { return "memory://"; }
 
  private:
-  Result<PutOutcome> Insert(const std::string& key, std::string bytes);
+  Result<PutOutcome> Insert(const std::string& key, std::string bytes, bool overwrite);
 
   mutable std::mutex mu_;
   std::map<std::string, std::string> objects_;
