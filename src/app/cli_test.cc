@@ -310,7 +310,7 @@ TEST_F(CliTest, ResultsShowsSetsAndItems) {
   ProcessResult items =
       Sluice({"results", "--data", data().string(), "--set", "urls", "--format", "jsonl"});
   ASSERT_EQ(items.exit_code, 0) << items.err;
-  EXPECT_NE(items.out.find("\"failure_cause\":\"http_404\""), std::string::npos) << items.out;
+  EXPECT_NE(items.out.find(R"("failure":{"cause":"http_404")"), std::string::npos) << items.out;
   EXPECT_NE(items.out.find("\"mime\":\"image/jpeg\""), std::string::npos) << items.out;
   EXPECT_EQ(Sluice({"results", "--data", (dir_.path() / "none").string()}).exit_code, 2);
 }

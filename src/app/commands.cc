@@ -403,19 +403,7 @@ int ShowResults(ResultsConfig config) {
   for (const auto& item : *items) {
     const boost::json::object& methods = by_url[item.url];
     if (config.format == "jsonl") {
-      boost::json::object row{{"url", item.url},
-                              {"status", std::string(db::ItemStatusName(item.status))}};
-      if (item.status == db::ItemStatus::kOk) {
-        row["final_url"] = item.final_url;
-        row["sha256"] = item.sha256;
-        row["size"] = item.size;
-        row["mime"] = item.mime;
-        row["kind"] = item.kind;
-        row["store_key"] = item.store_key;
-      } else {
-        row["failure_cause"] = item.failure_cause;
-        row["failure_details"] = item.failure_details;
-      }
+      boost::json::object row = db::ItemToJson(item);
       row["steps"] = methods;
       std::cout << boost::json::serialize(row) << "\n";
       continue;

@@ -112,4 +112,11 @@ std::string_view MediaKindName(MediaKind kind) {
   return "other";
 }
 
+std::optional<MediaKind> MediaKindFromName(std::string_view name) {
+  for (MediaKind kind : {MediaKind::kImage, MediaKind::kVideo, MediaKind::kAudio}) {
+    if (MediaKindName(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
+
 }  // namespace sluice

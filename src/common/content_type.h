@@ -4,6 +4,7 @@
 // Thread-safe: pure functions.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,5 +27,7 @@ SniffedType SniffContentType(std::string_view head);
 
 // "image", "video", "audio" or "other".
 std::string_view MediaKindName(MediaKind kind);
+// The inverse for "image", "video" and "audio"; std::nullopt for anything else.
+std::optional<MediaKind> MediaKindFromName(std::string_view name);
 
 }  // namespace sluice

@@ -8,6 +8,7 @@
 // Catalog may be used from several threads; calls are serialised inside.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -46,6 +47,11 @@ struct SetTotals {
 };
 
 std::string_view ItemStatusName(ItemStatus status);
+
+// The item as JSON: {url, status, final_url, sha256, size, mime, kind, store_key} when ok,
+// {url, status, failure: {cause, details}} when failed. The shape of `sluice results` rows and
+// of result documents.
+boost::json::object ItemToJson(const ItemRecord& item);
 
 // One method's result for one item (url) of a set, or for the set itself (url empty).
 struct StepRow {

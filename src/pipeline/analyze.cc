@@ -38,13 +38,6 @@ std::string_view SourceName(Source source) {
   return "run";
 }
 
-std::optional<MediaKind> KindFromName(std::string_view name) {
-  for (MediaKind kind : {MediaKind::kImage, MediaKind::kVideo, MediaKind::kAudio}) {
-    if (MediaKindName(kind) == name) return kind;
-  }
-  return std::nullopt;
-}
-
 // The methods a step waits for within its stage: those whose results it reads or tests.
 std::set<std::string> DependenciesOf(const StepDef& step, const methods::MethodSpec& spec) {
   std::set<std::string> deps;
@@ -356,7 +349,7 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
     if (record.status == db::ItemStatus::kOk) {
       item->context.sha256 = record.sha256;
       item->context.mime = record.mime;
-      item->context.kind = KindFromName(record.kind).value_or(MediaKind::kOther);
+      item->context.kind = MediaKindFromName(record.kind).value_or(MediaKind::kOther);
       item->context.size = record.size;
       item->context.results = &item->results;
       shas.push_back(record.sha256);
@@ -439,17 +432,8 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
       }
     }
     const db::ItemRecord& r = item->record;
-    boost::json::object doc{
-        {"set", set}, {"url", r.url}, {"status", std::string(db::ItemStatusName(r.status))}};
-    if (r.status == db::ItemStatus::kOk) {
-      doc["sha256"] = r.sha256;
-      doc["store_key"] = r.store_key;
-      doc["mime"] = r.mime;
-      doc["kind"] = r.kind;
-      doc["size"] = r.size;
-    } else {
-      doc["failure"] = {{"cause", r.failure_cause}, {"details", r.failure_details}};
-    }
+    boost::json::object doc = db::ItemToJson(r);
+    doc["set"] = set;
     doc["steps"] = std::move(steps_doc);
     documents.push_back({ResultKey(set, r.url), boost::json::serialize(doc)});
     if (documents.size() >= kDocumentBatch) {

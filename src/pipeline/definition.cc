@@ -10,13 +10,6 @@
 namespace sluice::pipeline {
 namespace {
 
-std::optional<MediaKind> KindNamed(std::string_view name) {
-  for (MediaKind kind : {MediaKind::kImage, MediaKind::kVideo, MediaKind::kAudio}) {
-    if (MediaKindName(kind) == name) return kind;
-  }
-  return std::nullopt;
-}
-
 // Compares numbers as doubles, strings and booleans exactly.
 int Compare(const json::value& a, const json::value& b, bool& comparable) {
   comparable = true;
@@ -254,7 +247,7 @@ Result<PipelineDef> LoadPipelineFile(const std::filesystem::path& file,
             const toml::array* kinds = value.as_array();
             if (!kinds) return at(value, "kinds must be a list, e.g. kinds = [\"image\"]");
             for (const toml::node& kind : *kinds) {
-              std::optional<MediaKind> parsed = KindNamed(kind.value_or(std::string()));
+              std::optional<MediaKind> parsed = MediaKindFromName(kind.value_or(std::string()));
               if (!parsed) return at(kind, "kinds are \"image\", \"video\" or \"audio\"");
               step.kinds.push_back(*parsed);
             }
