@@ -6,6 +6,7 @@
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "runtime/offload.h"
+#include "runtime/task_group.h"
 
 namespace sluice::methods {
 
@@ -182,32 +183,54 @@ asio::awaitable<std::vector<StepResult>> ExecuteItemSteps(std::vector<ItemStepCa
           absl::InvalidArgumentError(StrCat(spec.name, " is a set method, not an item method"));
     }
   }
-  // Every synchronous method of the batch in ONE CPU-pool task: a thread hop costs more than a
-  // cheap method, and items in flight keep all cores busy anyway.
-  if (!sync_calls.empty()) {
-    co_await runtime::RunOn(options.runtime->cpu(), [&] {
-      for (size_t i : sync_calls) {
-        const auto* sync = static_cast<const Method*>(calls[i].method);
+  // Synchronous methods in at most one CPU-pool task per CPU thread, asynchronous ones on the
+  // loop, all concurrently: independent steps overlap, and cheap methods do not pay a thread
+  // hop each.
+  struct Batch {
+    std::vector<ItemStepCall>* calls;
+    std::vector<StepResult>* steps;
+    std::vector<Result<MethodOutput>>* outputs;
+    const ItemContext* item;
+    runtime::Runtime* runtime;
+  };
+  auto run_sync_group = [](Batch batch, std::vector<size_t> group) -> asio::awaitable<void> {
+    co_await runtime::RunOn(batch.runtime->cpu(), [&] {
+      for (size_t i : group) {
+        const auto* sync = static_cast<const Method*>((*batch.calls)[i].method);
         Clock::time_point start = Clock::now();
-        outputs[i] =
-            Guarded<MethodOutput>(sync->spec(), [&] { return sync->Run(item, steps[i].params); });
-        steps[i].millis = MillisSince(start);
+        (*batch.outputs)[i] = Guarded<MethodOutput>(
+            sync->spec(), [&] { return sync->Run(*batch.item, (*batch.steps)[i].params); });
+        (*batch.steps)[i].millis = MillisSince(start);
       }
       return true;
     });
+  };
+  auto run_async = [](Batch batch, size_t i) -> asio::awaitable<void> {
+    const auto* async = static_cast<const AsyncMethod*>((*batch.calls)[i].method);
+    Clock::time_point start = Clock::now();
+    try {
+      (*batch.outputs)[i] = co_await async->Run(*batch.item, (*batch.steps)[i].params);
+    } catch (const std::exception& e) {
+      (*batch.outputs)[i] = Threw(async->spec(), e.what());
+    }
+    (*batch.steps)[i].millis = MillisSince(start);
+  };
+  Batch batch{&calls, &steps, &outputs, &item, options.runtime};
+  runtime::TaskGroup group(co_await asio::this_coro::executor);
+  size_t sync_groups = std::min(sync_calls.size(), options.runtime->cpu_threads());
+  for (size_t g = 0; g < sync_groups; ++g) {
+    std::vector<size_t> members;
+    for (size_t k = g; k < sync_calls.size(); k += sync_groups) members.push_back(sync_calls[k]);
+    group.Spawn(run_sync_group(batch, std::move(members)));
   }
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (steps[i].status.ok() && dynamic_cast<const AsyncMethod*>(calls[i].method))
+      group.Spawn(run_async(batch, i));
+  }
+  co_await group.Wait();
   for (size_t i = 0; i < calls.size(); ++i) {
     StepResult& step = steps[i];
     if (!step.status.ok()) continue;
-    if (const auto* async = dynamic_cast<const AsyncMethod*>(calls[i].method)) {
-      Clock::time_point start = Clock::now();
-      try {
-        outputs[i] = co_await async->Run(item, step.params);
-      } catch (const std::exception& e) {
-        outputs[i] = Threw(async->spec(), e.what());
-      }
-      step.millis = MillisSince(start);
-    }
     if (!outputs[i].ok()) {
       step.status = outputs[i].status();
       continue;

@@ -1,7 +1,10 @@
 // The method contract: registry, params, step keys, execution and its failure modes.
 #include <gtest/gtest.h>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
+#include <thread>
 
 #include "methods/execute.h"
 #include "methods/registry.h"
@@ -160,6 +163,57 @@ TEST_F(ExecuteTest, RunnerErrorsForUnknownMethodsFilesAndParams) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(rt_.Run(runner.Run("set.summary", image_)).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Two methods that each wait for the other to have started: they finish only when they run at
+// the same time. The 5 s limit guards against a hang; it measures nothing.
+std::atomic<int> started{0};
+
+Result<MethodOutput> MeetTheOther(const ItemContext&, const json::object&) {
+  ++started;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (started.load() < 2) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return absl::DeadlineExceededError("ran alone");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return MethodOutput{.value = json::object{}};
+}
+
+class MeetingAsync : public AsyncMethod {
+ public:
+  explicit MeetingAsync(std::string name) : spec_{.name = std::move(name), .inputs = {"file"}} {}
+  const MethodSpec& spec() const override { return spec_; }
+  boost::asio::awaitable<Result<MethodOutput>> Run(ItemContext, json::object) const override {
+    ++started;
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+    for (int waited = 0; started.load() < 2; ++waited) {
+      if (waited > 5000) co_return absl::DeadlineExceededError("ran alone");
+      timer.expires_after(std::chrono::milliseconds(1));
+      co_await timer.async_wait(boost::asio::use_awaitable);
+    }
+    co_return MethodOutput{.value = json::object{}};
+  }
+
+ private:
+  MethodSpec spec_;
+};
+
+TEST_F(ExecuteTest, IndependentStepsOfOneItemRunConcurrently) {
+  runtime::Runtime two_cores({.cpu_threads = 2});
+  FakeMethod sync_a("meet.a", 1, {"file"}, MeetTheOther),
+      sync_b("meet.b", 1, {"file"}, MeetTheOther);
+  MeetingAsync async_a("meet.c"), async_b("meet.d");
+  Result<ItemContext> item = ContextForFile(image_);
+  for (auto pair :
+       {std::pair<const MethodBase*, const MethodBase*>{&sync_a, &sync_b}, {&async_a, &async_b}}) {
+    started = 0;
+    std::vector<ItemStepCall> calls = {{pair.first, {}}, {pair.second, {}}};
+    std::vector<StepResult> steps = two_cores.Run(
+        ExecuteItemSteps(std::move(calls), *item, {.runtime = &two_cores, .artifacts = &store_}));
+    for (const StepResult& step : steps)
+      EXPECT_TRUE(step.status.ok()) << step.method << ": " << step.status;
+  }
 }
 
 TEST_F(ExecuteTest, OneDecodeServesEveryImageStepOfAnItem) {

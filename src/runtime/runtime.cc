@@ -6,8 +6,9 @@
 namespace sluice::runtime {
 
 Runtime::Runtime(RuntimeOptions options)
-    : cpu_(options.cpu_threads ? options.cpu_threads
-                               : std::max<size_t>(1, std::thread::hardware_concurrency())),
+    : cpu_threads_(options.cpu_threads ? options.cpu_threads
+                                       : std::max<size_t>(1, std::thread::hardware_concurrency())),
+      cpu_(cpu_threads_),
       blocking_(std::max<size_t>(1, options.blocking_threads)) {}
 
 Runtime::~Runtime() {

@@ -38,6 +38,7 @@ class Runtime {
   asio::any_io_executor loop_executor() { return loop_.get_executor(); }
   asio::thread_pool& cpu() { return cpu_; }
   asio::thread_pool& blocking() { return blocking_; }
+  size_t cpu_threads() const { return cpu_threads_; }
 
   // Runs `main` on the event loop, driving the loop on the calling thread until `main` has
   // finished and no other work is queued. Returns main's value; rethrows its exception.
@@ -57,6 +58,7 @@ class Runtime {
 
  private:
   asio::io_context loop_{1};
+  size_t cpu_threads_;
   asio::thread_pool cpu_;
   asio::thread_pool blocking_;
 };
