@@ -275,15 +275,8 @@ struct Analyzer::Impl {
       std::string key =
           methods::StepKey(method->spec(), def.params, methods::SetInputDigests(view));
       Source source = Source::kRun;
-      std::optional<StepResult> step;
-      if (auto it = replay.find({"", key}); it != replay.end()) {
-        Result<StepResult> replayed = methods::StepResultFromJson(it->second);
-        if (replayed.ok()) {
-          step = std::move(*replayed);
-          source = Source::kJournal;
-          ++report.steps_replayed;
-        }
-      }
+      std::optional<StepResult> step = Reuse("", key, source);  // set steps live under item ""
+      if (step) ++report.steps_replayed;
       if (!step) {
         step = co_await methods::ExecuteSetStep(*method, view, def.params, {.runtime = &rt});
         ++report.steps_run;
@@ -302,7 +295,6 @@ struct Analyzer::Impl {
         }
       }
       set_steps.push_back(std::move(*step));
-      (void)source;
     }
   }
 

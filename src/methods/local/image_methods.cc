@@ -13,8 +13,6 @@
 #include "methods/local/local_methods.h"
 
 namespace sluice::methods {
-namespace {
-
 Result<const cv::Mat*> ImageOf(const ItemContext& item) {
   if (!item.image) {
     return Failure(absl::StatusCode::kFailedPrecondition, "not_an_image",
@@ -22,6 +20,8 @@ Result<const cv::Mat*> ImageOf(const ItemContext& item) {
   }
   return item.image->Get();
 }
+
+namespace {
 
 std::string Hex(const cv::Vec3b& bgr) {
   char text[8];

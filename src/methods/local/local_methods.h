@@ -20,6 +20,10 @@ std::unique_ptr<MethodBase> NewOcrMethod();        // ocr.tesseract
 std::unique_ptr<MethodBase> NewNearDuplicatesMethod();  // set.near_duplicates
 std::unique_ptr<MethodBase> NewSummaryMethod();         // set.summary
 
+// The item's decoded image (decoded once, shared by its steps). FailedPrecondition (cause
+// "not_an_image") for an item without one; the decode error otherwise.
+Result<const cv::Mat*> ImageOf(const ItemContext& item);
+
 // The 64-bit hash from image.phash's hex form; std::nullopt when malformed.
 std::optional<uint64_t> ParsePhash(std::string_view hex);
 

@@ -27,9 +27,7 @@ class OcrMethod : public Method {
   }
 
   Result<MethodOutput> Run(const ItemContext& item, const json::object& params) const override {
-    if (!item.image)
-      return Failure(absl::StatusCode::kFailedPrecondition, "not_an_image", "no decodable image");
-    SLUICE_ASSIGN_OR_RETURN(const cv::Mat* image, item.image->Get());
+    SLUICE_ASSIGN_OR_RETURN(const cv::Mat* image, ImageOf(item));
     std::string lang(params.at("lang").as_string());
     double min_confidence = params.at("min_confidence").to_number<double>();
     SLUICE_ASSIGN_OR_RETURN(tesseract::TessBaseAPI * api, EngineFor(lang));
