@@ -1,6 +1,7 @@
 #include "http/curl_client.h"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/async_result.hpp>
@@ -8,6 +9,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <mutex>
+
+#include "common/strings.h"
 
 namespace sluice::http {
 
@@ -19,6 +22,66 @@ struct HttpClient::Socket {
   bool waiting[2] = {false, false};  // [0] write, [1] read: a wait or action is queued
   bool closed = false;
 };
+
+void ConnectGuard::Install(CURL* easy) {
+  auto open_socket = [](void* self, curlsocktype purpose, curl_sockaddr* address) -> curl_socket_t {
+    auto* guard = static_cast<ConnectGuard*>(self);
+    if (purpose == CURLSOCKTYPE_IPCXN && guard->policy) {
+      Status allowed = guard->policy->Check(&address->addr);
+      if (!allowed.ok()) {
+        guard->refused = allowed;
+        return CURL_SOCKET_BAD;
+      }
+    }
+    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  };
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION,
+                   static_cast<curl_opensocket_callback>(open_socket));
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, this);
+}
+
+Status CurlFailureStatus(CURLcode code, const char* detail, bool connected) {
+  std::string message = StrCat(curl_easy_strerror(code), detail[0] ? ": " : "", detail);
+  auto fail = [&](absl::StatusCode c, std::string_view cause) {
+    return Failure(c, cause, message);
+  };
+  switch (code) {
+    case CURLE_PARTIAL_FILE:
+      return fail(absl::StatusCode::kUnavailable, "truncated");
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return fail(absl::StatusCode::kUnavailable, "connection_dropped");
+    case CURLE_OPERATION_TIMEDOUT:
+      return fail(absl::StatusCode::kUnavailable, connected ? "stalled" : "connect_timeout");
+    case CURLE_COULDNT_CONNECT:
+      return fail(absl::StatusCode::kUnavailable, "connect_failed");
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return fail(absl::StatusCode::kUnavailable, "dns_failed");
+    case CURLE_TOO_MANY_REDIRECTS:
+      return fail(absl::StatusCode::kFailedPrecondition, "too_many_redirects");
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return fail(absl::StatusCode::kPermissionDenied, "scheme_not_allowed");
+    case CURLE_URL_MALFORMAT:
+      return fail(absl::StatusCode::kInvalidArgument, "bad_url");
+    case CURLE_FILESIZE_EXCEEDED:
+      return fail(absl::StatusCode::kFailedPrecondition, "too_large");
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+      return fail(absl::StatusCode::kFailedPrecondition, "tls_error");
+    case CURLE_FILE_COULDNT_READ_FILE:
+      return fail(absl::StatusCode::kNotFound, "file_not_found");
+    case CURLE_ABORTED_BY_CALLBACK:
+      return fail(absl::StatusCode::kCancelled, "interrupted");
+    default:
+      return fail(absl::StatusCode::kUnavailable, "transfer_error");
+  }
+}
 
 Result<std::unique_ptr<HttpClient>> HttpClient::Create(asio::any_io_executor loop,
                                                        HttpClientOptions options) {
@@ -98,7 +161,13 @@ int HttpClient::OnCloseSocket(void* client, curl_socket_t fd) {
 int HttpClient::OnTimer(CURLM*, long timeout_ms, void* client) {
   auto* self = static_cast<HttpClient*>(client);
   if (timeout_ms < 0) {
-    self->timer_wanted_.reset();  // a wakeup still pending finds nothing wanted and does nothing
+    // No transfer needs a wakeup. Cancel rather than leave one pending: a pending timer keeps
+    // the event loop (and Runtime::Run) alive until it fires. Rare, so cheap.
+    self->timer_wanted_.reset();
+    if (self->timer_armed_) {
+      self->timer_armed_ = false;
+      self->timer_.cancel();
+    }
     return 0;
   }
   self->timer_wanted_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

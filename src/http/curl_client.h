@@ -17,9 +17,11 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 #include <unordered_map>
 
 #include "common/status.h"
+#include "http/address_guard.h"
 
 namespace sluice::http {
 
@@ -35,6 +37,40 @@ struct HttpClientOptions {
   // shrinks as transfers finish; set it to the concurrency to keep connections warm.
   long connection_cache_size = 0;
 };
+
+// A curl_slist (request headers, --resolve entries) owned for the duration of a transfer.
+class CurlList {
+ public:
+  CurlList() = default;
+  CurlList(const CurlList&) = delete;
+  CurlList& operator=(const CurlList&) = delete;
+  ~CurlList() { curl_slist_free_all(list_); }
+  // Keeps the list as it was when curl cannot allocate (the transfer then lacks the entry).
+  void Append(const std::string& entry) {
+    if (curl_slist* appended = curl_slist_append(list_, entry.c_str())) list_ = appended;
+  }
+  curl_slist* get() const { return list_; }
+
+ private:
+  curl_slist* list_ = nullptr;
+};
+
+// Checks every connection an easy handle opens against an AddressPolicy — the SSRF guard on the
+// address actually connected, for every redirect hop. When it refuses, `refused` holds why
+// (PermissionDenied, cause "blocked_address") and the transfer fails with CURLE_COULDNT_CONNECT.
+// Must outlive the transfer.
+struct ConnectGuard {
+  const AddressPolicy* policy = nullptr;
+  Status refused;
+  void Install(CURL* easy);
+};
+
+// The Status for a curl error that ended a transfer, with a cause: "truncated",
+// "connection_dropped", "stalled" / "connect_timeout" (by `connected`), "connect_failed",
+// "dns_failed" (Unavailable); "too_many_redirects", "too_large", "tls_error"
+// (FailedPrecondition); "scheme_not_allowed" (PermissionDenied); "bad_url"; "file_not_found";
+// "interrupted" (Cancelled); "transfer_error" (Unavailable) otherwise.
+Status CurlFailureStatus(CURLcode code, const char* detail, bool connected);
 
 class HttpClient {
  public:
@@ -53,6 +89,9 @@ class HttpClient {
   // Ends every transfer in progress; their Perform() calls return CURLE_ABORTED_BY_CALLBACK.
   void AbortAll();
   size_t active_transfers() const { return transfers_.size(); }
+  // Whether a wakeup for curl is pending. False once no transfer needs one: a pending timer
+  // would keep the event loop, and Runtime::Run, alive for nothing.
+  bool timer_pending() const { return timer_armed_; }
 
  private:
   struct Socket;

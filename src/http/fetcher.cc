@@ -27,12 +27,6 @@ constexpr int64_t kWriteChunk = 128 * 1024;
 // Error pages are read this far (to keep the connection reusable), then the transfer is cut.
 constexpr int64_t kMaxDiscard = 64 * 1024;
 
-struct CurlSlist {
-  curl_slist* list = nullptr;
-  ~CurlSlist() { curl_slist_free_all(list); }
-  void Append(const std::string& s) { list = curl_slist_append(list, s.c_str()); }
-};
-
 std::string Lower(std::string_view s) { return ToLower(s); }
 
 // "bytes 100-199/1000" → start 100, total 1000 (-1 for "*").
@@ -76,7 +70,7 @@ struct Fetcher::Download {
   bool discarding = false;
   int64_t discarded = 0;
   Status abort;          // set when a callback cut the transfer
-  Status blocked;        // set when the SSRF guard refused an address
+  ConnectGuard guard;    // the SSRF guard; `guard.refused` says why it refused an address
   bool restart = false;  // next attempt starts from byte 0
   // Totals.
   int requests = 0, resumes = 0;
@@ -241,19 +235,6 @@ struct Fetcher::Download {
                               StrCat("no data for ", idle.count(), " ms"));
     return 1;
   }
-  static curl_socket_t OpenSocketCallback(void* self, curlsocktype purpose,
-                                          curl_sockaddr* address) {
-    auto* download = static_cast<Download*>(self);
-    if (purpose == CURLSOCKTYPE_IPCXN) {
-      Status allowed = download->options->addresses.Check(&address->addr);
-      if (!allowed.ok()) {
-        download->blocked = allowed;
-        return CURL_SOCKET_BAD;
-      }
-    }
-    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
-  }
-
   bool Resumable() const {
     return !is_file && committed > 0 && !ranges_refused && !restart &&
            (!etag.empty() || !last_modified.empty() || total >= 0);
@@ -273,50 +254,6 @@ Status StatusFailure(long status, std::string_view retry_after) {
     return Failure(absl::StatusCode::kUnavailable, cause, message);
   }
   return Failure(absl::StatusCode::kFailedPrecondition, cause, message);
-}
-
-// Classifies a curl error that ended an attempt.
-Status CurlFailure(CURLcode code, const char* detail, bool connected) {
-  std::string message = StrCat(curl_easy_strerror(code), detail[0] ? ": " : "", detail);
-  auto fail = [&](absl::StatusCode c, std::string_view cause) {
-    return Failure(c, cause, message);
-  };
-  switch (code) {
-    case CURLE_PARTIAL_FILE:
-      return fail(absl::StatusCode::kUnavailable, "truncated");
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-      return fail(absl::StatusCode::kUnavailable, "connection_dropped");
-    case CURLE_OPERATION_TIMEDOUT:
-      return fail(absl::StatusCode::kUnavailable, connected ? "stalled" : "connect_timeout");
-    case CURLE_COULDNT_CONNECT:
-      return fail(absl::StatusCode::kUnavailable, "connect_failed");
-    case CURLE_COULDNT_RESOLVE_HOST:
-      return fail(absl::StatusCode::kUnavailable, "dns_failed");
-    case CURLE_TOO_MANY_REDIRECTS:
-      return fail(absl::StatusCode::kFailedPrecondition, "too_many_redirects");
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      return fail(absl::StatusCode::kPermissionDenied, "scheme_not_allowed");
-    case CURLE_URL_MALFORMAT:
-      return fail(absl::StatusCode::kInvalidArgument, "bad_url");
-    case CURLE_FILESIZE_EXCEEDED:
-      return fail(absl::StatusCode::kFailedPrecondition, "too_large");
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-      return fail(absl::StatusCode::kFailedPrecondition, "tls_error");
-    case CURLE_FILE_COULDNT_READ_FILE:
-      return fail(absl::StatusCode::kNotFound, "file_not_found");
-    case CURLE_ABORTED_BY_CALLBACK:
-      return fail(absl::StatusCode::kCancelled, "interrupted");
-    default:
-      return fail(absl::StatusCode::kUnavailable, "transfer_error");
-  }
 }
 
 bool LooksLikeLocalPath(std::string_view url) {
@@ -491,7 +428,6 @@ asio::awaitable<Status> Fetcher::Attempt(Download& d) {
   d.discarding = false;
   d.discarded = 0;
   d.abort = absl::OkStatus();
-  d.blocked = absl::OkStatus();
   d.error[0] = '\0';
   if (d.restart) {
     d.StartOver();
@@ -529,11 +465,11 @@ asio::awaitable<Status> Fetcher::Attempt(Download& d) {
   curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, &Download::ProgressCallback);
   curl_easy_setopt(e, CURLOPT_XFERINFODATA, &d);
-  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Download::OpenSocketCallback);
-  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &d);
-  CurlSlist resolve, headers;
+  d.guard = ConnectGuard{&options_.addresses, absl::OkStatus()};
+  d.guard.Install(e);
+  CurlList resolve, headers;
   for (const std::string& entry : options_.resolve) resolve.Append(entry);
-  if (resolve.list) curl_easy_setopt(e, CURLOPT_RESOLVE, resolve.list);
+  if (resolve.get()) curl_easy_setopt(e, CURLOPT_RESOLVE, resolve.get());
   std::string range;
   if (d.committed > 0) {
     SLUICE_CO_RETURN_IF_ERROR(d.Flush());
@@ -544,7 +480,7 @@ asio::awaitable<Status> Fetcher::Attempt(Download& d) {
       headers.Append("If-Range: " + d.etag);
     else if (!d.last_modified.empty())
       headers.Append("If-Range: " + d.last_modified);
-    if (headers.list) curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.list);
+    if (headers.get()) curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get());
   }
 
   CURLcode code = co_await client_.Perform(e);
@@ -563,7 +499,7 @@ asio::awaitable<Status> Fetcher::Attempt(Download& d) {
   if (d.is_file && code == CURLE_OK) status = 200;
 
   if (!d.abort.ok()) co_return d.abort;
-  if (code == CURLE_COULDNT_CONNECT && !d.blocked.ok()) co_return d.blocked;
+  if (code == CURLE_COULDNT_CONNECT && !d.guard.refused.ok()) co_return d.guard.refused;
   if (code == CURLE_OK || (d.discarding && code == CURLE_WRITE_ERROR)) {
     if (status < 200 || status >= 300) co_return StatusFailure(status, d.retry_after);
     if (d.total >= 0 && d.committed != d.total) {
@@ -574,7 +510,7 @@ asio::awaitable<Status> Fetcher::Attempt(Download& d) {
   }
   curl_off_t connect_time = 0;
   curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect_time);
-  co_return CurlFailure(code, d.error, connect_time > 0 || status != 0);
+  co_return CurlFailureStatus(code, d.error, connect_time > 0 || status != 0);
 }
 
 }  // namespace sluice::http

@@ -73,6 +73,24 @@ TEST_F(FetcherTest, StreamsBodyToScratchWithHashAndSniffedType) {
   EXPECT_EQ(got->requests, 1);
 }
 
+// Looked at from inside the loop, right after the fetch: Runtime::Run itself would wait for a
+// stale timer to fire before returning, hiding it.
+asio::awaitable<bool> TimerPendingAfterFetch(Fetcher& fetcher, HttpClient& client,
+                                             std::string url) {
+  Result<FetchedFile> got = co_await fetcher.Fetch(url);
+  if (got.ok()) std::filesystem::remove(got->path);
+  co_return got.ok() && client.timer_pending();
+}
+
+TEST_F(FetcherTest, NoWakeupIsLeftPendingOnceTransfersEnd) {
+  origin_.Route("/a.jpg", [](const HttpRequest& r, int) {
+    return ServeBytes(r, ScriptedOrigin::MediaBody(1000), "image/jpeg");
+  });
+  auto fetcher = std::move(*Fetcher::Create(*client_, rt_.loop_executor(), options_));
+  EXPECT_FALSE(rt_.Run(TimerPendingAfterFetch(*fetcher, *client_, origin_.Url("/a.jpg"))))
+      << "a stale curl timer keeps Runtime::Run waiting";
+}
+
 TEST_F(FetcherTest, DroppedConnectionResumesWithRangeAndFewBytesResent) {
   std::string body = ScriptedOrigin::MediaBody(1'000'000, 1);
   origin_.Route("/big.jpg", [&](const HttpRequest& r, int call) {

@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -110,6 +111,19 @@ struct LoopbackServer::Impl {
       HttpRequest request;
       bool parsed = ParseRequestHead(std::string_view(buffer).substr(0, n - 4), request);
       buffer.erase(0, n);
+      int64_t length = 0;
+      if (parsed && ParseInt(request.Header("content-length"), length) && length > 0) {
+        if (length > (int64_t{16} << 20)) co_return;
+        if (buffer.size() < static_cast<size_t>(length)) {
+          co_await asio::async_read(
+              socket, asio::dynamic_buffer(buffer),
+              asio::transfer_exactly(static_cast<size_t>(length) - buffer.size()),
+              asio::redirect_error(asio::use_awaitable, ec));
+          if (ec) co_return;
+        }
+        request.body = buffer.substr(0, static_cast<size_t>(length));
+        buffer.erase(0, static_cast<size_t>(length));
+      }
       owner->requests_.fetch_add(1);
       HttpReply reply;
       if (!parsed) {

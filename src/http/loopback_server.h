@@ -2,7 +2,7 @@
 //
 // `sluice demo` serves the bundled sample media with it; the tests and benchmarks use its fault
 // knobs to play a misbehaving origin: drop the connection mid-body, stall, lie about the length,
-// answer slowly. Not a production web server: GET/HEAD only, no request bodies, no TLS.
+// answer slowly. Not a production web server: request bodies by Content-Length only, no TLS.
 //
 // Thread-safe: Start and the destructor from any one thread; handlers run on the server's
 // thread; the counters may be read from anywhere.
@@ -30,6 +30,7 @@ struct HttpRequest {
   std::string target;                          // as sent: path and query
   std::string path;                            // target without the query
   std::map<std::string, std::string> headers;  // names lowercased
+  std::string body;  // per Content-Length (at most 16 MiB); chunked bodies are not supported
 
   // The header's value, or "" when absent. `name` lowercase.
   std::string Header(const std::string& name) const;

@@ -32,7 +32,8 @@ http::HttpReply ScriptedOrigin::Handle(const http::HttpRequest& request) {
   int call = 0;
   {
     std::lock_guard lock(mu_);
-    log_.push_back({request.path, request.Header("range"), std::chrono::steady_clock::now()});
+    log_.push_back({request.path, request.Header("range"), request.method, request.headers,
+                    request.body, std::chrono::steady_clock::now()});
     auto it = routes_.find(request.path);
     if (it == routes_.end()) return http::HttpReply{.status = 404, .body = "no such route"};
     route = it->second;

@@ -19,6 +19,9 @@ namespace sluice::testing {
 struct LoggedRequest {
   std::string path;
   std::string range;
+  std::string method;
+  std::map<std::string, std::string> headers;  // names lowercased
+  std::string body;
   std::chrono::steady_clock::time_point at;
 };
 

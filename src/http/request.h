@@ -1,0 +1,67 @@
+// Send: one HTTP request whose whole response is wanted in memory — the calls remote AI
+// providers and object stores make (JSON in, JSON or XML out), as opposed to Fetcher's
+// streaming downloads. Runs on the HttpClient's event loop, under the same SSRF guard, with
+// optional AWS Signature V4 signing by libcurl (CURLOPT_AWS_SIGV4).
+//
+// Event-loop only.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "http/address_guard.h"
+#include "http/curl_client.h"
+#include "runtime/retry.h"
+
+namespace sluice::http {
+
+// AWS Signature Version 4 credentials and scope.
+struct SigV4 {
+  std::string access_key;
+  std::string secret_key;
+  // Sent as x-amz-security-token when set (temporary credentials).
+  std::string session_token;
+  std::string region;   // "us-east-1"
+  std::string service;  // "s3", "sqs", "bedrock"
+  // Add x-amz-content-sha256 (the body's hash) and sign it. S3 requires it; libcurl 7.88 does
+  // not add it by itself. Default true.
+  bool sign_payload = true;
+};
+
+struct ClientRequest {
+  std::string method = "GET";
+  std::string url;
+  // Sent as given; a "Host" or "X-Amz-Date" here is used (and signed) instead of curl's.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::optional<SigV4> sigv4;
+  runtime::Duration connect_timeout{10'000};
+  // Whole exchange. Default 60 s.
+  runtime::Duration timeout{60'000};
+  // Larger responses fail with "too_large". Default 64 MiB.
+  int64_t max_response_bytes = int64_t{64} << 20;
+  // Default: public addresses only (a local model server needs allow_private or an endpoint).
+  AddressPolicy addresses;
+};
+
+struct ClientResponse {
+  long status = 0;
+  std::map<std::string, std::string> headers;  // names lowercased; the final response's
+  std::string body;
+  // "" when absent. `name` lowercase.
+  std::string Header(const std::string& name) const;
+};
+
+// Sends `request` and returns the response, whatever its status (callers decide what a 429 or
+// 500 means). Errors: InvalidArgument "bad_url"; PermissionDenied "scheme_not_allowed" /
+// "blocked_address"; FailedPrecondition "too_large"; DeadlineExceeded "timeout"; Unavailable for
+// connection failures (CurlFailureStatus causes).
+boost::asio::awaitable<Result<ClientResponse>> Send(HttpClient& client, ClientRequest request);
+
+}  // namespace sluice::http
