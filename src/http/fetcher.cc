@@ -27,8 +27,6 @@ constexpr int64_t kWriteChunk = 128 * 1024;
 // Error pages are read this far (to keep the connection reusable), then the transfer is cut.
 constexpr int64_t kMaxDiscard = 64 * 1024;
 
-std::string Lower(std::string_view s) { return ToLower(s); }
-
 // "bytes 100-199/1000" → start 100, total 1000 (-1 for "*").
 bool ParseContentRange(std::string_view value, int64_t& start, int64_t& total) {
   value = Trim(value);
@@ -139,7 +137,7 @@ struct Fetcher::Download {
     if (committed > 0) StartOver();
     etag = std::string_view(resp_etag).starts_with("W/") ? "" : resp_etag;
     last_modified = resp_last_modified;
-    ranges_refused = Lower(accept_ranges) == "none";
+    ranges_refused = ToLower(accept_ranges) == "none";
     curl_off_t length = -1;
     curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
     total = length;
@@ -205,7 +203,7 @@ struct Fetcher::Download {
     }
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) return;
-    std::string name = Lower(Trim(line.substr(0, colon)));
+    std::string name = ToLower(Trim(line.substr(0, colon)));
     std::string value(Trim(line.substr(colon + 1)));
     if (name == "content-range")
       content_range = value;
@@ -320,7 +318,6 @@ asio::awaitable<Result<FetchedFile>> Fetcher::Fetch(std::string url) {
   if (stopped_) co_return interrupted();
   Download d;
   d.options = &options_;
-  d.url = url;
   d.deadline = Clock::now() + options_.total_timeout;
 
   // Scheme and literal-address checks up front, for a clear message before any connection.
@@ -334,7 +331,7 @@ asio::awaitable<Result<FetchedFile>> Fetcher::Fetch(std::string url) {
     co_return Failure(absl::StatusCode::kInvalidArgument, "bad_url",
                       StrCat("'", url, "' is not a URL (", parsed.error().message(), ")"));
   }
-  std::string scheme = Lower(parsed->scheme());
+  std::string scheme = ToLower(parsed->scheme());
   d.is_file = scheme == "file";
   if (d.is_file && !options_.allow_files) {
     co_return Failure(absl::StatusCode::kPermissionDenied, "scheme_not_allowed",

@@ -127,8 +127,8 @@ struct Analyzer::Impl {
   }
 
   // What becomes of one step of an item: skipped (no step), a known result (an input failed, or
-  // the journal or the cache has it), or `run` set to true when it must be executed.
-  StepOutcome Decide(Item& item, const StepDef& def, methods::ItemStepCall& call, bool& run) {
+  // the journal or the cache has it), or `call` filled in (its method set) when it must run.
+  StepOutcome Decide(Item& item, const StepDef& def, methods::ItemStepCall& call) {
     StepOutcome outcome{.method = def.method};
     const methods::MethodSpec& spec = registry.Find(def.method)->spec();
     MediaKind kind = item.context.kind;
@@ -162,7 +162,6 @@ struct Analyzer::Impl {
       outcome.step = std::move(reused);
       return outcome;
     }
-    run = true;
     call = {registry.Find(def.method), def.params, std::move(*inputs), std::move(key)};
     return outcome;
   }
@@ -223,10 +222,9 @@ struct Analyzer::Impl {
       std::vector<methods::ItemStepCall> calls;
       std::vector<size_t> called;
       for (size_t i = 0; i < wave.size(); ++i) {
-        bool run = false;
-        methods::ItemStepCall call;
-        outcomes.push_back(Decide(item, wave[i], call, run));
-        if (run) {
+        methods::ItemStepCall call{};
+        outcomes.push_back(Decide(item, wave[i], call));
+        if (call.method) {
           calls.push_back(std::move(call));
           called.push_back(i);
         }
