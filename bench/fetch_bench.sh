@@ -77,7 +77,7 @@ run_suite() {  # run_suite LABEL ROOT
   read -r aria_s aria_kb < <(measure aria2 "rm -rf $root/aria2; mkdir -p $root/aria2" aria2c --console-log-level=warn --download-result=hide -j 64 -i "$work/urls.txt" -d "$root/aria2" \
     --file-allocation=none --auto-file-renaming=false --allow-overwrite=true --summary-interval=0)
   read -r sl_s sl_kb < <(measure sluice "rm -rf $root/sluice" "$sluice" run "$work/urls.txt" --data "$root/sluice" --allow-private \
-    --concurrency 64 --per-host 64 --progress none --json)
+    --concurrency 64 --per-host 64 --progress none --json --fetch-only)
   # Every client must have fetched every byte, or its rate means nothing.
   local want got
   want=$(file_bytes "$work/www")
@@ -111,7 +111,7 @@ drop_pid=$DROP_PID
 read -r drop_port <&"${DROP[0]}"
 echo "http://127.0.0.1:$drop_port/big.jpg" > "$work/big.txt"
 runs=1  # the server's byte count covers exactly one download
-read -r big_s big_kb < <(measure big "rm -rf $work/big" "$sluice" run "$work/big.txt" --data "$work/big" --allow-private --progress none --json)
+read -r big_s big_kb < <(measure big "rm -rf $work/big" "$sluice" run "$work/big.txt" --data "$work/big" --allow-private --progress none --json --fetch-only)
 sent=$(curl -s "http://127.0.0.1:$drop_port/stats")
 echo
 echo "### One 300 MB file, connection dropped 3 times"

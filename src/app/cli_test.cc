@@ -426,6 +426,23 @@ TEST_F(CliTest, KillNineAtEveryStepBoundaryThenRerunGivesTheSameResults) {
   }
 }
 
+TEST_F(CliTest, FetchOnlyStoresThenALaterRunAnalysesWithoutRefetching) {
+  std::vector<std::string> bodies;
+  std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);
+  std::string pipeline = (dir_.path() / "cheap.toml").string();
+  ProcessResult fetched =
+      Sluice(RunArgs(list, {"--allow-private", "--json", "--fetch-only", "--pipeline", pipeline}));
+  ASSERT_EQ(fetched.exit_code, 0) << fetched.err;
+  EXPECT_EQ(Json(fetched.out)["ok"].as_int64(), 3);
+  EXPECT_EQ(Json(fetched.out)["analysis"].as_object()["steps_run"].as_int64(), 0);
+  origin_.ClearLog();
+  ProcessResult analysed =
+      Sluice(RunArgs(list, {"--allow-private", "--json", "--pipeline", pipeline}));
+  ASSERT_EQ(analysed.exit_code, 0) << analysed.err;
+  EXPECT_EQ(Json(analysed.out)["analysis"].as_object()["steps_run"].as_int64(), 14);
+  EXPECT_TRUE(origin_.Log().empty()) << "stored media is never fetched again";
+}
+
 TEST_F(CliTest, PipelineCheckAndRunWithAPipelineFile) {
   std::vector<std::string> bodies;
   std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);

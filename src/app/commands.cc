@@ -267,7 +267,7 @@ int RunAcquire(RunConfig config) {
       rt, *data, config.fetch, config.concurrency, config.per_host,
       config.json ? ProgressStyle::kNone : config.progress, config.set, list->urls));
   if (!outcome.ok()) return Fail(kExitFatal, outcome.status());
-  if (!outcome->report.interrupted) {
+  if (!outcome->report.interrupted && !config.fetch_only) {
     if (!config.json) std::fprintf(stderr, "sluice: analysing set %s\n", config.set.c_str());
     Result<pipeline::AnalysisReport> analysis =
         rt.Run(AnalyzeSet(rt, *data, *registry, *definition, config.set));

@@ -36,6 +36,8 @@ struct RunConfig {
   ProgressStyle progress = ProgressStyle::kAuto;
   // A pipeline file (TOML); "" for the built-in default pipeline.
   std::filesystem::path pipeline;
+  // Fetch and store only; a later run without it analyses what was stored (nothing refetched).
+  bool fetch_only = false;
 };
 
 // Acquires the list, then runs the pipeline over the set and commits it.

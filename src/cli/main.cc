@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--json", run.json, "Print one JSON summary object on stdout");
   run_cmd->add_option("--pipeline", run.pipeline,
                       "Pipeline file (TOML); default: the built-in pipeline");
+  run_cmd->add_flag("--fetch-only", run.fetch_only, "Fetch and store only; analyse in a later run");
   run_cmd->add_option("--progress", run_progress, "auto, bar, lines or none")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
 
