@@ -59,22 +59,16 @@ asio::awaitable<Result<ClientResponse>> Send(HttpClient& client, ClientRequest r
   exchange.guard.policy = &request.addresses;
 
   std::vector<std::pair<std::string, std::string>> headers = request.headers;
-  std::string userpwd, sigv4_scope;
   if (request.sigv4) {
-    const SigV4& sig = *request.sigv4;
-    if (sig.sign_payload) headers.emplace_back("x-amz-content-sha256", Sha256::HexOf(request.body));
-    if (!sig.session_token.empty()) headers.emplace_back("x-amz-security-token", sig.session_token);
-    sigv4_scope = StrCat("aws:amz:", sig.region, ":", sig.service);
-    userpwd = StrCat(sig.access_key, ":", sig.secret_key);
-    curl_easy_setopt(e, CURLOPT_AWS_SIGV4, sigv4_scope.c_str());
-    curl_easy_setopt(e, CURLOPT_USERPWD, userpwd.c_str());
+    SLUICE_CO_ASSIGN_OR_RETURN(SignedRequest signed_request,
+                               SignV4(*request.sigv4, request.method, request.url, headers,
+                                      request.body, std::chrono::system_clock::now()));
+    headers = std::move(signed_request.headers);
   }
   CurlList header_list;
   for (const auto& [name, value] : headers) header_list.Append(StrCat(name, ": ", value));
-  // Without this curl adds "Expect: 100-continue" to large bodies and waits for the server. Not
-  // for signed requests: libcurl 7.88 signs the empty directive as an "expect" header it then
-  // does not send, so the server's signature check fails (AWS handles 100-continue anyway).
-  if (!request.sigv4) header_list.Append("Expect:");
+  // Without this curl adds "Expect: 100-continue" to large bodies and waits for the server.
+  header_list.Append("Expect:");
 
   curl_easy_setopt(e, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);

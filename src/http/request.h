@@ -1,7 +1,7 @@
 // Send: one HTTP request whose whole response is wanted in memory — the calls remote AI
 // providers and object stores make (JSON in, JSON or XML out), as opposed to Fetcher's
 // streaming downloads. Runs on the HttpClient's event loop, under the same SSRF guard, with
-// optional AWS Signature V4 signing by libcurl (CURLOPT_AWS_SIGV4).
+// optional AWS Signature V4 signing (http/sigv4.h).
 //
 // Event-loop only.
 #pragma once
@@ -17,22 +17,10 @@
 #include "common/status.h"
 #include "http/address_guard.h"
 #include "http/curl_client.h"
+#include "http/sigv4.h"
 #include "runtime/retry.h"
 
 namespace sluice::http {
-
-// AWS Signature Version 4 credentials and scope.
-struct SigV4 {
-  std::string access_key;
-  std::string secret_key;
-  // Sent as x-amz-security-token when set (temporary credentials).
-  std::string session_token;
-  std::string region;   // "us-east-1"
-  std::string service;  // "s3", "sqs", "bedrock"
-  // Add x-amz-content-sha256 (the body's hash) and sign it. S3 requires it; libcurl 7.88 does
-  // not add it by itself. Default true.
-  bool sign_payload = true;
-};
 
 struct ClientRequest {
   std::string method = "GET";
