@@ -1,8 +1,10 @@
 #include "common/file_io.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "common/strings.h"
@@ -25,6 +27,22 @@ Status WriteAll(int fd, std::string_view data, std::string_view path) {
     data.remove_prefix(static_cast<size_t>(n));
   }
   return absl::OkStatus();
+}
+
+}  // namespace sluice
+
+namespace sluice {
+
+Status WriteFileAtomically(const std::string& path, std::string_view data) {
+  std::string temporary = StrCat(path, ".tmp.", getpid());
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus("creating", temporary);
+  Status written = WriteAll(fd, data, temporary);
+  ::close(fd);
+  if (written.ok() && std::rename(temporary.c_str(), path.c_str()) != 0)
+    written = ErrnoStatus("renaming", temporary);
+  if (!written.ok()) ::unlink(temporary.c_str());
+  return written;
 }
 
 }  // namespace sluice

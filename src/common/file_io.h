@@ -3,6 +3,7 @@
 // Thread-safe: no shared state.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "common/status.h"
@@ -13,6 +14,10 @@ namespace sluice {
 // `path` and errno's text: ResourceExhausted for a full disk or quota (ENOSPC, EDQUOT), NotFound
 // for ENOENT, Internal otherwise.
 Status WriteAll(int fd, std::string_view data, std::string_view path);
+
+// Replaces the file at `path` with `data`: written to a sibling temporary file, then renamed
+// over it, so readers see the old or the new content, never a part. Errors as WriteAll.
+Status WriteFileAtomically(const std::string& path, std::string_view data);
 
 // The Status for the current errno after `what` (e.g. "opening") failed on `path`, coded as
 // WriteAll's are.

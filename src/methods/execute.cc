@@ -61,18 +61,35 @@ asio::awaitable<Status> StoreArtifacts(std::vector<Artifact> artifacts, StepResu
 
 }  // namespace
 
+json::object CostToJson(const Cost& cost) {
+  json::object out{{"calls", cost.calls},
+                   {"input_tokens", cost.input_tokens},
+                   {"output_tokens", cost.output_tokens},
+                   {"bytes", cost.bytes}};
+  if (cost.retries) out["retries"] = cost.retries;
+  if (cost.provider_millis > 0) out["provider_millis"] = cost.provider_millis;
+  return out;
+}
+
+Cost CostFromJson(const json::object& doc) {
+  auto number = [&doc](const char* name) -> int64_t {
+    const json::value* v = doc.if_contains(name);
+    return v && v->is_number() ? v->to_number<int64_t>() : 0;
+  };
+  const json::value* millis = doc.if_contains("provider_millis");
+  return {.calls = number("calls"),
+          .retries = number("retries"),
+          .input_tokens = number("input_tokens"),
+          .output_tokens = number("output_tokens"),
+          .bytes = number("bytes"),
+          .provider_millis = millis && millis->is_number() ? millis->to_number<double>() : 0};
+}
+
 json::object StepResultToJson(const StepResult& step) {
-  json::object out{{"method", step.method},
-                   {"version", step.version},
-                   {"step_key", step.step_key},
-                   {"params", step.params},
-                   {"inputs", step.inputs},
-                   {"millis", step.millis},
-                   {"cost",
-                    {{"calls", step.cost.calls},
-                     {"input_tokens", step.cost.input_tokens},
-                     {"output_tokens", step.cost.output_tokens},
-                     {"bytes", step.cost.bytes}}}};
+  json::object out{{"method", step.method},        {"version", step.version},
+                   {"step_key", step.step_key},    {"params", step.params},
+                   {"inputs", step.inputs},        {"millis", step.millis},
+                   {"cost", CostToJson(step.cost)}};
   if (step.status.ok()) {
     out["output"] = step.output;
     if (!step.artifacts.empty()) out["artifacts"] = step.artifacts;
@@ -92,11 +109,7 @@ Result<StepResult> StepResultFromJson(const json::object& doc) {
     step.params = doc.at("params").as_object();
     step.inputs = doc.at("inputs").as_object();
     step.millis = doc.at("millis").to_number<double>();
-    const json::object& cost = doc.at("cost").as_object();
-    step.cost = {.calls = cost.at("calls").to_number<int64_t>(),
-                 .input_tokens = cost.at("input_tokens").to_number<int64_t>(),
-                 .output_tokens = cost.at("output_tokens").to_number<int64_t>(),
-                 .bytes = cost.at("bytes").to_number<int64_t>()};
+    step.cost = CostFromJson(doc.at("cost").as_object());
     if (const json::value* failure = doc.if_contains("failure")) {
       const json::object& f = failure->as_object();
       step.status = Failure(static_cast<absl::StatusCode>(f.at("code").to_number<int64_t>()),
@@ -123,9 +136,10 @@ std::string StepKey(const MethodSpec& spec, const json::object& params,
 Result<json::object> ItemInputDigests(const MethodSpec& spec, const ItemContext& item) {
   json::object digests;
   for (const std::string& input : spec.inputs) {
-    std::string_view name = input;
-    if (ConsumePrefix(name, "result:")) {
+    if (std::optional<ResultInput> needed = ParseResultInput(input)) {
+      std::string_view name = needed->method;
       const json::value* result = item.results ? item.results->if_contains(name) : nullptr;
+      if (!result && needed->optional) continue;
       if (!result) {
         return Failure(
             absl::StatusCode::kFailedPrecondition, "missing_input",
@@ -251,22 +265,32 @@ asio::awaitable<StepResult> ExecuteItemStep(const MethodBase& method, ItemContex
   co_return std::move(steps.front());
 }
 
-asio::awaitable<StepResult> ExecuteSetStep(const SetMethod& method,
+asio::awaitable<StepResult> ExecuteSetStep(const MethodBase& method,
                                            const std::vector<SetItem>& items, json::object params,
                                            ExecuteOptions options) {
   const MethodSpec& spec = method.spec();
   StepResult step = Begin(spec, std::move(params), SetInputDigests(items));
   Clock::time_point start = Clock::now();
   const json::object& resolved = step.params;
-  Result<SetOutput> output = co_await runtime::RunOn(options.runtime->cpu(), [&] {
-    return Guarded<SetOutput>(spec, [&] { return method.Run(items, resolved); });
-  });
+  Result<SetOutput> output = absl::InvalidArgumentError(StrCat(spec.name, " is not a set method"));
+  if (const auto* sync = dynamic_cast<const SetMethod*>(&method)) {
+    output = co_await runtime::RunOn(options.runtime->cpu(), [&] {
+      return Guarded<SetOutput>(spec, [&] { return sync->Run(items, resolved); });
+    });
+  } else if (const auto* async = dynamic_cast<const AsyncSetMethod*>(&method)) {
+    try {
+      output = co_await async->Run(items, resolved);
+    } catch (const std::exception& e) {
+      output = Threw(spec, e.what());
+    }
+  }
   step.millis = MillisSince(start);
   if (!output.ok()) {
     step.status = output.status();
     co_return step;
   }
   step.output = std::move(output->value);
+  step.cost = output->cost;
   step.rerun = std::move(output->rerun);
   co_return step;
 }

@@ -40,6 +40,10 @@ json::object StepResultToJson(const StepResult& step);
 // The inverse, for journal replay. InvalidArgument when `doc` is not a step result document.
 Result<StepResult> StepResultFromJson(const json::object& doc);
 
+json::object CostToJson(const Cost& cost);
+// Absent fields are 0 (older journals).
+Cost CostFromJson(const json::object& doc);
+
 std::string StepKey(const MethodSpec& spec, const json::object& params, const json::object& inputs);
 
 // The digests an item step depends on. FailedPrecondition (cause "missing_input") when an input
@@ -80,8 +84,9 @@ boost::asio::awaitable<std::vector<StepResult>> ExecuteItemSteps(std::vector<Ite
                                                                  ItemContext item,
                                                                  ExecuteOptions options);
 
-// Runs set method `method` over `items` on the CPU pool. Failures as above.
-boost::asio::awaitable<StepResult> ExecuteSetStep(const SetMethod& method,
+// Runs set method `method` (SetMethod on the CPU pool, AsyncSetMethod on the loop) over
+// `items`. Failures as above.
+boost::asio::awaitable<StepResult> ExecuteSetStep(const MethodBase& method,
                                                   const std::vector<SetItem>& items,
                                                   json::object params, ExecuteOptions options);
 

@@ -100,4 +100,24 @@ json::object SpecToJson(const MethodSpec& spec) {
                       {"params", spec.params}};
 }
 
+Cost& Cost::operator+=(const Cost& other) {
+  calls += other.calls;
+  retries += other.retries;
+  input_tokens += other.input_tokens;
+  output_tokens += other.output_tokens;
+  bytes += other.bytes;
+  provider_millis += other.provider_millis;
+  return *this;
+}
+
+bool IsSetMethod(const MethodBase* method) {
+  return dynamic_cast<const SetMethod*>(method) || dynamic_cast<const AsyncSetMethod*>(method);
+}
+
+std::optional<ResultInput> ParseResultInput(std::string_view input) {
+  if (ConsumePrefix(input, "result:")) return ResultInput{input, false};
+  if (ConsumePrefix(input, "result?:")) return ResultInput{input, true};
+  return std::nullopt;
+}
+
 }  // namespace sluice::methods

@@ -18,7 +18,9 @@
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/content_type.h"
@@ -39,7 +41,9 @@ struct MethodSpec {
   // Media kinds the method accepts; empty for any. Set methods leave it empty.
   std::vector<MediaKind> kinds;
   // What it reads: "file" (the stored bytes), "image" (decoded pixels, shared per item),
-  // "result:<method>" (an earlier step's output), "set" (all item results; set methods).
+  // "result:<method>" (an earlier step's output), "result?:<method>" (the same when the item
+  // has it: waited for when the pipeline runs that method, never required), "set" (all item
+  // results; set methods).
   std::vector<std::string> inputs;
   // Output kind: "json" (with optional artifacts) or "set" for set methods.
   std::string output = "json";
@@ -73,12 +77,17 @@ struct Artifact {
   std::string bytes;
 };
 
-// What a call cost: remote calls and tokens for providers, bytes processed for local methods.
+// What a call cost: remote calls, their retries, tokens and time waiting on the provider for
+// remote methods; bytes processed for local methods.
 struct Cost {
   int64_t calls = 0;
+  int64_t retries = 0;
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
   int64_t bytes = 0;
+  double provider_millis = 0;
+
+  Cost& operator+=(const Cost& other);
 };
 
 struct MethodOutput {
@@ -124,6 +133,7 @@ struct ItemRerun {
 struct SetOutput {
   json::value value;
   std::vector<ItemRerun> rerun;
+  Cost cost;
 };
 
 class SetMethod : public MethodBase {
@@ -131,6 +141,24 @@ class SetMethod : public MethodBase {
   virtual Result<SetOutput> Run(const std::vector<SetItem>& items,
                                 const json::object& params) const = 0;
 };
+
+// A set method that calls a provider: awaitable, on the event loop.
+class AsyncSetMethod : public MethodBase {
+ public:
+  virtual boost::asio::awaitable<Result<SetOutput>> Run(std::vector<SetItem> items,
+                                                        json::object params) const = 0;
+};
+
+// Whether `method` runs over sets (SetMethod or AsyncSetMethod).
+bool IsSetMethod(const MethodBase* method);
+
+// An input naming an earlier step's result: "result:m" (required) or "result?:m" (optional).
+struct ResultInput {
+  std::string_view method;
+  bool optional = false;
+};
+// std::nullopt for inputs that are not results ("file", "image", "set").
+std::optional<ResultInput> ParseResultInput(std::string_view input);
 
 // `given` checked against the spec's params and completed with defaults. InvalidArgument naming
 // the parameter for an unknown name or a value of the wrong JSON type.

@@ -9,7 +9,7 @@ Status Registry::Add(std::unique_ptr<MethodBase> method) {
   if (spec.name.empty()) return absl::InvalidArgumentError("a method spec needs a name");
   if (spec.version < 1)
     return absl::InvalidArgumentError(StrCat(spec.name, ": version must be at least 1"));
-  bool is_set = dynamic_cast<const SetMethod*>(method.get()) != nullptr;
+  bool is_set = IsSetMethod(method.get());
   for (const std::string& input : spec.inputs) {
     if (input == "set" && !is_set) {
       return absl::InvalidArgumentError(

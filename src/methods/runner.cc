@@ -38,7 +38,7 @@ MethodRunner::MethodRunner(const Registry& registry, runtime::Runtime& runtime,
 asio::awaitable<Result<StepResult>> MethodRunner::Run(std::string name, std::filesystem::path file,
                                                       json::object params) {
   SLUICE_CO_ASSIGN_OR_RETURN(const MethodBase* method, registry_.Get(name));
-  if (dynamic_cast<const SetMethod*>(method)) {
+  if (IsSetMethod(method)) {
     co_return absl::InvalidArgumentError(
         StrCat(name, " is a set method; it runs over a set, not a file"));
   }
@@ -60,13 +60,17 @@ asio::awaitable<Result<StepResult>> MethodRunner::RunWithPrerequisites(const Met
     co_return absl::FailedPreconditionError(
         StrCat("inputs of ", spec.name, " nest too deep (a cycle?)"));
   for (const std::string& input : spec.inputs) {
-    std::string_view needed = input;
-    if (!ConsumePrefix(needed, "result:") || results_.contains(needed)) continue;
-    SLUICE_CO_ASSIGN_OR_RETURN(const MethodBase* prerequisite, registry_.Get(needed));
+    std::optional<ResultInput> needed = ParseResultInput(input);
+    if (!needed || results_.contains(needed->method)) continue;
+    SLUICE_CO_ASSIGN_OR_RETURN(const MethodBase* prerequisite, registry_.Get(needed->method));
+    if (needed->optional && !Accepts(prerequisite->spec(), item_.kind)) continue;
     SLUICE_CO_ASSIGN_OR_RETURN(StepResult before,
                                co_await RunWithPrerequisites(*prerequisite, {}, depth + 1));
-    if (!before.status.ok()) co_return before;  // the prerequisite's failure explains this one
-    results_[needed] = before.output;
+    if (!before.status.ok()) {
+      if (needed->optional) continue;  // runs without it
+      co_return before;                // the prerequisite's failure explains this one
+    }
+    results_[needed->method] = before.output;
   }
   SLUICE_CO_ASSIGN_OR_RETURN(json::object resolved, ResolveParams(spec, params));
   co_return co_await ExecuteItemStep(method, item_, std::move(resolved),

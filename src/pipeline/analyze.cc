@@ -42,8 +42,8 @@ std::string_view SourceName(Source source) {
 std::set<std::string> DependenciesOf(const StepDef& step, const methods::MethodSpec& spec) {
   std::set<std::string> deps;
   for (const std::string& input : spec.inputs) {
-    std::string_view name = input;
-    if (ConsumePrefix(name, "result:")) deps.emplace(name);
+    if (std::optional<methods::ResultInput> result = methods::ParseResultInput(input))
+      deps.emplace(result->method);
   }
   if (step.when) deps.insert(step.when->method);
   return deps;
@@ -138,6 +138,9 @@ struct Analyzer::Impl {
                    (!def.when || def.when->Holds(item.results));
     for (const std::string& dep : DependenciesOf(def, spec)) {
       if (item.results.contains(dep) || (def.when && dep == def.when->method)) continue;
+      if (std::find(spec.inputs.begin(), spec.inputs.end(), StrCat("result?:", dep)) !=
+          spec.inputs.end())
+        continue;  // optional: the step runs without it
       auto failed = item.steps.find(dep);
       if (failed != item.steps.end() && !failed->second.status.ok()) {
         StepResult step;
@@ -269,7 +272,7 @@ struct Analyzer::Impl {
                         .ok = item->record.status == db::ItemStatus::kOk,
                         .results = item->results});
       }
-      const auto* method = dynamic_cast<const methods::SetMethod*>(registry.Find(def.method));
+      const methods::MethodBase* method = registry.Find(def.method);
       std::string key =
           methods::StepKey(method->spec(), def.params, methods::SetInputDigests(view));
       Source source = Source::kRun;
@@ -370,7 +373,7 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
         bool listed = std::any_of(steps.begin(), steps.end(),
                                   [&](const StepDef& s) { return s.method == method; });
         const methods::MethodBase* found = impl.registry.Find(method);
-        if (listed || !found || dynamic_cast<const methods::SetMethod*>(found)) continue;
+        if (listed || !found || methods::IsSetMethod(found)) continue;
         steps.push_back({.method = method, .params = *methods::ResolveParams(found->spec(), {})});
       }
       item->rerun.clear();

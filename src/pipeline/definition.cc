@@ -49,7 +49,7 @@ Status CheckStep(StepDef& step, bool set_stage, const methods::Registry& registr
                  const std::set<std::string>& made) {
   Result<const methods::MethodBase*> found = registry.Get(step.method);
   if (!found.ok()) return found.status();
-  bool is_set = dynamic_cast<const methods::SetMethod*>(*found) != nullptr;
+  bool is_set = methods::IsSetMethod(*found);
   if (is_set != set_stage) {
     return absl::InvalidArgumentError(StrCat(step.method, " is ", is_set ? "a set" : "an item",
                                              " method; put it in [[cycle.", is_set ? "set" : "item",
@@ -64,10 +64,10 @@ Status CheckStep(StepDef& step, bool set_stage, const methods::Registry& registr
     }
   }
   for (const std::string& input : spec.inputs) {
-    std::string_view needed = input;
-    if (ConsumePrefix(needed, "result:") && !made.contains(std::string(needed))) {
-      return absl::InvalidArgumentError(
-          StrCat(step.method, " reads the result of ", needed, ", which no earlier step produces"));
+    std::optional<methods::ResultInput> needed = methods::ParseResultInput(input);
+    if (needed && !needed->optional && !made.contains(std::string(needed->method))) {
+      return absl::InvalidArgumentError(StrCat(step.method, " reads the result of ", needed->method,
+                                               ", which no earlier step produces"));
     }
   }
   if (step.when && !made.contains(step.when->method)) {

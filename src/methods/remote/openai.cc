@@ -1,0 +1,232 @@
+// The OpenAI-compatible wire format: /chat/completions (images as data URLs, JSON-schema
+// structured output), /embeddings, /audio/transcriptions. Served by OpenAI, vLLM, llama.cpp's
+// server, LiteLLM and Ollama alike.
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "methods/remote/provider.h"
+
+namespace sluice::methods::remote {
+namespace {
+
+// {"error": {"message", "type", "code"}}; OpenAI marks an exhausted quota "insufficient_quota".
+Status ClassifyOpenAi(const http::ClientResponse& response, std::string_view provider) {
+  boost::system::error_code ec;
+  json::value body = json::parse(response.body, ec);
+  std::string detail, code;
+  if (!ec && body.is_object()) {
+    if (const json::value* error = body.as_object().if_contains("error")) {
+      if (error->is_object()) {
+        const json::object& e = error->as_object();
+        if (const json::value* m = e.if_contains("message"); m && m->is_string())
+          detail = std::string(m->as_string());
+        for (const char* field : {"code", "type"}) {
+          if (const json::value* c = e.if_contains(field); c && c->is_string() && code.empty())
+            code = std::string(c->as_string());
+        }
+      } else if (error->is_string()) {
+        detail = std::string(error->as_string());
+      }
+    }
+  }
+  if (detail.empty()) detail = response.body.substr(0, 200);
+  if (!code.empty()) detail = StrCat(code, ": ", detail);
+  bool quota = code == "insufficient_quota" || code == "billing_hard_limit_reached";
+  return StatusForHttp(response.status, provider, detail, quota);
+}
+
+Status BadReply(std::string_view provider, std::string_view what) {
+  return Failure(absl::StatusCode::kFailedPrecondition, "bad_reply",
+                 StrCat("provider ", provider, " sent a reply sluice cannot read: ", what));
+}
+
+Usage UsageOf(const json::object& body) {
+  Usage usage;
+  if (const json::value* u = body.if_contains("usage"); u && u->is_object()) {
+    const json::object& o = u->as_object();
+    if (const json::value* v = o.if_contains("prompt_tokens"); v && v->is_number())
+      usage.input_tokens = v->to_number<int64_t>();
+    if (const json::value* v = o.if_contains("completion_tokens"); v && v->is_number())
+      usage.output_tokens = v->to_number<int64_t>();
+  }
+  return usage;
+}
+
+class OpenAiProvider : public Provider {
+ public:
+  OpenAiProvider(ProviderConfig config, asio::any_io_executor loop, Transport& transport)
+      : config_(std::move(config)),
+        gate_(config_.name, loop, transport, config_.limits, &ClassifyOpenAi) {
+    while (!config_.base_url.empty() && config_.base_url.back() == '/') config_.base_url.pop_back();
+  }
+
+  const ProviderConfig& config() const override { return config_; }
+  ProviderGate& gate() override { return gate_; }
+
+  asio::awaitable<Result<ChatReply>> Chat(ChatRequest request) override {
+    json::array messages;
+    if (!request.system.empty())
+      messages.push_back(json::object{{"role", "system"}, {"content", request.system}});
+    for (const Message& message : request.messages) {
+      if (message.images.empty()) {
+        messages.push_back(json::object{{"role", message.role}, {"content", message.text}});
+        continue;
+      }
+      json::array content{json::object{{"type", "text"}, {"text", message.text}}};
+      for (const ImagePart& image : message.images) {
+        content.push_back(json::object{
+            {"type", "image_url"},
+            {"image_url",
+             {{"url", StrCat("data:", image.mime, ";base64,", Base64(image.bytes))}}}});
+      }
+      messages.push_back(json::object{{"role", message.role}, {"content", std::move(content)}});
+    }
+    std::string model = request.model.empty() ? config_.chat_model : request.model;
+    json::object body{{"model", model},
+                      {"messages", std::move(messages)},
+                      {"max_tokens", request.max_output_tokens},
+                      {"temperature", 0}};
+    if (!request.schema.empty()) {
+      body["response_format"] = {
+          {"type", "json_schema"},
+          {"json_schema",
+           {{"name", request.schema_name}, {"schema", request.schema}, {"strict", true}}}};
+    }
+    double estimate = EstimateTokens(request);
+    SLUICE_CO_ASSIGN_OR_RETURN(ProviderGate::Answer answer,
+                               co_await gate_.Call(Post("/chat/completions", body), estimate));
+    boost::system::error_code ec;
+    json::value reply = json::parse(answer.response.body, ec);
+    if (ec || !reply.is_object()) co_return BadReply(config_.name, "the body is not JSON");
+    const json::object& o = reply.as_object();
+    Usage usage = UsageOf(o);
+    gate_.RecordTokens(usage.input_tokens, usage.output_tokens, estimate);
+    usage.calls = answer.usage.calls;
+    usage.retries = answer.usage.retries;
+    usage.millis = answer.usage.millis;
+    const json::value* choices = o.if_contains("choices");
+    if (!choices || !choices->is_array() || choices->as_array().empty() ||
+        !choices->as_array()[0].is_object())
+      co_return BadReply(config_.name, "no choices");
+    const json::value* message = choices->as_array()[0].as_object().if_contains("message");
+    if (!message || !message->is_object()) co_return BadReply(config_.name, "no message");
+    const json::object& m = message->as_object();
+    if (const json::value* refusal = m.if_contains("refusal"); refusal && refusal->is_string()) {
+      co_return Failure(absl::StatusCode::kFailedPrecondition, "refused",
+                        StrCat("the model declined: ", std::string_view(refusal->as_string())));
+    }
+    const json::value* content = m.if_contains("content");
+    if (!content || !content->is_string()) co_return BadReply(config_.name, "no message content");
+    ChatReply out{.text = std::string(content->as_string()), .model = model, .usage = usage};
+    if (const json::value* served = o.if_contains("model"); served && served->is_string())
+      out.model = std::string(served->as_string());
+    co_return out;
+  }
+
+  asio::awaitable<Result<EmbedReply>> Embed(std::vector<std::string> texts,
+                                            std::string model) override {
+    if (model.empty()) model = config_.embedding_model;
+    json::array input;
+    double estimate = 0;
+    for (const std::string& text : texts) {
+      input.emplace_back(text);
+      estimate += static_cast<double>(text.size()) / 4;
+    }
+    json::object body{{"model", model}, {"input", std::move(input)}};
+    SLUICE_CO_ASSIGN_OR_RETURN(ProviderGate::Answer answer,
+                               co_await gate_.Call(Post("/embeddings", body), estimate));
+    boost::system::error_code ec;
+    json::value reply = json::parse(answer.response.body, ec);
+    if (ec || !reply.is_object()) co_return BadReply(config_.name, "the body is not JSON");
+    const json::object& o = reply.as_object();
+    EmbedReply out{.model = model, .usage = UsageOf(o)};
+    gate_.RecordTokens(out.usage.input_tokens, 0, estimate);
+    out.usage.calls = answer.usage.calls;
+    out.usage.retries = answer.usage.retries;
+    out.usage.millis = answer.usage.millis;
+    const json::value* data = o.if_contains("data");
+    if (!data || !data->is_array() || data->as_array().size() != texts.size())
+      co_return BadReply(config_.name, "not one embedding per input");
+    out.vectors.resize(texts.size());
+    for (const json::value& entry : data->as_array()) {
+      const json::value* index =
+          entry.is_object() ? entry.as_object().if_contains("index") : nullptr;
+      const json::value* vector =
+          entry.is_object() ? entry.as_object().if_contains("embedding") : nullptr;
+      if (!index || !index->is_number() || !vector || !vector->is_array())
+        co_return BadReply(config_.name, "an embedding without index or vector");
+      auto i = index->to_number<size_t>();
+      if (i >= texts.size()) co_return BadReply(config_.name, "an embedding index out of range");
+      for (const json::value& x : vector->as_array()) {
+        if (!x.is_number()) co_return BadReply(config_.name, "a non-numeric embedding value");
+        out.vectors[i].push_back(static_cast<float>(x.to_number<double>()));
+      }
+    }
+    co_return out;
+  }
+
+  asio::awaitable<Result<TranscriptReply>> Transcribe(std::string audio, std::string mime,
+                                                      std::string model) override {
+    if (model.empty()) model = config_.transcription_model;
+    // multipart/form-data with a boundary that cannot occur in the parts we write.
+    std::string boundary = StrCat("sluice-", Sha256::HexOf(audio).substr(0, 32));
+    std::string extension = mime.substr(mime.find('/') + 1);
+    std::string body;
+    auto field = [&](std::string_view name, std::string_view value) {
+      StrAppend(body, "--", boundary, "\r\nContent-Disposition: form-data; name=\"", name,
+                "\"\r\n\r\n", value, "\r\n");
+    };
+    field("model", model);
+    field("response_format", "json");
+    StrAppend(body, "--", boundary,
+              "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"audio.", extension,
+              "\"\r\nContent-Type: ", mime, "\r\n\r\n", audio, "\r\n--", boundary, "--\r\n");
+    http::ClientRequest request = Request("/audio/transcriptions");
+    request.headers.emplace_back("Content-Type",
+                                 StrCat("multipart/form-data; boundary=", boundary));
+    request.body = std::move(body);
+    // A minute of speech is roughly a thousand tokens; the server reports no usage here.
+    SLUICE_CO_ASSIGN_OR_RETURN(ProviderGate::Answer answer,
+                               co_await gate_.Call(std::move(request), 1000));
+    boost::system::error_code ec;
+    json::value reply = json::parse(answer.response.body, ec);
+    const json::value* text =
+        !ec && reply.is_object() ? reply.as_object().if_contains("text") : nullptr;
+    if (!text || !text->is_string()) co_return BadReply(config_.name, "no transcript text");
+    co_return TranscriptReply{
+        .text = std::string(text->as_string()), .model = model, .usage = answer.usage};
+  }
+
+ private:
+  http::ClientRequest Request(std::string_view path) const {
+    http::ClientRequest request;
+    request.method = "POST";
+    request.url = StrCat(config_.base_url, path);
+    if (!config_.api_key.empty())
+      request.headers.emplace_back("Authorization", StrCat("Bearer ", config_.api_key));
+    // The provider is the operator's choice (often a model server on this host), not input.
+    request.addresses.allow_private = true;
+    return request;
+  }
+
+  http::ClientRequest Post(std::string_view path, const json::object& body) const {
+    http::ClientRequest request = Request(path);
+    request.headers.emplace_back("Content-Type", "application/json");
+    request.body = json::serialize(body);
+    return request;
+  }
+
+  ProviderConfig config_;
+  ProviderGate gate_;
+};
+
+}  // namespace
+
+std::unique_ptr<Provider> NewOpenAiProvider(ProviderConfig config, asio::any_io_executor loop,
+                                            Transport& transport) {
+  return std::make_unique<OpenAiProvider>(std::move(config), loop, transport);
+}
+
+}  // namespace sluice::methods::remote

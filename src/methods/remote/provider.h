@@ -1,0 +1,249 @@
+// Remote AI providers (DESIGN.md §4–§6): the calls remote methods make, behind one interface
+// whatever the wire format (OpenAI-compatible, AWS Bedrock), each provider's calls passing
+// through its ProviderGate — the unit of limits, retries, circuit breaking and the cost ledger.
+//
+//   remote method ──► Provider (wire format) ──► ProviderGate (limits, retries, breaker)
+//                                                  ──► Transport (network, or a cassette)
+//
+// Event-loop only: every awaitable here runs on the runtime's loop.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "http/curl_client.h"
+#include "http/request.h"
+#include "runtime/limiter.h"
+#include "runtime/rate_limit.h"
+#include "runtime/retry.h"
+
+namespace sluice::methods::remote {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+// What one logical call cost: retries are the attempts after the first.
+struct Usage {
+  int64_t calls = 0;
+  int64_t retries = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  // From the first attempt to the answer, waits for limits and backoff included.
+  double millis = 0;
+
+  Usage& operator+=(const Usage& other);
+};
+
+// Where requests go: the network, or a cassette (record/replay, cassette.h).
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // The response whatever its status; errors as http::Send.
+  virtual asio::awaitable<Result<http::ClientResponse>> Exchange(http::ClientRequest request) = 0;
+};
+
+class NetworkTransport : public Transport {
+ public:
+  explicit NetworkTransport(http::HttpClient& client) : client_(client) {}
+  asio::awaitable<Result<http::ClientResponse>> Exchange(http::ClientRequest request) override;
+
+ private:
+  http::HttpClient& client_;
+};
+
+// Per provider; adjustable while running (ProviderGate::SetLimits).
+struct ProviderLimits {
+  // Calls in flight at once. Default 64.
+  size_t max_concurrency = 64;
+  // Requests and tokens per minute (token buckets). 0: no limit of ours — the server's
+  // x-ratelimit-limit-* headers then set it.
+  double requests_per_minute = 0;
+  double tokens_per_minute = 0;
+  // Attempts per call for 408/409/429/5xx/timeouts/connection failures; other errors are not
+  // retried. Attempts refused by an open circuit are not counted.
+  runtime::RetryPolicy retry{.max_attempts = 5};
+  // Deadline of each attempt. Default 120 s.
+  runtime::Duration call_timeout{120'000};
+  runtime::BreakerOptions breaker;
+  // How long a call waits for an open circuit (an outage) before failing. Default 15 min.
+  runtime::Duration max_outage_wait{900'000};
+};
+
+// The ledger of one provider since start.
+struct ProviderStats {
+  int64_t calls = 0;  // logical calls answered (success or permanent error)
+  int64_t retries = 0;
+  int64_t failures = 0;   // calls that ended in an error
+  int64_t throttled = 0;  // 429 answers
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  int64_t breaker_opened = 0;
+  size_t peak_in_flight = 0;
+  double millis = 0;
+};
+
+// How a provider's non-2xx answers map to statuses: retryable codes (Unavailable,
+// DeadlineExceeded, ResourceExhausted) are retried, everything else is final.
+using ErrorClassifier = Status (*)(const http::ClientResponse& response, std::string_view provider);
+
+// The common mapping of HTTP statuses: 401/403 PermissionDenied "auth_failed"; 408
+// DeadlineExceeded "timeout"; 409 Unavailable "conflict"; 429 ResourceExhausted
+// "rate_limited"; 5xx Unavailable "server_error"; other 4xx InvalidArgument "invalid_request";
+// and FailedPrecondition "quota_exceeded" whatever the status when `quota` (an exhausted quota
+// or billing limit: retrying cannot help).
+Status StatusForHttp(long status, std::string_view provider, std::string_view detail, bool quota);
+
+class ProviderGate {
+ public:
+  ProviderGate(std::string name, asio::any_io_executor loop, Transport& transport,
+               ProviderLimits limits, ErrorClassifier classify,
+               runtime::Now now = runtime::SteadyClock::now);
+
+  struct Answer {
+    http::ClientResponse response;  // a 2xx
+    Usage usage;                    // calls, retries, millis (tokens are the provider's to add)
+  };
+
+  // Sends `request` under the limits: waits while the circuit is open (an outage) without
+  // spending attempts, takes a concurrency slot, reserves one request and `estimated_tokens`,
+  // retries retryable failures with full-jitter backoff (a server's Retry-After, retry-after-ms
+  // or x-ratelimit-reset-* wins and pauses the whole provider), and reads x-ratelimit-remaining-*.
+  // Errors: the classifier's status for a final answer (quota, auth, invalid request); the last
+  // retryable error after the attempts, with "after N attempts"; Unavailable
+  // "provider_unavailable" when the circuit stayed open past max_outage_wait.
+  asio::awaitable<Result<Answer>> Call(http::ClientRequest request, double estimated_tokens);
+
+  // The tokens a call really used: the ledger, and the token bucket charged for any excess.
+  void RecordTokens(int64_t input_tokens, int64_t output_tokens, double estimated_tokens);
+
+  void SetLimits(ProviderLimits limits);
+  const ProviderLimits& limits() const { return limits_; }
+  const ProviderStats& stats() const { return stats_; }
+  runtime::CircuitBreaker::State breaker_state() const { return breaker_.state(); }
+  const std::string& name() const { return name_; }
+
+ private:
+  asio::awaitable<void> Sleep(runtime::Duration duration);
+  void ObserveRateLimitHeaders(const http::ClientResponse& response);
+
+  std::string name_;
+  asio::any_io_executor loop_;
+  Transport& transport_;
+  ProviderLimits limits_;
+  ErrorClassifier classify_;
+  runtime::Now now_;
+  runtime::Limiter concurrency_;
+  runtime::TokenBucket requests_;
+  runtime::TokenBucket tokens_;
+  runtime::CircuitBreaker breaker_;
+  // A server-requested pause (429 with Retry-After, or a limit exhausted until a reset).
+  runtime::SteadyClock::time_point paused_until_{};
+  std::mt19937_64 random_{std::random_device{}()};
+  ProviderStats stats_;
+  size_t in_flight_ = 0;
+};
+
+// "1s", "6m0s", "20ms", "1h2m3.5s" (x-ratelimit-reset-*) → milliseconds; nullopt when malformed.
+std::optional<runtime::Duration> ParseResetDuration(std::string_view text);
+
+// An image in a chat message: its type and bytes (sent base64-encoded).
+struct ImagePart {
+  std::string mime;
+  std::string bytes;
+};
+
+struct Message {
+  std::string role;  // "user" or "assistant"
+  std::string text;
+  std::vector<ImagePart> images;
+};
+
+struct ChatRequest {
+  // "" for the provider's configured chat model.
+  std::string model;
+  std::string system;
+  std::vector<Message> messages;
+  // A JSON schema the reply must follow (structured output); empty for free text.
+  json::object schema;
+  std::string schema_name = "result";
+  int max_output_tokens = 512;
+};
+
+struct ChatReply {
+  // The reply text; with a schema, a JSON document (not yet validated).
+  std::string text;
+  std::string model;
+  Usage usage;
+};
+
+struct EmbedReply {
+  std::vector<std::vector<float>> vectors;  // one per input, in order
+  std::string model;
+  Usage usage;
+};
+
+struct TranscriptReply {
+  std::string text;
+  std::string model;
+  Usage usage;
+};
+
+// The configuration of one provider (config.h reads it from TOML and the environment).
+struct ProviderConfig {
+  std::string name;
+  // "openai" (any OpenAI-compatible server) or "bedrock".
+  std::string kind = "openai";
+  // openai: up to and including the version ("https://api.openai.com/v1"). bedrock: the
+  // runtime endpoint; default https://bedrock-runtime.<region>.amazonaws.com.
+  std::string base_url;
+  // The environment variable holding the API key (openai); its value is read at start.
+  std::string api_key_env;
+  std::string api_key;
+  // bedrock: region and credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+  // AWS_SESSION_TOKEN at start).
+  std::string region;
+  http::SigV4 aws;
+  std::string chat_model;
+  std::string embedding_model;
+  std::string transcription_model;
+  ProviderLimits limits;
+};
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+  virtual const ProviderConfig& config() const = 0;
+  virtual ProviderGate& gate() = 0;
+
+  // Errors: as ProviderGate::Call; FailedPrecondition "bad_reply" for a 2xx whose body is not
+  // what the API documents; FailedPrecondition "refused" when the model declined.
+  virtual asio::awaitable<Result<ChatReply>> Chat(ChatRequest request) = 0;
+  // `model` "" for the configured embedding model.
+  virtual asio::awaitable<Result<EmbedReply>> Embed(std::vector<std::string> texts,
+                                                    std::string model) = 0;
+  // Unimplemented "not_supported" for providers without transcription (Bedrock).
+  virtual asio::awaitable<Result<TranscriptReply>> Transcribe(std::string audio, std::string mime,
+                                                              std::string model) = 0;
+};
+
+// The wire formats. `transport` and `loop` outlive the provider.
+std::unique_ptr<Provider> NewOpenAiProvider(ProviderConfig config, asio::any_io_executor loop,
+                                            Transport& transport);
+std::unique_ptr<Provider> NewBedrockProvider(ProviderConfig config, asio::any_io_executor loop,
+                                             Transport& transport);
+
+// Rough token count of a request before sending it (for the tokens-per-minute bucket): text at
+// four characters a token, a fixed amount per image, plus the output allowance.
+double EstimateTokens(const ChatRequest& request);
+
+// The base64 of `bytes` (images in JSON bodies).
+std::string Base64(std::string_view bytes);
+
+}  // namespace sluice::methods::remote
