@@ -4,11 +4,19 @@
 
 namespace sluice::methods {
 
-Status RegisterBuiltinMethods(Registry& registry) {
+Status RegisterBuiltinMethods(Registry& registry, const remote::RemoteEnv& remote) {
   for (auto* make : {&NewProbeMethod, &NewPhashMethod, &NewColorsMethod, &NewThumbnailMethod,
                      &NewFacesMethod, &NewOcrMethod, &NewNearDuplicatesMethod, &NewSummaryMethod}) {
     SLUICE_RETURN_IF_ERROR(registry.Add(make()));
   }
+  remote::RemoteEnv env = remote;
+  static const remote::ProvidersConfig kDefaults = [] {
+    Result<remote::ProvidersConfig> config = remote::LoadProvidersConfig("");
+    return config.ok() ? *config : remote::ProvidersConfig{};
+  }();
+  if (!env.config) env.config = &kDefaults;
+  for (auto& method : remote::NewRemoteMethods(env))
+    SLUICE_RETURN_IF_ERROR(registry.Add(std::move(method)));
   return absl::OkStatus();
 }
 

@@ -110,6 +110,12 @@ Cost& Cost::operator+=(const Cost& other) {
   return *this;
 }
 
+Result<json::object> ResolveMethodParams(const MethodBase& method, const json::object& given) {
+  SLUICE_ASSIGN_OR_RETURN(json::object params, ResolveParams(method.spec(), given));
+  SLUICE_RETURN_IF_ERROR(method.CompleteParams(params));
+  return params;
+}
+
 bool IsSetMethod(const MethodBase* method) {
   return dynamic_cast<const SetMethod*>(method) || dynamic_cast<const AsyncSetMethod*>(method);
 }

@@ -100,6 +100,9 @@ class MethodBase {
  public:
   virtual ~MethodBase() = default;
   virtual const MethodSpec& spec() const = 0;
+  // Completes params whose defaults come from configuration (a provider's model), after the
+  // spec's defaults were applied. InvalidArgument for values the method refuses.
+  virtual Status CompleteParams(json::object& /*params*/) const { return absl::OkStatus(); }
 };
 
 class Method : public MethodBase {
@@ -163,6 +166,9 @@ std::optional<ResultInput> ParseResultInput(std::string_view input);
 // `given` checked against the spec's params and completed with defaults. InvalidArgument naming
 // the parameter for an unknown name or a value of the wrong JSON type.
 Result<json::object> ResolveParams(const MethodSpec& spec, const json::object& given);
+
+// ResolveParams, then the method's CompleteParams: what every step of `method` runs with.
+Result<json::object> ResolveMethodParams(const MethodBase& method, const json::object& given);
 
 // Whether the method accepts items of `kind`.
 bool Accepts(const MethodSpec& spec, MediaKind kind);

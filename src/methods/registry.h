@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "methods/method.h"
+#include "methods/remote/remote_methods.h"
 
 namespace sluice::methods {
 
@@ -32,7 +33,9 @@ class Registry {
   std::map<std::string, std::unique_ptr<MethodBase>, std::less<>> methods_;
 };
 
-// Registers every built-in method. The one place that lists them.
-Status RegisterBuiltinMethods(Registry& registry);
+// Registers every built-in method, local and remote. The one place that lists them. `remote`
+// configures the remote methods; by default they resolve params against the default provider
+// configuration (no config file) and cannot run (no live providers).
+Status RegisterBuiltinMethods(Registry& registry, const remote::RemoteEnv& remote = {});
 
 }  // namespace sluice::methods

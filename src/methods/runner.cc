@@ -72,7 +72,7 @@ asio::awaitable<Result<StepResult>> MethodRunner::RunWithPrerequisites(const Met
     }
     results_[needed->method] = before.output;
   }
-  SLUICE_CO_ASSIGN_OR_RETURN(json::object resolved, ResolveParams(spec, params));
+  SLUICE_CO_ASSIGN_OR_RETURN(json::object resolved, ResolveMethodParams(method, params));
   co_return co_await ExecuteItemStep(method, item_, std::move(resolved),
                                      {.runtime = &runtime_, .artifacts = artifacts_});
 }

@@ -374,7 +374,8 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
                                   [&](const StepDef& s) { return s.method == method; });
         const methods::MethodBase* found = impl.registry.Find(method);
         if (listed || !found || methods::IsSetMethod(found)) continue;
-        steps.push_back({.method = method, .params = *methods::ResolveParams(found->spec(), {})});
+        Result<boost::json::object> params = methods::ResolveMethodParams(*found, {});
+        if (params.ok()) steps.push_back({.method = method, .params = std::move(*params)});
       }
       item->rerun.clear();
       if (steps.empty()) continue;

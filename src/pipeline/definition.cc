@@ -56,7 +56,7 @@ Status CheckStep(StepDef& step, bool set_stage, const methods::Registry& registr
                                              "]]"));
   }
   const methods::MethodSpec& spec = (*found)->spec();
-  SLUICE_ASSIGN_OR_RETURN(step.params, methods::ResolveParams(spec, step.params));
+  SLUICE_ASSIGN_OR_RETURN(step.params, methods::ResolveMethodParams(**found, step.params));
   for (MediaKind kind : step.kinds) {
     if (!methods::Accepts(spec, kind)) {
       return absl::InvalidArgumentError(

@@ -5,17 +5,18 @@
 
 namespace sluice::runtime {
 
-TokenBucket::TokenBucket(double per_minute, Now now)
+TokenBucket::TokenBucket(double per_minute, Now now, double burst_seconds)
     : per_minute_(std::max(0.0, per_minute)),
+      burst_seconds_(burst_seconds),
       now_(std::move(now)),
-      available_(per_minute_),
+      available_(Capacity()),
       updated_(now_()) {}
 
 void TokenBucket::Refill() {
   SteadyClock::time_point now = now_();
   double minutes = std::chrono::duration<double, std::ratio<60>>(now - updated_).count();
   if (minutes > 0) {
-    available_ = std::min(per_minute_, available_ + minutes * per_minute_);
+    available_ = std::min(Capacity(), available_ + minutes * per_minute_);
     updated_ = now;
   }
 }
@@ -32,7 +33,7 @@ Duration TokenBucket::Reserve(double units) {
 void TokenBucket::SetRate(double per_minute) {
   Refill();
   per_minute_ = std::max(0.0, per_minute);
-  available_ = std::min(available_, per_minute_);
+  available_ = std::min(available_, Capacity());
 }
 
 void TokenBucket::ObserveRemaining(double remaining) {

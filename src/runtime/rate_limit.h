@@ -5,6 +5,7 @@
 // returned wait into a timer. Not thread-safe: use from the event loop.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -17,14 +18,15 @@ namespace sluice::runtime {
 using SteadyClock = std::chrono::steady_clock;
 using Now = std::function<SteadyClock::time_point()>;
 
-// A bucket of `per_minute` units refilled continuously, holding at most one minute's worth.
+// A bucket of `per_minute` units refilled continuously, holding at most `burst_seconds` worth
+// (default a minute; providers use a fraction of a second so calls are paced, not bursted).
 // Reserve(n) takes n units now or in the future: it returns how long the caller must wait
 // before using them (0 when available now). Reservations queue behind each other, so callers
 // are served in order and the rate holds under any burst.
 class TokenBucket {
  public:
   // `per_minute` 0 means unlimited.
-  TokenBucket(double per_minute, Now now = SteadyClock::now);
+  TokenBucket(double per_minute, Now now = SteadyClock::now, double burst_seconds = 60);
 
   Duration Reserve(double units);
   // Changes the rate while running; reservations already made keep their waits.
@@ -37,7 +39,10 @@ class TokenBucket {
  private:
   void Refill();
 
+  double Capacity() const { return std::max(1.0, per_minute_ * burst_seconds_ / 60); }
+
   double per_minute_;
+  double burst_seconds_;
   Now now_;
   double available_;
   SteadyClock::time_point updated_;

@@ -15,6 +15,10 @@ namespace {
 using runtime::Duration;
 using Clock = runtime::SteadyClock;
 
+// Token buckets hold a tenth of a second's worth: calls are paced evenly, not sent in a burst
+// that the provider's own (often per-second) enforcement would answer with 429s.
+constexpr double kBurstSeconds = 0.1;
+
 double MillisBetween(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
@@ -85,8 +89,8 @@ ProviderGate::ProviderGate(std::string name, asio::any_io_executor loop, Transpo
       classify_(classify),
       now_(std::move(now)),
       concurrency_(loop, limits.max_concurrency),
-      requests_(limits.requests_per_minute, now_),
-      tokens_(limits.tokens_per_minute, now_),
+      requests_(limits.requests_per_minute, now_, kBurstSeconds),
+      tokens_(limits.tokens_per_minute, now_, kBurstSeconds),
       breaker_(limits.breaker, now_) {}
 
 void ProviderGate::SetLimits(ProviderLimits limits) {
@@ -150,6 +154,7 @@ asio::awaitable<Result<ProviderGate::Answer>> ProviderGate::Call(http::ClientReq
   Clock::time_point start = now_();
   Usage usage{.calls = 1};
   int attempts = 0;
+  int throttles = 0;
   Status last;
   auto finish = [&](Status status) -> Status {
     usage.millis = MillisBetween(start, now_());
@@ -214,14 +219,21 @@ asio::awaitable<Result<ProviderGate::Answer>> ProviderGate::Call(http::ClientReq
     } else {
       breaker_.RecordSuccess();  // throttled, not down
     }
-    // An open circuit means the provider is down, not that this call is bad: no attempt spent.
-    bool counted = breaker_.state() == runtime::CircuitBreaker::State::kClosed;
+    // An open circuit means the provider is down, and a 429 that it is busy — neither says this
+    // call is bad, so neither spends an attempt (max_outage_wait bounds both waits).
+    bool throttled = last.code() == absl::StatusCode::kResourceExhausted;
+    bool counted = !throttled && breaker_.state() == runtime::CircuitBreaker::State::kClosed;
+    if (throttled) ++throttles;
+    if (throttled && now_() - start > limits_.max_outage_wait) {
+      co_return finish(Status(last.code(), StrCat(last.message(), " (still throttled after ",
+                                                  limits_.max_outage_wait.count() / 1000, " s)")));
+    }
     if (counted && ++attempts >= limits_.retry.max_attempts) {
       co_return finish(
           Status(last.code(), StrCat(last.message(), " (after ", attempts, " attempts)")));
     }
     ++usage.retries;
-    Duration backoff = limits_.retry.Backoff(std::max(attempts, 1), hint, random_);
+    Duration backoff = limits_.retry.Backoff(std::max(1, attempts + throttles), hint, random_);
     if (hint) paused_until_ = std::max(paused_until_, now_() + backoff);  // the server said so
     co_await Sleep(backoff);
   }

@@ -66,8 +66,9 @@ struct ProviderLimits {
   // x-ratelimit-limit-* headers then set it.
   double requests_per_minute = 0;
   double tokens_per_minute = 0;
-  // Attempts per call for 408/409/429/5xx/timeouts/connection failures; other errors are not
-  // retried. Attempts refused by an open circuit are not counted.
+  // Attempts per call for 408/409/5xx/timeouts/connection failures; other errors are not
+  // retried. 429s and failures while the circuit is open are retried without counting (the
+  // provider is busy or down, the call is not bad), for up to max_outage_wait.
   runtime::RetryPolicy retry{.max_attempts = 5};
   // Deadline of each attempt. Default 120 s.
   runtime::Duration call_timeout{120'000};

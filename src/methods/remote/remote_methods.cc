@@ -1,0 +1,534 @@
+#include "methods/remote/remote_methods.h"
+
+#include <array>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <set>
+#include <sstream>
+
+#include "common/strings.h"
+#include "media/frame.h"
+#include "media/image_header.h"
+#include "runtime/offload.h"
+
+namespace sluice::methods::remote {
+namespace {
+
+json::object Parse(std::string_view text) { return json::parse(text).as_object(); }
+
+std::string TypeOf(const json::value& value) {
+  switch (value.kind()) {
+    case json::kind::object:
+      return "object";
+    case json::kind::array:
+      return "array";
+    case json::kind::string:
+      return "string";
+    case json::kind::bool_:
+      return "boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::double_:
+      return "number";
+    default:
+      return "integer";
+  }
+}
+
+Status Misfit(const std::string& path, std::string_view what) {
+  return Failure(absl::StatusCode::kInvalidArgument, "does_not_fit_schema",
+                 StrCat(path, ": ", what));
+}
+
+Status CheckAt(const json::value& value, const json::object& schema, const std::string& path) {
+  if (const json::value* type = schema.if_contains("type"); type && type->is_string()) {
+    std::string want(type->as_string()), have = TypeOf(value);
+    bool ok = want == have || (want == "number" && have == "integer");
+    if (!ok) return Misfit(path, StrCat("expected ", want, ", got ", have));
+  }
+  if (const json::value* options = schema.if_contains("enum"); options && options->is_array()) {
+    const json::array& a = options->as_array();
+    if (std::find(a.begin(), a.end(), value) == a.end())
+      return Misfit(path, StrCat(json::serialize(value), " is not one of ", json::serialize(a)));
+  }
+  auto bound = [&schema](const char* name) -> std::optional<double> {
+    const json::value* v = schema.if_contains(name);
+    if (!v || !v->is_number()) return std::nullopt;
+    return v->to_number<double>();
+  };
+  if (value.is_number()) {
+    double x = value.to_number<double>();
+    if (auto min = bound("minimum"); min && x < *min) return Misfit(path, "below the minimum");
+    if (auto max = bound("maximum"); max && x > *max) return Misfit(path, "above the maximum");
+  }
+  if (value.is_string()) {
+    auto size = static_cast<double>(value.as_string().size());
+    if (auto min = bound("minLength"); min && size < *min) return Misfit(path, "too short");
+    if (auto max = bound("maxLength"); max && size > *max) return Misfit(path, "too long");
+  }
+  if (value.is_array()) {
+    const json::array& a = value.as_array();
+    auto size = static_cast<double>(a.size());
+    if (auto min = bound("minItems"); min && size < *min) return Misfit(path, "too few items");
+    if (auto max = bound("maxItems"); max && size > *max) return Misfit(path, "too many items");
+    if (const json::value* items = schema.if_contains("items"); items && items->is_object()) {
+      for (size_t i = 0; i < a.size(); ++i)
+        SLUICE_RETURN_IF_ERROR(CheckAt(a[i], items->as_object(), StrCat(path, "[", i, "]")));
+    }
+  }
+  if (value.is_object()) {
+    const json::object& o = value.as_object();
+    const json::value* properties = schema.if_contains("properties");
+    if (const json::value* required = schema.if_contains("required");
+        required && required->is_array()) {
+      for (const json::value& name : required->as_array()) {
+        if (name.is_string() && !o.contains(name.as_string()))
+          return Misfit(path, StrCat("missing \"", std::string_view(name.as_string()), "\""));
+      }
+    }
+    for (const auto& [name, member] : o) {
+      const json::value* sub = properties && properties->is_object()
+                                   ? properties->as_object().if_contains(name)
+                                   : nullptr;
+      if (sub && sub->is_object()) {
+        SLUICE_RETURN_IF_ERROR(CheckAt(member, sub->as_object(), StrCat(path, ".", name)));
+      } else if (const json::value* extra = schema.if_contains("additionalProperties");
+                 extra && extra->is_bool() && !extra->as_bool()) {
+        return Misfit(path, StrCat("unexpected \"", std::string_view(name), "\""));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+Cost CostOf(const Usage& usage) {
+  return {.calls = usage.calls,
+          .retries = usage.retries,
+          .input_tokens = usage.input_tokens,
+          .output_tokens = usage.output_tokens,
+          .provider_millis = usage.millis};
+}
+
+// Models wrap JSON in prose or code fences now and then: take the outermost {...}.
+std::string_view JsonPart(std::string_view text) {
+  size_t begin = text.find('{'), end = text.rfind('}');
+  if (begin == std::string_view::npos || end == std::string_view::npos || end < begin) return text;
+  return text.substr(begin, end - begin + 1);
+}
+
+struct JsonAnswer {
+  json::value value;
+  Usage usage;
+};
+
+// Asks for a JSON document fitting `request.schema`; a reply that does not parse or fit is
+// answered with what was wrong, up to `max_reasks` times.
+asio::awaitable<Result<JsonAnswer>> AskJson(Provider& provider, ChatRequest request,
+                                            int max_reasks) {
+  JsonAnswer answer;
+  for (int ask = 0;; ++ask) {
+    Result<ChatReply> reply = co_await provider.Chat(request);
+    if (!reply.ok()) co_return reply.status();
+    answer.usage += reply->usage;
+    boost::system::error_code ec;
+    json::value value = json::parse(JsonPart(reply->text), ec);
+    Status fits = ec ? Misfit("$", StrCat("not JSON (", ec.message(), ")"))
+                     : CheckAgainstSchema(value, request.schema);
+    if (fits.ok()) {
+      answer.value = std::move(value);
+      co_return answer;
+    }
+    if (ask >= max_reasks) {
+      co_return Failure(absl::StatusCode::kFailedPrecondition, "malformed_output",
+                        StrCat("the model's reply did not fit the schema after ", ask + 1,
+                               " asks: ", fits.message()));
+    }
+    request.messages.push_back({.role = "assistant", .text = reply->text});
+    request.messages.push_back(
+        {.role = "user",
+         .text = StrCat("That reply is not usable: ", fits.message(),
+                        ". Answer again with only a JSON document that fits the schema.")});
+  }
+}
+
+// An image as the model gets it: the stored bytes when they are a common format within
+// `max_side` and 4 MiB, otherwise decoded (a video's first frame), scaled and re-encoded as
+// JPEG. CPU work: call on the CPU pool.
+Result<ImagePart> ImageForModel(const ItemContext& item, int max_side) {
+  constexpr int64_t kMaxBytes = int64_t{4} << 20;
+  if (item.kind == MediaKind::kImage && item.size <= kMaxBytes &&
+      (item.mime == "image/jpeg" || item.mime == "image/png" || item.mime == "image/webp" ||
+       item.mime == "image/gif")) {
+    std::optional<media::ImageSize> size = media::ReadImageSize(item.file);
+    if (size && size->width <= max_side && size->height <= max_side) {
+      std::ifstream in(item.file, std::ios::binary);
+      std::stringstream bytes;
+      bytes << in.rdbuf();
+      if (in) return ImagePart{.mime = item.mime, .bytes = bytes.str()};
+    }
+  }
+  cv::Mat decoded;
+  const cv::Mat* picture = nullptr;
+  if (item.kind == MediaKind::kImage && item.image) {
+    SLUICE_ASSIGN_OR_RETURN(picture, item.image->Get());
+  } else {
+    SLUICE_ASSIGN_OR_RETURN(decoded, media::DecodeFirstFrame(item.file));
+    picture = &decoded;
+  }
+  double scale = std::min(
+      1.0, static_cast<double>(max_side) / std::max(1, std::max(picture->cols, picture->rows)));
+  cv::Mat scaled;
+  cv::resize(*picture, scaled,
+             cv::Size(std::max(1, static_cast<int>(std::lround(picture->cols * scale))),
+                      std::max(1, static_cast<int>(std::lround(picture->rows * scale)))),
+             0, 0, cv::INTER_AREA);
+  std::vector<uchar> jpeg;
+  cv::imencode(".jpg", scaled, jpeg, {cv::IMWRITE_JPEG_QUALITY, 85});
+  return ImagePart{.mime = "image/jpeg", .bytes = std::string(jpeg.begin(), jpeg.end())};
+}
+
+// What every remote method shares: provider and model params, and finding the provider.
+class RemoteBase {
+ protected:
+  RemoteBase(RemoteEnv env, bool embedding) : env_(env), embedding_(embedding) {}
+
+  void AddProviderParams(MethodSpec& spec) const {
+    spec.provider = env_.config->default_provider;
+    spec.placement = Placement::kEventLoop;
+    spec.params["provider"] = env_.config->default_provider;
+    spec.params["model"] = "";
+  }
+
+  Status Complete(json::object& params) const {
+    std::string name(params.at("provider").as_string());
+    const ProviderConfig* provider = env_.config->Find(name);
+    if (!provider) {
+      return absl::InvalidArgumentError(
+          StrCat("provider '", name, "' is not configured (see [providers] in the config file)"));
+    }
+    if (params.at("model").as_string().empty())
+      params["model"] = embedding_ ? provider->embedding_model : provider->chat_model;
+    return absl::OkStatus();
+  }
+
+  Result<Provider*> ProviderFor(const json::object& params) const {
+    if (!env_.providers || !env_.runtime) {
+      return Failure(absl::StatusCode::kFailedPrecondition, "no_providers",
+                     "remote methods need providers; none were set up for this command");
+    }
+    return env_.providers->Get(params.at("provider").as_string());
+  }
+
+  RemoteEnv env_;
+  bool embedding_;
+};
+
+// A chat method over one item's picture: subclasses give the spec, prompt, schema and the
+// shaping of the validated answer.
+class ImageChatMethod : public AsyncMethod, protected RemoteBase {
+ public:
+  ImageChatMethod(RemoteEnv env, MethodSpec spec, std::string prompt, json::object schema)
+      : RemoteBase(env, false),
+        spec_(std::move(spec)),
+        prompt_(std::move(prompt)),
+        schema_(std::move(schema)) {
+    AddProviderParams(spec_);
+    spec_.params["max_side"] = 768;
+    spec_.params["max_reasks"] = 2;
+  }
+
+  const MethodSpec& spec() const override { return spec_; }
+  Status CompleteParams(json::object& params) const override { return Complete(params); }
+
+  asio::awaitable<Result<MethodOutput>> Run(ItemContext item, json::object params) const override {
+    SLUICE_CO_ASSIGN_OR_RETURN(Provider * provider, ProviderFor(params));
+    int max_side = static_cast<int>(params.at("max_side").to_number<int64_t>());
+    if (max_side < 64 || max_side > 4096)
+      co_return absl::InvalidArgumentError("max_side must be between 64 and 4096");
+    SLUICE_CO_ASSIGN_OR_RETURN(ImagePart image, co_await runtime::RunOn(env_.runtime->cpu(), [&] {
+                                 return ImageForModel(item, max_side);
+                               }));
+    ChatRequest request{.model = std::string(params.at("model").as_string()),
+                        .system = "You analyse media for a catalogue. Answer with JSON only.",
+                        .schema = schema_,
+                        .schema_name = "result"};
+    request.messages.push_back(
+        {.role = "user", .text = Prompt(params), .images = {std::move(image)}});
+    SLUICE_CO_ASSIGN_OR_RETURN(
+        JsonAnswer answer,
+        co_await AskJson(*provider, std::move(request),
+                         static_cast<int>(params.at("max_reasks").to_number<int64_t>())));
+    json::object value = Shape(std::move(answer.value.as_object()), item, params);
+    value["model"] = params.at("model");
+    co_return MethodOutput{.value = std::move(value), .cost = CostOf(answer.usage)};
+  }
+
+ protected:
+  virtual std::string Prompt(const json::object& /*params*/) const { return prompt_; }
+  virtual json::object Shape(json::object value, const ItemContext& /*item*/,
+                             const json::object& /*params*/) const {
+    return value;
+  }
+
+ private:
+  MethodSpec spec_;
+  std::string prompt_;
+  json::object schema_;
+};
+
+std::string Lower(std::string_view text) { return ToLower(Trim(text)); }
+
+class TagsMethod : public ImageChatMethod {
+ public:
+  explicit TagsMethod(RemoteEnv env)
+      : ImageChatMethod(
+            env,
+            {.name = "llm.tags",
+             .kinds = {MediaKind::kImage},
+             .inputs = {"file", "image"},
+             .description = "attribute tags for an image (objects, colours, style, setting)",
+             .params = {{"max_tags", 12}}},
+            "",
+            Parse(R"({"type":"object","properties":{"tags":{"type":"array","minItems":1,)"
+                  R"("maxItems":30,"items":{"type":"string","minLength":1,"maxLength":60}}},)"
+                  R"("required":["tags"],"additionalProperties":false})")) {}
+
+ protected:
+  std::string Prompt(const json::object& params) const override {
+    return StrCat("List up to ", params.at("max_tags").to_number<int64_t>(),
+                  " attribute tags for this image: the objects shown, colours, materials, "
+                  "style, setting and mood. One or two lowercase words each, most salient first.");
+  }
+  json::object Shape(json::object value, const ItemContext&,
+                     const json::object& params) const override {
+    auto limit = static_cast<size_t>(params.at("max_tags").to_number<int64_t>());
+    json::array tags;
+    std::set<std::string> seen;
+    for (const json::value& tag : value.at("tags").as_array()) {
+      std::string text = Lower(tag.as_string());
+      if (!text.empty() && seen.insert(text).second && tags.size() < limit) tags.emplace_back(text);
+    }
+    return {{"tags", std::move(tags)}};
+  }
+};
+
+class SeoFilenameMethod : public ImageChatMethod {
+ public:
+  explicit SeoFilenameMethod(RemoteEnv env)
+      : ImageChatMethod(
+            env,
+            {.name = "llm.seo_filename",
+             .kinds = {MediaKind::kImage},
+             .inputs = {"file", "image"},
+             .description = "a descriptive, search-friendly file name and alt text for an image"},
+            "Propose a search-friendly file name for this image: three to six lowercase English "
+            "words joined by hyphens, most specific first, no extension. Also write alt text of "
+            "one short sentence.",
+            Parse(R"({"type":"object","properties":{"filename":{"type":"string","minLength":1,)"
+                  R"("maxLength":120},"alt_text":{"type":"string","maxLength":300}},)"
+                  R"("required":["filename","alt_text"],"additionalProperties":false})")) {}
+
+ protected:
+  json::object Shape(json::object value, const ItemContext& item,
+                     const json::object&) const override {
+    std::string slug;
+    for (char c : Lower(value.at("filename").as_string())) {
+      bool word = std::isalnum(static_cast<unsigned char>(c)) != 0;
+      if (word) {
+        slug += c;
+      } else if (!slug.empty() && slug.back() != '-') {
+        slug += '-';
+      }
+    }
+    while (!slug.empty() && slug.back() == '-') slug.pop_back();
+    if (slug.size() > 60) slug = slug.substr(0, slug.rfind('-', 60));
+    if (slug.empty()) slug = "image";
+    std::string extension =
+        item.mime == "image/jpeg" ? "jpg" : item.mime.substr(item.mime.find('/') + 1);
+    return {{"filename", StrCat(slug, ".", extension)}, {"alt_text", value.at("alt_text")}};
+  }
+};
+
+class ContentTypeMethod : public ImageChatMethod {
+ public:
+  explicit ContentTypeMethod(RemoteEnv env)
+      : ImageChatMethod(
+            env,
+            {.name = "llm.content_type",
+             .kinds = {MediaKind::kImage},
+             .inputs = {"file", "image"},
+             .description =
+                 "what kind of picture an image is (photo, illustration, screenshot, ...)"},
+            "Classify this image as exactly one of: photo, illustration, screenshot, "
+            "text_document, chart, logo, product_shot, meme, other. Give your confidence from "
+            "0 to 1.",
+            Parse(R"({"type":"object","properties":{"content_type":{"type":"string","enum":)"
+                  R"(["photo","illustration","screenshot","text_document","chart","logo",)"
+                  R"("product_shot","meme","other"]},"confidence":{"type":"number","minimum":0,)"
+                  R"("maximum":1}},"required":["content_type","confidence"],)"
+                  R"("additionalProperties":false})")) {}
+};
+
+class DescribeMethod : public ImageChatMethod {
+ public:
+  explicit DescribeMethod(RemoteEnv env)
+      : ImageChatMethod(
+            env,
+            {.name = "llm.describe",
+             .kinds = {MediaKind::kImage, MediaKind::kVideo},
+             .inputs = {"file"},
+             .description = "a description of an image, or of a video from its first frame"},
+            "Describe this picture in two or three factual sentences for a search index, and "
+            "list its main subjects.",
+            Parse(R"({"type":"object","properties":{"description":{"type":"string","minLength":1,)"
+                  R"("maxLength":2000},"subjects":{"type":"array","maxItems":12,"items":)"
+                  R"({"type":"string","maxLength":80}}},"required":["description","subjects"],)"
+                  R"("additionalProperties":false})")) {}
+};
+
+// Where embed.text finds text: method and field. (Namespace constants: g++ 12 cannot keep a
+// braced list of string literals in a coroutine frame.)
+constexpr std::array<std::pair<std::string_view, std::string_view>, 2> kTextSources{
+    {{"llm.describe", "description"}, {"ocr.tesseract", "text"}}};
+// The item results llm.set_summary shows the model.
+constexpr std::array<std::string_view, 4> kSummarised{"llm.content_type", "llm.tags",
+                                                      "llm.describe", "ocr.tesseract"};
+
+// The description and OCR text of an item, one per line; `sources` names where they came from.
+std::string TextToEmbed(const ItemContext& item, json::array& sources) {
+  std::string text;
+  for (const auto& [source, field] : kTextSources) {
+    const json::value* result = item.results ? item.results->if_contains(source) : nullptr;
+    if (!result || !result->is_object()) continue;
+    const json::value* value = result->as_object().if_contains(field);
+    if (!value || !value->is_string() || Trim(value->as_string()).empty()) continue;
+    StrAppend(text, text.empty() ? "" : "\n", Trim(value->as_string()));
+    sources.emplace_back(source);
+  }
+  return text;
+}
+
+class EmbedTextMethod : public AsyncMethod, protected RemoteBase {
+ public:
+  explicit EmbedTextMethod(RemoteEnv env) : RemoteBase(env, true) {
+    spec_ = {.name = "embed.text",
+             .inputs = {"result?:llm.describe", "result?:ocr.tesseract"},
+             .description = "an embedding of the item's description and OCR text"};
+    AddProviderParams(spec_);
+  }
+  const MethodSpec& spec() const override { return spec_; }
+  Status CompleteParams(json::object& params) const override { return Complete(params); }
+
+  asio::awaitable<Result<MethodOutput>> Run(ItemContext item, json::object params) const override {
+    json::array sources;
+    std::vector<std::string> texts{TextToEmbed(item, sources)};
+    if (texts.front().empty()) {
+      co_return Failure(absl::StatusCode::kFailedPrecondition, "no_text",
+                        "the item has no description or OCR text to embed");
+    }
+    SLUICE_CO_ASSIGN_OR_RETURN(Provider * provider, ProviderFor(params));
+    std::string model(params.at("model").as_string());
+    SLUICE_CO_ASSIGN_OR_RETURN(EmbedReply reply,
+                               co_await provider->Embed(std::move(texts), std::move(model)));
+    json::array vector;
+    for (float x : reply.vectors.at(0)) vector.emplace_back(x);
+    json::object value{{"model", params.at("model")},
+                       {"dimensions", vector.size()},
+                       {"sources", std::move(sources)},
+                       {"vector", std::move(vector)}};
+    co_return MethodOutput{.value = std::move(value), .cost = CostOf(reply.usage)};
+  }
+
+ private:
+  MethodSpec spec_;
+};
+
+class SetSummaryMethod : public AsyncSetMethod, protected RemoteBase {
+ public:
+  explicit SetSummaryMethod(RemoteEnv env) : RemoteBase(env, false) {
+    spec_ = {.name = "llm.set_summary",
+             .inputs = {"set"},
+             .output = "set",
+             .description = "a summary of a whole set from its items' results (tags, descriptions)",
+             .params = {{"max_items", 200}, {"max_reasks", 2}}};
+    AddProviderParams(spec_);
+  }
+  const MethodSpec& spec() const override { return spec_; }
+  Status CompleteParams(json::object& params) const override { return Complete(params); }
+
+  asio::awaitable<Result<SetOutput>> Run(std::vector<SetItem> items,
+                                         json::object params) const override {
+    SLUICE_CO_ASSIGN_OR_RETURN(Provider * provider, ProviderFor(params));
+    auto max_items = static_cast<size_t>(params.at("max_items").to_number<int64_t>());
+    std::string listing;
+    size_t listed = 0, ok = 0;
+    for (const SetItem& item : items) {
+      if (!item.ok) continue;
+      ++ok;
+      if (listed >= max_items) continue;
+      ++listed;
+      StrAppend(listing, "- ", item.url.substr(item.url.rfind('/') + 1), " (", item.kind, ")");
+      for (std::string_view method : kSummarised) {
+        auto it = item.results.find(method);
+        if (it == item.results.end()) continue;
+        std::string text = json::serialize(it->value());
+        if (text.size() > 300) text = text.substr(0, 300) + "...";
+        StrAppend(listing, " ", method, "=", text);
+      }
+      listing += "\n";
+    }
+    if (ok == 0) {
+      co_return Failure(absl::StatusCode::kFailedPrecondition, "empty_set",
+                        "the set has no analysed items to summarise");
+    }
+    ChatRequest request{
+        .model = std::string(params.at("model").as_string()),
+        .system = "You summarise collections of media for a catalogue. Answer with JSON only.",
+        .schema = Parse(R"({"type":"object","properties":{"summary":{"type":"string",)"
+                        R"("minLength":1,"maxLength":3000},"themes":{"type":"array","maxItems":12,)"
+                        R"("items":{"type":"string","maxLength":80}}},"required":["summary",)"
+                        R"("themes"],"additionalProperties":false})"),
+        .schema_name = "set_summary",
+        .max_output_tokens = 800};
+    request.messages.push_back(
+        {.role = "user",
+         .text = StrCat("This set has ", ok, " media items",
+                        listed < ok ? StrCat(" (the first ", listed, " listed)") : "",
+                        ". Summarise what the set contains in a paragraph and list its main "
+                        "themes.\n",
+                        listing)});
+    SLUICE_CO_ASSIGN_OR_RETURN(
+        JsonAnswer answer,
+        co_await AskJson(*provider, std::move(request),
+                         static_cast<int>(params.at("max_reasks").to_number<int64_t>())));
+    json::object value = std::move(answer.value.as_object());
+    value["model"] = params.at("model");
+    value["items"] = ok;
+    co_return SetOutput{.value = std::move(value), .cost = CostOf(answer.usage)};
+  }
+
+ private:
+  MethodSpec spec_;
+};
+
+}  // namespace
+
+Status CheckAgainstSchema(const json::value& value, const json::object& schema) {
+  return CheckAt(value, schema, "$");
+}
+
+std::vector<std::unique_ptr<MethodBase>> NewRemoteMethods(const RemoteEnv& env) {
+  std::vector<std::unique_ptr<MethodBase>> methods;
+  methods.push_back(std::make_unique<TagsMethod>(env));
+  methods.push_back(std::make_unique<SeoFilenameMethod>(env));
+  methods.push_back(std::make_unique<ContentTypeMethod>(env));
+  methods.push_back(std::make_unique<DescribeMethod>(env));
+  methods.push_back(std::make_unique<EmbedTextMethod>(env));
+  methods.push_back(std::make_unique<SetSummaryMethod>(env));
+  return methods;
+}
+
+}  // namespace sluice::methods::remote

@@ -1,0 +1,402 @@
+// Providers, their gate and the remote methods against the fake model server on loopback
+// (testing/fake_provider.h): limits, 429 storms, outages, quotas, malformed output, Bedrock,
+// cassettes, config.
+#include <gtest/gtest.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fstream>
+
+#include "methods/execute.h"
+#include "methods/registry.h"
+#include "methods/remote/cassette.h"
+#include "methods/remote/config.h"
+#include "methods/remote/provider.h"
+#include "methods/remote/remote_methods.h"
+#include "methods/runner.h"
+#include "runtime/task_group.h"
+#include "testing/fake_provider.h"
+#include "testing/fixtures.h"
+#include "testing/temp_dir.h"
+
+namespace sluice::methods::remote {
+namespace {
+
+using std::chrono::milliseconds;
+
+class RemoteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fake_ = std::move(*testing::FakeProvider::Start());
+    client_ =
+        std::move(*http::HttpClient::Create(rt_.loop_executor(), {.connection_cache_size = 256}));
+    transport_ = std::make_unique<NetworkTransport>(*client_);
+  }
+
+  ProviderConfig OpenAi(ProviderLimits limits = {}) {
+    return {.name = "fake",
+            .kind = "openai",
+            .base_url = fake_->openai_url(),
+            .chat_model = "fake-chat",
+            .embedding_model = "fake-embed",
+            .transcription_model = "fake-whisper",
+            .limits = limits};
+  }
+
+  ChatRequest Hello() {
+    ChatRequest request{.messages = {{.role = "user", .text = "hello"}}};
+    return request;
+  }
+
+  // Runs `count` chats at once through `provider`; returns the failures.
+  std::vector<Status> ChatMany(Provider& provider, int count) {
+    std::vector<Status> failures;
+    auto one = [](Provider* p, ChatRequest request,
+                  std::vector<Status>* out) -> asio::awaitable<void> {
+      Result<ChatReply> reply = co_await p->Chat(std::move(request));
+      if (!reply.ok()) out->push_back(reply.status());
+    };
+    auto all = [&]() -> asio::awaitable<int> {
+      runtime::TaskGroup group(co_await asio::this_coro::executor);
+      for (int i = 0; i < count; ++i) group.Spawn(one(&provider, Hello(), &failures));
+      co_await group.Wait();
+      co_return 0;
+    };
+    rt_.Run(all());
+    return failures;
+  }
+
+  runtime::Runtime rt_;
+  std::unique_ptr<testing::FakeProvider> fake_;
+  std::unique_ptr<http::HttpClient> client_;
+  std::unique_ptr<NetworkTransport> transport_;
+};
+
+TEST_F(RemoteTest, LimitsHoldUnderTenThousandRequests) {
+  fake_->SetLatency(milliseconds(1));
+  ProviderLimits limits{.max_concurrency = 24, .requests_per_minute = 30'000};
+  auto provider = NewOpenAiProvider(OpenAi(limits), rt_.loop_executor(), *transport_);
+  auto start = std::chrono::steady_clock::now();
+  std::vector<Status> failures = ChatMany(*provider, 10'000);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(failures.empty()) << failures.front();
+  EXPECT_EQ(fake_->requests(), 10'000);
+  EXPECT_LE(fake_->peak_concurrency(), 24);
+  EXPECT_GT(fake_->peak_concurrency(), 1) << "calls overlapped";
+  // 500 per second with a tenth of a second's burst: no 5 s window sees more than 2,550 sent
+  // (2 % slack for arrivals the server's thread bunches), and 10,000 calls cannot finish faster
+  // than the rate allows.
+  EXPECT_LE(fake_->max_arrivals_within(milliseconds(5000)), 2600);
+  EXPECT_GE(seconds, (10'000 - 50) / 500.0 * 0.98);
+  EXPECT_EQ(provider->gate().stats().calls, 10'000);
+  EXPECT_EQ(provider->gate().stats().failures, 0);
+}
+
+TEST_F(RemoteTest, RateLimitCanBeChangedWhileRunningAndServerLimitsAreAdopted) {
+  auto provider =
+      NewOpenAiProvider(OpenAi({.requests_per_minute = 600}), rt_.loop_executor(), *transport_);
+  ProviderLimits faster = provider->gate().limits();
+  faster.requests_per_minute = 60'000;
+  provider->gate().SetLimits(faster);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(ChatMany(*provider, 200).empty());
+  // At 600/min, 200 calls take 20 s; at the new rate well under 2 s.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+
+  auto server_limited = testing::FakeProvider::Start({.advertised_requests_per_minute = 1200});
+  ProviderConfig config = OpenAi();
+  config.base_url = (*server_limited)->openai_url();
+  auto adopting = NewOpenAiProvider(config, rt_.loop_executor(), *transport_);
+  EXPECT_TRUE(ChatMany(*adopting, 1).empty());
+  // That answer carried x-ratelimit-limit-requests: 1200 (20/s); the next 40 are paced.
+  EXPECT_TRUE(ChatMany(*adopting, 40).empty());
+  EXPECT_LE((*server_limited)->max_arrivals_within(milliseconds(1000)), 20 + 2 + 1);
+}
+
+TEST_F(RemoteTest, RecoversFromA429StormWithoutFailingAnyCall) {
+  auto provider =
+      NewOpenAiProvider(OpenAi({.max_concurrency = 32}), rt_.loop_executor(), *transport_);
+  fake_->Throttle(300, milliseconds(20));
+  std::vector<Status> failures = ChatMany(*provider, 200);
+  EXPECT_TRUE(failures.empty()) << failures.front();
+  EXPECT_EQ(provider->gate().stats().throttled, 300);
+  EXPECT_EQ(fake_->requests(), 500);
+  EXPECT_EQ(provider->gate().stats().retries, 300);
+
+  fake_->Throttle(1, milliseconds(1500), /*in_ms=*/false);  // Retry-After: 2 (seconds)
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(ChatMany(*provider, 1).empty());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(1900)) << "Retry-After honoured";
+}
+
+TEST_F(RemoteTest, AnOutageOpensTheBreakerAndCallsCompleteWhenTheServerReturns) {
+  ProviderLimits limits{.retry = {.max_attempts = 2, .initial_backoff = milliseconds(10)},
+                        .breaker = {.failure_threshold = 3, .open_for = milliseconds(150)}};
+  auto provider = NewOpenAiProvider(OpenAi(limits), rt_.loop_executor(), *transport_);
+  fake_->SetOutage(true);
+  std::thread healer([&] {
+    std::this_thread::sleep_for(milliseconds(900));
+    fake_->SetOutage(false);
+  });
+  std::vector<Status> failures = ChatMany(*provider, 20);
+  healer.join();
+  // Two attempts each could not outlast a 900 ms outage; the open circuit spent none of them.
+  EXPECT_TRUE(failures.empty()) << failures.front();
+  EXPECT_GE(provider->gate().stats().breaker_opened, 1);
+  EXPECT_EQ(provider->gate().breaker_state(), runtime::CircuitBreaker::State::kClosed);
+  // While open, only probes went out (about one per 150 ms), not 20 calls retrying.
+  EXPECT_LT(fake_->requests(), 20 + 20 + 12);
+}
+
+TEST_F(RemoteTest, QuotaAuthAndBadRequestsFailAtOnceWithAClearMessage) {
+  auto provider = NewOpenAiProvider(OpenAi(), rt_.loop_executor(), *transport_);
+  fake_->SetQuotaExhausted(true);
+  Result<ChatReply> reply = rt_.Run(provider->Chat(Hello()));
+  EXPECT_EQ(CauseOf(reply.status()), "quota_exceeded");
+  EXPECT_NE(reply.status().message().find("exceeded your current quota"), std::string::npos)
+      << reply.status();
+  EXPECT_EQ(fake_->requests(), 1) << "not retried";
+  fake_->SetQuotaExhausted(false);
+
+  ProviderConfig config = OpenAi();
+  config.base_url = fake_->openai_url() + "/nope";
+  auto wrong = NewOpenAiProvider(config, rt_.loop_executor(), *transport_);
+  EXPECT_EQ(CauseOf(rt_.Run(wrong->Chat(Hello())).status()), "invalid_request");
+  EXPECT_EQ(fake_->requests(), 2);
+}
+
+TEST_F(RemoteTest, EmbeddingsAndTranscriptions) {
+  auto provider = NewOpenAiProvider(OpenAi(), rt_.loop_executor(), *transport_);
+  Result<EmbedReply> embedded = rt_.Run(provider->Embed({"red shoe", "blue sky"}, ""));
+  ASSERT_TRUE(embedded.ok()) << embedded.status();
+  ASSERT_EQ(embedded->vectors.size(), 2u);
+  EXPECT_EQ(embedded->vectors[0].size(), 8u);
+  EXPECT_NE(embedded->vectors[0], embedded->vectors[1]);
+  EXPECT_GT(embedded->usage.input_tokens, 0);
+  Result<TranscriptReply> transcript =
+      rt_.Run(provider->Transcribe("RIFF....WAVE", "audio/wav", ""));
+  ASSERT_TRUE(transcript.ok()) << transcript.status();
+  EXPECT_EQ(transcript->text, "a fake transcript of the audio");
+}
+
+TEST_F(RemoteTest, BedrockConverseAndTitanAreSigned) {
+  ProviderConfig config{.name = "aws",
+                        .kind = "bedrock",
+                        .base_url = fake_->bedrock_url(),
+                        .region = "us-east-1",
+                        .aws = {.access_key = "AKID", .secret_key = "SECRET"},
+                        .chat_model = "anthropic.claude-3-haiku-20240307-v1:0",
+                        .embedding_model = "amazon.titan-embed-text-v2:0"};
+  auto provider = NewBedrockProvider(config, rt_.loop_executor(), *transport_);
+  ChatRequest request = Hello();
+  request.schema = json::parse(R"({"type":"object","properties":{"tags":{"type":"array",)"
+                               R"("items":{"type":"string"}}},"required":["tags"]})")
+                       .as_object();
+  Result<ChatReply> reply = rt_.Run(provider->Chat(request));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  json::value parsed = json::parse(reply->text);
+  EXPECT_TRUE(parsed.as_object().at("tags").is_array()) << reply->text;
+  EXPECT_GT(reply->usage.output_tokens, 0);
+  Result<EmbedReply> embedded = rt_.Run(provider->Embed({"red shoe"}, ""));
+  ASSERT_TRUE(embedded.ok()) << embedded.status();
+  EXPECT_EQ(fake_->requests_of("converse"), 1);
+  EXPECT_EQ(fake_->requests_of("invoke"), 1);
+  EXPECT_EQ(CauseOf(rt_.Run(provider->Transcribe("x", "audio/wav", "")).status()), "not_supported");
+
+  config.aws = {};
+  auto unsigned_provider = NewBedrockProvider(config, rt_.loop_executor(), *transport_);
+  EXPECT_EQ(CauseOf(rt_.Run(unsigned_provider->Chat(Hello())).status()), "no_credentials");
+}
+
+class RemoteMethodsTest : public RemoteTest {
+ protected:
+  void SetUp() override {
+    RemoteTest::SetUp();
+    config_.default_provider = "fake";
+    config_.providers = {OpenAi()};
+    providers_ = std::make_unique<Providers>(config_, rt_.loop_executor(), *transport_);
+    ASSERT_TRUE(RegisterBuiltinMethods(
+                    registry_, {.config = &config_, .providers = providers_.get(), .runtime = &rt_})
+                    .ok());
+    image_ = testing::MakeSolidImage(dir_.path(), "shoe.png", "red", "200x120");
+  }
+
+  Result<StepResult> Try(const std::string& method, json::object params = {}) {
+    MethodRunner runner(registry_, rt_, nullptr);
+    return rt_.Run(runner.Run(method, image_, std::move(params)));
+  }
+
+  ProvidersConfig config_;
+  std::unique_ptr<Providers> providers_;
+  Registry registry_;
+  testing::TempDir dir_;
+  std::filesystem::path image_;
+};
+
+TEST_F(RemoteMethodsTest, EveryImageMethodAnswersWithinItsSchema) {
+  for (const char* name : {"llm.tags", "llm.seo_filename", "llm.content_type", "llm.describe"}) {
+    Result<StepResult> step = Try(name);
+    ASSERT_TRUE(step.ok()) << step.status();
+    ASSERT_TRUE(step->status.ok()) << name << ": " << step->status;
+    EXPECT_EQ(step->params.at("model"), "fake-chat") << "the model is part of the step key";
+    EXPECT_EQ(step->cost.calls, 1) << name;
+    EXPECT_GT(step->cost.input_tokens, 0) << name;
+  }
+  std::vector<json::object> sent = fake_->chat_requests();
+  ASSERT_EQ(sent.size(), 4u);
+  std::string image_url(
+      sent[0].at("messages").at(1).at("content").at(1).at("image_url").at("url").as_string());
+  EXPECT_TRUE(image_url.starts_with("data:image/png;base64,iVBORw0KGgo"))
+      << image_url.substr(0, 40);
+  EXPECT_EQ(sent[0].at("response_format").at("type"), "json_schema");
+  Result<StepResult> seo = Try("llm.seo_filename");
+  std::string filename(seo->output.at("filename").as_string());
+  EXPECT_TRUE(filename.ends_with(".png")) << filename;
+  EXPECT_EQ(filename.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-."),
+            std::string::npos);
+}
+
+TEST_F(RemoteMethodsTest, MalformedOutputIsReaskedThenFails) {
+  fake_->SendMalformed(1);
+  Result<StepResult> step = Try("llm.tags");
+  ASSERT_TRUE(step->status.ok()) << step->status;
+  EXPECT_EQ(step->cost.calls, 2);
+  std::vector<json::object> sent = fake_->chat_requests();
+  ASSERT_EQ(sent.size(), 2u);
+  const json::array& messages = sent[1].at("messages").as_array();
+  ASSERT_EQ(messages.size(), 4u) << "system, user, the bad answer, the correction";
+  EXPECT_EQ(messages[2].at("role"), "assistant");
+  EXPECT_NE(std::string(messages[3].at("content").as_string()).find("not JSON"), std::string::npos);
+
+  fake_->SendMalformed(10);
+  step = Try("llm.tags", {{"max_reasks", 1}});
+  EXPECT_EQ(CauseOf(step->status), "malformed_output");
+  EXPECT_EQ(fake_->chat_requests().size(), 4u) << "one ask and one re-ask";
+}
+
+TEST_F(RemoteMethodsTest, EmbedTextUsesDescriptionAndSetSummaryRunsOnTheLoop) {
+  Result<StepResult> step = Try("embed.text");
+  ASSERT_TRUE(step->status.ok()) << step->status;
+  EXPECT_EQ(step->output.at("dimensions"), 8);
+  EXPECT_EQ(step->output.at("sources").as_array().at(0), "llm.describe");
+  EXPECT_EQ(fake_->requests_of("embeddings"), 1);
+
+  const MethodBase* summary = registry_.Find("llm.set_summary");
+  std::vector<SetItem> items{{.url = "http://x/a.png",
+                              .sha256 = "a",
+                              .kind = "image",
+                              .ok = true,
+                              .results = {{"llm.tags", {{"tags", {"red", "shoe"}}}}}}};
+  StepResult set_step = rt_.Run(
+      ExecuteSetStep(*summary, items, *ResolveMethodParams(*summary, {}), {.runtime = &rt_}));
+  ASSERT_TRUE(set_step.status.ok()) << set_step.status;
+  EXPECT_TRUE(set_step.output.at("summary").is_string());
+  EXPECT_EQ(set_step.cost.calls, 1);
+  std::string prompt = json::serialize(fake_->chat_requests().back().at("messages"));
+  EXPECT_NE(prompt.find("a.png"), std::string::npos);
+  EXPECT_NE(prompt.find("shoe"), std::string::npos);
+}
+
+TEST_F(RemoteMethodsTest, UnknownProvidersAreRefusedWhenParamsResolve) {
+  const MethodBase* tags = registry_.Find("llm.tags");
+  Result<json::object> params = ResolveMethodParams(*tags, {{"provider", "nope"}});
+  EXPECT_EQ(params.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(params.status().message().find("nope"), std::string::npos);
+}
+
+TEST_F(RemoteTest, CassettesReplayWithNoNetwork) {
+  testing::TempDir dir;
+  ProviderConfig config = OpenAi();
+  {
+    RecordingTransport recorder(*transport_, dir.path() / "cassettes");
+    auto provider = NewOpenAiProvider(config, rt_.loop_executor(), recorder);
+    fake_->Throttle(1, milliseconds(5));
+    ASSERT_TRUE(rt_.Run(provider->Chat(Hello())).ok());
+    EXPECT_EQ(recorder.recorded(), 2) << "the 429 and the answer";
+  }
+  int64_t served = fake_->requests();
+  config.base_url = "http://127.0.0.1:9/v1";  // nothing listens there
+  ReplayTransport replay(dir.path() / "cassettes");
+  auto provider = NewOpenAiProvider(config, rt_.loop_executor(), replay);
+  Result<ChatReply> reply = rt_.Run(provider->Chat(Hello()));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(provider->gate().stats().throttled, 1) << "the recorded 429 is replayed too";
+  EXPECT_EQ(fake_->requests(), served);
+  ChatRequest other = Hello();
+  other.messages[0].text = "something never recorded";
+  Result<ChatReply> missing = rt_.Run(provider->Chat(other));
+  EXPECT_EQ(CauseOf(missing.status()), "not_recorded");
+  EXPECT_NE(missing.status().message().find("--record"), std::string::npos);
+}
+
+TEST(ProvidersConfigTest, DefaultsFromTheEnvironmentAndOverridesFromTheFile) {
+  std::map<std::string, std::string> env{{"OPENAI_BASE_URL", "http://127.0.0.1:8000/v1"},
+                                         {"OPENAI_API_KEY", "sk-test"},
+                                         {"AWS_REGION", "eu-west-1"},
+                                         {"AWS_ACCESS_KEY_ID", "AKID"},
+                                         {"AWS_SECRET_ACCESS_KEY", "SECRET"},
+                                         {"LOCAL_KEY", "local-secret"}};
+  Environment lookup = [&env](const std::string& name) -> std::optional<std::string> {
+    auto it = env.find(name);
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  };
+  Result<ProvidersConfig> defaults = LoadProvidersConfig("", lookup);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->default_provider, "openai");
+  EXPECT_EQ(defaults->Find("openai")->base_url, "http://127.0.0.1:8000/v1");
+  EXPECT_EQ(defaults->Find("openai")->api_key, "sk-test");
+  EXPECT_EQ(defaults->Find("bedrock")->region, "eu-west-1");
+  EXPECT_EQ(defaults->Find("bedrock")->aws.access_key, "AKID");
+
+  testing::TempDir dir;
+  std::filesystem::path file = dir.path() / "sluice.toml";
+  std::ofstream(file) << "[providers]\ndefault = \"local\"\n[providers.local]\n"
+                         "base_url = \"http://127.0.0.1:9000/v1\"\napi_key_env = \"LOCAL_KEY\"\n"
+                         "chat_model = \"qwen\"\nmax_concurrency = 8\nrequests_per_minute = 120\n"
+                         "timeout_seconds = 30\n";
+  Result<ProvidersConfig> loaded = LoadProvidersConfig(file, lookup);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const ProviderConfig* local = loaded->Find("local");
+  ASSERT_NE(local, nullptr);
+  EXPECT_EQ(loaded->default_provider, "local");
+  EXPECT_EQ(local->api_key, "local-secret");
+  EXPECT_EQ(local->chat_model, "qwen");
+  EXPECT_EQ(local->embedding_model, "text-embedding-3-small") << "unset fields keep defaults";
+  EXPECT_EQ(local->limits.max_concurrency, 8u);
+  EXPECT_EQ(local->limits.requests_per_minute, 120);
+  EXPECT_EQ(local->limits.call_timeout, milliseconds(30'000));
+
+  std::ofstream(file) << "[providers.local]\nbase_url = \"http://x/v1\"\n\nmax_concurrancy = 8\n";
+  Result<ProvidersConfig> bad = LoadProvidersConfig(file, lookup);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("sluice.toml:4: unknown key 'max_concurrancy'"),
+            std::string::npos)
+      << bad.status();
+}
+
+TEST(SchemaTest, ChecksTypesRequiredEnumsBoundsAndExtras) {
+  json::object schema =
+      json::parse(
+          R"({"type":"object","properties":{"kind":{"type":"string","enum":["a","b"]},)"
+          R"("score":{"type":"number","minimum":0,"maximum":1},"tags":{"type":"array","maxItems":2,)"
+          R"("items":{"type":"string"}}},"required":["kind"],"additionalProperties":false})")
+          .as_object();
+  EXPECT_TRUE(
+      CheckAgainstSchema(json::parse(R"({"kind":"a","score":1,"tags":["x"]})"), schema).ok());
+  auto why = [&](const char* doc) {
+    return std::string(CheckAgainstSchema(json::parse(doc), schema).message());
+  };
+  EXPECT_EQ(why(R"({"score":0.5})"), "$: missing \"kind\"");
+  EXPECT_EQ(why(R"({"kind":"c"})"), "$.kind: \"c\" is not one of [\"a\",\"b\"]");
+  EXPECT_EQ(why(R"({"kind":"a","score":2})"), "$.score: above the maximum");
+  EXPECT_EQ(why(R"({"kind":"a","tags":["x",3]})"), "$.tags[1]: expected string, got integer");
+  EXPECT_EQ(why(R"({"kind":"a","tags":["x","y","z"]})"), "$.tags: too many items");
+  EXPECT_EQ(why(R"({"kind":"a","other":1})"), "$: unexpected \"other\"");
+  EXPECT_EQ(why(R"([1])"), "$: expected object, got array");
+}
+
+}  // namespace
+}  // namespace sluice::methods::remote

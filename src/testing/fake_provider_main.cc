@@ -1,0 +1,56 @@
+// sluice-fake-provider: the test tree's fake model server as a process (benchmarks, manual
+// runs). Prints its OpenAI base URL, serves until SIGINT/SIGTERM, then prints what it served
+// and the CPU it used.
+//
+//   sluice-fake-provider [--port N] [--latency-ms MS] [--dimensions N]
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "testing/fake_provider.h"
+
+int main(int argc, char** argv) {
+  sluice::testing::FakeProviderOptions options;
+  int port = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    long value = std::strtol(argv[i + 1], nullptr, 10);
+    if (flag == "--port") {
+      port = static_cast<int>(value);
+    } else if (flag == "--latency-ms") {
+      options.latency = std::chrono::milliseconds(value);
+    } else if (flag == "--dimensions") {
+      options.dimensions = static_cast<int>(value);
+    } else {
+      std::fprintf(stderr, "usage: %s [--port N] [--latency-ms MS] [--dimensions N]\n", argv[0]);
+      return 2;
+    }
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // the server thread inherits the mask
+  auto fake = sluice::testing::FakeProvider::Start(options, port);
+  if (!fake.ok()) {
+    std::fprintf(stderr, "sluice-fake-provider: %s\n",
+                 std::string(fake.status().message()).c_str());
+    return 1;
+  }
+  std::printf("%s\n", (*fake)->openai_url().c_str());
+  std::fflush(stdout);
+  int received = 0;
+  sigwait(&signals, &received);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+               static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  std::fprintf(stderr, "sluice-fake-provider: %lld requests, peak %lld in flight, %.2f CPU-s\n",
+               static_cast<long long>((*fake)->requests()),
+               static_cast<long long>((*fake)->peak_concurrency()), cpu);
+  return 0;
+}
