@@ -18,6 +18,8 @@
 #include "http/curl_client.h"
 #include "http/loopback_server.h"
 #include "methods/registry.h"
+#include "methods/remote/cassette.h"
+#include "methods/remote/config.h"
 #include "methods/runner.h"
 #include "pipeline/acquire.h"
 #include "pipeline/analyze.h"
@@ -78,10 +80,72 @@ Result<pipeline::PipelineDef> PipelineFor(const std::filesystem::path& file,
   return pipeline::LoadPipelineFile(file, registry);
 }
 
-Result<methods::Registry> BuiltinRegistry() {
+// The methods and what remote ones need: the provider config, an HTTP client, the transport
+// (network, or a cassette) and the live providers. Without a runtime the remote methods can be
+// listed and validated but not run.
+struct MethodStack {
+  methods::remote::ProvidersConfig config;
+  std::unique_ptr<http::HttpClient> client;
+  std::unique_ptr<methods::remote::Transport> network;
+  std::unique_ptr<methods::remote::Transport> cassette;
+  std::unique_ptr<methods::remote::Providers> providers;
   methods::Registry registry;
-  SLUICE_RETURN_IF_ERROR(methods::RegisterBuiltinMethods(registry));
-  return registry;
+};
+
+std::filesystem::path ConfigFile(const std::filesystem::path& given) {
+  if (!given.empty()) return given;
+  const char* from_env = std::getenv("SLUICE_CONFIG");  // NOLINT(concurrency-mt-unsafe): main thread
+  return from_env ? std::filesystem::path(from_env) : std::filesystem::path();
+}
+
+struct Cassettes {
+  std::filesystem::path record;
+  std::filesystem::path replay;
+};
+
+Result<std::unique_ptr<MethodStack>> BuildMethods(runtime::Runtime* rt,
+                                                  const std::filesystem::path& config_file,
+                                                  Cassettes cassettes = {}) {
+  auto stack = std::make_unique<MethodStack>();
+  SLUICE_ASSIGN_OR_RETURN(stack->config,
+                          methods::remote::LoadProvidersConfig(ConfigFile(config_file)));
+  methods::remote::RemoteEnv env{.config = &stack->config};
+  if (rt) {
+    SLUICE_ASSIGN_OR_RETURN(stack->client, http::HttpClient::Create(rt->loop_executor(), {}));
+    stack->network = std::make_unique<methods::remote::NetworkTransport>(*stack->client);
+    methods::remote::Transport* transport = stack->network.get();
+    if (!cassettes.replay.empty()) {
+      stack->cassette = std::make_unique<methods::remote::ReplayTransport>(cassettes.replay);
+      transport = stack->cassette.get();
+    } else if (!cassettes.record.empty()) {
+      stack->cassette =
+          std::make_unique<methods::remote::RecordingTransport>(*transport, cassettes.record);
+      transport = stack->cassette.get();
+    }
+    stack->providers = std::make_unique<methods::remote::Providers>(
+        stack->config, rt->loop_executor(), *transport);
+    env.providers = stack->providers.get();
+    env.runtime = rt;
+  }
+  SLUICE_RETURN_IF_ERROR(methods::RegisterBuiltinMethods(stack->registry, env));
+  return stack;
+}
+
+// One line per provider that was called: the provider side of the cost ledger.
+void PrintProviderLedger(const MethodStack& stack) {
+  if (!stack.providers) return;
+  for (methods::remote::Provider* provider : stack.providers->All()) {
+    const methods::remote::ProviderStats& s = provider->gate().stats();
+    if (s.calls == 0) continue;
+    std::printf(
+        "provider %s: %lld calls, %lld retries, %lld throttled (429), %lld failed, %lld in / "
+        "%lld out tokens, peak %zu in flight, circuit opened %lld time(s)\n",
+        provider->config().name.c_str(), static_cast<long long>(s.calls),
+        static_cast<long long>(s.retries), static_cast<long long>(s.throttled),
+        static_cast<long long>(s.failures), static_cast<long long>(s.input_tokens),
+        static_cast<long long>(s.output_tokens), s.peak_in_flight,
+        static_cast<long long>(s.breaker_opened));
+  }
 }
 
 // Runs the acquisition of `urls` into `set` with progress on the console; Ctrl-C stops it
@@ -161,6 +225,12 @@ void PrintSummary(const AcquireOutcome& outcome, const DataDir& data) {
     }
     std::printf("step time by method (summed over items): %s\n", by_method.c_str());
   }
+  for (const auto& [method, cost] : a.cost_by_method) {
+    std::printf("cost %s: %lld calls, %lld retries, %lld in / %lld out tokens, %.1f s on providers\n",
+                method.c_str(), static_cast<long long>(cost.calls),
+                static_cast<long long>(cost.retries), static_cast<long long>(cost.input_tokens),
+                static_cast<long long>(cost.output_tokens), cost.provider_millis / 1000);
+  }
   std::printf("objects:  %s\n", data.objects().c_str());
   std::printf("results:  %s/results/%s/ (one JSON document per item)\n", data.root.c_str(),
               r.totals.set.c_str());
@@ -182,6 +252,7 @@ boost::json::object SummaryJson(const AcquireOutcome& outcome, const DataDir& da
   boost::json::object by_method;
   for (const auto& [method, millis] : a.millis_by_method) by_method[method] = millis;
   analysis["millis_by_method"] = std::move(by_method);
+  analysis["ledger"] = pipeline::LedgerJson(r.totals.set, a);
   return boost::json::object{
       {"analysis", analysis},
       {"set", r.totals.set},
@@ -229,10 +300,10 @@ void PrintDemoHighlights(const pipeline::AnalysisReport& analysis, const DataDir
 
 }  // namespace
 
-int CheckPipeline(const std::filesystem::path& file) {
-  Result<methods::Registry> registry = BuiltinRegistry();
-  if (!registry.ok()) return Fail(kExitFatal, registry.status());
-  Result<pipeline::PipelineDef> definition = pipeline::LoadPipelineFile(file, *registry);
+int CheckPipeline(const std::filesystem::path& file, const std::filesystem::path& config) {
+  Result<std::unique_ptr<MethodStack>> stack = BuildMethods(nullptr, config);
+  if (!stack.ok()) return Fail(kExitBadInput, stack.status());
+  Result<pipeline::PipelineDef> definition = pipeline::LoadPipelineFile(file, (*stack)->registry);
   if (!definition.ok()) return Fail(kExitBadInput, definition.status());
   size_t item_steps = 0, set_steps = 0;
   for (const auto& cycle : definition->cycles) {
@@ -250,12 +321,13 @@ int RunAcquire(RunConfig config) {
   if (!list.ok()) return Fail(kExitBadInput, list.status());
   if (config.set.empty()) config.set = DefaultSetName(config.list);
   if (Status valid = ValidateSetName(config.set); !valid.ok()) return Fail(kExitBadInput, valid);
-  Result<methods::Registry> registry = BuiltinRegistry();
-  if (!registry.ok()) return Fail(kExitFatal, registry.status());
-  // The pipeline is checked before anything is fetched.
-  Result<pipeline::PipelineDef> definition = PipelineFor(config.pipeline, *registry);
-  if (!definition.ok()) return Fail(kExitBadInput, definition.status());
   runtime::Runtime rt;
+  Result<std::unique_ptr<MethodStack>> stack = BuildMethods(&rt, config.config);
+  if (!stack.ok()) return Fail(kExitBadInput, stack.status());
+  const methods::Registry& registry = (*stack)->registry;
+  // The pipeline is checked before anything is fetched.
+  Result<pipeline::PipelineDef> definition = PipelineFor(config.pipeline, registry);
+  if (!definition.ok()) return Fail(kExitBadInput, definition.status());
   Result<DataDir> data = DataDir::Open(config.data, rt);
   if (!data.ok()) return Fail(kExitFatal, data.status());
   if (!config.json) {
@@ -270,7 +342,7 @@ int RunAcquire(RunConfig config) {
   if (!outcome->report.interrupted && !config.fetch_only) {
     if (!config.json) std::fprintf(stderr, "sluice: analysing set %s\n", config.set.c_str());
     Result<pipeline::AnalysisReport> analysis =
-        rt.Run(AnalyzeSet(rt, *data, *registry, *definition, config.set));
+        rt.Run(AnalyzeSet(rt, *data, registry, *definition, config.set));
     if (!analysis.ok()) return Fail(kExitFatal, analysis.status());
     outcome->analysis = std::move(*analysis);
     outcome->report.totals = outcome->analysis.totals;
@@ -279,6 +351,7 @@ int RunAcquire(RunConfig config) {
     std::cout << boost::json::serialize(SummaryJson(*outcome, *data)) << std::endl;
   } else {
     PrintSummary(*outcome, *data);
+    PrintProviderLedger(**stack);
   }
   if (outcome->report.interrupted) {
     std::fprintf(stderr, "sluice: interrupted; run the same command again to continue\n");
@@ -320,15 +393,16 @@ int RunDemo(DemoConfig config) {
   http::FetchOptions fetch;
   // Exactly the demo's own loopback server, not every private address.
   fetch.addresses.allowed_endpoints = {StrCat("127.0.0.1:", (*server)->port())};
-  Result<methods::Registry> registry = BuiltinRegistry();
-  if (!registry.ok()) return Fail(kExitFatal, registry.status());
+  Result<std::unique_ptr<MethodStack>> stack = BuildMethods(nullptr, {});
+  if (!stack.ok()) return Fail(kExitFatal, stack.status());
+  const methods::Registry& registry = (*stack)->registry;
   Result<AcquireOutcome> outcome =
       rt.Run(AcquireWithConsole(rt, *data, fetch, 16, 16, config.progress, "demo", urls));
   if (!outcome.ok()) return Fail(kExitFatal, outcome.status());
   if (!outcome->report.interrupted) {
     std::fprintf(stderr, "sluice demo: analysing (default pipeline)\n");
     Result<pipeline::AnalysisReport> analysis =
-        rt.Run(AnalyzeSet(rt, *data, *registry, pipeline::DefaultPipeline(*registry), "demo"));
+        rt.Run(AnalyzeSet(rt, *data, registry, pipeline::DefaultPipeline(registry), "demo"));
     if (!analysis.ok()) return Fail(kExitFatal, analysis.status());
     outcome->analysis = std::move(*analysis);
   }
@@ -431,9 +505,13 @@ int ShowResults(ResultsConfig config) {
 }
 
 int TryMethod(TryConfig config) {
-  methods::Registry registry;
-  if (Status registered = methods::RegisterBuiltinMethods(registry); !registered.ok()) {
-    return Fail(kExitFatal, registered);
+  if (!config.record.empty() && !config.replay.empty()) {
+    return Fail(kExitBadInput, absl::InvalidArgumentError("--record and --replay exclude each other"));
+  }
+  std::error_code exists;
+  if (!config.replay.empty() && !std::filesystem::is_directory(config.replay, exists)) {
+    return Fail(kExitBadInput, absl::NotFoundError(StrCat("no cassette directory ",
+                                                          config.replay.string())));
   }
   boost::json::object params;
   if (!config.params.empty()) {
@@ -446,22 +524,26 @@ int TryMethod(TryConfig config) {
     params = parsed.as_object();
   }
   runtime::Runtime rt;
+  Result<std::unique_ptr<MethodStack>> stack =
+      BuildMethods(&rt, config.config, {.record = config.record, .replay = config.replay});
+  if (!stack.ok()) return Fail(kExitBadInput, stack.status());
   Result<DataDir> data = DataDir::Open(config.data, rt);
   if (!data.ok()) return Fail(kExitFatal, data.status());
-  methods::MethodRunner runner(registry, rt, data->store.get());
+  methods::MethodRunner runner((*stack)->registry, rt, data->store.get());
   Result<methods::StepResult> step =
       rt.Run(runner.Run(config.method, config.file, std::move(params)));
   if (!step.ok()) return Fail(kExitBadInput, step.status());
   std::cout << boost::json::serialize(methods::StepResultToJson(*step)) << std::endl;
+  if (auto* recorder = dynamic_cast<methods::remote::RecordingTransport*>((*stack)->cassette.get()))
+    std::fprintf(stderr, "sluice: %lld exchange(s) recorded in %s\n",
+                 static_cast<long long>(recorder->recorded()), config.record.c_str());
   return step->status.ok() ? kExitOk : kExitFatal;
 }
 
-int ListMethods(bool json) {
-  methods::Registry registry;
-  if (Status registered = methods::RegisterBuiltinMethods(registry); !registered.ok()) {
-    return Fail(kExitFatal, registered);
-  }
-  for (const methods::MethodBase* method : registry.All()) {
+int ListMethods(bool json, const std::filesystem::path& config) {
+  Result<std::unique_ptr<MethodStack>> stack = BuildMethods(nullptr, config);
+  if (!stack.ok()) return Fail(kExitBadInput, stack.status());
+  for (const methods::MethodBase* method : (*stack)->registry.All()) {
     const methods::MethodSpec& spec = method->spec();
     if (json) {
       std::cout << boost::json::serialize(methods::SpecToJson(spec)) << "\n";

@@ -38,6 +38,8 @@ struct RunConfig {
   std::filesystem::path pipeline;
   // Fetch and store only; a later run without it analyses what was stored (nothing refetched).
   bool fetch_only = false;
+  // The config file ([providers]); "" for $SLUICE_CONFIG, or the defaults when that is unset.
+  std::filesystem::path config;
 };
 
 // Acquires the list, then runs the pipeline over the set and commits it.
@@ -45,7 +47,7 @@ int RunAcquire(RunConfig config);
 
 // Validates a pipeline file against the method specs: 0 and a summary when valid, 2 and
 // "FILE:LINE: what is wrong" otherwise.
-int CheckPipeline(const std::filesystem::path& file);
+int CheckPipeline(const std::filesystem::path& file, const std::filesystem::path& config = {});
 
 struct DemoConfig {
   std::filesystem::path data = "sluice-data";
@@ -74,6 +76,11 @@ struct TryConfig {
   std::string params;
   // Where artifacts (thumbnails) are stored.
   std::filesystem::path data = "sluice-data";
+  std::filesystem::path config;
+  // Save the provider exchanges as cassettes in this directory / serve them from it with no
+  // network. At most one.
+  std::filesystem::path record;
+  std::filesystem::path replay;
 };
 
 // Runs one method alone on one file and prints its step result as JSON: 0 when the step
@@ -81,6 +88,6 @@ struct TryConfig {
 int TryMethod(TryConfig config);
 
 // Lists every registered method with its spec: a table, or one JSON object per line.
-int ListMethods(bool json);
+int ListMethods(bool json, const std::filesystem::path& config = {});
 
 }  // namespace sluice::app

@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--json", run.json, "Print one JSON summary object on stdout");
   run_cmd->add_option("--pipeline", run.pipeline,
                       "Pipeline file (TOML); default: the built-in pipeline");
+  run_cmd->add_option("--config", run.config,
+                      "Config file with [providers] (default: $SLUICE_CONFIG, else built-in "
+                      "openai and bedrock providers from the environment)");
   run_cmd->add_flag("--fetch-only", run.fetch_only, "Fetch and store only; analyse in a later run");
   run_cmd->add_option("--progress", run_progress, "auto, bar, lines or none")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
@@ -109,6 +112,11 @@ int main(int argc, char** argv) {
   try_cmd->add_option("FILE", try_config.file, "Media file")->required();
   try_cmd->add_option("--params", try_config.params,
                       "Parameters as a JSON object, e.g. '{\"colors\": 3}'");
+  try_cmd->add_option("--config", try_config.config, "Config file with [providers]");
+  try_cmd->add_option("--record", try_config.record,
+                      "Save the provider exchanges as cassettes in this directory");
+  try_cmd->add_option("--replay", try_config.replay,
+                      "Answer provider calls from the cassettes in this directory (no network)");
   try_cmd
       ->add_option("--data", try_config.data,
                    "Data directory (artifacts such as thumbnails go here)")
@@ -120,12 +128,16 @@ int main(int argc, char** argv) {
   CLI::App* check_cmd =
       pipeline_cmd->add_subcommand("check", "Validate a pipeline file against the method specs");
   check_cmd->add_option("FILE", pipeline_file, "Pipeline file (TOML)")->required();
+  std::filesystem::path check_config;
+  check_cmd->add_option("--config", check_config, "Config file with [providers]");
   pipeline_cmd->require_subcommand(1);
 
   // sluice methods
   bool methods_json = false;
   CLI::App* methods_cmd = app.add_subcommand("methods", "List every method with its spec");
   methods_cmd->add_flag("--json", methods_json, "One JSON object per method");
+  std::filesystem::path methods_config;
+  methods_cmd->add_option("--config", methods_config, "Config file with [providers]");
 
   try {
     app.parse(argc, argv);
@@ -152,7 +164,7 @@ int main(int argc, char** argv) {
   }
   if (*results_cmd) return sluice::app::ShowResults(std::move(results));
   if (*try_cmd) return sluice::app::TryMethod(std::move(try_config));
-  if (*methods_cmd) return sluice::app::ListMethods(methods_json);
-  if (*check_cmd) return sluice::app::CheckPipeline(pipeline_file);
+  if (*methods_cmd) return sluice::app::ListMethods(methods_json, methods_config);
+  if (*check_cmd) return sluice::app::CheckPipeline(pipeline_file, check_config);
   return sluice::app::kExitBadInput;
 }

@@ -2,6 +2,9 @@
 
 #include <signal.h>
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
@@ -49,7 +52,22 @@ std::set<std::string> DependenciesOf(const StepDef& step, const methods::MethodS
   return deps;
 }
 
+boost::json::object CostsJson(const std::map<std::string, methods::Cost>& costs) {
+  boost::json::object out;
+  for (const auto& [key, cost] : costs) out[key] = methods::CostToJson(cost);
+  return out;
+}
+
 }  // namespace
+
+boost::json::object LedgerJson(std::string_view set, const AnalysisReport& report) {
+  methods::Cost total;
+  for (const auto& [method, cost] : report.cost_by_method) total += cost;
+  return {{"set", set},
+          {"total", methods::CostToJson(total)},
+          {"by_method", CostsJson(report.cost_by_method)},
+          {"by_provider", CostsJson(report.cost_by_provider)}};
+}
 
 struct Analyzer::Item {
   db::ItemRecord record;
@@ -82,6 +100,14 @@ struct Analyzer::Impl {
   std::map<std::pair<std::string, std::string>, boost::json::object>
       replay;                                             // (url, step key) → step
   std::unordered_map<std::string, db::CachedStep> cache;  // step key → cached step
+  // Steps running now, by step key; duplicates wait for them.
+  struct InFlight {
+    explicit InFlight(asio::any_io_executor executor)
+        : done(executor, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer done;  // cancelled when the result is in
+    std::optional<StepResult> result;
+  };
+  std::unordered_map<std::string, std::shared_ptr<InFlight>> in_flight;
   int64_t since_sync = 0;
   Status fatal;
 
@@ -169,6 +195,14 @@ struct Analyzer::Impl {
     return outcome;
   }
 
+  void Account(const StepResult& step) {
+    if (step.cost.calls == 0) return;  // local methods: nothing to bill
+    report.cost_by_method[step.method] += step.cost;
+    if (const boost::json::value* provider = step.params.if_contains("provider");
+        provider && provider->is_string())
+      report.cost_by_provider[std::string(provider->as_string())] += step.cost;
+  }
+
   void Apply(Item& item, StepOutcome outcome) {
     if (!outcome.step) {
       ++report.steps_skipped;
@@ -232,7 +266,25 @@ struct Analyzer::Impl {
           called.push_back(i);
         }
       }
+      // A step another item (the same bytes under another URL) is running now is not run
+      // twice: this item waits for it and takes its result, as from the cache.
+      std::vector<std::pair<size_t, std::shared_ptr<InFlight>>> waits;
+      std::vector<std::shared_ptr<InFlight>> owned;
+      for (size_t j = 0; j < calls.size();) {
+        auto [it, fresh] = in_flight.try_emplace(calls[j].step_key);
+        if (fresh) {
+          it->second = std::make_shared<InFlight>(rt.loop_executor());
+          owned.push_back(it->second);
+          ++j;
+        } else {
+          waits.emplace_back(called[j], it->second);
+          calls.erase(calls.begin() + static_cast<ptrdiff_t>(j));
+          called.erase(called.begin() + static_cast<ptrdiff_t>(j));
+        }
+      }
       if (!calls.empty()) {
+        std::vector<std::string> keys;
+        for (const methods::ItemStepCall& call : calls) keys.push_back(call.step_key);
         std::vector<StepResult> ran = co_await methods::ExecuteItemSteps(
             std::move(calls), item.context,
             {.runtime = &rt,
@@ -241,9 +293,29 @@ struct Analyzer::Impl {
         for (size_t j = 0; j < ran.size(); ++j) {
           ++report.steps_run;
           report.millis_by_method[ran[j].method] += ran[j].millis;
+          Account(ran[j]);
           co_await Checkpoint(item.record.url, ran[j]);
+          if (ran[j].status.ok()) {
+            cache[keys[j]] = {keys[j], item.record.sha256, ran[j].method, ran[j].version,
+                              boost::json::serialize(ran[j].output),
+                              boost::json::serialize(ran[j].artifacts)};
+          }
+          owned[j]->result = ran[j];
+          owned[j]->done.cancel();
+          in_flight.erase(keys[j]);
           outcomes[called[j]].step = std::move(ran[j]);
         }
+      }
+      for (auto& [index, pending] : waits) {
+        if (!pending->result) {
+          boost::system::error_code ignored;
+          co_await pending->done.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        }
+        StepResult shared = *pending->result;
+        shared.millis = 0;
+        shared.cost = {};  // paid once, by the item that ran it
+        outcomes[index].step = std::move(shared);
+        outcomes[index].source = Source::kCache;
       }
       for (size_t i = 0; i < wave.size(); ++i) {
         pending.erase(wave[i].method);
@@ -282,6 +354,7 @@ struct Analyzer::Impl {
         step = co_await methods::ExecuteSetStep(*method, view, def.params, {.runtime = &rt});
         ++report.steps_run;
         report.millis_by_method[def.method] += step->millis;
+        Account(*step);
         co_await Checkpoint("", *step);
       }
       if (step->status.ok()) {
@@ -310,6 +383,10 @@ Analyzer::~Analyzer() = default;
 
 std::string Analyzer::ResultKey(std::string_view set, std::string_view url) {
   return StrCat("results/", set, "/", Sha256::HexOf(url).substr(0, 16), ".json");
+}
+
+std::string Analyzer::LedgerKey(std::string_view set) {
+  return StrCat("results/", set, "/ledger.json");
 }
 
 std::filesystem::path JournalPath(const std::filesystem::path& data_dir, std::string_view set) {
@@ -435,6 +512,7 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
           co_await impl.store.PutBatch(std::exchange(documents, {}), document_options));
     }
   }
+  documents.push_back({LedgerKey(set), boost::json::serialize(LedgerJson(set, impl.report))});
   SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.PutBatch(std::move(documents), document_options));
   for (const StepResult& step : impl.set_steps) rows.push_back(row_of("", step));
   SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.Flush());

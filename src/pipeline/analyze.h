@@ -53,6 +53,11 @@ struct AnalysisReport {
   double seconds = 0;
   // Wall time spent in each method's executed steps.
   std::map<std::string, double> millis_by_method;
+  // The cost ledger of the steps executed in this run (remote calls, retries, tokens, time
+  // waiting on providers), by method and by provider (the step's "provider" param). Also stored
+  // as the set's ledger document, LedgerKey(set).
+  std::map<std::string, methods::Cost> cost_by_method;
+  std::map<std::string, methods::Cost> cost_by_provider;
   // Set step outputs by method.
   boost::json::object set_results;
   db::SetTotals totals;
@@ -71,12 +76,17 @@ class Analyzer {
 
   // The key of an item's result document in the object store.
   static std::string ResultKey(std::string_view set, std::string_view url);
+  // The key of a set's cost ledger document.
+  static std::string LedgerKey(std::string_view set);
 
  private:
   struct Item;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The cost ledger of a report: {"set", "total", "by_method", "by_provider"}, each a cost.
+boost::json::object LedgerJson(std::string_view set, const AnalysisReport& report);
 
 // Where a set's journal lives in a data directory.
 std::filesystem::path JournalPath(const std::filesystem::path& data_dir, std::string_view set);
