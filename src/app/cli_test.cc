@@ -6,9 +6,11 @@
 #include <boost/json/parse.hpp>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "db/sqlite/sqlite_catalog.h"
+#include "testing/fake_provider.h"
 #include "testing/fixtures.h"
 #include "testing/origin.h"
 #include "testing/subprocess.h"
@@ -496,6 +498,110 @@ TEST_F(CliTest, DemoServesSamplesAndRecordsThem) {
       Sluice({"demo", "--data", data().string(), "--samples", (dir_.path() / "nothing").string()});
   EXPECT_EQ(empty.exit_code, 2);
   EXPECT_NE(empty.err.find("make-samples.sh"), std::string::npos) << empty.err;
+}
+
+}  // namespace
+}  // namespace sluice::app
+
+namespace sluice::app {
+namespace {
+
+// A pipeline mixing local and remote methods, run through the CLI against the fake model
+// server: remote results land beside local ones, identical bytes are analysed (and paid for)
+// once — within a set and across sets — and the run reports the cost ledger.
+TEST_F(CliTest, PipelineMixesLocalAndRemoteMethodsAndPaysForEachImageOnce) {
+  auto fake = testing::FakeProvider::Start();
+  ASSERT_TRUE(fake.ok());
+  std::vector<std::string> bodies;
+  std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);
+  origin_.Route("/copy-of-img0.png", [body = bodies[0]](const HttpRequest& r, int) {
+    return ServeBytes(r, body, "image/png");
+  });
+  std::ofstream(list, std::ios::app) << origin_.Url("/copy-of-img0.png") << "\n";
+  std::ofstream(dir_.path() / "mixed.toml") << R"(
+[[cycle]]
+  [[cycle.item]]
+  method = "media.probe"
+  [[cycle.item]]
+  method = "llm.tags"
+  [[cycle.item]]
+  method = "llm.describe"
+  [[cycle.item]]
+  method = "embed.text"
+  [[cycle.set]]
+  method = "llm.set_summary"
+)";
+  std::ofstream(dir_.path() / "sluice.toml")
+      << "[providers]\ndefault = \"fake\"\n[providers.fake]\nbase_url = \"" << (*fake)->openai_url()
+      << "/\"\nchat_model = \"fake-chat\"\nmax_concurrency = 4\n";
+  std::vector<std::string> options = {"--allow-private", "--pipeline",
+                                      (dir_.path() / "mixed.toml").string(), "--config",
+                                      (dir_.path() / "sluice.toml").string()};
+  std::vector<std::string> args = RunArgs(list, options);
+  ProcessResult run = Sluice(args);
+  ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
+  // 3 distinct images (4 URLs): tags and describe once each, one set summary.
+  EXPECT_EQ((*fake)->requests_of("chat"), 3 + 3 + 1) << run.out;
+  EXPECT_EQ((*fake)->requests_of("embeddings"), 3);
+  EXPECT_NE(run.out.find("cost llm.tags: 3 calls, 0 retries"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("provider fake: 10 calls"), std::string::npos) << run.out;
+  EXPECT_TRUE(std::filesystem::exists(data() / "results" / "images" / "ledger.json"));
+
+  ProcessResult results =
+      Sluice({"results", "--data", data().string(), "--set", "images", "--format", "jsonl"});
+  ASSERT_EQ(results.exit_code, 0) << results.err;
+  int tagged = 0;
+  std::istringstream lines(results.out);
+  for (std::string line; std::getline(lines, line);) {
+    boost::json::object row = Json(line);
+    if (row.at("steps").as_object().contains("llm.tags")) ++tagged;
+    EXPECT_TRUE(row.at("steps").as_object().contains("media.probe"));
+  }
+  EXPECT_EQ(tagged, 4) << "the copy has its result too";
+
+  // Another set with the same images: everything comes from the cache but the set summary.
+  std::filesystem::path again = dir_.path() / "again.txt";
+  std::filesystem::copy_file(list, again);
+  ProcessResult second = Sluice(RunArgs(again, options));
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ((*fake)->requests_of("chat"), 7 + 1);
+  EXPECT_EQ((*fake)->requests_of("embeddings"), 3);
+
+  // A provider that does not exist is refused before anything is fetched.
+  std::ofstream(dir_.path() / "bad.toml") << R"(
+[[cycle]]
+  [[cycle.item]]
+  method = "llm.tags"
+  params = { provider = "nowhere" }
+)";
+  ProcessResult bad =
+      Sluice(RunArgs(list, {"--allow-private", "--pipeline", (dir_.path() / "bad.toml").string()}));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("provider 'nowhere' is not configured"), std::string::npos) << bad.err;
+}
+
+TEST_F(CliTest, TryRecordsCassettesAndReplaysThemWithNoNetwork) {
+  auto fake = testing::FakeProvider::Start();
+  ASSERT_TRUE(fake.ok());
+  auto image = testing::MakeSolidImage(dir_.path(), "shoe.png", "red", "120x80");
+  std::ofstream(dir_.path() / "sluice.toml")
+      << "[providers]\ndefault = \"fake\"\n[providers.fake]\nbase_url = \"" << (*fake)->openai_url()
+      << "\"\n";
+  std::string config = (dir_.path() / "sluice.toml").string();
+  std::string cassettes = (dir_.path() / "cassettes").string();
+  ProcessResult recorded = Sluice({"try", "llm.tags", image.string(), "--config", config,
+                                   "--record", cassettes, "--data", data().string()});
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
+  EXPECT_NE(recorded.err.find("1 exchange(s) recorded"), std::string::npos) << recorded.err;
+  fake->reset();  // the server is gone: replay must not need it
+  ProcessResult replayed = Sluice({"try", "llm.tags", image.string(), "--config", config,
+                                   "--replay", cassettes, "--data", data().string()});
+  ASSERT_EQ(replayed.exit_code, 0) << replayed.err;
+  EXPECT_EQ(Json(replayed.out).at("output"), Json(recorded.out).at("output"));
+  ProcessResult missing = Sluice({"try", "llm.describe", image.string(), "--config", config,
+                                  "--replay", cassettes, "--data", data().string()});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.out.find("not_recorded"), std::string::npos) << missing.out;
 }
 
 }  // namespace

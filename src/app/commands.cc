@@ -94,7 +94,8 @@ struct MethodStack {
 
 std::filesystem::path ConfigFile(const std::filesystem::path& given) {
   if (!given.empty()) return given;
-  const char* from_env = std::getenv("SLUICE_CONFIG");  // NOLINT(concurrency-mt-unsafe): main thread
+  const char* from_env =
+      std::getenv("SLUICE_CONFIG");  // NOLINT(concurrency-mt-unsafe): main thread
   return from_env ? std::filesystem::path(from_env) : std::filesystem::path();
 }
 
@@ -226,10 +227,11 @@ void PrintSummary(const AcquireOutcome& outcome, const DataDir& data) {
     std::printf("step time by method (summed over items): %s\n", by_method.c_str());
   }
   for (const auto& [method, cost] : a.cost_by_method) {
-    std::printf("cost %s: %lld calls, %lld retries, %lld in / %lld out tokens, %.1f s on providers\n",
-                method.c_str(), static_cast<long long>(cost.calls),
-                static_cast<long long>(cost.retries), static_cast<long long>(cost.input_tokens),
-                static_cast<long long>(cost.output_tokens), cost.provider_millis / 1000);
+    std::printf(
+        "cost %s: %lld calls, %lld retries, %lld in / %lld out tokens, %.1f s on providers\n",
+        method.c_str(), static_cast<long long>(cost.calls), static_cast<long long>(cost.retries),
+        static_cast<long long>(cost.input_tokens), static_cast<long long>(cost.output_tokens),
+        cost.provider_millis / 1000);
   }
   std::printf("objects:  %s\n", data.objects().c_str());
   std::printf("results:  %s/results/%s/ (one JSON document per item)\n", data.root.c_str(),
@@ -506,12 +508,13 @@ int ShowResults(ResultsConfig config) {
 
 int TryMethod(TryConfig config) {
   if (!config.record.empty() && !config.replay.empty()) {
-    return Fail(kExitBadInput, absl::InvalidArgumentError("--record and --replay exclude each other"));
+    return Fail(kExitBadInput,
+                absl::InvalidArgumentError("--record and --replay exclude each other"));
   }
   std::error_code exists;
   if (!config.replay.empty() && !std::filesystem::is_directory(config.replay, exists)) {
-    return Fail(kExitBadInput, absl::NotFoundError(StrCat("no cassette directory ",
-                                                          config.replay.string())));
+    return Fail(kExitBadInput,
+                absl::NotFoundError(StrCat("no cassette directory ", config.replay.string())));
   }
   boost::json::object params;
   if (!config.params.empty()) {

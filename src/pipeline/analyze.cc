@@ -296,7 +296,10 @@ struct Analyzer::Impl {
           Account(ran[j]);
           co_await Checkpoint(item.record.url, ran[j]);
           if (ran[j].status.ok()) {
-            cache[keys[j]] = {keys[j], item.record.sha256, ran[j].method, ran[j].version,
+            cache[keys[j]] = {keys[j],
+                              item.record.sha256,
+                              ran[j].method,
+                              ran[j].version,
                               boost::json::serialize(ran[j].output),
                               boost::json::serialize(ran[j].artifacts)};
           }
