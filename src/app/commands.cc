@@ -61,16 +61,33 @@ int64_t CrashHookFromEnvironment() {
   return value && ParseInt(value, steps) ? steps : 0;
 }
 
+bool HasRemoteSteps(const pipeline::PipelineDef& definition, const methods::Registry& registry) {
+  for (const pipeline::CycleDef& cycle : definition.cycles) {
+    for (const auto* steps : {&cycle.item_steps, &cycle.set_steps}) {
+      for (const pipeline::StepDef& step : *steps) {
+        const methods::MethodBase* method = registry.Find(step.method);
+        if (method && method->spec().placement == methods::Placement::kEventLoop) return true;
+      }
+    }
+  }
+  return false;
+}
+
 // Runs the pipeline over everything recorded for `set` and commits it in one transaction.
 asio::awaitable<Result<pipeline::AnalysisReport>> AnalyzeSet(runtime::Runtime& rt, DataDir& data,
                                                              const methods::Registry& registry,
                                                              pipeline::PipelineDef definition,
-                                                             std::string set) {
+                                                             std::string set,
+                                                             size_t remote_concurrency = 0) {
   SLUICE_CO_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Journal> journal,
                              pipeline::Journal::Open(pipeline::JournalPath(data.root, set)));
-  pipeline::Analyzer analyzer(
-      rt, registry, *data.store, *data.catalog,
-      {.scratch_dir = data.scratch, .crash_after_steps = CrashHookFromEnvironment()});
+  // Items waiting on providers hold no CPU: a pipeline with remote steps keeps as many items in
+  // flight as the run's --concurrency; a local one, one per core (each holds decoded pixels).
+  bool remote = HasRemoteSteps(definition, registry);
+  pipeline::Analyzer analyzer(rt, registry, *data.store, *data.catalog,
+                              {.concurrency = remote ? remote_concurrency : 0,
+                               .scratch_dir = data.scratch,
+                               .crash_after_steps = CrashHookFromEnvironment()});
   co_return co_await analyzer.Run(std::move(set), std::move(definition), *journal);
 }
 
@@ -344,7 +361,7 @@ int RunAcquire(RunConfig config) {
   if (!outcome->report.interrupted && !config.fetch_only) {
     if (!config.json) std::fprintf(stderr, "sluice: analysing set %s\n", config.set.c_str());
     Result<pipeline::AnalysisReport> analysis =
-        rt.Run(AnalyzeSet(rt, *data, registry, *definition, config.set));
+        rt.Run(AnalyzeSet(rt, *data, registry, *definition, config.set, config.concurrency));
     if (!analysis.ok()) return Fail(kExitFatal, analysis.status());
     outcome->analysis = std::move(*analysis);
     outcome->report.totals = outcome->analysis.totals;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <vector>
 #include <opencv2/core.hpp>
 
 #include "common/status.h"
@@ -13,5 +14,9 @@ namespace sluice::media {
 
 // InvalidArgument (cause "undecodable") when no picture can be decoded.
 Result<cv::Mat> DecodeFirstFrame(const std::filesystem::path& file);
+
+// `count` pictures spread over a video: the middle of each of `count` equal spans (one picture
+// for a still image or a stream that cannot seek). Errors as DecodeFirstFrame.
+Result<std::vector<cv::Mat>> SampleFrames(const std::filesystem::path& file, int count);
 
 }  // namespace sluice::media

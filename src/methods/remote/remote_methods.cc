@@ -154,10 +154,28 @@ asio::awaitable<Result<JsonAnswer>> AskJson(Provider& provider, ChatRequest requ
   }
 }
 
-// An image as the model gets it: the stored bytes when they are a common format within
-// `max_side` and 4 MiB, otherwise decoded (a video's first frame), scaled and re-encoded as
-// JPEG. CPU work: call on the CPU pool.
-Result<ImagePart> ImageForModel(const ItemContext& item, int max_side) {
+cv::Mat Scaled(const cv::Mat& picture, int max_side) {
+  double scale = std::min(1.0, static_cast<double>(max_side) /
+                                   std::max(1, std::max(picture.cols, picture.rows)));
+  cv::Mat scaled;
+  cv::resize(picture, scaled,
+             cv::Size(std::max(1, static_cast<int>(std::lround(picture.cols * scale))),
+                      std::max(1, static_cast<int>(std::lround(picture.rows * scale)))),
+             0, 0, cv::INTER_AREA);
+  return scaled;
+}
+
+ImagePart Jpeg(const cv::Mat& picture) {
+  std::vector<uchar> jpeg;
+  cv::imencode(".jpg", picture, jpeg, {cv::IMWRITE_JPEG_QUALITY, 85});
+  return ImagePart{.mime = "image/jpeg", .bytes = std::string(jpeg.begin(), jpeg.end())};
+}
+
+// The pictures the model gets: for an image, the stored bytes when they are a common format
+// within `max_side` and 4 MiB, otherwise decoded, scaled and re-encoded as JPEG; for a video,
+// `frames` pictures sampled over its length. CPU work: call on the CPU pool.
+Result<std::vector<ImagePart>> PicturesForModel(const ItemContext& item, int max_side,
+                                                int frames) {
   constexpr int64_t kMaxBytes = int64_t{4} << 20;
   if (item.kind == MediaKind::kImage && item.size <= kMaxBytes &&
       (item.mime == "image/jpeg" || item.mime == "image/png" || item.mime == "image/webp" ||
@@ -167,27 +185,17 @@ Result<ImagePart> ImageForModel(const ItemContext& item, int max_side) {
       std::ifstream in(item.file, std::ios::binary);
       std::stringstream bytes;
       bytes << in.rdbuf();
-      if (in) return ImagePart{.mime = item.mime, .bytes = bytes.str()};
+      if (in) return std::vector<ImagePart>{{.mime = item.mime, .bytes = bytes.str()}};
     }
   }
-  cv::Mat decoded;
-  const cv::Mat* picture = nullptr;
   if (item.kind == MediaKind::kImage && item.image) {
-    SLUICE_ASSIGN_OR_RETURN(picture, item.image->Get());
-  } else {
-    SLUICE_ASSIGN_OR_RETURN(decoded, media::DecodeFirstFrame(item.file));
-    picture = &decoded;
+    SLUICE_ASSIGN_OR_RETURN(const cv::Mat* picture, item.image->Get());
+    return std::vector<ImagePart>{Jpeg(Scaled(*picture, max_side))};
   }
-  double scale = std::min(
-      1.0, static_cast<double>(max_side) / std::max(1, std::max(picture->cols, picture->rows)));
-  cv::Mat scaled;
-  cv::resize(*picture, scaled,
-             cv::Size(std::max(1, static_cast<int>(std::lround(picture->cols * scale))),
-                      std::max(1, static_cast<int>(std::lround(picture->rows * scale)))),
-             0, 0, cv::INTER_AREA);
-  std::vector<uchar> jpeg;
-  cv::imencode(".jpg", scaled, jpeg, {cv::IMWRITE_JPEG_QUALITY, 85});
-  return ImagePart{.mime = "image/jpeg", .bytes = std::string(jpeg.begin(), jpeg.end())};
+  SLUICE_ASSIGN_OR_RETURN(std::vector<cv::Mat> sampled, media::SampleFrames(item.file, frames));
+  std::vector<ImagePart> parts;
+  for (const cv::Mat& frame : sampled) parts.push_back(Jpeg(Scaled(frame, max_side)));
+  return parts;
 }
 
 // What every remote method shares: provider and model params, and finding the provider.
@@ -248,15 +256,18 @@ class ImageChatMethod : public AsyncMethod, protected RemoteBase {
     int max_side = static_cast<int>(params.at("max_side").to_number<int64_t>());
     if (max_side < 64 || max_side > 4096)
       co_return absl::InvalidArgumentError("max_side must be between 64 and 4096");
-    SLUICE_CO_ASSIGN_OR_RETURN(ImagePart image, co_await runtime::RunOn(env_.runtime->cpu(), [&] {
-                                 return ImageForModel(item, max_side);
-                               }));
+    int frames = params.contains("frames") ? static_cast<int>(params.at("frames").to_number<int64_t>()) : 1;
+    if (frames < 1 || frames > 16) co_return absl::InvalidArgumentError("frames must be between 1 and 16");
+    SLUICE_CO_ASSIGN_OR_RETURN(
+        std::vector<ImagePart> pictures,
+        co_await runtime::RunOn(env_.runtime->cpu(),
+                                [&] { return PicturesForModel(item, max_side, frames); }));
     ChatRequest request{.model = std::string(params.at("model").as_string()),
                         .system = "You analyse media for a catalogue. Answer with JSON only.",
                         .schema = schema_,
                         .schema_name = "result"};
     request.messages.push_back(
-        {.role = "user", .text = Prompt(params), .images = {std::move(image)}});
+        {.role = "user", .text = Prompt(params), .images = std::move(pictures)});
     SLUICE_CO_ASSIGN_OR_RETURN(
         JsonAnswer answer,
         co_await AskJson(*provider, std::move(request),
@@ -380,9 +391,11 @@ class DescribeMethod : public ImageChatMethod {
             {.name = "llm.describe",
              .kinds = {MediaKind::kImage, MediaKind::kVideo},
              .inputs = {"file"},
-             .description = "a description of an image, or of a video from its first frame"},
-            "Describe this picture in two or three factual sentences for a search index, and "
-            "list its main subjects.",
+             .description = "a description of an image, or of a video from frames sampled over "
+                            "its length",
+             .params = {{"frames", 4}}},
+            "Describe this picture (or these pictures, frames sampled in order from one video) "
+            "in two or three factual sentences for a search index, and list the main subjects.",
             Parse(R"({"type":"object","properties":{"description":{"type":"string","minLength":1,)"
                   R"("maxLength":2000},"subjects":{"type":"array","maxItems":12,"items":)"
                   R"({"type":"string","maxLength":80}}},"required":["description","subjects"],)"

@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fstream>
+#include <set>
 
 #include "methods/execute.h"
 #include "methods/registry.h"
@@ -297,6 +298,24 @@ TEST_F(RemoteMethodsTest, EmbedTextUsesDescriptionAndSetSummaryRunsOnTheLoop) {
   std::string prompt = json::serialize(fake_->chat_requests().back().at("messages"));
   EXPECT_NE(prompt.find("a.png"), std::string::npos);
   EXPECT_NE(prompt.find("shoe"), std::string::npos);
+}
+
+TEST_F(RemoteMethodsTest, DescribeSendsFramesSampledOverAVideo) {
+  auto video = testing::MakeVideo(dir_.path(), "clip.mp4", 4, false);
+  MethodRunner runner(registry_, rt_, nullptr);
+  Result<StepResult> step = rt_.Run(runner.Run("llm.describe", video, {{"frames", 3}}));
+  ASSERT_TRUE(step.ok()) << step.status();
+  ASSERT_TRUE(step->status.ok()) << step->status;
+  std::vector<json::object> sent = fake_->chat_requests();
+  const json::array& content = sent.back().at("messages").at(1).at("content").as_array();
+  ASSERT_EQ(content.size(), 1u + 3u) << "the prompt and three frames";
+  std::set<std::string> frames;
+  for (size_t i = 1; i < content.size(); ++i) {
+    std::string url(content[i].at("image_url").at("url").as_string());
+    EXPECT_TRUE(url.starts_with("data:image/jpeg;base64,")) << url.substr(0, 30);
+    frames.insert(url);
+  }
+  EXPECT_EQ(frames.size(), 3u) << "three different moments (testsrc moves)";
 }
 
 TEST_F(RemoteMethodsTest, UnknownProvidersAreRefusedWhenParamsResolve) {

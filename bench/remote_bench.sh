@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Fan-out efficiency of remote methods (issue 4). In one run, against a loopback nginx (media)
+# and sluice-fake-provider (an OpenAI-compatible model server answering after LATENCY ms):
+#   ITEMS images × 3 remote calls (llm.tags, llm.content_type, llm.seo_filename) with 64, 256
+#   and 1,024 calls in flight, through `sluice run` and through a plain Python asyncio+aiohttp
+#   pipeline doing the same work (bench/python_pipeline.py): items/s as a fraction of the bound
+#   in-flight ÷ (3 × latency), CPU per remote call, peak RSS, and the model server's CPU.
+# Usage: bench/remote_bench.sh [ITEMS] [LATENCY_MS]   (default 2000, 200). Markdown on stdout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+items=${1:-2000}
+latency=${2:-200}
+scripts/install-deps.sh
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiohttp >/dev/null
+scripts/build.sh release >&2
+bin=build/release
+sluice=$bin/src/cli/sluice
+export OPENBLAS_NUM_THREADS=1
+
+work=$(mktemp -d /tmp/sluice-remote-bench.XXXXXX)
+chmod 755 "$work"
+nginx_pid=""; fake_pid=""
+cleanup() {
+  [[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null || true
+  [[ -n $fake_pid ]] && kill "$fake_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ITEMS distinct small PNGs: one picture, each copy with its own trailing bytes (decoders and
+# header readers ignore data after IEND), so no two items share a step key.
+mkdir -p "$work/www"
+convert -size 96x64 gradient:red-blue "$work/base.png"
+for ((i = 0; i < items; i++)); do
+  { cat "$work/base.png"; printf 'item %d' "$i"; } > "$work/www/$(printf 'i%05d.png' "$i")"
+done
+port=$((20000 + RANDOM % 20000))
+cat > "$work/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  keepalive_requests 100000;
+  server { listen 127.0.0.1:$port; root $work/www; }
+}
+CONF
+nginx -c "$work/nginx.conf" -p "$work" &
+nginx_pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/i00000.png" -o /dev/null && break; sleep 0.1; done
+for ((i = 0; i < items; i++)); do printf 'http://127.0.0.1:%d/i%05d.png\n' "$port" "$i"; done > "$work/urls.txt"
+
+cat > "$work/pipeline.toml" <<'TOML'
+name = "three-remote-calls"
+[[cycle]]
+  [[cycle.item]]
+  method = "llm.tags"
+  [[cycle.item]]
+  method = "llm.content_type"
+  [[cycle.item]]
+  method = "llm.seo_filename"
+TOML
+
+ulimit -n 65536
+echo "## Remote fan-out: $items items × 3 calls, model server latency $latency ms"
+echo
+echo "| in flight | bound items/s | sluice items/s | of bound | CPU µs/call | peak RSS | server CPU-s | Python items/s | of bound | Python RSS |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for flight in 64 256 1024; do
+  fake_port=$((40000 + RANDOM % 20000))
+  "$bin/src/testing/sluice-fake-provider" --port "$fake_port" --latency-ms "$latency" \
+    > "$work/fake.url" 2> "$work/fake.err" &
+  fake_pid=$!
+  for _ in $(seq 50); do [[ -s $work/fake.url ]] && break; sleep 0.1; done
+  base=$(cat "$work/fake.url")
+  cat > "$work/sluice.toml" <<TOML
+[providers]
+default = "fake"
+[providers.fake]
+base_url = "$base"
+chat_model = "fake-chat"
+max_concurrency = $flight
+TOML
+  rm -rf "$work/data"
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time" "$sluice" run "$work/urls.txt" --data "$work/data" \
+    --allow-private --concurrency "$flight" --per-host "$flight" --progress none --json \
+    --pipeline "$work/pipeline.toml" --config "$work/sluice.toml" > "$work/out.json" 2> "$work/err" || {
+      echo "bench: sluice failed" >&2; cat "$work/err" >&2; exit 1; }
+  kill -INT "$fake_pid"; wait "$fake_pid" || true; fake_pid=""
+  read -r _ rss_kb user sys < "$work/time"
+  analysis_s=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['analysis']['seconds'])" "$work/out.json")
+  calls=$((items * 3))
+  server_cpu=$(sed -n 's/.* \([0-9.]*\) CPU-s/\1/p' "$work/fake.err")
+
+  fake_port=$((40000 + RANDOM % 20000))
+  "$bin/src/testing/sluice-fake-provider" --port "$fake_port" --latency-ms "$latency" > "$work/fake.url" 2>/dev/null &
+  fake_pid=$!
+  for _ in $(seq 50); do [[ -s $work/fake.url ]] && sleep 0.1 && break; sleep 0.1; done
+  rm -rf "$work/py"; mkdir -p "$work/py"
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time.py" /usr/bin/python3 bench/python_pipeline.py \
+    "$work/urls.txt" "$(cat "$work/fake.url")" "$flight" "$work/py" > "$work/py.json"
+  kill -INT "$fake_pid"; wait "$fake_pid" || true; fake_pid=""
+  read -r _ py_rss_kb _ _ < "$work/time.py"
+  py_rate=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['items_per_s'])" "$work/py.json")
+
+  python3 - "$flight" "$latency" "$items" "$analysis_s" "$user" "$sys" "$calls" "$rss_kb" \
+    "$server_cpu" "$py_rate" "$py_rss_kb" <<'PY'
+import sys
+flight, latency, items, seconds, user, sys_s, calls, rss, server, py_rate, py_rss = sys.argv[1:]
+bound = int(flight) / (3 * int(latency) / 1000)
+rate = int(items) / float(seconds)
+cpu_us = (float(user) + float(sys_s)) / int(calls) * 1e6
+print(f"| {flight} | {bound:.0f} | {rate:.0f} | {rate / bound:.2f} | {cpu_us:.0f} | "
+      f"{int(rss) / 1024:.0f} MB | {server} | {float(py_rate):.0f} | {float(py_rate) / bound:.2f} | "
+      f"{int(py_rss) / 1024:.0f} MB |")
+PY
+done
+echo
+echo "sluice items/s counts the analysis stage (all $items items fetched first, then analysed);"
+echo "CPU µs/call is the whole sluice process (fetch, hashing, store, journal, commit) ÷ remote calls."
