@@ -5,8 +5,8 @@
 #pragma once
 
 #include <filesystem>
-#include <vector>
 #include <opencv2/core.hpp>
+#include <vector>
 
 #include "common/status.h"
 

@@ -155,8 +155,8 @@ asio::awaitable<Result<JsonAnswer>> AskJson(Provider& provider, ChatRequest requ
 }
 
 cv::Mat Scaled(const cv::Mat& picture, int max_side) {
-  double scale = std::min(1.0, static_cast<double>(max_side) /
-                                   std::max(1, std::max(picture.cols, picture.rows)));
+  double scale = std::min(
+      1.0, static_cast<double>(max_side) / std::max(1, std::max(picture.cols, picture.rows)));
   cv::Mat scaled;
   cv::resize(picture, scaled,
              cv::Size(std::max(1, static_cast<int>(std::lround(picture.cols * scale))),
@@ -174,8 +174,7 @@ ImagePart Jpeg(const cv::Mat& picture) {
 // The pictures the model gets: for an image, the stored bytes when they are a common format
 // within `max_side` and 4 MiB, otherwise decoded, scaled and re-encoded as JPEG; for a video,
 // `frames` pictures sampled over its length. CPU work: call on the CPU pool.
-Result<std::vector<ImagePart>> PicturesForModel(const ItemContext& item, int max_side,
-                                                int frames) {
+Result<std::vector<ImagePart>> PicturesForModel(const ItemContext& item, int max_side, int frames) {
   constexpr int64_t kMaxBytes = int64_t{4} << 20;
   if (item.kind == MediaKind::kImage && item.size <= kMaxBytes &&
       (item.mime == "image/jpeg" || item.mime == "image/png" || item.mime == "image/webp" ||
@@ -256,12 +255,14 @@ class ImageChatMethod : public AsyncMethod, protected RemoteBase {
     int max_side = static_cast<int>(params.at("max_side").to_number<int64_t>());
     if (max_side < 64 || max_side > 4096)
       co_return absl::InvalidArgumentError("max_side must be between 64 and 4096");
-    int frames = params.contains("frames") ? static_cast<int>(params.at("frames").to_number<int64_t>()) : 1;
-    if (frames < 1 || frames > 16) co_return absl::InvalidArgumentError("frames must be between 1 and 16");
-    SLUICE_CO_ASSIGN_OR_RETURN(
-        std::vector<ImagePart> pictures,
-        co_await runtime::RunOn(env_.runtime->cpu(),
-                                [&] { return PicturesForModel(item, max_side, frames); }));
+    int frames =
+        params.contains("frames") ? static_cast<int>(params.at("frames").to_number<int64_t>()) : 1;
+    if (frames < 1 || frames > 16)
+      co_return absl::InvalidArgumentError("frames must be between 1 and 16");
+    SLUICE_CO_ASSIGN_OR_RETURN(std::vector<ImagePart> pictures,
+                               co_await runtime::RunOn(env_.runtime->cpu(), [&] {
+                                 return PicturesForModel(item, max_side, frames);
+                               }));
     ChatRequest request{.model = std::string(params.at("model").as_string()),
                         .system = "You analyse media for a catalogue. Answer with JSON only.",
                         .schema = schema_,

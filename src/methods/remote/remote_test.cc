@@ -14,6 +14,7 @@
 #include "methods/registry.h"
 #include "methods/remote/cassette.h"
 #include "methods/remote/config.h"
+#include "methods/remote/harness.h"
 #include "methods/remote/provider.h"
 #include "methods/remote/remote_methods.h"
 #include "methods/runner.h"
@@ -415,6 +416,31 @@ TEST(SchemaTest, ChecksTypesRequiredEnumsBoundsAndExtras) {
   EXPECT_EQ(why(R"({"kind":"a","tags":["x","y","z"]})"), "$.tags: too many items");
   EXPECT_EQ(why(R"({"kind":"a","other":1})"), "$: unexpected \"other\"");
   EXPECT_EQ(why(R"([1])"), "$: expected object, got array");
+}
+
+}  // namespace
+}  // namespace sluice::methods::remote
+
+namespace sluice::methods::remote {
+namespace {
+
+// The committed cassettes (recorded with `sluice try METHOD testdata/shoe.png --record
+// testdata/cassettes` against sluice-fake-provider) answer every remote method with no server.
+TEST(CassetteHarnessTest, RemoteMethodsRunOfflineFromCommittedCassettes) {
+  std::filesystem::path testdata = std::filesystem::path(__FILE__).parent_path() / "testdata";
+  Result<ProvidersConfig> defaults =
+      LoadProvidersConfig("", [](const std::string&) { return std::nullopt; });
+  ASSERT_TRUE(defaults.ok());
+  CassetteHarness harness(testdata / "cassettes", *defaults);
+  if (harness.recording()) GTEST_SKIP() << "recording: the providers answer, not the cassettes";
+  for (const char* method :
+       {"llm.tags", "llm.describe", "llm.content_type", "llm.seo_filename", "embed.text"}) {
+    Result<StepResult> step = harness.Try(method, testdata / "shoe.png");
+    ASSERT_TRUE(step.ok()) << step.status();
+    EXPECT_TRUE(step->status.ok()) << method << ": " << step->status;
+  }
+  Result<StepResult> other = harness.Try("llm.tags", testdata / "shoe.png", {{"max_tags", 3}});
+  EXPECT_EQ(CauseOf(other->status), "not_recorded") << "another prompt is another request";
 }
 
 }  // namespace
