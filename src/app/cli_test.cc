@@ -604,5 +604,50 @@ TEST_F(CliTest, TryRecordsCassettesAndReplaysThemWithNoNetwork) {
   EXPECT_NE(missing.out.find("not_recorded"), std::string::npos) << missing.out;
 }
 
+// Provider limits change while a run is in progress: SIGHUP re-reads the config file.
+TEST_F(CliTest, SighupAppliesNewProviderLimitsToARunningAnalysis) {
+  auto fake = testing::FakeProvider::Start();
+  ASSERT_TRUE(fake.ok());
+  std::vector<std::string> bodies;
+  std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);
+  std::vector<std::string> urls;
+  for (int i = 3; i < 8; ++i) {
+    auto file =
+        testing::MakeSolidImage(dir_.path(), "more" + std::to_string(i) + ".png",
+                                "#00" + std::to_string(i) + "0" + std::to_string(i) + "0", "40x30");
+    std::ifstream in(file, std::ios::binary);
+    std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    origin_.Route("/more" + std::to_string(i) + ".png",
+                  [body](const HttpRequest& r, int) { return ServeBytes(r, body, "image/png"); });
+    std::ofstream(list, std::ios::app) << origin_.Url("/more" + std::to_string(i) + ".png") << "\n";
+  }
+  std::ofstream(dir_.path() / "tags.toml")
+      << "[[cycle]]\n  [[cycle.item]]\n  method = \"llm.tags\"\n";
+  auto write_config = [&](int per_minute) {
+    std::ofstream(dir_.path() / "sluice.toml")
+        << "[providers]\ndefault = \"fake\"\n[providers.fake]\nbase_url = \""
+        << (*fake)->openai_url() << "\"\nmax_concurrency = 1\nrequests_per_minute = " << per_minute
+        << "\n";
+  };
+  write_config(30);  // one call every 2 s: 8 calls would take 14 s
+  std::vector<std::string> args =
+      RunArgs(list, {"--allow-private", "--pipeline", (dir_.path() / "tags.toml").string(),
+                     "--config", (dir_.path() / "sluice.toml").string()});
+  args.insert(args.begin(), SLUICE_BINARY);
+  auto start = std::chrono::steady_clock::now();
+  testing::Subprocess run(args, dir_.path());
+  while ((*fake)->requests_of("chat") < 1 && std::chrono::steady_clock::now() - start < 20s)
+    std::this_thread::sleep_for(10ms);
+  write_config(60000);
+  run.Kill(SIGHUP);
+  ProcessResult done = run.Wait();
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_NE(done.err.find("provider fake: limits reloaded (1 in flight, 60000 requests/min"),
+            std::string::npos)
+      << done.err;
+  EXPECT_EQ((*fake)->requests_of("chat"), 8);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 9s) << "the new rate applied";
+}
+
 }  // namespace
 }  // namespace sluice::app

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -147,6 +148,48 @@ Result<std::unique_ptr<MethodStack>> BuildMethods(runtime::Runtime* rt,
   }
   SLUICE_RETURN_IF_ERROR(methods::RegisterBuiltinMethods(stack->registry, env));
   return stack;
+}
+
+// Applies the limits the config file now gives to the live providers of the same names.
+void ReloadProviderLimits(MethodStack& stack, const std::filesystem::path& config_file) {
+  Result<methods::remote::ProvidersConfig> fresh =
+      methods::remote::LoadProvidersConfig(ConfigFile(config_file));
+  if (!fresh.ok()) {
+    std::fprintf(stderr, "sluice: provider limits not reloaded: %s\n",
+                 std::string(fresh.status().message()).c_str());
+    return;
+  }
+  if (!stack.providers) return;
+  for (methods::remote::Provider* provider : stack.providers->All()) {
+    if (const auto* given = fresh->Find(provider->config().name)) {
+      provider->gate().SetLimits(given->limits);
+      std::fprintf(stderr,
+                   "sluice: provider %s: limits reloaded (%zu in flight, %.0f requests/min, %.0f "
+                   "tokens/min)\n",
+                   provider->config().name.c_str(), given->limits.max_concurrency,
+                   given->limits.requests_per_minute, given->limits.tokens_per_minute);
+    }
+  }
+}
+
+// AnalyzeSet, with SIGHUP re-reading the config file and applying its provider limits to the
+// calls in progress.
+asio::awaitable<Result<pipeline::AnalysisReport>> AnalyzeWithReload(
+    runtime::Runtime& rt, DataDir& data, MethodStack& stack, pipeline::PipelineDef definition,
+    std::string set, size_t concurrency, std::filesystem::path config_file) {
+  asio::signal_set reload(rt.loop(), SIGHUP);
+  std::function<void(boost::system::error_code, int)> on_reload = [&](boost::system::error_code ec,
+                                                                      int) {
+    if (ec) return;
+    ReloadProviderLimits(stack, config_file);
+    reload.async_wait(on_reload);
+  };
+  reload.async_wait(on_reload);
+  Result<pipeline::AnalysisReport> analysis = co_await AnalyzeSet(
+      rt, data, stack.registry, std::move(definition), std::move(set), concurrency);
+  boost::system::error_code ignored;
+  reload.cancel(ignored);  // the loop then runs dry and Runtime::Run returns
+  co_return analysis;
 }
 
 // One line per provider that was called: the provider side of the cost ledger.
@@ -360,8 +403,8 @@ int RunAcquire(RunConfig config) {
   if (!outcome.ok()) return Fail(kExitFatal, outcome.status());
   if (!outcome->report.interrupted && !config.fetch_only) {
     if (!config.json) std::fprintf(stderr, "sluice: analysing set %s\n", config.set.c_str());
-    Result<pipeline::AnalysisReport> analysis =
-        rt.Run(AnalyzeSet(rt, *data, registry, *definition, config.set, config.concurrency));
+    Result<pipeline::AnalysisReport> analysis = rt.Run(AnalyzeWithReload(
+        rt, *data, **stack, *definition, config.set, config.concurrency, config.config));
     if (!analysis.ok()) return Fail(kExitFatal, analysis.status());
     outcome->analysis = std::move(*analysis);
     outcome->report.totals = outcome->analysis.totals;
