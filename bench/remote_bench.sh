@@ -17,7 +17,7 @@ bin=build/release
 sluice=$bin/src/cli/sluice
 export OPENBLAS_NUM_THREADS=1
 
-work=$(mktemp -d /tmp/sluice-remote-bench.XXXXXX)
+work=$(mktemp -d "${BENCH_DIR:-/tmp}/sluice-remote-bench.XXXXXX")  # BENCH_DIR=/dev/shm: no disk
 chmod 755 "$work"
 nginx_pid=""; fake_pid=""
 cleanup() {
@@ -64,7 +64,7 @@ name = "three-remote-calls"
   method = "llm.seo_filename"
 TOML
 
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # 1,024 calls in flight need more than 1,024 descriptors
 echo "## Remote fan-out: $items items × 3 calls, model server latency $latency ms"
 echo
 echo "| in flight | bound items/s | sluice items/s | of bound | CPU µs/call | peak RSS | server CPU-s | Python items/s | of bound | Python RSS |"
@@ -85,7 +85,7 @@ chat_model = "fake-chat"
 max_concurrency = $flight
 TOML
   rm -rf "$work/data"
-  /usr/bin/time -f "%e %M %U %S" -o "$work/time" "$sluice" run "$work/urls.txt" --data "$work/data" \
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time" ${PROFILE:+perf record -g -o "$PROFILE.$flight" --} "$sluice" run "$work/urls.txt" --data "$work/data" \
     --allow-private --concurrency "$flight" --per-host "$flight" --progress none --json \
     --pipeline "$work/pipeline.toml" --config "$work/sluice.toml" > "$work/out.json" 2> "$work/err" || {
       echo "bench: sluice failed" >&2; cat "$work/err" >&2; exit 1; }

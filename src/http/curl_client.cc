@@ -253,4 +253,17 @@ void HttpClient::CompleteFinished() {
   }
 }
 
+EasyHandle HttpClient::TakeEasyHandle() {
+  if (idle_handles_.empty()) return EasyHandle(curl_easy_init());
+  EasyHandle handle = std::move(idle_handles_.back());
+  idle_handles_.pop_back();
+  return handle;
+}
+
+void HttpClient::ReturnEasyHandle(EasyHandle handle) {
+  if (!handle || idle_handles_.size() >= kMaxIdleHandles) return;
+  curl_easy_reset(handle.get());
+  idle_handles_.push_back(std::move(handle));
+}
+
 }  // namespace sluice::http

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/status.h"
 #include "http/address_guard.h"
@@ -86,6 +87,12 @@ class HttpClient {
   // after AbortAll(). The client owns CURLOPT_PRIVATE and the close-socket callback of `easy`.
   asio::awaitable<CURLcode> Perform(CURL* easy);
 
+  // An easy handle for one transfer: a recycled one when available. A reset handle keeps its
+  // buffers and caches, so reuse saves curl's per-transfer allocations.
+  EasyHandle TakeEasyHandle();
+  // Resets `handle` and keeps it for the next TakeEasyHandle (up to a bound).
+  void ReturnEasyHandle(EasyHandle handle);
+
   // Ends every transfer in progress; their Perform() calls return CURLE_ABORTED_BY_CALLBACK.
   void AbortAll();
   size_t active_transfers() const { return transfers_.size(); }
@@ -122,6 +129,8 @@ class HttpClient {
   std::chrono::steady_clock::time_point timer_armed_at_;
   std::unordered_map<curl_socket_t, std::shared_ptr<Socket>> sockets_;
   std::unordered_map<CURL*, Transfer> transfers_;
+  static constexpr size_t kMaxIdleHandles = 2048;
+  std::vector<EasyHandle> idle_handles_;
 };
 
 }  // namespace sluice::http

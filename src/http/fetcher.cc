@@ -283,20 +283,6 @@ Fetcher::Fetcher(HttpClient& client, asio::any_io_executor loop, FetchOptions op
 
 Fetcher::~Fetcher() = default;
 
-EasyHandle Fetcher::TakeEasyHandle() {
-  if (idle_handles_.empty()) return EasyHandle(curl_easy_init());
-  EasyHandle handle = std::move(idle_handles_.back());
-  idle_handles_.pop_back();
-  return handle;
-}
-
-void Fetcher::ReturnEasyHandle(EasyHandle handle) {
-  // A reset handle keeps its buffers and caches: reusing it saves curl's per-transfer setup.
-  if (!handle || idle_handles_.size() >= kMaxIdleHandles) return;
-  curl_easy_reset(handle.get());
-  idle_handles_.push_back(std::move(handle));
-}
-
 void Fetcher::Stop() {
   stopped_ = true;
   for (asio::steady_timer* timer : sleepers_) timer->cancel();
@@ -416,7 +402,7 @@ asio::awaitable<Result<FetchedFile>> Fetcher::Fetch(std::string url) {
 }
 
 asio::awaitable<Status> Fetcher::Attempt(Download& d) {
-  EasyHandle easy = TakeEasyHandle();
+  EasyHandle easy = client_.TakeEasyHandle();
   if (!easy) co_return absl::InternalError("curl_easy_init failed");
   CURL* e = easy.get();
   d.easy = e;
@@ -485,7 +471,7 @@ asio::awaitable<Status> Fetcher::Attempt(Download& d) {
   struct Recycle {
     Fetcher* fetcher;
     EasyHandle& handle;
-    ~Recycle() { fetcher->ReturnEasyHandle(std::move(handle)); }
+    ~Recycle() { fetcher->client_.ReturnEasyHandle(std::move(handle)); }
   } recycle{this, easy};
   d.easy = nullptr;
   char* effective = nullptr;

@@ -110,10 +110,6 @@ class Fetcher {
   Fetcher(HttpClient& client, asio::any_io_executor loop, FetchOptions options);
   asio::awaitable<Status> Attempt(Download& download);
   asio::awaitable<bool> Sleep(Duration duration);
-  EasyHandle TakeEasyHandle();
-  void ReturnEasyHandle(EasyHandle handle);
-
-  static constexpr size_t kMaxIdleHandles = 256;
 
   HttpClient& client_;
   asio::any_io_executor loop_;
@@ -121,7 +117,6 @@ class Fetcher {
   std::mt19937_64 random_;
   bool stopped_ = false;
   std::set<asio::steady_timer*> sleepers_;
-  std::vector<EasyHandle> idle_handles_;
 };
 
 }  // namespace sluice::http

@@ -91,6 +91,9 @@ struct LoopbackServer::Impl {
       tcp::socket socket =
           co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
+      // The head and the body go out in separate writes; with Nagle the body would wait for
+      // the client's delayed ACK of the head (40 ms a response).
+      socket.set_option(tcp::no_delay(true), ec);
       asio::co_spawn(io, Session(std::move(socket)), asio::detached);
     }
   }

@@ -51,9 +51,15 @@ asio::awaitable<Result<ClientResponse>> Send(HttpClient& client, ClientRequest r
     co_return Failure(absl::StatusCode::kPermissionDenied, "scheme_not_allowed",
                       StrCat("'", request.url, "': only http and https"));
   }
-  EasyHandle easy(curl_easy_init());
+  EasyHandle easy = client.TakeEasyHandle();
   if (!easy) co_return absl::InternalError("curl_easy_init failed");
   CURL* e = easy.get();
+  // Back to the client's pool when this exchange ends, whatever the outcome.
+  struct Recycle {
+    HttpClient& client;
+    EasyHandle& handle;
+    ~Recycle() { client.ReturnEasyHandle(std::move(handle)); }
+  } recycle{client, easy};
   Exchange exchange;
   exchange.request = &request;
   exchange.guard.policy = &request.addresses;

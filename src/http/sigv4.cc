@@ -138,8 +138,8 @@ Result<SignedRequest> SignV4(const SigV4& credentials, std::string_view method,
     StrAppend(canonical_headers, name, ":", value, "\n");
     StrAppend(signed_headers, signed_headers.empty() ? "" : ";", name);
   }
-  std::string path = parsed->encoded_path().empty() ? std::string("/")
-                                                    : std::string(parsed->encoded_path());
+  std::string path =
+      parsed->encoded_path().empty() ? std::string("/") : std::string(parsed->encoded_path());
   // S3 signs the path as sent; every other service signs it encoded once more.
   std::string canonical_path = credentials.service == "s3" ? path : AwsUriEncode(path, true);
   signed_request.canonical_request =
