@@ -70,9 +70,8 @@ echo
 echo "| in flight | bound items/s | sluice items/s | of bound | CPU µs/call | peak RSS | server CPU-s | Python items/s | of bound | Python RSS |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for flight in 64 256 1024; do
-  fake_port=$((40000 + RANDOM % 20000))
-  "$bin/src/testing/sluice-fake-provider" --port "$fake_port" --latency-ms "$latency" \
-    > "$work/fake.url" 2> "$work/fake.err" &
+  : > "$work/fake.url"
+  "$bin/src/testing/sluice-fake-provider" --latency-ms "$latency" > "$work/fake.url" 2> "$work/fake.err" &
   fake_pid=$!
   for _ in $(seq 50); do [[ -s $work/fake.url ]] && break; sleep 0.1; done
   base=$(cat "$work/fake.url")
@@ -95,10 +94,10 @@ TOML
   calls=$((items * 3))
   server_cpu=$(sed -n 's/.* \([0-9.]*\) CPU-s/\1/p' "$work/fake.err")
 
-  fake_port=$((40000 + RANDOM % 20000))
-  "$bin/src/testing/sluice-fake-provider" --port "$fake_port" --latency-ms "$latency" > "$work/fake.url" 2>/dev/null &
+  : > "$work/fake.url"
+  "$bin/src/testing/sluice-fake-provider" --latency-ms "$latency" > "$work/fake.url" 2>/dev/null &
   fake_pid=$!
-  for _ in $(seq 50); do [[ -s $work/fake.url ]] && sleep 0.1 && break; sleep 0.1; done
+  for _ in $(seq 50); do [[ -s $work/fake.url ]] && break; sleep 0.1; done
   rm -rf "$work/py"; mkdir -p "$work/py"
   /usr/bin/time -f "%e %M %U %S" -o "$work/time.py" /usr/bin/python3 bench/python_pipeline.py \
     "$work/urls.txt" "$(cat "$work/fake.url")" "$flight" "$work/py" > "$work/py.json"
