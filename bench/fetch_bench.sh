@@ -7,6 +7,7 @@
 # Usage: bench/fetch_bench.sh [FILES]   (default 5000). Prints a Markdown report on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 files=${1:-5000}
 scripts/install-deps.sh
 scripts/build.sh release >&2
@@ -27,23 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$bin/bench/bench_tool" make-files "$work/www" "$files" 20000 60000
-port=$((20000 + RANDOM % 20000))
-cat > "$work/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  keepalive_requests 100000;
-  server { listen 127.0.0.1:$port; root $work/www; }
-}
-CONF
-nginx -c "$work/nginx.conf" -p "$work" &
-nginx_pid=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/f00000.jpg" -o /dev/null && break; sleep 0.1; done
+start_nginx f00000.jpg
 
 base="http://127.0.0.1:$port"
 : > "$work/urls.txt"; : > "$work/curl.cfg"

@@ -8,6 +8,7 @@
 # Usage: bench/remote_bench.sh [ITEMS] [LATENCY_MS]   (default 2000, 200). Markdown on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 items=${1:-2000}
 latency=${2:-200}
 scripts/install-deps.sh
@@ -34,23 +35,7 @@ convert -size 96x64 gradient:red-blue "$work/base.png"
 for ((i = 0; i < items; i++)); do
   { cat "$work/base.png"; printf 'item %d' "$i"; } > "$work/www/$(printf 'i%05d.png' "$i")"
 done
-port=$((20000 + RANDOM % 20000))
-cat > "$work/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on;
-  keepalive_requests 100000;
-  server { listen 127.0.0.1:$port; root $work/www; }
-}
-CONF
-nginx -c "$work/nginx.conf" -p "$work" &
-nginx_pid=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/i00000.png" -o /dev/null && break; sleep 0.1; done
+start_nginx i00000.png
 for ((i = 0; i < items; i++)); do printf 'http://127.0.0.1:%d/i%05d.png\n' "$port" "$i"; done > "$work/urls.txt"
 
 cat > "$work/pipeline.toml" <<'TOML'

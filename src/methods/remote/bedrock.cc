@@ -29,11 +29,6 @@ Status ClassifyBedrock(const http::ClientResponse& response, std::string_view pr
   return StatusForHttp(response.status, provider, detail, type == "ServiceQuotaExceededException");
 }
 
-Status BadReply(std::string_view provider, std::string_view what) {
-  return Failure(absl::StatusCode::kFailedPrecondition, "bad_reply",
-                 StrCat("provider ", provider, " sent a reply sluice cannot read: ", what));
-}
-
 std::string ImageFormat(std::string_view mime) {
   std::string format(mime.substr(mime.find('/') + 1));
   return format == "jpg" ? "jpeg" : format;
@@ -83,10 +78,7 @@ class BedrockProvider : public Provider {
     SLUICE_CO_ASSIGN_OR_RETURN(http::ClientRequest call, Post(model, "converse", body));
     SLUICE_CO_ASSIGN_OR_RETURN(ProviderGate::Answer answer,
                                co_await gate_.Call(std::move(call), estimate));
-    boost::system::error_code ec;
-    json::value reply = json::parse(answer.response.body, ec);
-    if (ec || !reply.is_object()) co_return BadReply(config_.name, "the body is not JSON");
-    const json::object& o = reply.as_object();
+    SLUICE_CO_ASSIGN_OR_RETURN(json::object o, ReplyObject(answer.response, config_.name));
     Usage usage = answer.usage;
     if (const json::value* u = o.if_contains("usage"); u && u->is_object()) {
       if (const json::value* v = u->as_object().if_contains("inputTokens"); v && v->is_number())
@@ -129,10 +121,8 @@ class BedrockProvider : public Provider {
                                  Post(model, "invoke", json::object{{"inputText", text}}));
       SLUICE_CO_ASSIGN_OR_RETURN(ProviderGate::Answer answer,
                                  co_await gate_.Call(std::move(call), estimate));
-      boost::system::error_code ec;
-      json::value reply = json::parse(answer.response.body, ec);
-      const json::value* vector =
-          !ec && reply.is_object() ? reply.as_object().if_contains("embedding") : nullptr;
+      SLUICE_CO_ASSIGN_OR_RETURN(json::object reply, ReplyObject(answer.response, config_.name));
+      const json::value* vector = reply.if_contains("embedding");
       if (!vector || !vector->is_array()) co_return BadReply(config_.name, "no embedding");
       std::vector<float> values;
       for (const json::value& x : vector->as_array()) {
@@ -141,8 +131,7 @@ class BedrockProvider : public Provider {
       }
       out.vectors.push_back(std::move(values));
       Usage usage = answer.usage;
-      if (const json::value* n = reply.as_object().if_contains("inputTextTokenCount");
-          n && n->is_number())
+      if (const json::value* n = reply.if_contains("inputTextTokenCount"); n && n->is_number())
         usage.input_tokens = n->to_number<int64_t>();
       gate_.RecordTokens(usage.input_tokens, 0, estimate);
       out.usage += usage;

@@ -37,11 +37,6 @@ Status ClassifyOpenAi(const http::ClientResponse& response, std::string_view pro
   return StatusForHttp(response.status, provider, detail, quota);
 }
 
-Status BadReply(std::string_view provider, std::string_view what) {
-  return Failure(absl::StatusCode::kFailedPrecondition, "bad_reply",
-                 StrCat("provider ", provider, " sent a reply sluice cannot read: ", what));
-}
-
 Usage UsageOf(const json::object& body) {
   Usage usage;
   if (const json::value* u = body.if_contains("usage"); u && u->is_object()) {
@@ -97,10 +92,7 @@ class OpenAiProvider : public Provider {
     double estimate = EstimateTokens(request);
     SLUICE_CO_ASSIGN_OR_RETURN(ProviderGate::Answer answer,
                                co_await gate_.Call(Post("/chat/completions", body), estimate));
-    boost::system::error_code ec;
-    json::value reply = json::parse(answer.response.body, ec);
-    if (ec || !reply.is_object()) co_return BadReply(config_.name, "the body is not JSON");
-    const json::object& o = reply.as_object();
+    SLUICE_CO_ASSIGN_OR_RETURN(json::object o, ReplyObject(answer.response, config_.name));
     Usage usage = UsageOf(o);
     gate_.RecordTokens(usage.input_tokens, usage.output_tokens, estimate);
     usage.calls = answer.usage.calls;
@@ -137,10 +129,7 @@ class OpenAiProvider : public Provider {
     json::object body{{"model", model}, {"input", std::move(input)}};
     SLUICE_CO_ASSIGN_OR_RETURN(ProviderGate::Answer answer,
                                co_await gate_.Call(Post("/embeddings", body), estimate));
-    boost::system::error_code ec;
-    json::value reply = json::parse(answer.response.body, ec);
-    if (ec || !reply.is_object()) co_return BadReply(config_.name, "the body is not JSON");
-    const json::object& o = reply.as_object();
+    SLUICE_CO_ASSIGN_OR_RETURN(json::object o, ReplyObject(answer.response, config_.name));
     EmbedReply out{.model = model, .usage = UsageOf(o)};
     gate_.RecordTokens(out.usage.input_tokens, 0, estimate);
     out.usage.calls = answer.usage.calls;
@@ -190,10 +179,8 @@ class OpenAiProvider : public Provider {
     // A minute of speech is roughly a thousand tokens; the server reports no usage here.
     SLUICE_CO_ASSIGN_OR_RETURN(ProviderGate::Answer answer,
                                co_await gate_.Call(std::move(request), 1000));
-    boost::system::error_code ec;
-    json::value reply = json::parse(answer.response.body, ec);
-    const json::value* text =
-        !ec && reply.is_object() ? reply.as_object().if_contains("text") : nullptr;
+    SLUICE_CO_ASSIGN_OR_RETURN(json::object reply, ReplyObject(answer.response, config_.name));
+    const json::value* text = reply.if_contains("text");
     if (!text || !text->is_string()) co_return BadReply(config_.name, "no transcript text");
     co_return TranscriptReply{
         .text = std::string(text->as_string()), .model = model, .usage = answer.usage};

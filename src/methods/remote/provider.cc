@@ -3,6 +3,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
 
@@ -261,6 +262,18 @@ Status StatusForHttp(long status, std::string_view provider, std::string_view de
       if (status >= 500) return Failure(absl::StatusCode::kUnavailable, "server_error", message);
       return Failure(absl::StatusCode::kInvalidArgument, "invalid_request", message);
   }
+}
+
+Status BadReply(std::string_view provider, std::string_view what) {
+  return Failure(absl::StatusCode::kFailedPrecondition, "bad_reply",
+                 StrCat("provider ", provider, " sent a reply sluice cannot read: ", what));
+}
+
+Result<json::object> ReplyObject(const http::ClientResponse& response, std::string_view provider) {
+  boost::system::error_code ec;
+  json::value body = json::parse(response.body, ec);
+  if (ec || !body.is_object()) return BadReply(provider, "the body is not a JSON object");
+  return std::move(body.as_object());
 }
 
 double EstimateTokens(const ChatRequest& request) {

@@ -240,6 +240,11 @@ std::unique_ptr<Provider> NewOpenAiProvider(ProviderConfig config, asio::any_io_
 std::unique_ptr<Provider> NewBedrockProvider(ProviderConfig config, asio::any_io_executor loop,
                                              Transport& transport);
 
+// FailedPrecondition "bad_reply": a 2xx answer whose body is not what the API documents.
+Status BadReply(std::string_view provider, std::string_view what);
+// The body of a 2xx answer as a JSON object, or BadReply.
+Result<json::object> ReplyObject(const http::ClientResponse& response, std::string_view provider);
+
 // Rough token count of a request before sending it (for the tokens-per-minute bucket): text at
 // four characters a token, a fixed amount per image, plus the output allowance.
 double EstimateTokens(const ChatRequest& request);

@@ -169,6 +169,35 @@ TEST_F(RemoteTest, QuotaAuthAndBadRequestsFailAtOnceWithAClearMessage) {
   EXPECT_EQ(fake_->requests(), 2);
 }
 
+TEST_F(RemoteTest, EveryCallHasADeadlineAndOnlyRetryableAnswersAreRetried) {
+  ProviderLimits limits{.retry = {.max_attempts = 2, .initial_backoff = milliseconds(10)},
+                        .call_timeout = milliseconds(300)};
+  auto provider = NewOpenAiProvider(OpenAi(limits), rt_.loop_executor(), *transport_);
+  fake_->SetLatency(milliseconds(2000));
+  auto start = std::chrono::steady_clock::now();
+  Result<ChatReply> reply = rt_.Run(provider->Chat(Hello()));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kDeadlineExceeded) << reply.status();
+  EXPECT_NE(reply.status().message().find("after 2 attempts"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1500));
+  fake_->SetLatency(milliseconds(0));
+
+  struct Case {
+    long status;
+    const char* cause;
+    bool retried;
+  };
+  for (const Case& c :
+       {Case{401, "auth_failed", false}, Case{403, "auth_failed", false},
+        Case{400, "invalid_request", false}, Case{422, "invalid_request", false},
+        Case{408, "timeout", true}, Case{409, "conflict", true}, Case{429, "rate_limited", true},
+        Case{500, "server_error", true}, Case{503, "server_error", true}}) {
+    Status status = StatusForHttp(c.status, "p", "detail", false);
+    EXPECT_EQ(CauseOf(status), c.cause) << c.status;
+    EXPECT_EQ(IsRetryable(status), c.retried) << c.status;
+  }
+  EXPECT_FALSE(IsRetryable(StatusForHttp(429, "p", "insufficient_quota", true)));
+}
+
 TEST_F(RemoteTest, EmbeddingsAndTranscriptions) {
   auto provider = NewOpenAiProvider(OpenAi(), rt_.loop_executor(), *transport_);
   Result<EmbedReply> embedded = rt_.Run(provider->Embed({"red shoe", "blue sky"}, ""));
