@@ -12,6 +12,8 @@ packages=(
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libabsl-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # S3 and SQS XML (issue 5)
+  libpugixml-dev
   # media decoding and the local AI methods (issue 3)
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libopencv-objdetect-dev opencv-data

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/test-servers.sh
 presets=("$@")
 ((${#presets[@]})) || presets=(debug asan)
 scripts/check-format.sh

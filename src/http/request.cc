@@ -81,6 +81,8 @@ asio::awaitable<Result<ClientResponse>> Send(HttpClient& client, ClientRequest r
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, exchange.error);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  // A HEAD answer announces a length but carries no body: curl must not wait for one.
+  if (request.method == "HEAD") curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, request.body.data());
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));

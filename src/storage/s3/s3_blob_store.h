@@ -1,0 +1,85 @@
+// The BlobStore on S3's REST API (any S3-compatible endpoint: AWS, MinIO, Ceph, s3rver), over
+// the event loop's libcurl client, signed with SigV4 (http/sigv4.h).
+//
+//   s3://bucket/prefix  →  objects under `prefix/`; path-style requests to the endpoint
+//   (AWS_ENDPOINT_URL, default https://s3.<region>.amazonaws.com).
+//
+// Puts of an existing key keep the stored object: `If-None-Match: *` makes the write itself
+// conditional (a 412 means another writer won), and puts of one key from this process wait for
+// each other, so exactly one reports `created`. Files above `multipart_threshold` go up in
+// parts (`part_size`, at most `parts_in_flight` at once); a failed upload is aborted. Puts are
+// durable when S3 acknowledges them, so Flush() has nothing to do.
+//
+// Event-loop only.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "http/curl_client.h"
+#include "http/request.h"
+#include "http/sigv4.h"
+#include "storage/blob_store.h"
+
+namespace sluice::storage {
+
+struct S3Options {
+  // "http://127.0.0.1:4568" or "https://s3.eu-west-1.amazonaws.com".
+  std::string endpoint;
+  std::string bucket;
+  // Key prefix inside the bucket, without leading or trailing '/'; "" for none.
+  std::string prefix;
+  // Access key, secret, session token and region; service is set to "s3".
+  http::SigV4 credentials;
+  int64_t multipart_threshold = int64_t{64} << 20;
+  int64_t part_size = int64_t{16} << 20;
+  int parts_in_flight = 4;
+  // Endpoints on this machine or a private network (MinIO, s3rver) need this.
+  bool allow_private = false;
+};
+
+// "s3://bucket/prefix" → bucket and prefix into `options`. InvalidArgument for other URIs.
+Status ParseS3Uri(std::string_view uri, S3Options& options);
+
+class S3BlobStore : public BlobStore {
+ public:
+  // `client`, `loop` and `blocking` (file reads for PutFile) outlive the store.
+  S3BlobStore(http::HttpClient& client, asio::any_io_executor loop, asio::thread_pool& blocking,
+              S3Options options);
+
+  asio::awaitable<Result<PutOutcome>> PutFile(std::string key, std::filesystem::path source,
+                                              PutOptions options) override;
+  asio::awaitable<Result<PutOutcome>> PutBytes(std::string key, std::string bytes,
+                                               PutOptions options) override;
+  asio::awaitable<Result<std::string>> Get(std::string key,
+                                           std::optional<ByteRange> range) override;
+  asio::awaitable<Result<BlobInfo>> Stat(std::string key) override;
+  asio::awaitable<Status> Delete(std::string key) override;
+  asio::awaitable<Result<std::vector<BlobInfo>>> List(std::string prefix) override;
+  asio::awaitable<Status> Flush() override;
+  std::string Describe() const override;
+
+  // Creates the bucket when absent (tests, local fleets). OK when it exists.
+  asio::awaitable<Status> EnsureBucket();
+
+ private:
+  struct KeyLock;
+  http::ClientRequest Request(std::string method, std::string_view key,
+                              std::string_view query = "") const;
+  asio::awaitable<Result<http::ClientResponse>> Send(http::ClientRequest request);
+  asio::awaitable<Result<PutOutcome>> PutMultipart(std::string object, std::filesystem::path source,
+                                                   int64_t size);
+  std::string ObjectName(std::string_view key) const;
+
+  http::HttpClient& client_;
+  asio::any_io_executor loop_;
+  asio::thread_pool& blocking_;
+  S3Options options_;
+  // Keys being put by this process, and how many puts wait on each.
+  std::map<std::string, std::shared_ptr<KeyLock>> putting_;
+};
+
+}  // namespace sluice::storage
