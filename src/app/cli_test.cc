@@ -9,10 +9,14 @@
 #include <sstream>
 #include <thread>
 
+#include "common/sha256.h"
 #include "db/sqlite/sqlite_catalog.h"
+#include "runtime/runtime.h"
+#include "storage/s3/s3_blob_store.h"
 #include "testing/fake_provider.h"
 #include "testing/fixtures.h"
 #include "testing/origin.h"
+#include "testing/s3rver.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
 
@@ -647,6 +651,58 @@ TEST_F(CliTest, SighupAppliesNewProviderLimitsToARunningAnalysis) {
       << done.err;
   EXPECT_EQ((*fake)->requests_of("chat"), 8);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 9s) << "the new rate applied";
+}
+
+// --store s3://…: objects, thumbnails and result documents go to S3 (s3rver on loopback); the
+// local data directory keeps only the database and scratch space; a rerun fetches nothing.
+TEST_F(CliTest, RunStoresObjectsAndResultsInS3) {
+  auto server = testing::S3rver::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::vector<std::string> bodies;
+  std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);
+  std::vector<std::string> env = {
+      "AWS_ENDPOINT_URL=" + (*server)->endpoint(),
+      std::string("AWS_ACCESS_KEY_ID=") + testing::S3rver::kAccessKey,
+      std::string("AWS_SECRET_ACCESS_KEY=") + testing::S3rver::kSecretKey, "AWS_REGION=us-east-1"};
+  std::vector<std::string> args = {SLUICE_BINARY,
+                                   "run",
+                                   list.string(),
+                                   "--data",
+                                   data().string(),
+                                   "--allow-private",
+                                   "--json",
+                                   "--pipeline",
+                                   (dir_.path() / "cheap.toml").string(),
+                                   "--store",
+                                   "s3://sluice-test/fleet"};
+  ProcessResult run = testing::RunProcess(args, dir_.path(), std::nullopt, env);
+  ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
+  EXPECT_EQ(Json(run.out).at("fetched"), 3);
+  EXPECT_FALSE(std::filesystem::exists(data() / "objects")) << "objects went to S3";
+
+  runtime::Runtime rt;
+  auto client = std::move(*http::HttpClient::Create(rt.loop_executor(), {}));
+  storage::S3BlobStore store(*client, rt.loop_executor(), rt.blocking(),
+                             {.endpoint = (*server)->endpoint(),
+                              .bucket = "sluice-test",
+                              .prefix = "fleet",
+                              .credentials = {.access_key = testing::S3rver::kAccessKey,
+                                              .secret_key = testing::S3rver::kSecretKey,
+                                              .region = "us-east-1"},
+                              .allow_private = true});
+  Result<std::vector<storage::BlobInfo>> results = rt.Run(store.List("results/images/"));
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ(results->size(), 3u + 1u) << "a document per item and the ledger";
+  for (const std::string& body : bodies) {
+    Result<std::string> stored =
+        rt.Run(store.Get(storage::ContentKey(Sha256::HexOf(body)), std::nullopt));
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_EQ(*stored, body);
+  }
+  ProcessResult again = testing::RunProcess(args, dir_.path(), std::nullopt, env);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(Json(again.out).at("fetched"), 0);
+  EXPECT_EQ(Json(again.out).at("skipped"), 3);
 }
 
 }  // namespace

@@ -390,7 +390,7 @@ int RunAcquire(RunConfig config) {
   // The pipeline is checked before anything is fetched.
   Result<pipeline::PipelineDef> definition = PipelineFor(config.pipeline, registry);
   if (!definition.ok()) return Fail(kExitBadInput, definition.status());
-  Result<DataDir> data = DataDir::Open(config.data, rt);
+  Result<DataDir> data = DataDir::Open(config.data, rt, config.store);
   if (!data.ok()) return Fail(kExitFatal, data.status());
   if (!config.json) {
     std::fprintf(
@@ -495,7 +495,7 @@ int ShowResults(ResultsConfig config) {
     return Fail(kExitBadInput, absl::InvalidArgumentError("--format must be table or jsonl"));
   }
   runtime::Runtime rt;
-  Result<DataDir> data = DataDir::OpenExisting(config.data, rt);
+  Result<DataDir> data = DataDir::OpenExisting(config.data, rt, config.store);
   if (!data.ok())
     return Fail(CauseOf(data.status()) == "no_data" ? kExitBadInput : kExitFatal, data.status());
   if (config.set.empty()) {
@@ -592,7 +592,7 @@ int TryMethod(TryConfig config) {
   if (!stack.ok()) return Fail(kExitBadInput, stack.status());
   Result<DataDir> data = DataDir::Open(config.data, rt);
   if (!data.ok()) return Fail(kExitFatal, data.status());
-  methods::MethodRunner runner((*stack)->registry, rt, data->store.get());
+  methods::MethodRunner runner((*stack)->registry, rt, data->store);
   Result<methods::StepResult> step =
       rt.Run(runner.Run(config.method, config.file, std::move(params)));
   if (!step.ok()) return Fail(kExitBadInput, step.status());

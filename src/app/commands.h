@@ -40,6 +40,9 @@ struct RunConfig {
   bool fetch_only = false;
   // The config file ([providers]); "" for $SLUICE_CONFIG, or the defaults when that is unset.
   std::filesystem::path config;
+  // Where objects and result documents go: "" for $SLUICE_STORE, else the data directory;
+  // "s3://bucket/prefix" for S3 (DataDir::Open).
+  std::string store;
 };
 
 // Acquires the list, then runs the pipeline over the set and commits it.
@@ -65,6 +68,7 @@ struct ResultsConfig {
   std::string set;
   // "table" or "jsonl".
   std::string format = "table";
+  std::string store;
 };
 
 int ShowResults(ResultsConfig config);

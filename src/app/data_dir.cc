@@ -3,7 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "common/strings.h"
+#include "storage/s3/s3_blob_store.h"
 
 namespace sluice::app {
 namespace {
@@ -24,27 +27,65 @@ void SweepStaleScratch(const std::filesystem::path& temp) {
   }
 }
 
+std::string Environment(const char* name, std::string fallback = "") {
+  const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): main thread
+  return value && *value ? std::string(value) : fallback;
+}
+
 }  // namespace
 
-Result<DataDir> DataDir::Open(const std::filesystem::path& root, runtime::Runtime& runtime) {
+std::string DataDir::objects() const {
+  if (store && store != local.get()) return store->Describe();
+  return (root / "objects").string();
+}
+
+Result<DataDir> DataDir::Open(const std::filesystem::path& root, runtime::Runtime& runtime,
+                              const std::string& store_uri) {
   DataDir dir;
   std::error_code ec;
   dir.root = std::filesystem::absolute(root, ec).lexically_normal();
-  SLUICE_ASSIGN_OR_RETURN(dir.store, storage::LocalBlobStore::Create(dir.root, runtime.blocking()));
+  SLUICE_ASSIGN_OR_RETURN(dir.local, storage::LocalBlobStore::Create(dir.root, runtime.blocking()));
+  dir.store = dir.local.get();
+  std::string uri = store_uri.empty() ? Environment("SLUICE_STORE") : store_uri;
+  if (uri.starts_with("s3://")) {
+    storage::S3Options options;
+    SLUICE_RETURN_IF_ERROR(storage::ParseS3Uri(uri, options));
+    std::string region = Environment("AWS_REGION", Environment("AWS_DEFAULT_REGION", "us-east-1"));
+    options.endpoint =
+        Environment("AWS_ENDPOINT_URL", StrCat("https://s3.", region, ".amazonaws.com"));
+    options.credentials = {.access_key = Environment("AWS_ACCESS_KEY_ID"),
+                           .secret_key = Environment("AWS_SECRET_ACCESS_KEY"),
+                           .session_token = Environment("AWS_SESSION_TOKEN"),
+                           .region = region};
+    if (options.credentials.access_key.empty() || options.credentials.secret_key.empty()) {
+      return absl::InvalidArgumentError(
+          StrCat("--store ", uri, " needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"));
+    }
+    // The endpoint is the operator's choice (MinIO on this host is common), not input.
+    options.allow_private = true;
+    SLUICE_ASSIGN_OR_RETURN(dir.store_client_,
+                            http::HttpClient::Create(runtime.loop_executor(), {}));
+    dir.remote_ = std::make_unique<storage::S3BlobStore>(
+        *dir.store_client_, runtime.loop_executor(), runtime.blocking(), options);
+    dir.store = dir.remote_.get();
+  } else if (!uri.empty() && uri != "file://" && uri != StrCat("file://", dir.root.string())) {
+    return absl::InvalidArgumentError(StrCat(
+        "--store '", uri, "': use s3://bucket/prefix, or leave it out for the data directory"));
+  }
   SLUICE_ASSIGN_OR_RETURN(dir.catalog, db::SqliteCatalog::Open(dir.database()));
-  SweepStaleScratch(dir.store->temp_dir());
-  dir.scratch = dir.store->temp_dir() / StrCat("run-", getpid());
+  SweepStaleScratch(dir.local->temp_dir());
+  dir.scratch = dir.local->temp_dir() / StrCat("run-", getpid());
   return dir;
 }
 
-Result<DataDir> DataDir::OpenExisting(const std::filesystem::path& root,
-                                      runtime::Runtime& runtime) {
+Result<DataDir> DataDir::OpenExisting(const std::filesystem::path& root, runtime::Runtime& runtime,
+                                      const std::string& store_uri) {
   if (!std::filesystem::exists(root / "sluice.db")) {
     return Failure(absl::StatusCode::kNotFound, "no_data",
                    StrCat("no sluice data at ", root.string(),
                           " (run `sluice run` or `sluice demo` first, or pass --data)"));
   }
-  return Open(root, runtime);
+  return Open(root, runtime, store_uri);
 }
 
 DataDir::~DataDir() {

@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--json", run.json, "Print one JSON summary object on stdout");
   run_cmd->add_option("--pipeline", run.pipeline,
                       "Pipeline file (TOML); default: the built-in pipeline");
+  run_cmd->add_option("--store", run.store,
+                      "Object store: s3://bucket/prefix (default: $SLUICE_STORE, else the data "
+                      "directory)");
   run_cmd->add_option("--config", run.config,
                       "Config file with [providers] (default: $SLUICE_CONFIG, else built-in "
                       "openai and bedrock providers from the environment)");
@@ -100,6 +103,7 @@ int main(int argc, char** argv) {
   CLI::App* results_cmd = app.add_subcommand("results", "Show recorded sets, or one set's items");
   results_cmd->add_option("--data", results.data, "Data directory")->capture_default_str();
   results_cmd->add_option("--set", results.set, "The set to show (default: list the sets)");
+  results_cmd->add_option("--store", results.store, "Object store, as for run");
   results_cmd->add_option("--format", results.format, "table or jsonl")
       ->capture_default_str()
       ->check(CLI::IsMember({"table", "jsonl"}));
