@@ -97,7 +97,7 @@ class OpenAiProvider : public Provider {
     gate_.RecordTokens(usage.input_tokens, usage.output_tokens, estimate);
     usage.calls = answer.usage.calls;
     usage.retries = answer.usage.retries;
-    usage.millis = answer.usage.millis;
+    usage.provider_millis = answer.usage.provider_millis;
     const json::value* choices = o.if_contains("choices");
     if (!choices || !choices->is_array() || choices->as_array().empty() ||
         !choices->as_array()[0].is_object())
@@ -134,7 +134,7 @@ class OpenAiProvider : public Provider {
     gate_.RecordTokens(out.usage.input_tokens, 0, estimate);
     out.usage.calls = answer.usage.calls;
     out.usage.retries = answer.usage.retries;
-    out.usage.millis = answer.usage.millis;
+    out.usage.provider_millis = answer.usage.provider_millis;
     const json::value* data = o.if_contains("data");
     if (!data || !data->is_array() || data->as_array().size() != texts.size())
       co_return BadReply(config_.name, "not one embedding per input");

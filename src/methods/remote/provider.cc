@@ -36,15 +36,6 @@ std::optional<Duration> ServerHint(const http::ClientResponse& response) {
 
 }  // namespace
 
-Usage& Usage::operator+=(const Usage& other) {
-  calls += other.calls;
-  retries += other.retries;
-  input_tokens += other.input_tokens;
-  output_tokens += other.output_tokens;
-  millis += other.millis;
-  return *this;
-}
-
 asio::awaitable<Result<http::ClientResponse>> NetworkTransport::Exchange(
     http::ClientRequest request) {
   co_return co_await http::Send(client_, std::move(request));
@@ -158,10 +149,10 @@ asio::awaitable<Result<ProviderGate::Answer>> ProviderGate::Call(http::ClientReq
   int throttles = 0;
   Status last;
   auto finish = [&](Status status) -> Status {
-    usage.millis = MillisBetween(start, now_());
+    usage.provider_millis = MillisBetween(start, now_());
     ++stats_.calls;
     stats_.retries += usage.retries;
-    stats_.millis += usage.millis;
+    stats_.millis += usage.provider_millis;
     if (!status.ok()) ++stats_.failures;
     return status;
   };

@@ -20,6 +20,7 @@
 #include "common/status.h"
 #include "http/curl_client.h"
 #include "http/request.h"
+#include "methods/method.h"
 #include "runtime/limiter.h"
 #include "runtime/rate_limit.h"
 #include "runtime/retry.h"
@@ -29,17 +30,9 @@ namespace sluice::methods::remote {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-// What one logical call cost: retries are the attempts after the first.
-struct Usage {
-  int64_t calls = 0;
-  int64_t retries = 0;
-  int64_t input_tokens = 0;
-  int64_t output_tokens = 0;
-  // From the first attempt to the answer, waits for limits and backoff included.
-  double millis = 0;
-
-  Usage& operator+=(const Usage& other);
-};
+// What one logical call cost: the method's Cost (calls; retries, the attempts after the first;
+// tokens; provider_millis, from the first attempt to the answer, waits included).
+using Usage = Cost;
 
 // Where requests go: the network, or a cassette (record/replay, cassette.h).
 class Transport {

@@ -104,14 +104,6 @@ Status CheckAt(const json::value& value, const json::object& schema, const std::
   return absl::OkStatus();
 }
 
-Cost CostOf(const Usage& usage) {
-  return {.calls = usage.calls,
-          .retries = usage.retries,
-          .input_tokens = usage.input_tokens,
-          .output_tokens = usage.output_tokens,
-          .provider_millis = usage.millis};
-}
-
 // Models wrap JSON in prose or code fences now and then: take the outermost {...}.
 std::string_view JsonPart(std::string_view text) {
   size_t begin = text.find('{'), end = text.rfind('}');
@@ -275,7 +267,7 @@ class ImageChatMethod : public AsyncMethod, protected RemoteBase {
                          static_cast<int>(params.at("max_reasks").to_number<int64_t>())));
     json::object value = Shape(std::move(answer.value.as_object()), item, params);
     value["model"] = params.at("model");
-    co_return MethodOutput{.value = std::move(value), .cost = CostOf(answer.usage)};
+    co_return MethodOutput{.value = std::move(value), .cost = answer.usage};
   }
 
  protected:
@@ -453,7 +445,7 @@ class EmbedTextMethod : public AsyncMethod, protected RemoteBase {
                        {"dimensions", vector.size()},
                        {"sources", std::move(sources)},
                        {"vector", std::move(vector)}};
-    co_return MethodOutput{.value = std::move(value), .cost = CostOf(reply.usage)};
+    co_return MethodOutput{.value = std::move(value), .cost = reply.usage};
   }
 
  private:
@@ -521,7 +513,7 @@ class SetSummaryMethod : public AsyncSetMethod, protected RemoteBase {
     json::object value = std::move(answer.value.as_object());
     value["model"] = params.at("model");
     value["items"] = ok;
-    co_return SetOutput{.value = std::move(value), .cost = CostOf(answer.usage)};
+    co_return SetOutput{.value = std::move(value), .cost = answer.usage};
   }
 
  private:
