@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the test servers the suite starts on loopback (s3rver: the S3 API) into
+# Installs the test servers the suite starts on loopback (s3rver: the S3 API; sqslite: SQS) into
 # .test-servers/, with the machine's Node.js and npm (Debian's when absent). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,8 +11,9 @@ if ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
 mkdir -p .test-servers
-if [[ ! -f .test-servers/node_modules/s3rver/bin/s3rver.js ]]; then
-  echo "test-servers: installing s3rver" >&2
+if [[ ! -f .test-servers/node_modules/s3rver/bin/s3rver.js ||
+      ! -f .test-servers/node_modules/sqslite/bin/cli.js ]]; then
+  echo "test-servers: installing s3rver and sqslite" >&2
   cp scripts/test-servers.package.json .test-servers/package.json
   (cd .test-servers && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -42,38 +42,61 @@ bool Accepts(int port) {
 
 }  // namespace
 
-Result<std::unique_ptr<S3rver>> S3rver::Start(const std::string& bucket) {
-  std::filesystem::path script =
-      std::filesystem::path(SLUICE_TEST_SERVERS_DIR) / "node_modules/s3rver/bin/s3rver.js";
-  if (!std::filesystem::exists(script)) {
-    return absl::FailedPreconditionError(
-        StrCat("s3rver is not installed at ", script.string(),
-               "; run scripts/test-servers.sh (scripts/test.sh does)"));
+Result<std::unique_ptr<NodeServer>> NodeServer::Start(
+    const std::string& script,
+    const std::function<std::vector<std::string>(int, const std::filesystem::path&)>& args) {
+  std::filesystem::path path =
+      std::filesystem::path(SLUICE_TEST_SERVERS_DIR) / "node_modules" / script;
+  if (!std::filesystem::exists(path)) {
+    return absl::FailedPreconditionError(StrCat(
+        path.string(), " is not installed; run scripts/test-servers.sh (scripts/test.sh does)"));
   }
-  std::unique_ptr<S3rver> server(new S3rver());
-  server->bucket_ = bucket;
+  std::unique_ptr<NodeServer> server(new NodeServer());
   server->port_ = FreePort();
-  std::filesystem::create_directories(server->dir_.path() / "data");
-  server->process_ = std::make_unique<Subprocess>(
-      std::vector<std::string>{"/usr/bin/env", "node", script.string(), "-d",
-                               (server->dir_.path() / "data").string(), "-a", "127.0.0.1", "-p",
-                               std::to_string(server->port_), "--silent", "--configure-bucket",
-                               bucket},
-      server->dir_.path());
+  std::vector<std::string> argv = {"/usr/bin/env", "node", path.string()};
+  for (std::string& arg : args(server->port_, server->dir_.path())) argv.push_back(std::move(arg));
+  server->process_ = std::make_unique<Subprocess>(argv, server->dir_.path());
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (!Accepts(server->port_)) {
     if (std::chrono::steady_clock::now() > deadline)
-      return absl::UnavailableError(StrCat("s3rver did not listen on port ", server->port_));
+      return absl::UnavailableError(StrCat(script, " did not listen on port ", server->port_));
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return server;
 }
 
-S3rver::~S3rver() {
+NodeServer::~NodeServer() {
   if (process_) {
     process_->Kill(SIGTERM);
     process_->Wait();
   }
+}
+
+Result<std::unique_ptr<S3rver>> S3rver::Start(const std::string& bucket) {
+  std::unique_ptr<S3rver> s3(new S3rver());
+  s3->bucket_ = bucket;
+  SLUICE_ASSIGN_OR_RETURN(
+      s3->server_,
+      NodeServer::Start("s3rver/bin/s3rver.js", [&](int port, const std::filesystem::path& dir) {
+        std::filesystem::create_directories(dir / "data");
+        return std::vector<std::string>{
+            "-d",       (dir / "data").string(), "-a",  "127.0.0.1", "-p", std::to_string(port),
+            "--silent", "--configure-bucket",    bucket};
+      }));
+  s3->port_ = s3->server_->port();
+  return s3;
+}
+
+S3rver::~S3rver() = default;
+
+Result<std::unique_ptr<Sqslite>> Sqslite::Start() {
+  std::unique_ptr<Sqslite> sqs(new Sqslite());
+  SLUICE_ASSIGN_OR_RETURN(
+      sqs->server_,
+      NodeServer::Start("sqslite/bin/cli.js", [](int port, const std::filesystem::path&) {
+        return std::vector<std::string>{"--host", "127.0.0.1", "--port", std::to_string(port)};
+      }));
+  return sqs;
 }
 
 }  // namespace sluice::testing

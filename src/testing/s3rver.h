@@ -1,16 +1,41 @@
+// Test servers from npm (installed by scripts/test-servers.sh) started on loopback for the
+// backends' conformance tests.
+//
 // S3rver: the s3rver test server (npm, installed by scripts/test-servers.sh) started on a free
 // loopback port with one bucket, for the S3 store's conformance tests. Stopped on destruction.
 // s3rver checks SigV4 signatures with its fixed credentials (S3RVER / S3RVER).
 #pragma once
 
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
 
 namespace sluice::testing {
+
+// A Node.js test server from .test-servers/ on a free loopback port; stopped on destruction.
+class NodeServer {
+ public:
+  // `script` relative to .test-servers/node_modules; `args(port, dir)` its arguments (dir: a
+  // scratch directory of its own). FailedPrecondition naming scripts/test-servers.sh when the
+  // script is not installed; Unavailable when nothing listens within 15 s.
+  static Result<std::unique_ptr<NodeServer>> Start(
+      const std::string& script,
+      const std::function<std::vector<std::string>(int, const std::filesystem::path&)>& args);
+  ~NodeServer();
+  int port() const { return port_; }
+
+ private:
+  NodeServer() = default;
+  TempDir dir_;
+  std::unique_ptr<Subprocess> process_;
+  int port_ = 0;
+};
 
 class S3rver {
  public:
@@ -26,10 +51,21 @@ class S3rver {
 
  private:
   S3rver() = default;
-  TempDir dir_;
-  std::unique_ptr<Subprocess> process_;
+  std::unique_ptr<NodeServer> server_;
   int port_ = 0;
   std::string bucket_;
+};
+
+// sqslite: the SQS query protocol. Its queue URLs must name "localhost" (it only recognises
+// those): http://localhost:PORT/queues/NAME.
+class Sqslite {
+ public:
+  static Result<std::unique_ptr<Sqslite>> Start();
+  std::string endpoint() const { return "http://localhost:" + std::to_string(server_->port()); }
+
+ private:
+  Sqslite() = default;
+  std::unique_ptr<NodeServer> server_;
 };
 
 }  // namespace sluice::testing

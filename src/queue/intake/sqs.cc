@@ -1,0 +1,132 @@
+#include "queue/intake/sqs.h"
+
+#include <pugixml.hpp>
+
+#include "common/strings.h"
+
+namespace sluice::intake {
+namespace {
+
+Status SqsError(const http::ClientResponse& response, std::string_view action) {
+  pugi::xml_document doc;
+  std::string code, message;
+  if (doc.load_buffer(response.body.data(), response.body.size())) {
+    pugi::xml_node error = doc.child("ErrorResponse").child("Error");
+    code = error.child_value("Code");
+    message = error.child_value("Message");
+  }
+  std::string text = StrCat("SQS ", action, ": HTTP ", response.status, code.empty() ? "" : " ",
+                            code, message.empty() ? "" : ": ", message);
+  if (response.status >= 500 || code.find("Throttl") != std::string::npos)
+    return Failure(absl::StatusCode::kUnavailable, "queue_unavailable", text);
+  if (response.status == 403)
+    return Failure(absl::StatusCode::kPermissionDenied, "auth_failed", text);
+  if (code.find("NonExistentQueue") != std::string::npos) return absl::NotFoundError(text);
+  return Failure(absl::StatusCode::kInvalidArgument, "queue_request", text);
+}
+
+}  // namespace
+
+SqsQueue::SqsQueue(http::HttpClient& client, SqsOptions options)
+    : client_(client), options_(std::move(options)) {
+  options_.credentials.service = "sqs";
+  size_t scheme = options_.queue_url.find("://");
+  size_t path = options_.queue_url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  endpoint_ = StrCat(options_.queue_url.substr(0, path), "/");
+}
+
+boost::asio::awaitable<Result<std::string>> SqsQueue::Call(std::string action, Params params) {
+  std::string body =
+      StrCat("Action=", action,
+             "&Version=2012-11-05&QueueUrl=", http::AwsUriEncode(options_.queue_url, false));
+  for (const auto& [name, value] : params)
+    StrAppend(body, "&", http::AwsUriEncode(name, false), "=", http::AwsUriEncode(value, false));
+  http::ClientRequest request;
+  request.method = "POST";
+  request.url = endpoint_;
+  request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  request.body = std::move(body);
+  request.sigv4 = options_.credentials;
+  request.addresses.allow_private = options_.allow_private;
+  request.timeout = runtime::Duration{(options_.wait_seconds + 30) * 1000};
+  SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse response,
+                             co_await http::Send(client_, std::move(request)));
+  if (response.status < 200 || response.status >= 300) co_return SqsError(response, action);
+  co_return std::move(response.body);
+}
+
+boost::asio::awaitable<Result<std::string>> SqsQueue::Send(std::string body) {
+  // Params are built as named values: g++ 12 cannot keep braced lists of string literals in a
+  // coroutine frame.
+  Params params;
+  params.emplace_back("MessageBody", std::move(body));
+  SLUICE_CO_ASSIGN_OR_RETURN(std::string xml, co_await Call("SendMessage", std::move(params)));
+  pugi::xml_document doc;
+  doc.load_buffer(xml.data(), xml.size());
+  std::string id =
+      doc.child("SendMessageResponse").child("SendMessageResult").child_value("MessageId");
+  if (id.empty()) co_return absl::InternalError("SQS SendMessage answered without a MessageId");
+  co_return id;
+}
+
+boost::asio::awaitable<Result<std::vector<SqsMessage>>> SqsQueue::Receive() {
+  Params params;
+  params.emplace_back("MaxNumberOfMessages", std::to_string(options_.max_messages));
+  params.emplace_back("WaitTimeSeconds", std::to_string(options_.wait_seconds));
+  params.emplace_back("AttributeName.1", "ApproximateReceiveCount");
+  SLUICE_CO_ASSIGN_OR_RETURN(std::string xml, co_await Call("ReceiveMessage", std::move(params)));
+  pugi::xml_document doc;
+  if (!doc.load_buffer(xml.data(), xml.size()))
+    co_return absl::InternalError("SQS ReceiveMessage answered with something that is not XML");
+  std::vector<SqsMessage> messages;
+  for (pugi::xml_node m :
+       doc.child("ReceiveMessageResponse").child("ReceiveMessageResult").children("Message")) {
+    SqsMessage message{.id = m.child_value("MessageId"),
+                       .receipt_handle = m.child_value("ReceiptHandle"),
+                       .body = m.child_value("Body")};
+    for (pugi::xml_node attribute : m.children("Attribute")) {
+      if (std::string_view(attribute.child_value("Name")) == "ApproximateReceiveCount")
+        ParseInt(attribute.child_value("Value"), message.receive_count);
+    }
+    messages.push_back(std::move(message));
+  }
+  co_return messages;
+}
+
+boost::asio::awaitable<Status> SqsQueue::ExtendVisibility(std::string receipt_handle, int seconds) {
+  Params params;
+  params.emplace_back("ReceiptHandle", std::move(receipt_handle));
+  params.emplace_back("VisibilityTimeout", std::to_string(seconds));
+  Result<std::string> answer = co_await Call("ChangeMessageVisibility", std::move(params));
+  co_return answer.status();
+}
+
+boost::asio::awaitable<Status> SqsQueue::DeleteBatch(std::vector<std::string> receipt_handles) {
+  if (receipt_handles.empty()) co_return absl::OkStatus();
+  if (receipt_handles.size() > 10)
+    co_return absl::InvalidArgumentError("SQS deletes at most 10 messages per batch");
+  Params params;
+  for (size_t i = 0; i < receipt_handles.size(); ++i) {
+    std::string entry = StrCat("DeleteMessageBatchRequestEntry.", i + 1);
+    params.emplace_back(StrCat(entry, ".Id"), StrCat("m", i));
+    params.emplace_back(StrCat(entry, ".ReceiptHandle"), receipt_handles[i]);
+  }
+  SLUICE_CO_ASSIGN_OR_RETURN(std::string xml,
+                             co_await Call("DeleteMessageBatch", std::move(params)));
+  pugi::xml_document doc;
+  doc.load_buffer(xml.data(), xml.size());
+  std::string failed;
+  for (pugi::xml_node entry : doc.child("DeleteMessageBatchResponse")
+                                  .child("DeleteMessageBatchResult")
+                                  .children("BatchResultErrorEntry")) {
+    StrAppend(failed, failed.empty() ? "" : "; ", entry.child_value("Id"), ": ",
+              entry.child_value("Code"), " ", entry.child_value("Message"));
+  }
+  if (!failed.empty()) {
+    co_return Failure(absl::StatusCode::kUnavailable, "delete_failed",
+                      StrCat("SQS kept some messages: ", failed));
+  }
+  co_return absl::OkStatus();
+}
+
+}  // namespace sluice::intake
