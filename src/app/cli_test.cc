@@ -16,9 +16,9 @@
 #include "testing/fake_provider.h"
 #include "testing/fixtures.h"
 #include "testing/origin.h"
-#include "testing/s3rver.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
+#include "testing/test_servers.h"
 
 namespace sluice::app {
 namespace {

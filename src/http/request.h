@@ -44,6 +44,8 @@ struct ClientResponse {
   std::string body;
   // "" when absent. `name` lowercase.
   std::string Header(const std::string& name) const;
+  // A 2xx status.
+  bool successful() const { return status >= 200 && status < 300; }
 };
 
 // Sends `request` and returns the response, whatever its status (callers decide what a 429 or

@@ -12,8 +12,8 @@
 #include "storage/local/local_blob_store.h"
 #include "storage/memory/memory_blob_store.h"
 #include "storage/s3/s3_blob_store.h"
-#include "testing/s3rver.h"
 #include "testing/temp_dir.h"
+#include "testing/test_servers.h"
 
 namespace sluice::storage {
 namespace {

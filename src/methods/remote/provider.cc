@@ -184,7 +184,7 @@ asio::awaitable<Result<ProviderGate::Answer>> ProviderGate::Call(http::ClientReq
     std::optional<Duration> hint;
     if (response.ok()) {
       ObserveRateLimitHeaders(*response);
-      if (response->status >= 200 && response->status < 300) {
+      if (response->successful()) {
         breaker_.RecordSuccess();
         (void)finish(absl::OkStatus());
         co_return Answer{std::move(*response), usage};

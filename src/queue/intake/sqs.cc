@@ -3,20 +3,15 @@
 #include <pugixml.hpp>
 
 #include "common/strings.h"
+#include "http/aws_error.h"
 
 namespace sluice::intake {
 namespace {
 
 Status SqsError(const http::ClientResponse& response, std::string_view action) {
-  pugi::xml_document doc;
-  std::string code, message;
-  if (doc.load_buffer(response.body.data(), response.body.size())) {
-    pugi::xml_node error = doc.child("ErrorResponse").child("Error");
-    code = error.child_value("Code");
-    message = error.child_value("Message");
-  }
-  std::string text = StrCat("SQS ", action, ": HTTP ", response.status, code.empty() ? "" : " ",
-                            code, message.empty() ? "" : ": ", message);
+  http::AwsError error = http::ParseAwsError(response, StrCat("SQS ", action));
+  const std::string& code = error.code;
+  const std::string& text = error.text;
   if (response.status >= 500 || code.find("Throttl") != std::string::npos)
     return Failure(absl::StatusCode::kUnavailable, "queue_unavailable", text);
   if (response.status == 403)
@@ -51,7 +46,7 @@ boost::asio::awaitable<Result<std::string>> SqsQueue::Call(std::string action, P
   request.timeout = runtime::Duration{(options_.wait_seconds + 30) * 1000};
   SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse response,
                              co_await http::Send(client_, std::move(request)));
-  if (response.status < 200 || response.status >= 300) co_return SqsError(response, action);
+  if (!response.successful()) co_return SqsError(response, action);
   co_return std::move(response.body);
 }
 

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/runtime.h"
-#include "testing/s3rver.h"
+#include "testing/test_servers.h"
 
 namespace sluice::intake {
 namespace {

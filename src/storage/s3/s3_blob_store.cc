@@ -5,6 +5,7 @@
 #include <pugixml.hpp>
 
 #include "common/strings.h"
+#include "http/aws_error.h"
 #include "http/request.h"
 #include "runtime/limiter.h"
 #include "runtime/offload.h"
@@ -13,16 +14,8 @@
 namespace sluice::storage {
 namespace {
 
-// S3's error document: <Error><Code>NoSuchKey</Code><Message>…</Message></Error>.
 Status S3Error(const http::ClientResponse& response, std::string_view what) {
-  pugi::xml_document doc;
-  std::string code, message;
-  if (doc.load_buffer(response.body.data(), response.body.size())) {
-    code = doc.child("Error").child_value("Code");
-    message = doc.child("Error").child_value("Message");
-  }
-  std::string text = StrCat(what, ": HTTP ", response.status, code.empty() ? "" : " ", code,
-                            message.empty() ? "" : ": ", message);
+  std::string text = http::ParseAwsError(response, what).text;
   switch (response.status) {
     case 404:
       return absl::NotFoundError(text);
@@ -37,10 +30,6 @@ Status S3Error(const http::ClientResponse& response, std::string_view what) {
   }
 }
 
-bool Ok(const http::ClientResponse& response) {
-  return response.status >= 200 && response.status < 300;
-}
-
 }  // namespace
 
 // One put of a key at a time from this process; the limiter is the lock.
@@ -49,6 +38,44 @@ struct S3BlobStore::KeyLock {
   runtime::Limiter limiter;
   int users = 0;
 };
+
+// Holds a key's lock; the last holder removes the key's entry.
+class S3BlobStore::KeyGuard {
+ public:
+  KeyGuard(S3BlobStore* store, std::string key, std::shared_ptr<KeyLock> lock,
+           runtime::Limiter::Permit permit)
+      : store_(store), key_(std::move(key)), lock_(std::move(lock)), permit_(std::move(permit)) {}
+  KeyGuard(KeyGuard&&) = default;
+  ~KeyGuard() {
+    if (!lock_) return;
+    permit_.Reset();
+    if (--lock_->users == 0) store_->putting_.erase(key_);
+  }
+
+ private:
+  S3BlobStore* store_;
+  std::string key_;
+  std::shared_ptr<KeyLock> lock_;
+  runtime::Limiter::Permit permit_;
+};
+
+asio::awaitable<S3BlobStore::KeyGuard> S3BlobStore::LockKey(std::string key) {
+  std::shared_ptr<KeyLock>& slot = putting_[key];
+  if (!slot) slot = std::make_shared<KeyLock>(loop_);
+  std::shared_ptr<KeyLock> lock = slot;
+  ++lock->users;
+  runtime::Limiter::Permit permit = co_await lock->limiter.Acquire();
+  co_return KeyGuard(this, std::move(key), std::move(lock), std::move(permit));
+}
+
+asio::awaitable<Result<int64_t>> S3BlobStore::StoredSize(std::string key) {
+  SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse response,
+                             co_await Send(Request("HEAD", ObjectName(key))));
+  if (!response.successful()) co_return S3Error(response, StrCat("stat of ", key));
+  int64_t size = 0;
+  ParseInt(response.Header("content-length"), size);
+  co_return size;
+}
 
 Status ParseS3Uri(std::string_view uri, S3Options& options) {
   if (!ConsumePrefix(uri, "s3://") || uri.empty() || uri.front() == '/') {
@@ -99,43 +126,34 @@ asio::awaitable<Result<http::ClientResponse>> S3BlobStore::Send(http::ClientRequ
 
 asio::awaitable<Status> S3BlobStore::EnsureBucket() {
   SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse response, co_await Send(Request("PUT", "")));
-  if (Ok(response) || response.status == 409) co_return absl::OkStatus();  // exists already
+  if (response.successful() || response.status == 409)
+    co_return absl::OkStatus();  // exists already
   co_return S3Error(response, StrCat("creating bucket ", options_.bucket));
 }
 
 asio::awaitable<Result<PutOutcome>> S3BlobStore::PutBytes(std::string key, std::string bytes,
                                                           PutOptions options) {
   SLUICE_CO_RETURN_IF_ERROR(ValidateKey(key));
-  std::shared_ptr<KeyLock>& slot = putting_[key];
-  if (!slot) slot = std::make_shared<KeyLock>(loop_);
-  std::shared_ptr<KeyLock> lock = slot;
-  ++lock->users;
-  runtime::Limiter::Permit permit = co_await lock->limiter.Acquire();
-  auto release = [&] {
-    permit.Reset();
-    if (--lock->users == 0) putting_.erase(key);
-  };
+  KeyGuard guard = co_await LockKey(key);
+  co_return co_await PutBytesLocked(std::move(key), std::move(bytes), options);
+}
+
+asio::awaitable<Result<PutOutcome>> S3BlobStore::PutBytesLocked(std::string key, std::string bytes,
+                                                                PutOptions options) {
   std::string object = ObjectName(key);
   auto size = static_cast<int64_t>(bytes.size());
   if (!options.overwrite) {
     // Endpoints that ignore If-None-Match (s3rver) would overwrite: ask first.
-    Result<http::ClientResponse> head = co_await Send(Request("HEAD", object));
-    if (head.ok() && Ok(*head)) {
-      release();
-      int64_t stored = 0;
-      ParseInt(head->Header("content-length"), stored);
-      co_return PutOutcome{.created = false, .size = stored};
-    }
+    Result<int64_t> stored = co_await StoredSize(key);
+    if (stored.ok()) co_return PutOutcome{.created = false, .size = *stored};
   }
   http::ClientRequest put = Request("PUT", object);
   put.body = std::move(bytes);
   put.headers.emplace_back("Content-Type", "application/octet-stream");
   if (!options.overwrite) put.headers.emplace_back("If-None-Match", "*");
-  Result<http::ClientResponse> response = co_await Send(std::move(put));
-  release();
-  SLUICE_CO_RETURN_IF_ERROR(response.status());
-  if (response->status == 412) co_return PutOutcome{.created = false, .size = size};
-  if (!Ok(*response)) co_return S3Error(*response, StrCat("putting ", key));
+  SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse response, co_await Send(std::move(put)));
+  if (response.status == 412) co_return PutOutcome{.created = false, .size = size};
+  if (!response.successful()) co_return S3Error(response, StrCat("putting ", key));
   co_return PutOutcome{.created = true, .size = size};
 }
 
@@ -147,13 +165,14 @@ asio::awaitable<Result<PutOutcome>> S3BlobStore::PutFile(std::string key,
   auto size = static_cast<int64_t>(std::filesystem::file_size(source, ec));
   if (ec)
     co_return absl::NotFoundError(StrCat("cannot read ", source.string(), ": ", ec.message()));
+  // The whole put under the key's lock: small files and multipart uploads alike.
+  KeyGuard guard = co_await LockKey(key);
   Result<PutOutcome> outcome = absl::UnknownError("not stored");
   if (size > options_.multipart_threshold) {
-    // No co_await inside ?: — g++ 12 destroys the wrong temporary.
-    Result<http::ClientResponse> head = absl::NotFoundError("");
-    if (!options.overwrite) head = co_await Send(Request("HEAD", ObjectName(key)));
-    if (head.ok() && Ok(*head)) {
-      outcome = PutOutcome{.created = false, .size = size};
+    Result<int64_t> stored = absl::NotFoundError("");
+    if (!options.overwrite) stored = co_await StoredSize(key);
+    if (stored.ok()) {
+      outcome = PutOutcome{.created = false, .size = *stored};
     } else {
       outcome = co_await PutMultipart(ObjectName(key), source, size);
     }
@@ -167,7 +186,7 @@ asio::awaitable<Result<PutOutcome>> S3BlobStore::PutFile(std::string key,
     };
     Result<std::string> bytes = co_await runtime::RunOn(blocking_, read_file);
     SLUICE_CO_RETURN_IF_ERROR(bytes.status());
-    outcome = co_await PutBytes(key, std::move(*bytes), options);
+    outcome = co_await PutBytesLocked(key, std::move(*bytes), options);
   }
   if (outcome.ok() && options.consume_source) std::filesystem::remove(source, ec);
   co_return outcome;
@@ -178,7 +197,7 @@ asio::awaitable<Result<PutOutcome>> S3BlobStore::PutMultipart(std::string object
                                                               int64_t size) {
   SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse started,
                              co_await Send(Request("POST", object, "uploads")));
-  if (!Ok(started)) co_return S3Error(started, StrCat("starting the upload of ", object));
+  if (!started.successful()) co_return S3Error(started, StrCat("starting the upload of ", object));
   pugi::xml_document doc;
   doc.load_buffer(started.body.data(), started.body.size());
   std::string upload_id = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
@@ -218,7 +237,7 @@ asio::awaitable<Result<PutOutcome>> S3BlobStore::PutMultipart(std::string object
     http::ClientRequest put = part.store->Request("PUT", part.object, part.query);
     put.body = std::move(*bytes);
     Result<http::ClientResponse> response = co_await part.store->Send(std::move(put));
-    if (response.ok() && Ok(*response)) {
+    if (response.ok() && response->successful()) {
       *part.etag = response->Header("etag");
     } else if (part.failed->ok()) {
       *part.failed = response.ok() ? S3Error(*response, "uploading a part") : response.status();
@@ -249,7 +268,7 @@ asio::awaitable<Result<PutOutcome>> S3BlobStore::PutMultipart(std::string object
     finish.body = std::move(complete);
     Result<http::ClientResponse> done = co_await Send(std::move(finish));
     // S3 may answer 200 with an <Error> body when completing fails late.
-    if (done.ok() && Ok(*done) && done->body.find("<Error>") == std::string::npos)
+    if (done.ok() && done->successful() && done->body.find("<Error>") == std::string::npos)
       co_return PutOutcome{.created = true, .size = size};
     failed =
         done.ok() ? S3Error(*done, StrCat("completing the upload of ", object)) : done.status();
@@ -277,18 +296,14 @@ asio::awaitable<Result<std::string>> S3BlobStore::Get(std::string key,
     Result<BlobInfo> info = co_await Stat(key);
     if (info.ok() && range && range->offset == info->size) co_return std::string();
   }
-  if (!Ok(response)) co_return S3Error(response, StrCat("reading ", key));
+  if (!response.successful()) co_return S3Error(response, StrCat("reading ", key));
   if (range && range->length == 0) co_return std::string();
   co_return std::move(response.body);
 }
 
 asio::awaitable<Result<BlobInfo>> S3BlobStore::Stat(std::string key) {
   SLUICE_CO_RETURN_IF_ERROR(ValidateKey(key));
-  SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse response,
-                             co_await Send(Request("HEAD", ObjectName(key))));
-  if (!Ok(response)) co_return S3Error(response, StrCat("stat of ", key));
-  int64_t size = 0;
-  ParseInt(response.Header("content-length"), size);
+  SLUICE_CO_ASSIGN_OR_RETURN(int64_t size, co_await StoredSize(key));
   co_return BlobInfo{.key = key, .size = size};
 }
 
@@ -296,7 +311,7 @@ asio::awaitable<Status> S3BlobStore::Delete(std::string key) {
   SLUICE_CO_RETURN_IF_ERROR(ValidateKey(key));
   SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse response,
                              co_await Send(Request("DELETE", ObjectName(key))));
-  if (Ok(response) || response.status == 404) co_return absl::OkStatus();
+  if (response.successful() || response.status == 404) co_return absl::OkStatus();
   co_return S3Error(response, StrCat("deleting ", key));
 }
 
@@ -310,7 +325,7 @@ asio::awaitable<Result<std::vector<BlobInfo>>> S3BlobStore::List(std::string pre
     if (!token.empty()) StrAppend(query, "&continuation-token=", http::AwsUriEncode(token, false));
     SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse response,
                                co_await Send(Request("GET", "", query)));
-    if (!Ok(response)) co_return S3Error(response, StrCat("listing ", prefix));
+    if (!response.successful()) co_return S3Error(response, StrCat("listing ", prefix));
     pugi::xml_document doc;
     if (!doc.load_buffer(response.body.data(), response.body.size()))
       co_return absl::InternalError("S3 sent a listing that is not XML");

@@ -67,6 +67,14 @@ class S3BlobStore : public BlobStore {
 
  private:
   struct KeyLock;
+  class KeyGuard;
+  // Waits until no other put of `key` from this process is in progress.
+  asio::awaitable<KeyGuard> LockKey(std::string key);
+  // The stored object's size: NotFound when absent.
+  asio::awaitable<Result<int64_t>> StoredSize(std::string key);
+  // PutBytes, with the key's lock held.
+  asio::awaitable<Result<PutOutcome>> PutBytesLocked(std::string key, std::string bytes,
+                                                     PutOptions options);
   http::ClientRequest Request(std::string method, std::string_view key,
                               std::string_view query = "") const;
   asio::awaitable<Result<http::ClientResponse>> Send(http::ClientRequest request);

@@ -1,4 +1,4 @@
-#include "testing/s3rver.h"
+#include "testing/test_servers.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
