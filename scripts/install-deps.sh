@@ -12,8 +12,8 @@ packages=(
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libabsl-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  # S3 and SQS XML (issue 5)
-  libpugixml-dev
+  # S3 and SQS XML, the Postgres backend and its test server (issue 5)
+  libpugixml-dev libpq-dev postgresql
   # media decoding and the local AI methods (issue 3)
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libopencv-objdetect-dev opencv-data
@@ -41,3 +41,10 @@ export DEBIAN_FRONTEND=noninteractive
 # nginx-light's package starts a system nginx on port 80; the benchmark runs its own on loopback.
 if command -v systemctl >/dev/null 2>&1; then "${sudo_cmd[@]}" systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 "${sudo_cmd[@]}" pkill -x nginx >/dev/null 2>&1 || true
+# Debian's postgresql package starts a cluster on port 5432; tests and the fleet script run their
+# own servers on loopback instead.
+if command -v pg_lsclusters >/dev/null 2>&1; then
+  pg_lsclusters -h 2>/dev/null | while read -r version name _; do
+    "${sudo_cmd[@]}" pg_ctlcluster "$version" "$name" stop >/dev/null 2>&1 || true
+  done
+fi

@@ -44,6 +44,9 @@ struct SetTotals {
   int64_t failed = 0;
   // Sum of the sizes of the set's ok items.
   int64_t bytes = 0;
+  // Analysis commits of the set (CommitAnalysis calls that landed): 1 after a set's first
+  // complete run; the fleet's kill tests check that it never exceeds one per job.
+  int64_t commits = 0;
 };
 
 std::string_view ItemStatusName(ItemStatus status);

@@ -1,14 +1,17 @@
-// The Catalog contract, run against every backend (SQLite today; Postgres joins in the fleet
-// issue).
+// The Catalog contract, run against every backend: SQLite and Postgres.
 #include "db/catalog.h"
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <functional>
+#include <thread>
 
+#include "db/postgres/postgres_catalog.h"
 #include "db/sqlite/sqlite_catalog.h"
 #include "testing/temp_dir.h"
+#include "testing/test_servers.h"
 
 namespace sluice::db {
 namespace {
@@ -32,14 +35,56 @@ ItemRecord Failed(std::string url, std::string cause) {
                     .requests = 1};
 }
 
-class CatalogConformance : public ::testing::Test {
+// Each backend opens (or reopens) one database per test.
+struct Backend {
+  std::string name;
+  std::function<Result<std::unique_ptr<Catalog>>(const std::string& where)> open;
+  // A new empty database's location for `open`.
+  std::function<Result<std::string>(const std::filesystem::path& scratch)> create;
+};
+
+void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
+
+Backend Sqlite() {
+  return {"sqlite",
+          [](const std::string& where) -> Result<std::unique_ptr<Catalog>> {
+            SLUICE_ASSIGN_OR_RETURN(auto catalog, SqliteCatalog::Open(where));
+            return std::unique_ptr<Catalog>(std::move(catalog));
+          },
+          [](const std::filesystem::path& scratch) -> Result<std::string> {
+            return (scratch / "sluice.db").string();
+          }};
+}
+
+Backend Postgres() {
+  return {"postgres",
+          [](const std::string& where) -> Result<std::unique_ptr<Catalog>> {
+            SLUICE_ASSIGN_OR_RETURN(auto catalog, PostgresCatalog::Open(where));
+            return std::unique_ptr<Catalog>(std::move(catalog));
+          },
+          [](const std::filesystem::path&) { return sluice::testing::FreshPostgresDatabase(); }};
+}
+
+class CatalogConformance : public ::testing::TestWithParam<Backend> {
  protected:
-  void SetUp() override { catalog_ = std::move(*SqliteCatalog::Open(dir_.path() / "sluice.db")); }
+  void SetUp() override {
+    Result<std::string> where = GetParam().create(dir_.path());
+    ASSERT_TRUE(where.ok()) << where.status();
+    where_ = *where;
+    Reopen();
+  }
+  void Reopen() {
+    catalog_.reset();
+    Result<std::unique_ptr<Catalog>> opened = GetParam().open(where_);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    catalog_ = std::move(*opened);
+  }
   sluice::testing::TempDir dir_;
+  std::string where_;
   std::unique_ptr<Catalog> catalog_;
 };
 
-TEST_F(CatalogConformance, RecordsAndCountsItems) {
+TEST_P(CatalogConformance, RecordsAndCountsItems) {
   ASSERT_TRUE(catalog_
                   ->RecordItems("s", {Ok("http://a/1", "aa", 10), Ok("http://a/2", "bb", 20),
                                       Failed("http://a/3", "http_404")})
@@ -59,7 +104,7 @@ TEST_F(CatalogConformance, RecordsAndCountsItems) {
   EXPECT_EQ(catalog_->ListSets()->size(), 1u);
 }
 
-TEST_F(CatalogConformance, UpsertsAreIdempotentAndNeverDowngradeOk) {
+TEST_P(CatalogConformance, UpsertsAreIdempotentAndNeverDowngradeOk) {
   ASSERT_TRUE(catalog_->RecordItems("s", {Failed("u1", "http_503"), Ok("u2", "bb", 5)}).ok());
   ASSERT_TRUE(catalog_->RecordItems("s", {Ok("u1", "aa", 7), Failed("u2", "http_503")}).ok());
   ASSERT_TRUE(catalog_->RecordItems("s", {Ok("u1", "aa", 7)}).ok());
@@ -70,7 +115,7 @@ TEST_F(CatalogConformance, UpsertsAreIdempotentAndNeverDowngradeOk) {
   EXPECT_EQ(items[1].status, ItemStatus::kOk) << "a late failure must not replace an ok row";
 }
 
-TEST_F(CatalogConformance, SetsAreSeparate) {
+TEST_P(CatalogConformance, SetsAreSeparate) {
   ASSERT_TRUE(catalog_->RecordItems("a", {Ok("u", "aa", 1)}).ok());
   ASSERT_TRUE(catalog_->RecordItems("b", {Failed("u", "x")}).ok());
   EXPECT_EQ(catalog_->CompletedUrls("a")->size(), 1u);
@@ -79,11 +124,131 @@ TEST_F(CatalogConformance, SetsAreSeparate) {
   EXPECT_EQ(catalog_->FinishSet("unknown").status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(CatalogConformance, SurvivesReopen) {
+TEST_P(CatalogConformance, SurvivesReopen) {
   ASSERT_TRUE(catalog_->RecordItems("s", {Ok("u", "aa", 1)}).ok());
-  catalog_.reset();
-  catalog_ = std::move(*SqliteCatalog::Open(dir_.path() / "sluice.db"));
+  Reopen();
   EXPECT_EQ(catalog_->CompletedUrls("s")->size(), 1u);
+}
+
+StepRow Step(std::string url, std::string method, bool ok, std::string output) {
+  return StepRow{.url = url,
+                 .method = method,
+                 .version = 1,
+                 .step_key = "key-" + url + "-" + method,
+                 .ok = ok,
+                 .output_json = ok ? output : "",
+                 .artifacts_json = ok ? "{}" : "",
+                 .failure_cause = ok ? "" : "method_failed",
+                 .failure_details = ok ? "" : "it failed\twith a tab\nand a newline \\ here",
+                 .millis = 1.5};
+}
+
+TEST_P(CatalogConformance, CommitAnalysisReplacesStepsAndCachesOnce) {
+  ASSERT_TRUE(catalog_->RecordItems("s", {Ok("u1", "aa", 1), Ok("u2", "bb", 2)}).ok());
+  std::vector<StepRow> steps = {Step("", "set.summary", true, R"({"items":2})"),
+                                Step("u1", "image.phash", true, R"({"hash":"ff\u00e9"})"),
+                                Step("u2", "image.phash", false, "")};
+  std::vector<CachedStep> cache = {
+      {"key-u1-image.phash", "aa", "image.phash", 1, R"({"hash":"ff\u00e9"})", "{}"}};
+  Result<SetTotals> first = catalog_->CommitAnalysis("s", steps, cache);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->commits, 1);
+  EXPECT_EQ(first->ok, 2);
+  // The same commit again: the same rows, the cache entry once, one more commit counted.
+  Result<SetTotals> second = catalog_->CommitAnalysis("s", steps, cache);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->commits, 2);
+  std::vector<StepRow> rows = *catalog_->ListSteps("s");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].url, "");
+  EXPECT_EQ(rows[0].method, "set.summary");
+  EXPECT_EQ(rows[1].output_json, R"({"hash":"ff\u00e9"})");
+  EXPECT_TRUE(rows[1].ok);
+  EXPECT_FALSE(rows[2].ok);
+  EXPECT_EQ(rows[2].failure_details, steps[2].failure_details) << "COPY escaping round trip";
+  EXPECT_DOUBLE_EQ(rows[2].millis, 1.5);
+  std::vector<CachedStep> cached = *catalog_->CachedSteps({"aa", "bb", "zz"});
+  ASSERT_EQ(cached.size(), 1u);
+  EXPECT_EQ(cached[0].step_key, "key-u1-image.phash");
+  EXPECT_EQ(cached[0].output_json, R"({"hash":"ff\u00e9"})");
+  // A rerun with fewer steps replaces, never accumulates.
+  ASSERT_TRUE(catalog_->CommitAnalysis("s", {steps[1]}, {}).ok());
+  EXPECT_EQ(catalog_->ListSteps("s")->size(), 1u);
+  EXPECT_EQ(catalog_->CommitAnalysis("nope", steps, {}).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(catalog_->ListSets()->at(0).commits, 3);
+}
+
+TEST_P(CatalogConformance, TextSurvivesExactly) {
+  std::string odd = "http://a/\xc3\xa9?q=1\t2\\N\r\nend";
+  ASSERT_TRUE(catalog_->RecordItems("s", {Failed(odd, "http_404")}).ok());
+  std::vector<ItemRecord> items = *catalog_->ListItems("s");
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].url, odd);
+  EXPECT_EQ(items[0].final_url, "");
+}
+
+TEST_P(CatalogConformance, LargeBatchInOneCall) {
+  std::vector<ItemRecord> items;
+  for (int i = 0; i < 5000; ++i) items.push_back(Ok("u" + std::to_string(i), "s", 1));
+  items.push_back(Failed("u7", "late"));  // same URL twice in one batch: the ok row wins
+  ASSERT_TRUE(catalog_->RecordItems("big", items).ok());
+  Result<SetTotals> totals = catalog_->FinishSet("big");
+  ASSERT_TRUE(totals.ok()) << totals.status();
+  EXPECT_EQ(totals->items, 5000);
+  EXPECT_EQ(totals->ok, 5000);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, CatalogConformance, ::testing::Values(Sqlite(), Postgres()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(PostgresCatalogTest, MigrationsApplyOnceAndRefuseANewerSchema) {
+  Result<std::string> uri = sluice::testing::FreshPostgresDatabase();
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  auto first = PostgresCatalog::Open(*uri);
+  ASSERT_TRUE(first.ok()) << first.status();
+  int version = *(*first)->SchemaVersion();
+  EXPECT_GE(version, 1);
+  auto again = PostgresCatalog::Open(*uri);  // a second worker starting: nothing to apply
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*(*again)->SchemaVersion(), version);
+  ASSERT_TRUE((*first)
+                  ->pool()
+                  .Run([](pg::Connection& c) {
+                    return c.ExecScript("INSERT INTO schema_migrations(version) VALUES (9999)");
+                  })
+                  .ok());
+  auto newer = PostgresCatalog::Open(*uri);
+  ASSERT_FALSE(newer.ok());
+  EXPECT_EQ(CauseOf(newer.status()), "schema_too_new") << newer.status();
+}
+
+TEST(PostgresCatalogTest, UnreachableServerIsUnavailable) {
+  auto catalog = PostgresCatalog::Open("postgresql://postgres@127.0.0.1:1/none",
+                                       {.max_connections = 1, .reconnect_for = {}});
+  ASSERT_FALSE(catalog.ok());
+  EXPECT_EQ(catalog.status().code(), absl::StatusCode::kUnavailable) << catalog.status();
+  EXPECT_EQ(CauseOf(catalog.status()), "database_unavailable");
+}
+
+TEST(PostgresCatalogTest, RidesOutAServerRestart) {
+  auto server = sluice::testing::PostgresServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto uri = (*server)->CreateDatabase("restart");
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  auto catalog = PostgresCatalog::Open(*uri);
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  ASSERT_TRUE((*catalog)->RecordItems("s", {Ok("u1", "aa", 1)}).ok());
+  ASSERT_TRUE((*server)->Stop().ok());
+  std::thread restart([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    ASSERT_TRUE((*server)->StartAgain().ok());
+  });
+  // The pooled connection is dead; the call reconnects once the server is back.
+  Status recorded = (*catalog)->RecordItems("s", {Ok("u2", "bb", 1)});
+  restart.join();
+  ASSERT_TRUE(recorded.ok()) << recorded;
+  EXPECT_EQ((*catalog)->CompletedUrls("s")->size(), 2u);
 }
 
 TEST(SqliteCatalogTest, UnusableFilesAreClearErrors) {

@@ -1,13 +1,21 @@
 #include "testing/test_servers.h"
 
+#include <absl/cleanup/cleanup.h>
 #include <arpa/inet.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <mutex>
 #include <thread>
 
 #include "common/strings.h"
@@ -97,6 +105,124 @@ Result<std::unique_ptr<Sqslite>> Sqslite::Start() {
         return std::vector<std::string>{"--host", "127.0.0.1", "--port", std::to_string(port)};
       }));
   return sqs;
+}
+
+}  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+// The newest installed PostgreSQL's programs: /usr/lib/postgresql/<major>/bin.
+std::filesystem::path PostgresBin() {
+  std::filesystem::path best;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/usr/lib/postgresql", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (std::filesystem::exists(it->path() / "bin" / "initdb") &&
+        (best.empty() || it->path().filename().string() > best.parent_path().filename().string()))
+      best = it->path() / "bin";
+  }
+  return best;
+}
+
+}  // namespace
+
+Status PostgresServer::RunTool(const std::string& tool, std::vector<std::string> args) {
+  std::vector<std::string> argv;
+  if (geteuid() == 0) argv = {"/usr/sbin/runuser", "-u", "postgres", "--"};
+  argv.push_back((bin_ / tool).string());
+  for (std::string& arg : args) argv.push_back(std::move(arg));
+  ProcessResult result = RunProcess(argv, dir_.path());
+  if (result.exit_code != 0) {
+    std::string log;
+    std::ifstream in(dir_.path() / "server.log");
+    log.assign(std::istreambuf_iterator<char>(in), {});
+    return absl::UnavailableError(
+        StrCat(tool, " failed (exit ", result.exit_code, "): ", result.err, result.out, "\n", log));
+  }
+  return absl::OkStatus();
+}
+
+Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
+  std::unique_ptr<PostgresServer> server(new PostgresServer());
+  server->bin_ = PostgresBin();
+  if (server->bin_.empty()) {
+    return absl::FailedPreconditionError(
+        "PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb); run "
+        "scripts/install-deps.sh (scripts/test.sh does)");
+  }
+  server->data_ = server->dir_.path() / "pgdata";
+  if (geteuid() == 0) {
+    passwd* user = getpwnam("postgres");
+    if (user == nullptr) return absl::FailedPreconditionError("no `postgres` user to run as");
+    if (chown(server->dir_.path().c_str(), user->pw_uid, user->pw_gid) != 0)
+      return absl::InternalError("cannot hand the scratch directory to the postgres user");
+  }
+  SLUICE_RETURN_IF_ERROR(
+      server->RunTool("initdb", {"-D", server->data_.string(), "-A", "trust", "-U", "postgres",
+                                 "-E", "UTF8", "--locale=C", "--no-sync"}));
+  server->port_ = FreePort();
+  SLUICE_RETURN_IF_ERROR(server->StartAgain());
+  return server;
+}
+
+Status PostgresServer::StartAgain() {
+  std::string options = StrCat("-p ", port_, " -k ", dir_.path().string(),
+                               " -c listen_addresses=127.0.0.1 -c fsync=off"
+                               " -c synchronous_commit=off -c full_page_writes=off"
+                               " -c max_connections=400 -c shared_buffers=128MB");
+  SLUICE_RETURN_IF_ERROR(
+      RunTool("pg_ctl", {"-D", data_.string(), "-l", (dir_.path() / "server.log").string(), "-o",
+                         options, "-w", "-t", "30", "start"}));
+  running_ = true;
+  return absl::OkStatus();
+}
+
+Status PostgresServer::Stop() {
+  if (!running_) return absl::OkStatus();
+  running_ = false;
+  return RunTool("pg_ctl", {"-D", data_.string(), "-m", "fast", "-w", "stop"});
+}
+
+PostgresServer::~PostgresServer() { Stop().IgnoreError(); }
+
+std::string PostgresServer::uri(const std::string& database) const {
+  return StrCat("postgresql://postgres@127.0.0.1:", port_, "/", database);
+}
+
+Result<std::string> PostgresServer::CreateDatabase(const std::string& name) {
+  return CreatePostgresDatabase(uri(), name);
+}
+
+Result<std::string> CreatePostgresDatabase(const std::string& admin_uri, const std::string& name) {
+  PGconn* conn = PQconnectdb(admin_uri.c_str());
+  auto close = absl::MakeCleanup([&] { PQfinish(conn); });
+  if (PQstatus(conn) != CONNECTION_OK)
+    return absl::UnavailableError(
+        StrCat("cannot connect to ", admin_uri, ": ", PQerrorMessage(conn)));
+  std::string sql = StrCat("CREATE DATABASE \"", name, "\"");
+  PGresult* result = PQexec(conn, sql.c_str());
+  bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+  std::string error = ok ? "" : PQresultErrorMessage(result);
+  PQclear(result);
+  if (!ok) return absl::InternalError(StrCat(sql, ": ", error));
+  // Same server, same credentials: swap the database name at the end of the URI.
+  std::string uri = admin_uri.substr(0, admin_uri.rfind('/') + 1) + name;
+  return uri;
+}
+
+Result<std::string> FreshPostgresDatabase() {
+  static std::atomic<int> counter{0};
+  std::string name = StrCat("sluice_test_", getpid(), "_", counter.fetch_add(1));
+  const char* shared = std::getenv("SLUICE_TEST_POSTGRES");  // NOLINT(concurrency-mt-unsafe)
+  if (shared && *shared) return CreatePostgresDatabase(shared, name);
+  static std::unique_ptr<PostgresServer> own;
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  if (!own) {
+    SLUICE_ASSIGN_OR_RETURN(own, PostgresServer::Start());
+  }
+  return own->CreateDatabase(name);
 }
 
 }  // namespace sluice::testing

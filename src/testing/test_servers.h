@@ -68,4 +68,40 @@ class Sqslite {
   std::unique_ptr<NodeServer> server_;
 };
 
+// A PostgreSQL server of Debian's packages (postgresql-15) in a scratch directory on a free
+// loopback port, trust authentication, fsync off (tests, not durability). initdb refuses to run
+// as root, so under root the server runs as the `postgres` user. Stopped (fast shutdown) on
+// destruction; Restart() keeps the data, for reconnection tests.
+class PostgresServer {
+ public:
+  // FailedPrecondition naming scripts/install-deps.sh when PostgreSQL is not installed;
+  // Unavailable when it does not start within 30 s (its log is in the message).
+  static Result<std::unique_ptr<PostgresServer>> Start();
+  ~PostgresServer();
+
+  // A new empty database on this server; returns its postgres:// URI.
+  Result<std::string> CreateDatabase(const std::string& name);
+  std::string uri(const std::string& database = "postgres") const;
+  int port() const { return port_; }
+  Status Stop();
+  Status StartAgain();
+
+ private:
+  PostgresServer() = default;
+  Status RunTool(const std::string& tool, std::vector<std::string> args);
+  TempDir dir_;
+  std::filesystem::path bin_;
+  std::filesystem::path data_;
+  int port_ = 0;
+  bool running_ = false;
+};
+
+// Creates database `name` on the server at `admin_uri` and returns the new database's URI.
+Result<std::string> CreatePostgresDatabase(const std::string& admin_uri, const std::string& name);
+
+// A new empty database for one test: on the server named by $SLUICE_TEST_POSTGRES (a URI
+// scripts/test.sh exports after starting one server for the whole run), else on a private
+// PostgresServer started once per process.
+Result<std::string> FreshPostgresDatabase();
+
 }  // namespace sluice::testing

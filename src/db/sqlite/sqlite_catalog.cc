@@ -54,8 +54,18 @@ CREATE TABLE IF NOT EXISTS step_cache(
   artifacts TEXT NOT NULL,
   created_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS step_cache_by_item ON step_cache(item_sha256);
-PRAGMA user_version = 2;
 )sql";
+
+// Schema changes after kSchema (version 2), in order, each in its own transaction and stamped
+// in user_version. Never edit one that has shipped: add the next.
+struct Migration {
+  int version;
+  const char* sql;
+};
+constexpr Migration kMigrations[] = {
+    {3, "ALTER TABLE sets ADD COLUMN commits INTEGER NOT NULL DEFAULT 0;"},
+};
+constexpr int kBaseVersion = 2;
 
 int64_t NowMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -131,7 +141,7 @@ Result<std::unique_ptr<SqliteCatalog>> SqliteCatalog::Open(const std::filesystem
   sqlite3_busy_timeout(db, 10'000);
   Status setup =
       catalog->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
-  if (setup.ok()) setup = catalog->Exec(kSchema);
+  if (setup.ok()) setup = catalog->Migrate();
   if (!setup.ok()) {
     bool not_ours = sqlite3_errcode(db) == SQLITE_NOTADB;
     return Failure(not_ours ? absl::StatusCode::kDataLoss : absl::StatusCode::kFailedPrecondition,
@@ -142,6 +152,38 @@ Result<std::unique_ptr<SqliteCatalog>> SqliteCatalog::Open(const std::filesystem
 }
 
 SqliteCatalog::~SqliteCatalog() { sqlite3_close(db_); }
+
+Status SqliteCatalog::Migrate() {
+  int64_t at = 0;
+  {
+    Statement version(db_, "PRAGMA user_version");
+    if (!version.ok() || sqlite3_step(version.get()) != SQLITE_ROW)
+      return Error("reading the schema version");
+    at = version.Int(0);
+  }
+  int newest = kMigrations[std::size(kMigrations) - 1].version;
+  if (at > newest) {
+    return Failure(absl::StatusCode::kFailedPrecondition, "schema_too_new",
+                   StrCat("the database is at schema version ", at, " but this sluice knows ",
+                          newest, "; upgrade sluice"));
+  }
+  if (at <= kBaseVersion) {
+    SLUICE_RETURN_IF_ERROR(Exec(kSchema));
+    SLUICE_RETURN_IF_ERROR(Exec(StrCat("PRAGMA user_version = ", kBaseVersion).c_str()));
+  }
+  for (const Migration& migration : kMigrations) {
+    if (migration.version <= at) continue;
+    SLUICE_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    Status applied = Exec(migration.sql);
+    if (applied.ok()) applied = Exec(StrCat("PRAGMA user_version = ", migration.version).c_str());
+    if (applied.ok()) applied = Exec("COMMIT");
+    if (!applied.ok()) {
+      Exec("ROLLBACK").IgnoreError();
+      return applied;
+    }
+  }
+  return absl::OkStatus();
+}
 
 Status SqliteCatalog::Error(std::string_view what) const {
   return absl::InternalError(StrCat(what, ": ", sqlite3_errmsg(db_)));
@@ -222,25 +264,28 @@ Status SqliteCatalog::RecordItems(std::string_view set, const std::vector<ItemRe
 
 Result<SetTotals> SqliteCatalog::FinishSet(std::string_view set) {
   std::lock_guard lock(mu_);
-  return FinishSetLocked(set);
+  return FinishSetLocked(set, /*count_commit=*/false);
 }
 
-Result<SetTotals> SqliteCatalog::FinishSetLocked(std::string_view set) {
+Result<SetTotals> SqliteCatalog::FinishSetLocked(std::string_view set, bool count_commit) {
   Statement update(db_, R"sql(
     UPDATE sets SET finished_at = ?2,
       items = (SELECT count(*) FROM items WHERE set_name = ?1),
       ok = (SELECT count(*) FROM items WHERE set_name = ?1 AND status = 'ok'),
       failed = (SELECT count(*) FROM items WHERE set_name = ?1 AND status = 'failed'),
-      bytes = (SELECT coalesce(sum(size), 0) FROM items WHERE set_name = ?1 AND status = 'ok')
+      bytes = (SELECT coalesce(sum(size), 0) FROM items WHERE set_name = ?1 AND status = 'ok'),
+      commits = commits + ?3
     WHERE name = ?1
-    RETURNING items, ok, failed, bytes)sql");
+    RETURNING items, ok, failed, bytes, commits)sql");
   if (!update.ok()) return Error("preparing FinishSet");
   update.Bind(1, set);
   update.Bind(2, NowMillis());
+  update.Bind(3, int64_t{count_commit});
   int rc = sqlite3_step(update.get());
   if (rc == SQLITE_DONE) return absl::NotFoundError(StrCat("no set named '", set, "'"));
   if (rc != SQLITE_ROW) return Error("finishing set");
-  SetTotals totals{std::string(set), update.Int(0), update.Int(1), update.Int(2), update.Int(3)};
+  SetTotals totals{std::string(set), update.Int(0), update.Int(1),
+                   update.Int(2),    update.Int(3), update.Int(4)};
   return totals;
 }
 
@@ -273,11 +318,12 @@ Result<std::vector<ItemRecord>> SqliteCatalog::ListItems(std::string_view set) {
 
 Result<std::vector<SetTotals>> SqliteCatalog::ListSets() {
   std::lock_guard lock(mu_);
-  Statement select(db_, "SELECT name, items, ok, failed, bytes FROM sets ORDER BY name");
+  Statement select(db_, "SELECT name, items, ok, failed, bytes, commits FROM sets ORDER BY name");
   if (!select.ok()) return Error("preparing ListSets");
   std::vector<SetTotals> sets;
   while (sqlite3_step(select.get()) == SQLITE_ROW) {
-    sets.push_back({select.Text(0), select.Int(1), select.Int(2), select.Int(3), select.Int(4)});
+    sets.push_back({select.Text(0), select.Int(1), select.Int(2), select.Int(3), select.Int(4),
+                    select.Int(5)});
   }
   return sets;
 }
@@ -310,6 +356,11 @@ Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set,
     return s;
   };
   {
+    Statement known(db_, "SELECT 1 FROM sets WHERE name = ?1");
+    if (!known.ok()) return rollback(Error("preparing set lookup"));
+    known.Bind(1, set);
+    if (sqlite3_step(known.get()) != SQLITE_ROW)
+      return rollback(absl::NotFoundError(StrCat("no set named '", set, "'")));
     Statement clear(db_, "DELETE FROM steps WHERE set_name = ?1");
     if (!clear.ok()) return rollback(Error("preparing step delete"));
     clear.Bind(1, set);
@@ -353,7 +404,7 @@ Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set,
         return rollback(Error("caching step " + entry.method));
     }
   }
-  Result<SetTotals> totals = FinishSetLocked(set);
+  Result<SetTotals> totals = FinishSetLocked(set, /*count_commit=*/true);
   if (!totals.ok()) return rollback(totals.status());
   Status committed = Exec("COMMIT");
   if (!committed.ok()) return rollback(committed);

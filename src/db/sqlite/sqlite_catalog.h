@@ -36,7 +36,9 @@ class SqliteCatalog : public Catalog {
  private:
   explicit SqliteCatalog(sqlite3* db) : db_(db) {}
   Status Exec(const char* sql);
-  Result<SetTotals> FinishSetLocked(std::string_view set);
+  Result<SetTotals> FinishSetLocked(std::string_view set, bool count_commit);
+  // Brings the schema to the newest version (PRAGMA user_version).
+  Status Migrate();
   Status Error(std::string_view what) const;
 
   std::mutex mu_;

@@ -1,0 +1,373 @@
+#include "db/postgres/postgres_catalog.h"
+
+#include "common/strings.h"
+
+namespace sluice::db {
+namespace {
+
+// Versioned schema changes, applied in order, each in its own transaction. Never edit one that
+// has shipped: add the next.
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE sets(
+  name text PRIMARY KEY,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  finished_at timestamptz,
+  items bigint NOT NULL DEFAULT 0,
+  ok bigint NOT NULL DEFAULT 0,
+  failed bigint NOT NULL DEFAULT 0,
+  bytes bigint NOT NULL DEFAULT 0,
+  commits bigint NOT NULL DEFAULT 0);
+CREATE TABLE items(
+  set_name text NOT NULL REFERENCES sets(name),
+  url text NOT NULL,
+  status text NOT NULL CHECK (status IN ('ok', 'failed')),
+  final_url text,
+  sha256 text,
+  size bigint,
+  mime text,
+  kind text,
+  store_key text,
+  failure_cause text,
+  failure_details text,
+  requests integer NOT NULL DEFAULT 0,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (set_name, url));
+CREATE INDEX items_by_sha256 ON items(sha256);
+CREATE TABLE steps(
+  set_name text NOT NULL REFERENCES sets(name),
+  url text NOT NULL,
+  method text NOT NULL,
+  version integer NOT NULL,
+  step_key text NOT NULL,
+  ok boolean NOT NULL,
+  output text,
+  artifacts text,
+  failure_cause text,
+  failure_details text,
+  millis double precision NOT NULL DEFAULT 0,
+  PRIMARY KEY (set_name, url, method));
+CREATE TABLE step_cache(
+  step_key text PRIMARY KEY,
+  item_sha256 text NOT NULL,
+  method text NOT NULL,
+  version integer NOT NULL,
+  output text NOT NULL,
+  artifacts text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX step_cache_by_item ON step_cache(item_sha256);
+)sql"},
+};
+
+constexpr int64_t kMigrationLock = 0x736c75696365;  // "sluice"
+
+// Staging tables live per connection and empty themselves at commit.
+constexpr const char* kStaging = R"sql(
+CREATE TEMP TABLE IF NOT EXISTS items_staging(
+  url text, status text, final_url text, sha256 text, size bigint, mime text, kind text,
+  store_key text, failure_cause text, failure_details text, requests integer)
+  ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS step_cache_staging(
+  step_key text, item_sha256 text, method text, version integer, output text, artifacts text)
+  ON COMMIT DELETE ROWS;
+)sql";
+
+void AppendOptional(std::string& line, std::string_view value) {
+  if (value.empty()) {
+    pg::AppendCopyNull(line);
+  } else {
+    pg::AppendCopyField(line, value);
+  }
+}
+
+std::string IntText(int64_t value) { return std::to_string(value); }
+
+Result<SetTotals> FinishSetOn(pg::Connection& c, std::string_view set, bool count_commit) {
+  SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
+    UPDATE sets SET finished_at = now(), items = c.items, ok = c.ok, failed = c.failed,
+                    bytes = c.bytes, commits = sets.commits + $2
+    FROM (SELECT count(*) AS items,
+                 count(*) FILTER (WHERE status = 'ok') AS ok,
+                 count(*) FILTER (WHERE status = 'failed') AS failed,
+                 coalesce(sum(size) FILTER (WHERE status = 'ok'), 0) AS bytes
+          FROM items WHERE set_name = $1) AS c
+    WHERE name = $1
+    RETURNING sets.items, sets.ok, sets.failed, sets.bytes, sets.commits)sql",
+                                                pg::Params().Add(set).Add(int64_t{count_commit})));
+  if (rows.empty()) return absl::NotFoundError(StrCat("no set named '", set, "'"));
+  return SetTotals{std::string(set), rows.Int(0, 0), rows.Int(0, 1),
+                   rows.Int(0, 2),   rows.Int(0, 3), rows.Int(0, 4)};
+}
+
+}  // namespace
+
+Status MigratePostgres(pg::Connection& c) {
+  SLUICE_RETURN_IF_ERROR(
+      c.Exec("SELECT pg_advisory_lock($1)", pg::Params().Add(kMigrationLock)).status());
+  auto migrate = [&]() -> Status {
+    SLUICE_RETURN_IF_ERROR(
+        c.ExecScript("CREATE TABLE IF NOT EXISTS schema_migrations(version integer PRIMARY KEY, "
+                     "applied_at timestamptz NOT NULL DEFAULT now())"));
+    SLUICE_ASSIGN_OR_RETURN(pg::Rows current,
+                            c.Exec("SELECT coalesce(max(version), 0) FROM schema_migrations"));
+    int64_t at = current.Int(0, 0);
+    int64_t newest = kMigrations[std::size(kMigrations) - 1].version;
+    if (at > newest) {
+      return Failure(absl::StatusCode::kFailedPrecondition, "schema_too_new",
+                     StrCat("the database is at schema version ", at, " but this sluice knows ",
+                            newest, "; upgrade sluice"));
+    }
+    for (const Migration& migration : kMigrations) {
+      if (migration.version <= at) continue;
+      SLUICE_RETURN_IF_ERROR(c.Transaction([&]() -> Status {
+        SLUICE_RETURN_IF_ERROR(c.ExecScript(migration.sql));
+        return c
+            .Exec("INSERT INTO schema_migrations(version) VALUES ($1)",
+                  pg::Params().Add(int64_t{migration.version}))
+            .status();
+      }));
+    }
+    return absl::OkStatus();
+  };
+  Status status = migrate();
+  if (c.healthy())
+    c.Exec("SELECT pg_advisory_unlock($1)", pg::Params().Add(kMigrationLock)).IgnoreError();
+  return status;
+}
+
+Result<std::unique_ptr<PostgresCatalog>> PostgresCatalog::Open(const std::string& conninfo,
+                                                               pg::Pool::Options options) {
+  auto pool = std::make_unique<pg::Pool>(conninfo, options);
+  SLUICE_RETURN_IF_ERROR(pool->Run([](pg::Connection& c) { return MigratePostgres(c); }));
+  return std::unique_ptr<PostgresCatalog>(new PostgresCatalog(std::move(pool)));
+}
+
+PostgresCatalog::~PostgresCatalog() = default;
+
+Result<int> PostgresCatalog::SchemaVersion() {
+  return pool_->Get<int>([](pg::Connection& c) -> Result<int> {
+    SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec("SELECT max(version) FROM schema_migrations"));
+    return static_cast<int>(rows.Int(0, 0));
+  });
+}
+
+Result<std::vector<std::string>> PostgresCatalog::CompletedUrls(std::string_view set) {
+  return pool_->Get<std::vector<std::string>>(
+      [&](pg::Connection& c) -> Result<std::vector<std::string>> {
+        SLUICE_ASSIGN_OR_RETURN(
+            pg::Rows rows,
+            c.Exec("SELECT url FROM items WHERE set_name = $1 AND status = 'ok' ORDER BY url",
+                   pg::Params().Add(set)));
+        std::vector<std::string> urls;
+        urls.reserve(static_cast<size_t>(rows.size()));
+        for (int i = 0; i < rows.size(); ++i) urls.push_back(rows.Text(i, 0));
+        return urls;
+      });
+}
+
+Status PostgresCatalog::RecordItems(std::string_view set, const std::vector<ItemRecord>& items) {
+  std::string data;
+  for (const ItemRecord& item : items) {
+    pg::AppendCopyField(data, item.url, /*first=*/true);
+    pg::AppendCopyField(data, ItemStatusName(item.status));
+    AppendOptional(data, item.final_url);
+    AppendOptional(data, item.sha256);
+    pg::AppendCopyField(data, IntText(item.size));
+    AppendOptional(data, item.mime);
+    AppendOptional(data, item.kind);
+    AppendOptional(data, item.store_key);
+    AppendOptional(data, item.failure_cause);
+    AppendOptional(data, item.failure_details);
+    pg::AppendCopyField(data, IntText(item.requests));
+    data.push_back('\n');
+  }
+  return pool_->Run([&](pg::Connection& c) {
+    return c.Transaction([&]() -> Status {
+      SLUICE_RETURN_IF_ERROR(
+          c.Exec("INSERT INTO sets(name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+                 pg::Params().Add(set))
+              .status());
+      if (items.empty()) return absl::OkStatus();
+      SLUICE_RETURN_IF_ERROR(c.ExecScript(kStaging));
+      SLUICE_RETURN_IF_ERROR(c.CopyIn("COPY items_staging FROM STDIN", data));
+      // One row per URL (an ok row wins within a batch); an ok row is never replaced by a
+      // failure, so a late retry of a finished item changes nothing.
+      return c
+          .Exec(R"sql(
+        INSERT INTO items(set_name, url, status, final_url, sha256, size, mime, kind, store_key,
+                          failure_cause, failure_details, requests)
+        SELECT DISTINCT ON (url) $1, url, status, final_url, sha256, size, mime, kind, store_key,
+               failure_cause, failure_details, requests
+        FROM items_staging ORDER BY url, (status = 'ok') DESC
+        ON CONFLICT (set_name, url) DO UPDATE SET
+          status = excluded.status, final_url = excluded.final_url, sha256 = excluded.sha256,
+          size = excluded.size, mime = excluded.mime, kind = excluded.kind,
+          store_key = excluded.store_key, failure_cause = excluded.failure_cause,
+          failure_details = excluded.failure_details, requests = excluded.requests,
+          updated_at = now()
+        WHERE items.status <> 'ok' OR excluded.status = 'ok')sql",
+                pg::Params().Add(set))
+          .status();
+    });
+  });
+}
+
+Result<SetTotals> PostgresCatalog::FinishSet(std::string_view set) {
+  return pool_->Get<SetTotals>(
+      [&](pg::Connection& c) { return FinishSetOn(c, set, /*count_commit=*/false); });
+}
+
+Result<std::vector<ItemRecord>> PostgresCatalog::ListItems(std::string_view set) {
+  return pool_->Get<std::vector<ItemRecord>>(
+      [&](pg::Connection& c) -> Result<std::vector<ItemRecord>> {
+        SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
+          SELECT url, status, final_url, sha256, size, mime, kind, store_key, failure_cause,
+                 failure_details, requests
+          FROM items WHERE set_name = $1 ORDER BY url COLLATE "C")sql",
+                                                      pg::Params().Add(set)));
+        std::vector<ItemRecord> items;
+        items.reserve(static_cast<size_t>(rows.size()));
+        for (int i = 0; i < rows.size(); ++i) {
+          ItemRecord item;
+          item.url = rows.Text(i, 0);
+          item.status = rows.Text(i, 1) == "ok" ? ItemStatus::kOk : ItemStatus::kFailed;
+          item.final_url = rows.Text(i, 2);
+          item.sha256 = rows.Text(i, 3);
+          item.size = rows.Int(i, 4);
+          item.mime = rows.Text(i, 5);
+          item.kind = rows.Text(i, 6);
+          item.store_key = rows.Text(i, 7);
+          item.failure_cause = rows.Text(i, 8);
+          item.failure_details = rows.Text(i, 9);
+          item.requests = static_cast<int>(rows.Int(i, 10));
+          items.push_back(std::move(item));
+        }
+        return items;
+      });
+}
+
+Result<std::vector<SetTotals>> PostgresCatalog::ListSets() {
+  return pool_->Get<std::vector<SetTotals>>(
+      [&](pg::Connection& c) -> Result<std::vector<SetTotals>> {
+        SLUICE_ASSIGN_OR_RETURN(
+            pg::Rows rows,
+            c.Exec("SELECT name, items, ok, failed, bytes, commits FROM sets ORDER BY name "
+                   "COLLATE \"C\""));
+        std::vector<SetTotals> sets;
+        for (int i = 0; i < rows.size(); ++i) {
+          sets.push_back({rows.Text(i, 0), rows.Int(i, 1), rows.Int(i, 2), rows.Int(i, 3),
+                          rows.Int(i, 4), rows.Int(i, 5)});
+        }
+        return sets;
+      });
+}
+
+Result<std::vector<CachedStep>> PostgresCatalog::CachedSteps(
+    const std::vector<std::string>& item_sha256s) {
+  if (item_sha256s.empty()) return std::vector<CachedStep>{};
+  // A text[] literal; digests are hex, so they need no quoting beyond the commas.
+  std::string array = "{";
+  for (size_t i = 0; i < item_sha256s.size(); ++i) {
+    if (i) array.push_back(',');
+    pg::AppendCopyField(array, item_sha256s[i], /*first=*/true);
+  }
+  array.push_back('}');
+  return pool_->Get<std::vector<CachedStep>>(
+      [&](pg::Connection& c) -> Result<std::vector<CachedStep>> {
+        SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
+          SELECT step_key, item_sha256, method, version, output, artifacts
+          FROM step_cache WHERE item_sha256 = ANY($1::text[]))sql",
+                                                      pg::Params().Add(array)));
+        std::vector<CachedStep> out;
+        for (int i = 0; i < rows.size(); ++i) {
+          out.push_back({rows.Text(i, 0), rows.Text(i, 1), rows.Text(i, 2),
+                         static_cast<int>(rows.Int(i, 3)), rows.Text(i, 4), rows.Text(i, 5)});
+        }
+        return out;
+      });
+}
+
+Result<SetTotals> PostgresCatalog::CommitAnalysis(std::string_view set,
+                                                  const std::vector<StepRow>& steps,
+                                                  const std::vector<CachedStep>& cache) {
+  std::string step_data;
+  for (const StepRow& step : steps) {
+    pg::AppendCopyField(step_data, set, /*first=*/true);
+    pg::AppendCopyField(step_data, step.url);
+    pg::AppendCopyField(step_data, step.method);
+    pg::AppendCopyField(step_data, IntText(step.version));
+    pg::AppendCopyField(step_data, step.step_key);
+    pg::AppendCopyField(step_data, step.ok ? "t" : "f");
+    AppendOptional(step_data, step.output_json);
+    AppendOptional(step_data, step.artifacts_json);
+    AppendOptional(step_data, step.failure_cause);
+    AppendOptional(step_data, step.failure_details);
+    pg::AppendCopyField(step_data, std::to_string(step.millis));
+    step_data.push_back('\n');
+  }
+  std::string cache_data;
+  for (const CachedStep& entry : cache) {
+    pg::AppendCopyField(cache_data, entry.step_key, /*first=*/true);
+    pg::AppendCopyField(cache_data, entry.item_sha256);
+    pg::AppendCopyField(cache_data, entry.method);
+    pg::AppendCopyField(cache_data, IntText(entry.version));
+    pg::AppendCopyField(cache_data, entry.output_json);
+    pg::AppendCopyField(cache_data, entry.artifacts_json);
+    cache_data.push_back('\n');
+  }
+  return pool_->Get<SetTotals>([&](pg::Connection& c) -> Result<SetTotals> {
+    std::optional<SetTotals> totals;
+    SLUICE_RETURN_IF_ERROR(c.Transaction([&]() -> Status {
+      // Lock the set row first: two commits of one set queue here instead of interleaving.
+      SLUICE_ASSIGN_OR_RETURN(
+          pg::Rows locked,
+          c.Exec("SELECT 1 FROM sets WHERE name = $1 FOR UPDATE", pg::Params().Add(set)));
+      if (locked.empty()) return absl::NotFoundError(StrCat("no set named '", set, "'"));
+      SLUICE_RETURN_IF_ERROR(
+          c.Exec("DELETE FROM steps WHERE set_name = $1", pg::Params().Add(set)).status());
+      if (!step_data.empty()) {
+        SLUICE_RETURN_IF_ERROR(
+            c.CopyIn("COPY steps(set_name, url, method, version, step_key, ok, output, artifacts, "
+                     "failure_cause, failure_details, millis) FROM STDIN",
+                     step_data));
+      }
+      if (!cache_data.empty()) {
+        SLUICE_RETURN_IF_ERROR(c.ExecScript(kStaging));
+        SLUICE_RETURN_IF_ERROR(c.CopyIn("COPY step_cache_staging FROM STDIN", cache_data));
+        SLUICE_RETURN_IF_ERROR(c.ExecScript(R"sql(
+          INSERT INTO step_cache(step_key, item_sha256, method, version, output, artifacts)
+          SELECT DISTINCT ON (step_key) step_key, item_sha256, method, version, output, artifacts
+          FROM step_cache_staging ORDER BY step_key
+          ON CONFLICT (step_key) DO NOTHING)sql"));
+      }
+      SLUICE_ASSIGN_OR_RETURN(totals, FinishSetOn(c, set, /*count_commit=*/true));
+      return absl::OkStatus();
+    }));
+    return *totals;
+  });
+}
+
+Result<std::vector<StepRow>> PostgresCatalog::ListSteps(std::string_view set) {
+  return pool_->Get<std::vector<StepRow>>([&](pg::Connection& c) -> Result<std::vector<StepRow>> {
+    SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
+      SELECT url, method, version, step_key, ok, output, artifacts, failure_cause,
+             failure_details, millis
+      FROM steps WHERE set_name = $1 ORDER BY url COLLATE "C", method COLLATE "C")sql",
+                                                  pg::Params().Add(set)));
+    std::vector<StepRow> out;
+    out.reserve(static_cast<size_t>(rows.size()));
+    for (int i = 0; i < rows.size(); ++i) {
+      out.push_back({rows.Text(i, 0), rows.Text(i, 1), static_cast<int>(rows.Int(i, 2)),
+                     rows.Text(i, 3), rows.Text(i, 4) == "t", rows.Text(i, 5), rows.Text(i, 6),
+                     rows.Text(i, 7), rows.Text(i, 8), rows.Double(i, 9)});
+    }
+    return out;
+  });
+}
+
+}  // namespace sluice::db
