@@ -10,11 +10,13 @@
 
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
+#include "db/jobs.h"
 
 namespace sluice::db {
 
@@ -102,10 +104,23 @@ class Catalog {
   // In ONE transaction: replaces the set's step results (item and set steps) with `steps`, adds
   // `cache` to the result cache, recounts the set and stamps it finished. Idempotent: the same
   // call twice leaves the same rows. NotFound when the set was never recorded.
+  //
+  // With `lease`, the same transaction completes that job, fenced: when the lease is stale (the
+  // job was taken over, see jobs.h) nothing is written and the result is FailedPrecondition,
+  // cause "lease_lost". A lease whose job this very commit already completed (a retry after an
+  // ambiguous COMMIT) commits again idempotently.
   virtual Result<SetTotals> CommitAnalysis(std::string_view set, const std::vector<StepRow>& steps,
-                                           const std::vector<CachedStep>& cache) = 0;
+                                           const std::vector<CachedStep>& cache,
+                                           std::optional<Lease> lease) = 0;
   // The set's step results, by url then method (set steps first: their url is "").
   virtual Result<std::vector<StepRow>> ListSteps(std::string_view set) = 0;
 };
+
+// One database: the catalog and the job queue on the same connection(s), so a set commit and its
+// job's completion are one transaction. SQLite (embedded) and Postgres (fleet) implement it.
+class Database : public Catalog, public JobStore {};
+
+// The row for a lease that was refused.
+Status LeaseLost(const Lease& lease);
 
 }  // namespace sluice::db

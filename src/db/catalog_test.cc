@@ -8,10 +8,8 @@
 #include <functional>
 #include <thread>
 
-#include "db/postgres/postgres_catalog.h"
-#include "db/sqlite/sqlite_catalog.h"
+#include "db/test_backends.h"
 #include "testing/temp_dir.h"
-#include "testing/test_servers.h"
 
 namespace sluice::db {
 namespace {
@@ -35,36 +33,6 @@ ItemRecord Failed(std::string url, std::string cause) {
                     .requests = 1};
 }
 
-// Each backend opens (or reopens) one database per test.
-struct Backend {
-  std::string name;
-  std::function<Result<std::unique_ptr<Catalog>>(const std::string& where)> open;
-  // A new empty database's location for `open`.
-  std::function<Result<std::string>(const std::filesystem::path& scratch)> create;
-};
-
-void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
-
-Backend Sqlite() {
-  return {"sqlite",
-          [](const std::string& where) -> Result<std::unique_ptr<Catalog>> {
-            SLUICE_ASSIGN_OR_RETURN(auto catalog, SqliteCatalog::Open(where));
-            return std::unique_ptr<Catalog>(std::move(catalog));
-          },
-          [](const std::filesystem::path& scratch) -> Result<std::string> {
-            return (scratch / "sluice.db").string();
-          }};
-}
-
-Backend Postgres() {
-  return {"postgres",
-          [](const std::string& where) -> Result<std::unique_ptr<Catalog>> {
-            SLUICE_ASSIGN_OR_RETURN(auto catalog, PostgresCatalog::Open(where));
-            return std::unique_ptr<Catalog>(std::move(catalog));
-          },
-          [](const std::filesystem::path&) { return sluice::testing::FreshPostgresDatabase(); }};
-}
-
 class CatalogConformance : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
@@ -75,13 +43,13 @@ class CatalogConformance : public ::testing::TestWithParam<Backend> {
   }
   void Reopen() {
     catalog_.reset();
-    Result<std::unique_ptr<Catalog>> opened = GetParam().open(where_);
+    Result<std::unique_ptr<Database>> opened = GetParam().open(where_);
     ASSERT_TRUE(opened.ok()) << opened.status();
     catalog_ = std::move(*opened);
   }
   sluice::testing::TempDir dir_;
   std::string where_;
-  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<Database> catalog_;
 };
 
 TEST_P(CatalogConformance, RecordsAndCountsItems) {
@@ -150,12 +118,12 @@ TEST_P(CatalogConformance, CommitAnalysisReplacesStepsAndCachesOnce) {
                                 Step("u2", "image.phash", false, "")};
   std::vector<CachedStep> cache = {
       {"key-u1-image.phash", "aa", "image.phash", 1, R"({"hash":"ff\u00e9"})", "{}"}};
-  Result<SetTotals> first = catalog_->CommitAnalysis("s", steps, cache);
+  Result<SetTotals> first = catalog_->CommitAnalysis("s", steps, cache, std::nullopt);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->commits, 1);
   EXPECT_EQ(first->ok, 2);
   // The same commit again: the same rows, the cache entry once, one more commit counted.
-  Result<SetTotals> second = catalog_->CommitAnalysis("s", steps, cache);
+  Result<SetTotals> second = catalog_->CommitAnalysis("s", steps, cache, std::nullopt);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->commits, 2);
   std::vector<StepRow> rows = *catalog_->ListSteps("s");
@@ -172,9 +140,9 @@ TEST_P(CatalogConformance, CommitAnalysisReplacesStepsAndCachesOnce) {
   EXPECT_EQ(cached[0].step_key, "key-u1-image.phash");
   EXPECT_EQ(cached[0].output_json, R"({"hash":"ff\u00e9"})");
   // A rerun with fewer steps replaces, never accumulates.
-  ASSERT_TRUE(catalog_->CommitAnalysis("s", {steps[1]}, {}).ok());
+  ASSERT_TRUE(catalog_->CommitAnalysis("s", {steps[1]}, {}, std::nullopt).ok());
   EXPECT_EQ(catalog_->ListSteps("s")->size(), 1u);
-  EXPECT_EQ(catalog_->CommitAnalysis("nope", steps, {}).status().code(),
+  EXPECT_EQ(catalog_->CommitAnalysis("nope", steps, {}, std::nullopt).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(catalog_->ListSets()->at(0).commits, 3);
 }
@@ -199,8 +167,8 @@ TEST_P(CatalogConformance, LargeBatchInOneCall) {
   EXPECT_EQ(totals->ok, 5000);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, CatalogConformance, ::testing::Values(Sqlite(), Postgres()),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Backends, CatalogConformance,
+                         ::testing::Values(SqliteBackend(), PostgresBackend()), BackendName);
 
 TEST(PostgresCatalogTest, MigrationsApplyOnceAndRefuseANewerSchema) {
   Result<std::string> uri = sluice::testing::FreshPostgresDatabase();

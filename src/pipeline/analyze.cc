@@ -520,7 +520,8 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
   for (const StepResult& step : impl.set_steps) rows.push_back(row_of("", step));
   SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.Flush());
   SLUICE_CO_ASSIGN_OR_RETURN(impl.report.totals, co_await runtime::RunOn(impl.rt.blocking(), [&] {
-                               return impl.catalog.CommitAnalysis(set, rows, to_cache);
+                               return impl.catalog.CommitAnalysis(set, rows, to_cache,
+                                                                  impl.options.lease);
                              }));
   std::error_code ignored;
   std::filesystem::remove(journal.path(), ignored);  // committed: the checkpoint has done its job

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "db/catalog.h"
@@ -41,6 +42,9 @@ struct AnalyzeOptions {
   // Test hook: the process kills itself (SIGKILL) right after journaling this many executed
   // steps. 0 disables. Lets tests crash at every step boundary.
   int64_t crash_after_steps = 0;
+  // The job this analysis runs under (a worker's claim): the commit completes it in the same
+  // transaction and is refused (cause "lease_lost") when another worker has taken it over.
+  std::optional<db::Lease> lease;
 };
 
 struct AnalysisReport {

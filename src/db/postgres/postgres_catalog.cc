@@ -62,6 +62,35 @@ CREATE TABLE step_cache(
   created_at timestamptz NOT NULL DEFAULT now());
 CREATE INDEX step_cache_by_item ON step_cache(item_sha256);
 )sql"},
+    {2, R"sql(
+CREATE FUNCTION sluice_now_ms() RETURNS bigint LANGUAGE sql VOLATILE
+  AS 'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint';
+CREATE TABLE jobs(
+  id bigserial PRIMARY KEY,
+  token text NOT NULL UNIQUE,
+  set_name text NOT NULL,
+  state text NOT NULL CHECK (state IN ('queued', 'running', 'done', 'dead')),
+  priority integer NOT NULL DEFAULT 0,
+  fair_rank bigint NOT NULL,
+  attempts integer NOT NULL DEFAULT 0,
+  max_attempts integer NOT NULL,
+  epoch bigint NOT NULL DEFAULT 0,
+  worker text,
+  urls text NOT NULL,
+  dedupe_key text UNIQUE,
+  run_at bigint NOT NULL,
+  created_at bigint NOT NULL,
+  started_at bigint,
+  finished_at bigint,
+  lease_until bigint,
+  heartbeat_at bigint,
+  failure_cause text,
+  failure_details text);
+CREATE INDEX jobs_ready ON jobs(priority DESC, fair_rank, id) WHERE state = 'queued';
+CREATE INDEX jobs_by_set ON jobs(set_name, fair_rank) WHERE state IN ('queued', 'running');
+CREATE INDEX jobs_leases ON jobs(lease_until) WHERE state = 'running';
+CREATE INDEX jobs_by_state ON jobs(state, id);
+)sql"},
 };
 
 constexpr int64_t kMigrationLock = 0x736c75696365;  // "sluice"
@@ -294,7 +323,8 @@ Result<std::vector<CachedStep>> PostgresCatalog::CachedSteps(
 
 Result<SetTotals> PostgresCatalog::CommitAnalysis(std::string_view set,
                                                   const std::vector<StepRow>& steps,
-                                                  const std::vector<CachedStep>& cache) {
+                                                  const std::vector<CachedStep>& cache,
+                                                  std::optional<Lease> lease) {
   std::string step_data;
   for (const StepRow& step : steps) {
     pg::AppendCopyField(step_data, set, /*first=*/true);
@@ -323,7 +353,10 @@ Result<SetTotals> PostgresCatalog::CommitAnalysis(std::string_view set,
   return pool_->Get<SetTotals>([&](pg::Connection& c) -> Result<SetTotals> {
     std::optional<SetTotals> totals;
     SLUICE_RETURN_IF_ERROR(c.Transaction([&]() -> Status {
-      // Lock the set row first: two commits of one set queue here instead of interleaving.
+      // The fence first: a stale worker writes nothing, and the job row stays locked until
+      // COMMIT so no reaper can take the job over halfway.
+      if (lease) SLUICE_RETURN_IF_ERROR(CompleteFenced(c, *lease));
+      // Lock the set row: two commits of one set queue here instead of interleaving.
       SLUICE_ASSIGN_OR_RETURN(
           pg::Rows locked,
           c.Exec("SELECT 1 FROM sets WHERE name = $1 FOR UPDATE", pg::Params().Add(set)));

@@ -6,7 +6,9 @@
 // retried with backoff for Options::reconnect_for before a call gives up with Unavailable.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "db/catalog.h"
@@ -14,7 +16,7 @@
 
 namespace sluice::db {
 
-class PostgresCatalog : public Catalog {
+class PostgresCatalog : public Database {
  public:
   // Connects to `conninfo` (a postgres:// URI or libpq key=value string) and brings the schema
   // to the current version (migrations are versioned in schema_migrations and applied under an
@@ -33,8 +35,25 @@ class PostgresCatalog : public Catalog {
   Result<std::vector<CachedStep>> CachedSteps(
       const std::vector<std::string>& item_sha256s) override;
   Result<SetTotals> CommitAnalysis(std::string_view set, const std::vector<StepRow>& steps,
-                                   const std::vector<CachedStep>& cache) override;
+                                   const std::vector<CachedStep>& cache,
+                                   std::optional<Lease> lease) override;
   Result<std::vector<StepRow>> ListSteps(std::string_view set) override;
+
+  // JobStore (postgres_jobs.cc).
+  Result<Submitted> Submit(const JobSpec& spec) override;
+  Result<std::vector<Job>> Claim(std::string_view worker, int max_jobs,
+                                 std::chrono::milliseconds lease) override;
+  Result<std::vector<int64_t>> Heartbeat(const std::vector<Lease>& leases,
+                                         std::chrono::milliseconds lease) override;
+  Status Fail(const Lease& lease, const Status& cause, bool retryable,
+              std::chrono::milliseconds backoff) override;
+  Result<int> Complete(const std::vector<Lease>& leases) override;
+  Result<Job> FindJob(std::string_view token_or_id) override;
+  Result<std::vector<Job>> ListJobs(std::optional<JobState> state, int limit) override;
+  Result<Job> RetryJob(int64_t id) override;
+  // LISTEN sluice_jobs on a connection of its own; when that cannot be had, sleeps `timeout`
+  // (polling is the fallback).
+  Result<bool> WaitForJobs(std::chrono::milliseconds timeout) override;
 
   // The schema version this database is at.
   Result<int> SchemaVersion();
@@ -45,7 +64,13 @@ class PostgresCatalog : public Catalog {
 
  private:
   std::unique_ptr<pg::Pool> pool_;
+  std::mutex listen_mu_;
+  std::unique_ptr<pg::Connection> listener_;
 };
+
+// Completes the lease's job inside the caller's transaction on `connection`; LeaseLost when
+// stale. Shared by Complete and the fenced CommitAnalysis.
+Status CompleteFenced(pg::Connection& connection, const Lease& lease);
 
 // Applies the catalog's migrations on `connection`. Exposed for the migration test.
 Status MigratePostgres(pg::Connection& connection);

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "common/strings.h"
+#include "db/sqlite/statement.h"
 
 namespace sluice::db {
 namespace {
@@ -64,44 +65,34 @@ struct Migration {
 };
 constexpr Migration kMigrations[] = {
     {3, "ALTER TABLE sets ADD COLUMN commits INTEGER NOT NULL DEFAULT 0;"},
+    {4, R"sql(
+CREATE TABLE jobs(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  token TEXT NOT NULL UNIQUE,
+  set_name TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'dead')),
+  priority INTEGER NOT NULL DEFAULT 0,
+  fair_rank INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  epoch INTEGER NOT NULL DEFAULT 0,
+  worker TEXT,
+  urls TEXT NOT NULL,
+  dedupe_key TEXT UNIQUE,
+  run_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  lease_until INTEGER,
+  heartbeat_at INTEGER,
+  failure_cause TEXT,
+  failure_details TEXT);
+CREATE INDEX jobs_ready ON jobs(state, priority DESC, fair_rank, id);
+CREATE INDEX jobs_by_set ON jobs(set_name, state, fair_rank);
+CREATE INDEX jobs_leases ON jobs(state, lease_until);
+)sql"},
 };
 constexpr int kBaseVersion = 2;
-
-int64_t NowMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// A prepared statement, finalised on scope exit.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  bool ok() const { return rc_ == SQLITE_OK; }
-  sqlite3_stmt* get() { return stmt_; }
-  void Bind(int i, std::string_view text) {
-    sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-  }
-  void BindOrNull(int i, std::string_view text) {
-    if (text.empty())
-      sqlite3_bind_null(stmt_, i);
-    else
-      Bind(i, text);
-  }
-  void Bind(int i, int64_t value) { sqlite3_bind_int64(stmt_, i, value); }
-  std::string Text(int column) {
-    const unsigned char* text = sqlite3_column_text(stmt_, column);
-    return text ? reinterpret_cast<const char*>(text) : "";
-  }
-  int64_t Int(int column) { return sqlite3_column_int64(stmt_, column); }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
-};
 
 }  // namespace
 
@@ -152,6 +143,14 @@ Result<std::unique_ptr<SqliteCatalog>> SqliteCatalog::Open(const std::filesystem
 }
 
 SqliteCatalog::~SqliteCatalog() { sqlite3_close(db_); }
+
+Status SqliteCatalog::InTransaction(const std::function<Status()>& body) {
+  SLUICE_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Status status = body();
+  if (status.ok()) status = Exec("COMMIT");
+  if (!status.ok()) Exec("ROLLBACK").IgnoreError();
+  return status;
+}
 
 Status SqliteCatalog::Migrate() {
   int64_t at = 0;
@@ -348,13 +347,18 @@ Result<std::vector<CachedStep>> SqliteCatalog::CachedSteps(
 
 Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set,
                                                 const std::vector<StepRow>& steps,
-                                                const std::vector<CachedStep>& cache) {
+                                                const std::vector<CachedStep>& cache,
+                                                std::optional<Lease> lease) {
   std::lock_guard lock(mu_);
   SLUICE_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   auto rollback = [&](Status s) {
     Exec("ROLLBACK").IgnoreError();
     return s;
   };
+  if (lease) {
+    Status completed = CompleteLocked(*lease);
+    if (!completed.ok()) return rollback(completed);
+  }
   {
     Statement known(db_, "SELECT 1 FROM sets WHERE name = ?1");
     if (!known.ok()) return rollback(Error("preparing set lookup"));

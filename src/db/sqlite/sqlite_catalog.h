@@ -6,7 +6,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -14,7 +16,7 @@
 
 namespace sluice::db {
 
-class SqliteCatalog : public Catalog {
+class SqliteCatalog : public Database {
  public:
   // Opens or creates the database at `path` and its schema. FailedPrecondition (cause
   // "data_dir_unwritable") when the file cannot be created or opened for writing; DataLoss when
@@ -30,8 +32,23 @@ class SqliteCatalog : public Catalog {
   Result<std::vector<CachedStep>> CachedSteps(
       const std::vector<std::string>& item_sha256s) override;
   Result<SetTotals> CommitAnalysis(std::string_view set, const std::vector<StepRow>& steps,
-                                   const std::vector<CachedStep>& cache) override;
+                                   const std::vector<CachedStep>& cache,
+                                   std::optional<Lease> lease) override;
   Result<std::vector<StepRow>> ListSteps(std::string_view set) override;
+
+  // JobStore (sqlite_jobs.cc).
+  Result<Submitted> Submit(const JobSpec& spec) override;
+  Result<std::vector<Job>> Claim(std::string_view worker, int max_jobs,
+                                 std::chrono::milliseconds lease) override;
+  Result<std::vector<int64_t>> Heartbeat(const std::vector<Lease>& leases,
+                                         std::chrono::milliseconds lease) override;
+  Status Fail(const Lease& lease, const Status& cause, bool retryable,
+              std::chrono::milliseconds backoff) override;
+  Result<int> Complete(const std::vector<Lease>& leases) override;
+  Result<Job> FindJob(std::string_view token_or_id) override;
+  Result<std::vector<Job>> ListJobs(std::optional<JobState> state, int limit) override;
+  Result<Job> RetryJob(int64_t id) override;
+  Result<bool> WaitForJobs(std::chrono::milliseconds timeout) override;
 
  private:
   explicit SqliteCatalog(sqlite3* db) : db_(db) {}
@@ -39,6 +56,10 @@ class SqliteCatalog : public Catalog {
   Result<SetTotals> FinishSetLocked(std::string_view set, bool count_commit);
   // Brings the schema to the newest version (PRAGMA user_version).
   Status Migrate();
+  // BEGIN IMMEDIATE, `body`, COMMIT; ROLLBACK when anything fails. Callers hold mu_.
+  Status InTransaction(const std::function<Status()>& body);
+  Status ReapExpiredLeases(int64_t now);
+  Status CompleteLocked(const Lease& lease);
   Status Error(std::string_view what) const;
 
   std::mutex mu_;

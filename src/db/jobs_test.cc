@@ -1,0 +1,235 @@
+// The JobStore contract, run against SQLite and Postgres: lifecycle, fencing, dead letter,
+// priorities, fairness, concurrent claimers.
+#include "db/jobs.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "db/test_backends.h"
+#include "testing/temp_dir.h"
+
+namespace sluice::db {
+namespace {
+
+using std::chrono::milliseconds;
+
+JobSpec Spec(std::string set, int priority = 0, int max_attempts = 3) {
+  return JobSpec{.set = set,
+                 .urls = {"http://a/" + set + "/1", "http://a/" + set + "/2"},
+                 .priority = priority,
+                 .max_attempts = max_attempts};
+}
+
+Lease LeaseOf(const Job& job) { return {job.id, job.epoch}; }
+
+class JobStoreConformance : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    Result<std::string> where = GetParam().create(dir_.path());
+    ASSERT_TRUE(where.ok()) << where.status();
+    where_ = *where;
+    Result<std::unique_ptr<Database>> opened = GetParam().open(where_);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    db_ = std::move(*opened);
+  }
+  std::vector<Job> Claim(std::string worker, int n, milliseconds lease = milliseconds(60'000)) {
+    Result<std::vector<Job>> jobs = db_->Claim(worker, n, lease);
+    EXPECT_TRUE(jobs.ok()) << jobs.status();
+    return jobs.ok() ? *jobs : std::vector<Job>{};
+  }
+  sluice::testing::TempDir dir_;
+  std::string where_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_P(JobStoreConformance, SubmitClaimComplete) {
+  Result<Submitted> submitted = db_->Submit(Spec("brand"));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_TRUE(submitted->created);
+  EXPECT_EQ(submitted->job.state, JobState::kQueued);
+  EXPECT_EQ(submitted->job.token.size(), 20u);
+  EXPECT_EQ(submitted->job.urls.size(), 2u);
+
+  std::vector<Job> claimed = Claim("w1", 4);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].state, JobState::kRunning);
+  EXPECT_EQ(claimed[0].epoch, 1);
+  EXPECT_EQ(claimed[0].attempts, 1);
+  EXPECT_EQ(claimed[0].worker, "w1");
+  EXPECT_EQ(claimed[0].urls, submitted->job.urls);
+  EXPECT_GT(claimed[0].lease_until_ms, claimed[0].started_ms);
+  EXPECT_TRUE(Claim("w2", 4).empty()) << "a running job is not claimed twice";
+
+  EXPECT_EQ(*db_->Complete({LeaseOf(claimed[0])}), 1);
+  EXPECT_EQ(*db_->Complete({LeaseOf(claimed[0])}), 1) << "completing twice is idempotent";
+  Result<Job> found = db_->FindJob(submitted->job.token);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->state, JobState::kDone);
+  EXPECT_GT(found->finished_ms, 0);
+  EXPECT_EQ(db_->FindJob(std::to_string(found->id))->token, found->token);
+  EXPECT_EQ(db_->FindJob("nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(Claim("w1", 4).empty());
+}
+
+TEST_P(JobStoreConformance, BadSpecsAreRefused) {
+  EXPECT_EQ(db_->Submit(JobSpec{.set = "", .urls = {"u"}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(db_->Submit(JobSpec{.set = "s", .urls = {}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(JobStoreConformance, DedupeKeyMakesOneJob) {
+  JobSpec spec = Spec("s");
+  spec.dedupe_key = "sqs-message-1";
+  Result<Submitted> first = db_->Submit(spec);
+  Result<Submitted> again = db_->Submit(spec);
+  ASSERT_TRUE(first.ok() && again.ok());
+  EXPECT_TRUE(first->created);
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->job.id, first->job.id);
+  EXPECT_EQ(db_->ListJobs(std::nullopt, 10)->size(), 1u);
+}
+
+TEST_P(JobStoreConformance, TakenOverLeaseIsFencedEverywhere) {
+  ASSERT_TRUE(db_->RecordItems("s", {}).ok());
+  ASSERT_TRUE(db_->Submit(Spec("s")).ok());
+  std::vector<Job> first = Claim("stopped-worker", 1, milliseconds(1));
+  ASSERT_EQ(first.size(), 1u);
+  std::this_thread::sleep_for(milliseconds(20));
+  std::vector<Job> second = Claim("live-worker", 1);
+  ASSERT_EQ(second.size(), 1u) << "an expired lease is taken over";
+  EXPECT_EQ(second[0].epoch, first[0].epoch + 1);
+  EXPECT_EQ(second[0].attempts, 2) << "the lost attempt counts";
+  EXPECT_EQ(second[0].failure_cause, "lease_expired");
+
+  // The stopped worker wakes up: every write under its old lease is refused.
+  Result<std::vector<int64_t>> lost = db_->Heartbeat({LeaseOf(first[0])}, milliseconds(60'000));
+  ASSERT_TRUE(lost.ok()) << lost.status();
+  EXPECT_EQ(*lost, std::vector<int64_t>{first[0].id});
+  EXPECT_EQ(CauseOf(db_->Fail(LeaseOf(first[0]), absl::UnavailableError("x"), true, {})),
+            "lease_lost");
+  EXPECT_EQ(*db_->Complete({LeaseOf(first[0])}), 0);
+  StepRow row{.url = "",
+              .method = "set.summary",
+              .version = 1,
+              .step_key = "k",
+              .ok = true,
+              .output_json = "{}",
+              .artifacts_json = "{}"};
+  Result<SetTotals> stale = db_->CommitAnalysis("s", {row}, {}, LeaseOf(first[0]));
+  EXPECT_EQ(CauseOf(stale.status()), "lease_lost") << stale.status();
+  EXPECT_TRUE(db_->ListSteps("s")->empty()) << "a refused commit writes nothing";
+
+  EXPECT_TRUE(db_->Heartbeat({LeaseOf(second[0])}, milliseconds(60'000))->empty());
+  Result<SetTotals> committed = db_->CommitAnalysis("s", {row}, {}, LeaseOf(second[0]));
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  EXPECT_EQ(committed->commits, 1);
+  EXPECT_EQ(db_->FindJob(std::to_string(second[0].id))->state, JobState::kDone);
+}
+
+TEST_P(JobStoreConformance, FailuresRetryThenDeadLetterThenRetryByHand) {
+  ASSERT_TRUE(db_->Submit(Spec("poison", 0, /*max_attempts=*/2)).ok());
+  std::vector<Job> one = Claim("w", 1);
+  ASSERT_EQ(one.size(), 1u);
+  ASSERT_TRUE(db_->Fail(LeaseOf(one[0]), absl::UnavailableError("origin down"), true, {}).ok());
+  std::vector<Job> two = Claim("w", 1);
+  ASSERT_EQ(two.size(), 1u) << "a retryable failure with attempts left is queued again";
+  ASSERT_TRUE(db_->Fail(LeaseOf(two[0]),
+                        WithCause(absl::UnavailableError("still down"), "origin_down"), true, {})
+                  .ok());
+  EXPECT_TRUE(Claim("w", 1).empty());
+  std::vector<Job> dead = *db_->ListJobs(JobState::kDead, 10);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].failure_cause, "origin_down");
+  EXPECT_EQ(dead[0].failure_details, "still down");
+  EXPECT_EQ(dead[0].attempts, 2);
+
+  Result<Job> retried = db_->RetryJob(dead[0].id);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->state, JobState::kQueued);
+  EXPECT_EQ(retried->attempts, 0);
+  EXPECT_EQ(db_->RetryJob(dead[0].id).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(db_->RetryJob(999999).status().code(), absl::StatusCode::kNotFound);
+  std::vector<Job> three = Claim("w", 1);
+  ASSERT_EQ(three.size(), 1u);
+  // A permanent failure goes to dead letter at once.
+  ASSERT_TRUE(db_->Fail(LeaseOf(three[0]), absl::InvalidArgumentError("bad list"), false, {}).ok());
+  EXPECT_EQ(db_->FindJob(three[0].token)->state, JobState::kDead);
+}
+
+TEST_P(JobStoreConformance, ExpiredLeasesUseUpAttempts) {
+  ASSERT_TRUE(db_->Submit(Spec("crashy", 0, /*max_attempts=*/2)).ok());
+  ASSERT_EQ(Claim("w1", 1, milliseconds(1)).size(), 1u);
+  std::this_thread::sleep_for(milliseconds(20));
+  ASSERT_EQ(Claim("w2", 1, milliseconds(1)).size(), 1u);
+  std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_TRUE(Claim("w3", 1).empty()) << "two crashed attempts of two: dead";
+  std::vector<Job> dead = *db_->ListJobs(JobState::kDead, 10);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].failure_cause, "lease_expired");
+}
+
+TEST_P(JobStoreConformance, PriorityFirstThenRoundRobinAcrossSets) {
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(db_->Submit(Spec("huge-brand")).ok());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(db_->Submit(Spec("small-brand")).ok());
+  ASSERT_TRUE(db_->Submit(Spec("urgent", /*priority=*/5)).ok());
+  std::vector<std::string> order;
+  for (int i = 0; i < 7; ++i) {
+    std::vector<Job> one = Claim("w", 1);
+    ASSERT_EQ(one.size(), 1u);
+    order.push_back(one[0].set);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"urgent", "huge-brand", "small-brand", "huge-brand",
+                                             "small-brand", "huge-brand", "huge-brand"}));
+}
+
+TEST_P(JobStoreConformance, ConcurrentClaimersNeverShareAJob) {
+  constexpr int kJobs = 120;
+  for (int i = 0; i < kJobs; ++i) ASSERT_TRUE(db_->Submit(Spec("s" + std::to_string(i % 7))).ok());
+  std::mutex mu;
+  std::map<int64_t, int> claims;
+  std::vector<std::thread> claimers;
+  for (int t = 0; t < 8; ++t) {
+    claimers.emplace_back([&, t] {
+      while (true) {
+        Result<std::vector<Job>> jobs =
+            db_->Claim("w" + std::to_string(t), 3, milliseconds(60'000));
+        if (!jobs.ok() || jobs->empty()) return;
+        std::vector<Lease> leases;
+        for (const Job& job : *jobs) leases.push_back(LeaseOf(job));
+        Result<int> done = db_->Complete(leases);
+        std::lock_guard lock(mu);
+        for (const Job& job : *jobs) ++claims[job.id];
+        EXPECT_EQ(*done, static_cast<int>(leases.size()));
+      }
+    });
+  }
+  for (std::thread& claimer : claimers) claimer.join();
+  EXPECT_EQ(claims.size(), static_cast<size_t>(kJobs));
+  for (const auto& [id, count] : claims) EXPECT_EQ(count, 1) << "job " << id;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, JobStoreConformance,
+                         ::testing::Values(SqliteBackend(), PostgresBackend()), BackendName);
+
+TEST(PostgresJobsTest, SubmitWakesAWaitingWorker) {
+  Result<std::string> uri = sluice::testing::FreshPostgresDatabase();
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  auto db = PostgresCatalog::Open(*uri);
+  ASSERT_TRUE(db.ok()) << db.status();
+  // The first wait sets up LISTEN; nothing is pending yet.
+  EXPECT_FALSE(*(*db)->WaitForJobs(milliseconds(10)));
+  auto submitter = PostgresCatalog::Open(*uri);
+  ASSERT_TRUE(submitter.ok());
+  ASSERT_TRUE((*submitter)->Submit(Spec("s")).ok());
+  // The notification is the hint; the generous timeout is only a bound for a broken build.
+  EXPECT_TRUE(*(*db)->WaitForJobs(milliseconds(30'000)));
+}
+
+}  // namespace
+}  // namespace sluice::db

@@ -1,0 +1,51 @@
+// Test-only: the database backends a conformance suite runs against — SQLite in a scratch
+// directory and Postgres (a fresh database per test, testing/test_servers.h).
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "db/postgres/postgres_catalog.h"
+#include "db/sqlite/sqlite_catalog.h"
+#include "testing/test_servers.h"
+
+namespace sluice::db {
+
+struct Backend {
+  std::string name;
+  // Opens (or reopens) the database at `where`.
+  std::function<Result<std::unique_ptr<Database>>(const std::string& where)> open;
+  // A new empty database's location for `open`.
+  std::function<Result<std::string>(const std::filesystem::path& scratch)> create;
+};
+
+inline void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
+
+inline Backend SqliteBackend() {
+  return {"sqlite",
+          [](const std::string& where) -> Result<std::unique_ptr<Database>> {
+            SLUICE_ASSIGN_OR_RETURN(auto database, SqliteCatalog::Open(where));
+            return std::unique_ptr<Database>(std::move(database));
+          },
+          [](const std::filesystem::path& scratch) -> Result<std::string> {
+            return (scratch / "sluice.db").string();
+          }};
+}
+
+inline Backend PostgresBackend() {
+  return {"postgres",
+          [](const std::string& where) -> Result<std::unique_ptr<Database>> {
+            SLUICE_ASSIGN_OR_RETURN(auto database, PostgresCatalog::Open(where));
+            return std::unique_ptr<Database>(std::move(database));
+          },
+          [](const std::filesystem::path&) { return sluice::testing::FreshPostgresDatabase(); }};
+}
+
+inline std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param.name;
+}
+
+}  // namespace sluice::db
