@@ -1,9 +1,13 @@
 #include "app/commands.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <boost/json/parse.hpp>
 #include <cctype>
@@ -12,7 +16,9 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include "app/data_dir.h"
 #include "common/strings.h"
@@ -26,6 +32,7 @@
 #include "pipeline/analyze.h"
 #include "pipeline/definition.h"
 #include "queue/intake/url_list.h"
+#include "runtime/offload.h"
 #include "runtime/task_group.h"
 
 namespace sluice::app {
@@ -79,16 +86,18 @@ asio::awaitable<Result<pipeline::AnalysisReport>> AnalyzeSet(runtime::Runtime& r
                                                              const methods::Registry& registry,
                                                              pipeline::PipelineDef definition,
                                                              std::string set,
-                                                             size_t remote_concurrency = 0) {
+                                                             size_t remote_concurrency = 0,
+                                                             std::optional<db::Lease> lease = {}) {
   SLUICE_CO_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Journal> journal,
                              pipeline::Journal::Open(pipeline::JournalPath(data.root, set)));
   // Items waiting on providers hold no CPU: a pipeline with remote steps keeps as many items in
   // flight as the run's --concurrency; a local one, one per core (each holds decoded pixels).
   bool remote = HasRemoteSteps(definition, registry);
-  pipeline::Analyzer analyzer(rt, registry, *data.store, *data.catalog,
+  pipeline::Analyzer analyzer(rt, registry, *data.store, *data.db,
                               {.concurrency = remote ? remote_concurrency : 0,
                                .scratch_dir = data.scratch,
-                               .crash_after_steps = CrashHookFromEnvironment()});
+                               .crash_after_steps = CrashHookFromEnvironment(),
+                               .lease = lease});
   co_return co_await analyzer.Run(std::move(set), std::move(definition), *journal);
 }
 
@@ -115,6 +124,14 @@ std::filesystem::path ConfigFile(const std::filesystem::path& given) {
   const char* from_env =
       std::getenv("SLUICE_CONFIG");  // NOLINT(concurrency-mt-unsafe): main thread
   return from_env ? std::filesystem::path(from_env) : std::filesystem::path();
+}
+
+// The data directory with the backends named by flags, environment or config file.
+Result<DataDir> OpenData(const std::filesystem::path& root, runtime::Runtime& rt, Backends flags,
+                         const std::filesystem::path& config_file, bool existing = false) {
+  SLUICE_ASSIGN_OR_RETURN(Backends uris,
+                          ResolveBackends(std::move(flags), ConfigFile(config_file)));
+  return existing ? DataDir::OpenExisting(root, rt, uris) : DataDir::Open(root, rt, uris);
 }
 
 struct Cassettes {
@@ -223,7 +240,7 @@ asio::awaitable<Result<AcquireOutcome>> AcquireWithConsole(runtime::Runtime& rt,
   fetch.scratch_dir = data.scratch;
   SLUICE_CO_ASSIGN_OR_RETURN(std::unique_ptr<http::Fetcher> fetcher,
                              http::Fetcher::Create(*client, rt.loop_executor(), fetch));
-  pipeline::Acquirer acquirer(rt, *fetcher, *data.store, *data.catalog,
+  pipeline::Acquirer acquirer(rt, *fetcher, *data.store, *data.db,
                               {.concurrency = concurrency, .per_host = per_host});
   ProgressReporter reporter(rt.loop_executor(), acquirer.progress(), style);
   acquirer.OnItem([&reporter](const db::ItemRecord& item) { reporter.OnItem(item); });
@@ -334,7 +351,7 @@ boost::json::object SummaryJson(const AcquireOutcome& outcome, const DataDir& da
 
 // A few facts a person would look for first in the demo's results.
 void PrintDemoHighlights(const pipeline::AnalysisReport& analysis, const DataDir& data) {
-  Result<std::vector<db::StepRow>> steps = data.catalog->ListSteps("demo");
+  Result<std::vector<db::StepRow>> steps = data.db->ListSteps("demo");
   if (!steps.ok()) return;
   for (const db::StepRow& step : *steps) {
     if (step.method != "ocr.tesseract" || !step.ok) continue;
@@ -390,7 +407,7 @@ int RunAcquire(RunConfig config) {
   // The pipeline is checked before anything is fetched.
   Result<pipeline::PipelineDef> definition = PipelineFor(config.pipeline, registry);
   if (!definition.ok()) return Fail(kExitBadInput, definition.status());
-  Result<DataDir> data = DataDir::Open(config.data, rt, config.store);
+  Result<DataDir> data = OpenData(config.data, rt, {config.db, config.store}, config.config);
   if (!data.ok()) return Fail(kExitFatal, data.status());
   if (!config.json) {
     std::fprintf(
@@ -450,6 +467,7 @@ int RunDemo(DemoConfig config) {
                samples.c_str(), (*server)->base_url().c_str());
 
   runtime::Runtime rt;
+  // The demo is the embedded default, whatever the environment names for the fleet.
   Result<DataDir> data = DataDir::Open(config.data, rt);
   if (!data.ok()) return Fail(kExitFatal, data.status());
   http::FetchOptions fetch;
@@ -471,7 +489,7 @@ int RunDemo(DemoConfig config) {
   PrintSummary(*outcome, *data);
   PrintDemoHighlights(outcome->analysis, *data);
 
-  Result<std::vector<db::ItemRecord>> items = data->catalog->ListItems("demo");
+  Result<std::vector<db::ItemRecord>> items = data->db->ListItems("demo");
   if (items.ok()) {
     std::set<std::string> objects;
     std::map<std::string, int> kinds;
@@ -495,11 +513,12 @@ int ShowResults(ResultsConfig config) {
     return Fail(kExitBadInput, absl::InvalidArgumentError("--format must be table or jsonl"));
   }
   runtime::Runtime rt;
-  Result<DataDir> data = DataDir::OpenExisting(config.data, rt, config.store);
+  Result<DataDir> data =
+      OpenData(config.data, rt, {config.db, config.store}, config.config, /*existing=*/true);
   if (!data.ok())
     return Fail(CauseOf(data.status()) == "no_data" ? kExitBadInput : kExitFatal, data.status());
   if (config.set.empty()) {
-    Result<std::vector<db::SetTotals>> sets = data->catalog->ListSets();
+    Result<std::vector<db::SetTotals>> sets = data->db->ListSets();
     if (!sets.ok()) return Fail(kExitFatal, sets.status());
     for (const auto& s : *sets) {
       if (config.format == "jsonl") {
@@ -517,13 +536,13 @@ int ShowResults(ResultsConfig config) {
     }
     return kExitOk;
   }
-  Result<std::vector<db::ItemRecord>> items = data->catalog->ListItems(config.set);
+  Result<std::vector<db::ItemRecord>> items = data->db->ListItems(config.set);
   if (!items.ok()) return Fail(kExitFatal, items.status());
   if (items->empty()) {
     return Fail(kExitBadInput, absl::NotFoundError(StrCat("set '", config.set, "' has no items in ",
                                                           data->root.string())));
   }
-  Result<std::vector<db::StepRow>> steps = data->catalog->ListSteps(config.set);
+  Result<std::vector<db::StepRow>> steps = data->db->ListSteps(config.set);
   if (!steps.ok()) return Fail(kExitFatal, steps.status());
   // Each method's result (or failure) by url; set steps have url "".
   std::map<std::string, boost::json::object> by_url;
@@ -590,7 +609,7 @@ int TryMethod(TryConfig config) {
   Result<std::unique_ptr<MethodStack>> stack =
       BuildMethods(&rt, config.config, {.record = config.record, .replay = config.replay});
   if (!stack.ok()) return Fail(kExitBadInput, stack.status());
-  Result<DataDir> data = DataDir::Open(config.data, rt);
+  Result<DataDir> data = OpenData(config.data, rt, {}, config.config);
   if (!data.ok()) return Fail(kExitFatal, data.status());
   methods::MethodRunner runner((*stack)->registry, rt, data->store);
   Result<methods::StepResult> step =
@@ -616,6 +635,279 @@ int ListMethods(bool json, const std::filesystem::path& config) {
                   spec.description.c_str());
     }
   }
+  return kExitOk;
+}
+
+namespace {
+
+Result<DataDir> OpenQueue(const QueueConfig& config, runtime::Runtime& rt) {
+  return OpenData(config.data, rt, {config.db, config.store}, config.config);
+}
+
+std::string JobLine(const db::Job& job) {
+  return StrCat(
+      job.id, "  ", job.token, "  ", db::JobStateName(job.state), "  set ", job.set, "  attempts ",
+      job.attempts, "/", job.max_attempts,
+      job.priority ? StrCat("  priority ", job.priority) : std::string(),
+      job.failure_cause.empty() ? std::string() : StrCat("  last failure ", job.failure_cause));
+}
+
+boost::json::object JobJson(const db::Job& job) {
+  boost::json::object out{{"id", job.id},
+                          {"token", job.token},
+                          {"set", job.set},
+                          {"state", db::JobStateName(job.state)},
+                          {"priority", job.priority},
+                          {"attempts", job.attempts},
+                          {"max_attempts", job.max_attempts},
+                          {"epoch", job.epoch},
+                          {"worker", job.worker},
+                          {"created_ms", job.created_ms},
+                          {"started_ms", job.started_ms},
+                          {"finished_ms", job.finished_ms}};
+  if (!job.failure_cause.empty())
+    out["failure"] = {{"cause", job.failure_cause}, {"details", job.failure_details}};
+  return out;
+}
+
+// A worker's name in job rows: host and process, so an operator can find it.
+std::string WorkerName() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return StrCat(host, ":", getpid());
+}
+
+// Renews the lease every third of its length until `stop` is cancelled; sets `lost` when the
+// job was taken over (the commit will then be refused; the work is abandoned at that point).
+asio::awaitable<void> KeepLease(runtime::Runtime& rt, db::JobStore& jobs, db::Lease lease,
+                                std::chrono::milliseconds length, asio::steady_timer& stop,
+                                const bool& finished, bool& lost) {
+  while (!finished) {
+    stop.expires_after(length / 3);
+    boost::system::error_code ec;
+    co_await stop.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;  // cancelled: the job is over
+    auto renew = [&] { return jobs.Heartbeat({lease}, length); };
+    Result<std::vector<int64_t>> result = co_await runtime::RunOn(rt.blocking(), renew);
+    if (result.ok() && !result->empty() && !finished) {
+      lost = true;
+      std::fprintf(stderr, "sluice worker: job %lld: lease lost to another worker\n",
+                   static_cast<long long>(lease.job_id));
+      co_return;
+    }
+  }
+}
+
+// One claimed job: acquire its URLs into its set, analyse, commit fenced by the lease.
+asio::awaitable<Result<AcquireOutcome>> ProcessJob(runtime::Runtime& rt, DataDir& data,
+                                                   const MethodStack& stack,
+                                                   pipeline::PipelineDef definition, db::Job job,
+                                                   const WorkerConfig& config) {
+  db::Lease lease{job.id, job.epoch};
+  std::chrono::milliseconds length(static_cast<int64_t>(config.lease_seconds * 1000));
+  asio::steady_timer stop(rt.loop_executor());
+  bool lost = false;
+  bool finished = false;
+  runtime::TaskGroup side(rt.loop_executor());
+  side.Spawn(KeepLease(rt, *data.db, lease, length, stop, finished, lost));
+  Result<AcquireOutcome> outcome =
+      co_await AcquireWithConsole(rt, data, config.fetch, config.concurrency, config.per_host,
+                                  ProgressStyle::kNone, job.set, job.urls);
+  if (outcome.ok() && outcome->report.interrupted) {
+    outcome = Failure(absl::StatusCode::kUnavailable, "worker_stopped",
+                      "the worker was stopped before the set was acquired");
+  }
+  if (outcome.ok()) {
+    Result<pipeline::AnalysisReport> analysis = co_await AnalyzeSet(
+        rt, data, stack.registry, std::move(definition), job.set, config.concurrency, lease);
+    if (analysis.ok()) {
+      outcome->analysis = std::move(*analysis);
+      outcome->report.totals = outcome->analysis.totals;
+    } else {
+      outcome = analysis.status();
+    }
+  }
+  finished = true;
+  stop.cancel();
+  co_await side.Wait();
+  if (!outcome.ok() && lost) co_return db::LeaseLost(lease);
+  co_return outcome;
+}
+
+}  // namespace
+
+int SubmitJob(SubmitConfig config) {
+  Result<intake::UrlList> list = intake::ReadUrlListFile(config.list);
+  if (!list.ok()) return Fail(kExitBadInput, list.status());
+  if (config.set.empty()) config.set = DefaultSetName(config.list);
+  if (Status valid = ValidateSetName(config.set); !valid.ok()) return Fail(kExitBadInput, valid);
+  runtime::Runtime rt;
+  Result<DataDir> data = OpenQueue(config.queue, rt);
+  if (!data.ok()) return Fail(kExitFatal, data.status());
+  Result<db::Submitted> submitted = data->db->Submit({.set = config.set,
+                                                      .urls = list->urls,
+                                                      .priority = config.priority,
+                                                      .max_attempts = config.max_attempts});
+  if (!submitted.ok()) return Fail(kExitFatal, submitted.status());
+  if (config.json) {
+    std::cout << boost::json::serialize(JobJson(submitted->job)) << std::endl;
+  } else {
+    std::printf("%s\n", submitted->job.token.c_str());
+    std::fprintf(stderr,
+                 "sluice: job %lld queued: set %s, %zu URLs; follow it with `sluice status %s`\n",
+                 static_cast<long long>(submitted->job.id), config.set.c_str(), list->urls.size(),
+                 submitted->job.token.c_str());
+  }
+  return kExitOk;
+}
+
+int ShowJobStatus(StatusConfig config) {
+  runtime::Runtime rt;
+  Result<DataDir> data = OpenQueue(config.queue, rt);
+  if (!data.ok()) return Fail(kExitFatal, data.status());
+  Result<db::Job> job = data->db->FindJob(config.token);
+  if (!job.ok()) return Fail(kExitBadInput, job.status());
+  // Progress: how many of the job's URLs the set has recorded so far.
+  Result<std::vector<db::ItemRecord>> items = data->db->ListItems(job->set);
+  if (!items.ok()) return Fail(kExitFatal, items.status());
+  std::set<std::string> wanted(job->urls.begin(), job->urls.end());
+  int64_t ok = 0, failed = 0;
+  std::map<std::string, int64_t> causes;
+  for (const db::ItemRecord& item : *items) {
+    if (!wanted.contains(item.url)) continue;
+    if (item.status == db::ItemStatus::kOk) {
+      ++ok;
+    } else {
+      ++failed;
+      ++causes[item.failure_cause];
+    }
+  }
+  if (config.json) {
+    boost::json::object out = JobJson(*job);
+    out["urls"] = job->urls.size();
+    out["items_ok"] = ok;
+    out["items_failed"] = failed;
+    boost::json::object by_cause;
+    for (const auto& [cause, count] : causes) by_cause[cause] = count;
+    out["failures_by_cause"] = std::move(by_cause);
+    std::cout << boost::json::serialize(out) << std::endl;
+    return kExitOk;
+  }
+  std::printf("job %lld (%s): %s\n", static_cast<long long>(job->id), job->token.c_str(),
+              std::string(db::JobStateName(job->state)).c_str());
+  std::printf("set:      %s, %zu URLs: %lld recorded ok, %lld failed, %lld to go\n",
+              job->set.c_str(), job->urls.size(), static_cast<long long>(ok),
+              static_cast<long long>(failed),
+              static_cast<long long>(job->urls.size()) - ok - failed);
+  std::printf("attempts: %d of %d%s\n", job->attempts, job->max_attempts,
+              job->worker.empty() ? "" : StrCat(", last by ", job->worker).c_str());
+  for (const auto& [cause, count] : causes)
+    std::printf("items failed with %s: %lld\n", cause.c_str(), static_cast<long long>(count));
+  if (!job->failure_cause.empty()) {
+    std::printf("last failure: %s: %s\n", job->failure_cause.c_str(), job->failure_details.c_str());
+  }
+  if (job->state == db::JobState::kDead)
+    std::printf("re-drive it with: sluice jobs retry %lld\n", static_cast<long long>(job->id));
+  return kExitOk;
+}
+
+int ListJobs(JobsConfig config) {
+  runtime::Runtime rt;
+  Result<DataDir> data = OpenQueue(config.queue, rt);
+  if (!data.ok()) return Fail(kExitFatal, data.status());
+  if (config.retry_id > 0) {
+    Result<db::Job> job = data->db->RetryJob(config.retry_id);
+    if (!job.ok()) return Fail(kExitBadInput, job.status());
+    std::printf("%s\n", JobLine(*job).c_str());
+    return kExitOk;
+  }
+  std::optional<db::JobState> state;
+  if (!config.state.empty()) {
+    state = db::ParseJobState(config.state);
+    if (!state) {
+      return Fail(kExitBadInput,
+                  absl::InvalidArgumentError(
+                      StrCat("unknown state '", config.state, "' (queued, running, done, dead)")));
+    }
+  }
+  Result<std::vector<db::Job>> jobs = data->db->ListJobs(state, config.limit);
+  if (!jobs.ok()) return Fail(kExitFatal, jobs.status());
+  for (const db::Job& job : *jobs) {
+    if (config.json) {
+      std::cout << boost::json::serialize(JobJson(job)) << "\n";
+    } else {
+      std::printf("%s\n", JobLine(job).c_str());
+    }
+  }
+  if (!config.json && jobs->empty()) std::fprintf(stderr, "sluice: no jobs\n");
+  return kExitOk;
+}
+
+int RunWorker(WorkerConfig config) {
+  runtime::Runtime rt;
+  Result<std::unique_ptr<MethodStack>> stack = BuildMethods(&rt, config.queue.config);
+  if (!stack.ok()) return Fail(kExitBadInput, stack.status());
+  Result<pipeline::PipelineDef> definition = PipelineFor(config.pipeline, (*stack)->registry);
+  if (!definition.ok()) return Fail(kExitBadInput, definition.status());
+  Result<DataDir> data = OpenQueue(config.queue, rt);
+  if (!data.ok()) return Fail(kExitFatal, data.status());
+  std::string name = config.name.empty() ? WorkerName() : config.name;
+  std::chrono::milliseconds lease(static_cast<int64_t>(config.lease_seconds * 1000));
+  std::chrono::milliseconds poll(static_cast<int64_t>(config.poll_seconds * 1000));
+  std::fprintf(stderr, "sluice worker %s: database %s, objects %s\n", name.c_str(),
+               data->database().c_str(), data->objects().c_str());
+  int64_t committed = 0, failed = 0;
+  while (true) {
+    Result<std::vector<db::Job>> claimed = data->db->Claim(name, 1, lease);
+    if (!claimed.ok()) {
+      std::fprintf(stderr, "sluice worker: cannot claim: %s\n",
+                   std::string(claimed.status().message()).c_str());
+      if (!IsRetryable(claimed.status())) return Fail(kExitFatal, claimed.status());
+      std::this_thread::sleep_for(poll);
+      continue;
+    }
+    if (claimed->empty()) {
+      if (config.exit_when_idle) break;
+      Result<bool> woken = data->db->WaitForJobs(poll);
+      (void)woken;  // a hint either way; the next claim decides
+      continue;
+    }
+    db::Job job = std::move(claimed->front());
+    db::Lease held{job.id, job.epoch};
+    std::fprintf(stderr, "sluice worker: job %lld (%s): set %s, %zu URLs, attempt %d of %d\n",
+                 static_cast<long long>(job.id), job.token.c_str(), job.set.c_str(),
+                 job.urls.size(), job.attempts, job.max_attempts);
+    Result<AcquireOutcome> outcome =
+        rt.Run(ProcessJob(rt, *data, **stack, *definition, job, config));
+    if (outcome.ok()) {
+      ++committed;
+      const db::SetTotals& totals = outcome->report.totals;
+      std::fprintf(
+          stderr, "sluice worker: job %lld committed: set %s, %lld items, %lld ok, %lld failed\n",
+          static_cast<long long>(job.id), totals.set.c_str(), static_cast<long long>(totals.items),
+          static_cast<long long>(totals.ok), static_cast<long long>(totals.failed));
+      continue;
+    }
+    ++failed;
+    if (CauseOf(outcome.status()) == "lease_lost") {
+      std::fprintf(stderr, "sluice worker: job %lld: %s\n", static_cast<long long>(job.id),
+                   std::string(outcome.status().message()).c_str());
+      continue;
+    }
+    // Back off longer with each attempt: 2, 4, 8 … s, at most a minute.
+    auto backoff = std::chrono::milliseconds(
+        std::min<int64_t>(60'000, int64_t{1000} << std::min(job.attempts, 6)));
+    bool retryable = IsRetryable(outcome.status());
+    Status recorded = data->db->Fail(held, outcome.status(), retryable, backoff);
+    std::fprintf(stderr, "sluice worker: job %lld failed (%s): %s%s\n",
+                 static_cast<long long>(job.id), CauseOf(outcome.status()).c_str(),
+                 std::string(outcome.status().message()).c_str(),
+                 !recorded.ok()                                 ? " (the failure was not recorded)"
+                 : retryable && job.attempts < job.max_attempts ? "; queued again"
+                                                                : "; dead-lettered");
+  }
+  std::fprintf(stderr, "sluice worker %s: queue idle; %lld job(s) committed, %lld failed\n",
+               name.c_str(), static_cast<long long>(committed), static_cast<long long>(failed));
   return kExitOk;
 }
 

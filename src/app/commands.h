@@ -43,6 +43,9 @@ struct RunConfig {
   // Where objects and result documents go: "" for $SLUICE_STORE, else the data directory;
   // "s3://bucket/prefix" for S3 (DataDir::Open).
   std::string store;
+  // The database: "" for $SLUICE_DB, else the config file's backends.db, else
+  // <data>/sluice.db; "sqlite://PATH" or "postgres://…".
+  std::string db;
 };
 
 // Acquires the list, then runs the pipeline over the set and commits it.
@@ -69,6 +72,8 @@ struct ResultsConfig {
   // "table" or "jsonl".
   std::string format = "table";
   std::string store;
+  std::string db;
+  std::filesystem::path config;
 };
 
 int ShowResults(ResultsConfig config);
@@ -93,5 +98,63 @@ int TryMethod(TryConfig config);
 
 // Lists every registered method with its spec: a table, or one JSON object per line.
 int ListMethods(bool json, const std::filesystem::path& config = {});
+
+// Where the job queue lives: the data directory's database, or --db / $SLUICE_DB / the config
+// file's [backends].
+struct QueueConfig {
+  std::filesystem::path data = "sluice-data";
+  std::string db;
+  std::string store;
+  std::filesystem::path config;
+};
+
+struct SubmitConfig {
+  QueueConfig queue;
+  std::string list;  // URL list file or "-"
+  std::string set;   // default: the list's file name
+  int priority = 0;
+  int max_attempts = 3;
+  bool json = false;
+};
+// Queues the list as one job and prints its token: 0, or 2 for a bad list, 1 when the queue
+// cannot be used.
+int SubmitJob(SubmitConfig config);
+
+struct StatusConfig {
+  QueueConfig queue;
+  std::string token;  // or the numeric job id
+  bool json = false;
+};
+// Shows a job's state, attempts, progress (the job's URLs recorded so far) and failures.
+// 2 for an unknown token.
+int ShowJobStatus(StatusConfig config);
+
+struct JobsConfig {
+  QueueConfig queue;
+  std::string state;     // "" for every state
+  int64_t retry_id = 0;  // > 0: re-drive this dead job instead of listing
+  int limit = 100;
+  bool json = false;
+};
+int ListJobs(JobsConfig config);
+
+struct WorkerConfig {
+  QueueConfig queue;
+  size_t concurrency = 64;
+  size_t per_host = 16;
+  http::FetchOptions fetch;
+  std::filesystem::path pipeline;
+  // Lease length; renewed every third of it. A worker silent for longer loses its job.
+  double lease_seconds = 30;
+  // How long an idle worker waits for a wake-up (Postgres NOTIFY) before claiming again.
+  double poll_seconds = 2;
+  // Exit once a claim finds nothing ready (batch runs, tests) instead of waiting for more.
+  bool exit_when_idle = false;
+  std::string name;  // default: HOST:PID
+};
+// Claims jobs one at a time and runs each (acquire, analyse, fenced commit) until stopped, or
+// until idle with exit_when_idle. A failed job is queued again with backoff while attempts
+// remain, else dead-lettered with its cause.
+int RunWorker(WorkerConfig config);
 
 }  // namespace sluice::app

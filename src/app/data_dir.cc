@@ -6,6 +6,8 @@
 #include <cstdlib>
 
 #include "common/strings.h"
+#include "db/postgres/postgres_catalog.h"
+#include "db/sqlite/sqlite_catalog.h"
 #include "storage/s3/s3_blob_store.h"
 
 namespace sluice::app {
@@ -40,13 +42,13 @@ std::string DataDir::objects() const {
 }
 
 Result<DataDir> DataDir::Open(const std::filesystem::path& root, runtime::Runtime& runtime,
-                              const std::string& store_uri) {
+                              const Backends& uris) {
   DataDir dir;
   std::error_code ec;
   dir.root = std::filesystem::absolute(root, ec).lexically_normal();
   SLUICE_ASSIGN_OR_RETURN(dir.local, storage::LocalBlobStore::Create(dir.root, runtime.blocking()));
   dir.store = dir.local.get();
-  std::string uri = store_uri.empty() ? Environment("SLUICE_STORE") : store_uri;
+  const std::string& uri = uris.store;
   if (uri.starts_with("s3://")) {
     storage::S3Options options;
     SLUICE_RETURN_IF_ERROR(storage::ParseS3Uri(uri, options));
@@ -72,20 +74,35 @@ Result<DataDir> DataDir::Open(const std::filesystem::path& root, runtime::Runtim
     return absl::InvalidArgumentError(StrCat(
         "--store '", uri, "': use s3://bucket/prefix, or leave it out for the data directory"));
   }
-  SLUICE_ASSIGN_OR_RETURN(dir.catalog, db::SqliteCatalog::Open(dir.database()));
+  if (uris.db.starts_with("postgres://") || uris.db.starts_with("postgresql://")) {
+    SLUICE_ASSIGN_OR_RETURN(dir.db, db::PostgresCatalog::Open(uris.db));
+    dir.database_ = RedactPassword(uris.db);
+  } else {
+    std::filesystem::path file = dir.root / "sluice.db";
+    if (std::string_view rest = uris.db; ConsumePrefix(rest, "sqlite://")) {
+      if (rest.empty()) return absl::InvalidArgumentError("--db sqlite:// needs a file path");
+      file = std::filesystem::absolute(std::filesystem::path(rest), ec);
+    } else if (!uris.db.empty()) {
+      return absl::InvalidArgumentError(
+          StrCat("--db '", uris.db, "': use sqlite://PATH or postgres://…, or leave it out for ",
+                 file.string()));
+    }
+    SLUICE_ASSIGN_OR_RETURN(dir.db, db::SqliteCatalog::Open(file));
+    dir.database_ = file.string();
+  }
   SweepStaleScratch(dir.local->temp_dir());
   dir.scratch = dir.local->temp_dir() / StrCat("run-", getpid());
   return dir;
 }
 
 Result<DataDir> DataDir::OpenExisting(const std::filesystem::path& root, runtime::Runtime& runtime,
-                                      const std::string& store_uri) {
-  if (!std::filesystem::exists(root / "sluice.db")) {
+                                      const Backends& uris) {
+  if (uris.db.empty() && !std::filesystem::exists(root / "sluice.db")) {
     return Failure(absl::StatusCode::kNotFound, "no_data",
                    StrCat("no sluice data at ", root.string(),
                           " (run `sluice run` or `sluice demo` first, or pass --data)"));
   }
-  return Open(root, runtime, store_uri);
+  return Open(root, runtime, uris);
 }
 
 DataDir::~DataDir() {

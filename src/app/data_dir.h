@@ -1,7 +1,7 @@
 // The data directory of the embedded defaults (DESIGN.md §7):
 //
 //   <data>/objects/ab/<sha256>   the object store (LocalBlobStore rooted at <data>)
-//   <data>/sluice.db             the catalog (SQLite)
+//   <data>/sluice.db             the catalog and job queue (SQLite), unless --db names another
 //   <data>/.tmp/run-<pid>/       this process's scratch files; removed on exit, and swept at
 //                                start when the process that made them is gone
 //
@@ -11,8 +11,9 @@
 #include <filesystem>
 #include <memory>
 
+#include "app/backends.h"
 #include "common/status.h"
-#include "db/sqlite/sqlite_catalog.h"
+#include "db/catalog.h"
 #include "http/curl_client.h"
 #include "runtime/runtime.h"
 #include "storage/local/local_blob_store.h"
@@ -25,24 +26,30 @@ struct DataDir {
   std::unique_ptr<storage::LocalBlobStore> local;
   // Where objects and result documents go: `local`, or an S3 store (--store s3://…).
   storage::BlobStore* store = nullptr;
-  std::unique_ptr<db::SqliteCatalog> catalog;
+  // The catalog and the job queue: SQLite under `root`, or Postgres (--db postgres://…).
+  std::unique_ptr<db::Database> db;
   std::filesystem::path scratch;
 
   // For messages: "file:///…/objects" or "s3://bucket/prefix at ENDPOINT".
   std::string objects() const;
-  std::filesystem::path database() const { return root / "sluice.db"; }
+  // For messages: the SQLite file, or the Postgres URI without its password.
+  std::string database() const { return database_; }
 
-  // Opens (creating when missing) the data directory at `root`, with objects in `store_uri`:
-  // "" or "file://" for `root` itself, "s3://bucket/prefix" for S3 (endpoint AWS_ENDPOINT_URL,
-  // default https://s3.REGION.amazonaws.com; region AWS_REGION or AWS_DEFAULT_REGION, default
-  // us-east-1; credentials AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
+  // Opens (creating when missing) the data directory at `root` with the backends in `uris`
+  // (see Backends). Objects: "" for `root` itself, "s3://bucket/prefix" for S3 (endpoint
+  // AWS_ENDPOINT_URL, default https://s3.REGION.amazonaws.com; region AWS_REGION or
+  // AWS_DEFAULT_REGION, default us-east-1; credentials AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+  // AWS_SESSION_TOKEN). Database: "" for `root`/sluice.db, "sqlite://PATH", or
+  // "postgres://…" / "postgresql://…" (any libpq URI).
   // FailedPrecondition (cause "data_dir_unwritable") when it cannot be created or written;
-  // DataLoss when sluice.db is not a sluice database; InvalidArgument for a bad store URI.
+  // DataLoss when sluice.db is not a sluice database; InvalidArgument for a bad URI;
+  // Unavailable when Postgres cannot be reached.
   static Result<DataDir> Open(const std::filesystem::path& root, runtime::Runtime& runtime,
-                              const std::string& store_uri = "");
-  // Opens an existing data directory for reading results. NotFound when there is none.
+                              const Backends& uris = {});
+  // Opens an existing data directory for reading results. NotFound when there is none (only
+  // checked for the embedded database: a Postgres database is always "existing").
   static Result<DataDir> OpenExisting(const std::filesystem::path& root, runtime::Runtime& runtime,
-                                      const std::string& store_uri = "");
+                                      const Backends& uris = {});
 
   DataDir() = default;
   DataDir(DataDir&&) = default;
@@ -50,6 +57,7 @@ struct DataDir {
   ~DataDir();
 
  private:
+  std::string database_;
   std::unique_ptr<http::HttpClient> store_client_;
   std::unique_ptr<storage::BlobStore> remote_;
 };

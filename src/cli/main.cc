@@ -17,6 +17,57 @@ ProgressStyle ParseProgress(const std::string& value) {
   return ProgressStyle::kAuto;
 }
 
+// The fetch limits and guards shared by `run` and `worker`.
+struct FetchFlags {
+  double connect_timeout = 10, stall_timeout = 30, total_timeout = 1800;
+  int retries = 3;
+  std::string max_size = "2GiB";
+
+  void Add(CLI::App* cmd, sluice::http::FetchOptions& fetch) {
+    cmd->add_flag(
+        "--allow-private", fetch.addresses.allow_private,
+        "Allow loopback, private and link-local addresses (refused by default: SSRF guard)");
+    cmd->add_option("--allow-address", fetch.addresses.allowed_endpoints,
+                    "Allow one non-public ADDR or ADDR:PORT (repeatable)")
+        ->check([](const std::string& v) {
+          sluice::Status s = sluice::http::ValidateEndpoint(v);
+          return s.ok() ? std::string() : std::string(s.message());
+        });
+    cmd->add_flag("--allow-files", fetch.allow_files, "Accept local paths and file:// URLs");
+    cmd->add_option("--resolve", fetch.resolve,
+                    "Pin HOST:PORT:ADDRESS like curl --resolve (repeatable)");
+    cmd->add_option("--max-size", max_size, "Largest body accepted (e.g. 500MB, 2GiB)")
+        ->capture_default_str()
+        ->check([](const std::string& v) {
+          int64_t bytes = 0;
+          return sluice::ParseByteSize(v, bytes) && bytes > 0
+                     ? std::string()
+                     : "not a size like 500MB or 2GiB: " + v;
+        });
+    cmd->add_option("--connect-timeout", connect_timeout, "Seconds to connect")
+        ->capture_default_str();
+    cmd->add_option("--stall-timeout", stall_timeout,
+                    "Seconds without a byte before an attempt fails")
+        ->capture_default_str();
+    cmd->add_option("--timeout", total_timeout, "Seconds for one item, retries included")
+        ->capture_default_str();
+    cmd->add_option("--retries", retries, "Retries of retryable failures (429, 5xx, drops, stalls)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 100));
+  }
+
+  void Apply(sluice::http::FetchOptions& fetch) const {
+    auto seconds = [](double s) {
+      return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+    };
+    fetch.connect_timeout = seconds(connect_timeout);
+    fetch.stall_timeout = seconds(stall_timeout);
+    fetch.total_timeout = seconds(total_timeout);
+    fetch.retry.max_attempts = retries + 1;
+    sluice::ParseByteSize(max_size, fetch.max_bytes);  // validated by the option's check
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -27,9 +78,7 @@ int main(int argc, char** argv) {
   // sluice run
   sluice::app::RunConfig run;
   std::string run_progress = "auto";
-  double connect_timeout = 10, stall_timeout = 30, total_timeout = 1800;
-  int retries = 3;
-  std::string max_size = "2GiB";
+  FetchFlags fetch_flags;
   CLI::App* run_cmd = app.add_subcommand("run", "Fetch and store every URL of a list as one set");
   run_cmd
       ->add_option("URLFILE", run.list,
@@ -43,44 +92,16 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--per-host", run.per_host, "Items in flight per host")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  run_cmd->add_flag(
-      "--allow-private", run.fetch.addresses.allow_private,
-      "Allow loopback, private and link-local addresses (refused by default: SSRF guard)");
-  run_cmd
-      ->add_option("--allow-address", run.fetch.addresses.allowed_endpoints,
-                   "Allow one non-public ADDR or ADDR:PORT (repeatable)")
-      ->check([](const std::string& v) {
-        sluice::Status s = sluice::http::ValidateEndpoint(v);
-        return s.ok() ? std::string() : std::string(s.message());
-      });
-  run_cmd->add_flag("--allow-files", run.fetch.allow_files, "Accept local paths and file:// URLs");
-  run_cmd->add_option("--resolve", run.fetch.resolve,
-                      "Pin HOST:PORT:ADDRESS like curl --resolve (repeatable)");
-  run_cmd->add_option("--max-size", max_size, "Largest body accepted (e.g. 500MB, 2GiB)")
-      ->capture_default_str()
-      ->check([](const std::string& v) {
-        int64_t bytes = 0;
-        return sluice::ParseByteSize(v, bytes) && bytes > 0 ? std::string()
-                                                            : "not a size like 500MB or 2GiB: " + v;
-      });
-  run_cmd->add_option("--connect-timeout", connect_timeout, "Seconds to connect")
-      ->capture_default_str();
-  run_cmd
-      ->add_option("--stall-timeout", stall_timeout,
-                   "Seconds without a byte before an attempt fails")
-      ->capture_default_str();
-  run_cmd->add_option("--timeout", total_timeout, "Seconds for one item, retries included")
-      ->capture_default_str();
-  run_cmd
-      ->add_option("--retries", retries, "Retries of retryable failures (429, 5xx, drops, stalls)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 100));
+  fetch_flags.Add(run_cmd, run.fetch);
   run_cmd->add_flag("--json", run.json, "Print one JSON summary object on stdout");
   run_cmd->add_option("--pipeline", run.pipeline,
                       "Pipeline file (TOML); default: the built-in pipeline");
   run_cmd->add_option("--store", run.store,
                       "Object store: s3://bucket/prefix (default: $SLUICE_STORE, else the data "
                       "directory)");
+  run_cmd->add_option("--db", run.db,
+                      "Database: sqlite://PATH or postgres://… (default: $SLUICE_DB, else the "
+                      "config file's [backends], else DATA/sluice.db)");
   run_cmd->add_option("--config", run.config,
                       "Config file with [providers] (default: $SLUICE_CONFIG, else built-in "
                       "openai and bedrock providers from the environment)");
@@ -104,6 +125,8 @@ int main(int argc, char** argv) {
   results_cmd->add_option("--data", results.data, "Data directory")->capture_default_str();
   results_cmd->add_option("--set", results.set, "The set to show (default: list the sets)");
   results_cmd->add_option("--store", results.store, "Object store, as for run");
+  results_cmd->add_option("--db", results.db, "Database, as for run");
+  results_cmd->add_option("--config", results.config, "Config file with [backends]");
   results_cmd->add_option("--format", results.format, "table or jsonl")
       ->capture_default_str()
       ->check(CLI::IsMember({"table", "jsonl"}));
@@ -143,6 +166,68 @@ int main(int argc, char** argv) {
   std::filesystem::path methods_config;
   methods_cmd->add_option("--config", methods_config, "Config file with [providers]");
 
+  // The queue: sluice submit / status / jobs / worker.
+  auto add_queue_options = [](CLI::App* cmd, sluice::app::QueueConfig& queue) {
+    cmd->add_option("--data", queue.data, "Data directory")->capture_default_str();
+    cmd->add_option("--db", queue.db,
+                    "Database holding the queue: sqlite://PATH or postgres://… (default: "
+                    "$SLUICE_DB, else the config file's [backends], else DATA/sluice.db)");
+    cmd->add_option("--store", queue.store, "Object store, as for run");
+    cmd->add_option("--config", queue.config, "Config file ([providers], [backends])");
+  };
+  sluice::app::SubmitConfig submit;
+  CLI::App* submit_cmd = app.add_subcommand(
+      "submit", "Queue a URL list as one job for `sluice worker`; prints its token");
+  submit_cmd->add_option("URLFILE", submit.list, "URL list, as for run; - for stdin")->required();
+  submit_cmd->add_option("--set", submit.set, "Set name (default: the list's file name)");
+  submit_cmd->add_option("--priority", submit.priority, "Higher runs first")->capture_default_str();
+  submit_cmd
+      ->add_option("--max-attempts", submit.max_attempts,
+                   "Attempts (crashes included) before the job is dead-lettered")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  submit_cmd->add_flag("--json", submit.json, "Print the job as JSON");
+  add_queue_options(submit_cmd, submit.queue);
+
+  sluice::app::StatusConfig status;
+  CLI::App* status_cmd = app.add_subcommand("status", "Show a job's state, progress and failures");
+  status_cmd->add_option("TOKEN", status.token, "Job token (or id)")->required();
+  status_cmd->add_flag("--json", status.json, "Print one JSON object");
+  add_queue_options(status_cmd, status.queue);
+
+  sluice::app::JobsConfig jobs;
+  CLI::App* jobs_cmd = app.add_subcommand("jobs", "List jobs, newest first");
+  jobs_cmd->add_option("--state", jobs.state, "queued, running, done or dead")
+      ->check(CLI::IsMember({"queued", "running", "done", "dead"}));
+  jobs_cmd->add_option("--limit", jobs.limit, "At most this many")->capture_default_str();
+  jobs_cmd->add_flag("--json", jobs.json, "One JSON object per line");
+  add_queue_options(jobs_cmd, jobs.queue);
+  CLI::App* jobs_retry_cmd = jobs_cmd->add_subcommand("retry", "Re-drive a dead-lettered job");
+  jobs_retry_cmd->add_option("ID", jobs.retry_id, "Job id")->required()->check(CLI::PositiveNumber);
+
+  sluice::app::WorkerConfig worker;
+  CLI::App* worker_cmd =
+      app.add_subcommand("worker", "Claim queued jobs and run them (acquire, analyse, commit)");
+  worker_cmd->add_option("--concurrency", worker.concurrency, "Items in flight")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  worker_cmd->add_option("--per-host", worker.per_host, "Items in flight per host")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  worker_cmd->add_option("--pipeline", worker.pipeline, "Pipeline file (TOML)");
+  worker_cmd->add_option("--lease", worker.lease_seconds, "Seconds a claim lasts unrenewed")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  worker_cmd->add_option("--poll", worker.poll_seconds, "Seconds between claims when idle")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 600.0));
+  worker_cmd->add_flag("--exit-when-idle", worker.exit_when_idle,
+                       "Exit when no job is ready instead of waiting for more");
+  worker_cmd->add_option("--name", worker.name, "Worker name in job rows (default: HOST:PID)");
+  FetchFlags worker_fetch;
+  worker_fetch.Add(worker_cmd, worker.fetch);
+  add_queue_options(worker_cmd, worker.queue);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -152,14 +237,7 @@ int main(int argc, char** argv) {
 
   if (*run_cmd) {
     run.progress = ParseProgress(run_progress);
-    auto seconds = [](double s) {
-      return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
-    };
-    run.fetch.connect_timeout = seconds(connect_timeout);
-    run.fetch.stall_timeout = seconds(stall_timeout);
-    run.fetch.total_timeout = seconds(total_timeout);
-    run.fetch.retry.max_attempts = retries + 1;
-    sluice::ParseByteSize(max_size, run.fetch.max_bytes);  // validated by the option's check
+    fetch_flags.Apply(run.fetch);
     return sluice::app::RunAcquire(std::move(run));
   }
   if (*demo_cmd) {
@@ -169,6 +247,13 @@ int main(int argc, char** argv) {
   if (*results_cmd) return sluice::app::ShowResults(std::move(results));
   if (*try_cmd) return sluice::app::TryMethod(std::move(try_config));
   if (*methods_cmd) return sluice::app::ListMethods(methods_json, methods_config);
+  if (*submit_cmd) return sluice::app::SubmitJob(std::move(submit));
+  if (*status_cmd) return sluice::app::ShowJobStatus(std::move(status));
+  if (*jobs_cmd) return sluice::app::ListJobs(std::move(jobs));
+  if (*worker_cmd) {
+    worker_fetch.Apply(worker.fetch);
+    return sluice::app::RunWorker(std::move(worker));
+  }
   if (*check_cmd) return sluice::app::CheckPipeline(pipeline_file, check_config);
   return sluice::app::kExitBadInput;
 }

@@ -72,8 +72,10 @@ Result<ProvidersConfig> LoadProvidersConfig(const std::filesystem::path& file,
           StrCat(file.string(), ":", node.source().begin.line, ": ", what));
     };
     for (const auto& [key, value] : root) {
-      if (key.str() != "providers")
-        return at(value, StrCat("unknown section '", key.str(), "' (the config has: [providers])"));
+      // [backends] belongs to the application (app/backends.h), which reads the same file.
+      if (key.str() != "providers" && key.str() != "backends")
+        return at(value, StrCat("unknown section '", key.str(),
+                                "' (the config has: [providers], [backends])"));
     }
     if (const toml::table* providers = root["providers"].as_table()) {
       for (const auto& [key, value] : *providers) {

@@ -1,0 +1,55 @@
+#include "app/backends.h"
+
+#include <toml++/toml.h>
+
+#include <cstdlib>
+
+#include "common/strings.h"
+
+namespace sluice::app {
+
+Result<Backends> ResolveBackends(Backends flags, const std::filesystem::path& config_file) {
+  auto from_environment = [](std::string& value, const char* name) {
+    const char* set = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): main thread
+    if (value.empty() && set && *set) value = set;
+  };
+  from_environment(flags.db, "SLUICE_DB");
+  from_environment(flags.store, "SLUICE_STORE");
+  if (config_file.empty() || (!flags.db.empty() && !flags.store.empty())) return flags;
+  toml::table root;
+  try {
+    root = toml::parse_file(config_file.string());
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(
+        StrCat(config_file.string(), ":", e.source().begin.line, ": ", e.description()));
+  }
+  const toml::node* backends = root.get("backends");
+  if (backends == nullptr) return flags;
+  auto at = [&](const toml::node& node, std::string_view what) {
+    return absl::InvalidArgumentError(
+        StrCat(config_file.string(), ":", node.source().begin.line, ": ", what));
+  };
+  if (!backends->is_table()) return at(*backends, "[backends] must be a table");
+  for (const auto& [key, value] : *backends->as_table()) {
+    std::string* target = key.str() == "db"      ? &flags.db
+                          : key.str() == "store" ? &flags.store
+                                                 : nullptr;
+    if (target == nullptr)
+      return at(value, StrCat("unknown key backends.", key.str(), " (known: db, store)"));
+    if (!value.is_string()) return at(value, StrCat("backends.", key.str(), " must be a string"));
+    if (target->empty()) *target = *value.value<std::string>();
+  }
+  return flags;
+}
+
+std::string RedactPassword(const std::string& uri) {
+  // scheme://user:password@host…: the password is between the first ':' after "//" and '@'.
+  size_t authority = uri.find("//");
+  size_t at = uri.find('@');
+  if (authority == std::string::npos || at == std::string::npos || at < authority) return uri;
+  size_t colon = uri.find(':', authority + 2);
+  if (colon == std::string::npos || colon > at) return uri;
+  return uri.substr(0, colon + 1) + "***" + uri.substr(at);
+}
+
+}  // namespace sluice::app
