@@ -77,8 +77,8 @@ void BM_EngineNoOpStep(benchmark::State& state) {
     (void)rt.Run(
         store->PutBatch(std::move(objects), {.durability = storage::Durability::kDeferred}));
     (void)catalog->RecordItems("bench", records);
-    auto journal =
-        std::move(*pipeline::Journal::Open(pipeline::JournalPath(dir.path() / "data", "bench")));
+    auto journal = std::move(
+        *pipeline::Journal::OpenFile(pipeline::JournalPath(dir.path() / "data", "bench")));
     pipeline::Analyzer analyzer(
         rt, registry, *store, *catalog,
         {.concurrency = static_cast<size_t>(state.range(1)), .scratch_dir = dir.path()});

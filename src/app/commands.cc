@@ -88,8 +88,14 @@ asio::awaitable<Result<pipeline::AnalysisReport>> AnalyzeSet(runtime::Runtime& r
                                                              std::string set,
                                                              size_t remote_concurrency = 0,
                                                              std::optional<db::Lease> lease = {}) {
+  // A worker's checkpoints go to the database, where whichever worker takes the set over next
+  // finds them; a local run keeps them in a file under the data directory.
+  auto open_journal = [&]() -> Result<std::unique_ptr<pipeline::Journal>> {
+    if (lease) return pipeline::Journal::OpenInDatabase(*data.db, set);
+    return pipeline::Journal::OpenFile(pipeline::JournalPath(data.root, set));
+  };
   SLUICE_CO_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Journal> journal,
-                             pipeline::Journal::Open(pipeline::JournalPath(data.root, set)));
+                             co_await runtime::RunOn(rt.blocking(), open_journal));
   // Items waiting on providers hold no CPU: a pipeline with remote steps keeps as many items in
   // flight as the run's --concurrency; a local one, one per core (each holds decoded pixels).
   bool remote = HasRemoteSteps(definition, registry);

@@ -114,6 +114,13 @@ class Catalog {
                                            std::optional<Lease> lease) = 0;
   // The set's step results, by url then method (set steps first: their url is "").
   virtual Result<std::vector<StepRow>> ListSteps(std::string_view set) = 0;
+
+  // Checkpoints: journal lines of the set's finished steps kept in the database, so that any
+  // worker can resume a set another one was analysing. CommitAnalysis removes them.
+  // In the order saved; empty for a set with none.
+  virtual Result<std::vector<std::string>> LoadCheckpoints(std::string_view set) = 0;
+  // Appends `lines` in one transaction.
+  virtual Status SaveCheckpoints(std::string_view set, const std::vector<std::string>& lines) = 0;
 };
 
 // One database: the catalog and the job queue on the same connection(s), so a set commit and its

@@ -167,6 +167,19 @@ TEST_P(CatalogConformance, LargeBatchInOneCall) {
   EXPECT_EQ(totals->ok, 5000);
 }
 
+TEST_P(CatalogConformance, CheckpointsKeepOrderAndGoAtCommit) {
+  ASSERT_TRUE(catalog_->RecordItems("s", {Ok("u1", "aa", 1)}).ok());
+  ASSERT_TRUE(catalog_->SaveCheckpoints("s", {R"({"n":1})", "line\twith\\odd\nbytes"}).ok());
+  ASSERT_TRUE(catalog_->SaveCheckpoints("s", {R"({"n":3})"}).ok());
+  ASSERT_TRUE(catalog_->SaveCheckpoints("other", {R"({"n":9})"}).ok());
+  std::vector<std::string> lines = *catalog_->LoadCheckpoints("s");
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{R"({"n":1})", "line\twith\\odd\nbytes", R"({"n":3})"}));
+  ASSERT_TRUE(catalog_->CommitAnalysis("s", {}, {}, std::nullopt).ok());
+  EXPECT_TRUE(catalog_->LoadCheckpoints("s")->empty());
+  EXPECT_EQ(catalog_->LoadCheckpoints("other")->size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CatalogConformance,
                          ::testing::Values(SqliteBackend(), PostgresBackend()), BackendName);
 

@@ -120,7 +120,9 @@ struct Analyzer::Impl {
     Status appended = journal->Append(
         boost::json::object{{"item", url}, {"step", methods::StepResultToJson(step)}});
     if (!appended.ok() && fatal.ok()) fatal = appended;
-    if (++since_sync >= options.journal_sync_every) {
+    int64_t every =
+        options.journal_sync_every > 0 ? options.journal_sync_every : journal->sync_every();
+    if (++since_sync >= every) {
       since_sync = 0;
       Status synced = co_await runtime::RunOn(rt.blocking(), [this] { return journal->Sync(); });
       if (!synced.ok() && fatal.ok()) fatal = synced;
@@ -523,8 +525,7 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
                                return impl.catalog.CommitAnalysis(set, rows, to_cache,
                                                                   impl.options.lease);
                              }));
-  std::error_code ignored;
-  std::filesystem::remove(journal.path(), ignored);  // committed: the checkpoint has done its job
+  journal.Discard();  // committed: the checkpoints have done their job
   impl.report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   co_return impl.report;

@@ -37,8 +37,9 @@ struct AnalyzeOptions {
   media::ImageLimits limits;
   // Where objects are copied for reading when the store keeps none locally. Required then.
   std::filesystem::path scratch_dir;
-  // Journal lines between fdatasync calls. Default 1,000 (and always before the commit).
-  int64_t journal_sync_every = 1000;
+  // Journal lines between syncs. Default 0: the journal's own choice (Journal::sync_every);
+  // always before the commit.
+  int64_t journal_sync_every = 0;
   // Test hook: the process kills itself (SIGKILL) right after journaling this many executed
   // steps. 0 disables. Lets tests crash at every step boundary.
   int64_t crash_after_steps = 0;

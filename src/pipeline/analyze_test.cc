@@ -143,7 +143,7 @@ class AnalyzeTest : public ::testing::Test {
   }
 
   Result<AnalysisReport> Analyze(const std::string& set, const PipelineDef& def) {
-    auto journal = std::move(*Journal::Open(JournalPath(dir_.path(), set)));
+    auto journal = std::move(*Journal::OpenFile(JournalPath(dir_.path(), set)));
     Analyzer analyzer(rt_, registry_, store_, *catalog_, {.scratch_dir = dir_.path()});
     return rt_.Run(analyzer.Run(set, def, *journal));
   }

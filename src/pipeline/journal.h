@@ -1,49 +1,59 @@
 // Journal: the append-only record of finished steps of one set — the seed of every result
 // document and the checkpoint a restarted run replays (DESIGN.md §4).
 //
-// One JSON object per line, each naming its item. An appended line is written to the file at
-// once, so it survives the death of the process (kill -9); Sync() makes everything appended
-// durable against a machine crash, and the engine calls it in batches, not per line. A torn last
-// line (a crash mid-write) is dropped when the journal is opened.
+// Two homes:
+//  - a file under the data directory (Journal::OpenFile), for one machine: an appended line is
+//    written at once, so it survives kill -9; Sync() makes it survive a machine crash, and the
+//    engine calls it in batches. A torn last line (a crash mid-write) is dropped at open.
+//  - the database (Journal::OpenInDatabase), for fleets: another worker that takes the set over
+//    replays what this one finished. Appended lines are buffered and written by Sync(), so
+//    callers sync after every step they want to keep (concurrent syncs share one write).
 //
-// Event-loop only (Append from one thread); Sync may run on the blocking pool.
+// Append is called on the event loop; Sync and Discard may run on the blocking pool, also
+// while other steps append.
 #pragma once
 
 #include <boost/json/object.hpp>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "db/catalog.h"
 
 namespace sluice::pipeline {
 
 class Journal {
  public:
-  // Opens or creates the journal at `path` and replays it. FailedPrecondition when it cannot be
-  // created or written.
-  static Result<std::unique_ptr<Journal>> Open(const std::filesystem::path& path);
-  ~Journal();
+  // Opens or creates the journal file at `path` and replays it. FailedPrecondition when it
+  // cannot be created or written.
+  static Result<std::unique_ptr<Journal>> OpenFile(const std::filesystem::path& path);
+  // The set's checkpoints in `catalog`, replayed. Errors are the catalog's.
+  static Result<std::unique_ptr<Journal>> OpenInDatabase(db::Catalog& catalog, std::string set);
+  virtual ~Journal() = default;
 
-  // The entries that were in the file when it was opened, in order.
+  // The entries that were there when it was opened, in order.
   const std::vector<boost::json::object>& replayed() const { return replayed_; }
-  // Lines dropped at open: a torn last line, or lines that were not JSON objects.
+  // Entries dropped at open: a torn last line, or lines that were not JSON objects.
   int dropped_lines() const { return dropped_; }
-
-  // Appends `entry` as one line. Internal / ResourceExhausted when the write fails.
-  Status Append(const boost::json::object& entry);
-  // fdatasync: everything appended so far survives a power cut.
-  Status Sync();
   int64_t appended() const { return appended_; }
-  const std::filesystem::path& path() const { return path_; }
 
- private:
-  Journal(std::filesystem::path path, int fd) : path_(std::move(path)), fd_(fd) {}
+  // Records `entry`. Internal / ResourceExhausted when the write fails.
+  virtual Status Append(const boost::json::object& entry) = 0;
+  // Everything appended so far is durable when this returns OK.
+  virtual Status Sync() = 0;
+  // How many appends the engine should let pass between syncs.
+  virtual int64_t sync_every() const = 0;
+  // The set is committed: the checkpoints have done their job and are removed.
+  virtual void Discard() = 0;
 
-  std::filesystem::path path_;
-  int fd_;
+ protected:
+  // Parses stored lines into replayed_, counting the ones that are not JSON objects.
+  void Replay(const std::vector<std::string>& lines);
+
   std::vector<boost::json::object> replayed_;
   int dropped_ = 0;
   int64_t appended_ = 0;

@@ -91,6 +91,13 @@ CREATE INDEX jobs_by_set ON jobs(set_name, fair_rank) WHERE state IN ('queued', 
 CREATE INDEX jobs_leases ON jobs(lease_until) WHERE state = 'running';
 CREATE INDEX jobs_by_state ON jobs(state, id);
 )sql"},
+    {3, R"sql(
+CREATE TABLE checkpoints(
+  seq bigserial PRIMARY KEY,
+  set_name text NOT NULL,
+  entry text NOT NULL);
+CREATE INDEX checkpoints_by_set ON checkpoints(set_name, seq);
+)sql"},
 };
 
 constexpr int64_t kMigrationLock = 0x736c75696365;  // "sluice"
@@ -363,6 +370,8 @@ Result<SetTotals> PostgresCatalog::CommitAnalysis(std::string_view set,
       if (locked.empty()) return absl::NotFoundError(StrCat("no set named '", set, "'"));
       SLUICE_RETURN_IF_ERROR(
           c.Exec("DELETE FROM steps WHERE set_name = $1", pg::Params().Add(set)).status());
+      SLUICE_RETURN_IF_ERROR(
+          c.Exec("DELETE FROM checkpoints WHERE set_name = $1", pg::Params().Add(set)).status());
       if (!step_data.empty()) {
         SLUICE_RETURN_IF_ERROR(
             c.CopyIn("COPY steps(set_name, url, method, version, step_key, ok, output, artifacts, "
@@ -400,6 +409,34 @@ Result<std::vector<StepRow>> PostgresCatalog::ListSteps(std::string_view set) {
                      rows.Text(i, 7), rows.Text(i, 8), rows.Double(i, 9)});
     }
     return out;
+  });
+}
+
+Result<std::vector<std::string>> PostgresCatalog::LoadCheckpoints(std::string_view set) {
+  return pool_->Get<std::vector<std::string>>(
+      [&](pg::Connection& c) -> Result<std::vector<std::string>> {
+        SLUICE_ASSIGN_OR_RETURN(
+            pg::Rows rows, c.Exec("SELECT entry FROM checkpoints WHERE set_name = $1 ORDER BY seq",
+                                  pg::Params().Add(set)));
+        std::vector<std::string> lines;
+        lines.reserve(static_cast<size_t>(rows.size()));
+        for (int i = 0; i < rows.size(); ++i) lines.push_back(rows.Text(i, 0));
+        return lines;
+      });
+}
+
+Status PostgresCatalog::SaveCheckpoints(std::string_view set,
+                                        const std::vector<std::string>& lines) {
+  if (lines.empty()) return absl::OkStatus();
+  std::string data;
+  for (const std::string& line : lines) {
+    pg::AppendCopyField(data, set, /*first=*/true);
+    pg::AppendCopyField(data, line);
+    data.push_back('\n');
+  }
+  return pool_->Run([&](pg::Connection& c) {
+    // COPY is one statement: all lines or none, without an explicit transaction.
+    return c.CopyIn("COPY checkpoints(set_name, entry) FROM STDIN", data);
   });
 }
 

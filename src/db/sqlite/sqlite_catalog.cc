@@ -91,6 +91,13 @@ CREATE INDEX jobs_ready ON jobs(state, priority DESC, fair_rank, id);
 CREATE INDEX jobs_by_set ON jobs(set_name, state, fair_rank);
 CREATE INDEX jobs_leases ON jobs(state, lease_until);
 )sql"},
+    {5, R"sql(
+CREATE TABLE checkpoints(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  set_name TEXT NOT NULL,
+  entry TEXT NOT NULL);
+CREATE INDEX checkpoints_by_set ON checkpoints(set_name, seq);
+)sql"},
 };
 constexpr int kBaseVersion = 2;
 
@@ -365,10 +372,13 @@ Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set,
     known.Bind(1, set);
     if (sqlite3_step(known.get()) != SQLITE_ROW)
       return rollback(absl::NotFoundError(StrCat("no set named '", set, "'")));
-    Statement clear(db_, "DELETE FROM steps WHERE set_name = ?1");
-    if (!clear.ok()) return rollback(Error("preparing step delete"));
-    clear.Bind(1, set);
-    if (sqlite3_step(clear.get()) != SQLITE_DONE) return rollback(Error("clearing steps"));
+    for (const char* sql :
+         {"DELETE FROM steps WHERE set_name = ?1", "DELETE FROM checkpoints WHERE set_name = ?1"}) {
+      Statement clear(db_, sql);
+      if (!clear.ok()) return rollback(Error("preparing step delete"));
+      clear.Bind(1, set);
+      if (sqlite3_step(clear.get()) != SQLITE_DONE) return rollback(Error("clearing steps"));
+    }
     Statement insert(db_, R"sql(
       INSERT INTO steps(set_name, url, method, version, step_key, ok, output, artifacts, failure_cause,
                         failure_details, millis)
@@ -429,6 +439,31 @@ Result<std::vector<StepRow>> SqliteCatalog::ListSteps(std::string_view set) {
                    select.Text(8), sqlite3_column_double(select.get(), 9)});
   }
   return out;
+}
+
+Result<std::vector<std::string>> SqliteCatalog::LoadCheckpoints(std::string_view set) {
+  std::lock_guard lock(mu_);
+  Statement select(db_, "SELECT entry FROM checkpoints WHERE set_name = ?1 ORDER BY seq");
+  if (!select.ok()) return Error("preparing LoadCheckpoints");
+  select.Bind(1, set);
+  std::vector<std::string> lines;
+  while (sqlite3_step(select.get()) == SQLITE_ROW) lines.push_back(select.Text(0));
+  return lines;
+}
+
+Status SqliteCatalog::SaveCheckpoints(std::string_view set, const std::vector<std::string>& lines) {
+  std::lock_guard lock(mu_);
+  return InTransaction([&]() -> Status {
+    Statement insert(db_, "INSERT INTO checkpoints(set_name, entry) VALUES (?1, ?2)");
+    if (!insert.ok()) return Error("preparing checkpoint insert");
+    for (const std::string& line : lines) {
+      sqlite3_reset(insert.get());
+      insert.Bind(1, set);
+      insert.Bind(2, line);
+      if (sqlite3_step(insert.get()) != SQLITE_DONE) return Error("saving a checkpoint");
+    }
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace sluice::db

@@ -35,6 +35,8 @@ class SqliteCatalog : public Database {
                                    const std::vector<CachedStep>& cache,
                                    std::optional<Lease> lease) override;
   Result<std::vector<StepRow>> ListSteps(std::string_view set) override;
+  Result<std::vector<std::string>> LoadCheckpoints(std::string_view set) override;
+  Status SaveCheckpoints(std::string_view set, const std::vector<std::string>& lines) override;
 
   // JobStore (sqlite_jobs.cc).
   Result<Submitted> Submit(const JobSpec& spec) override;
