@@ -69,6 +69,12 @@ int64_t CrashHookFromEnvironment() {
   return value && ParseInt(value, steps) ? steps : 0;
 }
 
+// The test hook of AnalyzeOptions::executed_steps_log, from SLUICE_TEST_STEP_LOG.
+std::filesystem::path StepLogFromEnvironment() {
+  const char* value = std::getenv("SLUICE_TEST_STEP_LOG");  // NOLINT(concurrency-mt-unsafe)
+  return value ? std::filesystem::path(value) : std::filesystem::path();
+}
+
 bool HasRemoteSteps(const pipeline::PipelineDef& definition, const methods::Registry& registry) {
   for (const pipeline::CycleDef& cycle : definition.cycles) {
     for (const auto* steps : {&cycle.item_steps, &cycle.set_steps}) {
@@ -103,6 +109,7 @@ asio::awaitable<Result<pipeline::AnalysisReport>> AnalyzeSet(runtime::Runtime& r
                               {.concurrency = remote ? remote_concurrency : 0,
                                .scratch_dir = data.scratch,
                                .crash_after_steps = CrashHookFromEnvironment(),
+                               .executed_steps_log = StepLogFromEnvironment(),
                                .lease = lease});
   co_return co_await analyzer.Run(std::move(set), std::move(definition), *journal);
 }
@@ -896,8 +903,7 @@ int RunWorker(WorkerConfig config) {
     }
     ++failed;
     if (CauseOf(outcome.status()) == "lease_lost") {
-      std::fprintf(stderr, "sluice worker: job %lld: %s\n", static_cast<long long>(job.id),
-                   std::string(outcome.status().message()).c_str());
+      std::fprintf(stderr, "sluice worker: %s\n", std::string(outcome.status().message()).c_str());
       continue;
     }
     // Back off longer with each attempt: 2, 4, 8 … s, at most a minute.

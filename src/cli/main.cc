@@ -204,6 +204,7 @@ int main(int argc, char** argv) {
   add_queue_options(jobs_cmd, jobs.queue);
   CLI::App* jobs_retry_cmd = jobs_cmd->add_subcommand("retry", "Re-drive a dead-lettered job");
   jobs_retry_cmd->add_option("ID", jobs.retry_id, "Job id")->required()->check(CLI::PositiveNumber);
+  jobs_retry_cmd->fallthrough();  // `sluice jobs retry 7 --db …` takes the jobs options too
 
   sluice::app::WorkerConfig worker;
   CLI::App* worker_cmd =

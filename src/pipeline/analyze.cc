@@ -1,6 +1,8 @@
 #include "pipeline/analyze.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,6 +15,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/file_io.h"
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "methods/execute.h"
@@ -26,6 +29,15 @@ namespace asio = boost::asio;
 using methods::StepResult;
 
 namespace {
+
+// Test hook output: one whole line per write with O_APPEND, so lines from several processes
+// never interleave.
+void AppendToFile(const std::filesystem::path& path, const std::string& line) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  WriteAll(fd, line, path.string()).IgnoreError();
+  close(fd);
+}
 
 enum class Source { kRun, kJournal, kCache };
 
@@ -109,6 +121,7 @@ struct Analyzer::Impl {
   };
   std::unordered_map<std::string, std::shared_ptr<InFlight>> in_flight;
   int64_t since_sync = 0;
+  std::vector<std::string> unlogged;  // executed_steps_log lines waiting for their sync
   Status fatal;
 
   Impl(runtime::Runtime& r, const methods::Registry& reg, storage::BlobStore& s, db::Catalog& c,
@@ -119,13 +132,20 @@ struct Analyzer::Impl {
   asio::awaitable<void> Checkpoint(const std::string& url, const StepResult& step) {
     Status appended = journal->Append(
         boost::json::object{{"item", url}, {"step", methods::StepResultToJson(step)}});
+    if (!options.executed_steps_log.empty())
+      unlogged.push_back(StrCat(set, "\t", url, "\t", step.method, "\n"));
     if (!appended.ok() && fatal.ok()) fatal = appended;
     int64_t every =
         options.journal_sync_every > 0 ? options.journal_sync_every : journal->sync_every();
     if (++since_sync >= every) {
       since_sync = 0;
+      // Lines appended before this sync starts are durable once it returns.
+      std::vector<std::string> covered = std::exchange(unlogged, {});
       Status synced = co_await runtime::RunOn(rt.blocking(), [this] { return journal->Sync(); });
       if (!synced.ok() && fatal.ok()) fatal = synced;
+      if (synced.ok()) {
+        for (const std::string& line : covered) AppendToFile(options.executed_steps_log, line);
+      }
     }
     if (options.crash_after_steps > 0 && report.steps_run == options.crash_after_steps)
       raise(SIGKILL);

@@ -43,6 +43,10 @@ struct AnalyzeOptions {
   // Test hook: the process kills itself (SIGKILL) right after journaling this many executed
   // steps. 0 disables. Lets tests crash at every step boundary.
   int64_t crash_after_steps = 0;
+  // Test hook: every executed step, once its checkpoint is durable, is appended to this file as
+  // one line "SET<TAB>URL<TAB>METHOD" (O_APPEND, shared by processes). Lets fleet tests prove
+  // that no checkpointed step ran twice. Empty disables.
+  std::filesystem::path executed_steps_log;
   // The job this analysis runs under (a worker's claim): the commit completes it in the same
   // transaction and is refused (cause "lease_lost") when another worker has taken it over.
   std::optional<db::Lease> lease;

@@ -1,0 +1,351 @@
+// Fleet tests through the real binary: `sluice submit` and several `sluice worker` processes
+// sharing one Postgres database, while workers are killed, stopped and the server restarted.
+// What must hold: every set commits exactly once, nothing is lost, and no step whose
+// checkpoint was durable runs again (counted through SLUICE_TEST_STEP_LOG).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "common/strings.h"
+#include "db/postgres/postgres_catalog.h"
+#include "testing/fixtures.h"
+#include "testing/origin.h"
+#include "testing/subprocess.h"
+#include "testing/temp_dir.h"
+#include "testing/test_servers.h"
+
+namespace sluice::app {
+namespace {
+
+using namespace std::chrono_literals;
+using http::HttpReply;
+using http::HttpRequest;
+using sluice::testing::ProcessResult;
+using sluice::testing::ScriptedOrigin;
+using sluice::testing::Subprocess;
+
+// Cheap item steps, one slow one (OCR) so that kills land in analysis too, and a set step.
+constexpr const char* kPipeline = R"(
+name = "fleet-test"
+[[cycle]]
+  [[cycle.item]]
+  method = "image.phash"
+  [[cycle.item]]
+  method = "image.colors"
+  [[cycle.item]]
+  method = "ocr.tesseract"
+  [[cycle.set]]
+  method = "set.summary"
+)";
+
+class FleetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::path image =
+        sluice::testing::MakeTextImage(dir_.path(), "ad.png", "SALE", "200x80");
+    std::ifstream in(image, std::ios::binary);
+    image_.assign(std::istreambuf_iterator<char>(in), {});
+    std::ofstream(pipeline()) << kPipeline;
+  }
+
+  void UseDatabase(std::string uri) {
+    uri_ = std::move(uri);
+    auto db = db::PostgresCatalog::Open(uri_);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+  }
+
+  // `count` distinct images (the same picture, different trailing bytes) at /SET/N.png,
+  // each answered after `delay`.
+  std::vector<std::string> ServeSet(const std::string& set, int count,
+                                    std::chrono::milliseconds delay) {
+    std::vector<std::string> urls;
+    for (int i = 0; i < count; ++i) {
+      std::string path = "/" + set + "/" + std::to_string(i) + ".png";
+      std::string body = image_ + "sluice-fleet-test " + path;
+      origin_.Route(path, [body, delay](const HttpRequest&, int) {
+        return HttpReply{.headers = {{"Content-Type", "image/png"}}, .body = body, .delay = delay};
+      });
+      urls.push_back(origin_.Url(path));
+    }
+    return urls;
+  }
+
+  ProcessResult Sluice(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    args.insert(args.begin(), SLUICE_BINARY);
+    env.push_back("SLUICE_DB=" + uri_);
+    return sluice::testing::RunProcess(args, dir_.path(), std::nullopt, env);
+  }
+
+  std::string Submit(const std::string& set, const std::vector<std::string>& urls,
+                     int max_attempts) {
+    std::filesystem::path list = dir_.path() / (set + ".txt");
+    std::ofstream out(list);
+    for (const std::string& url : urls) out << url << "\n";
+    out.close();
+    ProcessResult submitted = Sluice({"submit", list.string(), "--data", data().string(),
+                                      "--max-attempts", std::to_string(max_attempts)});
+    EXPECT_EQ(submitted.exit_code, 0) << submitted.err;
+    return std::string(Trim(submitted.out));
+  }
+
+  std::vector<std::string> WorkerArgs(const std::string& name, double lease,
+                                      std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {SLUICE_BINARY,
+                                     "worker",
+                                     "--data",
+                                     data().string(),
+                                     "--pipeline",
+                                     pipeline().string(),
+                                     "--allow-private",
+                                     "--lease",
+                                     std::to_string(lease),
+                                     "--poll",
+                                     "0.1",
+                                     "--name",
+                                     name};
+    if (std::find(extra.begin(), extra.end(), "--concurrency") == extra.end()) {
+      args.push_back("--concurrency");
+      args.push_back("4");
+    }
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  std::unique_ptr<Subprocess> StartWorker(const std::string& name, double lease,
+                                          std::vector<std::string> extra = {},
+                                          std::vector<std::string> env = {}) {
+    std::filesystem::path logs = dir_.path() / "logs" / name;
+    std::filesystem::create_directories(logs);
+    env.push_back("SLUICE_DB=" + uri_);
+    env.push_back("SLUICE_TEST_STEP_LOG=" + step_log().string());
+    return std::make_unique<Subprocess>(WorkerArgs(name, lease, std::move(extra)), logs,
+                                        std::nullopt, env);
+  }
+
+  // What the worker printed on stderr (Subprocess captures it as *.err in its directory).
+  std::string WorkerLog(const std::string& name) {
+    std::string log;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_.path() / "logs" / name, ec)) {
+      if (entry.path().extension() != ".err") continue;
+      std::ifstream in(entry.path());
+      log.append(std::istreambuf_iterator<char>(in), {});
+    }
+    return log;
+  }
+
+  std::vector<db::Job> Jobs(std::optional<db::JobState> state = std::nullopt) {
+    Result<std::vector<db::Job>> jobs = db_->ListJobs(state, 1000);
+    EXPECT_TRUE(jobs.ok()) << jobs.status();
+    return jobs.ok() ? *jobs : std::vector<db::Job>{};
+  }
+
+  // Waits until `done` jobs are done (or `deadline` passes); returns whether they are.
+  bool WaitForDone(size_t done, std::chrono::seconds deadline,
+                   const std::function<void()>& meanwhile = {}) {
+    auto until = std::chrono::steady_clock::now() + deadline;
+    while (std::chrono::steady_clock::now() < until) {
+      if (Jobs(db::JobState::kDone).size() >= done) return true;
+      if (meanwhile) meanwhile();
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+
+  // Steps that ran more than once after their checkpoint was durable.
+  std::vector<std::string> RepeatedSteps() {
+    std::ifstream in(step_log());
+    std::map<std::string, int> runs;
+    for (std::string line; std::getline(in, line);) ++runs[line];
+    std::vector<std::string> repeated;
+    for (const auto& [line, count] : runs)
+      if (count > 1) repeated.push_back(line + " x" + std::to_string(count));
+    return repeated;
+  }
+
+  size_t StepLogLines() {
+    std::ifstream in(step_log());
+    size_t lines = 0;
+    for (std::string line; std::getline(in, line);) ++lines;
+    return lines;
+  }
+
+  std::filesystem::path data() const { return dir_.path() / "data"; }
+  std::filesystem::path pipeline() const { return dir_.path() / "pipeline.toml"; }
+  std::filesystem::path step_log() const { return dir_.path() / "steps.log"; }
+
+  sluice::testing::TempDir dir_;
+  ScriptedOrigin origin_;
+  std::string image_;
+  std::string uri_;
+  std::unique_ptr<db::PostgresCatalog> db_;
+};
+
+TEST_F(FleetTest, KilledWorkersLoseNothingAndCommitEachSetOnce) {
+  Result<std::string> uri = sluice::testing::FreshPostgresDatabase();
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  UseDatabase(*uri);
+  constexpr int kSets = 10, kPerSet = 30;  // 300 items
+  for (int s = 0; s < kSets; ++s) {
+    std::string set = "brand-" + std::to_string(s);
+    Submit(set, ServeSet(set, kPerSet, 60ms), /*max_attempts=*/50);
+  }
+  std::map<int, std::unique_ptr<Subprocess>> workers;
+  std::map<std::string, int> slot_of;
+  int generation = 0, kills = 0;
+  auto start = [&](int slot) {
+    std::string name = "w" + std::to_string(slot) + "-" + std::to_string(generation++);
+    slot_of[name] = slot;
+    workers[slot] = StartWorker(name, /*lease=*/1.0);
+  };
+  for (int slot = 0; slot < 3; ++slot) start(slot);
+  std::mt19937 random(7);
+  auto last_kill = std::chrono::steady_clock::now();
+  bool finished = WaitForDone(kSets, 240s, [&] {
+    if (std::chrono::steady_clock::now() - last_kill < 1200ms) return;
+    // Kill a worker that holds a running job, so the kill always interrupts work.
+    std::vector<db::Job> running = Jobs(db::JobState::kRunning);
+    if (running.empty()) return;
+    const db::Job& victim = running[random() % running.size()];
+    auto it = slot_of.find(victim.worker);
+    if (it == slot_of.end() || !workers[it->second]) return;
+    workers[it->second]->Kill(SIGKILL);
+    workers[it->second]->Wait();
+    ++kills;
+    start(it->second);
+    last_kill = std::chrono::steady_clock::now();
+  });
+  for (auto& [slot, worker] : workers) worker->Kill(SIGKILL);
+  for (auto& [slot, worker] : workers) worker->Wait();
+  ASSERT_TRUE(finished) << "jobs done: " << Jobs(db::JobState::kDone).size() << " of " << kSets;
+
+  EXPECT_GE(kills, 3) << "the run was too short to kill workers mid-job";
+  int attempts = 0;
+  for (const db::Job& job : Jobs()) {
+    EXPECT_EQ(job.state, db::JobState::kDone) << job.set;
+    attempts += job.attempts;
+  }
+  EXPECT_GT(attempts, kSets) << "killed jobs were taken over by other workers";
+  std::vector<db::SetTotals> sets = *db_->ListSets();
+  ASSERT_EQ(sets.size(), static_cast<size_t>(kSets));
+  for (const db::SetTotals& set : sets) {
+    EXPECT_EQ(set.commits, 1) << set.set << " committed more than once";
+    EXPECT_EQ(set.items, kPerSet) << set.set;
+    EXPECT_EQ(set.ok, kPerSet) << set.set;
+    std::vector<db::StepRow> steps = *db_->ListSteps(set.set);
+    EXPECT_EQ(steps.size(), static_cast<size_t>(kPerSet * 3 + 1)) << set.set;
+    EXPECT_TRUE(db_->LoadCheckpoints(set.set)->empty()) << "checkpoints go with the commit";
+  }
+  EXPECT_EQ(RepeatedSteps(), std::vector<std::string>{}) << "checkpointed steps ran again";
+  // Every step ran at least once; only a kill between a checkpoint and its log line can hide
+  // one (at most the steps a worker has in flight: 4 items x 3 steps, or the set step).
+  EXPECT_GE(StepLogLines() + static_cast<size_t>(kills) * 12,
+            static_cast<size_t>(kSets * (kPerSet * 3 + 1)));
+}
+
+TEST_F(FleetTest, StoppedWorkerPastItsLeaseHasItsCommitRefused) {
+  Result<std::string> uri = sluice::testing::FreshPostgresDatabase();
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  UseDatabase(*uri);
+  std::string token = Submit("slow", ServeSet("slow", 8, 300ms), 5);
+  std::unique_ptr<Subprocess> stopped =
+      StartWorker("stopped", /*lease=*/1.0, {"--exit-when-idle", "--concurrency", "1"});
+  // Wait until it is fetching, then freeze it past its lease.
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < until && origin_.Log().size() < 2)
+    std::this_thread::sleep_for(20ms);
+  ASSERT_GE(origin_.Log().size(), 2u);
+  stopped->Kill(SIGSTOP);
+  std::this_thread::sleep_for(1500ms);
+  std::unique_ptr<Subprocess> taker = StartWorker("taker", 5.0, {"--exit-when-idle"});
+  ProcessResult took = taker->Wait();
+  ASSERT_EQ(took.exit_code, 0) << WorkerLog("taker");
+  Result<db::Job> job = db_->FindJob(token);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->state, db::JobState::kDone);
+  EXPECT_EQ(job->worker, "taker");
+  EXPECT_EQ(job->epoch, 2);
+
+  stopped->Kill(SIGCONT);
+  ProcessResult resumed = stopped->Wait();
+  EXPECT_EQ(resumed.exit_code, 0) << WorkerLog("stopped");
+  EXPECT_NE(WorkerLog("stopped").find("lease"), std::string::npos) << WorkerLog("stopped");
+  EXPECT_EQ(WorkerLog("stopped").find("job 1 committed"), std::string::npos)
+      << WorkerLog("stopped");
+  EXPECT_EQ(db_->ListSets()->at(0).commits, 1);
+  EXPECT_EQ(db_->FindJob(token)->worker, "taker");
+}
+
+TEST_F(FleetTest, PoisonJobReachesDeadLetterAndCanBeRetried) {
+  Result<std::string> uri = sluice::testing::FreshPostgresDatabase();
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  UseDatabase(*uri);
+  std::string token = Submit("poison", ServeSet("poison", 3, 0ms), /*max_attempts=*/2);
+  // This job kills whichever worker runs it (the crash hook fires after its first step).
+  std::vector<std::string> crash = {"SLUICE_TEST_CRASH_AFTER_STEPS=1"};
+  for (int run = 0; run < 2; ++run) {
+    std::unique_ptr<Subprocess> worker =
+        StartWorker("crashing-" + std::to_string(run), 0.3, {"--exit-when-idle"}, crash);
+    EXPECT_EQ(worker->Wait().exit_code, 128 + SIGKILL);
+    std::this_thread::sleep_for(400ms);  // past the lease
+  }
+  std::unique_ptr<Subprocess> last = StartWorker("last", 0.3, {"--exit-when-idle"}, crash);
+  EXPECT_EQ(last->Wait().exit_code, 0) << "nothing left to claim: the job is dead";
+  Result<db::Job> job = db_->FindJob(token);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->state, db::JobState::kDead);
+  EXPECT_EQ(job->failure_cause, "lease_expired");
+  EXPECT_EQ(job->attempts, 2);
+
+  ProcessResult dead = Sluice({"jobs", "--state", "dead", "--data", data().string()});
+  EXPECT_NE(dead.out.find(token), std::string::npos) << dead.out;
+  ProcessResult status = Sluice({"status", token, "--data", data().string()});
+  EXPECT_NE(status.out.find("dead"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("lease_expired"), std::string::npos) << status.out;
+  ProcessResult retry =
+      Sluice({"jobs", "retry", std::to_string(job->id), "--data", data().string()});
+  ASSERT_EQ(retry.exit_code, 0) << retry.err;
+  std::unique_ptr<Subprocess> fixed = StartWorker("fixed", 5, {"--exit-when-idle"});
+  EXPECT_EQ(fixed->Wait().exit_code, 0) << WorkerLog("fixed");
+  EXPECT_EQ(db_->FindJob(token)->state, db::JobState::kDone);
+  ProcessResult json = Sluice({"status", token, "--json", "--data", data().string()});
+  EXPECT_NE(json.out.find("\"items_ok\":3"), std::string::npos) << json.out;
+}
+
+TEST_F(FleetTest, WorkersRideOutAPostgresRestart) {
+  auto server = sluice::testing::PostgresServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  Result<std::string> uri = (*server)->CreateDatabase("fleet");
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  UseDatabase(*uri);
+  for (int s = 0; s < 4; ++s) {
+    std::string set = "restart-" + std::to_string(s);
+    Submit(set, ServeSet(set, 10, 100ms), 5);
+  }
+  std::vector<std::unique_ptr<Subprocess>> workers;
+  for (int w = 0; w < 2; ++w) workers.push_back(StartWorker("r" + std::to_string(w), 10.0));
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < until && Jobs(db::JobState::kRunning).empty())
+    std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE((*server)->Stop().ok());
+  std::this_thread::sleep_for(1500ms);
+  ASSERT_TRUE((*server)->StartAgain().ok());
+  bool finished = WaitForDone(4, 120s);
+  for (auto& worker : workers) worker->Kill(SIGKILL);
+  for (auto& worker : workers) worker->Wait();
+  ASSERT_TRUE(finished) << WorkerLog("r0") << WorkerLog("r1");
+  for (const db::SetTotals& set : *db_->ListSets()) {
+    EXPECT_EQ(set.commits, 1) << set.set;
+    EXPECT_EQ(set.ok, 10) << set.set;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::app
