@@ -31,6 +31,7 @@
 #include "pipeline/acquire.h"
 #include "pipeline/analyze.h"
 #include "pipeline/definition.h"
+#include "queue/intake/sqs_intake.h"
 #include "queue/intake/url_list.h"
 #include "runtime/offload.h"
 #include "runtime/task_group.h"
@@ -856,6 +857,119 @@ int ListJobs(JobsConfig config) {
   return kExitOk;
 }
 
+namespace {
+
+struct WorkerCounts {
+  int64_t committed = 0;
+  int64_t failed = 0;
+  bool interrupted = false;
+};
+
+// Reads a manifest named by an SQS message: s3://bucket/key with the standard AWS settings.
+asio::awaitable<Result<std::string>> ReadManifest(runtime::Runtime& rt, http::HttpClient& client,
+                                                  std::string uri) {
+  std::string_view rest = uri;
+  if (!ConsumePrefix(rest, "s3://") || rest.find('/') == std::string_view::npos) {
+    co_return Failure(absl::StatusCode::kInvalidArgument, "bad_message",
+                      StrCat("manifest '", uri, "': only s3://bucket/key manifests are read"));
+  }
+  std::string bucket(rest.substr(0, rest.find('/')));
+  std::string key(rest.substr(rest.find('/') + 1));
+  SLUICE_CO_ASSIGN_OR_RETURN(storage::S3Options options,
+                             S3OptionsFromEnvironment(StrCat("s3://", bucket)));
+  storage::S3BlobStore store(client, rt.loop_executor(), rt.blocking(), options);
+  co_return co_await store.Get(key, std::nullopt);
+}
+
+// Claims and runs jobs until stopped (SIGINT/SIGTERM: the running job is given back to the
+// queue) or, with exit_when_idle, until nothing is ready and the intake brought nothing.
+asio::awaitable<WorkerCounts> WorkerLoop(runtime::Runtime& rt, DataDir& data,
+                                         const MethodStack& stack,
+                                         const pipeline::PipelineDef& definition,
+                                         const WorkerConfig& config, std::string name,
+                                         intake::SqsIntake* sqs) {
+  std::chrono::milliseconds lease(static_cast<int64_t>(config.lease_seconds * 1000));
+  std::chrono::milliseconds poll(static_cast<int64_t>(config.poll_seconds * 1000));
+  WorkerCounts counts;
+  bool stopping = false;
+  asio::signal_set signals(rt.loop(), SIGINT, SIGTERM);
+  auto on_signal = [&](boost::system::error_code ec, int) {
+    if (ec) return;
+    stopping = counts.interrupted = true;
+    if (sqs) sqs->Stop();
+    std::fprintf(stderr, "sluice worker %s: stopping after the current job\n", name.c_str());
+  };
+  signals.async_wait(on_signal);
+  runtime::TaskGroup side(rt.loop_executor());
+  if (sqs) side.Spawn(sqs->Run());
+  asio::steady_timer pause(rt.loop_executor());
+  while (!stopping) {
+    auto claim = [&] { return data.db->Claim(name, 1, lease); };
+    Result<std::vector<db::Job>> claimed = co_await runtime::RunOn(rt.blocking(), claim);
+    if (!claimed.ok() || claimed->empty()) {
+      if (!claimed.ok()) {
+        std::fprintf(stderr, "sluice worker: cannot claim: %s\n",
+                     std::string(claimed.status().message()).c_str());
+      } else if (config.exit_when_idle && (!sqs || sqs->idle())) {
+        break;
+      }
+      if (claimed.ok() && !sqs) {
+        // Postgres wakes us on NOTIFY; otherwise this is the poll interval.
+        auto wait = [&] { return data.db->WaitForJobs(poll); };
+        Result<bool> woken = co_await runtime::RunOn(rt.blocking(), wait);
+        (void)woken;  // a hint either way: the next claim decides
+      } else {
+        pause.expires_after(poll);
+        boost::system::error_code ec;
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      continue;
+    }
+    db::Job job = std::move(claimed->front());
+    db::Lease held{job.id, job.epoch};
+    std::fprintf(stderr, "sluice worker: job %lld (%s): set %s, %zu URLs, attempt %d of %d\n",
+                 static_cast<long long>(job.id), job.token.c_str(), job.set.c_str(),
+                 job.urls.size(), job.attempts, job.max_attempts);
+    Result<AcquireOutcome> outcome = co_await ProcessJob(rt, data, stack, definition, job, config);
+    if (outcome.ok()) {
+      ++counts.committed;
+      const db::SetTotals& totals = outcome->report.totals;
+      std::fprintf(
+          stderr, "sluice worker: job %lld committed: set %s, %lld items, %lld ok, %lld failed\n",
+          static_cast<long long>(job.id), totals.set.c_str(), static_cast<long long>(totals.items),
+          static_cast<long long>(totals.ok), static_cast<long long>(totals.failed));
+      continue;
+    }
+    ++counts.failed;
+    if (CauseOf(outcome.status()) == "lease_lost") {
+      std::fprintf(stderr, "sluice worker: %s\n", std::string(outcome.status().message()).c_str());
+      continue;
+    }
+    // Back off longer with each attempt: 2, 4, 8 … s, at most a minute; a stopped worker gives
+    // the job back at once.
+    bool given_back = CauseOf(outcome.status()) == "worker_stopped";
+    auto backoff = given_back ? std::chrono::milliseconds(0)
+                              : std::chrono::milliseconds(std::min<int64_t>(
+                                    60'000, int64_t{1000} << std::min(job.attempts, 6)));
+    bool retryable = IsRetryable(outcome.status());
+    auto fail = [&] { return data.db->Fail(held, outcome.status(), retryable, backoff); };
+    Status recorded = co_await runtime::RunOn(rt.blocking(), fail);
+    std::fprintf(stderr, "sluice worker: job %lld failed (%s): %s%s\n",
+                 static_cast<long long>(job.id), CauseOf(outcome.status()).c_str(),
+                 std::string(outcome.status().message()).c_str(),
+                 !recorded.ok()                                 ? " (the failure was not recorded)"
+                 : retryable && job.attempts < job.max_attempts ? "; queued again"
+                                                                : "; dead-lettered");
+  }
+  boost::system::error_code ignored;
+  signals.cancel(ignored);
+  if (sqs) sqs->Stop();
+  co_await side.Wait();
+  co_return counts;
+}
+
+}  // namespace
+
 int RunWorker(WorkerConfig config) {
   runtime::Runtime rt;
   Result<std::unique_ptr<MethodStack>> stack = BuildMethods(&rt, config.queue.config);
@@ -865,62 +979,49 @@ int RunWorker(WorkerConfig config) {
   Result<DataDir> data = OpenQueue(config.queue, rt);
   if (!data.ok()) return Fail(kExitFatal, data.status());
   std::string name = config.name.empty() ? WorkerName() : config.name;
-  std::chrono::milliseconds lease(static_cast<int64_t>(config.lease_seconds * 1000));
-  std::chrono::milliseconds poll(static_cast<int64_t>(config.poll_seconds * 1000));
-  std::fprintf(stderr, "sluice worker %s: database %s, objects %s\n", name.c_str(),
-               data->database().c_str(), data->objects().c_str());
-  int64_t committed = 0, failed = 0;
-  while (true) {
-    Result<std::vector<db::Job>> claimed = data->db->Claim(name, 1, lease);
-    if (!claimed.ok()) {
-      std::fprintf(stderr, "sluice worker: cannot claim: %s\n",
-                   std::string(claimed.status().message()).c_str());
-      if (!IsRetryable(claimed.status())) return Fail(kExitFatal, claimed.status());
-      std::this_thread::sleep_for(poll);
-      continue;
-    }
-    if (claimed->empty()) {
-      if (config.exit_when_idle) break;
-      Result<bool> woken = data->db->WaitForJobs(poll);
-      (void)woken;  // a hint either way; the next claim decides
-      continue;
-    }
-    db::Job job = std::move(claimed->front());
-    db::Lease held{job.id, job.epoch};
-    std::fprintf(stderr, "sluice worker: job %lld (%s): set %s, %zu URLs, attempt %d of %d\n",
-                 static_cast<long long>(job.id), job.token.c_str(), job.set.c_str(),
-                 job.urls.size(), job.attempts, job.max_attempts);
-    Result<AcquireOutcome> outcome =
-        rt.Run(ProcessJob(rt, *data, **stack, *definition, job, config));
-    if (outcome.ok()) {
-      ++committed;
-      const db::SetTotals& totals = outcome->report.totals;
-      std::fprintf(
-          stderr, "sluice worker: job %lld committed: set %s, %lld items, %lld ok, %lld failed\n",
-          static_cast<long long>(job.id), totals.set.c_str(), static_cast<long long>(totals.items),
-          static_cast<long long>(totals.ok), static_cast<long long>(totals.failed));
-      continue;
-    }
-    ++failed;
-    if (CauseOf(outcome.status()) == "lease_lost") {
-      std::fprintf(stderr, "sluice worker: %s\n", std::string(outcome.status().message()).c_str());
-      continue;
-    }
-    // Back off longer with each attempt: 2, 4, 8 … s, at most a minute.
-    auto backoff = std::chrono::milliseconds(
-        std::min<int64_t>(60'000, int64_t{1000} << std::min(job.attempts, 6)));
-    bool retryable = IsRetryable(outcome.status());
-    Status recorded = data->db->Fail(held, outcome.status(), retryable, backoff);
-    std::fprintf(stderr, "sluice worker: job %lld failed (%s): %s%s\n",
-                 static_cast<long long>(job.id), CauseOf(outcome.status()).c_str(),
-                 std::string(outcome.status().message()).c_str(),
-                 !recorded.ok()                                 ? " (the failure was not recorded)"
-                 : retryable && job.attempts < job.max_attempts ? "; queued again"
-                                                                : "; dead-lettered");
+  std::fprintf(stderr, "sluice worker %s: database %s, objects %s%s\n", name.c_str(),
+               data->database().c_str(), data->objects().c_str(),
+               config.sqs.empty() ? "" : StrCat(", intake ", config.sqs).c_str());
+
+  std::unique_ptr<http::HttpClient> intake_client;
+  std::unique_ptr<intake::SqsQueue> queue;
+  std::unique_ptr<intake::SqsIntake> sqs;
+  if (!config.sqs.empty()) {
+    Result<std::unique_ptr<http::HttpClient>> client =
+        http::HttpClient::Create(rt.loop_executor(), {});
+    if (!client.ok()) return Fail(kExitFatal, client.status());
+    intake_client = std::move(*client);
+    queue = std::make_unique<intake::SqsQueue>(
+        *intake_client, intake::SqsOptions{.queue_url = config.sqs,
+                                           .credentials = AwsCredentialsFromEnvironment("sqs"),
+                                           .wait_seconds = config.sqs_wait_seconds,
+                                           // The operator names the queue; it may be local.
+                                           .allow_private = true});
+    http::HttpClient& manifests = *intake_client;
+    intake::ManifestReader read_manifest = [&rt, &manifests](std::string uri) {
+      return ReadManifest(rt, manifests, std::move(uri));
+    };
+    sqs = std::make_unique<intake::SqsIntake>(
+        rt, *queue, *data->db, std::move(read_manifest),
+        intake::SqsIntakeOptions{.visibility_seconds = config.sqs_visibility_seconds,
+                                 .max_attempts = config.max_attempts,
+                                 .validate_set = ValidateSetName});
   }
-  std::fprintf(stderr, "sluice worker %s: queue idle; %lld job(s) committed, %lld failed\n",
-               name.c_str(), static_cast<long long>(committed), static_cast<long long>(failed));
-  return kExitOk;
+  WorkerCounts counts =
+      rt.Run(WorkerLoop(rt, *data, **stack, *definition, config, name, sqs.get()));
+  std::fprintf(stderr, "sluice worker %s: %s; %lld job(s) committed, %lld failed\n", name.c_str(),
+               counts.interrupted ? "stopped" : "queue idle",
+               static_cast<long long>(counts.committed), static_cast<long long>(counts.failed));
+  if (sqs) {
+    const intake::IntakeCounts& in = sqs->counts();
+    std::fprintf(stderr,
+                 "sluice worker %s: intake: %lld messages, %lld jobs created, %lld already "
+                 "queued, %lld left for the redrive policy\n",
+                 name.c_str(), static_cast<long long>(in.received),
+                 static_cast<long long>(in.jobs_created), static_cast<long long>(in.duplicates),
+                 static_cast<long long>(in.rejected));
+  }
+  return counts.interrupted ? kExitInterrupted : kExitOk;
 }
 
 }  // namespace sluice::app

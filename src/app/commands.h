@@ -151,6 +151,12 @@ struct WorkerConfig {
   // Exit once a claim finds nothing ready (batch runs, tests) instead of waiting for more.
   bool exit_when_idle = false;
   std::string name;  // default: HOST:PID
+  // An SQS queue URL to take jobs from as well ("" for none): each message becomes a job.
+  std::string sqs;
+  int sqs_wait_seconds = 20;
+  int sqs_visibility_seconds = 60;
+  // Attempts of the jobs the SQS intake creates.
+  int max_attempts = 3;
 };
 // Claims jobs one at a time and runs each (acquire, analyse, fenced commit) until stopped, or
 // until idle with exit_when_idle. A failed job is queued again with backoff while attempts

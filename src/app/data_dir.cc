@@ -36,6 +36,29 @@ std::string Environment(const char* name, std::string fallback = "") {
 
 }  // namespace
 
+http::SigV4 AwsCredentialsFromEnvironment(const std::string& service) {
+  return {.access_key = Environment("AWS_ACCESS_KEY_ID"),
+          .secret_key = Environment("AWS_SECRET_ACCESS_KEY"),
+          .session_token = Environment("AWS_SESSION_TOKEN"),
+          .region = Environment("AWS_REGION", Environment("AWS_DEFAULT_REGION", "us-east-1")),
+          .service = service};
+}
+
+Result<storage::S3Options> S3OptionsFromEnvironment(const std::string& uri) {
+  storage::S3Options options;
+  SLUICE_RETURN_IF_ERROR(storage::ParseS3Uri(uri, options));
+  options.credentials = AwsCredentialsFromEnvironment("s3");
+  options.endpoint = Environment(
+      "AWS_ENDPOINT_URL", StrCat("https://s3.", options.credentials.region, ".amazonaws.com"));
+  if (options.credentials.access_key.empty() || options.credentials.secret_key.empty()) {
+    return absl::InvalidArgumentError(
+        StrCat(uri, " needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"));
+  }
+  // The endpoint is the operator's choice (MinIO on this host is common), not input.
+  options.allow_private = true;
+  return options;
+}
+
 std::string DataDir::objects() const {
   if (store && store != local.get()) return store->Describe();
   return (root / "objects").string();
@@ -50,21 +73,7 @@ Result<DataDir> DataDir::Open(const std::filesystem::path& root, runtime::Runtim
   dir.store = dir.local.get();
   const std::string& uri = uris.store;
   if (uri.starts_with("s3://")) {
-    storage::S3Options options;
-    SLUICE_RETURN_IF_ERROR(storage::ParseS3Uri(uri, options));
-    std::string region = Environment("AWS_REGION", Environment("AWS_DEFAULT_REGION", "us-east-1"));
-    options.endpoint =
-        Environment("AWS_ENDPOINT_URL", StrCat("https://s3.", region, ".amazonaws.com"));
-    options.credentials = {.access_key = Environment("AWS_ACCESS_KEY_ID"),
-                           .secret_key = Environment("AWS_SECRET_ACCESS_KEY"),
-                           .session_token = Environment("AWS_SESSION_TOKEN"),
-                           .region = region};
-    if (options.credentials.access_key.empty() || options.credentials.secret_key.empty()) {
-      return absl::InvalidArgumentError(
-          StrCat("--store ", uri, " needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"));
-    }
-    // The endpoint is the operator's choice (MinIO on this host is common), not input.
-    options.allow_private = true;
+    SLUICE_ASSIGN_OR_RETURN(storage::S3Options options, S3OptionsFromEnvironment(uri));
     SLUICE_ASSIGN_OR_RETURN(dir.store_client_,
                             http::HttpClient::Create(runtime.loop_executor(), {}));
     dir.remote_ = std::make_unique<storage::S3BlobStore>(

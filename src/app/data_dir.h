@@ -17,8 +17,17 @@
 #include "http/curl_client.h"
 #include "runtime/runtime.h"
 #include "storage/local/local_blob_store.h"
+#include "storage/s3/s3_blob_store.h"
 
 namespace sluice::app {
+
+// S3 settings for "s3://bucket/prefix" from the standard AWS variables: AWS_ENDPOINT_URL
+// (default https://s3.REGION.amazonaws.com), AWS_REGION or AWS_DEFAULT_REGION (default
+// us-east-1), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN. InvalidArgument for
+// a bad URI or missing credentials.
+Result<storage::S3Options> S3OptionsFromEnvironment(const std::string& uri);
+// SigV4 credentials for `service` from the same variables.
+http::SigV4 AwsCredentialsFromEnvironment(const std::string& service);
 
 struct DataDir {
   std::filesystem::path root;  // absolute

@@ -347,5 +347,34 @@ TEST_F(FleetTest, WorkersRideOutAPostgresRestart) {
   }
 }
 
+TEST_F(FleetTest, SqsMessageBecomesAJobThatCommitsAndIsDeleted) {
+  Result<std::string> uri = sluice::testing::FreshPostgresDatabase();
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  UseDatabase(*uri);
+  auto sqs = sluice::testing::Sqslite::Start();
+  ASSERT_TRUE(sqs.ok()) << sqs.status();
+  Result<std::string> queue = (*sqs)->CreateQueue("media");
+  ASSERT_TRUE(queue.ok()) << queue.status();
+  std::vector<std::string> urls = ServeSet("from-sqs", 3, 0ms);
+  std::string body = R"({"set": "from-sqs", "urls": [")" + urls[0] + R"(", ")" + urls[1] +
+                     R"(", ")" + urls[2] + R"("]})";
+  Result<std::string> message = (*sqs)->Send(*queue, body);
+  ASSERT_TRUE(message.ok()) << message.status();
+  ASSERT_EQ(*(*sqs)->Messages(*queue), 1);
+
+  std::unique_ptr<Subprocess> worker =
+      StartWorker("sqs-worker", 10, {"--exit-when-idle", "--sqs", *queue, "--sqs-wait", "1"},
+                  {"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local"});
+  ProcessResult done = worker->Wait();
+  ASSERT_EQ(done.exit_code, 0) << WorkerLog("sqs-worker");
+  std::vector<db::Job> jobs = Jobs();
+  ASSERT_EQ(jobs.size(), 1u) << WorkerLog("sqs-worker");
+  EXPECT_EQ(jobs[0].dedupe_key, "sqs:" + *message);
+  EXPECT_EQ(jobs[0].state, db::JobState::kDone);
+  EXPECT_EQ(db_->ListSets()->at(0).commits, 1);
+  EXPECT_EQ(db_->ListSets()->at(0).ok, 3);
+  EXPECT_EQ(*(*sqs)->Messages(*queue), 0) << "the message is deleted once its job exists";
+}
+
 }  // namespace
 }  // namespace sluice::app

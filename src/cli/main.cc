@@ -225,6 +225,23 @@ int main(int argc, char** argv) {
   worker_cmd->add_flag("--exit-when-idle", worker.exit_when_idle,
                        "Exit when no job is ready instead of waiting for more");
   worker_cmd->add_option("--name", worker.name, "Worker name in job rows (default: HOST:PID)");
+  worker_cmd->add_option("--sqs", worker.sqs,
+                         "Also take jobs from this SQS queue URL: each message "
+                         "{\"set\": …, \"urls\": […]} or {\"set\": …, \"manifest\": \"s3://…\"} "
+                         "becomes a job (AWS credentials from the environment)");
+  worker_cmd->add_option("--sqs-wait", worker.sqs_wait_seconds, "Long-poll seconds (0-20)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 20));
+  worker_cmd
+      ->add_option("--sqs-visibility", worker.sqs_visibility_seconds,
+                   "Seconds a received message stays hidden while its job is created")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 43200));
+  worker_cmd
+      ->add_option("--max-attempts", worker.max_attempts,
+                   "Attempts of jobs made from SQS messages before dead letter")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   FetchFlags worker_fetch;
   worker_fetch.Add(worker_cmd, worker.fetch);
   add_queue_options(worker_cmd, worker.queue);

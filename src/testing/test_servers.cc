@@ -107,6 +107,50 @@ Result<std::unique_ptr<Sqslite>> Sqslite::Start() {
   return sqs;
 }
 
+Result<std::string> Sqslite::CreateQueue(const std::string& name) {
+  TempDir scratch;
+  ProcessResult created =
+      RunProcess({"/usr/bin/curl", "-sS", "--fail", "--data-urlencode", "Action=CreateQueue",
+                  "--data-urlencode", "QueueName=" + name, endpoint() + "/"},
+                 scratch.path());
+  if (created.exit_code != 0)
+    return absl::UnavailableError(StrCat("CreateQueue failed: ", created.err, created.out));
+  return StrCat(endpoint(), "/queues/", name);
+}
+
+Result<std::string> Sqslite::Send(const std::string& queue_url, const std::string& body) {
+  TempDir scratch;
+  ProcessResult sent =
+      RunProcess({"/usr/bin/curl", "-sS", "--fail", "--data-urlencode", "Action=SendMessage",
+                  "--data-urlencode", "QueueUrl=" + queue_url, "--data-urlencode",
+                  "MessageBody=" + body, endpoint() + "/"},
+                 scratch.path());
+  size_t start = sent.out.find("<MessageId>");
+  size_t end = sent.out.find("</MessageId>");
+  if (sent.exit_code != 0 || start == std::string::npos || end == std::string::npos)
+    return absl::UnavailableError(StrCat("SendMessage failed: ", sent.err, sent.out));
+  start += std::string_view("<MessageId>").size();
+  return sent.out.substr(start, end - start);
+}
+
+Result<int> Sqslite::Messages(const std::string& queue_url) {
+  TempDir scratch;
+  ProcessResult answer =
+      RunProcess({"/usr/bin/curl", "-sS", "--fail", "--data-urlencode", "Action=GetQueueAttributes",
+                  "--data-urlencode", "QueueUrl=" + queue_url, "--data-urlencode",
+                  "AttributeName.1=ApproximateNumberOfMessages", endpoint() + "/"},
+                 scratch.path());
+  size_t name = answer.out.find("ApproximateNumberOfMessages</Name>");
+  size_t value = name == std::string::npos ? name : answer.out.find("<Value>", name);
+  size_t end = value == std::string::npos ? value : answer.out.find("</Value>", value);
+  int count = 0;
+  if (answer.exit_code != 0 || end == std::string::npos ||
+      !ParseInt(std::string_view(answer.out).substr(value + 7, end - value - 7), count)) {
+    return absl::UnavailableError(StrCat("GetQueueAttributes failed: ", answer.err, answer.out));
+  }
+  return count;
+}
+
 }  // namespace sluice::testing
 
 namespace sluice::testing {

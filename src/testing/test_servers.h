@@ -62,6 +62,12 @@ class Sqslite {
  public:
   static Result<std::unique_ptr<Sqslite>> Start();
   std::string endpoint() const { return "http://localhost:" + std::to_string(server_->port()); }
+  // Creates queue `name` (with curl: sluice itself never creates queues); returns its URL.
+  Result<std::string> CreateQueue(const std::string& name);
+  // Sends `body` to the queue at `queue_url` (with curl); returns the MessageId.
+  Result<std::string> Send(const std::string& queue_url, const std::string& body);
+  // The queue's ApproximateNumberOfMessages (sqslite counts every message not yet deleted).
+  Result<int> Messages(const std::string& queue_url);
 
  private:
   Sqslite() = default;

@@ -96,6 +96,13 @@ boost::asio::awaitable<Status> SqsQueue::ExtendVisibility(std::string receipt_ha
   co_return answer.status();
 }
 
+boost::asio::awaitable<Status> SqsQueue::Delete(std::string receipt_handle) {
+  Params params;
+  params.emplace_back("ReceiptHandle", std::move(receipt_handle));
+  Result<std::string> answer = co_await Call("DeleteMessage", std::move(params));
+  co_return answer.status();
+}
+
 boost::asio::awaitable<Status> SqsQueue::DeleteBatch(std::vector<std::string> receipt_handles) {
   if (receipt_handles.empty()) co_return absl::OkStatus();
   if (receipt_handles.size() > 10)

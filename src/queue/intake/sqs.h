@@ -50,6 +50,8 @@ class SqsQueue {
   // Deletes up to 10 messages in one call. Unavailable naming every entry that failed (those
   // stay in the queue and come back), OK when all were deleted.
   boost::asio::awaitable<Status> DeleteBatch(std::vector<std::string> receipt_handles);
+  // Deletes one message (DeleteMessage).
+  boost::asio::awaitable<Status> Delete(std::string receipt_handle);
 
  private:
   // Sends Action=`action` with `params`; the answer's XML on 2xx, else the SQS error as status.
