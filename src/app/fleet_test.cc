@@ -341,7 +341,9 @@ TEST_F(FleetTest, WorkersRideOutAPostgresRestart) {
   for (auto& worker : workers) worker->Kill(SIGKILL);
   for (auto& worker : workers) worker->Wait();
   ASSERT_TRUE(finished) << WorkerLog("r0") << WorkerLog("r1");
-  for (const db::SetTotals& set : *db_->ListSets()) {
+  std::vector<db::SetTotals> sets = *db_->ListSets();
+  ASSERT_EQ(sets.size(), 4u);
+  for (const db::SetTotals& set : sets) {
     EXPECT_EQ(set.commits, 1) << set.set;
     EXPECT_EQ(set.ok, 10) << set.set;
   }
