@@ -8,6 +8,7 @@
 #include <functional>
 #include <thread>
 
+#include "common/strings.h"
 #include "db/test_backends.h"
 #include "testing/temp_dir.h"
 
@@ -158,7 +159,7 @@ TEST_P(CatalogConformance, TextSurvivesExactly) {
 
 TEST_P(CatalogConformance, LargeBatchInOneCall) {
   std::vector<ItemRecord> items;
-  for (int i = 0; i < 5000; ++i) items.push_back(Ok("u" + std::to_string(i), "s", 1));
+  for (int i = 0; i < 5000; ++i) items.push_back(Ok(StrCat("u", i), "s", 1));
   items.push_back(Failed("u7", "late"));  // same URL twice in one batch: the ok row wins
   ASSERT_TRUE(catalog_->RecordItems("big", items).ok());
   Result<SetTotals> totals = catalog_->FinishSet("big");

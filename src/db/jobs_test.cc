@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "common/strings.h"
 #include "db/test_backends.h"
 #include "testing/temp_dir.h"
 
@@ -190,7 +191,7 @@ TEST_P(JobStoreConformance, PriorityFirstThenRoundRobinAcrossSets) {
 
 TEST_P(JobStoreConformance, ConcurrentClaimersNeverShareAJob) {
   constexpr int kJobs = 120;
-  for (int i = 0; i < kJobs; ++i) ASSERT_TRUE(db_->Submit(Spec("s" + std::to_string(i % 7))).ok());
+  for (int i = 0; i < kJobs; ++i) ASSERT_TRUE(db_->Submit(Spec(StrCat("s", i % 7))).ok());
   std::mutex mu;
   std::map<int64_t, int> claims;
   std::vector<std::thread> claimers;

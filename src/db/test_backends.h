@@ -39,6 +39,9 @@ inline Backend PostgresBackend() {
   return {"postgres",
           [](const std::string& where) -> Result<std::unique_ptr<Database>> {
             SLUICE_ASSIGN_OR_RETURN(auto database, PostgresCatalog::Open(where));
+            // The contract says a claim reaps expired leases first; the default interval is a
+            // throughput setting for fleets.
+            database->set_reap_interval(std::chrono::milliseconds(0));
             return std::unique_ptr<Database>(std::move(database));
           },
           [](const std::filesystem::path&) { return sluice::testing::FreshPostgresDatabase(); }};

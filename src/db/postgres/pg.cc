@@ -127,9 +127,18 @@ Status Connection::ErrorFrom(PGresult* result, std::string_view what) {
 
 Result<Rows> Connection::Exec(std::string_view sql, const Params& params) {
   std::string text(sql);
+  auto it = prepared_.find(text);
+  if (it == prepared_.end()) {
+    std::string name = StrCat("sluice_", prepared_.size());
+    PGresult* prepared = PQprepare(conn_, name.c_str(), text.c_str(), 0, nullptr);
+    if (!prepared || PQresultStatus(prepared) != PGRES_COMMAND_OK)
+      return ErrorFrom(prepared, StrCat("statement failed (", StatementHead(sql), ")"));
+    PQclear(prepared);
+    it = prepared_.emplace(std::move(text), std::move(name)).first;
+  }
   std::vector<const char*> values = params.pointers();
   PGresult* result =
-      PQexecParams(conn_, text.c_str(), params.size(), nullptr, values.data(), nullptr, nullptr, 0);
+      PQexecPrepared(conn_, it->second.c_str(), params.size(), values.data(), nullptr, nullptr, 0);
   ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     return ErrorFrom(result, StrCat("statement failed (", StatementHead(sql), ")"));

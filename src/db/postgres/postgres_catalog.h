@@ -6,6 +6,7 @@
 // retried with backoff for Options::reconnect_for before a call gives up with Unavailable.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -57,6 +58,10 @@ class PostgresCatalog : public Database {
   // (polling is the fallback).
   Result<bool> WaitForJobs(std::chrono::milliseconds timeout) override;
 
+  // Claims reap expired leases at most this often per process (default 500 ms): a statement
+  // saved on most claims, at the price of noticing a dead worker up to this much later.
+  void set_reap_interval(std::chrono::milliseconds interval) { reap_interval_ = interval; }
+
   // The schema version this database is at.
   Result<int> SchemaVersion();
   pg::Pool& pool() { return *pool_; }
@@ -66,6 +71,8 @@ class PostgresCatalog : public Database {
 
  private:
   std::unique_ptr<pg::Pool> pool_;
+  std::chrono::milliseconds reap_interval_{500};
+  std::atomic<int64_t> next_reap_ms_{0};  // steady clock
   std::mutex listen_mu_;
   std::unique_ptr<pg::Connection> listener_;
 };

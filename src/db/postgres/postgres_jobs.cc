@@ -99,10 +99,18 @@ Result<std::vector<Job>> PostgresCatalog::Claim(std::string_view worker, int max
   size_t returning = claim_sql.rfind("RETURNING ") + 10;
   claim_sql.insert(returning, "jobs.");
   std::vector<Job> claimed;
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+  int64_t due = next_reap_ms_.load();
+  bool reap =
+      now >= due && next_reap_ms_.compare_exchange_strong(due, now + reap_interval_.count());
   SLUICE_RETURN_IF_ERROR(pool_->Run([&](pg::Connection& c) -> Status {
-    // Expired leases go back to the queue (or to dead letter) first. SKIP LOCKED: a lease being
-    // renewed or committed right now is not expired for us.
-    SLUICE_RETURN_IF_ERROR(c.Exec(R"sql(
+    // Expired leases go back to the queue (or to dead letter) first, in a statement of their
+    // own so that the claim below sees them. SKIP LOCKED: a lease being renewed or committed
+    // right now is not expired for us.
+    if (reap)
+      SLUICE_RETURN_IF_ERROR(c.Exec(R"sql(
       UPDATE jobs SET
         state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
         finished_at = CASE WHEN attempts >= max_attempts THEN sluice_now_ms() END,
@@ -112,7 +120,7 @@ Result<std::vector<Job>> PostgresCatalog::Claim(std::string_view worker, int max
                           max_attempts || ')'
       WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_until < sluice_now_ms()
                    FOR UPDATE SKIP LOCKED))sql")
-                               .status());
+                                 .status());
     SLUICE_ASSIGN_OR_RETURN(pg::Rows rows,
                             c.Exec(claim_sql, pg::Params()
                                                   .Add(worker)
