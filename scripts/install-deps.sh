@@ -21,7 +21,7 @@ packages=(
   # sample media for the demo and test fixtures
   imagemagick fonts-dejavu-core ffmpeg espeak-ng
   # benchmarks: reference clients, the loopback web server, peak-RSS measurement
-  curl aria2 nginx-light time
+  curl aria2 nginx-light time python3
 )
 
 missing=()
