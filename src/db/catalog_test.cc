@@ -34,50 +34,32 @@ ItemRecord Failed(std::string url, std::string cause) {
                     .requests = 1};
 }
 
-class CatalogConformance : public ::testing::TestWithParam<Backend> {
- protected:
-  void SetUp() override {
-    Result<std::string> where = GetParam().create(dir_.path());
-    ASSERT_TRUE(where.ok()) << where.status();
-    where_ = *where;
-    Reopen();
-  }
-  void Reopen() {
-    catalog_.reset();
-    Result<std::unique_ptr<Database>> opened = GetParam().open(where_);
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    catalog_ = std::move(*opened);
-  }
-  sluice::testing::TempDir dir_;
-  std::string where_;
-  std::unique_ptr<Database> catalog_;
-};
+using CatalogConformance = BackendTest;
 
 TEST_P(CatalogConformance, RecordsAndCountsItems) {
-  ASSERT_TRUE(catalog_
-                  ->RecordItems("s", {Ok("http://a/1", "aa", 10), Ok("http://a/2", "bb", 20),
-                                      Failed("http://a/3", "http_404")})
+  ASSERT_TRUE(db_->RecordItems("s", {Ok("http://a/1", "aa", 10), Ok("http://a/2", "bb", 20),
+                                     Failed("http://a/3", "http_404")})
                   .ok());
-  Result<SetTotals> totals = catalog_->FinishSet("s");
+  Result<SetTotals> totals = db_->FinishSet("s");
   ASSERT_TRUE(totals.ok()) << totals.status();
   EXPECT_EQ(totals->items, 3);
   EXPECT_EQ(totals->ok, 2);
   EXPECT_EQ(totals->failed, 1);
   EXPECT_EQ(totals->bytes, 30);
-  std::vector<std::string> done = *catalog_->CompletedUrls("s");
+  std::vector<std::string> done = *db_->CompletedUrls("s");
   EXPECT_EQ(done, (std::vector<std::string>{"http://a/1", "http://a/2"}));
-  std::vector<ItemRecord> items = *catalog_->ListItems("s");
+  std::vector<ItemRecord> items = *db_->ListItems("s");
   ASSERT_EQ(items.size(), 3u);
   EXPECT_EQ(items[2].failure_cause, "http_404");
   EXPECT_EQ(items[0].store_key, "objects/aa");
-  EXPECT_EQ(catalog_->ListSets()->size(), 1u);
+  EXPECT_EQ(db_->ListSets()->size(), 1u);
 }
 
 TEST_P(CatalogConformance, UpsertsAreIdempotentAndNeverDowngradeOk) {
-  ASSERT_TRUE(catalog_->RecordItems("s", {Failed("u1", "http_503"), Ok("u2", "bb", 5)}).ok());
-  ASSERT_TRUE(catalog_->RecordItems("s", {Ok("u1", "aa", 7), Failed("u2", "http_503")}).ok());
-  ASSERT_TRUE(catalog_->RecordItems("s", {Ok("u1", "aa", 7)}).ok());
-  std::vector<ItemRecord> items = *catalog_->ListItems("s");
+  ASSERT_TRUE(db_->RecordItems("s", {Failed("u1", "http_503"), Ok("u2", "bb", 5)}).ok());
+  ASSERT_TRUE(db_->RecordItems("s", {Ok("u1", "aa", 7), Failed("u2", "http_503")}).ok());
+  ASSERT_TRUE(db_->RecordItems("s", {Ok("u1", "aa", 7)}).ok());
+  std::vector<ItemRecord> items = *db_->ListItems("s");
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[0].status, ItemStatus::kOk);
   EXPECT_EQ(items[0].failure_cause, "");
@@ -85,18 +67,18 @@ TEST_P(CatalogConformance, UpsertsAreIdempotentAndNeverDowngradeOk) {
 }
 
 TEST_P(CatalogConformance, SetsAreSeparate) {
-  ASSERT_TRUE(catalog_->RecordItems("a", {Ok("u", "aa", 1)}).ok());
-  ASSERT_TRUE(catalog_->RecordItems("b", {Failed("u", "x")}).ok());
-  EXPECT_EQ(catalog_->CompletedUrls("a")->size(), 1u);
-  EXPECT_EQ(catalog_->CompletedUrls("b")->size(), 0u);
-  EXPECT_EQ(catalog_->CompletedUrls("unknown")->size(), 0u);
-  EXPECT_EQ(catalog_->FinishSet("unknown").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(db_->RecordItems("a", {Ok("u", "aa", 1)}).ok());
+  ASSERT_TRUE(db_->RecordItems("b", {Failed("u", "x")}).ok());
+  EXPECT_EQ(db_->CompletedUrls("a")->size(), 1u);
+  EXPECT_EQ(db_->CompletedUrls("b")->size(), 0u);
+  EXPECT_EQ(db_->CompletedUrls("unknown")->size(), 0u);
+  EXPECT_EQ(db_->FinishSet("unknown").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_P(CatalogConformance, SurvivesReopen) {
-  ASSERT_TRUE(catalog_->RecordItems("s", {Ok("u", "aa", 1)}).ok());
+  ASSERT_TRUE(db_->RecordItems("s", {Ok("u", "aa", 1)}).ok());
   Reopen();
-  EXPECT_EQ(catalog_->CompletedUrls("s")->size(), 1u);
+  EXPECT_EQ(db_->CompletedUrls("s")->size(), 1u);
 }
 
 StepRow Step(std::string url, std::string method, bool ok, std::string output) {
@@ -113,21 +95,21 @@ StepRow Step(std::string url, std::string method, bool ok, std::string output) {
 }
 
 TEST_P(CatalogConformance, CommitAnalysisReplacesStepsAndCachesOnce) {
-  ASSERT_TRUE(catalog_->RecordItems("s", {Ok("u1", "aa", 1), Ok("u2", "bb", 2)}).ok());
+  ASSERT_TRUE(db_->RecordItems("s", {Ok("u1", "aa", 1), Ok("u2", "bb", 2)}).ok());
   std::vector<StepRow> steps = {Step("", "set.summary", true, R"({"items":2})"),
                                 Step("u1", "image.phash", true, R"({"hash":"ff\u00e9"})"),
                                 Step("u2", "image.phash", false, "")};
   std::vector<CachedStep> cache = {
       {"key-u1-image.phash", "aa", "image.phash", 1, R"({"hash":"ff\u00e9"})", "{}"}};
-  Result<SetTotals> first = catalog_->CommitAnalysis("s", steps, cache, std::nullopt);
+  Result<SetTotals> first = db_->CommitAnalysis("s", steps, cache, std::nullopt);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->commits, 1);
   EXPECT_EQ(first->ok, 2);
   // The same commit again: the same rows, the cache entry once, one more commit counted.
-  Result<SetTotals> second = catalog_->CommitAnalysis("s", steps, cache, std::nullopt);
+  Result<SetTotals> second = db_->CommitAnalysis("s", steps, cache, std::nullopt);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->commits, 2);
-  std::vector<StepRow> rows = *catalog_->ListSteps("s");
+  std::vector<StepRow> rows = *db_->ListSteps("s");
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0].url, "");
   EXPECT_EQ(rows[0].method, "set.summary");
@@ -136,22 +118,22 @@ TEST_P(CatalogConformance, CommitAnalysisReplacesStepsAndCachesOnce) {
   EXPECT_FALSE(rows[2].ok);
   EXPECT_EQ(rows[2].failure_details, steps[2].failure_details) << "COPY escaping round trip";
   EXPECT_DOUBLE_EQ(rows[2].millis, 1.5);
-  std::vector<CachedStep> cached = *catalog_->CachedSteps({"aa", "bb", "zz"});
+  std::vector<CachedStep> cached = *db_->CachedSteps({"aa", "bb", "zz"});
   ASSERT_EQ(cached.size(), 1u);
   EXPECT_EQ(cached[0].step_key, "key-u1-image.phash");
   EXPECT_EQ(cached[0].output_json, R"({"hash":"ff\u00e9"})");
   // A rerun with fewer steps replaces, never accumulates.
-  ASSERT_TRUE(catalog_->CommitAnalysis("s", {steps[1]}, {}, std::nullopt).ok());
-  EXPECT_EQ(catalog_->ListSteps("s")->size(), 1u);
-  EXPECT_EQ(catalog_->CommitAnalysis("nope", steps, {}, std::nullopt).status().code(),
+  ASSERT_TRUE(db_->CommitAnalysis("s", {steps[1]}, {}, std::nullopt).ok());
+  EXPECT_EQ(db_->ListSteps("s")->size(), 1u);
+  EXPECT_EQ(db_->CommitAnalysis("nope", steps, {}, std::nullopt).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(catalog_->ListSets()->at(0).commits, 3);
+  EXPECT_EQ(db_->ListSets()->at(0).commits, 3);
 }
 
 TEST_P(CatalogConformance, TextSurvivesExactly) {
   std::string odd = "http://a/\xc3\xa9?q=1\t2\\N\r\nend";
-  ASSERT_TRUE(catalog_->RecordItems("s", {Failed(odd, "http_404")}).ok());
-  std::vector<ItemRecord> items = *catalog_->ListItems("s");
+  ASSERT_TRUE(db_->RecordItems("s", {Failed(odd, "http_404")}).ok());
+  std::vector<ItemRecord> items = *db_->ListItems("s");
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(items[0].url, odd);
   EXPECT_EQ(items[0].final_url, "");
@@ -161,24 +143,24 @@ TEST_P(CatalogConformance, LargeBatchInOneCall) {
   std::vector<ItemRecord> items;
   for (int i = 0; i < 5000; ++i) items.push_back(Ok(StrCat("u", i), "s", 1));
   items.push_back(Failed("u7", "late"));  // same URL twice in one batch: the ok row wins
-  ASSERT_TRUE(catalog_->RecordItems("big", items).ok());
-  Result<SetTotals> totals = catalog_->FinishSet("big");
+  ASSERT_TRUE(db_->RecordItems("big", items).ok());
+  Result<SetTotals> totals = db_->FinishSet("big");
   ASSERT_TRUE(totals.ok()) << totals.status();
   EXPECT_EQ(totals->items, 5000);
   EXPECT_EQ(totals->ok, 5000);
 }
 
 TEST_P(CatalogConformance, CheckpointsKeepOrderAndGoAtCommit) {
-  ASSERT_TRUE(catalog_->RecordItems("s", {Ok("u1", "aa", 1)}).ok());
-  ASSERT_TRUE(catalog_->SaveCheckpoints("s", {R"({"n":1})", "line\twith\\odd\nbytes"}).ok());
-  ASSERT_TRUE(catalog_->SaveCheckpoints("s", {R"({"n":3})"}).ok());
-  ASSERT_TRUE(catalog_->SaveCheckpoints("other", {R"({"n":9})"}).ok());
-  std::vector<std::string> lines = *catalog_->LoadCheckpoints("s");
+  ASSERT_TRUE(db_->RecordItems("s", {Ok("u1", "aa", 1)}).ok());
+  ASSERT_TRUE(db_->SaveCheckpoints("s", {R"({"n":1})", "line\twith\\odd\nbytes"}).ok());
+  ASSERT_TRUE(db_->SaveCheckpoints("s", {R"({"n":3})"}).ok());
+  ASSERT_TRUE(db_->SaveCheckpoints("other", {R"({"n":9})"}).ok());
+  std::vector<std::string> lines = *db_->LoadCheckpoints("s");
   EXPECT_EQ(lines,
             (std::vector<std::string>{R"({"n":1})", "line\twith\\odd\nbytes", R"({"n":3})"}));
-  ASSERT_TRUE(catalog_->CommitAnalysis("s", {}, {}, std::nullopt).ok());
-  EXPECT_TRUE(catalog_->LoadCheckpoints("s")->empty());
-  EXPECT_EQ(catalog_->LoadCheckpoints("other")->size(), 1u);
+  ASSERT_TRUE(db_->CommitAnalysis("s", {}, {}, std::nullopt).ok());
+  EXPECT_TRUE(db_->LoadCheckpoints("s")->empty());
+  EXPECT_EQ(db_->LoadCheckpoints("other")->size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CatalogConformance,

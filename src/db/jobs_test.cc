@@ -28,24 +28,13 @@ JobSpec Spec(std::string set, int priority = 0, int max_attempts = 3) {
 
 Lease LeaseOf(const Job& job) { return {job.id, job.epoch}; }
 
-class JobStoreConformance : public ::testing::TestWithParam<Backend> {
+class JobStoreConformance : public BackendTest {
  protected:
-  void SetUp() override {
-    Result<std::string> where = GetParam().create(dir_.path());
-    ASSERT_TRUE(where.ok()) << where.status();
-    where_ = *where;
-    Result<std::unique_ptr<Database>> opened = GetParam().open(where_);
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    db_ = std::move(*opened);
-  }
   std::vector<Job> Claim(std::string worker, int n, milliseconds lease = milliseconds(60'000)) {
     Result<std::vector<Job>> jobs = db_->Claim(worker, n, lease);
     EXPECT_TRUE(jobs.ok()) << jobs.status();
     return jobs.ok() ? *jobs : std::vector<Job>{};
   }
-  sluice::testing::TempDir dir_;
-  std::string where_;
-  std::unique_ptr<Database> db_;
 };
 
 TEST_P(JobStoreConformance, SubmitClaimComplete) {

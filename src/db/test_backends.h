@@ -2,6 +2,8 @@
 // directory and Postgres (a fresh database per test, testing/test_servers.h).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -10,6 +12,7 @@
 
 #include "db/postgres/postgres_catalog.h"
 #include "db/sqlite/sqlite_catalog.h"
+#include "testing/temp_dir.h"
 #include "testing/test_servers.h"
 
 namespace sluice::db {
@@ -46,6 +49,26 @@ inline Backend PostgresBackend() {
           },
           [](const std::filesystem::path&) { return sluice::testing::FreshPostgresDatabase(); }};
 }
+
+// A test run once per backend on a fresh database: db_ (reopened by Reopen()).
+class BackendTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    Result<std::string> where = GetParam().create(dir_.path());
+    ASSERT_TRUE(where.ok()) << where.status();
+    where_ = *where;
+    Reopen();
+  }
+  void Reopen() {
+    db_.reset();
+    Result<std::unique_ptr<Database>> opened = GetParam().open(where_);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    db_ = std::move(*opened);
+  }
+  sluice::testing::TempDir dir_;
+  std::string where_;
+  std::unique_ptr<Database> db_;
+};
 
 inline std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
   return info.param.name;

@@ -7,9 +7,8 @@
 #include <map>
 
 #include "db/sqlite/sqlite_catalog.h"
-#include "runtime/runtime.h"
+#include "queue/intake/sqs_fixture.h"
 #include "testing/temp_dir.h"
-#include "testing/test_servers.h"
 
 namespace sluice::intake {
 namespace {
@@ -35,28 +34,15 @@ TEST(JobSpecFromMessageTest, AcceptsUrlsOrAManifestAndNamesWhatIsWrong) {
   }
 }
 
-class SqsIntakeTest : public ::testing::Test {
+class SqsIntakeTest : public SqsFixture {
  protected:
   void SetUp() override {
-    auto server = testing::Sqslite::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    client_ = std::move(*http::HttpClient::Create(rt_.loop_executor(), {}));
-    Result<std::string> url = server_->CreateQueue("jobs");
-    ASSERT_TRUE(url.ok()) << url.status();
-    queue_ = std::make_unique<SqsQueue>(
-        *client_,
-        SqsOptions{.queue_url = *url,
-                   .credentials = {.access_key = "AK", .secret_key = "SK", .region = "us-east-1"},
-                   .wait_seconds = 1,
-                   .allow_private = true});
+    SqsFixture::SetUp();
+    queue_ = Queue("jobs");
     db_ = std::move(*db::SqliteCatalog::Open(dir_.path() / "sluice.db"));
   }
 
-  runtime::Runtime rt_;
   testing::TempDir dir_;
-  std::unique_ptr<testing::Sqslite> server_;
-  std::unique_ptr<http::HttpClient> client_;
   std::unique_ptr<SqsQueue> queue_;
   std::unique_ptr<db::SqliteCatalog> db_;
 };

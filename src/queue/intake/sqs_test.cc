@@ -3,43 +3,12 @@
 
 #include <gtest/gtest.h>
 
-#include "runtime/runtime.h"
-#include "testing/test_servers.h"
+#include "queue/intake/sqs_fixture.h"
 
 namespace sluice::intake {
 namespace {
 
-class SqsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto server = testing::Sqslite::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    client_ = std::move(*http::HttpClient::Create(rt_.loop_executor(), {}));
-  }
-
-  // Creates a queue (sqslite's CreateQueue needs no queue URL yet) and returns its client.
-  std::unique_ptr<SqsQueue> Queue(const std::string& name) {
-    http::ClientRequest create;
-    create.method = "POST";
-    create.url = server_->endpoint() + "/";
-    create.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-    create.body = "Action=CreateQueue&Version=2012-11-05&QueueName=" + name;
-    create.addresses.allow_private = true;
-    Result<http::ClientResponse> created = rt_.Run(http::Send(*client_, create));
-    EXPECT_TRUE(created.ok() && created->status == 200) << created.status();
-    return std::make_unique<SqsQueue>(
-        *client_,
-        SqsOptions{.queue_url = server_->endpoint() + "/queues/" + name,
-                   .credentials = {.access_key = "AK", .secret_key = "SK", .region = "us-east-1"},
-                   .wait_seconds = 1,
-                   .allow_private = true});
-  }
-
-  runtime::Runtime rt_;
-  std::unique_ptr<testing::Sqslite> server_;
-  std::unique_ptr<http::HttpClient> client_;
-};
+using SqsTest = SqsFixture;
 
 TEST_F(SqsTest, SendReceiveExtendAndDeleteInABatch) {
   auto queue = Queue("media");
