@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/sha256.h"
+#include "db/postgres/postgres_catalog.h"
 #include "db/sqlite/sqlite_catalog.h"
 #include "runtime/runtime.h"
 #include "storage/s3/s3_blob_store.h"
@@ -703,6 +704,38 @@ TEST_F(CliTest, RunStoresObjectsAndResultsInS3) {
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(Json(again.out).at("fetched"), 0);
   EXPECT_EQ(Json(again.out).at("skipped"), 3);
+}
+
+// --db postgres://…: the set, its items and every step land in Postgres, not in the data
+// directory; `results` reads them back from there; a bad --db is refused before any fetch.
+TEST_F(CliTest, RunRecordsIntoPostgres) {
+  Result<std::string> uri = testing::FreshPostgresDatabase();
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  std::vector<std::string> bodies;
+  std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);
+  ProcessResult run = Sluice(RunArgs(list, {"--allow-private", "--json", "--pipeline",
+                                            (dir_.path() / "cheap.toml").string(), "--db", *uri}));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Json(run.out).at("ok"), 3);
+  EXPECT_FALSE(std::filesystem::exists(data() / "sluice.db")) << "the database is Postgres";
+  auto db = db::PostgresCatalog::Open(*uri);
+  ASSERT_TRUE(db.ok()) << db.status();
+  std::vector<db::SetTotals> sets = *(*db)->ListSets();
+  ASSERT_EQ(sets.size(), 1u);
+  EXPECT_EQ(sets[0].ok, 3);
+  EXPECT_EQ(sets[0].commits, 1);
+  EXPECT_FALSE((*db)->ListSteps(sets[0].set)->empty());
+  ProcessResult shown = Sluice({"results", "--data", data().string(), "--db", *uri});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find(sets[0].set), std::string::npos) << shown.out;
+
+  ProcessResult bad = Sluice(RunArgs(list, {"--allow-private", "--db", "mysql://x/y"}));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("sqlite://PATH or postgres://"), std::string::npos) << bad.err;
+  ProcessResult down =
+      Sluice(RunArgs(list, {"--allow-private", "--db", "postgresql://postgres@127.0.0.1:1/x"}));
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_NE(down.err.find("cannot connect to the database"), std::string::npos) << down.err;
 }
 
 }  // namespace

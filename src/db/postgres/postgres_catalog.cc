@@ -178,8 +178,15 @@ Status MigratePostgres(pg::Connection& c) {
 
 Result<std::unique_ptr<PostgresCatalog>> PostgresCatalog::Open(const std::string& conninfo,
                                                                pg::Pool::Options options) {
+  // Starting up, a database that does not answer is more likely a wrong URI than a restart:
+  // give it a few seconds, not the whole reconnect window.
+  pg::Pool::Options starting = options;
+  starting.reconnect_for = std::min(options.reconnect_for, std::chrono::milliseconds(3'000));
+  {
+    pg::Pool first(conninfo, starting);
+    SLUICE_RETURN_IF_ERROR(first.Run([](pg::Connection& c) { return MigratePostgres(c); }));
+  }
   auto pool = std::make_unique<pg::Pool>(conninfo, options);
-  SLUICE_RETURN_IF_ERROR(pool->Run([](pg::Connection& c) { return MigratePostgres(c); }));
   return std::unique_ptr<PostgresCatalog>(new PostgresCatalog(std::move(pool)));
 }
 

@@ -22,7 +22,8 @@ class PostgresCatalog : public Database {
   // Connects to `conninfo` (a postgres:// URI or libpq key=value string) and brings the schema
   // to the current version (migrations are versioned in schema_migrations and applied under an
   // advisory lock, so workers starting together apply each one once). Unavailable when the
-  // server cannot be reached within the pool's reconnect window; FailedPrecondition (cause
+  // server cannot be reached within 3 s (later calls ride out outages for the pool's
+  // reconnect window); FailedPrecondition (cause
   // "schema_too_new") when the database was migrated by a newer sluice.
   static Result<std::unique_ptr<PostgresCatalog>> Open(const std::string& conninfo,
                                                        pg::Pool::Options options = {});
