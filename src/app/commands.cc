@@ -883,68 +883,29 @@ asio::awaitable<Result<std::string>> ReadManifest(runtime::Runtime& rt, http::Ht
 
 // Claims and runs jobs until stopped (SIGINT/SIGTERM: the running job is given back to the
 // queue) or, with exit_when_idle, until nothing is ready and the intake brought nothing.
-asio::awaitable<WorkerCounts> WorkerLoop(runtime::Runtime& rt, DataDir& data,
-                                         const MethodStack& stack,
-                                         const pipeline::PipelineDef& definition,
-                                         const WorkerConfig& config, std::string name,
-                                         intake::SqsIntake* sqs) {
-  std::chrono::milliseconds lease(static_cast<int64_t>(config.lease_seconds * 1000));
-  std::chrono::milliseconds poll(static_cast<int64_t>(config.poll_seconds * 1000));
-  WorkerCounts counts;
-  bool stopping = false;
-  asio::signal_set signals(rt.loop(), SIGINT, SIGTERM);
-  auto on_signal = [&](boost::system::error_code ec, int) {
-    if (ec) return;
-    stopping = counts.interrupted = true;
-    if (sqs) sqs->Stop();
-    std::fprintf(stderr, "sluice worker %s: stopping after the current job\n", name.c_str());
-  };
-  signals.async_wait(on_signal);
-  runtime::TaskGroup side(rt.loop_executor());
-  if (sqs) side.Spawn(sqs->Run());
-  asio::steady_timer pause(rt.loop_executor());
-  while (!stopping) {
-    auto claim = [&] { return data.db->Claim(name, 1, lease); };
-    Result<std::vector<db::Job>> claimed = co_await runtime::RunOn(rt.blocking(), claim);
-    if (!claimed.ok() || claimed->empty()) {
-      if (!claimed.ok()) {
-        std::fprintf(stderr, "sluice worker: cannot claim: %s\n",
-                     std::string(claimed.status().message()).c_str());
-      } else if (config.exit_when_idle && (!sqs || sqs->idle())) {
-        break;
-      }
-      if (claimed.ok() && !sqs) {
-        // Postgres wakes us on NOTIFY; otherwise this is the poll interval.
-        auto wait = [&] { return data.db->WaitForJobs(poll); };
-        Result<bool> woken = co_await runtime::RunOn(rt.blocking(), wait);
-        (void)woken;  // a hint either way: the next claim decides
-      } else {
-        pause.expires_after(poll);
-        boost::system::error_code ec;
-        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      }
-      continue;
-    }
-    db::Job job = std::move(claimed->front());
-    db::Lease held{job.id, job.epoch};
-    std::fprintf(stderr, "sluice worker: job %lld (%s): set %s, %zu URLs, attempt %d of %d\n",
-                 static_cast<long long>(job.id), job.token.c_str(), job.set.c_str(),
-                 job.urls.size(), job.attempts, job.max_attempts);
-    Result<AcquireOutcome> outcome = co_await ProcessJob(rt, data, stack, definition, job, config);
-    if (outcome.ok()) {
-      ++counts.committed;
-      const db::SetTotals& totals = outcome->report.totals;
-      std::fprintf(
-          stderr, "sluice worker: job %lld committed: set %s, %lld items, %lld ok, %lld failed\n",
-          static_cast<long long>(job.id), totals.set.c_str(), static_cast<long long>(totals.items),
-          static_cast<long long>(totals.ok), static_cast<long long>(totals.failed));
-      continue;
-    }
+// Runs one claimed job to its end — committed, lost to another worker, or failed and handed
+// back to the queue (with backoff, or to dead letter) — then frees its slot.
+asio::awaitable<void> RunClaimedJob(runtime::Runtime& rt, DataDir& data, const MethodStack& stack,
+                                    const pipeline::PipelineDef& definition,
+                                    const WorkerConfig& config, db::Job job, WorkerCounts& counts,
+                                    int& running, asio::steady_timer& slot_freed) {
+  db::Lease held{job.id, job.epoch};
+  std::fprintf(stderr, "sluice worker: job %lld (%s): set %s, %zu URLs, attempt %d of %d\n",
+               static_cast<long long>(job.id), job.token.c_str(), job.set.c_str(), job.urls.size(),
+               job.attempts, job.max_attempts);
+  Result<AcquireOutcome> outcome = co_await ProcessJob(rt, data, stack, definition, job, config);
+  if (outcome.ok()) {
+    ++counts.committed;
+    const db::SetTotals& totals = outcome->report.totals;
+    std::fprintf(
+        stderr, "sluice worker: job %lld committed: set %s, %lld items, %lld ok, %lld failed\n",
+        static_cast<long long>(job.id), totals.set.c_str(), static_cast<long long>(totals.items),
+        static_cast<long long>(totals.ok), static_cast<long long>(totals.failed));
+  } else if (CauseOf(outcome.status()) == "lease_lost") {
     ++counts.failed;
-    if (CauseOf(outcome.status()) == "lease_lost") {
-      std::fprintf(stderr, "sluice worker: %s\n", std::string(outcome.status().message()).c_str());
-      continue;
-    }
+    std::fprintf(stderr, "sluice worker: %s\n", std::string(outcome.status().message()).c_str());
+  } else {
+    ++counts.failed;
     // Back off longer with each attempt: 2, 4, 8 … s, at most a minute; a stopped worker gives
     // the job back at once.
     bool given_back = CauseOf(outcome.status()) == "worker_stopped";
@@ -961,6 +922,68 @@ asio::awaitable<WorkerCounts> WorkerLoop(runtime::Runtime& rt, DataDir& data,
                  : retryable && job.attempts < job.max_attempts ? "; queued again"
                                                                 : "; dead-lettered");
   }
+  --running;
+  slot_freed.cancel();
+}
+
+// Claims and runs up to config.jobs jobs at once (claimed in one batch as slots free up) until
+// stopped (SIGINT/SIGTERM: running jobs are given back to the queue) or, with exit_when_idle,
+// until nothing runs, nothing is ready and the intake brought nothing.
+asio::awaitable<WorkerCounts> WorkerLoop(runtime::Runtime& rt, DataDir& data,
+                                         const MethodStack& stack,
+                                         const pipeline::PipelineDef& definition,
+                                         const WorkerConfig& config, std::string name,
+                                         intake::SqsIntake* sqs) {
+  std::chrono::milliseconds lease(static_cast<int64_t>(config.lease_seconds * 1000));
+  std::chrono::milliseconds poll(static_cast<int64_t>(config.poll_seconds * 1000));
+  WorkerCounts counts;
+  bool stopping = false;
+  asio::signal_set signals(rt.loop(), SIGINT, SIGTERM);
+  auto on_signal = [&](boost::system::error_code ec, int) {
+    if (ec) return;
+    stopping = counts.interrupted = true;
+    if (sqs) sqs->Stop();
+    std::fprintf(stderr, "sluice worker %s: stopping; running jobs go back to the queue\n",
+                 name.c_str());
+  };
+  signals.async_wait(on_signal);
+  runtime::TaskGroup side(rt.loop_executor());
+  if (sqs) side.Spawn(sqs->Run());
+  runtime::TaskGroup jobs(rt.loop_executor());
+  int running = 0;
+  asio::steady_timer slot_freed(rt.loop_executor());
+  while (!stopping) {
+    int free = std::max(0, config.jobs - running);
+    if (free > 0) {
+      auto claim = [&] { return data.db->Claim(name, free, lease); };
+      Result<std::vector<db::Job>> claimed = co_await runtime::RunOn(rt.blocking(), claim);
+      if (!claimed.ok()) {
+        std::fprintf(stderr, "sluice worker: cannot claim: %s\n",
+                     std::string(claimed.status().message()).c_str());
+      } else if (!claimed->empty()) {
+        for (db::Job& job : *claimed) {
+          ++running;
+          jobs.Spawn(RunClaimedJob(rt, data, stack, definition, config, std::move(job), counts,
+                                   running, slot_freed));
+        }
+        continue;
+      } else if (running == 0) {
+        if (config.exit_when_idle && (!sqs || sqs->idle())) break;
+        if (!sqs) {
+          // Postgres wakes us on NOTIFY; otherwise this is the poll interval.
+          auto wait = [&] { return data.db->WaitForJobs(poll); };
+          Result<bool> woken = co_await runtime::RunOn(rt.blocking(), wait);
+          (void)woken;  // a hint either way: the next claim decides
+          continue;
+        }
+      }
+    }
+    // Every slot busy, or nothing ready while jobs run: wait for a slot or the poll interval.
+    slot_freed.expires_after(poll);
+    boost::system::error_code ec;
+    co_await slot_freed.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_await jobs.Wait();
   boost::system::error_code ignored;
   signals.cancel(ignored);
   if (sqs) sqs->Stop();

@@ -142,6 +142,8 @@ struct WorkerConfig {
   QueueConfig queue;
   size_t concurrency = 64;
   size_t per_host = 16;
+  // Jobs (sets) run at once, each with `concurrency` items in flight; claimed in batches.
+  int jobs = 1;
   http::FetchOptions fetch;
   std::filesystem::path pipeline;
   // Lease length; renewed every third of it. A worker silent for longer loses its job.
@@ -158,9 +160,9 @@ struct WorkerConfig {
   // Attempts of the jobs the SQS intake creates.
   int max_attempts = 3;
 };
-// Claims jobs one at a time and runs each (acquire, analyse, fenced commit) until stopped, or
-// until idle with exit_when_idle. A failed job is queued again with backoff while attempts
-// remain, else dead-lettered with its cause.
+// Claims jobs (up to `jobs` at once) and runs each (acquire, analyse, fenced commit) until
+// stopped, or until idle with exit_when_idle. A failed job is queued again with backoff while
+// attempts remain, else dead-lettered with its cause.
 int RunWorker(WorkerConfig config);
 
 }  // namespace sluice::app

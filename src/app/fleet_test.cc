@@ -330,7 +330,9 @@ TEST_F(FleetTest, WorkersRideOutAPostgresRestart) {
     Submit(set, ServeSet(set, 10, 100ms), 5);
   }
   std::vector<std::unique_ptr<Subprocess>> workers;
-  for (int w = 0; w < 2; ++w) workers.push_back(StartWorker("r" + std::to_string(w), 10.0));
+  // Two workers running two jobs each: every set is in flight when the server goes away.
+  for (int w = 0; w < 2; ++w)
+    workers.push_back(StartWorker("r" + std::to_string(w), 10.0, {"--jobs", "2"}));
   auto until = std::chrono::steady_clock::now() + 30s;
   while (std::chrono::steady_clock::now() < until && Jobs(db::JobState::kRunning).empty())
     std::this_thread::sleep_for(20ms);
@@ -341,6 +343,9 @@ TEST_F(FleetTest, WorkersRideOutAPostgresRestart) {
   for (auto& worker : workers) worker->Kill(SIGKILL);
   for (auto& worker : workers) worker->Wait();
   ASSERT_TRUE(finished) << WorkerLog("r0") << WorkerLog("r1");
+  std::set<std::string> claimants;
+  for (const db::Job& job : Jobs()) claimants.insert(job.worker);
+  EXPECT_EQ(claimants.size(), 2u) << "both workers took jobs";
   std::vector<db::SetTotals> sets = *db_->ListSets();
   ASSERT_EQ(sets.size(), 4u);
   for (const db::SetTotals& set : sets) {

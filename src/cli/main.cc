@@ -215,6 +215,9 @@ int main(int argc, char** argv) {
   worker_cmd->add_option("--per-host", worker.per_host, "Items in flight per host")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  worker_cmd->add_option("--jobs", worker.jobs, "Jobs (sets) run at once, claimed in batches")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   worker_cmd->add_option("--pipeline", worker.pipeline, "Pipeline file (TOML)");
   worker_cmd->add_option("--lease", worker.lease_seconds, "Seconds a claim lasts unrenewed")
       ->capture_default_str()
