@@ -76,6 +76,7 @@ struct Fetcher::Download {
   Clock::time_point deadline;
   Clock::time_point last_activity;  // of this attempt: the last header line or body byte
   CURL* easy = nullptr;             // the running attempt's handle
+  BodyObserver* observer = nullptr;
   char error[CURL_ERROR_SIZE] = {};
 
   ~Download() {
@@ -86,10 +87,13 @@ struct Fetcher::Download {
   Status Flush() {
     Status written = WriteAll(fd, buffer, path.string());
     buffer.clear();
+    if (written.ok() && observer != nullptr && committed > 0)
+      observer->OnBodyBytes(path, committed);
     return WithCause(written, "scratch_write_failed");
   }
 
   void StartOver() {
+    if (observer != nullptr && committed > 0) observer->OnBodyRestart();
     buffer.clear();
     head.clear();
     hash.Reset();
@@ -297,13 +301,14 @@ asio::awaitable<bool> Fetcher::Sleep(Duration duration) {
   co_return !stopped_;
 }
 
-asio::awaitable<Result<FetchedFile>> Fetcher::Fetch(std::string url) {
+asio::awaitable<Result<FetchedFile>> Fetcher::Fetch(std::string url, BodyObserver* observer) {
   auto interrupted = [] {
     return Failure(absl::StatusCode::kCancelled, "interrupted", "run interrupted");
   };
   if (stopped_) co_return interrupted();
   Download d;
   d.options = &options_;
+  d.observer = observer;
   d.deadline = Clock::now() + options_.total_timeout;
 
   // Scheme and literal-address checks up front, for a clear message before any connection.

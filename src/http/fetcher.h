@@ -61,6 +61,18 @@ struct FetchOptions {
   std::vector<std::string> resolve;
 };
 
+// Told how a body grows on disk while it downloads, for work that starts before the body is
+// complete (an upload streamed while the download arrives). Called on the event loop from
+// inside the transfer: must not block.
+class BodyObserver {
+ public:
+  virtual ~BodyObserver() = default;
+  // The first `bytes` of the body are written to `file`.
+  virtual void OnBodyBytes(const std::filesystem::path& file, int64_t bytes) = 0;
+  // The body starts over from byte 0 (the server ignored a Range): what was reported is void.
+  virtual void OnBodyRestart() = 0;
+};
+
 struct FetchedFile {
   std::string url;
   // After redirects.
@@ -100,7 +112,8 @@ class Fetcher {
   //   DeadlineExceeded   "timeout"             total_timeout passed
   //   Cancelled          "interrupted"         Stop() was called
   // No scratch file is left behind on failure.
-  asio::awaitable<Result<FetchedFile>> Fetch(std::string url);
+  // `observer`, when given, hears on the event loop how the body grows on disk.
+  asio::awaitable<Result<FetchedFile>> Fetch(std::string url, BodyObserver* observer = nullptr);
 
   // Interrupts every fetch in progress (they return Cancelled) and fails new ones the same way.
   void Stop();

@@ -77,19 +77,48 @@ asio::awaitable<Result<AcquireReport>> Acquirer::Run(std::string set,
   co_return report;
 }
 
+namespace {
+
+// Forwards the fetcher's view of a growing body to the store's streaming put.
+class StreamToStore : public http::BodyObserver {
+ public:
+  explicit StreamToStore(storage::StreamingPut& put) : put_(put) {}
+  void OnBodyBytes(const std::filesystem::path& file, int64_t bytes) override {
+    put_.Grew(file, bytes);
+  }
+  void OnBodyRestart() override { put_.Restarted(); }
+
+ private:
+  storage::StreamingPut& put_;
+};
+
+}  // namespace
+
 // `permit` is held for the item's lifetime: it is the item's slot in the global limit.
 asio::awaitable<void> Acquirer::Item(std::string url,
                                      [[maybe_unused]] runtime::Limiter::Permit permit) {
   runtime::Limiter::Permit host_permit = co_await hosts_.Acquire(HostOf(url));
   ++progress_.in_flight;
-  Result<http::FetchedFile> fetched = co_await fetcher_.Fetch(url);
+  // Stores that gain from it (S3) start uploading while the body arrives.
+  std::unique_ptr<storage::StreamingPut> streaming = store_.BeginStreamingPut();
+  std::optional<StreamToStore> observer;
+  if (streaming) observer.emplace(*streaming);
+  Result<http::FetchedFile> fetched = co_await fetcher_.Fetch(url, observer ? &*observer : nullptr);
   db::ItemRecord record{.url = url};
+  if (!fetched.ok() && streaming) co_await streaming->Abort();
   if (fetched.ok()) {
     progress_.bytes_received += fetched->bytes_received;
     record.requests = fetched->requests;
     std::string key = storage::ContentKey(fetched->sha256);
-    Result<storage::PutOutcome> put = co_await store_.PutFile(
-        key, fetched->path, {.durability = storage::Durability::kDeferred, .consume_source = true});
+    storage::PutOptions put_options{.durability = storage::Durability::kDeferred,
+                                    .consume_source = true};
+    Result<storage::PutOutcome> put = absl::UnknownError("not stored");
+    if (streaming) {
+      put = co_await streaming->Finish(key, fetched->path, fetched->size, put_options);
+      progress_.parts_streamed += streaming->sent_before_finish();
+    } else {
+      put = co_await store_.PutFile(key, fetched->path, put_options);
+    }
     if (put.ok()) {
       record.status = db::ItemStatus::kOk;
       record.final_url = fetched->final_url;

@@ -48,8 +48,10 @@ struct AcquireOptions {
 struct AcquireProgress {
   size_t listed = 0;   // URLs in the list
   size_t skipped = 0;  // already recorded ok by an earlier run
-  size_t ok = 0;       // fetched and stored in this run
-  size_t failed = 0;   // failed in this run
+  // Upload parts sent while their downloads were still arriving (streaming puts, S3).
+  int64_t parts_streamed = 0;
+  size_t ok = 0;      // fetched and stored in this run
+  size_t failed = 0;  // failed in this run
   size_t in_flight = 0;
   int64_t bytes = 0;           // stored content of this run's ok items
   int64_t bytes_received = 0;  // body bytes over the network, restarts included

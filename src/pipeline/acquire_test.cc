@@ -5,8 +5,10 @@
 #include "common/sha256.h"
 #include "db/sqlite/sqlite_catalog.h"
 #include "storage/memory/memory_blob_store.h"
+#include "storage/s3/s3_blob_store.h"
 #include "testing/origin.h"
 #include "testing/temp_dir.h"
+#include "testing/test_servers.h"
 
 namespace sluice::pipeline {
 namespace {
@@ -106,6 +108,47 @@ TEST(HostOfTest, LowercasedHostOrEmpty) {
   EXPECT_EQ(HostOf("http://Example.COM:8080/a.jpg"), "example.com");
   EXPECT_EQ(HostOf("https://[::1]/x"), "[::1]");
   EXPECT_EQ(HostOf("/local/file.jpg"), "");
+}
+
+// With an S3 store, a large body's parts go up while it downloads (here: during a stall
+// halfway), and a body that starts over (a dropped connection answered with the whole body
+// again) falls back to a plain put; both store exactly the bytes served.
+TEST_F(AcquireTest, LargeBodiesStreamToS3WhileTheyDownload) {
+  auto server = sluice::testing::S3rver::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  storage::S3Options options{.endpoint = (*server)->endpoint(),
+                             .bucket = (*server)->bucket(),
+                             .credentials = {.access_key = sluice::testing::S3rver::kAccessKey,
+                                             .secret_key = sluice::testing::S3rver::kSecretKey,
+                                             .region = "us-east-1"},
+                             .multipart_threshold = 200'000,
+                             .part_size = 64 * 1024,
+                             .allow_private = true};
+  storage::S3BlobStore s3(*client_, rt_.loop_executor(), rt_.blocking(), options);
+  std::string big = ScriptedOrigin::MediaBody(2'000'000, 7);
+  std::string other = ScriptedOrigin::MediaBody(1'500'000, 8);
+  origin_.Route("/big.jpg", [&](const http::HttpRequest& r, int) {
+    http::HttpReply reply = http::ServeBytes(r, big, "image/jpeg");
+    reply.stall_after = 1'000'000;
+    reply.stall_for = std::chrono::milliseconds(1500);
+    return reply;
+  });
+  origin_.Route("/restarts.jpg", [&](const http::HttpRequest& r, int call) {
+    http::HttpReply reply = http::ServeBytes(r, other, "image/jpeg");
+    if (call == 0) reply.drop_after = 700'000;
+    if (call == 1) reply = http::ServeBytes(http::HttpRequest{}, other, "image/jpeg");  // no Range
+    return reply;
+  });
+  Acquirer acquirer(rt_, *fetcher_, s3, *catalog_, {.concurrency = 4, .per_host = 4});
+  Result<AcquireReport> report =
+      rt_.Run(acquirer.Run("large", {origin_.Url("/big.jpg"), origin_.Url("/restarts.jpg")}));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->run.ok, 2u);
+  EXPECT_GE(acquirer.progress().parts_streamed, 2) << "parts went up during the stall";
+  EXPECT_EQ(*rt_.Run(s3.Get(storage::ContentKey(Sha256::HexOf(big)), std::nullopt)), big);
+  EXPECT_EQ(*rt_.Run(s3.Get(storage::ContentKey(Sha256::HexOf(other)), std::nullopt)), other);
+  EXPECT_TRUE(rt_.Run(s3.List("uploads/"))->empty()) << "no provisional upload is left";
+  EXPECT_GE(origin_.Count("/restarts.jpg"), 2);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,9 +70,37 @@ struct ByteRange {
   int64_t length = -1;
 };
 
+// A put that starts while its source file is still being written — a download in progress —
+// for stores where a large put takes long after the download (S3 multipart: parts go up as the
+// bytes arrive). The key is not known until the end (objects are content-addressed), so the
+// store uploads somewhere provisional and publishes under the key in Finish.
+//
+// Event-loop only. Grew and Restarted never block.
+class StreamingPut {
+ public:
+  virtual ~StreamingPut() = default;
+  // The first `bytes` of the source are in `file` now (it only grows, until Restarted).
+  virtual void Grew(const std::filesystem::path& file, int64_t bytes) = 0;
+  // The source starts over from byte 0: everything reported so far is void.
+  virtual void Restarted() = 0;
+  // The source is complete: `size` bytes in `file`. Publishes it under `key` with the outcome
+  // and errors of PutFile (and honours options.consume_source). Uploads what is still missing;
+  // after a restart, or when streaming never began, this is a plain PutFile.
+  virtual asio::awaitable<Result<PutOutcome>> Finish(std::string key, std::filesystem::path file,
+                                                     int64_t size, PutOptions options) = 0;
+  // The source failed: cancels what was started. Safe to call at any time, also twice.
+  virtual asio::awaitable<void> Abort() = 0;
+  // Parts (or bytes, by the store's unit) sent before Finish was called: what streaming won.
+  virtual int64_t sent_before_finish() const = 0;
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
+
+  // A put whose upload may start before its source is complete; nullptr when this store gains
+  // nothing from it (local stores: a rename is instant) — use PutFile then.
+  virtual std::unique_ptr<StreamingPut> BeginStreamingPut() { return nullptr; }
 
   // Stores the content of the local file `source` under `key`.
   // InvalidArgument for a bad key; NotFound when `source` does not exist; Unavailable / Internal

@@ -1,6 +1,9 @@
 // The BlobStore contract, run against every backend.
 #include <gtest/gtest.h>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <fstream>
 #include <functional>
 
@@ -259,6 +262,99 @@ TEST(S3BlobStoreTest, MultipartFilesRoundTrip) {
   EXPECT_EQ(rt.Run(store.Stat("objects/big"))->size, static_cast<int64_t>(content.size()));
   EXPECT_FALSE(rt.Run(store.PutFile("objects/big", dir.path() / "big.bin", {}))->created);
   EXPECT_EQ(store.Describe(), StrCat("s3://sluice-test at ", (*server)->endpoint()));
+}
+
+asio::awaitable<void> Pause(std::chrono::milliseconds length) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, length);
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+// Writes `content` to `file` in 100 KB steps, reporting each and pausing as a download would,
+// then finishes the put under `key`.
+asio::awaitable<Result<PutOutcome>> GrowThenFinish(StreamingPut& put, std::string key,
+                                                   std::filesystem::path file,
+                                                   std::string content) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  for (size_t at = 0; at < content.size(); at += 100'000) {
+    out << content.substr(at, 100'000) << std::flush;
+    put.Grew(file, static_cast<int64_t>(std::min(content.size(), at + 100'000)));
+    co_await Pause(std::chrono::milliseconds(100));
+  }
+  co_return co_await put.Finish(std::move(key), file, static_cast<int64_t>(content.size()), {});
+}
+
+asio::awaitable<Result<PutOutcome>> RestartThenFinish(StreamingPut& put, std::string key,
+                                                      std::filesystem::path file,
+                                                      std::string content) {
+  put.Grew(file, 300'000);
+  co_await Pause(std::chrono::milliseconds(200));
+  put.Restarted();
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << content;
+  co_return co_await put.Finish(std::move(key), file, static_cast<int64_t>(content.size()), {});
+}
+
+asio::awaitable<Status> GrowThenAbort(StreamingPut& put, std::filesystem::path file) {
+  put.Grew(file, 300'000);
+  co_await Pause(std::chrono::milliseconds(200));
+  co_await put.Abort();
+  co_await put.Abort();  // twice is fine
+  co_return absl::OkStatus();
+}
+
+// A put that streams while its file grows: whole parts go up before Finish, the object is
+// published under its key by a server-side copy, the provisional upload is gone afterwards; a
+// second streaming put of the same bytes keeps the first; a source that starts over falls back
+// to a plain put and still stores exactly the final bytes.
+TEST(S3BlobStoreTest, StreamingPutsUploadWhileTheFileGrows) {
+  runtime::Runtime rt;
+  auto server = sluice::testing::S3rver::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto client = std::move(*http::HttpClient::Create(rt.loop_executor(), {}));
+  S3Options options{
+      .endpoint = (*server)->endpoint(),
+      .bucket = (*server)->bucket(),
+      .prefix = "media",
+      .credentials = {.access_key = sluice::testing::S3rver::kAccessKey, .region = "us-east-1"},
+      .allow_private = true};
+  options.credentials.secret_key = sluice::testing::S3rver::kSecretKey;
+  options.multipart_threshold = 100'000;
+  options.part_size = 64 * 1024;
+  S3BlobStore store(*client, rt.loop_executor(), rt.blocking(), options);
+  sluice::testing::TempDir dir;
+  std::string content;
+  for (int i = 0; content.size() < 1'000'000; ++i) content += std::to_string(i * 7919) + ",";
+  std::filesystem::path file = dir.path() / "growing.bin";
+
+  auto grow_then_finish = [&](StreamingPut& put, std::string key) {
+    return rt.Run(GrowThenFinish(put, std::move(key), file, content));
+  };
+  std::unique_ptr<StreamingPut> first = store.BeginStreamingPut();
+  ASSERT_NE(first, nullptr);
+  Result<PutOutcome> put = grow_then_finish(*first, "objects/streamed");
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_TRUE(put->created);
+  EXPECT_GE(first->sent_before_finish(), 2) << "parts went up while the file grew";
+  EXPECT_EQ(*rt.Run(store.Get("objects/streamed", std::nullopt)), content);
+  EXPECT_TRUE(rt.Run(store.List("uploads/"))->empty()) << "the provisional object is removed";
+
+  std::unique_ptr<StreamingPut> again = store.BeginStreamingPut();
+  Result<PutOutcome> second = grow_then_finish(*again, "objects/streamed");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE(second->created);
+  EXPECT_TRUE(rt.Run(store.List("uploads/"))->empty());
+
+  std::unique_ptr<StreamingPut> restarted = store.BeginStreamingPut();
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << std::string(300'000, 'x');
+  // The server ignored our Range after 300 KB: the body starts over with the real bytes.
+  Result<PutOutcome> fallback =
+      rt.Run(RestartThenFinish(*restarted, "objects/restarted", file, content));
+  ASSERT_TRUE(fallback.ok()) << fallback.status();
+  EXPECT_EQ(*rt.Run(store.Get("objects/restarted", std::nullopt)), content);
+  EXPECT_TRUE(rt.Run(store.List("uploads/"))->empty());
+
+  std::unique_ptr<StreamingPut> abandoned = store.BeginStreamingPut();
+  ASSERT_TRUE(rt.Run(GrowThenAbort(*abandoned, file)).ok());
+  EXPECT_TRUE(rt.Run(store.List("uploads/"))->empty());
 }
 
 TEST(S3BlobStoreTest, ParsesS3Locations) {

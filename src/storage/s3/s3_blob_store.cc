@@ -1,9 +1,15 @@
 #include "storage/s3/s3_blob_store.h"
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <fstream>
 #include <pugixml.hpp>
+#include <random>
 
+#include "absl/strings/str_cat.h"
 #include "common/strings.h"
 #include "http/aws_error.h"
 #include "http/request.h"
@@ -192,9 +198,7 @@ asio::awaitable<Result<PutOutcome>> S3BlobStore::PutFile(std::string key,
   co_return outcome;
 }
 
-asio::awaitable<Result<PutOutcome>> S3BlobStore::PutMultipart(std::string object,
-                                                              std::filesystem::path source,
-                                                              int64_t size) {
+asio::awaitable<Result<std::string>> S3BlobStore::StartMultipart(std::string object) {
   SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse started,
                              co_await Send(Request("POST", object, "uploads")));
   if (!started.successful()) co_return S3Error(started, StrCat("starting the upload of ", object));
@@ -202,80 +206,251 @@ asio::awaitable<Result<PutOutcome>> S3BlobStore::PutMultipart(std::string object
   doc.load_buffer(started.body.data(), started.body.size());
   std::string upload_id = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
   if (upload_id.empty()) co_return absl::InternalError("S3 gave no UploadId");
-  std::string upload_query = StrCat("uploadId=", http::AwsUriEncode(upload_id, false));
+  co_return StrCat("uploadId=", http::AwsUriEncode(upload_id, false));
+}
 
+asio::awaitable<void> S3BlobStore::UploadPart(Part part,
+                                              [[maybe_unused]] runtime::Limiter::Permit permit) {
+  // Named, not written inside the co_await: g++ 12 double-frees some such lambdas.
+  auto read_part = [&part]() -> Result<std::string> {
+    std::ifstream in(part.source, std::ios::binary);
+    in.seekg(part.offset);
+    std::string data(static_cast<size_t>(part.length), '\0');
+    if (!in.read(data.data(), part.length))
+      return absl::DataLossError(StrCat(part.source.string(), " shrank while uploading"));
+    return data;
+  };
+  Result<std::string> bytes = co_await runtime::RunOn(blocking_, read_part);
+  if (!bytes.ok()) {
+    if (part.failed->ok()) *part.failed = bytes.status();
+    co_return;
+  }
+  http::ClientRequest put =
+      Request("PUT", part.object, StrCat("partNumber=", part.number, "&", part.upload_query));
+  put.body = std::move(*bytes);
+  Result<http::ClientResponse> response = co_await Send(std::move(put));
+  if (response.ok() && response->successful()) {
+    *part.etag = response->Header("etag");
+  } else if (part.failed->ok()) {
+    *part.failed = response.ok() ? S3Error(*response, "uploading a part") : response.status();
+  }
+}
+
+asio::awaitable<Status> S3BlobStore::CompleteMultipart(std::string object, std::string upload_query,
+                                                       std::vector<std::string> etags) {
+  std::string complete = "<CompleteMultipartUpload>";
+  for (size_t n = 0; n < etags.size(); ++n)
+    StrAppend(complete, "<Part><PartNumber>", n + 1, "</PartNumber><ETag>", etags[n],
+              "</ETag></Part>");
+  complete += "</CompleteMultipartUpload>";
+  http::ClientRequest finish = Request("POST", object, upload_query);
+  finish.body = std::move(complete);
+  Result<http::ClientResponse> done = co_await Send(std::move(finish));
+  // S3 may answer 200 with an <Error> body when completing fails late.
+  if (done.ok() && done->successful() && done->body.find("<Error>") == std::string::npos)
+    co_return absl::OkStatus();
+  co_return done.ok() ? S3Error(*done, StrCat("completing the upload of ", object)) : done.status();
+}
+
+asio::awaitable<void> S3BlobStore::AbortMultipart(std::string object, std::string upload_query) {
+  Result<http::ClientResponse> aborted = co_await Send(Request("DELETE", object, upload_query));
+  (void)aborted;  // best effort: a lifecycle rule cleans up what this leaves
+}
+
+asio::awaitable<Result<PutOutcome>> S3BlobStore::PutMultipart(std::string object,
+                                                              std::filesystem::path source,
+                                                              int64_t size) {
+  SLUICE_CO_ASSIGN_OR_RETURN(std::string upload_query, co_await StartMultipart(object));
   int64_t parts = (size + options_.part_size - 1) / options_.part_size;
   std::vector<std::string> etags(static_cast<size_t>(parts));
   Status failed;
   runtime::Limiter in_flight(loop_, static_cast<size_t>(std::max(1, options_.parts_in_flight)));
   runtime::TaskGroup group(loop_);
-  struct Part {
-    S3BlobStore* store;
-    std::string object;
-    std::string query;
-    std::filesystem::path source;
-    int64_t offset, length;
-    std::string* etag;
-    Status* failed;
-  };
-  auto upload = [](Part part,
-                   [[maybe_unused]] runtime::Limiter::Permit permit) -> asio::awaitable<void> {
-    // Named, not written inside the co_await: g++ 12 double-frees some such lambdas.
-    auto read_part = [&part]() -> Result<std::string> {
-      std::ifstream in(part.source, std::ios::binary);
-      in.seekg(part.offset);
-      std::string data(static_cast<size_t>(part.length), '\0');
-      if (!in.read(data.data(), part.length))
-        return absl::DataLossError(StrCat(part.source.string(), " shrank while uploading"));
-      return data;
-    };
-    Result<std::string> bytes = co_await runtime::RunOn(part.store->blocking_, read_part);
-    if (!bytes.ok()) {
-      if (part.failed->ok()) *part.failed = bytes.status();
-      co_return;
-    }
-    http::ClientRequest put = part.store->Request("PUT", part.object, part.query);
-    put.body = std::move(*bytes);
-    Result<http::ClientResponse> response = co_await part.store->Send(std::move(put));
-    if (response.ok() && response->successful()) {
-      *part.etag = response->Header("etag");
-    } else if (part.failed->ok()) {
-      *part.failed = response.ok() ? S3Error(*response, "uploading a part") : response.status();
-    }
-  };
   for (int64_t n = 0; n < parts && failed.ok(); ++n) {
     runtime::Limiter::Permit permit = co_await in_flight.Acquire();
     int64_t offset = n * options_.part_size;
     // A named Part: g++ 12 mishandles a braced temporary passed to a coroutine.
-    Part part{this,
-              object,
-              StrCat("partNumber=", n + 1, "&", upload_query),
+    Part part{object,
+              upload_query,
+              static_cast<int>(n + 1),
               source,
               offset,
               std::min(options_.part_size, size - offset),
               &etags[static_cast<size_t>(n)],
               &failed};
-    group.Spawn(upload(std::move(part), std::move(permit)));
+    group.Spawn(UploadPart(std::move(part), std::move(permit)));
   }
   co_await group.Wait();
-  if (failed.ok()) {
-    std::string complete = "<CompleteMultipartUpload>";
-    for (size_t n = 0; n < etags.size(); ++n)
-      StrAppend(complete, "<Part><PartNumber>", n + 1, "</PartNumber><ETag>", etags[n],
-                "</ETag></Part>");
-    complete += "</CompleteMultipartUpload>";
-    http::ClientRequest finish = Request("POST", object, upload_query);
-    finish.body = std::move(complete);
-    Result<http::ClientResponse> done = co_await Send(std::move(finish));
-    // S3 may answer 200 with an <Error> body when completing fails late.
-    if (done.ok() && done->successful() && done->body.find("<Error>") == std::string::npos)
-      co_return PutOutcome{.created = true, .size = size};
-    failed =
-        done.ok() ? S3Error(*done, StrCat("completing the upload of ", object)) : done.status();
-  }
-  Result<http::ClientResponse> aborted = co_await Send(Request("DELETE", object, upload_query));
-  (void)aborted;  // best effort: a lifecycle rule cleans up what this leaves
+  if (failed.ok()) failed = co_await CompleteMultipart(object, upload_query, etags);
+  if (failed.ok()) co_return PutOutcome{.created = true, .size = size};
+  co_await AbortMultipart(object, upload_query);
   co_return failed;
+}
+
+// The streaming put: parts go up as the download grows the file, into a provisional object
+// under uploads/; Finish completes it there and copies it to the content key (server side), so
+// the network upload overlaps the download. Anything unusual — a restart of the source, a
+// failed part — falls back to a plain PutFile of the finished file.
+class S3BlobStore::StreamingUpload : public StreamingPut {
+ public:
+  explicit StreamingUpload(S3BlobStore& store)
+      : store_(store),
+        poke_(store.loop_),
+        in_flight_(store.loop_, static_cast<size_t>(std::max(1, store.options_.parts_in_flight))),
+        pump_(store.loop_),
+        parts_(store.loop_) {}
+
+  void Grew(const std::filesystem::path& file, int64_t bytes) override {
+    if (broken_ || finishing_) return;
+    file_ = file;
+    available_ = bytes;
+    if (!started_ && bytes >= store_.options_.multipart_threshold) {
+      started_ = true;
+      // Grew runs inside libcurl's write callback, where no new transfer may start: the pump
+      // begins from the loop's queue instead.
+      asio::post(store_.loop_, [this] { pump_.Spawn(Pump()); });
+    }
+    poke_.cancel();
+  }
+
+  void Restarted() override {
+    broken_ = true;
+    poke_.cancel();
+  }
+
+  asio::awaitable<Result<PutOutcome>> Finish(std::string key, std::filesystem::path file,
+                                             int64_t size, PutOptions options) override {
+    SLUICE_CO_RETURN_IF_ERROR(ValidateKey(key));
+    finishing_ = true;
+    file_ = file;
+    final_size_ = size;
+    poke_.cancel();
+    co_await PumpStarted();
+    co_await pump_.Wait();
+    if (!started_ || broken_ || !failed_.ok()) {
+      co_await Abort();
+      co_return co_await store_.PutFile(std::move(key), std::move(file), options);
+    }
+    Status completed = co_await store_.CompleteMultipart(staging_, upload_query_, etags_);
+    if (!completed.ok()) {
+      co_await Abort();
+      co_return co_await store_.PutFile(std::move(key), std::move(file), options);
+    }
+    upload_query_.clear();  // completed: nothing to abort any more
+    Result<PutOutcome> outcome = co_await Publish(key, size, options);
+    Result<http::ClientResponse> removed = co_await store_.Send(store_.Request("DELETE", staging_));
+    (void)removed;  // best effort: uploads/ is provisional by name
+    std::error_code ec;
+    if (outcome.ok() && options.consume_source) std::filesystem::remove(file, ec);
+    co_return outcome;
+  }
+
+  asio::awaitable<void> Abort() override {
+    broken_ = true;
+    poke_.cancel();
+    co_await PumpStarted();
+    co_await pump_.Wait();
+    if (!upload_query_.empty()) {
+      co_await store_.AbortMultipart(staging_, upload_query_);
+      upload_query_.clear();
+    }
+  }
+
+  int64_t sent_before_finish() const override { return sent_before_finish_; }
+
+ private:
+  // Starts the provisional upload, then sends every whole part as it becomes available, and
+  // the rest once Finish gave the final size.
+  asio::awaitable<void> Pump() {
+    staging_ = store_.ObjectName(StrCat("uploads/", RandomHex()));
+    Result<std::string> query = co_await store_.StartMultipart(staging_);
+    if (!query.ok()) {
+      failed_ = query.status();
+      co_return;
+    }
+    upload_query_ = *query;
+    const int64_t part_size = store_.options_.part_size;
+    while (!broken_ && failed_.ok()) {
+      int64_t offset = next_part_ * part_size;
+      int64_t limit = finishing_ ? final_size_ : available_;
+      bool whole = offset + part_size <= limit;
+      bool tail = finishing_ && offset < final_size_;
+      if (whole || tail) {
+        runtime::Limiter::Permit permit = co_await in_flight_.Acquire();
+        if (broken_) break;
+        etags_.emplace_back();
+        Part part{staging_, upload_query_, static_cast<int>(next_part_ + 1),
+                  file_,    offset,        std::min(part_size, limit - offset),
+                  nullptr,  &failed_};
+        ++next_part_;
+        if (!finishing_) ++sent_before_finish_;
+        parts_.Spawn(UploadPartAt(std::move(part), std::move(permit)));
+        continue;
+      }
+      if (finishing_) break;  // every byte is on its way
+      poke_.expires_at(asio::steady_timer::time_point::max());
+      boost::system::error_code ec;
+      co_await poke_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_await parts_.Wait();
+  }
+
+  // The pump's start is posted by Grew; the loop's queue is FIFO, so once a post made now has
+  // run, the pump is in its TaskGroup and Wait() sees it.
+  asio::awaitable<void> PumpStarted() {
+    if (started_) co_await asio::post(store_.loop_, asio::use_awaitable);
+  }
+
+  // etags_ grows while parts fly: each part finds its slot by number when it lands.
+  asio::awaitable<void> UploadPartAt(Part part, runtime::Limiter::Permit permit) {
+    std::string etag;
+    part.etag = &etag;
+    size_t slot = static_cast<size_t>(part.number - 1);
+    co_await store_.UploadPart(std::move(part), std::move(permit));
+    etags_[slot] = std::move(etag);
+  }
+
+  // The completed provisional object becomes `key`: kept as it is when the key exists already
+  // (content-addressed: same bytes), else copied on the server.
+  asio::awaitable<Result<PutOutcome>> Publish(std::string key, int64_t size, PutOptions options) {
+    KeyGuard guard = co_await store_.LockKey(key);
+    if (!options.overwrite) {
+      Result<int64_t> stored = co_await store_.StoredSize(key);
+      if (stored.ok()) co_return PutOutcome{.created = false, .size = *stored};
+    }
+    http::ClientRequest copy = store_.Request("PUT", store_.ObjectName(key));
+    copy.headers.emplace_back("x-amz-copy-source", StrCat("/", store_.options_.bucket, "/",
+                                                          http::AwsUriEncode(staging_, true)));
+    SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse copied, co_await store_.Send(std::move(copy)));
+    if (!copied.successful() || copied.body.find("<Error>") != std::string::npos)
+      co_return S3Error(copied, StrCat("publishing ", key));
+    co_return PutOutcome{.created = true, .size = size};
+  }
+
+  static std::string RandomHex() {
+    thread_local std::mt19937_64 random(std::random_device{}());
+    return absl::StrCat(absl::Hex(random(), absl::kZeroPad16),
+                        absl::Hex(random(), absl::kZeroPad16));
+  }
+
+  S3BlobStore& store_;
+  asio::steady_timer poke_;
+  runtime::Limiter in_flight_;
+  runtime::TaskGroup pump_;
+  runtime::TaskGroup parts_;
+  std::filesystem::path file_;
+  int64_t available_ = 0;
+  int64_t final_size_ = 0;
+  int64_t next_part_ = 0;
+  int64_t sent_before_finish_ = 0;
+  bool started_ = false, finishing_ = false, broken_ = false;
+  std::string staging_, upload_query_;
+  std::vector<std::string> etags_;
+  Status failed_;
+};
+
+std::unique_ptr<StreamingPut> S3BlobStore::BeginStreamingPut() {
+  return std::make_unique<StreamingUpload>(*this);
 }
 
 asio::awaitable<Result<std::string>> S3BlobStore::Get(std::string key,

@@ -22,6 +22,7 @@
 #include "http/curl_client.h"
 #include "http/request.h"
 #include "http/sigv4.h"
+#include "runtime/limiter.h"
 #include "storage/blob_store.h"
 
 namespace sluice::storage {
@@ -52,6 +53,9 @@ class S3BlobStore : public BlobStore {
 
   asio::awaitable<Result<PutOutcome>> PutFile(std::string key, std::filesystem::path source,
                                               PutOptions options) override;
+  // Parts of a large download go up while it arrives (see StreamingPut); published by a
+  // server-side copy from uploads/ once the content key is known.
+  std::unique_ptr<StreamingPut> BeginStreamingPut() override;
   asio::awaitable<Result<PutOutcome>> PutBytes(std::string key, std::string bytes,
                                                PutOptions options) override;
   asio::awaitable<Result<std::string>> Get(std::string key,
@@ -80,6 +84,23 @@ class S3BlobStore : public BlobStore {
   asio::awaitable<Result<http::ClientResponse>> Send(http::ClientRequest request);
   asio::awaitable<Result<PutOutcome>> PutMultipart(std::string object, std::filesystem::path source,
                                                    int64_t size);
+  // Multipart pieces shared by PutMultipart and the streaming put.
+  struct Part {
+    std::string object;
+    std::string upload_query;
+    int number;  // from 1
+    std::filesystem::path source;
+    int64_t offset, length;
+    std::string* etag;  // set when the part is stored
+    Status* failed;     // set (first failure only) when not
+  };
+  class StreamingUpload;
+  // The "uploadId=…" query of a new multipart upload of `object`.
+  asio::awaitable<Result<std::string>> StartMultipart(std::string object);
+  asio::awaitable<void> UploadPart(Part part, runtime::Limiter::Permit permit);
+  asio::awaitable<Status> CompleteMultipart(std::string object, std::string upload_query,
+                                            std::vector<std::string> etags);
+  asio::awaitable<void> AbortMultipart(std::string object, std::string upload_query);
   std::string ObjectName(std::string_view key) const;
 
   http::HttpClient& client_;
