@@ -237,23 +237,40 @@ namespace {
 
 // A file in many parts comes back whole; a second put of it keeps the first. (s3rver does not
 // verify signatures: http/sigv4_test.cc checks the signing against AWS's published vectors.)
-TEST(S3BlobStoreTest, MultipartFilesRoundTrip) {
+// s3rver with an S3 store whose multipart threshold and part size are small enough for a 1 MB
+// file to go up in 16 parts.
+class S3BlobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = sluice::testing::S3rver::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    client_ = std::move(*http::HttpClient::Create(rt.loop_executor(), {}));
+    for (int i = 0; content.size() < 1'000'000; ++i) content += std::to_string(i * 7919) + ",";
+  }
+  std::unique_ptr<S3BlobStore> Store(std::string prefix = "") {
+    S3Options options{.endpoint = server_->endpoint(),
+                      .bucket = server_->bucket(),
+                      .prefix = std::move(prefix),
+                      .credentials = {.access_key = sluice::testing::S3rver::kAccessKey,
+                                      .secret_key = sluice::testing::S3rver::kSecretKey,
+                                      .region = "us-east-1"},
+                      .multipart_threshold = 100'000,
+                      .part_size = 64 * 1024,
+                      .allow_private = true};
+    return std::make_unique<S3BlobStore>(*client_, rt.loop_executor(), rt.blocking(), options);
+  }
+
   runtime::Runtime rt;
-  auto server = sluice::testing::S3rver::Start();
-  ASSERT_TRUE(server.ok()) << server.status();
-  auto client = std::move(*http::HttpClient::Create(rt.loop_executor(), {}));
-  S3Options options{
-      .endpoint = (*server)->endpoint(),
-      .bucket = (*server)->bucket(),
-      .credentials = {.access_key = sluice::testing::S3rver::kAccessKey, .region = "us-east-1"},
-      .allow_private = true};
-  options.credentials.secret_key = sluice::testing::S3rver::kSecretKey;
-  options.multipart_threshold = 100'000;
-  options.part_size = 64 * 1024;
-  S3BlobStore store(*client, rt.loop_executor(), rt.blocking(), options);
+  std::unique_ptr<sluice::testing::S3rver> server_;
+  std::unique_ptr<http::HttpClient> client_;
   sluice::testing::TempDir dir;
   std::string content;
-  for (int i = 0; content.size() < 1'000'000; ++i) content += std::to_string(i * 7919) + ",";
+};
+
+TEST_F(S3BlobStoreTest, MultipartFilesRoundTrip) {
+  std::unique_ptr<S3BlobStore> s3 = Store();
+  S3BlobStore& store = *s3;
   std::ofstream(dir.path() / "big.bin", std::ios::binary) << content;
   Result<PutOutcome> put = rt.Run(store.PutFile("objects/big", dir.path() / "big.bin", {}));
   ASSERT_TRUE(put.ok()) << put.status();
@@ -261,7 +278,7 @@ TEST(S3BlobStoreTest, MultipartFilesRoundTrip) {
   EXPECT_EQ(*rt.Run(store.Get("objects/big", std::nullopt)), content);
   EXPECT_EQ(rt.Run(store.Stat("objects/big"))->size, static_cast<int64_t>(content.size()));
   EXPECT_FALSE(rt.Run(store.PutFile("objects/big", dir.path() / "big.bin", {}))->created);
-  EXPECT_EQ(store.Describe(), StrCat("s3://sluice-test at ", (*server)->endpoint()));
+  EXPECT_EQ(store.Describe(), StrCat("s3://sluice-test at ", server_->endpoint()));
 }
 
 asio::awaitable<void> Pause(std::chrono::milliseconds length) {
@@ -305,24 +322,9 @@ asio::awaitable<Status> GrowThenAbort(StreamingPut& put, std::filesystem::path f
 // published under its key by a server-side copy, the provisional upload is gone afterwards; a
 // second streaming put of the same bytes keeps the first; a source that starts over falls back
 // to a plain put and still stores exactly the final bytes.
-TEST(S3BlobStoreTest, StreamingPutsUploadWhileTheFileGrows) {
-  runtime::Runtime rt;
-  auto server = sluice::testing::S3rver::Start();
-  ASSERT_TRUE(server.ok()) << server.status();
-  auto client = std::move(*http::HttpClient::Create(rt.loop_executor(), {}));
-  S3Options options{
-      .endpoint = (*server)->endpoint(),
-      .bucket = (*server)->bucket(),
-      .prefix = "media",
-      .credentials = {.access_key = sluice::testing::S3rver::kAccessKey, .region = "us-east-1"},
-      .allow_private = true};
-  options.credentials.secret_key = sluice::testing::S3rver::kSecretKey;
-  options.multipart_threshold = 100'000;
-  options.part_size = 64 * 1024;
-  S3BlobStore store(*client, rt.loop_executor(), rt.blocking(), options);
-  sluice::testing::TempDir dir;
-  std::string content;
-  for (int i = 0; content.size() < 1'000'000; ++i) content += std::to_string(i * 7919) + ",";
+TEST_F(S3BlobStoreTest, StreamingPutsUploadWhileTheFileGrows) {
+  std::unique_ptr<S3BlobStore> s3 = Store("media");
+  S3BlobStore& store = *s3;
   std::filesystem::path file = dir.path() / "growing.bin";
 
   auto grow_then_finish = [&](StreamingPut& put, std::string key) {
@@ -357,7 +359,7 @@ TEST(S3BlobStoreTest, StreamingPutsUploadWhileTheFileGrows) {
   EXPECT_TRUE(rt.Run(store.List("uploads/"))->empty());
 }
 
-TEST(S3BlobStoreTest, ParsesS3Locations) {
+TEST(S3UriTest, ParsesS3Locations) {
   S3Options options;
   ASSERT_TRUE(ParseS3Uri("s3://media/brand-a/", options).ok());
   EXPECT_EQ(options.bucket, "media");
