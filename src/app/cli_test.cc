@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <boost/json/parse.hpp>
 #include <fstream>
 #include <map>
@@ -178,11 +179,16 @@ TEST_F(CliTest, SsrfSpellingsAreRefusedWithoutAllowPrivate) {
 TEST_F(CliTest, KillNineThenRerunCompletesWithoutRefetchingCompletedItems) {
   constexpr int kItems = 300;
   std::vector<std::string> urls;
+  // The first half is served at once; the second half is held back until long after the kill,
+  // so the kill always lands mid-run however slow this machine is at the moment.
+  auto served = std::make_shared<std::atomic<int>>(0);
+  auto holding = std::make_shared<std::atomic<bool>>(true);
   for (int i = 0; i < kItems; ++i) {
     std::string path = "/slow/" + std::to_string(i) + ".jpg";
-    origin_.Route(path, [i](const HttpRequest& r, int) {
+    origin_.Route(path, [i, served, holding](const HttpRequest& r, int) {
       HttpReply reply = ServeBytes(r, ScriptedOrigin::MediaBody(5000, i), "image/jpeg");
-      reply.delay = 20ms;
+      bool held = *holding && served->fetch_add(1) >= kItems / 2;
+      reply.delay = held ? 30s : 20ms;
       return reply;
     });
     urls.push_back(origin_.Url(path));
@@ -196,7 +202,12 @@ TEST_F(CliTest, KillNineThenRerunCompletesWithoutRefetchingCompletedItems) {
     auto deadline = std::chrono::steady_clock::now() + 30s;
     while (origin_.Log().size() < kItems / 2 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(5ms);
+    // ...and at least one batch of the first half is committed.
+    while ((!std::filesystem::exists(data() / "sluice.db") || Items("urls").empty()) &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(20ms);
     first.Kill(SIGKILL);
+    *holding = false;
     EXPECT_EQ(first.Wait().exit_code, 128 + SIGKILL);
   }
   std::map<std::string, db::ItemRecord> before = Items("urls");

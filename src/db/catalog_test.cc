@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -213,6 +214,21 @@ TEST(PostgresCatalogTest, RidesOutAServerRestart) {
   restart.join();
   ASSERT_TRUE(recorded.ok()) << recorded;
   EXPECT_EQ((*catalog)->CompletedUrls("s")->size(), 2u);
+}
+
+TEST(SqliteCatalogTest, ProcessesOpeningANewDatabaseTogetherMigrateItOnce) {
+  sluice::testing::TempDir dir;
+  std::vector<std::thread> openers;
+  std::atomic<int> opened{0};
+  for (int i = 0; i < 16; ++i) {
+    openers.emplace_back([&] {
+      Result<std::unique_ptr<SqliteCatalog>> catalog = SqliteCatalog::Open(dir.path() / "new.db");
+      EXPECT_TRUE(catalog.ok()) << catalog.status();
+      if (catalog.ok()) ++opened;
+    });
+  }
+  for (std::thread& opener : openers) opener.join();
+  EXPECT_EQ(opened, 16);
 }
 
 TEST(SqliteCatalogTest, UnusableFilesAreClearErrors) {

@@ -1,6 +1,7 @@
 #include "db/sqlite/sqlite_catalog.h"
 
 #include <chrono>
+#include <thread>
 
 #include "common/strings.h"
 #include "db/sqlite/statement.h"
@@ -137,9 +138,17 @@ Result<std::unique_ptr<SqliteCatalog>> SqliteCatalog::Open(const std::filesystem
   }
   std::unique_ptr<SqliteCatalog> catalog(new SqliteCatalog(db));
   sqlite3_busy_timeout(db, 10'000);
-  Status setup =
-      catalog->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
-  if (setup.ok()) setup = catalog->Migrate();
+  // Switching a new file to WAL needs it to itself for a moment; processes opening it together
+  // can find it busy even past the busy timeout's first wait. A few retries settle it.
+  Status setup;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    setup =
+        catalog->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    if (setup.ok()) setup = catalog->Migrate();
+    int code = sqlite3_errcode(db) & 0xff;
+    if (setup.ok() || (code != SQLITE_BUSY && code != SQLITE_LOCKED)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   if (!setup.ok()) {
     bool not_ours = sqlite3_errcode(db) == SQLITE_NOTADB;
     return Failure(not_ours ? absl::StatusCode::kDataLoss : absl::StatusCode::kFailedPrecondition,
@@ -160,35 +169,29 @@ Status SqliteCatalog::InTransaction(const std::function<Status()>& body) {
 }
 
 Status SqliteCatalog::Migrate() {
-  int64_t at = 0;
-  {
-    Statement version(db_, "PRAGMA user_version");
-    if (!version.ok() || sqlite3_step(version.get()) != SQLITE_ROW)
-      return Error("reading the schema version");
-    at = version.Int(0);
-  }
-  int newest = kMigrations[std::size(kMigrations) - 1].version;
-  if (at > newest) {
-    return Failure(absl::StatusCode::kFailedPrecondition, "schema_too_new",
-                   StrCat("the database is at schema version ", at, " but this sluice knows ",
-                          newest, "; upgrade sluice"));
-  }
-  if (at <= kBaseVersion) {
-    SLUICE_RETURN_IF_ERROR(Exec(kSchema));
-    SLUICE_RETURN_IF_ERROR(Exec(StrCat("PRAGMA user_version = ", kBaseVersion).c_str()));
-  }
-  for (const Migration& migration : kMigrations) {
-    if (migration.version <= at) continue;
-    SLUICE_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-    Status applied = Exec(migration.sql);
-    if (applied.ok()) applied = Exec(StrCat("PRAGMA user_version = ", migration.version).c_str());
-    if (applied.ok()) applied = Exec("COMMIT");
-    if (!applied.ok()) {
-      Exec("ROLLBACK").IgnoreError();
-      return applied;
+  // One write transaction for the whole check-and-upgrade: two processes opening a new database
+  // at once cannot both apply a migration (the second sees the first's version).
+  return InTransaction([&]() -> Status {
+    int64_t at = 0;
+    {
+      Statement version(db_, "PRAGMA user_version");
+      if (!version.ok() || sqlite3_step(version.get()) != SQLITE_ROW)
+        return Error("reading the schema version");
+      at = version.Int(0);
     }
-  }
-  return absl::OkStatus();
+    int newest = kMigrations[std::size(kMigrations) - 1].version;
+    if (at > newest) {
+      return Failure(absl::StatusCode::kFailedPrecondition, "schema_too_new",
+                     StrCat("the database is at schema version ", at, " but this sluice knows ",
+                            newest, "; upgrade sluice"));
+    }
+    if (at <= kBaseVersion) SLUICE_RETURN_IF_ERROR(Exec(kSchema));
+    for (const Migration& migration : kMigrations) {
+      if (migration.version > at) SLUICE_RETURN_IF_ERROR(Exec(migration.sql));
+    }
+    if (at < newest) SLUICE_RETURN_IF_ERROR(Exec(StrCat("PRAGMA user_version = ", newest).c_str()));
+    return absl::OkStatus();
+  });
 }
 
 Status SqliteCatalog::Error(std::string_view what) const {
