@@ -343,9 +343,6 @@ TEST_F(FleetTest, WorkersRideOutAPostgresRestart) {
   for (auto& worker : workers) worker->Kill(SIGKILL);
   for (auto& worker : workers) worker->Wait();
   ASSERT_TRUE(finished) << WorkerLog("r0") << WorkerLog("r1");
-  std::set<std::string> claimants;
-  for (const db::Job& job : Jobs()) claimants.insert(job.worker);
-  EXPECT_EQ(claimants.size(), 2u) << "both workers took jobs";
   std::vector<db::SetTotals> sets = *db_->ListSets();
   ASSERT_EQ(sets.size(), 4u);
   for (const db::SetTotals& set : sets) {
