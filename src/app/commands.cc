@@ -868,21 +868,19 @@ struct WorkerCounts {
 // Reads a manifest named by an SQS message: s3://bucket/key with the standard AWS settings.
 asio::awaitable<Result<std::string>> ReadManifest(runtime::Runtime& rt, http::HttpClient& client,
                                                   std::string uri) {
-  std::string_view rest = uri;
-  if (!ConsumePrefix(rest, "s3://") || rest.find('/') == std::string_view::npos) {
+  storage::S3Options parsed;
+  if (!storage::ParseS3Uri(uri, parsed).ok() || parsed.prefix.empty()) {
     co_return Failure(absl::StatusCode::kInvalidArgument, "bad_message",
                       StrCat("manifest '", uri, "': only s3://bucket/key manifests are read"));
   }
-  std::string bucket(rest.substr(0, rest.find('/')));
-  std::string key(rest.substr(rest.find('/') + 1));
-  SLUICE_CO_ASSIGN_OR_RETURN(storage::S3Options options,
-                             S3OptionsFromEnvironment(StrCat("s3://", bucket)));
-  storage::S3BlobStore store(client, rt.loop_executor(), rt.blocking(), options);
+  // The store reads the whole bucket; the rest of the URI is the manifest's key.
+  std::string key = uri.substr(StrCat("s3://", parsed.bucket, "/").size());
+  Result<storage::S3Options> options = S3OptionsFromEnvironment(StrCat("s3://", parsed.bucket));
+  SLUICE_CO_RETURN_IF_ERROR(options.status());
+  storage::S3BlobStore store(client, rt.loop_executor(), rt.blocking(), *options);
   co_return co_await store.Get(key, std::nullopt);
 }
 
-// Claims and runs jobs until stopped (SIGINT/SIGTERM: the running job is given back to the
-// queue) or, with exit_when_idle, until nothing is ready and the intake brought nothing.
 // Runs one claimed job to its end — committed, lost to another worker, or failed and handed
 // back to the queue (with backoff, or to dead letter) — then frees its slot.
 asio::awaitable<void> RunClaimedJob(runtime::Runtime& rt, DataDir& data, const MethodStack& stack,

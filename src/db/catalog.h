@@ -127,7 +127,7 @@ class Catalog {
 // job's completion are one transaction. SQLite (embedded) and Postgres (fleet) implement it.
 class Database : public Catalog, public JobStore {};
 
-// The row for a lease that was refused.
+// The failure for a write under a stale lease: FailedPrecondition, cause "lease_lost".
 Status LeaseLost(const Lease& lease);
 
 }  // namespace sluice::db

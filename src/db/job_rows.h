@@ -22,6 +22,10 @@ inline constexpr int kJobUrlsColumn = 16;
 Job JobFromRow(const std::function<std::string(int)>& text,
                const std::function<int64_t(int)>& number, bool with_urls);
 
+// Puts claimed jobs in the order claims take them: higher priority first, then oldest (the
+// backends' RETURNING gives rows in no promised order).
+void SortInClaimOrder(std::vector<Job>& jobs);
+
 // URLs as stored: one per line (URLs never contain a newline; the list parser rejects them).
 std::string JoinUrls(const std::vector<std::string>& urls);
 // 20 random hex characters: unguessable enough that a token is a handle, not an enumeration.

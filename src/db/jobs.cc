@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <random>
+#include <tuple>
 
 #include "common/strings.h"
 #include "db/catalog.h"
@@ -57,6 +59,12 @@ Job JobFromRow(const std::function<std::string(int)>& text,
       if (!url.empty()) job.urls.emplace_back(url);
   }
   return job;
+}
+
+void SortInClaimOrder(std::vector<Job>& jobs) {
+  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+    return std::tie(b.priority, a.id) < std::tie(a.priority, b.id);
+  });
 }
 
 std::string JoinUrls(const std::vector<std::string>& urls) {

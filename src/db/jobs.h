@@ -34,7 +34,7 @@ namespace sluice::db {
 
 enum class JobState { kQueued, kRunning, kDone, kDead };
 std::string_view JobStateName(JobState state);
-// NotFound-free parse: nullopt for an unknown name.
+// The state named `name` ("queued", …); nullopt for an unknown name.
 std::optional<JobState> ParseJobState(std::string_view name);
 
 struct JobSpec {

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/strings.h"
@@ -107,47 +108,59 @@ Result<std::unique_ptr<Sqslite>> Sqslite::Start() {
   return sqs;
 }
 
-Result<std::string> Sqslite::CreateQueue(const std::string& name) {
+Result<std::string> Sqslite::Call(const std::vector<std::string>& form) {
   TempDir scratch;
-  ProcessResult created =
-      RunProcess({"/usr/bin/curl", "-sS", "--fail", "--data-urlencode", "Action=CreateQueue",
-                  "--data-urlencode", "QueueName=" + name, endpoint() + "/"},
-                 scratch.path());
-  if (created.exit_code != 0)
-    return absl::UnavailableError(StrCat("CreateQueue failed: ", created.err, created.out));
+  std::vector<std::string> argv = {"/usr/bin/curl", "-sS", "--fail"};
+  for (const std::string& field : form) {
+    argv.push_back("--data-urlencode");
+    argv.push_back(field);
+  }
+  argv.push_back(endpoint() + "/");
+  ProcessResult answer = RunProcess(argv, scratch.path());
+  if (answer.exit_code != 0)
+    return absl::UnavailableError(StrCat(form.front(), " failed: ", answer.err, answer.out));
+  return answer.out;
+}
+
+namespace {
+
+// The text of the first <tag> after `after` in an SQS answer; nullopt when absent.
+std::optional<std::string> XmlValue(const std::string& xml, std::string_view tag,
+                                    std::string_view after = "") {
+  size_t from = after.empty() ? 0 : xml.find(after);
+  if (from == std::string::npos) return std::nullopt;
+  std::string open = StrCat("<", tag, ">"), close = StrCat("</", tag, ">");
+  size_t start = xml.find(open, from);
+  size_t end = start == std::string::npos ? start : xml.find(close, start);
+  if (end == std::string::npos) return std::nullopt;
+  start += open.size();
+  return xml.substr(start, end - start);
+}
+
+}  // namespace
+
+Result<std::string> Sqslite::CreateQueue(const std::string& name) {
+  SLUICE_RETURN_IF_ERROR(Call({"Action=CreateQueue", "QueueName=" + name}).status());
   return StrCat(endpoint(), "/queues/", name);
 }
 
 Result<std::string> Sqslite::Send(const std::string& queue_url, const std::string& body) {
-  TempDir scratch;
-  ProcessResult sent =
-      RunProcess({"/usr/bin/curl", "-sS", "--fail", "--data-urlencode", "Action=SendMessage",
-                  "--data-urlencode", "QueueUrl=" + queue_url, "--data-urlencode",
-                  "MessageBody=" + body, endpoint() + "/"},
-                 scratch.path());
-  size_t start = sent.out.find("<MessageId>");
-  size_t end = sent.out.find("</MessageId>");
-  if (sent.exit_code != 0 || start == std::string::npos || end == std::string::npos)
-    return absl::UnavailableError(StrCat("SendMessage failed: ", sent.err, sent.out));
-  start += std::string_view("<MessageId>").size();
-  return sent.out.substr(start, end - start);
+  SLUICE_ASSIGN_OR_RETURN(std::string answer, Call({"Action=SendMessage", "QueueUrl=" + queue_url,
+                                                    "MessageBody=" + body}));
+  std::optional<std::string> id = XmlValue(answer, "MessageId");
+  if (!id) return absl::UnavailableError(StrCat("SendMessage answered without an id: ", answer));
+  return *id;
 }
 
 Result<int> Sqslite::Messages(const std::string& queue_url) {
-  TempDir scratch;
-  ProcessResult answer =
-      RunProcess({"/usr/bin/curl", "-sS", "--fail", "--data-urlencode", "Action=GetQueueAttributes",
-                  "--data-urlencode", "QueueUrl=" + queue_url, "--data-urlencode",
-                  "AttributeName.1=ApproximateNumberOfMessages", endpoint() + "/"},
-                 scratch.path());
-  size_t name = answer.out.find("ApproximateNumberOfMessages</Name>");
-  size_t value = name == std::string::npos ? name : answer.out.find("<Value>", name);
-  size_t end = value == std::string::npos ? value : answer.out.find("</Value>", value);
+  SLUICE_ASSIGN_OR_RETURN(std::string answer,
+                          Call({"Action=GetQueueAttributes", "QueueUrl=" + queue_url,
+                                "AttributeName.1=ApproximateNumberOfMessages"}));
+  std::optional<std::string> value =
+      XmlValue(answer, "Value", "ApproximateNumberOfMessages</Name>");
   int count = 0;
-  if (answer.exit_code != 0 || end == std::string::npos ||
-      !ParseInt(std::string_view(answer.out).substr(value + 7, end - value - 7), count)) {
-    return absl::UnavailableError(StrCat("GetQueueAttributes failed: ", answer.err, answer.out));
-  }
+  if (!value || !ParseInt(*value, count))
+    return absl::UnavailableError(StrCat("GetQueueAttributes answered: ", answer));
   return count;
 }
 

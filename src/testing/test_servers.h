@@ -70,6 +70,8 @@ class Sqslite {
   Result<int> Messages(const std::string& queue_url);
 
  private:
+  // POSTs the form fields ("Name=value", URL-encoded by curl) to sqslite; its answer's body.
+  Result<std::string> Call(const std::vector<std::string>& form);
   Sqslite() = default;
   std::unique_ptr<NodeServer> server_;
 };

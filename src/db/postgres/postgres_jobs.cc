@@ -84,7 +84,9 @@ Result<Submitted> PostgresCatalog::Submit(const JobSpec& spec) {
 
 Result<std::vector<Job>> PostgresCatalog::Claim(std::string_view worker, int max_jobs,
                                                 std::chrono::milliseconds lease) {
-  std::string claim_sql = StrCat(R"sql(
+  // Built once: the statement text is also its prepared-statement key.
+  static const std::string claim_sql = [] {
+    std::string sql = StrCat(R"sql(
     WITH picked AS (
       SELECT id FROM jobs WHERE state = 'queued' AND run_at <= sluice_now_ms()
       ORDER BY priority DESC, fair_rank, id
@@ -94,10 +96,11 @@ Result<std::vector<Job>> PostgresCatalog::Claim(std::string_view worker, int max
                     heartbeat_at = sluice_now_ms()
     FROM picked WHERE jobs.id = picked.id
     RETURNING )sql",
-                                 kJobColumns, ", urls");
-  // Column names in the RETURNING list are ambiguous with `picked`: qualify the first one.
-  size_t returning = claim_sql.rfind("RETURNING ") + 10;
-  claim_sql.insert(returning, "jobs.");
+                             kJobColumns, ", urls");
+    // Column names in the RETURNING list are ambiguous with `picked`: qualify the first one.
+    sql.insert(sql.rfind("RETURNING ") + 10, "jobs.");
+    return sql;
+  }();
   std::vector<Job> claimed;
   int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::steady_clock::now().time_since_epoch())
@@ -129,9 +132,7 @@ Result<std::vector<Job>> PostgresCatalog::Claim(std::string_view worker, int max
     claimed = ReadJobs(rows, true);
     return absl::OkStatus();
   }));
-  std::sort(claimed.begin(), claimed.end(), [](const Job& a, const Job& b) {
-    return std::tie(b.priority, a.id) < std::tie(a.priority, b.id);
-  });
+  SortInClaimOrder(claimed);
   return claimed;
 }
 

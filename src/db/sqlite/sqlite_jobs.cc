@@ -104,10 +104,7 @@ Result<std::vector<Job>> SqliteCatalog::Claim(std::string_view worker, int max_j
     if (rc != SQLITE_DONE) return Error("claiming jobs");
     return absl::OkStatus();
   }));
-  // RETURNING gives rows in no promised order; hand them out in claim order.
-  std::sort(claimed.begin(), claimed.end(), [](const Job& a, const Job& b) {
-    return std::tie(b.priority, a.id) < std::tie(a.priority, b.id);
-  });
+  SortInClaimOrder(claimed);
   return claimed;
 }
 
