@@ -380,5 +380,55 @@ TEST_F(FleetTest, SqsMessageBecomesAJobThatCommitsAndIsDeleted) {
   EXPECT_EQ(*(*sqs)->Messages(*queue), 0) << "the message is deleted once its job exists";
 }
 
+// A message naming a manifest in S3 (s3rver) becomes a job over the manifest's URLs; one whose
+// manifest is not an s3://bucket/key location is left in the queue for its redrive policy.
+TEST_F(FleetTest, SqsManifestMessagesAreReadFromS3) {
+  Result<std::string> uri = sluice::testing::FreshPostgresDatabase();
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  UseDatabase(*uri);
+  auto sqs = sluice::testing::Sqslite::Start();
+  ASSERT_TRUE(sqs.ok()) << sqs.status();
+  auto s3 = sluice::testing::S3rver::Start();
+  ASSERT_TRUE(s3.ok()) << s3.status();
+  std::vector<std::string> urls = ServeSet("shard-1", 2, 0ms);
+  std::filesystem::path manifest = dir_.path() / "shard-1.txt";
+  std::ofstream(manifest) << urls[0] << "\n" << urls[1] << "\n";
+  // s3rver does not check signatures: a plain PUT stores the manifest.
+  ProcessResult put = sluice::testing::RunProcess(
+      {"/usr/bin/curl", "-sS", "--fail", "-X", "PUT", "--data-binary", "@" + manifest.string(),
+       (*s3)->endpoint() + "/" + (*s3)->bucket() + "/lists/shard-1.txt"},
+      dir_.path());
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  Result<std::string> good = (*sqs)->CreateQueue("good");
+  Result<std::string> bad = (*sqs)->CreateQueue("bad");
+  ASSERT_TRUE(good.ok() && bad.ok());
+  ASSERT_TRUE((*sqs)
+                  ->Send(*good, R"({"set": "shard-1", "manifest": "s3://)" + (*s3)->bucket() +
+                                    R"(/lists/shard-1.txt"})")
+                  .ok());
+  ASSERT_TRUE(
+      (*sqs)
+          ->Send(*bad, R"({"set": "shard-2", "manifest": "s3://)" + (*s3)->bucket() + R"("})")
+          .ok());
+  std::vector<std::string> aws = {
+      "AWS_ENDPOINT_URL=" + (*s3)->endpoint(),
+      std::string("AWS_ACCESS_KEY_ID=") + testing::S3rver::kAccessKey,
+      std::string("AWS_SECRET_ACCESS_KEY=") + testing::S3rver::kSecretKey};
+  for (const std::string& queue : {*good, *bad}) {
+    std::unique_ptr<Subprocess> worker = StartWorker(
+        "manifest-worker", 10, {"--exit-when-idle", "--sqs", queue, "--sqs-wait", "1"}, aws);
+    ASSERT_EQ(worker->Wait().exit_code, 0) << WorkerLog("manifest-worker");
+  }
+  std::vector<db::Job> jobs = Jobs();
+  ASSERT_EQ(jobs.size(), 1u) << WorkerLog("manifest-worker");
+  EXPECT_EQ(jobs[0].set, "shard-1");
+  EXPECT_EQ(jobs[0].state, db::JobState::kDone);
+  EXPECT_EQ(db_->ListSets()->at(0).ok, 2);
+  EXPECT_EQ(*(*sqs)->Messages(*good), 0);
+  EXPECT_EQ(*(*sqs)->Messages(*bad), 1) << "left for the queue's redrive policy";
+  EXPECT_NE(WorkerLog("manifest-worker").find("only s3://bucket/key manifests"), std::string::npos)
+      << WorkerLog("manifest-worker");
+}
+
 }  // namespace
 }  // namespace sluice::app
