@@ -65,7 +65,7 @@ std::string DataDir::objects() const {
 }
 
 Result<DataDir> DataDir::Open(const std::filesystem::path& root, runtime::Runtime& runtime,
-                              const Backends& uris) {
+                              http::HttpClient& http, const Backends& uris) {
   DataDir dir;
   std::error_code ec;
   dir.root = std::filesystem::absolute(root, ec).lexically_normal();
@@ -74,10 +74,8 @@ Result<DataDir> DataDir::Open(const std::filesystem::path& root, runtime::Runtim
   const std::string& uri = uris.store;
   if (uri.starts_with("s3://")) {
     SLUICE_ASSIGN_OR_RETURN(storage::S3Options options, S3OptionsFromEnvironment(uri));
-    SLUICE_ASSIGN_OR_RETURN(dir.store_client_,
-                            http::HttpClient::Create(runtime.loop_executor(), {}));
-    dir.remote_ = std::make_unique<storage::S3BlobStore>(
-        *dir.store_client_, runtime.loop_executor(), runtime.blocking(), options);
+    dir.remote_ = std::make_unique<storage::S3BlobStore>(http, runtime.loop_executor(),
+                                                         runtime.blocking(), options);
     dir.store = dir.remote_.get();
   } else if (!uri.empty() && uri != "file://" && uri != StrCat("file://", dir.root.string())) {
     return absl::InvalidArgumentError(StrCat(
@@ -105,13 +103,13 @@ Result<DataDir> DataDir::Open(const std::filesystem::path& root, runtime::Runtim
 }
 
 Result<DataDir> DataDir::OpenExisting(const std::filesystem::path& root, runtime::Runtime& runtime,
-                                      const Backends& uris) {
+                                      http::HttpClient& http, const Backends& uris) {
   if (uris.db.empty() && !std::filesystem::exists(root / "sluice.db")) {
     return Failure(absl::StatusCode::kNotFound, "no_data",
                    StrCat("no sluice data at ", root.string(),
                           " (run `sluice run` or `sluice demo` first, or pass --data)"));
   }
-  return Open(root, runtime, uris);
+  return Open(root, runtime, http, uris);
 }
 
 DataDir::~DataDir() {

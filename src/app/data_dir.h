@@ -53,12 +53,13 @@ struct DataDir {
   // FailedPrecondition (cause "data_dir_unwritable") when it cannot be created or written;
   // DataLoss when sluice.db is not a sluice database; InvalidArgument for a bad URI;
   // Unavailable when Postgres cannot be reached.
+  // An S3 store sends its requests through `http`, which must outlive the DataDir.
   static Result<DataDir> Open(const std::filesystem::path& root, runtime::Runtime& runtime,
-                              const Backends& uris = {});
+                              http::HttpClient& http, const Backends& uris = {});
   // Opens an existing data directory for reading results. NotFound when there is none (only
   // checked for the embedded database: a Postgres database is always "existing").
   static Result<DataDir> OpenExisting(const std::filesystem::path& root, runtime::Runtime& runtime,
-                                      const Backends& uris = {});
+                                      http::HttpClient& http, const Backends& uris = {});
 
   DataDir() = default;
   DataDir(DataDir&&) = default;
@@ -67,7 +68,6 @@ struct DataDir {
 
  private:
   std::string database_;
-  std::unique_ptr<http::HttpClient> store_client_;
   std::unique_ptr<storage::BlobStore> remote_;
 };
 

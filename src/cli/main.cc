@@ -1,14 +1,16 @@
-// sluice: the command line. Parses arguments into app/ configs; nothing else lives here.
+// sluice: the command line. Parses arguments into the command families' configs; nothing else
+// lives here.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "app/commands.h"
+#include "cli/queue_commands.h"
+#include "cli/set_commands.h"
 #include "common/strings.h"
 #include "http/address_guard.h"
 
 namespace {
 
-using sluice::app::ProgressStyle;
+using sluice::cli::ProgressStyle;
 
 ProgressStyle ParseProgress(const std::string& value) {
   if (value == "bar") return ProgressStyle::kBar;
@@ -76,7 +78,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "sluice 0.1.0");
 
   // sluice run
-  sluice::app::RunConfig run;
+  sluice::cli::RunConfig run;
   std::string run_progress = "auto";
   FetchFlags fetch_flags;
   CLI::App* run_cmd = app.add_subcommand("run", "Fetch and store every URL of a list as one set");
@@ -110,7 +112,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
 
   // sluice demo
-  sluice::app::DemoConfig demo;
+  sluice::cli::DemoConfig demo;
   std::string demo_progress = "auto";
   CLI::App* demo_cmd =
       app.add_subcommand("demo", "Serve the bundled sample media on loopback and run the main job");
@@ -120,7 +122,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
 
   // sluice results
-  sluice::app::ResultsConfig results;
+  sluice::cli::ResultsConfig results;
   CLI::App* results_cmd = app.add_subcommand("results", "Show recorded sets, or one set's items");
   results_cmd->add_option("--data", results.data, "Data directory")->capture_default_str();
   results_cmd->add_option("--set", results.set, "The set to show (default: list the sets)");
@@ -132,7 +134,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "jsonl"}));
 
   // sluice try
-  sluice::app::TryConfig try_config;
+  sluice::cli::TryConfig try_config;
   CLI::App* try_cmd =
       app.add_subcommand("try", "Run one method alone on one file and print its result as JSON");
   try_cmd->add_option("METHOD", try_config.method, "Method name (see: sluice methods)")->required();
@@ -167,7 +169,7 @@ int main(int argc, char** argv) {
   methods_cmd->add_option("--config", methods_config, "Config file with [providers]");
 
   // The queue: sluice submit / status / jobs / worker.
-  auto add_queue_options = [](CLI::App* cmd, sluice::app::QueueConfig& queue) {
+  auto add_queue_options = [](CLI::App* cmd, sluice::cli::QueueConfig& queue) {
     cmd->add_option("--data", queue.data, "Data directory")->capture_default_str();
     cmd->add_option("--db", queue.db,
                     "Database holding the queue: sqlite://PATH or postgres://… (default: "
@@ -175,7 +177,7 @@ int main(int argc, char** argv) {
     cmd->add_option("--store", queue.store, "Object store, as for run");
     cmd->add_option("--config", queue.config, "Config file ([providers], [backends])");
   };
-  sluice::app::SubmitConfig submit;
+  sluice::cli::SubmitConfig submit;
   CLI::App* submit_cmd = app.add_subcommand(
       "submit", "Queue a URL list as one job for `sluice worker`; prints its token");
   submit_cmd->add_option("URLFILE", submit.list, "URL list, as for run; - for stdin")->required();
@@ -189,13 +191,13 @@ int main(int argc, char** argv) {
   submit_cmd->add_flag("--json", submit.json, "Print the job as JSON");
   add_queue_options(submit_cmd, submit.queue);
 
-  sluice::app::StatusConfig status;
+  sluice::cli::StatusConfig status;
   CLI::App* status_cmd = app.add_subcommand("status", "Show a job's state, progress and failures");
   status_cmd->add_option("TOKEN", status.token, "Job token (or id)")->required();
   status_cmd->add_flag("--json", status.json, "Print one JSON object");
   add_queue_options(status_cmd, status.queue);
 
-  sluice::app::JobsConfig jobs;
+  sluice::cli::JobsConfig jobs;
   CLI::App* jobs_cmd = app.add_subcommand("jobs", "List jobs, newest first");
   jobs_cmd->add_option("--state", jobs.state, "queued, running, done or dead")
       ->check(CLI::IsMember({"queued", "running", "done", "dead"}));
@@ -206,7 +208,7 @@ int main(int argc, char** argv) {
   jobs_retry_cmd->add_option("ID", jobs.retry_id, "Job id")->required()->check(CLI::PositiveNumber);
   jobs_retry_cmd->fallthrough();  // `sluice jobs retry 7 --db …` takes the jobs options too
 
-  sluice::app::WorkerConfig worker;
+  sluice::cli::WorkerConfig worker;
   CLI::App* worker_cmd =
       app.add_subcommand("worker", "Claim queued jobs and run them (acquire, analyse, commit)");
   worker_cmd->add_option("--concurrency", worker.concurrency, "Items in flight")
@@ -253,28 +255,28 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
-    return code == 0 ? 0 : sluice::app::kExitBadInput;
+    return code == 0 ? 0 : sluice::cli::kExitBadInput;
   }
 
   if (*run_cmd) {
     run.progress = ParseProgress(run_progress);
     fetch_flags.Apply(run.fetch);
-    return sluice::app::RunAcquire(std::move(run));
+    return sluice::cli::RunSet(std::move(run));
   }
   if (*demo_cmd) {
     demo.progress = ParseProgress(demo_progress);
-    return sluice::app::RunDemo(std::move(demo));
+    return sluice::cli::RunDemo(std::move(demo));
   }
-  if (*results_cmd) return sluice::app::ShowResults(std::move(results));
-  if (*try_cmd) return sluice::app::TryMethod(std::move(try_config));
-  if (*methods_cmd) return sluice::app::ListMethods(methods_json, methods_config);
-  if (*submit_cmd) return sluice::app::SubmitJob(std::move(submit));
-  if (*status_cmd) return sluice::app::ShowJobStatus(std::move(status));
-  if (*jobs_cmd) return sluice::app::ListJobs(std::move(jobs));
+  if (*results_cmd) return sluice::cli::ShowResults(std::move(results));
+  if (*try_cmd) return sluice::cli::TryMethod(std::move(try_config));
+  if (*methods_cmd) return sluice::cli::ListMethods(methods_json, methods_config);
+  if (*submit_cmd) return sluice::cli::SubmitJob(std::move(submit));
+  if (*status_cmd) return sluice::cli::ShowJobStatus(std::move(status));
+  if (*jobs_cmd) return sluice::cli::ListJobs(std::move(jobs));
   if (*worker_cmd) {
     worker_fetch.Apply(worker.fetch);
-    return sluice::app::RunWorker(std::move(worker));
+    return sluice::cli::RunWorker(std::move(worker));
   }
-  if (*check_cmd) return sluice::app::CheckPipeline(pipeline_file, check_config);
-  return sluice::app::kExitBadInput;
+  if (*check_cmd) return sluice::cli::CheckPipeline(pipeline_file, check_config);
+  return sluice::cli::kExitBadInput;
 }

@@ -97,10 +97,14 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(asio::any_io_executor loo
   curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &HttpClient::OnTimer);
   curl_multi_setopt(m, CURLMOPT_TIMERDATA, client.get());
   curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  if (options.connection_cache_size > 0) {
-    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, options.connection_cache_size);
-  }
+  client->KeepConnections(options.connection_cache_size);
   return client;
+}
+
+void HttpClient::KeepConnections(long connections) {
+  if (connections <= connection_cache_size_) return;
+  connection_cache_size_ = connections;
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, connections);
 }
 
 HttpClient::HttpClient(asio::any_io_executor loop)
@@ -132,6 +136,12 @@ void HttpClient::AbortAll() {
     curl_multi_remove_handle(multi_, easy);
     Complete(easy, CURLE_ABORTED_BY_CALLBACK);
   }
+}
+
+void HttpClient::Abort(CURL* easy) {
+  if (!transfers_.contains(easy)) return;
+  curl_multi_remove_handle(multi_, easy);
+  Complete(easy, CURLE_ABORTED_BY_CALLBACK);
 }
 
 void HttpClient::Complete(CURL* easy, CURLcode code) {

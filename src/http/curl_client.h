@@ -1,7 +1,8 @@
 // HttpClient: libcurl's multi-socket API driven by the Asio event loop (DESIGN.md §5).
 //
-// Every transfer of the process shares one multi handle, so connections (and HTTP/2 streams)
-// are reused across requests to the same host, and DNS answers are cached. Callers configure an
+// One client serves the whole process (app::Process owns it): media fetches, provider calls, S3
+// and SQS requests share one multi handle, so connections (and HTTP/2 streams) are reused
+// across requests to the same host, and DNS answers are cached once. Callers configure an
 // easy handle (URL, callbacks, limits) and co_await Perform(); the coroutine resumes when the
 // transfer has ended, with curl's result code.
 //
@@ -95,6 +96,11 @@ class HttpClient {
 
   // Ends every transfer in progress; their Perform() calls return CURLE_ABORTED_BY_CALLBACK.
   void AbortAll();
+  // Keeps at least `connections` idle connections for reuse (never lowers the cache): a front
+  // raises it to its concurrency so connections stay warm between items.
+  void KeepConnections(long connections);
+  // Ends the transfer of `easy` the same way; nothing when it is not in progress.
+  void Abort(CURL* easy);
   size_t active_transfers() const { return transfers_.size(); }
   // Whether a wakeup for curl is pending. False once no transfer needs one: a pending timer
   // would keep the event loop, and Runtime::Run, alive for nothing.
@@ -122,6 +128,7 @@ class HttpClient {
 
   asio::any_io_executor loop_;
   CURLM* multi_ = nullptr;
+  long connection_cache_size_ = 0;
   asio::steady_timer timer_;
   // The deadline curl asked for, and the one the timer is set to (never later than it).
   std::optional<std::chrono::steady_clock::time_point> timer_wanted_;

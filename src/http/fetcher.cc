@@ -290,6 +290,9 @@ Fetcher::~Fetcher() = default;
 void Fetcher::Stop() {
   stopped_ = true;
   for (asio::steady_timer* timer : sleepers_) timer->cancel();
+  // Only this fetcher's transfers: the client also carries other sets' fetches, provider calls
+  // and uploads.
+  for (CURL* easy : std::set<CURL*>(active_)) client_.Abort(easy);
 }
 
 asio::awaitable<bool> Fetcher::Sleep(Duration duration) {
@@ -471,7 +474,9 @@ asio::awaitable<Status> Fetcher::Attempt(Download& d) {
     if (headers.get()) curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get());
   }
 
+  active_.insert(e);
   CURLcode code = co_await client_.Perform(e);
+  active_.erase(e);
   // The handle goes back to the pool when this attempt ends (after the getinfo calls below).
   struct Recycle {
     Fetcher* fetcher;

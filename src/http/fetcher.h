@@ -115,7 +115,8 @@ class Fetcher {
   // `observer`, when given, hears on the event loop how the body grows on disk.
   asio::awaitable<Result<FetchedFile>> Fetch(std::string url, BodyObserver* observer = nullptr);
 
-  // Interrupts every fetch in progress (they return Cancelled) and fails new ones the same way.
+  // Interrupts every fetch in progress, its transfer aborted at once (they return Cancelled),
+  // and fails new ones the same way. Other transfers of the client go on.
   void Stop();
 
  private:
@@ -130,6 +131,8 @@ class Fetcher {
   std::mt19937_64 random_;
   bool stopped_ = false;
   std::set<asio::steady_timer*> sleepers_;
+  // Transfers in progress, aborted by Stop().
+  std::set<CURL*> active_;
 };
 
 }  // namespace sluice::http

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "db/jobs.h"
+#include "queue/intake/intake.h"
 #include "queue/intake/sqs.h"
 #include "runtime/runtime.h"
 
@@ -37,15 +38,7 @@ struct SqsIntakeOptions {
 // The job a message asks for. InvalidArgument (cause "bad_message") naming what is wrong.
 Result<db::JobSpec> JobSpecFromMessage(const std::string& body, std::string& manifest_uri);
 
-struct IntakeCounts {
-  int64_t received = 0;
-  int64_t jobs_created = 0;
-  int64_t duplicates = 0;  // redelivered messages whose job already existed
-  int64_t rejected = 0;    // left for the redrive policy
-  int64_t delete_failures = 0;
-};
-
-class SqsIntake {
+class SqsIntake : public Intake {
  public:
   SqsIntake(runtime::Runtime& runtime, SqsQueue& queue, db::JobStore& jobs,
             ManifestReader read_manifest, SqsIntakeOptions options);
@@ -53,11 +46,11 @@ class SqsIntake {
   // One receive (long poll) and its messages turned into jobs. Returns how many messages came.
   boost::asio::awaitable<Result<int>> PollOnce();
   // PollOnce until Stop(), backing off after errors.
-  boost::asio::awaitable<void> Run();
-  void Stop() { stopping_ = true; }
+  boost::asio::awaitable<void> Run() override;
+  void Stop() override { stopping_ = true; }
   // The last receive brought nothing (the queue looked empty).
-  bool idle() const { return idle_; }
-  const IntakeCounts& counts() const { return counts_; }
+  bool idle() const override { return idle_; }
+  const IntakeCounts& counts() const override { return counts_; }
 
  private:
   // Extends the visibility of `messages` every half visibility period until `done`.

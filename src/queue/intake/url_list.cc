@@ -1,8 +1,10 @@
 #include "queue/intake/url_list.h"
 
 #include <boost/json/parse.hpp>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <unordered_set>
@@ -124,6 +126,15 @@ Result<UrlList> ReadUrlListFile(const std::string& path) {
                    StrCat("cannot read the URL list ", path, ": ", std::strerror(e)));
   }
   return ReadUrlList(in);
+}
+
+std::string DefaultSetName(const std::string& list) {
+  if (list == "-") return "stdin";
+  std::string stem = std::filesystem::path(list).stem().string();
+  for (char& c : stem) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '-';
+  }
+  return stem.empty() || stem.size() > 100 ? "default" : stem;
 }
 
 }  // namespace sluice::intake

@@ -34,4 +34,9 @@ Result<UrlList> ReadUrlList(std::istream& in);
 // "unreadable_list") when the file cannot be opened; errors of ReadUrlList otherwise.
 Result<UrlList> ReadUrlListFile(const std::string& path);
 
+// The set a list file names by default: its file name without extension, other characters
+// than letters, digits, '.', '_' and '-' replaced by '-'; "stdin" for "-"; "default" when
+// that leaves nothing usable.
+std::string DefaultSetName(const std::string& list);
+
 }  // namespace sluice::intake

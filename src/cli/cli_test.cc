@@ -22,7 +22,7 @@
 #include "testing/temp_dir.h"
 #include "testing/test_servers.h"
 
-namespace sluice::app {
+namespace sluice::cli {
 namespace {
 
 using namespace std::chrono_literals;
@@ -517,9 +517,9 @@ TEST_F(CliTest, DemoServesSamplesAndRecordsThem) {
 }
 
 }  // namespace
-}  // namespace sluice::app
+}  // namespace sluice::cli
 
-namespace sluice::app {
+namespace sluice::cli {
 namespace {
 
 // A pipeline mixing local and remote methods, run through the CLI against the fake model
@@ -750,4 +750,4 @@ TEST_F(CliTest, RunRecordsIntoPostgres) {
 }
 
 }  // namespace
-}  // namespace sluice::app
+}  // namespace sluice::cli

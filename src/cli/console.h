@@ -1,0 +1,63 @@
+// What the commands show a person: while a set runs, on a terminal a progress line (done,
+// failed, in flight, rate, ETA) redrawn in place, otherwise a plain log line every few seconds
+// and one line per failed item; after it, the summary (or one JSON object). Progress and
+// messages go to stderr, so stdout stays clean for --json.
+//
+// Main thread or event loop (one thread).
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <map>
+#include <string>
+
+#include "app/compose.h"
+#include "common/status.h"
+#include "pipeline/set_runner.h"
+
+namespace sluice::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFatal = 1;
+inline constexpr int kExitBadInput = 2;
+inline constexpr int kExitInterrupted = 130;
+
+// Prints "sluice: error: MESSAGE" on stderr and returns `code`.
+int Fail(int code, const Status& status);
+
+enum class ProgressStyle { kAuto, kBar, kLines, kNone };
+
+// Shows a set run's progress on stderr and remembers its failures by cause.
+class ConsoleObserver : public pipeline::SetObserver {
+ public:
+  // kAuto picks kBar when stderr is a terminal, kLines otherwise. `analysing_line`, when not
+  // empty, is printed as the analysis begins.
+  explicit ConsoleObserver(ProgressStyle style, std::string analysing_line = {});
+
+  std::chrono::milliseconds progress_interval() const override;
+  void OnAcquireProgress(const pipeline::AcquireProgress& progress, bool final) override;
+  void OnItemRecorded(const db::ItemRecord& item) override;
+  void OnAnalysisStarted(std::string_view set) override;
+
+  // "failures by cause: http_404 x3, stalled x1", or "" when there were none.
+  std::string FailureSummary() const;
+
+ private:
+  ProgressStyle style_;
+  std::string analysing_line_;
+  std::chrono::steady_clock::time_point start_;
+  std::map<std::string, size_t> failures_by_cause_;
+};
+
+// "1.5 MB", "312 KB", "17 B".
+std::string HumanBytes(int64_t bytes);
+
+// The run's summary: the set, this run, failures by cause, analysis, cost, where results are.
+void PrintSummary(const pipeline::SetReport& report, const std::string& failure_summary,
+                  const app::DataDir& data);
+// The same as one JSON object.
+boost::json::object SummaryJson(const pipeline::SetReport& report, const app::DataDir& data);
+// One line per provider that was called: the provider side of the cost ledger.
+void PrintProviderLedger(const app::MethodStack& stack);
+
+}  // namespace sluice::cli

@@ -1,0 +1,287 @@
+#include "cli/queue_commands.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/json.hpp>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "app/compose.h"
+#include "common/strings.h"
+#include "pipeline/set_runner.h"
+#include "queue/intake/url_list.h"
+#include "worker/worker.h"
+
+namespace sluice::cli {
+namespace {
+
+namespace asio = boost::asio;
+
+Result<app::DataDir> OpenQueue(const QueueConfig& config, app::Process& process) {
+  return app::OpenData(config.data, process, {config.db, config.store}, config.config);
+}
+
+std::string JobLine(const db::Job& job) {
+  return StrCat(
+      job.id, "  ", job.token, "  ", db::JobStateName(job.state), "  set ", job.set, "  attempts ",
+      job.attempts, "/", job.max_attempts,
+      job.priority ? StrCat("  priority ", job.priority) : std::string(),
+      job.failure_cause.empty() ? std::string() : StrCat("  last failure ", job.failure_cause));
+}
+
+boost::json::object JobJson(const db::Job& job) {
+  boost::json::object out{{"id", job.id},
+                          {"token", job.token},
+                          {"set", job.set},
+                          {"state", db::JobStateName(job.state)},
+                          {"priority", job.priority},
+                          {"attempts", job.attempts},
+                          {"max_attempts", job.max_attempts},
+                          {"epoch", job.epoch},
+                          {"worker", job.worker},
+                          {"created_ms", job.created_ms},
+                          {"started_ms", job.started_ms},
+                          {"finished_ms", job.finished_ms}};
+  if (!job.failure_cause.empty())
+    out["failure"] = {{"cause", job.failure_cause}, {"details", job.failure_details}};
+  return out;
+}
+
+// A worker's name in job rows: host and process, so an operator can find it.
+std::string WorkerName() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return StrCat(host, ":", getpid());
+}
+
+}  // namespace
+
+int SubmitJob(SubmitConfig config) {
+  Result<intake::UrlList> list = intake::ReadUrlListFile(config.list);
+  if (!list.ok()) return Fail(kExitBadInput, list.status());
+  if (config.set.empty()) config.set = intake::DefaultSetName(config.list);
+  if (Status valid = pipeline::ValidateSetName(config.set); !valid.ok())
+    return Fail(kExitBadInput, valid);
+  Result<std::unique_ptr<app::Process>> process = app::Process::Create();
+  if (!process.ok()) return Fail(kExitFatal, process.status());
+  Result<app::DataDir> data = OpenQueue(config.queue, **process);
+  if (!data.ok()) return Fail(kExitFatal, data.status());
+  Result<db::Submitted> submitted = data->db->Submit({.set = config.set,
+                                                      .urls = list->urls,
+                                                      .priority = config.priority,
+                                                      .max_attempts = config.max_attempts});
+  if (!submitted.ok()) return Fail(kExitFatal, submitted.status());
+  if (config.json) {
+    std::cout << boost::json::serialize(JobJson(submitted->job)) << std::endl;
+  } else {
+    std::printf("%s\n", submitted->job.token.c_str());
+    std::fprintf(stderr,
+                 "sluice: job %lld queued: set %s, %zu URLs; follow it with `sluice status %s`\n",
+                 static_cast<long long>(submitted->job.id), config.set.c_str(), list->urls.size(),
+                 submitted->job.token.c_str());
+  }
+  return kExitOk;
+}
+
+int ShowJobStatus(StatusConfig config) {
+  Result<std::unique_ptr<app::Process>> process = app::Process::Create();
+  if (!process.ok()) return Fail(kExitFatal, process.status());
+  Result<app::DataDir> data = OpenQueue(config.queue, **process);
+  if (!data.ok()) return Fail(kExitFatal, data.status());
+  Result<db::Job> job = data->db->FindJob(config.token);
+  if (!job.ok()) return Fail(kExitBadInput, job.status());
+  // Progress: how many of the job's URLs the set has recorded so far.
+  Result<std::vector<db::ItemRecord>> items = data->db->ListItems(job->set);
+  if (!items.ok()) return Fail(kExitFatal, items.status());
+  std::set<std::string> wanted(job->urls.begin(), job->urls.end());
+  int64_t ok = 0, failed = 0;
+  std::map<std::string, int64_t> causes;
+  for (const db::ItemRecord& item : *items) {
+    if (!wanted.contains(item.url)) continue;
+    if (item.status == db::ItemStatus::kOk) {
+      ++ok;
+    } else {
+      ++failed;
+      ++causes[item.failure_cause];
+    }
+  }
+  if (config.json) {
+    boost::json::object out = JobJson(*job);
+    out["urls"] = job->urls.size();
+    out["items_ok"] = ok;
+    out["items_failed"] = failed;
+    boost::json::object by_cause;
+    for (const auto& [cause, count] : causes) by_cause[cause] = count;
+    out["failures_by_cause"] = std::move(by_cause);
+    std::cout << boost::json::serialize(out) << std::endl;
+    return kExitOk;
+  }
+  std::printf("job %lld (%s): %s\n", static_cast<long long>(job->id), job->token.c_str(),
+              std::string(db::JobStateName(job->state)).c_str());
+  std::printf("set:      %s, %zu URLs: %lld recorded ok, %lld failed, %lld to go\n",
+              job->set.c_str(), job->urls.size(), static_cast<long long>(ok),
+              static_cast<long long>(failed),
+              static_cast<long long>(job->urls.size()) - ok - failed);
+  std::printf("attempts: %d of %d%s\n", job->attempts, job->max_attempts,
+              job->worker.empty() ? "" : StrCat(", last by ", job->worker).c_str());
+  for (const auto& [cause, count] : causes)
+    std::printf("items failed with %s: %lld\n", cause.c_str(), static_cast<long long>(count));
+  if (!job->failure_cause.empty()) {
+    std::printf("last failure: %s: %s\n", job->failure_cause.c_str(), job->failure_details.c_str());
+  }
+  if (job->state == db::JobState::kDead)
+    std::printf("re-drive it with: sluice jobs retry %lld\n", static_cast<long long>(job->id));
+  return kExitOk;
+}
+
+int ListJobs(JobsConfig config) {
+  Result<std::unique_ptr<app::Process>> process = app::Process::Create();
+  if (!process.ok()) return Fail(kExitFatal, process.status());
+  Result<app::DataDir> data = OpenQueue(config.queue, **process);
+  if (!data.ok()) return Fail(kExitFatal, data.status());
+  if (config.retry_id > 0) {
+    Result<db::Job> job = data->db->RetryJob(config.retry_id);
+    if (!job.ok()) return Fail(kExitBadInput, job.status());
+    std::printf("%s\n", JobLine(*job).c_str());
+    return kExitOk;
+  }
+  std::optional<db::JobState> state;
+  if (!config.state.empty()) {
+    state = db::ParseJobState(config.state);
+    if (!state) {
+      return Fail(kExitBadInput,
+                  absl::InvalidArgumentError(
+                      StrCat("unknown state '", config.state, "' (queued, running, done, dead)")));
+    }
+  }
+  Result<std::vector<db::Job>> jobs = data->db->ListJobs(state, config.limit);
+  if (!jobs.ok()) return Fail(kExitFatal, jobs.status());
+  for (const db::Job& job : *jobs) {
+    if (config.json) {
+      std::cout << boost::json::serialize(JobJson(job)) << "\n";
+    } else {
+      std::printf("%s\n", JobLine(job).c_str());
+    }
+  }
+  if (!config.json && jobs->empty()) std::fprintf(stderr, "sluice: no jobs\n");
+  return kExitOk;
+}
+
+namespace {
+
+// The worker's log: one line per job started, committed or failed, on stderr.
+class WorkerLog : public worker::WorkerObserver {
+ public:
+  void OnJobStarted(const db::Job& job) override {
+    std::fprintf(stderr, "sluice worker: job %lld (%s): set %s, %zu URLs, attempt %d of %d\n",
+                 static_cast<long long>(job.id), job.token.c_str(), job.set.c_str(),
+                 job.urls.size(), job.attempts, job.max_attempts);
+  }
+  void OnJobCommitted(const db::Job& job, const pipeline::SetReport& report) override {
+    const db::SetTotals& totals = report.totals();
+    std::fprintf(
+        stderr, "sluice worker: job %lld committed: set %s, %lld items, %lld ok, %lld failed\n",
+        static_cast<long long>(job.id), totals.set.c_str(), static_cast<long long>(totals.items),
+        static_cast<long long>(totals.ok), static_cast<long long>(totals.failed));
+  }
+  void OnLeaseLost(const db::Job& job) override {
+    std::fprintf(stderr, "sluice worker: job %lld: lease lost to another worker\n",
+                 static_cast<long long>(job.id));
+  }
+  void OnJobFailed(const db::Job& job, const Status& status, bool requeued,
+                   bool recorded) override {
+    if (CauseOf(status) == "lease_lost") {
+      std::fprintf(stderr, "sluice worker: %s\n", std::string(status.message()).c_str());
+      return;
+    }
+    std::fprintf(stderr, "sluice worker: job %lld failed (%s): %s%s\n",
+                 static_cast<long long>(job.id), CauseOf(status).c_str(),
+                 std::string(status.message()).c_str(),
+                 !recorded  ? " (the failure was not recorded)"
+                 : requeued ? "; queued again"
+                            : "; dead-lettered");
+  }
+  void OnClaimFailed(const Status& status) override {
+    std::fprintf(stderr, "sluice worker: cannot claim: %s\n",
+                 std::string(status.message()).c_str());
+  }
+};
+
+// Runs the worker until it stops; SIGINT/SIGTERM stop it (running jobs go back to the queue).
+asio::awaitable<worker::WorkerCounts> RunWorkerOnLoop(app::Process& process, worker::Worker& worker,
+                                                      std::string name) {
+  asio::signal_set signals(process.runtime.loop(), SIGINT, SIGTERM);
+  auto on_signal = [&](boost::system::error_code ec, int) {
+    if (ec) return;
+    std::fprintf(stderr, "sluice worker %s: stopping; running jobs go back to the queue\n",
+                 name.c_str());
+    worker.Stop();
+  };
+  signals.async_wait(on_signal);
+  worker::WorkerCounts counts = co_await worker.Run();
+  boost::system::error_code ignored;
+  signals.cancel(ignored);
+  co_return counts;
+}
+
+}  // namespace
+
+int RunWorker(WorkerConfig config) {
+  Result<std::unique_ptr<app::Process>> process = app::Process::Create();
+  if (!process.ok()) return Fail(kExitFatal, process.status());
+  Result<std::unique_ptr<app::MethodStack>> stack =
+      app::BuildMethods(process->get(), config.queue.config);
+  if (!stack.ok()) return Fail(kExitBadInput, stack.status());
+  Result<pipeline::PipelineDef> definition = app::PipelineFor(config.pipeline, (*stack)->registry);
+  if (!definition.ok()) return Fail(kExitBadInput, definition.status());
+  Result<app::DataDir> data = OpenQueue(config.queue, **process);
+  if (!data.ok()) return Fail(kExitFatal, data.status());
+  std::string name = config.name.empty() ? WorkerName() : config.name;
+  std::fprintf(stderr, "sluice worker %s: database %s, objects %s%s\n", name.c_str(),
+               data->database().c_str(), data->objects().c_str(),
+               config.sqs.empty() ? "" : StrCat(", intake ", config.sqs).c_str());
+  std::unique_ptr<intake::Intake> sqs;
+  if (!config.sqs.empty()) {
+    sqs = app::MakeSqsIntake(**process, *data,
+                             {.queue_url = config.sqs,
+                              .wait_seconds = config.sqs_wait_seconds,
+                              .visibility_seconds = config.sqs_visibility_seconds,
+                              .max_attempts = config.max_attempts});
+  }
+  auto millis = [](double seconds) {
+    return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  };
+  worker::WorkerOptions options{
+      .name = name,
+      .jobs = config.jobs,
+      .lease = millis(config.lease_seconds),
+      .poll = millis(config.poll_seconds),
+      .exit_when_idle = config.exit_when_idle,
+      .run = {
+          .concurrency = config.concurrency, .per_host = config.per_host, .fetch = config.fetch}};
+  app::ApplyTestHooks(options.run);
+  WorkerLog log;
+  worker::Worker worker(app::SetPartsOf(**process, *data, **stack), std::move(*definition),
+                        std::move(options), sqs.get(), &log);
+  worker::WorkerCounts counts = (*process)->runtime.Run(RunWorkerOnLoop(**process, worker, name));
+  std::fprintf(stderr, "sluice worker %s: %s; %lld job(s) committed, %lld failed\n", name.c_str(),
+               counts.stopped ? "stopped" : "queue idle", static_cast<long long>(counts.committed),
+               static_cast<long long>(counts.failed));
+  if (sqs) {
+    const intake::IntakeCounts& in = sqs->counts();
+    std::fprintf(stderr,
+                 "sluice worker %s: intake: %lld messages, %lld jobs created, %lld already "
+                 "queued, %lld left for the redrive policy\n",
+                 name.c_str(), static_cast<long long>(in.received),
+                 static_cast<long long>(in.jobs_created), static_cast<long long>(in.duplicates),
+                 static_cast<long long>(in.rejected));
+  }
+  return counts.stopped ? kExitInterrupted : kExitOk;
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,390 @@
+#include "cli/set_commands.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <boost/asio/signal_set.hpp>
+#include <boost/json.hpp>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "app/compose.h"
+#include "common/strings.h"
+#include "http/loopback_server.h"
+#include "methods/runner.h"
+#include "pipeline/set_runner.h"
+#include "queue/intake/url_list.h"
+
+namespace sluice::cli {
+namespace {
+
+namespace asio = boost::asio;
+
+// Runs one set with progress on the console. The first SIGINT/SIGTERM stops acquisition
+// gracefully (what finished is recorded; once analysis has begun the process quits at once,
+// its journal keeps what finished); a second quits at once. SIGHUP re-reads the config file's
+// provider limits (with `reload`).
+asio::awaitable<Result<pipeline::SetReport>> RunSetOnLoop(
+    app::Process& process, pipeline::SetParts parts, pipeline::SetRunOptions options,
+    ConsoleObserver& console, std::string set, std::vector<std::string> urls,
+    pipeline::PipelineDef definition, std::function<void()> reload) {
+  pipeline::SetRunner runner(std::move(parts), std::move(options), &console);
+  asio::signal_set signals(process.runtime.loop(), SIGINT, SIGTERM);
+  auto on_second_signal = [](boost::system::error_code ec, int) {
+    if (!ec) std::_Exit(kExitInterrupted);
+  };
+  auto on_signal = [&](boost::system::error_code ec, int) {
+    if (ec) return;
+    if (runner.analysing()) {
+      std::fprintf(stderr, "\nsluice: interrupted; finished steps are kept, rerun to continue\n");
+      std::_Exit(kExitInterrupted);
+    }
+    std::fprintf(
+        stderr, "\nsluice: interrupted; recording finished items (Ctrl-C again to quit at once)\n");
+    runner.Stop();
+    signals.async_wait(on_second_signal);
+  };
+  signals.async_wait(on_signal);
+  asio::signal_set hangups(process.runtime.loop(), SIGHUP);
+  std::function<void(boost::system::error_code, int)> on_hangup = [&](boost::system::error_code ec,
+                                                                      int) {
+    if (ec) return;
+    if (reload) reload();
+    hangups.async_wait(on_hangup);
+  };
+  hangups.async_wait(on_hangup);
+  Result<pipeline::SetReport> report =
+      co_await runner.Run(std::move(set), std::move(urls), std::move(definition));
+  boost::system::error_code ignored;
+  signals.cancel(ignored);  // the loop then runs dry and Runtime::Run returns
+  hangups.cancel(ignored);
+  co_return report;
+}
+
+Result<pipeline::SetReport> RunWithConsole(app::Process& process, pipeline::SetParts parts,
+                                           pipeline::SetRunOptions options,
+                                           ConsoleObserver& console, std::string set,
+                                           std::vector<std::string> urls,
+                                           pipeline::PipelineDef definition,
+                                           std::function<void()> reload = {}) {
+  return process.runtime.Run(RunSetOnLoop(process, std::move(parts), std::move(options), console,
+                                          std::move(set), std::move(urls), std::move(definition),
+                                          std::move(reload)));
+}
+
+// Applies the config file's provider limits to the live providers, and says so.
+void ReloadLimits(app::MethodStack& stack, const std::filesystem::path& config_file) {
+  Result<std::vector<app::ReloadedLimits>> reloaded = app::ReloadProviderLimits(stack, config_file);
+  if (!reloaded.ok()) {
+    std::fprintf(stderr, "sluice: provider limits not reloaded: %s\n",
+                 std::string(reloaded.status().message()).c_str());
+    return;
+  }
+  for (const app::ReloadedLimits& given : *reloaded) {
+    std::fprintf(stderr,
+                 "sluice: provider %s: limits reloaded (%zu in flight, %.0f requests/min, %.0f "
+                 "tokens/min)\n",
+                 given.provider.c_str(), given.limits.max_concurrency,
+                 given.limits.requests_per_minute, given.limits.tokens_per_minute);
+  }
+}
+
+// A few facts a person would look for first in the demo's results.
+void PrintDemoHighlights(const pipeline::AnalysisReport& analysis, const app::DataDir& data) {
+  Result<std::vector<db::StepRow>> steps = data.db->ListSteps("demo");
+  if (!steps.ok()) return;
+  for (const db::StepRow& step : *steps) {
+    if (step.method != "ocr.tesseract" || !step.ok) continue;
+    boost::system::error_code ec;
+    boost::json::value output = boost::json::parse(step.output_json, ec);
+    if (ec) continue;
+    std::string text(output.at("text").as_string());
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    if (!text.empty()) std::printf("  text in %s: \"%s\"\n", step.url.c_str(), text.c_str());
+  }
+  if (const boost::json::value* dups = analysis.set_results.if_contains("set.near_duplicates")) {
+    for (const boost::json::value& group : dups->at("groups").as_array()) {
+      std::string members;
+      for (const boost::json::value& member : group.as_array()) {
+        std::string url(member.at("url").as_string());
+        StrAppend(members, members.empty() ? "" : ", ", url.substr(url.rfind('/') + 1));
+      }
+      std::printf("  near-duplicates: %s\n", members.c_str());
+    }
+  }
+  if (const boost::json::value* summary = analysis.set_results.if_contains("set.summary")) {
+    std::printf("  set summary: %s\n", boost::json::serialize(*summary).c_str());
+  }
+}
+
+}  // namespace
+
+int CheckPipeline(const std::filesystem::path& file, const std::filesystem::path& config) {
+  Result<std::unique_ptr<app::MethodStack>> stack = app::BuildMethods(nullptr, config);
+  if (!stack.ok()) return Fail(kExitBadInput, stack.status());
+  Result<pipeline::PipelineDef> definition = pipeline::LoadPipelineFile(file, (*stack)->registry);
+  if (!definition.ok()) return Fail(kExitBadInput, definition.status());
+  size_t item_steps = 0, set_steps = 0;
+  for (const auto& cycle : definition->cycles) {
+    item_steps += cycle.item_steps.size();
+    set_steps += cycle.set_steps.size();
+  }
+  std::printf("%s: ok — pipeline '%s', %zu cycle(s), %zu item step(s), %zu set step(s)\n",
+              file.c_str(), definition->name.c_str(), definition->cycles.size(), item_steps,
+              set_steps);
+  return kExitOk;
+}
+
+int RunSet(RunConfig config) {
+  Result<intake::UrlList> list = intake::ReadUrlListFile(config.list);
+  if (!list.ok()) return Fail(kExitBadInput, list.status());
+  if (config.set.empty()) config.set = intake::DefaultSetName(config.list);
+  if (Status valid = pipeline::ValidateSetName(config.set); !valid.ok())
+    return Fail(kExitBadInput, valid);
+  Result<std::unique_ptr<app::Process>> process = app::Process::Create();
+  if (!process.ok()) return Fail(kExitFatal, process.status());
+  Result<std::unique_ptr<app::MethodStack>> stack =
+      app::BuildMethods(process->get(), config.config);
+  if (!stack.ok()) return Fail(kExitBadInput, stack.status());
+  // The pipeline is checked before anything is fetched.
+  Result<pipeline::PipelineDef> definition = app::PipelineFor(config.pipeline, (*stack)->registry);
+  if (!definition.ok()) return Fail(kExitBadInput, definition.status());
+  Result<app::DataDir> data =
+      app::OpenData(config.data, **process, {config.db, config.store}, config.config);
+  if (!data.ok()) return Fail(kExitFatal, data.status());
+  if (!config.json) {
+    std::fprintf(
+        stderr, "sluice: set %s: %zu URLs%s\n", config.set.c_str(), list->urls.size(),
+        list->duplicates ? StrCat(" (", list->duplicates, " duplicates dropped)").c_str() : "");
+  }
+  pipeline::SetRunOptions options{.concurrency = config.concurrency,
+                                  .per_host = config.per_host,
+                                  .fetch = config.fetch,
+                                  .fetch_only = config.fetch_only};
+  app::ApplyTestHooks(options);
+  ConsoleObserver console(config.json ? ProgressStyle::kNone : config.progress,
+                          config.json ? "" : StrCat("sluice: analysing set ", config.set));
+  app::MethodStack& methods = **stack;
+  auto reload = [&methods, &config] { ReloadLimits(methods, config.config); };
+  Result<pipeline::SetReport> report =
+      RunWithConsole(**process, app::SetPartsOf(**process, *data, methods), std::move(options),
+                     console, config.set, std::move(list->urls), std::move(*definition), reload);
+  if (!report.ok()) return Fail(kExitFatal, report.status());
+  if (config.json) {
+    std::cout << boost::json::serialize(SummaryJson(*report, *data)) << std::endl;
+  } else {
+    PrintSummary(*report, console.FailureSummary(), *data);
+    PrintProviderLedger(methods);
+  }
+  if (report->interrupted()) {
+    std::fprintf(stderr, "sluice: interrupted; run the same command again to continue\n");
+    return kExitInterrupted;
+  }
+  return kExitOk;
+}
+
+int RunDemo(DemoConfig config) {
+  if (config.samples.empty()) config.samples = config.data / "samples";
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(config.samples, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file()) files.push_back(it->path().filename());
+  }
+  if (files.empty()) {
+    return Fail(kExitBadInput,
+                absl::NotFoundError(StrCat("no sample media in ", config.samples.string(),
+                                           " (make them with scripts/make-samples.sh ",
+                                           config.samples.string(), ")")));
+  }
+  std::sort(files.begin(), files.end());
+  std::filesystem::path samples = std::filesystem::absolute(config.samples);
+  auto serve = [samples](const http::HttpRequest& request) {
+    return http::ServeDirectory(request, samples);
+  };
+  Result<std::unique_ptr<http::LoopbackServer>> server = http::LoopbackServer::Start(serve);
+  if (!server.ok()) return Fail(kExitFatal, server.status());
+  std::vector<std::string> urls;
+  for (const auto& file : files) urls.push_back((*server)->base_url() + "/" + file.string());
+  urls.push_back((*server)->base_url() + "/missing.jpg");  // shows how a failed item is recorded
+  std::fprintf(stderr, "sluice demo: serving %zu sample files from %s on %s\n", files.size(),
+               samples.c_str(), (*server)->base_url().c_str());
+
+  Result<std::unique_ptr<app::Process>> process = app::Process::Create();
+  if (!process.ok()) return Fail(kExitFatal, process.status());
+  // The demo is the embedded default, whatever the environment names for the fleet.
+  Result<app::DataDir> data =
+      app::DataDir::Open(config.data, (*process)->runtime, *(*process)->http);
+  if (!data.ok()) return Fail(kExitFatal, data.status());
+  Result<std::unique_ptr<app::MethodStack>> stack = app::BuildMethods(nullptr, {});
+  if (!stack.ok()) return Fail(kExitFatal, stack.status());
+  pipeline::SetRunOptions options{.concurrency = 16, .per_host = 16};
+  // Exactly the demo's own loopback server, not every private address.
+  options.fetch.addresses.allowed_endpoints = {StrCat("127.0.0.1:", (*server)->port())};
+  ConsoleObserver console(config.progress, "sluice demo: analysing (default pipeline)");
+  Result<pipeline::SetReport> report = RunWithConsole(
+      **process, app::SetPartsOf(**process, *data, **stack), std::move(options), console, "demo",
+      std::move(urls), pipeline::DefaultPipeline((*stack)->registry));
+  if (!report.ok()) return Fail(kExitFatal, report.status());
+  PrintSummary(*report, console.FailureSummary(), *data);
+  PrintDemoHighlights(report->analysis, *data);
+
+  Result<std::vector<db::ItemRecord>> items = data->db->ListItems("demo");
+  if (items.ok()) {
+    std::set<std::string> objects;
+    std::map<std::string, int> kinds;
+    for (const auto& item : *items) {
+      if (item.status != db::ItemStatus::kOk) continue;
+      objects.insert(item.store_key);
+      ++kinds[item.kind];
+    }
+    std::string kind_text;
+    for (const auto& [kind, count] : kinds)
+      StrAppend(kind_text, kind_text.empty() ? "" : ", ", count, " ", kind);
+    std::printf(
+        "highlights: %zu URLs -> %zu stored objects (identical bytes are stored once); %s\n",
+        items->size(), objects.size(), kind_text.c_str());
+  }
+  return report->interrupted() ? kExitInterrupted : kExitOk;
+}
+
+int ShowResults(ResultsConfig config) {
+  if (config.format != "table" && config.format != "jsonl") {
+    return Fail(kExitBadInput, absl::InvalidArgumentError("--format must be table or jsonl"));
+  }
+  Result<std::unique_ptr<app::Process>> process = app::Process::Create();
+  if (!process.ok()) return Fail(kExitFatal, process.status());
+  Result<app::DataDir> data = app::OpenData(config.data, **process, {config.db, config.store},
+                                            config.config, /*existing=*/true);
+  if (!data.ok())
+    return Fail(CauseOf(data.status()) == "no_data" ? kExitBadInput : kExitFatal, data.status());
+  if (config.set.empty()) {
+    Result<std::vector<db::SetTotals>> sets = data->db->ListSets();
+    if (!sets.ok()) return Fail(kExitFatal, sets.status());
+    for (const auto& s : *sets) {
+      if (config.format == "jsonl") {
+        std::cout << boost::json::serialize(boost::json::object{{"set", s.set},
+                                                                {"items", s.items},
+                                                                {"ok", s.ok},
+                                                                {"failed", s.failed},
+                                                                {"bytes", s.bytes}})
+                  << "\n";
+      } else {
+        std::printf("%-24s %8lld items %8lld ok %6lld failed %12s\n", s.set.c_str(),
+                    static_cast<long long>(s.items), static_cast<long long>(s.ok),
+                    static_cast<long long>(s.failed), HumanBytes(s.bytes).c_str());
+      }
+    }
+    return kExitOk;
+  }
+  Result<std::vector<db::ItemRecord>> items = data->db->ListItems(config.set);
+  if (!items.ok()) return Fail(kExitFatal, items.status());
+  if (items->empty()) {
+    return Fail(kExitBadInput, absl::NotFoundError(StrCat("set '", config.set, "' has no items in ",
+                                                          data->root.string())));
+  }
+  Result<std::vector<db::StepRow>> steps = data->db->ListSteps(config.set);
+  if (!steps.ok()) return Fail(kExitFatal, steps.status());
+  // Each method's result (or failure) by url; set steps have url "".
+  std::map<std::string, boost::json::object> by_url;
+  for (const db::StepRow& step : *steps) {
+    boost::system::error_code ec;
+    boost::json::value value =
+        step.ok
+            ? boost::json::parse(step.output_json, ec)
+            : boost::json::value(boost::json::object{
+                  {"failure", {{"cause", step.failure_cause}, {"details", step.failure_details}}}});
+    by_url[step.url][step.method] = ec ? boost::json::value(step.output_json) : value;
+  }
+  for (const auto& item : *items) {
+    const boost::json::object& methods = by_url[item.url];
+    if (config.format == "jsonl") {
+      boost::json::object row = db::ItemToJson(item);
+      row["steps"] = methods;
+      std::cout << boost::json::serialize(row) << "\n";
+      continue;
+    }
+    if (item.status == db::ItemStatus::kOk) {
+      std::printf("ok      %.12s  %10s  %-12s %s\n", item.sha256.c_str(),
+                  HumanBytes(item.size).c_str(), item.mime.c_str(), item.url.c_str());
+    } else {
+      std::printf("failed  %-34s %s  (%s)\n", item.failure_cause.c_str(), item.url.c_str(),
+                  item.failure_details.c_str());
+    }
+    for (const auto& [method, value] : methods) {
+      std::string text = boost::json::serialize(value);
+      if (text.size() > 110) text = text.substr(0, 107) + "...";
+      std::printf("        %-18s %s\n", std::string(method).c_str(), text.c_str());
+    }
+  }
+  if (config.format == "table") {
+    for (const auto& [method, value] : by_url[""]) {
+      std::printf("set     %-18s %s\n", std::string(method).c_str(),
+                  boost::json::serialize(value).c_str());
+    }
+  }
+  return kExitOk;
+}
+
+int TryMethod(TryConfig config) {
+  if (!config.record.empty() && !config.replay.empty()) {
+    return Fail(kExitBadInput,
+                absl::InvalidArgumentError("--record and --replay exclude each other"));
+  }
+  std::error_code exists;
+  if (!config.replay.empty() && !std::filesystem::is_directory(config.replay, exists)) {
+    return Fail(kExitBadInput,
+                absl::NotFoundError(StrCat("no cassette directory ", config.replay.string())));
+  }
+  boost::json::object params;
+  if (!config.params.empty()) {
+    boost::system::error_code ec;
+    boost::json::value parsed = boost::json::parse(config.params, ec);
+    if (ec || !parsed.is_object()) {
+      return Fail(kExitBadInput, absl::InvalidArgumentError(StrCat(
+                                     "--params must be a JSON object, got: ", config.params)));
+    }
+    params = parsed.as_object();
+  }
+  Result<std::unique_ptr<app::Process>> process = app::Process::Create();
+  if (!process.ok()) return Fail(kExitFatal, process.status());
+  Result<std::unique_ptr<app::MethodStack>> stack = app::BuildMethods(
+      process->get(), config.config, {.record = config.record, .replay = config.replay});
+  if (!stack.ok()) return Fail(kExitBadInput, stack.status());
+  Result<app::DataDir> data = app::OpenData(config.data, **process, {}, config.config);
+  if (!data.ok()) return Fail(kExitFatal, data.status());
+  runtime::Runtime& rt = (*process)->runtime;
+  methods::MethodRunner runner((*stack)->registry, rt, data->store);
+  Result<methods::StepResult> step =
+      rt.Run(runner.Run(config.method, config.file, std::move(params)));
+  if (!step.ok()) return Fail(kExitBadInput, step.status());
+  std::cout << boost::json::serialize(methods::StepResultToJson(*step)) << std::endl;
+  if (int64_t recorded = (*stack)->recorded(); recorded >= 0) {
+    std::fprintf(stderr, "sluice: %lld exchange(s) recorded in %s\n",
+                 static_cast<long long>(recorded), config.record.c_str());
+  }
+  return step->status.ok() ? kExitOk : kExitFatal;
+}
+
+int ListMethods(bool json, const std::filesystem::path& config) {
+  Result<std::unique_ptr<app::MethodStack>> stack = app::BuildMethods(nullptr, config);
+  if (!stack.ok()) return Fail(kExitBadInput, stack.status());
+  for (const methods::MethodBase* method : (*stack)->registry.All()) {
+    const methods::MethodSpec& spec = method->spec();
+    if (json) {
+      std::cout << boost::json::serialize(methods::SpecToJson(spec)) << "\n";
+    } else {
+      std::printf("%-20s v%-3d %-10s %s\n", spec.name.c_str(), spec.version,
+                  spec.provider.empty() ? "local" : spec.provider.c_str(),
+                  spec.description.c_str());
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,148 @@
+#include "worker/worker.h"
+
+#include <algorithm>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/strings.h"
+#include "runtime/offload.h"
+#include "runtime/task_group.h"
+
+namespace sluice::worker {
+
+namespace asio = boost::asio;
+
+std::chrono::milliseconds RetryBackoff(int attempts) {
+  return std::chrono::milliseconds(
+      std::min<int64_t>(60'000, int64_t{1000} << std::clamp(attempts, 0, 6)));
+}
+
+Worker::Worker(pipeline::SetParts parts, pipeline::PipelineDef pipeline, WorkerOptions options,
+               intake::Intake* intake, WorkerObserver* observer)
+    : parts_(std::move(parts)),
+      pipeline_(std::move(pipeline)),
+      options_(std::move(options)),
+      intake_(intake),
+      observer_(observer ? observer : &silent_),
+      slot_freed_(parts_.runtime->loop_executor()) {}
+
+Worker::~Worker() = default;
+
+void Worker::Stop() {
+  counts_.stopped = true;
+  if (intake_) intake_->Stop();
+  for (pipeline::SetRunner* runner : runners_) runner->Stop();
+  slot_freed_.cancel();
+}
+
+asio::awaitable<void> Worker::KeepLease(db::Job job, asio::steady_timer& stop, const bool& finished,
+                                        bool& lost) {
+  db::Lease lease{job.id, job.epoch};
+  while (!finished) {
+    stop.expires_after(options_.lease / 3);
+    boost::system::error_code ec;
+    co_await stop.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;  // cancelled: the job is over
+    auto renew = [&] { return parts_.db->Heartbeat({lease}, options_.lease); };
+    Result<std::vector<int64_t>> lost_jobs =
+        co_await runtime::RunOn(parts_.runtime->blocking(), renew);
+    if (lost_jobs.ok() && !lost_jobs->empty() && !finished) {
+      lost = true;
+      observer_->OnLeaseLost(job);
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<Result<pipeline::SetReport>> Worker::RunLeased(db::Job job) {
+  db::Lease lease{job.id, job.epoch};
+  asio::steady_timer stop(parts_.runtime->loop_executor());
+  bool lost = false;
+  bool finished = false;
+  runtime::TaskGroup side(parts_.runtime->loop_executor());
+  side.Spawn(KeepLease(job, stop, finished, lost));
+  pipeline::SetRunOptions run = options_.run;
+  run.lease = lease;
+  pipeline::SetRunner runner(parts_, std::move(run));
+  runners_.insert(&runner);
+  if (counts_.stopped) runner.Stop();
+  Result<pipeline::SetReport> report = co_await runner.Run(job.set, job.urls, pipeline_);
+  runners_.erase(&runner);
+  if (report.ok() && report->interrupted()) {
+    report = Failure(absl::StatusCode::kUnavailable, "worker_stopped",
+                     "the worker was stopped before the set was acquired");
+  }
+  finished = true;
+  stop.cancel();
+  co_await side.Wait();
+  if (!report.ok() && lost) co_return db::LeaseLost(lease);
+  co_return report;
+}
+
+asio::awaitable<void> Worker::RunJob(db::Job job) {
+  observer_->OnJobStarted(job);
+  Result<pipeline::SetReport> report = co_await RunLeased(job);
+  if (report.ok()) {
+    ++counts_.committed;
+    observer_->OnJobCommitted(job, *report);
+  } else if (CauseOf(report.status()) == "lease_lost") {
+    ++counts_.failed;
+    observer_->OnJobFailed(job, report.status(), false, false);
+  } else {
+    ++counts_.failed;
+    // A stopped worker gives the job back at once.
+    bool given_back = CauseOf(report.status()) == "worker_stopped";
+    std::chrono::milliseconds backoff =
+        given_back ? std::chrono::milliseconds(0) : RetryBackoff(job.attempts);
+    bool retryable = IsRetryable(report.status());
+    db::Lease held{job.id, job.epoch};
+    auto fail = [&] { return parts_.db->Fail(held, report.status(), retryable, backoff); };
+    Status recorded = co_await runtime::RunOn(parts_.runtime->blocking(), fail);
+    observer_->OnJobFailed(job, report.status(), retryable && job.attempts < job.max_attempts,
+                           recorded.ok());
+  }
+  --running_;
+  slot_freed_.cancel();
+}
+
+asio::awaitable<WorkerCounts> Worker::Run() {
+  runtime::TaskGroup side(parts_.runtime->loop_executor());
+  if (intake_) side.Spawn(intake_->Run());
+  runtime::TaskGroup jobs(parts_.runtime->loop_executor());
+  while (!counts_.stopped) {
+    int free = std::max(0, options_.jobs - running_);
+    if (free > 0) {
+      auto claim = [&] { return parts_.db->Claim(options_.name, free, options_.lease); };
+      Result<std::vector<db::Job>> claimed =
+          co_await runtime::RunOn(parts_.runtime->blocking(), claim);
+      if (!claimed.ok()) {
+        observer_->OnClaimFailed(claimed.status());
+      } else if (!claimed->empty()) {
+        for (db::Job& job : *claimed) {
+          ++running_;
+          jobs.Spawn(RunJob(std::move(job)));
+        }
+        continue;
+      } else if (running_ == 0) {
+        if (options_.exit_when_idle && (!intake_ || intake_->idle())) break;
+        if (!intake_) {
+          // Postgres wakes us on NOTIFY; otherwise this is the poll interval.
+          auto wait = [&] { return parts_.db->WaitForJobs(options_.poll); };
+          Result<bool> woken = co_await runtime::RunOn(parts_.runtime->blocking(), wait);
+          (void)woken;  // a hint either way: the next claim decides
+          continue;
+        }
+      }
+    }
+    // Every slot busy, or nothing ready while jobs run: wait for a slot or the poll interval.
+    slot_freed_.expires_after(options_.poll);
+    boost::system::error_code ec;
+    co_await slot_freed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_await jobs.Wait();
+  if (intake_) intake_->Stop();
+  co_await side.Wait();
+  co_return counts_;
+}
+
+}  // namespace sluice::worker
