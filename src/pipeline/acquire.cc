@@ -110,14 +110,23 @@ asio::awaitable<void> Acquirer::Item(std::string url,
     progress_.bytes_received += fetched->bytes_received;
     record.requests = fetched->requests;
     std::string key = storage::ContentKey(fetched->sha256);
+    // A file kept for analysis stays where it is; otherwise the store takes it.
+    bool keep =
+        options_.keep_files && !store_.LocalPath(key) && !kept_files_.contains(fetched->sha256);
     storage::PutOptions put_options{.durability = storage::Durability::kDeferred,
-                                    .consume_source = true};
+                                    .consume_source = !keep};
     Result<storage::PutOutcome> put = absl::UnknownError("not stored");
     if (streaming) {
       put = co_await streaming->Finish(key, fetched->path, fetched->size, put_options);
       progress_.parts_streamed += streaming->sent_before_finish();
     } else {
       put = co_await store_.PutFile(key, fetched->path, put_options);
+    }
+    if (keep && put.ok()) {
+      kept_files_[fetched->sha256] = fetched->path;
+    } else if (keep) {
+      std::error_code ignored;
+      std::filesystem::remove(fetched->path, ignored);
     }
     if (put.ok()) {
       record.status = db::ItemStatus::kOk;

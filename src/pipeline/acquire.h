@@ -17,7 +17,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +44,10 @@ struct AcquireOptions {
   std::chrono::milliseconds record_interval{250};
   // Commit early once this many items wait. Default 2,000.
   size_t record_batch = 2000;
+  // When the store keeps nothing on this machine (S3), keep each downloaded file after storing
+  // it, for the analysis that follows in this process (kept_files()). Default false: the store
+  // takes the file.
+  bool keep_files = false;
 };
 
 // Counters, updated as items finish. Read on the event loop.
@@ -85,6 +91,9 @@ class Acquirer {
   // Called on the loop for every item recorded (ok or failed), e.g. for log lines.
   void OnItem(ItemCallback callback) { on_item_ = std::move(callback); }
   const AcquireProgress& progress() const { return progress_; }
+  // With keep_files: the downloaded files of this run's ok items, by sha256 (one per content).
+  // The caller owns them from now on and removes them.
+  std::map<std::string, std::filesystem::path> TakeKeptFiles() { return std::move(kept_files_); }
   runtime::Limiter& item_limiter() { return items_; }
   runtime::KeyedLimiter& host_limiter() { return hosts_; }
 
@@ -108,6 +117,7 @@ class Acquirer {
   bool stopping_ = false;
   bool finishing_ = false;
   ItemCallback on_item_;
+  std::map<std::string, std::filesystem::path> kept_files_;
 };
 
 // The host of `url` (lowercased), or "" when it has none: the per-host limiter's key.

@@ -107,6 +107,7 @@ struct Analyzer::Impl {
   AnalyzeOptions options;
 
   std::string set;
+  int64_t copies_made = 0;  // names scratch copies apart
   pipeline::Journal* journal = nullptr;
   AnalysisReport report;
   std::map<std::pair<std::string, std::string>, boost::json::object>
@@ -242,30 +243,67 @@ struct Analyzer::Impl {
     item.steps[outcome.method] = std::move(*outcome.step);
   }
 
-  // Makes the item's bytes readable as a file; false (and the item left alone) if they cannot be.
-  asio::awaitable<bool> Open(Item& item) {
-    if (!item.context.file.empty()) co_return true;
-    if (std::optional<std::filesystem::path> local = store.LocalPath(item.record.store_key)) {
+  const std::filesystem::path* LocalCopy(const std::string& sha256) const {
+    if (!options.local_copies) return nullptr;
+    auto it = options.local_copies->find(sha256);
+    return it == options.local_copies->end() ? nullptr : &it->second;
+  }
+
+  // Makes the item's bytes readable as a file: in place in a local store, acquisition's file
+  // from this process, or a copy streamed from the store into a scratch file of this item's
+  // own (another item with the same bytes has its own copy). The read's error otherwise, with
+  // cause "media_unreadable".
+  asio::awaitable<Status> Open(Item& item) {
+    if (!item.context.file.empty()) co_return absl::OkStatus();
+    const std::string& key = item.record.store_key;
+    if (std::optional<std::filesystem::path> local = store.LocalPath(key)) {
       item.context.file = *local;
+    } else if (const std::filesystem::path* kept = LocalCopy(item.record.sha256)) {
+      item.context.file = *kept;
     } else {
-      Result<std::string> bytes = co_await store.Get(item.record.store_key, std::nullopt);
-      if (!bytes.ok()) co_return false;
-      item.copy = options.scratch_dir / StrCat(item.record.sha256, ".media");
-      std::ofstream(item.copy, std::ios::binary) << *bytes;
+      item.copy = options.scratch_dir / StrCat(item.record.sha256, ".", ++copies_made, ".media");
+      Status copied = co_await storage::CopyToFile(store, rt.blocking(), key, item.copy);
+      if (!copied.ok()) {
+        item.copy.clear();
+        co_return Failure(
+            copied.code(), "media_unreadable",
+            StrCat("cannot read ", key, " from ", store.Describe(), ": ", copied.message()));
+      }
       item.context.file = item.copy;
     }
     if (item.context.kind == MediaKind::kImage) {
       item.image = std::make_unique<media::SharedImage>(item.context.file, options.limits);
       item.context.image = item.image.get();
     }
-    co_return true;
+    co_return absl::OkStatus();
+  }
+
+  // Every step of `steps` that applies to the item's kind fails with `why`: its media could not
+  // be read, and the item's record says so rather than missing its results.
+  void FailSteps(Item& item, const std::vector<StepDef>& steps, const Status& why) {
+    for (const StepDef& def : steps) {
+      const methods::MethodSpec& spec = registry.Find(def.method)->spec();
+      StepOutcome outcome{.method = def.method};
+      if (methods::Accepts(spec, item.context.kind)) {
+        StepResult step;
+        step.method = spec.name;
+        step.version = spec.version;
+        step.params = def.params;
+        step.status = why;
+        outcome.step = std::move(step);
+      }
+      Apply(item, std::move(outcome));
+    }
   }
 
   // One item's steps of one stage: waves of steps whose dependencies are done, each wave
   // concurrently. Outputs are applied after each wave so no step sees a result map change.
   asio::awaitable<void> ItemStage(Item& item, std::vector<StepDef> steps,
                                   [[maybe_unused]] runtime::Limiter::Permit permit) {
-    if (!co_await Open(item)) co_return;
+    if (Status opened = co_await Open(item); !opened.ok()) {
+      FailSteps(item, steps, opened);
+      co_return;
+    }
     std::set<std::string> pending;
     for (const StepDef& step : steps) pending.insert(step.method);
     while (!steps.empty() && fatal.ok()) {

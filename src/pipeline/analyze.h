@@ -37,6 +37,10 @@ struct AnalyzeOptions {
   media::ImageLimits limits;
   // Where objects are copied for reading when the store keeps none locally. Required then.
   std::filesystem::path scratch_dir;
+  // Files on this machine that already hold items' bytes, by sha256 — what acquisition wrote in
+  // this process — read in place instead of from the store. Owned by the caller; they must stay
+  // until Run() returns. Null: none.
+  const std::map<std::string, std::filesystem::path>* local_copies = nullptr;
   // Journal lines between syncs. Default 0: the journal's own choice (Journal::sync_every);
   // always before the commit.
   int64_t journal_sync_every = 0;

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <boost/json/parse.hpp>
+#include <fstream>
 #include <map>
 
 #include "common/sha256.h"
@@ -142,9 +143,12 @@ class AnalyzeTest : public ::testing::Test {
     return def;
   }
 
-  Result<AnalysisReport> Analyze(const std::string& set, const PipelineDef& def) {
+  Result<AnalysisReport> Analyze(
+      const std::string& set, const PipelineDef& def,
+      const std::map<std::string, std::filesystem::path>* local_copies = nullptr) {
     auto journal = std::move(*Journal::OpenFile(JournalPath(dir_.path(), set)));
-    Analyzer analyzer(rt_, registry_, store_, *catalog_, {.scratch_dir = dir_.path()});
+    Analyzer analyzer(rt_, registry_, store_, *catalog_,
+                      {.scratch_dir = dir_.path(), .local_copies = local_copies});
     return rt_.Run(analyzer.Run(set, def, *journal));
   }
 
@@ -243,6 +247,54 @@ TEST_F(AnalyzeTest, ASetStepCanScheduleASecondCycle) {
   std::map<std::string, db::StepRow> steps = Steps("s");
   EXPECT_TRUE(steps.contains("http://x/2 fake.c")) << "the largest item ran fake.c";
   EXPECT_FALSE(steps.contains("http://x/0 fake.c"));
+}
+
+TEST_F(AnalyzeTest, MediaThatCannotBeReadFailsTheItemsStepsWithTheCause) {
+  Record("s", {1, 2, 4});
+  std::string lost = std::string(1, static_cast<char>('a' + 2)) + std::string(1, 'a' + 2);
+  ASSERT_TRUE(rt_.Run(store_.Delete(storage::ContentKey(Sha256::HexOf(lost)))).ok());
+  Result<AnalysisReport> report =
+      Analyze("s", Pipeline({{{.method = "fake.a"}, {.method = "fake.b"}}}, {}));
+  ASSERT_TRUE(report.ok()) << report.status();
+  std::map<std::string, db::StepRow> steps = Steps("s");
+  for (const char* method : {"fake.a", "fake.b"}) {
+    const db::StepRow& step = steps[std::string("http://x/1 ") + method];
+    EXPECT_FALSE(step.ok) << method;
+    EXPECT_EQ(step.failure_cause, "media_unreadable") << method;
+    EXPECT_NE(step.failure_details.find(storage::ContentKey(Sha256::HexOf(lost))),
+              std::string::npos)
+        << step.failure_details;
+  }
+  EXPECT_TRUE(steps["http://x/0 fake.a"].ok);
+  EXPECT_TRUE(steps["http://x/2 fake.b"].ok);
+  EXPECT_EQ(report->steps_failed, 2);
+}
+
+TEST_F(AnalyzeTest, ItemsWithTheSameBytesEachReadTheirOwnCopy) {
+  Record("s", {5, 5, 5, 5, 5, 5});
+  Result<AnalysisReport> report =
+      Analyze("s", Pipeline({{{.method = "fake.c"}, {.method = "fake.a"}}}, {}));
+  ASSERT_TRUE(report.ok()) << report.status();
+  for (const auto& [key, step] : Steps("s")) EXPECT_TRUE(step.ok) << key << step.failure_details;
+  // No copy outlives its item.
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.path()))
+    EXPECT_NE(entry.path().extension(), ".media") << entry.path();
+}
+
+TEST_F(AnalyzeTest, LocalCopiesAreReadInsteadOfTheStore) {
+  Record("s", {3});
+  std::string bytes(3, static_cast<char>('a' + 3));
+  std::string sha = Sha256::HexOf(bytes);
+  std::filesystem::path kept = dir_.path() / "kept.media";
+  std::ofstream(kept, std::ios::binary) << bytes;
+  // Gone from the store: only the local copy can answer.
+  ASSERT_TRUE(rt_.Run(store_.Delete(storage::ContentKey(sha))).ok());
+  std::map<std::string, std::filesystem::path> copies{{sha, kept}};
+  Result<AnalysisReport> report = Analyze("s", Pipeline({{{.method = "fake.a"}}}, {}), &copies);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(Steps("s")["http://x/0 fake.a"].ok)
+      << Steps("s")["http://x/0 fake.a"].failure_details;
+  EXPECT_TRUE(std::filesystem::exists(kept)) << "the caller owns local copies";
 }
 
 }  // namespace

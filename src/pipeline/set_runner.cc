@@ -38,6 +38,21 @@ Status ValidateSetName(std::string_view set) {
       StrCat("set name '", set, "' may only use letters, digits, '.', '_' and '-' (at most 100)"));
 }
 
+namespace {
+
+// Acquisition's downloads, removed when the run ends however it ends.
+struct KeptFiles {
+  std::map<std::string, std::filesystem::path> files;
+  ~KeptFiles() {
+    for (const auto& [sha256, file] : files) {
+      std::error_code ignored;
+      std::filesystem::remove(file, ignored);
+    }
+  }
+};
+
+}  // namespace
+
 SetRunner::SetRunner(SetParts parts, SetRunOptions options, SetObserver* observer)
     : parts_(std::move(parts)), options_(std::move(options)), observer_(observer) {}
 
@@ -68,8 +83,12 @@ asio::awaitable<Result<SetReport>> SetRunner::Run(std::string set, std::vector<s
   SLUICE_CO_ASSIGN_OR_RETURN(
       std::unique_ptr<http::Fetcher> fetcher,
       http::Fetcher::Create(*parts_.http, rt.loop_executor(), options_.fetch));
+  // Downloads stay on this machine until the analysis ends, so that it reads no media back
+  // from a remote store.
   Acquirer acquirer(rt, *fetcher, *parts_.store, *parts_.db,
-                    {.concurrency = options_.concurrency, .per_host = options_.per_host});
+                    {.concurrency = options_.concurrency,
+                     .per_host = options_.per_host,
+                     .keep_files = !options_.fetch_only});
   if (observer_) {
     acquirer.OnItem([this](const db::ItemRecord& item) { observer_->OnItemRecorded(item); });
   }
@@ -78,6 +97,7 @@ asio::awaitable<Result<SetReport>> SetRunner::Run(std::string set, std::vector<s
   runtime::TaskGroup side(rt.loop_executor());
   if (observer_) side.Spawn(ReportProgress(acquirer));
   Result<AcquireReport> acquired = co_await acquirer.Run(set, std::move(urls));
+  KeptFiles kept{acquirer.TakeKeptFiles()};
   acquiring_done_ = true;
   acquirer_ = nullptr;
   co_await side.Wait();
@@ -88,12 +108,15 @@ asio::awaitable<Result<SetReport>> SetRunner::Run(std::string set, std::vector<s
   if (report.interrupted() || options_.fetch_only) co_return report;
   analysing_ = true;
   if (observer_) observer_->OnAnalysisStarted(set);
-  SLUICE_CO_ASSIGN_OR_RETURN(report.analysis, co_await Analyse(set, std::move(pipeline)));
+  SLUICE_CO_ASSIGN_OR_RETURN(report.analysis,
+                             co_await Analyse(set, std::move(pipeline), &kept.files));
   report.analysed = true;
   co_return report;
 }
 
-asio::awaitable<Result<AnalysisReport>> SetRunner::Analyse(std::string set, PipelineDef pipeline) {
+asio::awaitable<Result<AnalysisReport>> SetRunner::Analyse(
+    std::string set, PipelineDef pipeline,
+    const std::map<std::string, std::filesystem::path>* local_copies) {
   runtime::Runtime& rt = *parts_.runtime;
   // A worker's checkpoints go to the database, where whichever worker takes the set over next
   // finds them; a local run keeps them in a file under the data directory.
@@ -109,6 +132,7 @@ asio::awaitable<Result<AnalysisReport>> SetRunner::Analyse(std::string set, Pipe
   Analyzer analyzer(rt, *parts_.registry, *parts_.store, *parts_.db,
                     {.concurrency = remote ? options_.concurrency : 0,
                      .scratch_dir = parts_.scratch_dir,
+                     .local_copies = local_copies,
                      .crash_after_steps = options_.crash_after_steps,
                      .executed_steps_log = options_.executed_steps_log,
                      .lease = options_.lease});

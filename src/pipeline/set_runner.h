@@ -6,6 +6,11 @@
 //   analyse  — the pipeline over every stored item of the set, checkpointed in a journal, and
 //              the set committed in one transaction (Analyzer).
 //
+// Media is read once per process: with a store that keeps nothing on this machine (S3) the
+// files acquisition downloaded stay in the scratch directory until the analysis ends and are
+// analysed in place; only items acquired by an earlier run (a set resumed on another machine)
+// are streamed back from the store, each into a scratch file of its own.
+//
 // The journal is a file under the data directory for a run on one machine, and the database
 // for a run under a job's lease, where whichever worker takes the set over next resumes it.
 //
@@ -15,6 +20,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -114,7 +120,9 @@ class SetRunner {
   bool analysing() const { return analysing_; }
 
  private:
-  boost::asio::awaitable<Result<AnalysisReport>> Analyse(std::string set, PipelineDef pipeline);
+  boost::asio::awaitable<Result<AnalysisReport>> Analyse(
+      std::string set, PipelineDef pipeline,
+      const std::map<std::string, std::filesystem::path>* local_copies);
   boost::asio::awaitable<void> ReportProgress(const Acquirer& acquirer);
 
   SetParts parts_;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -135,5 +136,13 @@ class BlobStore {
     return std::nullopt;
   }
 };
+
+// Copies the object under `key` into the local file `file` (created or truncated), streamed in
+// ranges of at most `chunk_bytes`: memory stays at one chunk whatever the object's size. File
+// writes run on `blocking`. Event-loop only. NotFound when the object is absent; the store's
+// errors for a failed read; ResourceExhausted / Internal when the file cannot be written. On any
+// failure `file` is removed.
+asio::awaitable<Status> CopyToFile(BlobStore& store, asio::thread_pool& blocking, std::string key,
+                                   std::filesystem::path file, int64_t chunk_bytes = 8 << 20);
 
 }  // namespace sluice::storage
