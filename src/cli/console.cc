@@ -16,6 +16,13 @@ int Fail(int code, const Status& status) {
   return code;
 }
 
+Result<intake::UrlList> ReadSetList(const std::string& list, std::string& set) {
+  SLUICE_ASSIGN_OR_RETURN(intake::UrlList urls, intake::ReadUrlListFile(list));
+  if (set.empty()) set = intake::DefaultSetName(list);
+  SLUICE_RETURN_IF_ERROR(pipeline::ValidateSetName(set));
+  return urls;
+}
+
 std::string HumanBytes(int64_t bytes) {
   const char* units[] = {"B", "KB", "MB", "GB", "TB"};
   double value = static_cast<double>(bytes);

@@ -1,7 +1,7 @@
-// What the commands show a person: while a set runs, on a terminal a progress line (done,
-// failed, in flight, rate, ETA) redrawn in place, otherwise a plain log line every few seconds
-// and one line per failed item; after it, the summary (or one JSON object). Progress and
-// messages go to stderr, so stdout stays clean for --json.
+// What the commands share: reading a set's URL list, and what they show a person: while a set runs,
+// on a terminal a progress line (done, failed, in flight, rate, ETA) redrawn in place, otherwise a
+// plain log line every few seconds and one line per failed item; after it, the summary (or one JSON
+// object). Progress and messages go to stderr, so stdout stays clean for --json.
 //
 // Main thread or event loop (one thread).
 #pragma once
@@ -14,6 +14,7 @@
 #include "app/compose.h"
 #include "common/status.h"
 #include "pipeline/set_runner.h"
+#include "queue/intake/url_list.h"
 
 namespace sluice::cli {
 
@@ -48,6 +49,10 @@ class ConsoleObserver : public pipeline::SetObserver {
   std::chrono::steady_clock::time_point start_;
   std::map<std::string, size_t> failures_by_cause_;
 };
+
+// Reads the URL list `list` (a file, or "-" for stdin) for a set named `set`, which is set to
+// the list's default name when empty. The list's error, or InvalidArgument for a bad set name.
+Result<intake::UrlList> ReadSetList(const std::string& list, std::string& set);
 
 // "1.5 MB", "312 KB", "17 B".
 std::string HumanBytes(int64_t bytes);

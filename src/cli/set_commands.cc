@@ -141,11 +141,8 @@ int CheckPipeline(const std::filesystem::path& file, const std::filesystem::path
 }
 
 int RunSet(RunConfig config) {
-  Result<intake::UrlList> list = intake::ReadUrlListFile(config.list);
+  Result<intake::UrlList> list = ReadSetList(config.list, config.set);
   if (!list.ok()) return Fail(kExitBadInput, list.status());
-  if (config.set.empty()) config.set = intake::DefaultSetName(config.list);
-  if (Status valid = pipeline::ValidateSetName(config.set); !valid.ok())
-    return Fail(kExitBadInput, valid);
   Result<std::unique_ptr<app::Process>> process = app::Process::Create();
   if (!process.ok()) return Fail(kExitFatal, process.status());
   Result<std::unique_ptr<app::MethodStack>> stack =
