@@ -44,8 +44,8 @@ struct AnalyzeOptions {
   // Journal lines between syncs. Default 0: the journal's own choice (Journal::sync_every);
   // always before the commit.
   int64_t journal_sync_every = 0;
-  // Test hook: the process kills itself (SIGKILL) right after journaling this many executed
-  // steps. 0 disables. Lets tests crash at every step boundary.
+  // Test hook: the process kills itself (SIGKILL) at the first checkpoint by which at least
+  // this many steps have been executed. 0 disables. Lets tests crash at every step boundary.
   int64_t crash_after_steps = 0;
   // Test hook: every executed step, once its checkpoint is durable, is appended to this file as
   // one line "SET<TAB>URL<TAB>METHOD" (O_APPEND, shared by processes). Lets fleet tests prove
