@@ -32,7 +32,8 @@ if [[ ! -f $dir/video-ad-speech.mp4 ]]; then
       -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest "$dir/video-ad-speech.mp4"
     rm -rf "$tmp"
   else
-    echo "make-samples: espeak-ng or ffmpeg missing; skipping the video (run scripts/install-deps.sh)" >&2
+    echo "make-samples: espeak-ng or ffmpeg is missing; run scripts/install-deps.sh" >&2
+    exit 1
   fi
 fi
 # Not media: an HTML page saved under an image name, as broken CDNs serve them.

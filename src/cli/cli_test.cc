@@ -516,6 +516,19 @@ TEST_F(CliTest, DemoServesSamplesAndRecordsThem) {
   EXPECT_NE(empty.err.find("make-samples.sh"), std::string::npos) << empty.err;
 }
 
+TEST_F(CliTest, DemoRunsFromAnyDirectoryOnTheSamplesItCarries) {
+  // A data directory with nothing in it: no samples, no scripts beside it.
+  std::filesystem::path elsewhere = dir_.path() / "elsewhere";
+  ProcessResult demo =
+      Sluice({"demo", "--data", (elsewhere / "data").string(), "--progress", "none"});
+  ASSERT_EQ(demo.exit_code, 0) << demo.err;
+  EXPECT_NE(demo.err.find("wrote 8 bundled sample files"), std::string::npos) << demo.err;
+  EXPECT_TRUE(std::filesystem::exists(elsewhere / "data" / "samples" / "video-ad-speech.mp4"));
+  // 8 samples and one missing URL; the copy is stored once, the HTML page is refused.
+  EXPECT_NE(demo.out.find("9 URLs -> 6 stored objects"), std::string::npos) << demo.out;
+  EXPECT_NE(demo.out.find("SUMMER SALE"), std::string::npos) << demo.out;
+}
+
 }  // namespace
 }  // namespace sluice::cli
 

@@ -117,7 +117,9 @@ int main(int argc, char** argv) {
   CLI::App* demo_cmd =
       app.add_subcommand("demo", "Serve the bundled sample media on loopback and run the main job");
   demo_cmd->add_option("--data", demo.data, "Data directory")->capture_default_str();
-  demo_cmd->add_option("--samples", demo.samples, "Sample media directory (default: DATA/samples)");
+  demo_cmd->add_option(
+      "--samples", demo.samples,
+      "Sample media directory (default: the bundled samples, written to DATA/samples)");
   demo_cmd->add_option("--progress", demo_progress, "auto, bar, lines or none")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
 

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "app/compose.h"
+#include "cli/sample_media.h"
 #include "common/strings.h"
 #include "http/loopback_server.h"
 #include "methods/runner.h"
@@ -186,7 +187,17 @@ int RunSet(RunConfig config) {
 }
 
 int RunDemo(DemoConfig config) {
-  if (config.samples.empty()) config.samples = config.data / "samples";
+  bool bundled = config.samples.empty();
+  if (bundled) {
+    // The media the binary carries, written once into the data directory.
+    config.samples = config.data / "samples";
+    Result<int> written = WriteBundledSamples(config.samples);
+    if (!written.ok()) return Fail(kExitFatal, written.status());
+    if (*written > 0) {
+      std::fprintf(stderr, "sluice demo: wrote %d bundled sample files to %s\n", *written,
+                   config.samples.c_str());
+    }
+  }
   std::vector<std::filesystem::path> files;
   std::error_code ec;
   for (auto it = std::filesystem::directory_iterator(config.samples, ec);
@@ -196,7 +207,8 @@ int RunDemo(DemoConfig config) {
   if (files.empty()) {
     return Fail(kExitBadInput,
                 absl::NotFoundError(StrCat("no sample media in ", config.samples.string(),
-                                           " (make them with scripts/make-samples.sh ",
+                                           " (leave out --samples for the bundled ones, or make "
+                                           "them with scripts/make-samples.sh ",
                                            config.samples.string(), ")")));
   }
   std::sort(files.begin(), files.end());

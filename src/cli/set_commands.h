@@ -50,7 +50,8 @@ int CheckPipeline(const std::filesystem::path& file, const std::filesystem::path
 
 struct DemoConfig {
   std::filesystem::path data = "sluice-data";
-  // Default "": <data>/samples, where scripts/make-samples.sh writes them.
+  // Default "": the samples the binary carries, written into <data>/samples (files already
+  // there are kept).
   std::filesystem::path samples;
   ProgressStyle progress = ProgressStyle::kAuto;
 };
