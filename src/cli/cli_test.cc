@@ -527,6 +527,9 @@ TEST_F(CliTest, DemoRunsFromAnyDirectoryOnTheSamplesItCarries) {
   // 8 samples and one missing URL; the copy is stored once, the HTML page is refused.
   EXPECT_NE(demo.out.find("9 URLs -> 6 stored objects"), std::string::npos) << demo.out;
   EXPECT_NE(demo.out.find("SUMMER SALE"), std::string::npos) << demo.out;
+  // Numbers as a person writes them: "share":0.101, not "share":1.01E-1.
+  EXPECT_NE(demo.out.find("\"share\":0."), std::string::npos) << demo.out;
+  EXPECT_EQ(demo.out.find("E-"), std::string::npos) << demo.out;
 }
 
 }  // namespace

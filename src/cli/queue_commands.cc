@@ -12,6 +12,7 @@
 #include <set>
 
 #include "app/compose.h"
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "pipeline/set_runner.h"
 #include "queue/intake/url_list.h"
@@ -74,7 +75,7 @@ int SubmitJob(SubmitConfig config) {
                                                       .max_attempts = config.max_attempts});
   if (!submitted.ok()) return Fail(kExitFatal, submitted.status());
   if (config.json) {
-    std::cout << boost::json::serialize(JobJson(submitted->job)) << std::endl;
+    std::cout << JsonText(JobJson(submitted->job)) << std::endl;
   } else {
     std::printf("%s\n", submitted->job.token.c_str());
     std::fprintf(stderr,
@@ -115,7 +116,7 @@ int ShowJobStatus(StatusConfig config) {
     boost::json::object by_cause;
     for (const auto& [cause, count] : causes) by_cause[cause] = count;
     out["failures_by_cause"] = std::move(by_cause);
-    std::cout << boost::json::serialize(out) << std::endl;
+    std::cout << JsonText(out) << std::endl;
     return kExitOk;
   }
   std::printf("job %lld (%s): %s\n", static_cast<long long>(job->id), job->token.c_str(),
@@ -160,7 +161,7 @@ int ListJobs(JobsConfig config) {
   if (!jobs.ok()) return Fail(kExitFatal, jobs.status());
   for (const db::Job& job : *jobs) {
     if (config.json) {
-      std::cout << boost::json::serialize(JobJson(job)) << "\n";
+      std::cout << JsonText(JobJson(job)) << "\n";
     } else {
       std::printf("%s\n", JobLine(job).c_str());
     }

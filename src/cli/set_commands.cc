@@ -15,6 +15,7 @@
 
 #include "app/compose.h"
 #include "cli/sample_media.h"
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "http/loopback_server.h"
 #include "methods/runner.h"
@@ -119,7 +120,7 @@ void PrintDemoHighlights(const pipeline::AnalysisReport& analysis, const app::Da
     }
   }
   if (const boost::json::value* summary = analysis.set_results.if_contains("set.summary")) {
-    std::printf("  set summary: %s\n", boost::json::serialize(*summary).c_str());
+    std::printf("  set summary: %s\n", JsonText(*summary).c_str());
   }
 }
 
@@ -174,7 +175,7 @@ int RunSet(RunConfig config) {
                      console, config.set, std::move(list->urls), std::move(*definition), reload);
   if (!report.ok()) return Fail(kExitFatal, report.status());
   if (config.json) {
-    std::cout << boost::json::serialize(SummaryJson(*report, *data)) << std::endl;
+    std::cout << JsonText(SummaryJson(*report, *data)) << std::endl;
   } else {
     PrintSummary(*report, console.FailureSummary(), *data);
     PrintProviderLedger(methods);
@@ -277,11 +278,11 @@ int ShowResults(ResultsConfig config) {
     if (!sets.ok()) return Fail(kExitFatal, sets.status());
     for (const auto& s : *sets) {
       if (config.format == "jsonl") {
-        std::cout << boost::json::serialize(boost::json::object{{"set", s.set},
-                                                                {"items", s.items},
-                                                                {"ok", s.ok},
-                                                                {"failed", s.failed},
-                                                                {"bytes", s.bytes}})
+        std::cout << JsonText(boost::json::object{{"set", s.set},
+                                                  {"items", s.items},
+                                                  {"ok", s.ok},
+                                                  {"failed", s.failed},
+                                                  {"bytes", s.bytes}})
                   << "\n";
       } else {
         std::printf("%-24s %8lld items %8lld ok %6lld failed %12s\n", s.set.c_str(),
@@ -315,7 +316,7 @@ int ShowResults(ResultsConfig config) {
     if (config.format == "jsonl") {
       boost::json::object row = db::ItemToJson(item);
       row["steps"] = methods;
-      std::cout << boost::json::serialize(row) << "\n";
+      std::cout << JsonText(row) << "\n";
       continue;
     }
     if (item.status == db::ItemStatus::kOk) {
@@ -326,15 +327,14 @@ int ShowResults(ResultsConfig config) {
                   item.failure_details.c_str());
     }
     for (const auto& [method, value] : methods) {
-      std::string text = boost::json::serialize(value);
+      std::string text = JsonText(value);
       if (text.size() > 110) text = text.substr(0, 107) + "...";
       std::printf("        %-18s %s\n", std::string(method).c_str(), text.c_str());
     }
   }
   if (config.format == "table") {
     for (const auto& [method, value] : by_url[""]) {
-      std::printf("set     %-18s %s\n", std::string(method).c_str(),
-                  boost::json::serialize(value).c_str());
+      std::printf("set     %-18s %s\n", std::string(method).c_str(), JsonText(value).c_str());
     }
   }
   return kExitOk;
@@ -372,7 +372,7 @@ int TryMethod(TryConfig config) {
   Result<methods::StepResult> step =
       rt.Run(runner.Run(config.method, config.file, std::move(params)));
   if (!step.ok()) return Fail(kExitBadInput, step.status());
-  std::cout << boost::json::serialize(methods::StepResultToJson(*step)) << std::endl;
+  std::cout << JsonText(methods::StepResultToJson(*step)) << std::endl;
   if (int64_t recorded = (*stack)->recorded(); recorded >= 0) {
     std::fprintf(stderr, "sluice: %lld exchange(s) recorded in %s\n",
                  static_cast<long long>(recorded), config.record.c_str());
@@ -386,7 +386,7 @@ int ListMethods(bool json, const std::filesystem::path& config) {
   for (const methods::MethodBase* method : (*stack)->registry.All()) {
     const methods::MethodSpec& spec = method->spec();
     if (json) {
-      std::cout << boost::json::serialize(methods::SpecToJson(spec)) << "\n";
+      std::cout << JsonText(methods::SpecToJson(spec)) << "\n";
     } else {
       std::printf("%-20s v%-3d %-10s %s\n", spec.name.c_str(), spec.version,
                   spec.provider.empty() ? "local" : spec.provider.c_str(),

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "common/file_io.h"
+#include "common/json_text.h"
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "methods/execute.h"
@@ -358,12 +359,8 @@ struct Analyzer::Impl {
           Account(ran[j]);
           co_await Checkpoint(item.record.url, ran[j]);
           if (ran[j].status.ok()) {
-            cache[keys[j]] = {keys[j],
-                              item.record.sha256,
-                              ran[j].method,
-                              ran[j].version,
-                              boost::json::serialize(ran[j].output),
-                              boost::json::serialize(ran[j].artifacts)};
+            cache[keys[j]] = {keys[j],        item.record.sha256,      ran[j].method,
+                              ran[j].version, JsonText(ran[j].output), JsonText(ran[j].artifacts)};
           }
           owned[j]->result = ran[j];
           owned[j]->done.cancel();
@@ -542,8 +539,8 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
                     .ok = step.status.ok(),
                     .millis = step.millis};
     if (step.status.ok()) {
-      row.output_json = boost::json::serialize(step.output);
-      row.artifacts_json = boost::json::serialize(step.artifacts);
+      row.output_json = JsonText(step.output);
+      row.artifacts_json = JsonText(step.artifacts);
     } else {
       row.failure_cause = CauseOf(step.status);
       row.failure_details = std::string(step.status.message());
@@ -571,13 +568,13 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
     boost::json::object doc = db::ItemToJson(r);
     doc["set"] = set;
     doc["steps"] = std::move(steps_doc);
-    documents.push_back({ResultKey(set, r.url), boost::json::serialize(doc)});
+    documents.push_back({ResultKey(set, r.url), JsonText(doc)});
     if (documents.size() >= kDocumentBatch) {
       SLUICE_CO_RETURN_IF_ERROR(
           co_await impl.store.PutBatch(std::exchange(documents, {}), document_options));
     }
   }
-  documents.push_back({LedgerKey(set), boost::json::serialize(LedgerJson(set, impl.report))});
+  documents.push_back({LedgerKey(set), JsonText(LedgerJson(set, impl.report))});
   SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.PutBatch(std::move(documents), document_options));
   for (const StepResult& step : impl.set_steps) rows.push_back(row_of("", step));
   SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.Flush());

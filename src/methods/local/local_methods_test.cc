@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "common/strings.h"
 #include "methods/registry.h"
 #include "methods/runner.h"
 #include "storage/memory/memory_blob_store.h"
@@ -145,6 +146,9 @@ TEST_F(LocalMethodsTest, OcrReadsTheTextWithWordBoxes) {
   EXPECT_EQ(words[0].at("text").as_string(), "SUMMER");
   EXPECT_GT(words[0].at("confidence").to_number<double>(), 50);
   EXPECT_GT(words[0].at("box").at("w").as_int64(), 50);
+  for (const json::value& word : words)
+    EXPECT_FALSE(sluice::Trim(std::string(word.at("text").as_string())).empty())
+        << "a word of only whitespace";
   Result<StepResult> klingon =
       rt_.Run(runner_.Run("ocr.tesseract", dir_.path() / "sale.png", {{"lang", "tlh"}}));
   EXPECT_EQ(CauseOf(klingon->status), "model_missing");

@@ -15,8 +15,9 @@ namespace {
 class OcrMethod : public Method {
  public:
   const MethodSpec& spec() const override {
+    // Version 2: words that are only whitespace are left out.
     static const MethodSpec spec{.name = "ocr.tesseract",
-                                 .version = 1,
+                                 .version = 2,
                                  .kinds = {MediaKind::kImage},
                                  .inputs = {"image"},
                                  .description =
@@ -44,14 +45,14 @@ class OcrMethod : public Method {
     if (it) {
       do {
         std::unique_ptr<char[]> word(it->GetUTF8Text(tesseract::RIL_WORD));
-        if (!word) continue;
+        if (!word || Trim(word.get()).empty()) continue;  // a "word" of spaces says nothing
         float confidence = it->Confidence(tesseract::RIL_WORD);
         if (confidence < min_confidence) continue;
         int x1 = 0, y1 = 0, x2 = 0, y2 = 0;
         it->BoundingBox(tesseract::RIL_WORD, &x1, &y1, &x2, &y2);
         words.push_back(
             json::object{{"text", word.get()},
-                         {"confidence", std::round(confidence * 10) / 10},
+                         {"confidence", std::round(static_cast<double>(confidence) * 10) / 10},
                          {"box", {{"x", x1}, {"y", y1}, {"w", x2 - x1}, {"h", y2 - y1}}}});
       } while (it->Next(tesseract::RIL_WORD));
     }
