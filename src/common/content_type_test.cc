@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <string>
 
 namespace sluice {
@@ -12,6 +13,9 @@ struct Case {
   MediaKind kind;
   std::string mime;
 };
+
+// Failure messages name the case by the type it expects, not by its bytes.
+void PrintTo(const Case& c, std::ostream* out) { *out << c.mime; }
 
 class SniffTest : public testing::TestWithParam<Case> {};
 
@@ -48,7 +52,14 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"<svg xmlns=\"http://www.w3.org/2000/svg\">", MediaKind::kOther, "image/svg+xml"},
         Case{"%PDF-1.7", MediaKind::kOther, "application/pdf"},
         Case{"plain words", MediaKind::kOther, "text/plain"},
-        Case{"", MediaKind::kOther, "application/octet-stream"}));
+        Case{"", MediaKind::kOther, "application/octet-stream"}),
+    // Named by the type expected: Magic/SniffTest.Classifies/image_jpeg_0, …
+    [](const testing::TestParamInfo<Case>& info) {
+      std::string name = info.param.mime;
+      for (char& c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      return name + "_" + std::to_string(info.index);
+    });
 
 }  // namespace
 }  // namespace sluice
