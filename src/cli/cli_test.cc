@@ -13,6 +13,7 @@
 #include "common/sha256.h"
 #include "db/postgres/postgres_catalog.h"
 #include "db/sqlite/sqlite_catalog.h"
+#include "http/loopback_server.h"
 #include "runtime/runtime.h"
 #include "storage/s3/s3_blob_store.h"
 #include "testing/fake_provider.h"
@@ -634,6 +635,30 @@ TEST_F(CliTest, TryRecordsCassettesAndReplaysThemWithNoNetwork) {
                                   "--replay", cassettes, "--data", data().string()});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.out.find("not_recorded"), std::string::npos) << missing.out;
+}
+
+// A provider nobody answers for: `sluice try` says so while it waits and fails within the
+// provider's call timeout instead of waiting out max_outage_wait (15 min by default).
+TEST_F(CliTest, TryAgainstAProviderThatIsDownSaysSoAndGivesUp) {
+  int port = 0;
+  {
+    // A loopback port that was free a moment ago: connections to it are refused.
+    std::unique_ptr<http::LoopbackServer> gone = std::move(
+        *http::LoopbackServer::Start([](const http::HttpRequest&) { return http::HttpReply{}; }));
+    port = gone->port();
+  }
+  auto image = testing::MakeSolidImage(dir_.path(), "shoe.png", "red", "120x80");
+  std::ofstream(dir_.path() / "down.toml")
+      << "[providers]\ndefault = \"down\"\n[providers.down]\nbase_url = \"http://127.0.0.1:" << port
+      << "/v1\"\ntimeout_seconds = 2\nmax_attempts = 20\nbreaker_failures = 2\n"
+      << "breaker_open_seconds = 1\n";
+  ProcessResult tried = Sluice({"try", "llm.tags", image.string(), "--config",
+                                (dir_.path() / "down.toml").string(), "--data", data().string()});
+  EXPECT_EQ(tried.exit_code, 1) << tried.err;
+  EXPECT_NE(tried.err.find("provider down is not answering (connect_failed"), std::string::npos)
+      << tried.err;
+  EXPECT_NE(tried.err.find("next try in 1 s"), std::string::npos) << tried.err;
+  EXPECT_EQ(Json(tried.out).at("failure").at("cause"), "provider_unavailable") << tried.out;
 }
 
 // Provider limits change while a run is in progress: SIGHUP re-reads the config file.

@@ -178,6 +178,24 @@ boost::json::object SummaryJson(const pipeline::SetReport& report, const app::Da
   };
 }
 
+void ReportProviderOutages(app::MethodStack& stack) {
+  if (!stack.providers) return;
+  for (methods::remote::Provider* provider : stack.providers->All()) {
+    provider->gate().OnOutage([](const methods::remote::OutageNotice& notice) {
+      if (notice.down) {
+        std::fprintf(stderr,
+                     "sluice: provider %s is not answering (%s: %s); its calls wait, next try in "
+                     "%lld s\n",
+                     notice.provider.c_str(), CauseOf(notice.error).c_str(),
+                     std::string(notice.error.message()).c_str(),
+                     static_cast<long long>((notice.retry_in.count() + 999) / 1000));
+      } else {
+        std::fprintf(stderr, "sluice: provider %s answers again\n", notice.provider.c_str());
+      }
+    });
+  }
+}
+
 // One line per provider that was called: the provider side of the cost ledger.
 void PrintProviderLedger(const app::MethodStack& stack) {
   if (!stack.providers) return;

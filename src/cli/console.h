@@ -62,6 +62,10 @@ void PrintSummary(const pipeline::SetReport& report, const std::string& failure_
                   const app::DataDir& data);
 // The same as one JSON object.
 boost::json::object SummaryJson(const pipeline::SetReport& report, const app::DataDir& data);
+// Says on stderr when a provider stops answering (the error, and when it is tried again) and
+// when it answers again, while the run waits on it.
+void ReportProviderOutages(app::MethodStack& stack);
+
 // One line per provider that was called: the provider side of the cost ledger.
 void PrintProviderLedger(const app::MethodStack& stack);
 

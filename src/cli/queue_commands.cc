@@ -263,6 +263,7 @@ int RunWorker(WorkerConfig config) {
       .run = {
           .concurrency = config.concurrency, .per_host = config.per_host, .fetch = config.fetch}};
   app::ApplyTestHooks(options.run);
+  ReportProviderOutages(**stack);
   WorkerLog log;
   worker::Worker worker(app::SetPartsOf(**process, *data, **stack), std::move(*definition),
                         std::move(options), sqs.get(), &log);

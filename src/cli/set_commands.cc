@@ -169,6 +169,7 @@ int RunSet(RunConfig config) {
   ConsoleObserver console(config.json ? ProgressStyle::kNone : config.progress,
                           config.json ? "" : StrCat("sluice: analysing set ", config.set));
   app::MethodStack& methods = **stack;
+  ReportProviderOutages(methods);
   auto reload = [&methods, &config] { ReloadLimits(methods, config.config); };
   Result<pipeline::SetReport> report =
       RunWithConsole(**process, app::SetPartsOf(**process, *data, methods), std::move(options),
@@ -367,6 +368,16 @@ int TryMethod(TryConfig config) {
   if (!stack.ok()) return Fail(kExitBadInput, stack.status());
   Result<app::DataDir> data = app::OpenData(config.data, **process, {}, config.config);
   if (!data.ok()) return Fail(kExitFatal, data.status());
+  // One call, tried alone: it fails within the provider's call timeout rather than waiting
+  // out an outage the way a long run does.
+  if ((*stack)->providers) {
+    for (methods::remote::Provider* provider : (*stack)->providers->All()) {
+      methods::remote::ProviderLimits limits = provider->gate().limits();
+      limits.max_outage_wait = std::min(limits.max_outage_wait, limits.call_timeout);
+      provider->gate().SetLimits(limits);
+    }
+  }
+  ReportProviderOutages(**stack);
   runtime::Runtime& rt = (*process)->runtime;
   methods::MethodRunner runner((*stack)->registry, rt, data->store);
   Result<methods::StepResult> step =

@@ -141,6 +141,12 @@ void ProviderGate::RecordTokens(int64_t input_tokens, int64_t output_tokens,
   if (excess > 0) tokens_.Reserve(excess);  // later callers wait for what this one overdrew
 }
 
+void ProviderGate::ProviderAnswered() {
+  bool was_down = breaker_.state() != runtime::CircuitBreaker::State::kClosed;
+  breaker_.RecordSuccess();
+  if (was_down && on_outage_) on_outage_({.provider = name_, .down = false});
+}
+
 asio::awaitable<Result<ProviderGate::Answer>> ProviderGate::Call(http::ClientRequest request,
                                                                  double estimated_tokens) {
   Clock::time_point start = now_();
@@ -185,7 +191,7 @@ asio::awaitable<Result<ProviderGate::Answer>> ProviderGate::Call(http::ClientReq
     if (response.ok()) {
       ObserveRateLimitHeaders(*response);
       if (response->successful()) {
-        breaker_.RecordSuccess();
+        ProviderAnswered();
         (void)finish(absl::OkStatus());
         co_return Answer{std::move(*response), usage};
       }
@@ -199,17 +205,24 @@ asio::awaitable<Result<ProviderGate::Answer>> ProviderGate::Call(http::ClientReq
       outage = IsRetryable(last);
     }
     if (!IsRetryable(last)) {
-      breaker_.RecordSuccess();  // the provider answered: it is up
+      ProviderAnswered();  // the provider answered: it is up
       co_return finish(last);
     }
     if (outage) {
       runtime::CircuitBreaker::State before = breaker_.state();
       breaker_.RecordFailure();
       if (breaker_.state() == runtime::CircuitBreaker::State::kOpen &&
-          before != runtime::CircuitBreaker::State::kOpen)
+          before != runtime::CircuitBreaker::State::kOpen) {
         ++stats_.breaker_opened;
+        if (on_outage_) {
+          on_outage_({.provider = name_,
+                      .down = true,
+                      .error = last,
+                      .retry_in = limits_.breaker.open_for});
+        }
+      }
     } else {
-      breaker_.RecordSuccess();  // throttled, not down
+      ProviderAnswered();  // throttled, not down
     }
     // An open circuit means the provider is down, and a 429 that it is busy — neither says this
     // call is bad, so neither spends an attempt (max_outage_wait bounds both waits).

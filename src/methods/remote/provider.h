@@ -12,6 +12,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -94,6 +95,18 @@ using ErrorClassifier = Status (*)(const http::ClientResponse& response, std::st
 // or billing limit: retrying cannot help).
 Status StatusForHttp(long status, std::string_view provider, std::string_view detail, bool quota);
 
+// What a person waiting on a run should hear about a provider's outage: it stopped answering
+// (the circuit opened; calls wait without spending attempts) or answers again.
+struct OutageNotice {
+  std::string provider;
+  bool down = true;
+  // down: the error that opened the circuit, e.g. "connection refused" to the provider's host.
+  Status error;
+  // down: when the next probe goes out.
+  runtime::Duration retry_in{0};
+};
+using OutageListener = std::function<void(const OutageNotice&)>;
+
 class ProviderGate {
  public:
   ProviderGate(std::string name, asio::any_io_executor loop, Transport& transport,
@@ -119,12 +132,17 @@ class ProviderGate {
 
   void SetLimits(ProviderLimits limits);
   const ProviderLimits& limits() const { return limits_; }
+  // Called on the loop each time the circuit opens (or reopens after a failed probe) and when
+  // it closes again. Replaces the previous listener; empty to stop listening.
+  void OnOutage(OutageListener listener) { on_outage_ = std::move(listener); }
   const ProviderStats& stats() const { return stats_; }
   runtime::CircuitBreaker::State breaker_state() const { return breaker_.state(); }
   const std::string& name() const { return name_; }
 
  private:
   asio::awaitable<void> Sleep(runtime::Duration duration);
+  // RecordSuccess on the breaker, telling the listener when that ends an outage.
+  void ProviderAnswered();
   void ObserveRateLimitHeaders(const http::ClientResponse& response);
 
   std::string name_;
@@ -142,6 +160,7 @@ class ProviderGate {
   std::mt19937_64 random_{std::random_device{}()};
   ProviderStats stats_;
   size_t in_flight_ = 0;
+  OutageListener on_outage_;
 };
 
 // "1s", "6m0s", "20ms", "1h2m3.5s" (x-ratelimit-reset-*) → milliseconds; nullopt when malformed.
