@@ -72,6 +72,14 @@ struct StepRow {
   double millis = 0;
 };
 
+// What analysis found wrong with an item itself, before any of its steps ran (an image past the
+// pixel limit): the commit records the item as failed with this cause.
+struct ItemFailure {
+  std::string url;
+  std::string cause;
+  std::string details;
+};
+
 // A finished step kept for reuse by any set: the result cache, keyed by step key.
 struct CachedStep {
   std::string step_key;
@@ -102,7 +110,8 @@ class Catalog {
   virtual Result<std::vector<CachedStep>> CachedSteps(
       const std::vector<std::string>& item_sha256s) = 0;
   // In ONE transaction: replaces the set's step results (item and set steps) with `steps`, adds
-  // `cache` to the result cache, recounts the set and stamps it finished. Idempotent: the same
+  // `cache` to the result cache, records `failed_items` as failed (ok or not before), recounts
+  // the set and stamps it finished. Idempotent: the same
   // call twice leaves the same rows. NotFound when the set was never recorded.
   //
   // With `lease`, the same transaction completes that job, fenced: when the lease is stale (the
@@ -111,6 +120,7 @@ class Catalog {
   // ambiguous COMMIT) commits again idempotently.
   virtual Result<SetTotals> CommitAnalysis(std::string_view set, const std::vector<StepRow>& steps,
                                            const std::vector<CachedStep>& cache,
+                                           const std::vector<ItemFailure>& failed_items,
                                            std::optional<Lease> lease) = 0;
   // The set's step results, by url then method (set steps first: their url is "").
   virtual Result<std::vector<StepRow>> ListSteps(std::string_view set) = 0;

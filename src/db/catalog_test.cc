@@ -102,12 +102,12 @@ TEST_P(CatalogConformance, CommitAnalysisReplacesStepsAndCachesOnce) {
                                 Step("u2", "image.phash", false, "")};
   std::vector<CachedStep> cache = {
       {"key-u1-image.phash", "aa", "image.phash", 1, R"({"hash":"ff\u00e9"})", "{}"}};
-  Result<SetTotals> first = db_->CommitAnalysis("s", steps, cache, std::nullopt);
+  Result<SetTotals> first = db_->CommitAnalysis("s", steps, cache, {}, std::nullopt);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->commits, 1);
   EXPECT_EQ(first->ok, 2);
   // The same commit again: the same rows, the cache entry once, one more commit counted.
-  Result<SetTotals> second = db_->CommitAnalysis("s", steps, cache, std::nullopt);
+  Result<SetTotals> second = db_->CommitAnalysis("s", steps, cache, {}, std::nullopt);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->commits, 2);
   std::vector<StepRow> rows = *db_->ListSteps("s");
@@ -124,11 +124,30 @@ TEST_P(CatalogConformance, CommitAnalysisReplacesStepsAndCachesOnce) {
   EXPECT_EQ(cached[0].step_key, "key-u1-image.phash");
   EXPECT_EQ(cached[0].output_json, R"({"hash":"ff\u00e9"})");
   // A rerun with fewer steps replaces, never accumulates.
-  ASSERT_TRUE(db_->CommitAnalysis("s", {steps[1]}, {}, std::nullopt).ok());
+  ASSERT_TRUE(db_->CommitAnalysis("s", {steps[1]}, {}, {}, std::nullopt).ok());
   EXPECT_EQ(db_->ListSteps("s")->size(), 1u);
-  EXPECT_EQ(db_->CommitAnalysis("nope", steps, {}, std::nullopt).status().code(),
+  EXPECT_EQ(db_->CommitAnalysis("nope", steps, {}, {}, std::nullopt).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(db_->ListSets()->at(0).commits, 3);
+}
+
+TEST_P(CatalogConformance, CommitAnalysisRecordsItemsFoundFaulty) {
+  ASSERT_TRUE(db_->RecordItems("s", {Ok("u1", "aa", 1), Ok("bomb", "bb", 2)}).ok());
+  Result<SetTotals> totals = db_->CommitAnalysis(
+      "s", {Step("u1", "image.phash", true, "{}")}, {},
+      {{.url = "bomb", .cause = "too_many_pixels", .details = "60000 x 60000 is past 100 MP"}},
+      std::nullopt);
+  ASSERT_TRUE(totals.ok()) << totals.status();
+  EXPECT_EQ(totals->ok, 1);
+  EXPECT_EQ(totals->failed, 1);
+  std::vector<ItemRecord> items = *db_->ListItems("s");
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].url, "bomb");
+  EXPECT_EQ(items[0].status, ItemStatus::kFailed);
+  EXPECT_EQ(items[0].failure_cause, "too_many_pixels");
+  EXPECT_EQ(items[0].failure_details, "60000 x 60000 is past 100 MP");
+  EXPECT_EQ(items[1].status, ItemStatus::kOk);
+  EXPECT_EQ(*db_->CompletedUrls("s"), std::vector<std::string>{"u1"}) << "a rerun refetches it";
 }
 
 TEST_P(CatalogConformance, TextSurvivesExactly) {
@@ -159,7 +178,7 @@ TEST_P(CatalogConformance, CheckpointsKeepOrderAndGoAtCommit) {
   std::vector<std::string> lines = *db_->LoadCheckpoints("s");
   EXPECT_EQ(lines,
             (std::vector<std::string>{R"({"n":1})", "line\twith\\odd\nbytes", R"({"n":3})"}));
-  ASSERT_TRUE(db_->CommitAnalysis("s", {}, {}, std::nullopt).ok());
+  ASSERT_TRUE(db_->CommitAnalysis("s", {}, {}, {}, std::nullopt).ok());
   EXPECT_TRUE(db_->LoadCheckpoints("s")->empty());
   EXPECT_EQ(db_->LoadCheckpoints("other")->size(), 1u);
 }

@@ -19,6 +19,8 @@
 #include "common/json_text.h"
 #include "common/sha256.h"
 #include "common/strings.h"
+#include "media/image_header.h"
+#include "media/probe.h"
 #include "methods/execute.h"
 #include "runtime/limiter.h"
 #include "runtime/offload.h"
@@ -108,7 +110,8 @@ struct Analyzer::Impl {
   AnalyzeOptions options;
 
   std::string set;
-  int64_t copies_made = 0;  // names scratch copies apart
+  int64_t copies_made = 0;                    // names scratch copies apart
+  std::vector<db::ItemFailure> failed_items;  // recorded failed by the commit
   pipeline::Journal* journal = nullptr;
   AnalysisReport report;
   std::map<std::pair<std::string, std::string>, boost::json::object>
@@ -281,6 +284,37 @@ struct Analyzer::Impl {
     co_return absl::OkStatus();
   }
 
+  // A fault of the item itself, found before any step ran (an image past the pixel limit):
+  // the item fails once, with that cause, instead of every step failing with the same message.
+  // The commit records it failed in the same transaction, and its later steps skip it.
+  asio::awaitable<Status> CheckItem(Item& item) {
+    if (item.context.kind != MediaKind::kImage) co_return absl::OkStatus();
+    std::filesystem::path file = item.context.file;
+    auto read_size = [file] { return media::ReadImageSize(file); };
+    std::optional<media::ImageSize> size = co_await runtime::RunOn(rt.blocking(), read_size);
+    if (!size) co_return absl::OkStatus();  // the decoder says what is wrong, per step
+    co_return media::CheckPixels(size->width, size->height, options.limits.max_pixels);
+  }
+
+  void FailItem(Item& item, const Status& why) {
+    item.record.status = db::ItemStatus::kFailed;
+    item.record.failure_cause = CauseOf(why);
+    item.record.failure_details = std::string(why.message());
+    failed_items.push_back(
+        {item.record.url, item.record.failure_cause, item.record.failure_details});
+  }
+
+  // The item's scratch copy (if it has one) goes once its stage is over.
+  void CloseCopy(Item& item) {
+    if (item.copy.empty()) return;
+    std::error_code ignored;
+    std::filesystem::remove(item.copy, ignored);
+    item.copy.clear();
+    item.context.file.clear();
+    item.image.reset();
+    item.context.image = nullptr;
+  }
+
   // Every step of `steps` that applies to the item's kind fails with `why`: its media could not
   // be read, and the item's record says so rather than missing its results.
   void FailSteps(Item& item, const std::vector<StepDef>& steps, const Status& why) {
@@ -305,6 +339,11 @@ struct Analyzer::Impl {
                                   [[maybe_unused]] runtime::Limiter::Permit permit) {
     if (Status opened = co_await Open(item); !opened.ok()) {
       FailSteps(item, steps, opened);
+      co_return;
+    }
+    if (Status fit = co_await CheckItem(item); !fit.ok()) {
+      FailItem(item, fit);
+      CloseCopy(item);
       co_return;
     }
     std::set<std::string> pending;
@@ -385,13 +424,7 @@ struct Analyzer::Impl {
       }
       steps = std::move(later);
     }
-    if (!item.copy.empty()) {
-      std::error_code ignored;
-      std::filesystem::remove(item.copy, ignored);
-      item.context.file.clear();
-      item.image.reset();
-      item.context.image = nullptr;
-    }
+    CloseCopy(item);
   }
 
   asio::awaitable<void> SetStage(std::vector<std::unique_ptr<Item>>& items,
@@ -579,8 +612,8 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
   for (const StepResult& step : impl.set_steps) rows.push_back(row_of("", step));
   SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.Flush());
   SLUICE_CO_ASSIGN_OR_RETURN(impl.report.totals, co_await runtime::RunOn(impl.rt.blocking(), [&] {
-                               return impl.catalog.CommitAnalysis(set, rows, to_cache,
-                                                                  impl.options.lease);
+                               return impl.catalog.CommitAnalysis(
+                                   set, rows, to_cache, impl.failed_items, impl.options.lease);
                              }));
   journal.Discard();  // committed: the checkpoints have done their job
   impl.report.seconds =

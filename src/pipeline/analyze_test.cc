@@ -12,6 +12,7 @@
 #include "common/sha256.h"
 #include "db/sqlite/sqlite_catalog.h"
 #include "storage/memory/memory_blob_store.h"
+#include "testing/fixtures.h"
 #include "testing/temp_dir.h"
 
 namespace sluice::pipeline {
@@ -295,6 +296,45 @@ TEST_F(AnalyzeTest, LocalCopiesAreReadInsteadOfTheStore) {
   EXPECT_TRUE(Steps("s")["http://x/0 fake.a"].ok)
       << Steps("s")["http://x/0 fake.a"].failure_details;
   EXPECT_TRUE(std::filesystem::exists(kept)) << "the caller owns local copies";
+}
+
+TEST_F(AnalyzeTest, AnImagePastThePixelLimitFailsOnceForTheItem) {
+  Record("s", {1, 2});
+  std::filesystem::path bomb =
+      sluice::testing::MakePngBomb(dir_.path(), "bomb.png", 60'000, 60'000);
+  std::ifstream in(bomb, std::ios::binary);
+  std::string bytes(std::istreambuf_iterator<char>(in), {});
+  std::string sha = Sha256::HexOf(bytes);
+  ASSERT_TRUE(rt_.Run(store_.PutBytes(storage::ContentKey(sha), bytes, {})).ok());
+  ASSERT_TRUE(catalog_
+                  ->RecordItems("s", {{.url = "http://x/bomb",
+                                       .status = db::ItemStatus::kOk,
+                                       .sha256 = sha,
+                                       .size = static_cast<int64_t>(bytes.size()),
+                                       .mime = "image/png",
+                                       .kind = "image",
+                                       .store_key = storage::ContentKey(sha)}})
+                  .ok());
+  Result<AnalysisReport> report =
+      Analyze("s", Pipeline({{{.method = "fake.a"}, {.method = "fake.c"}}}, {}));
+  ASSERT_TRUE(report.ok()) << report.status();
+  std::map<std::string, db::StepRow> steps = Steps("s");
+  EXPECT_FALSE(steps.contains("http://x/bomb fake.a")) << "no step ran, none failed";
+  EXPECT_FALSE(steps.contains("http://x/bomb fake.c"));
+  EXPECT_EQ(report->steps_failed, 0);
+  EXPECT_TRUE(steps["http://x/1 fake.c"].ok);
+  Result<std::vector<db::ItemRecord>> items = catalog_->ListItems("s");
+  ASSERT_TRUE(items.ok());
+  int failed_for_pixels = 0;
+  for (const db::ItemRecord& item : *items) {
+    if (item.url != "http://x/bomb") continue;
+    EXPECT_EQ(item.status, db::ItemStatus::kFailed);
+    EXPECT_EQ(item.failure_cause, "too_many_pixels");
+    EXPECT_NE(item.failure_details.find("60000"), std::string::npos) << item.failure_details;
+    ++failed_for_pixels;
+  }
+  EXPECT_EQ(failed_for_pixels, 1);
+  EXPECT_EQ(report->totals.failed, 2) << "the bomb and the 404";
 }
 
 }  // namespace

@@ -338,6 +338,7 @@ Result<std::vector<CachedStep>> PostgresCatalog::CachedSteps(
 Result<SetTotals> PostgresCatalog::CommitAnalysis(std::string_view set,
                                                   const std::vector<StepRow>& steps,
                                                   const std::vector<CachedStep>& cache,
+                                                  const std::vector<ItemFailure>& failed_items,
                                                   std::optional<Lease> lease) {
   std::string step_data;
   for (const StepRow& step : steps) {
@@ -393,6 +394,14 @@ Result<SetTotals> PostgresCatalog::CommitAnalysis(std::string_view set,
           SELECT DISTINCT ON (step_key) step_key, item_sha256, method, version, output, artifacts
           FROM step_cache_staging ORDER BY step_key
           ON CONFLICT (step_key) DO NOTHING)sql"));
+      }
+      for (const ItemFailure& failure : failed_items) {
+        SLUICE_RETURN_IF_ERROR(
+            c.Exec("UPDATE items SET status = 'failed', failure_cause = $3, "
+                   "failure_details = $4, updated_at = now() "
+                   "WHERE set_name = $1 AND url = $2",
+                   pg::Params().Add(set).Add(failure.url).Add(failure.cause).Add(failure.details))
+                .status());
       }
       SLUICE_ASSIGN_OR_RETURN(totals, FinishSetOn(c, set, /*count_commit=*/true));
       return absl::OkStatus();

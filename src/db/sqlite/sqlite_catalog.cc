@@ -358,6 +358,7 @@ Result<std::vector<CachedStep>> SqliteCatalog::CachedSteps(
 Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set,
                                                 const std::vector<StepRow>& steps,
                                                 const std::vector<CachedStep>& cache,
+                                                const std::vector<ItemFailure>& failed_items,
                                                 std::optional<Lease> lease) {
   std::lock_guard lock(mu_);
   SLUICE_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -419,6 +420,20 @@ Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set,
       cache_insert.Bind(7, now);
       if (sqlite3_step(cache_insert.get()) != SQLITE_DONE)
         return rollback(Error("caching step " + entry.method));
+    }
+    Statement fail_item(db_, R"sql(
+      UPDATE items SET status = 'failed', failure_cause = ?3, failure_details = ?4, updated_at = ?5
+      WHERE set_name = ?1 AND url = ?2)sql");
+    if (!fail_item.ok()) return rollback(Error("preparing item failure"));
+    for (const ItemFailure& failure : failed_items) {
+      sqlite3_reset(fail_item.get());
+      fail_item.Bind(1, set);
+      fail_item.Bind(2, failure.url);
+      fail_item.Bind(3, failure.cause);
+      fail_item.Bind(4, failure.details);
+      fail_item.Bind(5, now);
+      if (sqlite3_step(fail_item.get()) != SQLITE_DONE)
+        return rollback(Error("recording the failure of " + failure.url));
     }
   }
   Result<SetTotals> totals = FinishSetLocked(set, /*count_commit=*/true);

@@ -33,6 +33,7 @@ class SqliteCatalog : public Database {
       const std::vector<std::string>& item_sha256s) override;
   Result<SetTotals> CommitAnalysis(std::string_view set, const std::vector<StepRow>& steps,
                                    const std::vector<CachedStep>& cache,
+                                   const std::vector<ItemFailure>& failed_items,
                                    std::optional<Lease> lease) override;
   Result<std::vector<StepRow>> ListSteps(std::string_view set) override;
   Result<std::vector<std::string>> LoadCheckpoints(std::string_view set) override;
