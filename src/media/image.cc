@@ -4,6 +4,7 @@
 
 #include "common/strings.h"
 #include "media/frame.h"
+#include "media/image_header.h"
 #include "media/probe.h"
 
 namespace sluice::media {
@@ -30,6 +31,7 @@ Result<const cv::Mat*> SharedImage::Get() {
   std::call_once(once_, [this] {
     ++decodes_;
     image_.emplace(DecodeImage(file_, limits_));
+    if (image_->ok()) warnings_ = ImageWarnings(file_);
   });
   if (!image_->ok()) return image_->status();
   return &**image_;

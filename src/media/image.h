@@ -11,6 +11,8 @@
 #include <mutex>
 #include <opencv2/core.hpp>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -32,6 +34,9 @@ class SharedImage {
       : file_(std::move(file)), limits_(limits) {}
   // The decoded image (the same object for every caller), or the decode error.
   Result<const cv::Mat*> Get();
+  // What the decoder forgave (ImageWarnings: a truncated file decodes to a partial picture).
+  // Filled by the first Get(); empty before it.
+  const std::vector<std::string>& warnings() const { return warnings_; }
   // How many times the file was actually decoded (0 or 1): lets tests prove sharing.
   int decodes() const { return decodes_; }
 
@@ -40,6 +45,7 @@ class SharedImage {
   ImageLimits limits_;
   std::once_flag once_;
   std::optional<Result<cv::Mat>> image_;
+  std::vector<std::string> warnings_;
   int decodes_ = 0;
 };
 

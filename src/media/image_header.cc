@@ -1,9 +1,11 @@
 #include "media/image_header.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <string_view>
 
 namespace sluice::media {
 namespace {
@@ -77,6 +79,31 @@ std::optional<ImageSize> ReadImageSize(const std::filesystem::path& file) {
       return ImageSize{Le16(head, 26) & 0x3FFF, Le16(head, 28) & 0x3FFF};
   }
   return std::nullopt;
+}
+
+std::vector<std::string> ImageWarnings(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string head(8, '\0');
+  if (!in.read(head.data(), 8)) return {};
+  // The end marker must be in the file's tail; writers may pad or append after it, so the
+  // tail is searched rather than only its last bytes.
+  constexpr std::streamoff kTail = 64 * 1024;
+  in.seekg(0, std::ios::end);
+  std::streamoff size = in.tellg();
+  std::streamoff from = std::max<std::streamoff>(0, size - kTail);
+  std::string tail(static_cast<size_t>(size - from), '\0');
+  in.seekg(from);
+  if (!in.read(tail.data(), static_cast<std::streamsize>(tail.size()))) return {};
+  auto has = [&tail](std::string_view marker) { return tail.find(marker) != std::string::npos; };
+  if (head.starts_with("\xFF\xD8\xFF") && !has("\xFF\xD9"))
+    return {"truncated: no JPEG end-of-image marker"};
+  if (head.starts_with("\x89PNG\r\n\x1A\n") && !has("IEND"))
+    return {"truncated: no PNG IEND chunk"};
+  if (head.starts_with("GIF8")) {
+    size_t last = tail.find_last_not_of('\0');
+    if (last == std::string::npos || tail[last] != ';') return {"truncated: no GIF trailer"};
+  }
+  return {};
 }
 
 }  // namespace sluice::media

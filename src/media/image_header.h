@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace sluice::media {
 
@@ -17,5 +19,10 @@ struct ImageSize {
 // Declared width and height of a JPEG, PNG, GIF, WebP or BMP file. std::nullopt for other
 // formats or a header too damaged to read.
 std::optional<ImageSize> ReadImageSize(const std::filesystem::path& file);
+
+// What is wrong with a JPEG, PNG or GIF file that decoders forgive: a file cut short decodes
+// to a partial picture (the rest grey or black) without an error. One line per finding, e.g.
+// "truncated: no JPEG end-of-image marker"; empty for a whole file or another format.
+std::vector<std::string> ImageWarnings(const std::filesystem::path& file);
 
 }  // namespace sluice::media

@@ -67,6 +67,25 @@ TEST_F(MediaTest, NotMediaAndTruncatedFilesAreUndecodable) {
   }
 }
 
+TEST_F(MediaTest, TruncatedImagesAreMarkedAndWholeOnesAreNot) {
+  for (const char* name : {"w.jpg", "w.png", "w.gif"}) {
+    auto whole = sluice::testing::MakeTextImage(dir_.path(), name, "HELLO");
+    EXPECT_EQ(ImageWarnings(whole), std::vector<std::string>{}) << name;
+    auto cut = dir_.path() / (std::string("cut-") + name);
+    std::filesystem::copy_file(whole, cut);
+    std::filesystem::resize_file(cut, std::filesystem::file_size(whole) * 2 / 3);
+    std::vector<std::string> warnings = ImageWarnings(cut);
+    ASSERT_EQ(warnings.size(), 1u) << name;
+    EXPECT_TRUE(warnings[0].starts_with("truncated")) << warnings[0];
+  }
+  // A JPEG cut short decodes to a partial picture; the shared image says so.
+  auto jpg = sluice::testing::MakeTextImage(dir_.path(), "p.jpg", "HELLO", "800x400");
+  std::filesystem::resize_file(jpg, std::filesystem::file_size(jpg) / 2);
+  SharedImage image(jpg, {});
+  ASSERT_TRUE(image.Get().ok()) << image.Get().status();
+  EXPECT_EQ(image.warnings(), std::vector<std::string>{"truncated: no JPEG end-of-image marker"});
+}
+
 TEST_F(MediaTest, HeaderSizesWithoutDecoding) {
   for (const char* name : {"s.jpg", "s.png", "s.gif", "s.webp", "s.bmp"}) {
     auto file = sluice::testing::MakeSolidImage(dir_.path(), name, "#808080", "321x123");

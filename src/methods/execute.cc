@@ -13,6 +13,15 @@ namespace sluice::methods {
 namespace asio = boost::asio;
 namespace {
 
+// The decoder forgave the image (a truncated file decodes to a partial picture): every step
+// whose item's image was decoded says so in its output, rather than reading as if whole.
+void MarkDecodeWarnings(const ItemContext& item, json::value& output) {
+  if (!item.image || item.image->warnings().empty() || !output.is_object()) return;
+  json::array warnings;
+  for (const std::string& warning : item.image->warnings()) warnings.emplace_back(warning);
+  output.as_object()["decode_warnings"] = std::move(warnings);
+}
+
 using Clock = std::chrono::steady_clock;
 
 Status Threw(const MethodSpec& spec, const char* what) {
@@ -251,6 +260,7 @@ asio::awaitable<std::vector<StepResult>> ExecuteItemSteps(std::vector<ItemStepCa
     }
     step.cost = outputs[i]->cost;
     step.output = std::move(outputs[i]->value);
+    MarkDecodeWarnings(item, step.output);
     step.status = co_await StoreArtifacts(std::move(outputs[i]->artifacts), step, options);
   }
   co_return steps;

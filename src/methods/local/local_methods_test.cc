@@ -154,6 +154,17 @@ TEST_F(LocalMethodsTest, OcrReadsTheTextWithWordBoxes) {
   EXPECT_EQ(CauseOf(klingon->status), "model_missing");
 }
 
+TEST_F(LocalMethodsTest, AStepOnATruncatedImageSaysItSawAPartialPicture) {
+  auto jpg = fx::MakeTextImage(dir_.path(), "cut.jpg", "HALF", "800x400");
+  std::filesystem::resize_file(jpg, std::filesystem::file_size(jpg) / 2);
+  json::object hash = Output("image.phash", jpg);
+  ASSERT_TRUE(hash.contains("decode_warnings")) << json::serialize(hash);
+  EXPECT_EQ(hash["decode_warnings"].as_array().at(0).as_string(),
+            "truncated: no JPEG end-of-image marker");
+  json::object whole = Output("image.phash", fx::MakeTextImage(dir_.path(), "whole.jpg", "ALL"));
+  EXPECT_FALSE(whole.contains("decode_warnings")) << json::serialize(whole);
+}
+
 TEST_F(LocalMethodsTest, DecompressionBombFailsTheStepNotTheProcess) {
   auto bomb = fx::MakePngBomb(dir_.path(), "bomb.png", 60'000, 60'000);
   for (const char* method : {"image.phash", "image.colors", "ocr.tesseract", "media.probe"}) {
