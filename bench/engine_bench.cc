@@ -14,6 +14,7 @@
 
 #include "common/sha256.h"
 #include "db/sqlite/sqlite_catalog.h"
+#include "methods/builtin.h"
 #include "methods/execute.h"
 #include "methods/registry.h"
 #include "methods/runner.h"

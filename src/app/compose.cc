@@ -2,7 +2,9 @@
 
 #include <cstdlib>
 
+#include "aws_settings.h"  // private to app/
 #include "common/strings.h"
+#include "methods/builtin.h"
 #include "methods/remote/cassette.h"
 #include "queue/intake/sqs_intake.h"
 #include "storage/s3/s3_blob_store.h"

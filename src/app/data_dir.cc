@@ -5,9 +5,11 @@
 
 #include <cstdlib>
 
+#include "aws_settings.h"  // private to app/
 #include "common/strings.h"
 #include "db/postgres/postgres_catalog.h"
 #include "db/sqlite/sqlite_catalog.h"
+#include "storage/local/local_blob_store.h"
 #include "storage/s3/s3_blob_store.h"
 
 namespace sluice::app {
@@ -111,6 +113,10 @@ Result<DataDir> DataDir::OpenExisting(const std::filesystem::path& root, runtime
   }
   return Open(root, runtime, http, uris);
 }
+
+DataDir::DataDir() = default;
+DataDir::DataDir(DataDir&&) = default;
+DataDir& DataDir::operator=(DataDir&&) = default;
 
 DataDir::~DataDir() {
   if (scratch.empty()) return;

@@ -16,18 +16,13 @@
 #include "db/catalog.h"
 #include "http/curl_client.h"
 #include "runtime/runtime.h"
-#include "storage/local/local_blob_store.h"
-#include "storage/s3/s3_blob_store.h"
+#include "storage/blob_store.h"
+
+namespace sluice::storage {
+class LocalBlobStore;
+}
 
 namespace sluice::app {
-
-// S3 settings for "s3://bucket/prefix" from the standard AWS variables: AWS_ENDPOINT_URL
-// (default https://s3.REGION.amazonaws.com), AWS_REGION or AWS_DEFAULT_REGION (default
-// us-east-1), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN. InvalidArgument for
-// a bad URI or missing credentials.
-Result<storage::S3Options> S3OptionsFromEnvironment(const std::string& uri);
-// SigV4 credentials for `service` from the same variables.
-http::SigV4 AwsCredentialsFromEnvironment(const std::string& service);
 
 struct DataDir {
   std::filesystem::path root;  // absolute
@@ -61,9 +56,9 @@ struct DataDir {
   static Result<DataDir> OpenExisting(const std::filesystem::path& root, runtime::Runtime& runtime,
                                       http::HttpClient& http, const Backends& uris = {});
 
-  DataDir() = default;
-  DataDir(DataDir&&) = default;
-  DataDir& operator=(DataDir&&) = default;
+  DataDir();
+  DataDir(DataDir&&);
+  DataDir& operator=(DataDir&&);
   ~DataDir();
 
  private:

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "common/strings.h"
-#include "db/test_backends.h"
+#include "testing/db_backends.h"
 #include "testing/temp_dir.h"
 
 namespace sluice::db {

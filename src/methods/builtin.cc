@@ -1,6 +1,8 @@
 // The one file that lists the built-in methods (DESIGN.md §4: explicit registration).
+#include "methods/builtin.h"
+
 #include "methods/local/local_methods.h"
-#include "methods/registry.h"
+#include "methods/set/set_methods.h"
 
 namespace sluice::methods {
 

@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <thread>
 
+#include "methods/builtin.h"
 #include "methods/execute.h"
 #include "methods/registry.h"
 #include "methods/runner.h"

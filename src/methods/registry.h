@@ -1,4 +1,4 @@
-// The registry of methods, by name. Built once at start (RegisterBuiltinMethods), then read-only
+// The registry of methods, by name. Built once at start (methods/builtin.h), then read-only
 // and safe to read from any thread.
 #pragma once
 
@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "methods/method.h"
-#include "methods/remote/remote_methods.h"
 
 namespace sluice::methods {
 
@@ -32,10 +31,5 @@ class Registry {
  private:
   std::map<std::string, std::unique_ptr<MethodBase>, std::less<>> methods_;
 };
-
-// Registers every built-in method, local and remote. The one place that lists them. `remote`
-// configures the remote methods; by default they resolve params against the default provider
-// configuration (no config file) and cannot run (no live providers).
-Status RegisterBuiltinMethods(Registry& registry, const remote::RemoteEnv& remote = {});
 
 }  // namespace sluice::methods

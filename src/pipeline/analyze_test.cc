@@ -11,6 +11,7 @@
 
 #include "common/sha256.h"
 #include "db/sqlite/sqlite_catalog.h"
+#include "methods/builtin.h"
 #include "storage/memory/memory_blob_store.h"
 #include "testing/fixtures.h"
 #include "testing/temp_dir.h"

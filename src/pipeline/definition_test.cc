@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <fstream>
 
+#include "methods/builtin.h"
 #include "testing/temp_dir.h"
 
 namespace sluice::pipeline {

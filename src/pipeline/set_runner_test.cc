@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "db/sqlite/sqlite_catalog.h"
+#include "methods/builtin.h"
 #include "storage/memory/memory_blob_store.h"
 #include "testing/fixtures.h"
 #include "testing/origin.h"

@@ -104,25 +104,6 @@ constexpr int kBaseVersion = 2;
 
 }  // namespace
 
-boost::json::object ItemToJson(const ItemRecord& item) {
-  boost::json::object out{{"url", item.url}, {"status", ItemStatusName(item.status)}};
-  if (item.status == ItemStatus::kOk) {
-    out["final_url"] = item.final_url;
-    out["sha256"] = item.sha256;
-    out["size"] = item.size;
-    out["mime"] = item.mime;
-    out["kind"] = item.kind;
-    out["store_key"] = item.store_key;
-  } else {
-    out["failure"] = {{"cause", item.failure_cause}, {"details", item.failure_details}};
-  }
-  return out;
-}
-
-std::string_view ItemStatusName(ItemStatus status) {
-  return status == ItemStatus::kOk ? "ok" : "failed";
-}
-
 Result<std::unique_ptr<SqliteCatalog>> SqliteCatalog::Open(const std::filesystem::path& path) {
   std::error_code ec;
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);

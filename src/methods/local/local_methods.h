@@ -17,9 +17,6 @@ std::unique_ptr<MethodBase> NewThumbnailMethod();  // image.thumbnail
 std::unique_ptr<MethodBase> NewFacesMethod();      // image.faces
 std::unique_ptr<MethodBase> NewOcrMethod();        // ocr.tesseract
 
-std::unique_ptr<MethodBase> NewNearDuplicatesMethod();  // set.near_duplicates
-std::unique_ptr<MethodBase> NewSummaryMethod();         // set.summary
-
 // The item's decoded image (decoded once, shared by its steps). FailedPrecondition (cause
 // "not_an_image") for an item without one; the decode error otherwise.
 Result<const cv::Mat*> ImageOf(const ItemContext& item);

@@ -8,6 +8,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "common/strings.h"
+#include "methods/builtin.h"
 #include "methods/registry.h"
 #include "methods/runner.h"
 #include "storage/memory/memory_blob_store.h"

@@ -1,5 +1,6 @@
 #include "methods/remote/harness.h"
 
+#include "methods/builtin.h"
 #include "methods/runner.h"
 
 namespace sluice::methods::remote {

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 
+#include "methods/builtin.h"
 #include "methods/execute.h"
 #include "methods/registry.h"
 #include "methods/remote/cassette.h"

@@ -1,4 +1,6 @@
 // set.near_duplicates and set.summary.
+#include "methods/set/set_methods.h"
+
 #include <algorithm>
 #include <bit>
 #include <cctype>

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "methods/builtin.h"
 #include "methods/execute.h"
 #include "methods/registry.h"
 

@@ -7,7 +7,7 @@
 #include <map>
 
 #include "db/sqlite/sqlite_catalog.h"
-#include "queue/intake/sqs_fixture.h"
+#include "testing/sqs_fixture.h"
 #include "testing/temp_dir.h"
 
 namespace sluice::intake {

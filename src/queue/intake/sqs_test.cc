@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "queue/intake/sqs_fixture.h"
+#include "testing/sqs_fixture.h"
 
 namespace sluice::intake {
 namespace {

@@ -1,0 +1,16 @@
+// The built-in methods, local and remote: the one place that lists them (DESIGN.md §4: explicit
+// registration). Its own target, above every method backend, so that the method interface
+// (methods/registry.h) names none of them.
+#pragma once
+
+#include "methods/registry.h"
+#include "methods/remote/remote_methods.h"
+
+namespace sluice::methods {
+
+// Registers every built-in method. `remote` configures the remote methods; by default they
+// resolve params against the default provider configuration (no config file) and cannot run
+// (no live providers). AlreadyExists when one is registered already.
+Status RegisterBuiltinMethods(Registry& registry, const remote::RemoteEnv& remote = {});
+
+}  // namespace sluice::methods
