@@ -96,16 +96,6 @@ pipeline::SetParts SetPartsOf(Process& process, DataDir& data, const MethodStack
           .scratch_dir = data.scratch};
 }
 
-void ApplyTestHooks(pipeline::SetRunOptions& options) {
-  // NOLINTNEXTLINE(concurrency-mt-unsafe): main thread
-  if (const char* value = std::getenv("SLUICE_TEST_CRASH_AFTER_STEPS")) {
-    int64_t steps = 0;
-    if (ParseInt(value, steps)) options.crash_after_steps = steps;
-  }
-  // NOLINTNEXTLINE(concurrency-mt-unsafe): main thread
-  if (const char* value = std::getenv("SLUICE_TEST_STEP_LOG")) options.executed_steps_log = value;
-}
-
 namespace {
 
 // Reads a manifest named by an SQS message: s3://bucket/key with the standard AWS settings.

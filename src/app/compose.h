@@ -85,10 +85,6 @@ Result<pipeline::PipelineDef> PipelineFor(const std::filesystem::path& file,
 // What a set run borrows from the composed parts.
 pipeline::SetParts SetPartsOf(Process& process, DataDir& data, const MethodStack& stack);
 
-// The test hooks of pipeline::SetRunOptions from SLUICE_TEST_CRASH_AFTER_STEPS and
-// SLUICE_TEST_STEP_LOG (unset: off).
-void ApplyTestHooks(pipeline::SetRunOptions& options);
-
 struct SqsSettings {
   std::string queue_url;
   int wait_seconds = 20;

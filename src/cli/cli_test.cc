@@ -445,6 +445,21 @@ TEST_F(CliTest, KillNineAtEveryStepBoundaryThenRerunGivesTheSameResults) {
   }
 }
 
+// The crash hook is a seam of the tests' binary only: the shipped one reads no test variable.
+TEST_F(CliTest, TheShippedBinaryIgnoresTestHooks) {
+  std::vector<std::string> bodies;
+  std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);
+  std::filesystem::path log = dir_.path() / "steps.log";
+  ProcessResult shipped = sluice::testing::RunProcess(
+      {SLUICE_SHIPPED_BINARY, "run", list.string(), "--data", data().string(), "--allow-private",
+       "--json", "--pipeline", (dir_.path() / "cheap.toml").string()},
+      dir_.path(), std::nullopt,
+      {"SLUICE_TEST_CRASH_AFTER_STEPS=1", "SLUICE_TEST_STEP_LOG=" + log.string()});
+  ASSERT_EQ(shipped.exit_code, 0) << shipped.err;
+  EXPECT_EQ(Json(shipped.out)["analysis"].as_object()["steps_run"].as_int64(), 14);
+  EXPECT_FALSE(std::filesystem::exists(log));
+}
+
 TEST_F(CliTest, FetchOnlyStoresThenALaterRunAnalysesWithoutRefetching) {
   std::vector<std::string> bodies;
   std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "app/compose.h"
+#include "cli/test_hooks.h"
 #include "common/json_text.h"
 #include "common/strings.h"
 #include "pipeline/set_runner.h"
@@ -262,7 +263,7 @@ int RunWorker(WorkerConfig config) {
       .exit_when_idle = config.exit_when_idle,
       .run = {
           .concurrency = config.concurrency, .per_host = config.per_host, .fetch = config.fetch}};
-  app::ApplyTestHooks(options.run);
+  ApplyTestHooks(options.run);
   ReportProviderOutages(**stack);
   WorkerLog log;
   worker::Worker worker(app::SetPartsOf(**process, *data, **stack), std::move(*definition),

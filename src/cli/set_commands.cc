@@ -15,6 +15,7 @@
 
 #include "app/compose.h"
 #include "cli/sample_media.h"
+#include "cli/test_hooks.h"
 #include "common/json_text.h"
 #include "common/strings.h"
 #include "http/loopback_server.h"
@@ -165,7 +166,7 @@ int RunSet(RunConfig config) {
                                   .per_host = config.per_host,
                                   .fetch = config.fetch,
                                   .fetch_only = config.fetch_only};
-  app::ApplyTestHooks(options);
+  ApplyTestHooks(options);
   ConsoleObserver console(config.json ? ProgressStyle::kNone : config.progress,
                           config.json ? "" : StrCat("sluice: analysing set ", config.set));
   app::MethodStack& methods = **stack;
