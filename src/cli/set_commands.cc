@@ -398,7 +398,7 @@ int ListMethods(bool json, const std::filesystem::path& config) {
   for (const methods::MethodBase* method : (*stack)->registry.All()) {
     const methods::MethodSpec& spec = method->spec();
     if (json) {
-      std::cout << JsonText(methods::SpecToJson(spec)) << "\n";
+      std::cout << JsonText(methods::SpecToJson(*method)) << "\n";
     } else {
       std::printf("%-20s v%-3d %-10s %s\n", spec.name.c_str(), spec.version,
                   spec.provider.empty() ? "local" : spec.provider.c_str(),

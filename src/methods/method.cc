@@ -85,7 +85,8 @@ std::string CanonicalJson(const json::value& value) {
   return json::serialize(value);
 }
 
-json::object SpecToJson(const MethodSpec& spec) {
+json::object SpecToJson(const MethodBase& method) {
+  const MethodSpec& spec = method.spec();
   json::array kinds, inputs;
   for (MediaKind kind : spec.kinds) kinds.emplace_back(MediaKindName(kind));
   for (const auto& input : spec.inputs) inputs.emplace_back(input);
@@ -94,7 +95,7 @@ json::object SpecToJson(const MethodSpec& spec) {
                       {"kinds", kinds},
                       {"inputs", inputs},
                       {"output", spec.output},
-                      {"placement", PlacementName(spec.placement)},
+                      {"placement", PlacementName(method.placement())},
                       {"provider", spec.provider},
                       {"description", spec.description},
                       {"params", spec.params}};

@@ -31,6 +31,8 @@ namespace sluice::methods {
 
 namespace json = boost::json;
 
+// Where a method runs. Not declared but derived from the class a method derives from: Method
+// and SetMethod run on the CPU pool, AsyncMethod and AsyncSetMethod on the event loop.
 enum class Placement { kCpuPool, kEventLoop };
 
 struct MethodSpec {
@@ -47,7 +49,6 @@ struct MethodSpec {
   std::vector<std::string> inputs;
   // Output kind: "json" (with optional artifacts) or "set" for set methods.
   std::string output = "json";
-  Placement placement = Placement::kCpuPool;
   // The provider it draws on ("" for local methods): the unit of rate limits and breakers.
   std::string provider;
   std::string description;
@@ -100,6 +101,8 @@ class MethodBase {
  public:
   virtual ~MethodBase() = default;
   virtual const MethodSpec& spec() const = 0;
+  // Where it runs: fixed by the class it derives from (one source of truth).
+  virtual Placement placement() const = 0;
   // Completes params whose defaults come from configuration (a provider's model), after the
   // spec's defaults were applied. InvalidArgument for values the method refuses.
   virtual Status CompleteParams(json::object& /*params*/) const { return absl::OkStatus(); }
@@ -107,6 +110,7 @@ class MethodBase {
 
 class Method : public MethodBase {
  public:
+  Placement placement() const final { return Placement::kCpuPool; }
   // `params` are resolved (defaults filled, types checked). Errors fail the item: InvalidArgument /
   // FailedPrecondition for input the method cannot handle, with a cause.
   virtual Result<MethodOutput> Run(const ItemContext& item, const json::object& params) const = 0;
@@ -114,6 +118,7 @@ class Method : public MethodBase {
 
 class AsyncMethod : public MethodBase {
  public:
+  Placement placement() const final { return Placement::kEventLoop; }
   virtual boost::asio::awaitable<Result<MethodOutput>> Run(ItemContext item,
                                                            json::object params) const = 0;
 };
@@ -141,6 +146,7 @@ struct SetOutput {
 
 class SetMethod : public MethodBase {
  public:
+  Placement placement() const final { return Placement::kCpuPool; }
   virtual Result<SetOutput> Run(const std::vector<SetItem>& items,
                                 const json::object& params) const = 0;
 };
@@ -148,6 +154,7 @@ class SetMethod : public MethodBase {
 // A set method that calls a provider: awaitable, on the event loop.
 class AsyncSetMethod : public MethodBase {
  public:
+  Placement placement() const final { return Placement::kEventLoop; }
   virtual boost::asio::awaitable<Result<SetOutput>> Run(std::vector<SetItem> items,
                                                         json::object params) const = 0;
 };
@@ -176,7 +183,7 @@ bool Accepts(const MethodSpec& spec, MediaKind kind);
 // Compact JSON with object keys sorted at every level: the same value always prints the same.
 std::string CanonicalJson(const json::value& value);
 
-// The method's spec as JSON (for `sluice methods --json`).
-json::object SpecToJson(const MethodSpec& spec);
+// The method's spec and placement as JSON (for `sluice methods --json`).
+json::object SpecToJson(const MethodBase& method);
 
 }  // namespace sluice::methods

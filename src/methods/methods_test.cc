@@ -43,10 +43,7 @@ class FakeMethod : public Method {
 class FakeAsyncMethod : public AsyncMethod {
  public:
   const MethodSpec& spec() const override {
-    static const MethodSpec spec{.name = "fake.remote",
-                                 .inputs = {"file"},
-                                 .placement = Placement::kEventLoop,
-                                 .provider = "fake"};
+    static const MethodSpec spec{.name = "fake.remote", .inputs = {"file"}, .provider = "fake"};
     return spec;
   }
   boost::asio::awaitable<Result<MethodOutput>> Run(ItemContext item, json::object) const override {
@@ -54,6 +51,17 @@ class FakeAsyncMethod : public AsyncMethod {
                            .cost = {.calls = 1, .input_tokens = 7}};
   }
 };
+
+TEST(RegistryTest, PlacementFollowsTheClass) {
+  Registry registry;
+  ASSERT_TRUE(RegisterBuiltinMethods(registry).ok());
+  EXPECT_EQ(registry.Find("ocr.tesseract")->placement(), Placement::kCpuPool);
+  EXPECT_EQ(registry.Find("set.summary")->placement(), Placement::kCpuPool);
+  EXPECT_EQ(registry.Find("llm.tags")->placement(), Placement::kEventLoop);
+  EXPECT_EQ(registry.Find("llm.set_summary")->placement(), Placement::kEventLoop);
+  EXPECT_EQ(SpecToJson(*registry.Find("llm.tags")).at("placement"), "event_loop");
+  EXPECT_EQ(FakeAsyncMethod().placement(), Placement::kEventLoop);
+}
 
 TEST(RegistryTest, RejectsDuplicatesAndBadSpecsAndReplacesForTest) {
   Registry registry;

@@ -20,7 +20,7 @@ bool HasRemoteSteps(const PipelineDef& pipeline, const methods::Registry& regist
     for (const auto* steps : {&cycle.item_steps, &cycle.set_steps}) {
       for (const StepDef& step : *steps) {
         const methods::MethodBase* method = registry.Find(step.method);
-        if (method && method->spec().placement == methods::Placement::kEventLoop) return true;
+        if (method && method->placement() == methods::Placement::kEventLoop) return true;
       }
     }
   }

@@ -196,7 +196,6 @@ class RemoteBase {
 
   void AddProviderParams(MethodSpec& spec) const {
     spec.provider = env_.config->default_provider;
-    spec.placement = Placement::kEventLoop;
     spec.params["provider"] = env_.config->default_provider;
     spec.params["model"] = "";
   }
