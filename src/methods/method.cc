@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json/serialize.hpp>
 
+#include "common/json_text.h"
 #include "common/strings.h"
 
 namespace sluice::methods {
@@ -109,6 +110,14 @@ Cost& Cost::operator+=(const Cost& other) {
   bytes += other.bytes;
   provider_millis += other.provider_millis;
   return *this;
+}
+
+Status RequireRange(const json::object& params, std::string_view name, double min, double max) {
+  const json::value* value = params.if_contains(name);
+  double number = value && value->is_number() ? value->to_number<double>() : min - 1;
+  if (number >= min && number <= max) return absl::OkStatus();
+  return absl::InvalidArgumentError(StrCat(name, " must be between ", min, " and ", max, ", not ",
+                                           value ? JsonText(*value) : "missing"));
 }
 
 Result<json::object> ResolveMethodParams(const MethodBase& method, const json::object& given) {

@@ -174,6 +174,11 @@ std::optional<ResultInput> ParseResultInput(std::string_view input);
 // the parameter for an unknown name or a value of the wrong JSON type.
 Result<json::object> ResolveParams(const MethodSpec& spec, const json::object& given);
 
+// For CompleteParams: InvalidArgument "NAME must be between MIN and MAX, not VALUE" unless the
+// numeric param `name` lies in [min, max]. Checked when a pipeline is loaded, so a bad value is
+// refused before anything runs.
+Status RequireRange(const json::object& params, std::string_view name, double min, double max);
+
 // ResolveParams, then the method's CompleteParams: what every step of `method` runs with.
 Result<json::object> ResolveMethodParams(const MethodBase& method, const json::object& given);
 

@@ -106,6 +106,19 @@ TEST_F(DefinitionTest, MistakesAreRefusedWithTheirLine) {
           "[[cycle]]\n[[cycle.item]]\nmethod = \"image.colors\"\nparams = { colors = \"five\" }\n")
           .find("must be a number"),
       std::string::npos);
+  // Values a method refuses are refused when the pipeline is loaded, not on every item.
+  EXPECT_NE(
+      Error("[[cycle]]\n[[cycle.item]]\nmethod = \"image.colors\"\nparams = { colors = 50 }\n")
+          .find(":2: colors must be between 1 and 16, not 50"),
+      std::string::npos);
+  EXPECT_NE(Error("[[cycle]]\n[[cycle.item]]\nmethod = \"image.thumbnail\"\nparams = { quality = 0 "
+                  "}\n")
+                .find("quality must be between 1 and 100, not 0"),
+            std::string::npos);
+  EXPECT_NE(Error("[[cycle]]\n[[cycle.item]]\nmethod = \"image.faces\"\nparams = { scale_factor = "
+                  "1.0 }\n")
+                .find("scale_factor must be greater than 1"),
+            std::string::npos);
   EXPECT_NE(Error("[[cycle]]\n[[cycle.item]]\nmethod = \"image.colors\"\nkinds = [\"photo\"]\n")
                 .find(":4: kinds are"),
             std::string::npos);

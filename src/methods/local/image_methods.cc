@@ -109,11 +109,12 @@ class ColorsMethod : public Method {
         .params = {{"colors", 5}}};
     return spec;
   }
+  Status CompleteParams(json::object& params) const override {
+    return RequireRange(params, "colors", 1, 16);
+  }
   Result<MethodOutput> Run(const ItemContext& item, const json::object& params) const override {
     SLUICE_ASSIGN_OR_RETURN(const cv::Mat* image, ImageOf(item));
     int64_t wanted = params.at("colors").to_number<int64_t>();
-    if (wanted < 1 || wanted > 16)
-      return absl::InvalidArgumentError("colors must be between 1 and 16");
     double scale = 64.0 / std::max(image->cols, image->rows);
     cv::Mat small, samples, labels, centers;
     cv::resize(*image, small, cv::Size(), std::min(1.0, scale), std::min(1.0, scale),
@@ -169,14 +170,14 @@ class ThumbnailMethod : public Method {
                                  .params = {{"max_side", 256}, {"quality", 85}}};
     return spec;
   }
+  Status CompleteParams(json::object& params) const override {
+    SLUICE_RETURN_IF_ERROR(RequireRange(params, "max_side", 8, 4096));
+    return RequireRange(params, "quality", 1, 100);
+  }
   Result<MethodOutput> Run(const ItemContext& item, const json::object& params) const override {
     SLUICE_ASSIGN_OR_RETURN(const cv::Mat* image, ImageOf(item));
     int64_t max_side = params.at("max_side").to_number<int64_t>();
     int64_t quality = params.at("quality").to_number<int64_t>();
-    if (max_side < 8 || max_side > 4096)
-      return absl::InvalidArgumentError("max_side must be between 8 and 4096");
-    if (quality < 1 || quality > 100)
-      return absl::InvalidArgumentError("quality must be between 1 and 100");
     double scale =
         std::min(1.0, static_cast<double>(max_side) / std::max(image->cols, image->rows));
     cv::Mat thumb;
@@ -212,6 +213,12 @@ class FacesMethod : public Method {
         .params = {{"min_size", 30}, {"scale_factor", 1.1}, {"min_neighbors", 5}}};
     return spec;
   }
+  Status CompleteParams(json::object& params) const override {
+    if (params.at("scale_factor").to_number<double>() <= 1.0)
+      return absl::InvalidArgumentError("scale_factor must be greater than 1");
+    SLUICE_RETURN_IF_ERROR(RequireRange(params, "min_size", 1, 100'000));
+    return RequireRange(params, "min_neighbors", 0, 1000);
+  }
   Result<MethodOutput> Run(const ItemContext& item, const json::object& params) const override {
     SLUICE_ASSIGN_OR_RETURN(const cv::Mat* image, ImageOf(item));
     // The cascade is not safe to share across threads; each CPU-pool thread loads its own once.
@@ -223,8 +230,6 @@ class FacesMethod : public Method {
     double scale_factor = params.at("scale_factor").to_number<double>();
     int64_t min_size = params.at("min_size").to_number<int64_t>();
     int64_t min_neighbors = params.at("min_neighbors").to_number<int64_t>();
-    if (scale_factor <= 1.0)
-      return absl::InvalidArgumentError("scale_factor must be greater than 1");
     cv::Mat gray;
     cv::cvtColor(*image, gray, cv::COLOR_BGR2GRAY);
     cv::equalizeHist(gray, gray);

@@ -120,9 +120,10 @@ TEST_F(LocalMethodsTest, ThumbnailIsStoredAndFitsTheBox) {
       Output("image.thumbnail", fx::MakeSolidImage(dir_.path(), "s.png", "#fff", "40x20"))["width"]
           .as_int64(),
       40);
+  // A value the method refuses is refused with the params, before the method runs.
   Result<StepResult> bad =
       rt_.Run(runner_.Run("image.thumbnail", dir_.path() / "s.png", {{"quality", 0}}));
-  EXPECT_EQ(bad->status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(LocalMethodsTest, FacesFindsTheDrawnFaceAndNoneInText) {

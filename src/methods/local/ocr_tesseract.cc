@@ -27,6 +27,10 @@ class OcrMethod : public Method {
     return spec;
   }
 
+  Status CompleteParams(json::object& params) const override {
+    return RequireRange(params, "min_confidence", 0, 100);
+  }
+
   Result<MethodOutput> Run(const ItemContext& item, const json::object& params) const override {
     SLUICE_ASSIGN_OR_RETURN(const cv::Mat* image, ImageOf(item));
     std::string lang(params.at("lang").as_string());
