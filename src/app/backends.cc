@@ -1,10 +1,9 @@
 #include "app/backends.h"
 
-#include <toml++/toml.h>
-
 #include <cstdlib>
 
 #include "common/strings.h"
+#include "common/toml_file.h"
 
 namespace sluice::app {
 
@@ -16,18 +15,11 @@ Result<Backends> ResolveBackends(Backends flags, const std::filesystem::path& co
   from_environment(flags.db, "SLUICE_DB");
   from_environment(flags.store, "SLUICE_STORE");
   if (config_file.empty() || (!flags.db.empty() && !flags.store.empty())) return flags;
-  toml::table root;
-  try {
-    root = toml::parse_file(config_file.string());
-  } catch (const toml::parse_error& e) {
-    return absl::InvalidArgumentError(
-        StrCat(config_file.string(), ":", e.source().begin.line, ": ", e.description()));
-  }
-  const toml::node* backends = root.get("backends");
+  SLUICE_ASSIGN_OR_RETURN(TomlFile config, TomlFile::Parse(config_file, "config file"));
+  const toml::node* backends = config.root().get("backends");
   if (backends == nullptr) return flags;
   auto at = [&](const toml::node& node, std::string_view what) {
-    return absl::InvalidArgumentError(
-        StrCat(config_file.string(), ":", node.source().begin.line, ": ", what));
+    return config.ErrorAt(node, what);
   };
   if (!backends->is_table()) return at(*backends, "[backends] must be a table");
   for (const auto& [key, value] : *backends->as_table()) {

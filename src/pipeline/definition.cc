@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/strings.h"
+#include "common/toml_file.h"
 
 namespace sluice::pipeline {
 namespace {
@@ -194,20 +195,11 @@ Status ValidatePipeline(const PipelineDef& pipeline, const methods::Registry& re
 
 Result<PipelineDef> LoadPipelineFile(const std::filesystem::path& file,
                                      const methods::Registry& registry) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec)) {
-    return absl::NotFoundError(StrCat("cannot read the pipeline file ", file.string()));
-  }
-  std::string prefix = file.string();
-  toml::table root;
-  try {
-    root = toml::parse_file(file.string());
-  } catch (const toml::parse_error& e) {
-    return absl::InvalidArgumentError(
-        StrCat(prefix, ":", e.source().begin.line, ": ", e.description()));
-  }
+  SLUICE_ASSIGN_OR_RETURN(TomlFile parsed, TomlFile::Parse(file, "pipeline file"));
+  const toml::table& root = parsed.root();
+  std::string prefix = parsed.name();
   auto at = [&](const toml::node& node, std::string_view what) {
-    return absl::InvalidArgumentError(StrCat(prefix, ":", node.source().begin.line, ": ", what));
+    return parsed.ErrorAt(node, what);
   };
   PipelineDef pipeline;
   pipeline.name = root["name"].value_or(file.stem().string());
@@ -217,7 +209,7 @@ Result<PipelineDef> LoadPipelineFile(const std::filesystem::path& file,
     }
   }
   const toml::array* cycles = root["cycle"].as_array();
-  if (!cycles) return absl::InvalidArgumentError(StrCat(prefix, ": the pipeline has no [[cycle]]"));
+  if (!cycles) return parsed.Error("the pipeline has no [[cycle]]");
   for (const toml::node& cycle_node : *cycles) {
     const toml::table* cycle_table = cycle_node.as_table();
     if (!cycle_table) return at(cycle_node, "[[cycle]] must be a table");

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "common/strings.h"
+#include "common/toml_file.h"
 
 namespace sluice::methods::remote {
 namespace {
@@ -57,19 +58,10 @@ Result<ProvidersConfig> LoadProvidersConfig(const std::filesystem::path& file,
   config.providers = {Defaults("openai", "openai", environment),
                       Defaults("bedrock", "bedrock", environment)};
   if (!file.empty()) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(file, ec))
-      return absl::NotFoundError(StrCat("cannot read the config file ", file.string()));
-    toml::table root;
-    try {
-      root = toml::parse_file(file.string());
-    } catch (const toml::parse_error& e) {
-      return absl::InvalidArgumentError(
-          StrCat(file.string(), ":", e.source().begin.line, ": ", e.description()));
-    }
+    SLUICE_ASSIGN_OR_RETURN(TomlFile parsed, TomlFile::Parse(file, "config file"));
+    const toml::table& root = parsed.root();
     auto at = [&](const toml::node& node, std::string_view what) {
-      return absl::InvalidArgumentError(
-          StrCat(file.string(), ":", node.source().begin.line, ": ", what));
+      return parsed.ErrorAt(node, what);
     };
     for (const auto& [key, value] : root) {
       // [backends] belongs to the application (app/backends.h), which reads the same file.
