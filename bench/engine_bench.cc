@@ -127,9 +127,9 @@ void BM_Method(benchmark::State& state, const char* name) {
   testing::TempDir data;
   auto store = std::move(*storage::LocalBlobStore::Create(data.path(), rt.blocking()));
   methods::ItemContext item = *methods::ContextForFile(Fixture().image);
-  media::SharedImage image(item.file, {});
-  (void)image.Get();  // decoded once, outside the measurement: it is shared by an item's steps
-  item.image = &image;
+  std::unique_ptr<media::SharedImage> image = registry.OpenImage(item.file, {});
+  (void)image->Get();  // decoded once, outside the measurement: it is shared by an item's steps
+  item.image = image.get();
   methods::json::object results;
   item.results = &results;
   const methods::MethodBase* method = registry.Find(name);

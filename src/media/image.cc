@@ -1,5 +1,6 @@
 #include "media/image.h"
 
+#include <mutex>
 #include <opencv2/imgcodecs.hpp>
 
 #include "common/strings.h"
@@ -27,14 +28,38 @@ Result<cv::Mat> DecodeImage(const std::filesystem::path& file, const ImageLimits
   }
 }
 
-Result<const cv::Mat*> SharedImage::Get() {
-  std::call_once(once_, [this] {
-    ++decodes_;
-    image_.emplace(DecodeImage(file_, limits_));
-    if (image_->ok()) warnings_ = ImageWarnings(file_);
-  });
-  if (!image_->ok()) return image_->status();
-  return &**image_;
+namespace {
+
+class DecodedOnce : public SharedImage {
+ public:
+  DecodedOnce(std::filesystem::path file, ImageLimits limits)
+      : file_(std::move(file)), limits_(limits) {}
+
+  Result<const cv::Mat*> Get() override {
+    std::call_once(once_, [this] {
+      ++decodes_;
+      image_.emplace(DecodeImage(file_, limits_));
+      if (image_->ok()) warnings_ = ImageWarnings(file_);
+    });
+    if (!image_->ok()) return image_->status();
+    return &**image_;
+  }
+  const std::vector<std::string>& warnings() const override { return warnings_; }
+  int decodes() const override { return decodes_; }
+
+ private:
+  std::filesystem::path file_;
+  ImageLimits limits_;
+  std::once_flag once_;
+  std::optional<Result<cv::Mat>> image_;
+  std::vector<std::string> warnings_;
+  int decodes_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<SharedImage> OpenSharedImage(std::filesystem::path file, ImageLimits limits) {
+  return std::make_unique<DecodedOnce>(std::move(file), limits);
 }
 
 }  // namespace sluice::media

@@ -3,12 +3,12 @@
 // The pixel count is read from the file's headers first (libavformat), so a decompression bomb
 // — a small file that declares a huge canvas — is refused before a single pixel is allocated.
 //
-// Thread-safe. SharedImage decodes at most once however many threads ask for it.
+// Thread-safe. A shared image decodes at most once however many threads ask for it.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
-#include <mutex>
+#include <memory>
 #include <opencv2/core.hpp>
 #include <optional>
 #include <string>
@@ -27,26 +27,24 @@ struct ImageLimits {
 // InvalidArgument (cause "undecodable") when it cannot be decoded.
 Result<cv::Mat> DecodeImage(const std::filesystem::path& file, const ImageLimits& limits = {});
 
-// One item's image, decoded on first use and shared by every step of the item.
+// One item's image, decoded on first use and shared by every step of the item. An interface, so
+// that code which only hands images around (the analyser, the runner) names no decoder: the
+// decoding implementation lives with the decoders (OpenSharedImage) and reaches the rest through
+// the method registry (methods::Registry::OpenImage).
 class SharedImage {
  public:
-  SharedImage(std::filesystem::path file, ImageLimits limits)
-      : file_(std::move(file)), limits_(limits) {}
+  virtual ~SharedImage() = default;
   // The decoded image (the same object for every caller), or the decode error.
-  Result<const cv::Mat*> Get();
+  virtual Result<const cv::Mat*> Get() = 0;
   // What the decoder forgave (ImageWarnings: a truncated file decodes to a partial picture).
   // Filled by the first Get(); empty before it.
-  const std::vector<std::string>& warnings() const { return warnings_; }
+  virtual const std::vector<std::string>& warnings() const = 0;
   // How many times the file was actually decoded (0 or 1): lets tests prove sharing.
-  int decodes() const { return decodes_; }
-
- private:
-  std::filesystem::path file_;
-  ImageLimits limits_;
-  std::once_flag once_;
-  std::optional<Result<cv::Mat>> image_;
-  std::vector<std::string> warnings_;
-  int decodes_ = 0;
+  virtual int decodes() const = 0;
 };
+
+// The image in `file`, decoded (DecodeImage under `limits`) at most once however many threads
+// ask for it.
+std::unique_ptr<SharedImage> OpenSharedImage(std::filesystem::path file, ImageLimits limits);
 
 }  // namespace sluice::media

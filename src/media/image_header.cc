@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/strings.h"
+
 namespace sluice::media {
 namespace {
 
@@ -79,6 +81,13 @@ std::optional<ImageSize> ReadImageSize(const std::filesystem::path& file) {
       return ImageSize{Le16(head, 26) & 0x3FFF, Le16(head, 28) & 0x3FFF};
   }
   return std::nullopt;
+}
+
+Status CheckPixels(int64_t width, int64_t height, int64_t max_pixels) {
+  if (width * height <= max_pixels) return absl::OkStatus();
+  return Failure(absl::StatusCode::kFailedPrecondition, "too_many_pixels",
+                 StrCat("image is ", width, "x", height, " (", width * height,
+                        " pixels); the limit is ", max_pixels));
 }
 
 std::vector<std::string> ImageWarnings(const std::filesystem::path& file) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
+
 namespace sluice::media {
 
 struct ImageSize {
@@ -19,6 +21,9 @@ struct ImageSize {
 // Declared width and height of a JPEG, PNG, GIF, WebP or BMP file. std::nullopt for other
 // formats or a header too damaged to read.
 std::optional<ImageSize> ReadImageSize(const std::filesystem::path& file);
+
+// FailedPrecondition (cause "too_many_pixels") naming the size when width × height > max_pixels.
+Status CheckPixels(int64_t width, int64_t height, int64_t max_pixels);
 
 // What is wrong with a JPEG, PNG or GIF file that decoders forgive: a file cut short decodes
 // to a partial picture (the rest grey or black) without an error. One line per finding, e.g.

@@ -81,9 +81,9 @@ TEST_F(MediaTest, TruncatedImagesAreMarkedAndWholeOnesAreNot) {
   // A JPEG cut short decodes to a partial picture; the shared image says so.
   auto jpg = sluice::testing::MakeTextImage(dir_.path(), "p.jpg", "HELLO", "800x400");
   std::filesystem::resize_file(jpg, std::filesystem::file_size(jpg) / 2);
-  SharedImage image(jpg, {});
-  ASSERT_TRUE(image.Get().ok()) << image.Get().status();
-  EXPECT_EQ(image.warnings(), std::vector<std::string>{"truncated: no JPEG end-of-image marker"});
+  std::unique_ptr<SharedImage> image = OpenSharedImage(jpg, {});
+  ASSERT_TRUE(image->Get().ok()) << image->Get().status();
+  EXPECT_EQ(image->warnings(), std::vector<std::string>{"truncated: no JPEG end-of-image marker"});
 }
 
 TEST_F(MediaTest, HeaderSizesWithoutDecoding) {
@@ -138,14 +138,14 @@ TEST_F(MediaTest, LimitIsConfigurable) {
 
 TEST_F(MediaTest, SharedImageDecodesOnceAcrossThreads) {
   auto file = sluice::testing::MakeTextImage(dir_.path(), "t.png", "SHARED");
-  SharedImage shared(file, {});
+  std::unique_ptr<SharedImage> shared = OpenSharedImage(file, {});
   std::vector<const cv::Mat*> seen(8);
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
-    threads.emplace_back([&, i] { seen[i] = *shared.Get(); });
+    threads.emplace_back([&, i] { seen[i] = *shared->Get(); });
   }
   for (auto& t : threads) t.join();
-  EXPECT_EQ(shared.decodes(), 1);
+  EXPECT_EQ(shared->decodes(), 1);
   for (const cv::Mat* m : seen) EXPECT_EQ(m, seen[0]);
   EXPECT_EQ(seen[0]->cols, 800);
 }

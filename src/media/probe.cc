@@ -35,13 +35,6 @@ bool IsStillImageCodec(AVCodecID id) {
 
 }  // namespace
 
-Status CheckPixels(int64_t width, int64_t height, int64_t max_pixels) {
-  if (width * height <= max_pixels) return absl::OkStatus();
-  return Failure(absl::StatusCode::kFailedPrecondition, "too_many_pixels",
-                 StrCat("image is ", width, "x", height, " (", width * height,
-                        " pixels); the limit is ", max_pixels));
-}
-
 Result<ProbeResult> Probe(const std::filesystem::path& file, const ProbeLimits& limits) {
   std::error_code ec;
   if (!std::filesystem::exists(file, ec))

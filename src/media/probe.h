@@ -43,7 +43,4 @@ struct ProbeResult {
 // past a limit; NotFound when the file does not exist.
 Result<ProbeResult> Probe(const std::filesystem::path& file, const ProbeLimits& limits = {});
 
-// FailedPrecondition (cause "too_many_pixels") naming the size when width × height > max_pixels.
-Status CheckPixels(int64_t width, int64_t height, int64_t max_pixels);
-
 }  // namespace sluice::media

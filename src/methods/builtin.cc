@@ -7,6 +7,7 @@
 namespace sluice::methods {
 
 Status RegisterBuiltinMethods(Registry& registry, const remote::RemoteEnv& remote) {
+  registry.SetImageOpener(&media::OpenSharedImage);
   for (auto* make : {&NewProbeMethod, &NewPhashMethod, &NewColorsMethod, &NewThumbnailMethod,
                      &NewFacesMethod, &NewOcrMethod, &NewNearDuplicatesMethod, &NewSummaryMethod}) {
     SLUICE_RETURN_IF_ERROR(registry.Add(make()));

@@ -230,8 +230,9 @@ TEST_F(ExecuteTest, IndependentStepsOfOneItemRunConcurrently) {
 TEST_F(ExecuteTest, OneDecodeServesEveryImageStepOfAnItem) {
   Result<ItemContext> item = ContextForFile(image_);
   ASSERT_TRUE(item.ok());
-  media::SharedImage shared(item->file, {});
-  item->image = &shared;
+  std::unique_ptr<media::SharedImage> shared = registry_.OpenImage(item->file, {});
+  ASSERT_NE(shared, nullptr);
+  item->image = shared.get();
   json::object results;
   item->results = &results;
   for (const char* name :
@@ -241,7 +242,7 @@ TEST_F(ExecuteTest, OneDecodeServesEveryImageStepOfAnItem) {
                                               {.runtime = &rt_, .artifacts = &store_}));
     EXPECT_TRUE(step.status.ok()) << name << ": " << step.status;
   }
-  EXPECT_EQ(shared.decodes(), 1);
+  EXPECT_EQ(shared->decodes(), 1);
 }
 
 }  // namespace

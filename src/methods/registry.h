@@ -2,6 +2,7 @@
 // and safe to read from any thread.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,8 +29,21 @@ class Registry {
   // Every method, by name.
   std::vector<const MethodBase*> All() const;
 
+  // How images are decoded for the methods (media::OpenSharedImage, set by the built-in
+  // registration): the analyser and the runner open each item's image through it, and so name
+  // no decoder themselves.
+  using ImageOpener = std::unique_ptr<media::SharedImage> (*)(std::filesystem::path file,
+                                                              media::ImageLimits limits);
+  void SetImageOpener(ImageOpener opener) { open_image_ = opener; }
+  // The item's image, decoded on first use; null when no decoder was registered.
+  std::unique_ptr<media::SharedImage> OpenImage(std::filesystem::path file,
+                                                media::ImageLimits limits) const {
+    return open_image_ ? open_image_(std::move(file), limits) : nullptr;
+  }
+
  private:
   std::map<std::string, std::unique_ptr<MethodBase>, std::less<>> methods_;
+  ImageOpener open_image_ = nullptr;
 };
 
 }  // namespace sluice::methods

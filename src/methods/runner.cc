@@ -44,9 +44,7 @@ asio::awaitable<Result<StepResult>> MethodRunner::Run(std::string name, std::fil
   }
   SLUICE_CO_ASSIGN_OR_RETURN(item_, ContextForFile(file));
   results_.clear();
-  image_ = item_.kind == MediaKind::kImage
-               ? std::make_unique<media::SharedImage>(item_.file, limits_)
-               : nullptr;
+  image_ = item_.kind == MediaKind::kImage ? registry_.OpenImage(item_.file, limits_) : nullptr;
   item_.image = image_.get();
   item_.results = &results_;
   co_return co_await RunWithPrerequisites(*method, std::move(params), 0);

@@ -20,7 +20,6 @@
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "media/image_header.h"
-#include "media/probe.h"
 #include "methods/execute.h"
 #include "runtime/limiter.h"
 #include "runtime/offload.h"
@@ -278,7 +277,7 @@ struct Analyzer::Impl {
       item.context.file = item.copy;
     }
     if (item.context.kind == MediaKind::kImage) {
-      item.image = std::make_unique<media::SharedImage>(item.context.file, options.limits);
+      item.image = registry.OpenImage(item.context.file, options.limits);
       item.context.image = item.image.get();
     }
     co_return absl::OkStatus();
