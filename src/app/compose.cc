@@ -2,9 +2,9 @@
 
 #include <cstdlib>
 
+#include "app/methods_module.h"
 #include "aws_settings.h"  // private to app/
 #include "common/strings.h"
-#include "methods/builtin.h"
 #include "methods/remote/cassette.h"
 #include "queue/intake/sqs_intake.h"
 #include "storage/s3/s3_blob_store.h"
@@ -61,9 +61,11 @@ Result<std::unique_ptr<MethodStack>> BuildMethods(Process* process,
     env.providers = stack->providers.get();
     env.runtime = &process->runtime;
   }
-  SLUICE_RETURN_IF_ERROR(methods::RegisterBuiltinMethods(stack->registry, env));
+  SLUICE_RETURN_IF_ERROR(RegisterBuiltinMethodsFromModule(stack->registry, env));
   return stack;
 }
+
+std::unique_ptr<MethodStack> NoMethods() { return std::make_unique<MethodStack>(); }
 
 Result<std::vector<ReloadedLimits>> ReloadProviderLimits(MethodStack& stack,
                                                          const std::filesystem::path& config_file) {

@@ -60,12 +60,16 @@ struct MethodStack {
   int64_t recorded() const;
 };
 
-// The registry of built-in methods with providers from the config file. Without a process the
-// remote methods can be listed and validated but not run. InvalidArgument (FILE:LINE) for a
-// malformed config file.
+// The registry of built-in methods (from the media and methods module, methods_module.h) with
+// providers from the config file. Without a process the remote methods can be listed and
+// validated but not run. InvalidArgument (FILE:LINE) for a malformed config file;
+// FailedPrecondition when the module cannot be loaded.
 Result<std::unique_ptr<MethodStack>> BuildMethods(Process* process,
                                                   const std::filesystem::path& config_file,
                                                   Cassettes cassettes = {});
+// A stack with no methods, for runs that analyse nothing (run --fetch-only): the module is not
+// loaded.
+std::unique_ptr<MethodStack> NoMethods();
 
 // The limits a provider was given by ReloadProviderLimits.
 struct ReloadedLimits {

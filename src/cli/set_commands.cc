@@ -148,11 +148,14 @@ int RunSet(RunConfig config) {
   if (!list.ok()) return Fail(kExitBadInput, list.status());
   Result<std::unique_ptr<app::Process>> process = app::Process::Create();
   if (!process.ok()) return Fail(kExitFatal, process.status());
+  // A run that only fetches loads no methods (nor their libraries), unless it names a pipeline
+  // to check; otherwise the pipeline is checked before anything is fetched.
+  bool analyses = !config.fetch_only || !config.pipeline.empty();
   Result<std::unique_ptr<app::MethodStack>> stack =
-      app::BuildMethods(process->get(), config.config);
+      analyses ? app::BuildMethods(process->get(), config.config) : app::NoMethods();
   if (!stack.ok()) return Fail(kExitBadInput, stack.status());
-  // The pipeline is checked before anything is fetched.
-  Result<pipeline::PipelineDef> definition = app::PipelineFor(config.pipeline, (*stack)->registry);
+  Result<pipeline::PipelineDef> definition =
+      analyses ? app::PipelineFor(config.pipeline, (*stack)->registry) : pipeline::PipelineDef{};
   if (!definition.ok()) return Fail(kExitBadInput, definition.status());
   Result<app::DataDir> data =
       app::OpenData(config.data, **process, {config.db, config.store}, config.config);

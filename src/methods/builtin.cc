@@ -24,3 +24,10 @@ Status RegisterBuiltinMethods(Registry& registry, const remote::RemoteEnv& remot
 }
 
 }  // namespace sluice::methods
+
+extern "C" __attribute__((visibility("default"))) const sluice::methods::BuiltinMethodsModule*
+sluice_builtin_methods_module() {
+  static const sluice::methods::BuiltinMethodsModule module{
+      &sluice::methods::RegisterBuiltinMethods};
+  return &module;
+}

@@ -13,4 +13,11 @@ namespace sluice::methods {
 // (no live providers). AlreadyExists when one is registered already.
 Status RegisterBuiltinMethods(Registry& registry, const remote::RemoteEnv& remote = {});
 
+// What the media and methods module (libsluice_methods.so) offers a binary that loads it:
+// found with dlsym under kBuiltinMethodsModuleEntry, a function returning this table.
+struct BuiltinMethodsModule {
+  Status (*register_builtin)(Registry& registry, const remote::RemoteEnv& remote);
+};
+inline constexpr char kBuiltinMethodsModuleEntry[] = "sluice_builtin_methods_module";
+
 }  // namespace sluice::methods

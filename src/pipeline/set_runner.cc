@@ -66,12 +66,14 @@ void SetRunner::Stop() {
 asio::awaitable<void> SetRunner::ReportProgress(const Acquirer& acquirer) {
   std::chrono::milliseconds interval = observer_->progress_interval();
   asio::steady_timer timer(parts_.runtime->loop_executor());
+  progress_timer_ = &timer;
   while (!acquiring_done_ && interval.count() > 0) {
     timer.expires_after(interval);
     boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (!acquiring_done_) observer_->OnAcquireProgress(acquirer.progress(), false);
   }
+  progress_timer_ = nullptr;
 }
 
 asio::awaitable<Result<SetReport>> SetRunner::Run(std::string set, std::vector<std::string> urls,
@@ -100,6 +102,7 @@ asio::awaitable<Result<SetReport>> SetRunner::Run(std::string set, std::vector<s
   KeptFiles kept{acquirer.TakeKeptFiles()};
   acquiring_done_ = true;
   acquirer_ = nullptr;
+  if (progress_timer_) progress_timer_->cancel();  // the run does not wait out an interval
   co_await side.Wait();
   SLUICE_CO_RETURN_IF_ERROR(acquired.status());
   if (observer_) observer_->OnAcquireProgress(acquired->run, true);

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -129,6 +130,7 @@ class SetRunner {
   SetRunOptions options_;
   SetObserver* observer_;
   Acquirer* acquirer_ = nullptr;
+  boost::asio::steady_timer* progress_timer_ = nullptr;
   bool stopped_ = false;
   bool analysing_ = false;
   bool acquiring_done_ = false;

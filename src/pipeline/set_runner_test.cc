@@ -146,6 +146,24 @@ TEST_F(SetRunnerTest, ASetResumedElsewhereStreamsItsMediaFromTheStore) {
   EXPECT_EQ(store_.media_gets, 6) << "one streamed read per item";
 }
 
+// A progress interval longer than the run does not hold the run: the last wait is cut short
+// (the run would otherwise take the hour).
+class HourlyObserver : public Observer {
+ public:
+  std::chrono::milliseconds progress_interval() const override { return std::chrono::hours(1); }
+};
+
+TEST_F(SetRunnerTest, ALongProgressIntervalDoesNotHoldTheRun) {
+  HourlyObserver observer;
+  SetRunOptions options = Options();
+  options.fetch_only = true;
+  SetRunner runner(Parts(), options, &observer);
+  Result<SetReport> report = rt_.Run(runner.Run("s", urls_, Pipeline()));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(observer.progress_calls, 1) << "only the final one";
+  EXPECT_EQ(observer.final_ok, 6u);
+}
+
 TEST_F(SetRunnerTest, StopBeforeAnalysisRecordsWhatFinishedAndAnalysesNothing) {
   Observer observer;
   SetRunner runner(Parts(), Options(), &observer);

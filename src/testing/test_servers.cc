@@ -270,7 +270,13 @@ Result<std::string> CreatePostgresDatabase(const std::string& admin_uri, const s
 
 Result<std::string> FreshPostgresDatabase() {
   static std::atomic<int> counter{0};
-  std::string name = StrCat("sluice_test_", getpid(), "_", counter.fetch_add(1));
+  // The process id alone repeats across runs against one long-lived server (a developer's);
+  // the start time keeps names apart.
+  static const int64_t started = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count() %
+                                 1'000'000'000;
+  std::string name = StrCat("sluice_test_", getpid(), "_", started, "_", counter.fetch_add(1));
   const char* shared = std::getenv("SLUICE_TEST_POSTGRES");  // NOLINT(concurrency-mt-unsafe)
   if (shared && *shared) return CreatePostgresDatabase(shared, name);
   static std::unique_ptr<PostgresServer> own;
