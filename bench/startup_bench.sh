@@ -41,16 +41,22 @@ for ((i = 0; i < files; i++)); do printf 'http://127.0.0.1:%s/f%05d.jpg\n' "$por
   > "$work/urls.txt"
 head -n 3 "$work/urls.txt" > "$work/three.txt"
 
-# median LABEL NAME COMMAND...: "milliseconds rss_mb", the median of $runs runs by time.
+# median LABEL NAME COMMAND...: "milliseconds rss_mb", the median of $runs runs by time. The
+# wall clock is read around GNU time (which adds ~1 ms of its own fork and exec); it reports
+# the peak RSS.
 median() {
   local label=$1 name=$2; shift 2
   for ((r = 0; r < runs; r++)); do
-    /usr/bin/time -f "%e %M" -o "$work/t.$r" "$@" >"$work/out" 2>"$work/err" || {
+    local t0 t1
+    t0=$(date +%s%N)
+    /usr/bin/time -f "%M" -o "$work/rss" "$@" >"$work/out" 2>"$work/err" || {
       echo "bench: $label $name failed" >&2; tail -n 20 "$work/out" "$work/err" >&2; exit 1; }
+    t1=$(date +%s%N)
+    echo "$(( (t1 - t0) / 1000 )) $(tail -n 1 "$work/rss")" >> "$work/samples"
   done
-  cat "$work"/t.* | sort -n | sed -n "$(( (runs + 1) / 2 ))p" |
-    awk '{ printf "%.0f %.1f", $1 * 1000, $2 / 1024 }'
-  rm -f "$work"/t.*
+  sort -n "$work/samples" | sed -n "$(( (runs + 1) / 2 ))p" |
+    awk '{ printf "%.1f %.1f\n", $1 / 1000, $2 / 1024 }'
+  rm -f "$work/samples"
 }
 
 echo "| command | revision | ms (median of $runs) | peak RSS MB |"
@@ -64,7 +70,7 @@ for label in "${labels[@]}"; do
              "results --data $data" "submit --data $data --set again $work/three.txt"; do
     # shellcheck disable=SC2086
     read -r ms mb < <(median "$label" "$cmd" "$sluice" $cmd)
-    echo "| \`sluice ${cmd%% --data*}\` | $label | $ms | $mb |"
+    echo "| \`sluice ${cmd%% *}\` | $label | $ms | $mb |"
   done
   runs_before=$runs; runs=3
   read -r ms mb < <(median "$label" fetch-only bash -c \
