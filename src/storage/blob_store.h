@@ -143,6 +143,6 @@ class BlobStore {
 // errors for a failed read; ResourceExhausted / Internal when the file cannot be written. On any
 // failure `file` is removed.
 asio::awaitable<Status> CopyToFile(BlobStore& store, asio::thread_pool& blocking, std::string key,
-                                   std::filesystem::path file, int64_t chunk_bytes = 8 << 20);
+                                   std::filesystem::path file, int64_t chunk_bytes = 4 << 20);
 
 }  // namespace sluice::storage
