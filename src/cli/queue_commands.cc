@@ -24,8 +24,22 @@ namespace {
 
 namespace asio = boost::asio;
 
-Result<app::DataDir> OpenQueue(const QueueConfig& config, app::Process& process) {
+Result<app::DataDir> OpenQueueData(const QueueConfig& config, app::Process& process) {
   return app::OpenData(config.data, process, {config.db, config.store}, config.config);
+}
+
+// The queue's database, with the process it lives in (whose HTTP client an S3 store uses):
+// what submit, status and jobs open before anything else.
+struct OpenedQueue {
+  std::unique_ptr<app::Process> process;
+  app::DataDir data;
+  db::Database& db() { return *data.db; }
+};
+
+Result<OpenedQueue> OpenQueue(const QueueConfig& config) {
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<app::Process> process, app::Process::Create());
+  SLUICE_ASSIGN_OR_RETURN(app::DataDir data, OpenQueueData(config, *process));
+  return OpenedQueue{std::move(process), std::move(data)};
 }
 
 std::string JobLine(const db::Job& job) {
@@ -66,14 +80,12 @@ std::string WorkerName() {
 int SubmitJob(SubmitConfig config) {
   Result<intake::UrlList> list = ReadSetList(config.list, config.set);
   if (!list.ok()) return Fail(kExitBadInput, list.status());
-  Result<std::unique_ptr<app::Process>> process = app::Process::Create();
-  if (!process.ok()) return Fail(kExitFatal, process.status());
-  Result<app::DataDir> data = OpenQueue(config.queue, **process);
-  if (!data.ok()) return Fail(kExitFatal, data.status());
-  Result<db::Submitted> submitted = data->db->Submit({.set = config.set,
-                                                      .urls = list->urls,
-                                                      .priority = config.priority,
-                                                      .max_attempts = config.max_attempts});
+  Result<OpenedQueue> queue = OpenQueue(config.queue);
+  if (!queue.ok()) return Fail(kExitFatal, queue.status());
+  Result<db::Submitted> submitted = queue->db().Submit({.set = config.set,
+                                                        .urls = list->urls,
+                                                        .priority = config.priority,
+                                                        .max_attempts = config.max_attempts});
   if (!submitted.ok()) return Fail(kExitFatal, submitted.status());
   if (config.json) {
     std::cout << JsonText(JobJson(submitted->job)) << std::endl;
@@ -88,14 +100,12 @@ int SubmitJob(SubmitConfig config) {
 }
 
 int ShowJobStatus(StatusConfig config) {
-  Result<std::unique_ptr<app::Process>> process = app::Process::Create();
-  if (!process.ok()) return Fail(kExitFatal, process.status());
-  Result<app::DataDir> data = OpenQueue(config.queue, **process);
-  if (!data.ok()) return Fail(kExitFatal, data.status());
-  Result<db::Job> job = data->db->FindJob(config.token);
+  Result<OpenedQueue> queue = OpenQueue(config.queue);
+  if (!queue.ok()) return Fail(kExitFatal, queue.status());
+  Result<db::Job> job = queue->db().FindJob(config.token);
   if (!job.ok()) return Fail(kExitBadInput, job.status());
   // Progress: how many of the job's URLs the set has recorded so far.
-  Result<std::vector<db::ItemRecord>> items = data->db->ListItems(job->set);
+  Result<std::vector<db::ItemRecord>> items = queue->db().ListItems(job->set);
   if (!items.ok()) return Fail(kExitFatal, items.status());
   std::set<std::string> wanted(job->urls.begin(), job->urls.end());
   int64_t ok = 0, failed = 0;
@@ -139,12 +149,10 @@ int ShowJobStatus(StatusConfig config) {
 }
 
 int ListJobs(JobsConfig config) {
-  Result<std::unique_ptr<app::Process>> process = app::Process::Create();
-  if (!process.ok()) return Fail(kExitFatal, process.status());
-  Result<app::DataDir> data = OpenQueue(config.queue, **process);
-  if (!data.ok()) return Fail(kExitFatal, data.status());
+  Result<OpenedQueue> queue = OpenQueue(config.queue);
+  if (!queue.ok()) return Fail(kExitFatal, queue.status());
   if (config.retry_id > 0) {
-    Result<db::Job> job = data->db->RetryJob(config.retry_id);
+    Result<db::Job> job = queue->db().RetryJob(config.retry_id);
     if (!job.ok()) return Fail(kExitBadInput, job.status());
     std::printf("%s\n", JobLine(*job).c_str());
     return kExitOk;
@@ -158,7 +166,7 @@ int ListJobs(JobsConfig config) {
                       StrCat("unknown state '", config.state, "' (queued, running, done, dead)")));
     }
   }
-  Result<std::vector<db::Job>> jobs = data->db->ListJobs(state, config.limit);
+  Result<std::vector<db::Job>> jobs = queue->db().ListJobs(state, config.limit);
   if (!jobs.ok()) return Fail(kExitFatal, jobs.status());
   for (const db::Job& job : *jobs) {
     if (config.json) {
@@ -238,7 +246,7 @@ int RunWorker(WorkerConfig config) {
   if (!stack.ok()) return Fail(kExitBadInput, stack.status());
   Result<pipeline::PipelineDef> definition = app::PipelineFor(config.pipeline, (*stack)->registry);
   if (!definition.ok()) return Fail(kExitBadInput, definition.status());
-  Result<app::DataDir> data = OpenQueue(config.queue, **process);
+  Result<app::DataDir> data = OpenQueueData(config.queue, **process);
   if (!data.ok()) return Fail(kExitFatal, data.status());
   std::string name = config.name.empty() ? WorkerName() : config.name;
   std::fprintf(stderr, "sluice worker %s: database %s, objects %s%s\n", name.c_str(),
