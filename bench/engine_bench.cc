@@ -127,9 +127,8 @@ void BM_Method(benchmark::State& state, const char* name) {
   testing::TempDir data;
   auto store = std::move(*storage::LocalBlobStore::Create(data.path(), rt.blocking()));
   methods::ItemContext item = *methods::ContextForFile(Fixture().image);
-  std::unique_ptr<media::SharedImage> image = registry.OpenImage(item.file, {});
-  (void)image->Get();  // decoded once, outside the measurement: it is shared by an item's steps
-  item.image = image.get();
+  methods::ItemMedia media = registry.OpenMedia(item, {});
+  (void)media.image->Get();  // decoded once, outside the measurement: shared by an item's steps
   methods::json::object results;
   item.results = &results;
   const methods::MethodBase* method = registry.Find(name);

@@ -16,6 +16,8 @@ packages=(
   libpugixml-dev libpq-dev postgresql
   # media decoding and the local AI methods (issue 3)
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+  # video: audio resampling, EBU R128 loudness, the local transcript (issue 11)
+  libswresample-dev libebur128-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libopencv-objdetect-dev opencv-data
   libtesseract-dev libleptonica-dev tesseract-ocr-eng
   # sample media for the demo and test fixtures

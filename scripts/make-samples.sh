@@ -22,14 +22,16 @@ ad() {  # ad FILE SIZE FROM TO GRADIENT_ANGLE GRAVITY HEADLINE_OFFSET SUBLINE_OF
 # The same creative under another name (stored once) and a re-encoded near-duplicate.
 [[ -f $dir/ad-summer-sale-copy.jpg ]] || cp "$dir/ad-summer-sale.jpg" "$dir/ad-summer-sale-copy.jpg"
 [[ -f $dir/ad-summer-sale-small.jpg ]] || convert "$dir/ad-summer-sale.jpg" -resize 50% -quality 70 "$dir/ad-summer-sale-small.jpg"
-# A short video ad with a spoken line (espeak-ng) over a moving test pattern.
+# A short video ad: three scenes joined by hard cuts, with a spoken line (espeak-ng).
 if [[ ! -f $dir/video-ad-speech.mp4 ]]; then
   if command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null; then
     tmp=$(mktemp -d)
     espeak-ng -w "$tmp/speech.wav" "Summer sale. Fifty percent off everything, this weekend only."
-    ffmpeg -v error -y -f lavfi -i "testsrc2=size=640x360:rate=25" -i "$tmp/speech.wav" \
-      -vf "drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:text='SUMMER SALE':fontsize=48:fontcolor=white:x=(w-tw)/2:y=h-80" \
-      -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest "$dir/video-ad-speech.mp4"
+    s=size=640x360:rate=25
+    text="drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:text='SUMMER SALE':fontsize=48:fontcolor=white:x=(w-tw)/2:y=h-80"
+    ffmpeg -v error -y -i "$tmp/speech.wav" -filter_complex \
+      "testsrc2=$s:d=2,$text[a];gradients=$s:d=2:speed=0.02[b];testsrc=$s:d=2[c];[a][b][c]concat=n=3:v=1:a=0[v];[0:a]apad=whole_dur=6[s]" \
+      -map "[v]" -map "[s]" -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac "$dir/video-ad-speech.mp4"
     rm -rf "$tmp"
   else
     echo "make-samples: espeak-ng or ffmpeg is missing; run scripts/install-deps.sh" >&2

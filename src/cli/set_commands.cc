@@ -102,13 +102,38 @@ void PrintDemoHighlights(const pipeline::AnalysisReport& analysis, const app::Da
   Result<std::vector<db::StepRow>> steps = data.db->ListSteps("demo");
   if (!steps.ok()) return;
   for (const db::StepRow& step : *steps) {
-    if (step.method != "ocr.tesseract" || !step.ok) continue;
+    if (!step.ok) continue;
     boost::system::error_code ec;
     boost::json::value output = boost::json::parse(step.output_json, ec);
-    if (ec) continue;
-    std::string text(output.at("text").as_string());
-    std::replace(text.begin(), text.end(), '\n', ' ');
-    if (!text.empty()) std::printf("  text in %s: \"%s\"\n", step.url.c_str(), text.c_str());
+    if (ec || !output.is_object()) continue;
+    if (step.method == "ocr.tesseract") {
+      std::string text(output.at("text").as_string());
+      std::replace(text.begin(), text.end(), '\n', ' ');
+      if (!text.empty()) std::printf("  text in %s: \"%s\"\n", step.url.c_str(), text.c_str());
+    } else if (step.method == "video.shots") {
+      std::string starts;
+      for (const boost::json::value& shot : output.at("shots").as_array()) {
+        StrAppend(starts, starts.empty() ? "" : ", ", shot.at("start_s").to_number<double>(), " s");
+      }
+      std::printf("  shots in %s: %lld, starting at %s (a keyframe each)\n", step.url.c_str(),
+                  static_cast<long long>(output.at("shot_count").to_number<int64_t>()),
+                  starts.c_str());
+    } else if (step.method == "video.defects") {
+      std::string found;
+      for (const char* kind : {"black", "frozen", "silence", "color_bars", "clipping"}) {
+        size_t count = output.at(kind).as_array().size();
+        if (count) StrAppend(found, found.empty() ? "" : ", ", count, " ", kind);
+      }
+      if (output.at("slate").is_object()) StrAppend(found, found.empty() ? "" : ", ", "a slate");
+      std::string loudness;
+      if (const boost::json::value* l = output.as_object().if_contains("loudness");
+          l && l->is_object()) {
+        if (const boost::json::value& i = l->at("integrated_lufs"); !i.is_null())
+          loudness = StrCat("; loudness ", i.to_number<double>(), " LUFS");
+      }
+      std::printf("  defects in %s: %s%s\n", step.url.c_str(),
+                  found.empty() ? "none" : found.c_str(), loudness.c_str());
+    }
   }
   if (const boost::json::value* dups = analysis.set_results.if_contains("set.near_duplicates")) {
     for (const boost::json::value& group : dups->at("groups").as_array()) {

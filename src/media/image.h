@@ -30,7 +30,7 @@ Result<cv::Mat> DecodeImage(const std::filesystem::path& file, const ImageLimits
 // One item's image, decoded on first use and shared by every step of the item. An interface, so
 // that code which only hands images around (the analyser, the runner) names no decoder: the
 // decoding implementation lives with the decoders (OpenSharedImage) and reaches the rest through
-// the method registry (methods::Registry::OpenImage).
+// the method registry (methods::Registry::OpenMedia).
 class SharedImage {
  public:
   virtual ~SharedImage() = default;

@@ -7,9 +7,10 @@
 namespace sluice::methods {
 
 Status RegisterBuiltinMethods(Registry& registry, const remote::RemoteEnv& remote) {
-  registry.SetImageOpener(&media::OpenSharedImage);
+  registry.SetMediaOpeners(&media::OpenSharedImage, &media::OpenDecodePass);
   for (auto* make : {&NewProbeMethod, &NewPhashMethod, &NewColorsMethod, &NewThumbnailMethod,
-                     &NewFacesMethod, &NewOcrMethod, &NewNearDuplicatesMethod, &NewSummaryMethod}) {
+                     &NewFacesMethod, &NewOcrMethod, &NewVideoShotsMethod, &NewVideoDefectsMethod,
+                     &NewNearDuplicatesMethod, &NewSummaryMethod}) {
     SLUICE_RETURN_IF_ERROR(registry.Add(make()));
   }
   remote::RemoteEnv env = remote;

@@ -68,6 +68,59 @@ asio::awaitable<Status> StoreArtifacts(std::vector<Artifact> artifacts, StepResu
   co_return absl::OkStatus();
 }
 
+// The stream steps `group` of `calls`: a sink each, one decoding pass over all of them, then each
+// step's output. A failed pass fails every step that had a sink; the pass's time is shared
+// among them equally.
+void RunStreamSteps(const std::vector<ItemStepCall>& calls, const std::vector<size_t>& group,
+                    const ItemContext& item, std::vector<StepResult>& steps,
+                    std::vector<Result<MethodOutput>>& outputs) {
+  Clock::time_point start = Clock::now();
+  std::vector<std::unique_ptr<media::StreamSink>> sinks(calls.size());
+  std::vector<media::StreamSink*> feeding;
+  for (size_t i : group) {
+    const auto* method = static_cast<const StreamMethod*>(calls[i].method);
+    if (!item.stream) {
+      outputs[i] = Failure(absl::StatusCode::kFailedPrecondition, "not_a_stream",
+                           StrCat(method->spec().name, " needs a video or audio item"));
+      continue;
+    }
+    Result<std::unique_ptr<media::StreamSink>> sink = Guarded<std::unique_ptr<media::StreamSink>>(
+        method->spec(), [&] { return method->NewSink(item, steps[i].params); });
+    if (!sink.ok()) {
+      outputs[i] = sink.status();
+      continue;
+    }
+    sinks[i] = std::move(*sink);
+    feeding.push_back(sinks[i].get());
+  }
+  if (feeding.empty()) return;
+  Result<media::PassStats> stats = absl::UnknownError("not run");
+  try {
+    stats = item.stream->Run(feeding);
+  } catch (const std::exception& e) {
+    stats = Failure(absl::StatusCode::kInternal, "method_threw",
+                    StrCat("a stream detector threw: ", e.what()));
+  }
+  double pass_millis = MillisSince(start) / static_cast<double>(feeding.size());
+  for (size_t i : group) {
+    if (!sinks[i]) continue;
+    Clock::time_point finish = Clock::now();
+    const auto* method = static_cast<const StreamMethod*>(calls[i].method);
+    if (!stats.ok()) {
+      outputs[i] = stats.status();
+    } else {
+      outputs[i] = Guarded<MethodOutput>(
+          method->spec(), [&] { return method->Finish(*sinks[i], *stats, item, steps[i].params); });
+      // A corrupt stretch was skipped: the result says so rather than reading as if whole.
+      if (outputs[i].ok() && stats->corrupt_packets > 0 && outputs[i]->value.is_object()) {
+        outputs[i]->value.as_object()["decode_warnings"] = json::array{
+            StrCat("skipped ", stats->corrupt_packets, " corrupt of ", stats->packets, " packets")};
+      }
+    }
+    steps[i].millis = pass_millis + MillisSince(finish);
+  }
+}
+
 }  // namespace
 
 json::object CostToJson(const Cost& cost) {
@@ -156,7 +209,11 @@ Result<json::object> ItemInputDigests(const MethodSpec& spec, const ItemContext&
       }
       digests[input] = Sha256::HexOf(CanonicalJson(*result));
     } else {
-      digests[input] = item.sha256;  // "file" and "image" both derive from the stored bytes
+      // "file", "image" and "stream" all derive from the stored bytes; what a stream method
+      // sees also depends on the analysis size.
+      digests[input] = input == "stream" && item.stream
+                           ? StrCat(item.sha256, "@", item.stream->limits().analysis_short_side)
+                           : item.sha256;
     }
   }
   return digests;
@@ -176,7 +233,7 @@ asio::awaitable<std::vector<StepResult>> ExecuteItemSteps(std::vector<ItemStepCa
                                                           ExecuteOptions options) {
   std::vector<StepResult> steps;
   std::vector<Result<MethodOutput>> outputs;
-  std::vector<size_t> sync_calls;
+  std::vector<size_t> sync_calls, stream_calls;
   for (ItemStepCall& call : calls) {
     const MethodSpec& spec = call.method->spec();
     Result<json::object> inputs =
@@ -201,6 +258,8 @@ asio::awaitable<std::vector<StepResult>> ExecuteItemSteps(std::vector<ItemStepCa
                   StrCat(spec.name, " does not take ", MediaKindName(item.kind), " items"));
     } else if (dynamic_cast<const Method*>(call.method)) {
       sync_calls.push_back(steps.size() - 1);
+    } else if (dynamic_cast<const StreamMethod*>(call.method)) {
+      stream_calls.push_back(steps.size() - 1);
     } else if (!dynamic_cast<const AsyncMethod*>(call.method)) {
       step.status =
           absl::InvalidArgumentError(StrCat(spec.name, " is a set method, not an item method"));
@@ -238,8 +297,16 @@ asio::awaitable<std::vector<StepResult>> ExecuteItemSteps(std::vector<ItemStepCa
     }
     (*batch.steps)[i].millis = MillisSince(start);
   };
+  // Stream methods: one CPU-pool task that decodes the item once and feeds every sink.
+  auto run_stream_group = [](Batch batch, std::vector<size_t> group) -> asio::awaitable<void> {
+    co_await runtime::RunOn(batch.runtime->cpu(), [&] {
+      RunStreamSteps(*batch.calls, group, *batch.item, *batch.steps, *batch.outputs);
+      return true;
+    });
+  };
   Batch batch{&calls, &steps, &outputs, &item, options.runtime};
   runtime::TaskGroup group(co_await asio::this_coro::executor);
+  if (!stream_calls.empty()) group.Spawn(run_stream_group(batch, stream_calls));
   size_t sync_groups = std::min(sync_calls.size(), options.runtime->cpu_threads());
   for (size_t g = 0; g < sync_groups; ++g) {
     std::vector<size_t> members;

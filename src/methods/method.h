@@ -7,6 +7,9 @@
 //
 //   Method       synchronous; the framework runs it on the CPU pool. Must be thread-safe (const).
 //   AsyncMethod  awaitable, for remote calls; runs on the event loop. Never blocks.
+//   StreamMethod synchronous, over a video's or audio file's decoded frames and samples: a sink
+//                fed by the item's one decoding pass, shared with every other stream step of
+//                the item that runs at the same time (media/stream.h).
 //   SetMethod    synchronous, over all item results of a set.
 //
 // A method never starts threads. Exceptions escaping Run are caught by the framework and fail
@@ -26,6 +29,7 @@
 #include "common/content_type.h"
 #include "common/status.h"
 #include "media/image.h"
+#include "media/stream.h"
 
 namespace sluice::methods {
 
@@ -43,6 +47,7 @@ struct MethodSpec {
   // Media kinds the method accepts; empty for any. Set methods leave it empty.
   std::vector<MediaKind> kinds;
   // What it reads: "file" (the stored bytes), "image" (decoded pixels, shared per item),
+  // "stream" (a video's or audio file's frames and samples: StreamMethod only),
   // "result:<method>" (an earlier step's output), "result?:<method>" (the same when the item
   // has it: waited for when the pipeline runs that method, never required), "set" (all item
   // results; set methods).
@@ -66,6 +71,9 @@ struct ItemContext {
   std::filesystem::path file;
   // Decoded on first use and shared by every step of the item. Null when not an image.
   media::SharedImage* image = nullptr;
+  // The decoding pass of a video or audio item, run by the framework for its StreamMethods.
+  // Null for other kinds.
+  media::DecodePass* stream = nullptr;
   // Outputs of earlier steps, by method name.
   const json::object* results = nullptr;
 };
@@ -121,6 +129,21 @@ class AsyncMethod : public MethodBase {
   Placement placement() const final { return Placement::kEventLoop; }
   virtual boost::asio::awaitable<Result<MethodOutput>> Run(ItemContext item,
                                                            json::object params) const = 0;
+};
+
+// A method whose input is the item's decoded stream. The framework asks each stream step of a
+// wave for a sink, runs the item's decoding pass once over all of them (on the CPU pool), then
+// asks each for its output. Must be thread-safe (const); the sink holds the per-item state.
+class StreamMethod : public MethodBase {
+ public:
+  Placement placement() const final { return Placement::kCpuPool; }
+  // A sink for one item with resolved `params`. Errors fail only this step.
+  virtual Result<std::unique_ptr<media::StreamSink>> NewSink(const ItemContext& item,
+                                                             const json::object& params) const = 0;
+  // The step's output from `sink` after a whole pass (`stats`). Errors as for Method::Run.
+  virtual Result<MethodOutput> Finish(media::StreamSink& sink, const media::PassStats& stats,
+                                      const ItemContext& item,
+                                      const json::object& params) const = 0;
 };
 
 // One item of a set as a set method sees it.

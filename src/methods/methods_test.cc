@@ -83,11 +83,11 @@ TEST(RegistryTest, RejectsDuplicatesAndBadSpecsAndReplacesForTest) {
       << "lists known methods";
   std::vector<std::string> names;
   for (const MethodBase* m : registry.All()) names.push_back(m->spec().name);
-  EXPECT_EQ(names,
-            (std::vector<std::string>{
-                "embed.text", "image.colors", "image.faces", "image.phash", "image.thumbnail",
-                "llm.content_type", "llm.describe", "llm.seo_filename", "llm.set_summary",
-                "llm.tags", "media.probe", "ocr.tesseract", "set.near_duplicates", "set.summary"}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "embed.text", "image.colors", "image.faces", "image.phash",
+                       "image.thumbnail", "llm.content_type", "llm.describe", "llm.seo_filename",
+                       "llm.set_summary", "llm.tags", "media.probe", "ocr.tesseract",
+                       "set.near_duplicates", "set.summary", "video.defects", "video.shots"}));
 }
 
 TEST(ParamsTest, DefaultsFilledUnknownAndMistypedRefused) {
@@ -230,9 +230,8 @@ TEST_F(ExecuteTest, IndependentStepsOfOneItemRunConcurrently) {
 TEST_F(ExecuteTest, OneDecodeServesEveryImageStepOfAnItem) {
   Result<ItemContext> item = ContextForFile(image_);
   ASSERT_TRUE(item.ok());
-  std::unique_ptr<media::SharedImage> shared = registry_.OpenImage(item->file, {});
-  ASSERT_NE(shared, nullptr);
-  item->image = shared.get();
+  ItemMedia media = registry_.OpenMedia(*item, {});
+  ASSERT_NE(media.image, nullptr);
   json::object results;
   item->results = &results;
   for (const char* name :
@@ -242,7 +241,7 @@ TEST_F(ExecuteTest, OneDecodeServesEveryImageStepOfAnItem) {
                                               {.runtime = &rt_, .artifacts = &store_}));
     EXPECT_TRUE(step.status.ok()) << name << ": " << step.status;
   }
-  EXPECT_EQ(shared->decodes(), 1);
+  EXPECT_EQ(media.image->decodes(), 1);
 }
 
 }  // namespace

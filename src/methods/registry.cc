@@ -46,4 +46,16 @@ std::vector<const MethodBase*> Registry::All() const {
   return all;
 }
 
+ItemMedia Registry::OpenMedia(ItemContext& item, const MediaLimits& limits) const {
+  ItemMedia media;
+  if (item.kind == MediaKind::kImage && open_image_) {
+    media.image = open_image_(item.file, limits.image);
+  } else if ((item.kind == MediaKind::kVideo || item.kind == MediaKind::kAudio) && open_stream_) {
+    media.stream = open_stream_(item.file, limits.stream);
+  }
+  item.image = media.image.get();
+  item.stream = media.stream.get();
+  return media;
+}
+
 }  // namespace sluice::methods

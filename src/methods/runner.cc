@@ -32,7 +32,7 @@ Result<ItemContext> ContextForFile(const std::filesystem::path& file) {
 }
 
 MethodRunner::MethodRunner(const Registry& registry, runtime::Runtime& runtime,
-                           storage::BlobStore* artifacts, media::ImageLimits limits)
+                           storage::BlobStore* artifacts, MediaLimits limits)
     : registry_(registry), runtime_(runtime), artifacts_(artifacts), limits_(limits) {}
 
 asio::awaitable<Result<StepResult>> MethodRunner::Run(std::string name, std::filesystem::path file,
@@ -44,8 +44,7 @@ asio::awaitable<Result<StepResult>> MethodRunner::Run(std::string name, std::fil
   }
   SLUICE_CO_ASSIGN_OR_RETURN(item_, ContextForFile(file));
   results_.clear();
-  image_ = item_.kind == MediaKind::kImage ? registry_.OpenImage(item_.file, limits_) : nullptr;
-  item_.image = image_.get();
+  media_ = registry_.OpenMedia(item_, limits_);
   item_.results = &results_;
   co_return co_await RunWithPrerequisites(*method, std::move(params), 0);
 }

@@ -19,7 +19,7 @@ class MethodRunner {
  public:
   // `artifacts` may be null when the methods run return none.
   MethodRunner(const Registry& registry, runtime::Runtime& runtime, storage::BlobStore* artifacts,
-               media::ImageLimits limits = {});
+               MediaLimits limits = {});
 
   // The step result of `name` on `file`. Errors (not step failures): NotFound for an unknown
   // method or file, InvalidArgument for bad params or a set method.
@@ -27,7 +27,9 @@ class MethodRunner {
                                                  json::object params = {});
 
   // How many times the file's image was decoded across the runs of this runner's last Run().
-  int image_decodes() const { return image_ ? image_->decodes() : 0; }
+  int image_decodes() const { return media_.image ? media_.image->decodes() : 0; }
+  // How many decoding passes ran over the file's video or audio in the last Run().
+  int stream_passes() const { return media_.stream ? media_.stream->runs() : 0; }
 
  private:
   boost::asio::awaitable<Result<StepResult>> RunWithPrerequisites(const MethodBase& method,
@@ -36,10 +38,10 @@ class MethodRunner {
   const Registry& registry_;
   runtime::Runtime& runtime_;
   storage::BlobStore* artifacts_;
-  media::ImageLimits limits_;
+  MediaLimits limits_;
   ItemContext item_;
   json::object results_;
-  std::unique_ptr<media::SharedImage> image_;
+  ItemMedia media_;
 };
 
 // An ItemContext for a local file: its sha256, its sniffed type and size. NotFound when absent.

@@ -86,7 +86,7 @@ boost::json::object LedgerJson(std::string_view set, const AnalysisReport& repor
 struct Analyzer::Item {
   db::ItemRecord record;
   methods::ItemContext context;
-  std::unique_ptr<media::SharedImage> image;
+  methods::ItemMedia media;     // the decoded image or the decoding pass
   boost::json::object results;  // successful outputs by method
   std::map<std::string, StepResult> steps;
   std::map<std::string, Source> sources;
@@ -276,10 +276,7 @@ struct Analyzer::Impl {
       }
       item.context.file = item.copy;
     }
-    if (item.context.kind == MediaKind::kImage) {
-      item.image = registry.OpenImage(item.context.file, options.limits);
-      item.context.image = item.image.get();
-    }
+    item.media = registry.OpenMedia(item.context, options.limits);
     co_return absl::OkStatus();
   }
 
@@ -292,7 +289,7 @@ struct Analyzer::Impl {
     auto read_size = [file] { return media::ReadImageSize(file); };
     std::optional<media::ImageSize> size = co_await runtime::RunOn(rt.blocking(), read_size);
     if (!size) co_return absl::OkStatus();  // the decoder says what is wrong, per step
-    co_return media::CheckPixels(size->width, size->height, options.limits.max_pixels);
+    co_return media::CheckPixels(size->width, size->height, options.limits.image.max_pixels);
   }
 
   void FailItem(Item& item, const Status& why) {
@@ -310,8 +307,9 @@ struct Analyzer::Impl {
     std::filesystem::remove(item.copy, ignored);
     item.copy.clear();
     item.context.file.clear();
-    item.image.reset();
+    item.media = {};
     item.context.image = nullptr;
+    item.context.stream = nullptr;
   }
 
   // Every step of `steps` that applies to the item's kind fails with `why`: its media could not

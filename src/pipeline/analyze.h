@@ -34,7 +34,7 @@ namespace sluice::pipeline {
 struct AnalyzeOptions {
   // Items analysed at once. Default 0: one per core (each may hold a decoded image).
   size_t concurrency = 0;
-  media::ImageLimits limits;
+  methods::MediaLimits limits;
   // Where objects are copied for reading when the store keeps none locally. Required then.
   std::filesystem::path scratch_dir;
   // Files on this machine that already hold items' bytes, by sha256 — what acquisition wrote in

@@ -175,7 +175,7 @@ PipelineDef DefaultPipeline(const methods::Registry& registry) {
   PipelineDef pipeline{.name = "default"};
   CycleDef cycle;
   for (const char* method : {"media.probe", "image.phash", "image.colors", "image.thumbnail",
-                             "image.faces", "ocr.tesseract"}) {
+                             "image.faces", "ocr.tesseract", "video.shots", "video.defects"}) {
     cycle.item_steps.push_back({.method = method});
   }
   for (const char* method : {"set.near_duplicates", "set.summary"})

@@ -64,7 +64,8 @@ struct PipelineDef {
 };
 
 // The built-in pipeline: probe every item; pHash, palette, thumbnail, faces and OCR on images;
-// near-duplicates and the summary over the set.
+// shots and defects on videos (one decoding pass), defects on audio; near-duplicates and the
+// summary over the set.
 PipelineDef DefaultPipeline(const methods::Registry& registry);
 
 // Reads and validates a pipeline file. InvalidArgument with "FILE:LINE: what is wrong" for a

@@ -123,6 +123,29 @@ std::filesystem::path MakeVideo(const std::filesystem::path& dir, const std::str
   return out;
 }
 
+std::filesystem::path MakeFromFilterGraph(const std::filesystem::path& dir, const std::string& name,
+                                          const std::string& graph,
+                                          std::vector<std::string> codec_args) {
+  std::filesystem::path out = dir / name;
+  std::vector<std::string> argv = {"/usr/bin/ffmpeg", "-v", "error", "-y",
+                                   "-filter_complex", graph};
+  bool video = graph.find("[out_v]") != std::string::npos;
+  bool audio = graph.find("[out_a]") != std::string::npos;
+  if (video) argv.insert(argv.end(), {"-map", "[out_v]"});
+  if (audio) argv.insert(argv.end(), {"-map", "[out_a]"});
+  if (codec_args.empty() && out.extension() == ".mp4") {
+    if (video) {
+      codec_args.insert(codec_args.end(),
+                        {"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"});
+    }
+    if (audio) codec_args.insert(codec_args.end(), {"-c:a", "aac", "-b:a", "128k"});
+  }
+  argv.insert(argv.end(), codec_args.begin(), codec_args.end());
+  argv.push_back(out.string());
+  Tool(argv, dir);
+  return out;
+}
+
 std::filesystem::path MakePngBomb(const std::filesystem::path& dir, const std::string& name,
                                   uint32_t width, uint32_t height) {
   std::filesystem::path small = MakeSolidImage(dir, "bomb-source.png", "#000000", "16x16");

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace sluice::testing {
 
@@ -23,6 +24,13 @@ std::filesystem::path MakeFaceImage(const std::filesystem::path& dir, const std:
 // `audio`.
 std::filesystem::path MakeVideo(const std::filesystem::path& dir, const std::string& name,
                                 int seconds, bool audio);
+// The outputs of an ffmpeg filter graph `graph` (lavfi sources only), labelled [out_v] for the
+// picture and [out_a] for the sound (either may be absent), encoded by the extension's default
+// codecs unless `codec_args` names others (for .mp4: H.264 ultrafast, yuv420p, AAC). For
+// fixtures whose truth is the graph's own timing.
+std::filesystem::path MakeFromFilterGraph(const std::filesystem::path& dir, const std::string& name,
+                                          const std::string& graph,
+                                          std::vector<std::string> codec_args = {});
 // A PNG of 16x16 pixels whose header declares `width` x `height`: a decompression bomb.
 std::filesystem::path MakePngBomb(const std::filesystem::path& dir, const std::string& name,
                                   uint32_t width, uint32_t height);

@@ -16,6 +16,9 @@ std::unique_ptr<MethodBase> NewColorsMethod();     // image.colors
 std::unique_ptr<MethodBase> NewThumbnailMethod();  // image.thumbnail
 std::unique_ptr<MethodBase> NewFacesMethod();      // image.faces
 std::unique_ptr<MethodBase> NewOcrMethod();        // ocr.tesseract
+// Stream methods: fed by the item's one decoding pass (media/stream.h).
+std::unique_ptr<MethodBase> NewVideoShotsMethod();    // video.shots
+std::unique_ptr<MethodBase> NewVideoDefectsMethod();  // video.defects
 
 // The item's decoded image (decoded once, shared by its steps). FailedPrecondition (cause
 // "not_an_image") for an item without one; the decode error otherwise.

@@ -1,0 +1,354 @@
+// video.defects: black, frozen and silent spans, EBU R128 loudness, audio clipping, colour bars
+// and a slate, all from the item's one decoding pass.
+//
+// The span detectors follow ffmpeg's filters of the same purpose, so their defaults mean what
+// engineers who know those filters expect: blackdetect (a picture is black when at least
+// black_picture_ratio of its pixels have luma at or below black_pixel_threshold of the video
+// range), freezedetect (the mean absolute difference of all planes from the first frame of the
+// span at or below freeze_noise_db) and silencedetect (every channel's amplitude below
+// silence_noise_db). Loudness is libebur128's (integrated, loudness range, true peak).
+#include <ebur128.h>
+
+#include <algorithm>
+#include <cmath>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "common/strings.h"
+#include "methods/local/local_methods.h"
+#include "methods/local/stream_spans.h"
+
+namespace sluice::methods {
+namespace {
+
+double Param(const json::object& params, std::string_view name) {
+  return params.at(name).to_number<double>();
+}
+
+double DbToAmplitude(double db) { return std::pow(10.0, db / 20.0); }
+
+// Mean absolute difference of two planes of the same size, as a fraction of the 8-bit range.
+double Mafd(const cv::Mat& a, const cv::Mat& b) {
+  return cv::norm(a, b, cv::NORM_L1) / (static_cast<double>(a.total()) * 256.0);
+}
+
+// The same over a whole frame's planes together, as freezedetect measures it.
+double FrameMafd(const media::VideoFrame& frame, const cv::Mat& y, const cv::Mat& u,
+                 const cv::Mat& v) {
+  double sad = cv::norm(frame.y, y, cv::NORM_L1) + cv::norm(frame.u, u, cv::NORM_L1) +
+               cv::norm(frame.v, v, cv::NORM_L1);
+  double count = static_cast<double>(y.total() + u.total() + v.total());
+  return sad / count / 256.0;
+}
+
+// The colour-bar layouts ffmpeg and broadcasters use: stripes of full-on / off channels.
+//   SMPTE (smptebars, smptehdbars): grey, yellow, cyan, green, magenta, red, blue.
+//   EBU (pal75bars, pal100bars): white, yellow, cyan, green, magenta, red, blue, black.
+constexpr int kSmpte[7][3] = {{1, 1, 1}, {1, 1, 0}, {0, 1, 1}, {0, 1, 0},
+                              {1, 0, 1}, {1, 0, 0}, {0, 0, 1}};
+constexpr int kEbu[8][3] = {{1, 1, 1}, {1, 1, 0}, {0, 1, 1}, {0, 1, 0},
+                            {1, 0, 1}, {1, 0, 0}, {0, 0, 1}, {0, 0, 0}};
+
+// Whether the column means `row` (1×W BGR, float) between columns [from, to) split into
+// `count` equal stripes match `pattern` (R, G, B on/off per stripe): each stripe uniform and
+// each channel clearly on (above half the brightest level) or off (below a quarter of it).
+template <size_t N>
+bool StripesMatch(const cv::Mat& row, int from, int to, const int (&pattern)[N][3]) {
+  const int count = static_cast<int>(N);
+  double width = static_cast<double>(to - from) / count;
+  if (width < 3) return false;
+  double top = 0;
+  std::vector<cv::Vec3f> means(N);
+  for (int s = 0; s < count; ++s) {
+    // The middle 60% of each stripe: edges blur in scaling and compression.
+    int a = from + static_cast<int>(width * (s + 0.2)),
+        b = from + static_cast<int>(width * (s + 0.8));
+    cv::Mat stripe = row.colRange(a, std::max(a + 1, b));
+    cv::Scalar mean, deviation;
+    cv::meanStdDev(stripe, mean, deviation);
+    if (deviation[0] > 12 || deviation[1] > 12 || deviation[2] > 12) return false;
+    means[static_cast<size_t>(s)] = cv::Vec3f(mean[0], mean[1], mean[2]);
+    top = std::max({top, mean[0], mean[1], mean[2]});
+  }
+  if (top < 100) return false;  // a dark picture is not bars
+  for (int s = 0; s < count; ++s) {
+    for (int c = 0; c < 3; ++c) {
+      double level = means[static_cast<size_t>(s)][2 - c];  // BGR → R, G, B
+      bool on = pattern[s][c] == 1;
+      if (on ? level < 0.5 * top : level > 0.25 * top) return false;
+    }
+  }
+  return true;
+}
+
+bool LooksLikeBars(const cv::Mat& bgr) {
+  // The upper band: SMPTE bars fill the top two thirds, EBU bars the whole height.
+  cv::Mat band = bgr.rowRange(bgr.rows / 10, bgr.rows / 2);
+  cv::Mat row;
+  cv::reduce(band, row, 0, cv::REDUCE_AVG, CV_32F);
+  int w = row.cols;
+  // Rows must agree too: bars are vertical.
+  cv::Mat upper, lower;
+  cv::reduce(bgr.rowRange(bgr.rows / 10, bgr.rows / 4), upper, 0, cv::REDUCE_AVG, CV_32F);
+  cv::reduce(bgr.rowRange(bgr.rows / 4, bgr.rows / 2), lower, 0, cv::REDUCE_AVG, CV_32F);
+  if (cv::norm(upper, lower, cv::NORM_L1) / (w * 3.0) > 10) return false;
+  // smptehdbars puts the seven bars between grey pillars of an eighth of the width each.
+  return StripesMatch(row, 0, w, kSmpte) || StripesMatch(row, w / 8, w - w / 8, kSmpte) ||
+         StripesMatch(row, 0, w, kEbu);
+}
+
+// Whether a picture has the detail of a card (text, a logo): some strong edges.
+bool HasDetail(const cv::Mat& y) {
+  cv::Mat edges;
+  cv::Canny(y, edges, 60, 180);
+  return cv::countNonZero(edges) > static_cast<int>(y.total() / 500);
+}
+
+class DefectsSink : public media::StreamSink {
+ public:
+  explicit DefectsSink(const json::object& params)
+      : black_(Param(params, "black_min_duration_s")),
+        freeze_(Param(params, "freeze_min_duration_s")),
+        silence_(Param(params, "silence_min_duration_s")),
+        bars_(Param(params, "bars_min_duration_s")),
+        black_ratio_(Param(params, "black_picture_ratio")),
+        black_pixel_(Param(params, "black_pixel_threshold")),
+        freeze_noise_(DbToAmplitude(Param(params, "freeze_noise_db"))),
+        silence_noise_(static_cast<float>(DbToAmplitude(Param(params, "silence_noise_db")))),
+        clip_level_(static_cast<float>(Param(params, "clip_level"))),
+        clip_min_run_(static_cast<int>(Param(params, "clip_min_samples"))),
+        clip_gap_s_(Param(params, "clip_merge_s")),
+        slate_min_s_(Param(params, "slate_min_duration_s")),
+        slate_start_s_(Param(params, "slate_max_start_s")) {}
+
+  ~DefectsSink() override {
+    if (loudness_) ebur128_destroy(&loudness_);
+  }
+
+  void OnStart(const media::StreamInfo& info) override {
+    info_ = info;
+    // Limited ("TV") range luma, as nearly all video: black is 16, white 235.
+    black_level_ = 16 + black_pixel_ * (235 - 16);
+    if (info.has_audio) {
+      loudness_ = ebur128_init(static_cast<unsigned>(info.channels),
+                               static_cast<unsigned long>(info.sample_rate),
+                               EBUR128_MODE_I | EBUR128_MODE_LRA | EBUR128_MODE_TRUE_PEAK);
+    }
+  }
+
+  void OnFrame(const media::VideoFrame& frame) override {
+    double frame_end = frame.time_s + FrameDuration();
+    last_frame_end_ = std::max(last_frame_end_, frame_end);
+    // Black: the share of pixels at or below the black level.
+    int black_pixels = 0;
+    for (int r = 0; r < frame.y.rows; ++r) {
+      const uint8_t* p = frame.y.ptr<uint8_t>(r);
+      for (int c = 0; c < frame.y.cols; ++c) black_pixels += p[c] <= black_level_;
+    }
+    bool black = black_pixels >= black_ratio_ * static_cast<double>(frame.y.total());
+    black_.Observe(black, frame.time_s);
+
+    // Frozen: the planes together close to the first frame of the candidate span.
+    bool frozen = !reference_y_.empty() &&
+                  FrameMafd(frame, reference_y_, reference_u_, reference_v_) <= freeze_noise_;
+    if (!frozen) {
+      frame.y.copyTo(reference_y_);
+      frame.u.copyTo(reference_u_);
+      frame.v.copyTo(reference_v_);
+      reference_time_ = frame.time_s;
+    }
+    // The span starts at the reference frame (the first of the frozen run), as freezedetect.
+    freeze_.Observe(frozen, frozen ? reference_time_ : frame.time_s);
+
+    // Colour bars: checked on every frame, they are cheap at analysis size.
+    bars_.Observe(LooksLikeBars(frame.bgr()), frame.time_s);
+
+    // Slate: a still, detailed, non-black, non-bars card from (nearly) the start.
+    if (!slate_done_) TrackSlate(frame, black);
+  }
+
+  void OnAudio(const media::AudioBlock& audio) override {
+    if (loudness_)
+      ebur128_add_frames_float(loudness_, audio.samples, static_cast<size_t>(audio.frames));
+    for (int f = 0; f < audio.frames; ++f) {
+      float peak = 0;
+      for (int c = 0; c < audio.channels; ++c)
+        peak = std::max(peak, std::fabs(audio.samples[f * audio.channels + c]));
+      double at = audio.time_s + static_cast<double>(f) / audio.sample_rate;
+      silence_.Observe(peak < silence_noise_, at);
+      if (peak >= clip_level_) {
+        if (clip_run_ == 0) clip_run_start_ = at;
+        ++clip_run_;
+      } else {
+        EndClipRun(at);
+      }
+    }
+    audio_end_ = audio.time_s + static_cast<double>(audio.frames) / audio.sample_rate;
+  }
+
+  void OnEnd(const media::PassStats& stats) override {
+    double end = std::max({last_frame_end_, audio_end_, stats.duration_s});
+    black_.Close(last_frame_end_ > 0 ? last_frame_end_ : end);
+    freeze_.Close(last_frame_end_ > 0 ? last_frame_end_ : end);
+    bars_.Close(last_frame_end_ > 0 ? last_frame_end_ : end);
+    silence_.Close(audio_end_ > 0 ? audio_end_ : end);
+    EndClipRun(audio_end_);
+    duration_s_ = end;
+  }
+
+  json::object Output() const {
+    json::object out{{"duration_s", Round3(duration_s_)},
+                     {"black", black_.ToJson()},
+                     {"frozen", freeze_.ToJson()},
+                     {"color_bars", bars_.ToJson()},
+                     {"silence", silence_.ToJson()}};
+    if (slate_) {
+      out["slate"] = json::object{{"start_s", Round3(slate_->first)},
+                                  {"end_s", Round3(slate_->second)},
+                                  {"duration_s", Round3(slate_->second - slate_->first)}};
+    } else {
+      out["slate"] = nullptr;
+    }
+    if (loudness_) {
+      double integrated = 0, range = 0, peak = 0;
+      ebur128_loudness_global(loudness_, &integrated);
+      ebur128_loudness_range(loudness_, &range);
+      for (unsigned c = 0; c < static_cast<unsigned>(info_.channels); ++c) {
+        double channel_peak = 0;
+        if (ebur128_true_peak(loudness_, c, &channel_peak) == EBUR128_SUCCESS)
+          peak = std::max(peak, channel_peak);
+      }
+      json::object loudness{{"loudness_range_lu", Round3(range)}};
+      // Silence has no loudness: -inf is reported as null.
+      loudness["integrated_lufs"] =
+          std::isfinite(integrated) ? json::value(Round3(integrated)) : json::value(nullptr);
+      loudness["true_peak_dbtp"] =
+          peak > 0 ? json::value(Round3(20 * std::log10(peak))) : json::value(nullptr);
+      out["loudness"] = std::move(loudness);
+      json::array clips;
+      for (const auto& [from, to, samples] : clips_) {
+        clips.push_back(json::object{
+            {"start_s", Round3(from)}, {"end_s", Round3(to)}, {"clipped_samples", samples}});
+      }
+      out["clipping"] = std::move(clips);
+    } else {
+      out["loudness"] = nullptr;
+      out["clipping"] = json::array{};
+    }
+    int64_t count =
+        static_cast<int64_t>(black_.spans().size() + freeze_.spans().size() + bars_.spans().size() +
+                             silence_.spans().size() + clips_.size()) +
+        (slate_ ? 1 : 0);
+    out["defect_count"] = count;
+    return out;
+  }
+
+ private:
+  double FrameDuration() const { return info_.frame_rate > 0 ? 1.0 / info_.frame_rate : 0; }
+
+  void TrackSlate(const media::VideoFrame& frame, bool black) {
+    if (slate_y_.empty()) {
+      if (black) return;  // a slate may follow a few black frames
+      if (frame.time_s > slate_start_s_ || !HasDetail(frame.y) || LooksLikeBars(frame.bgr())) {
+        slate_done_ = true;
+        return;
+      }
+      frame.y.copyTo(slate_y_);
+      slate_start_ = frame.time_s;
+      return;
+    }
+    // A card is still, but compression breathes: a looser noise floor than freeze detection.
+    if (Mafd(frame.y, slate_y_) <= 0.01) return;
+    slate_done_ = true;
+    if (frame.time_s - slate_start_ >= slate_min_s_) slate_.emplace(slate_start_, frame.time_s);
+  }
+
+  void EndClipRun(double at) {
+    if (clip_run_ >= clip_min_run_) {
+      if (!clips_.empty() && clip_run_start_ - std::get<1>(clips_.back()) <= clip_gap_s_) {
+        std::get<1>(clips_.back()) = at;
+        std::get<2>(clips_.back()) += clip_run_;
+      } else {
+        clips_.emplace_back(clip_run_start_, at, clip_run_);
+      }
+    }
+    clip_run_ = 0;
+  }
+
+  SpanTracker black_, freeze_, silence_, bars_;
+  double black_ratio_, black_pixel_, freeze_noise_;
+  float silence_noise_, clip_level_;
+  int clip_min_run_;
+  double clip_gap_s_, slate_min_s_, slate_start_s_;
+
+  media::StreamInfo info_;
+  double black_level_ = 0;
+  cv::Mat reference_y_, reference_u_, reference_v_;
+  double reference_time_ = 0;
+  double last_frame_end_ = 0, audio_end_ = 0, duration_s_ = 0;
+  ebur128_state* loudness_ = nullptr;
+  int64_t clip_run_ = 0;
+  double clip_run_start_ = 0;
+  std::vector<std::tuple<double, double, int64_t>> clips_;
+  cv::Mat slate_y_;
+  double slate_start_ = 0;
+  bool slate_done_ = false;
+  std::optional<std::pair<double, double>> slate_;
+};
+
+class DefectsMethod : public StreamMethod {
+ public:
+  const MethodSpec& spec() const override {
+    static const MethodSpec spec{
+        .name = "video.defects",
+        .version = 1,
+        .kinds = {MediaKind::kVideo, MediaKind::kAudio},
+        .inputs = {"stream"},
+        .description =
+            "Black, frozen and silent spans, EBU R128 loudness, audio clipping, colour "
+            "bars and a slate, from the item's one decoding pass",
+        .params = {{"black_min_duration_s", 2.0},
+                   {"black_picture_ratio", 0.98},
+                   {"black_pixel_threshold", 0.10},
+                   {"freeze_min_duration_s", 2.0},
+                   {"freeze_noise_db", -60.0},
+                   {"silence_min_duration_s", 2.0},
+                   {"silence_noise_db", -60.0},
+                   // Lossy codecs (AAC, MP3) smear clipped peaks below full scale: clipping is
+                   // found reliably in PCM and lossless audio.
+                   {"clip_level", 0.999},
+                   {"clip_min_samples", 3},
+                   {"clip_merge_s", 0.5},
+                   {"bars_min_duration_s", 0.5},
+                   {"slate_min_duration_s", 1.0},
+                   {"slate_max_start_s", 1.0}}};
+    return spec;
+  }
+  Status CompleteParams(json::object& params) const override {
+    for (const char* name :
+         {"black_min_duration_s", "freeze_min_duration_s", "silence_min_duration_s",
+          "bars_min_duration_s", "slate_min_duration_s", "slate_max_start_s", "clip_merge_s"})
+      SLUICE_RETURN_IF_ERROR(RequireRange(params, name, 0, 3600));
+    SLUICE_RETURN_IF_ERROR(RequireRange(params, "black_picture_ratio", 0, 1));
+    SLUICE_RETURN_IF_ERROR(RequireRange(params, "black_pixel_threshold", 0, 1));
+    SLUICE_RETURN_IF_ERROR(RequireRange(params, "freeze_noise_db", -120, 0));
+    SLUICE_RETURN_IF_ERROR(RequireRange(params, "silence_noise_db", -120, 0));
+    SLUICE_RETURN_IF_ERROR(RequireRange(params, "clip_level", 0.5, 1));
+    return RequireRange(params, "clip_min_samples", 1, 1'000'000);
+  }
+  Result<std::unique_ptr<media::StreamSink>> NewSink(const ItemContext&,
+                                                     const json::object& params) const override {
+    return std::unique_ptr<media::StreamSink>(std::make_unique<DefectsSink>(params));
+  }
+  Result<MethodOutput> Finish(media::StreamSink& sink, const media::PassStats&,
+                              const ItemContext& item, const json::object&) const override {
+    return MethodOutput{.value = static_cast<DefectsSink&>(sink).Output(),
+                        .cost = {.bytes = item.size}};
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<MethodBase> NewVideoDefectsMethod() { return std::make_unique<DefectsMethod>(); }
+
+}  // namespace sluice::methods
