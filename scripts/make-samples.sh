@@ -26,7 +26,7 @@ ad() {  # ad FILE SIZE FROM TO GRADIENT_ANGLE GRAVITY HEADLINE_OFFSET SUBLINE_OF
 if [[ ! -f $dir/video-ad-speech.mp4 ]]; then
   if command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null; then
     tmp=$(mktemp -d)
-    espeak-ng -w "$tmp/speech.wav" "Summer sale. Fifty percent off everything, this weekend only."
+    espeak-ng -v en-us+f2 -s 140 -w "$tmp/speech.wav" "Summer sale. Fifty percent off everything, this weekend only."
     s=size=640x360:rate=25
     text="drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:text='SUMMER SALE':fontsize=48:fontcolor=white:x=(w-tw)/2:y=h-80"
     ffmpeg -v error -y -i "$tmp/speech.wav" -filter_complex \

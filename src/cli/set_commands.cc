@@ -110,6 +110,9 @@ void PrintDemoHighlights(const pipeline::AnalysisReport& analysis, const app::Da
       std::string text(output.at("text").as_string());
       std::replace(text.begin(), text.end(), '\n', ' ');
       if (!text.empty()) std::printf("  text in %s: \"%s\"\n", step.url.c_str(), text.c_str());
+    } else if (step.method == "audio.transcript") {
+      std::string text(output.at("text").as_string());
+      if (!text.empty()) std::printf("  speech in %s: \"%s\"\n", step.url.c_str(), text.c_str());
     } else if (step.method == "video.shots") {
       std::string starts;
       for (const boost::json::value& shot : output.at("shots").as_array()) {

@@ -109,7 +109,9 @@ class Pass {
           absl::StatusCode::kInvalidArgument, "mostly_corrupt",
           StrCat(stats_.corrupt_packets, " of ", stats_.packets, " packets could not be decoded"));
     }
-    if (stats_.frames == 0 && stats_.audio_frames == 0) {
+    // Nothing decoded from a stream that was read is a broken file; a file without the streams
+    // the sinks want is not (a transcript of a silent video says "no audio").
+    if ((video_ || audio_) && stats_.frames == 0 && stats_.audio_frames == 0) {
       return Refused(absl::StatusCode::kInvalidArgument, "undecodable", "nothing could be decoded");
     }
     stats_.decode_seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -68,57 +68,76 @@ asio::awaitable<Status> StoreArtifacts(std::vector<Artifact> artifacts, StepResu
   co_return absl::OkStatus();
 }
 
-// The stream steps `group` of `calls`: a sink each, one decoding pass over all of them, then each
-// step's output. A failed pass fails every step that had a sink; the pass's time is shared
-// among them equally.
-void RunStreamSteps(const std::vector<ItemStepCall>& calls, const std::vector<size_t>& group,
-                    const ItemContext& item, std::vector<StepResult>& steps,
-                    std::vector<Result<MethodOutput>>& outputs) {
+// What one decoding pass left for the stream steps that finish on the event loop.
+struct StreamPass {
+  Result<media::PassStats> stats = absl::UnknownError("not run");
+  std::vector<std::unique_ptr<media::StreamSink>> sinks;  // by call index; null when not fed
+  double millis_each = 0;                                 // the pass's time, shared out
+};
+
+const StreamReader* ReaderOf(const MethodBase* method) {
+  return dynamic_cast<const StreamReader*>(method);
+}
+
+// A corrupt stretch was skipped: the result says so rather than reading as if whole.
+void MarkSkippedPackets(const media::PassStats& stats, Result<MethodOutput>& output) {
+  if (output.ok() && stats.corrupt_packets > 0 && output->value.is_object()) {
+    output->value.as_object()["decode_warnings"] = json::array{
+        StrCat("skipped ", stats.corrupt_packets, " corrupt of ", stats.packets, " packets")};
+  }
+}
+
+// The stream steps `group` of `calls`: a sink each, one decoding pass over all of them, then the
+// output of each step that finishes on the CPU pool (StreamMethod). A failed pass fails every
+// step that had a sink; the pass's time is shared among them equally. The sinks of the steps
+// that finish on the loop (AsyncStreamMethod) are returned.
+StreamPass RunStreamPass(const std::vector<ItemStepCall>& calls, const std::vector<size_t>& group,
+                         const ItemContext& item, std::vector<StepResult>& steps,
+                         std::vector<Result<MethodOutput>>& outputs) {
   Clock::time_point start = Clock::now();
-  std::vector<std::unique_ptr<media::StreamSink>> sinks(calls.size());
+  StreamPass pass;
+  pass.sinks.resize(calls.size());
   std::vector<media::StreamSink*> feeding;
   for (size_t i : group) {
-    const auto* method = static_cast<const StreamMethod*>(calls[i].method);
+    const MethodSpec& spec = calls[i].method->spec();
     if (!item.stream) {
       outputs[i] = Failure(absl::StatusCode::kFailedPrecondition, "not_a_stream",
-                           StrCat(method->spec().name, " needs a video or audio item"));
+                           StrCat(spec.name, " needs a video or audio item"));
       continue;
     }
     Result<std::unique_ptr<media::StreamSink>> sink = Guarded<std::unique_ptr<media::StreamSink>>(
-        method->spec(), [&] { return method->NewSink(item, steps[i].params); });
+        spec, [&] { return ReaderOf(calls[i].method)->NewSink(item, steps[i].params); });
     if (!sink.ok()) {
       outputs[i] = sink.status();
       continue;
     }
-    sinks[i] = std::move(*sink);
-    feeding.push_back(sinks[i].get());
+    pass.sinks[i] = std::move(*sink);
+    feeding.push_back(pass.sinks[i].get());
   }
-  if (feeding.empty()) return;
-  Result<media::PassStats> stats = absl::UnknownError("not run");
+  if (feeding.empty()) return pass;
   try {
-    stats = item.stream->Run(feeding);
+    pass.stats = item.stream->Run(feeding);
   } catch (const std::exception& e) {
-    stats = Failure(absl::StatusCode::kInternal, "method_threw",
-                    StrCat("a stream detector threw: ", e.what()));
+    pass.stats = Failure(absl::StatusCode::kInternal, "method_threw",
+                         StrCat("a stream detector threw: ", e.what()));
   }
-  double pass_millis = MillisSince(start) / static_cast<double>(feeding.size());
+  pass.millis_each = MillisSince(start) / static_cast<double>(feeding.size());
   for (size_t i : group) {
-    if (!sinks[i]) continue;
+    if (!pass.sinks[i]) continue;
     Clock::time_point finish = Clock::now();
-    const auto* method = static_cast<const StreamMethod*>(calls[i].method);
-    if (!stats.ok()) {
-      outputs[i] = stats.status();
-    } else {
-      outputs[i] = Guarded<MethodOutput>(
-          method->spec(), [&] { return method->Finish(*sinks[i], *stats, item, steps[i].params); });
-      // A corrupt stretch was skipped: the result says so rather than reading as if whole.
-      if (outputs[i].ok() && stats->corrupt_packets > 0 && outputs[i]->value.is_object()) {
-        outputs[i]->value.as_object()["decode_warnings"] = json::array{
-            StrCat("skipped ", stats->corrupt_packets, " corrupt of ", stats->packets, " packets")};
-      }
+    if (!pass.stats.ok()) {
+      outputs[i] = pass.stats.status();
+      pass.sinks[i].reset();
+    } else if (const auto* method = dynamic_cast<const StreamMethod*>(calls[i].method)) {
+      outputs[i] = Guarded<MethodOutput>(method->spec(), [&] {
+        return method->Finish(*pass.sinks[i], *pass.stats, item, steps[i].params);
+      });
+      MarkSkippedPackets(*pass.stats, outputs[i]);
+      pass.sinks[i].reset();
     }
-    steps[i].millis = pass_millis + MillisSince(finish);
+    steps[i].millis = pass.millis_each + MillisSince(finish);
   }
+  return pass;
 }
 
 }  // namespace
@@ -258,7 +277,7 @@ asio::awaitable<std::vector<StepResult>> ExecuteItemSteps(std::vector<ItemStepCa
                   StrCat(spec.name, " does not take ", MediaKindName(item.kind), " items"));
     } else if (dynamic_cast<const Method*>(call.method)) {
       sync_calls.push_back(steps.size() - 1);
-    } else if (dynamic_cast<const StreamMethod*>(call.method)) {
+    } else if (ReaderOf(call.method)) {
       stream_calls.push_back(steps.size() - 1);
     } else if (!dynamic_cast<const AsyncMethod*>(call.method)) {
       step.status =
@@ -297,12 +316,26 @@ asio::awaitable<std::vector<StepResult>> ExecuteItemSteps(std::vector<ItemStepCa
     }
     (*batch.steps)[i].millis = MillisSince(start);
   };
-  // Stream methods: one CPU-pool task that decodes the item once and feeds every sink.
+  // Stream methods: one CPU-pool task that decodes the item once and feeds every sink; then the
+  // ones that end with a remote call, on the loop.
   auto run_stream_group = [](Batch batch, std::vector<size_t> group) -> asio::awaitable<void> {
-    co_await runtime::RunOn(batch.runtime->cpu(), [&] {
-      RunStreamSteps(*batch.calls, group, *batch.item, *batch.steps, *batch.outputs);
-      return true;
+    StreamPass pass = co_await runtime::RunOn(batch.runtime->cpu(), [&] {
+      return RunStreamPass(*batch.calls, group, *batch.item, *batch.steps, *batch.outputs);
     });
+    for (size_t i : group) {
+      if (!pass.sinks[i]) continue;
+      const auto* method = static_cast<const AsyncStreamMethod*>((*batch.calls)[i].method);
+      Clock::time_point start = Clock::now();
+      Result<MethodOutput>& output = (*batch.outputs)[i];
+      try {
+        output = co_await method->Finish(std::move(pass.sinks[i]), *pass.stats, *batch.item,
+                                         (*batch.steps)[i].params);
+      } catch (const std::exception& e) {
+        output = Threw(method->spec(), e.what());
+      }
+      MarkSkippedPackets(*pass.stats, output);
+      (*batch.steps)[i].millis = pass.millis_each + MillisSince(start);
+    }
   };
   Batch batch{&calls, &steps, &outputs, &item, options.runtime};
   runtime::TaskGroup group(co_await asio::this_coro::executor);

@@ -10,6 +10,7 @@
 //   StreamMethod synchronous, over a video's or audio file's decoded frames and samples: a sink
 //                fed by the item's one decoding pass, shared with every other stream step of
 //                the item that runs at the same time (media/stream.h).
+//   AsyncStreamMethod  the same sink, then an awaitable remote call with what it gathered.
 //   SetMethod    synchronous, over all item results of a set.
 //
 // A method never starts threads. Exceptions escaping Run are caught by the framework and fail
@@ -47,7 +48,7 @@ struct MethodSpec {
   // Media kinds the method accepts; empty for any. Set methods leave it empty.
   std::vector<MediaKind> kinds;
   // What it reads: "file" (the stored bytes), "image" (decoded pixels, shared per item),
-  // "stream" (a video's or audio file's frames and samples: StreamMethod only),
+  // "stream" (a video's or audio file's frames and samples: stream methods only),
   // "result:<method>" (an earlier step's output), "result?:<method>" (the same when the item
   // has it: waited for when the pipeline runs that method, never required), "set" (all item
   // results; set methods).
@@ -131,19 +132,36 @@ class AsyncMethod : public MethodBase {
                                                            json::object params) const = 0;
 };
 
-// A method whose input is the item's decoded stream. The framework asks each stream step of a
-// wave for a sink, runs the item's decoding pass once over all of them (on the CPU pool), then
-// asks each for its output. Must be thread-safe (const); the sink holds the per-item state.
-class StreamMethod : public MethodBase {
+// The part of a stream method the decoding pass sees: a sink per item.
+class StreamReader {
  public:
-  Placement placement() const final { return Placement::kCpuPool; }
+  virtual ~StreamReader() = default;
   // A sink for one item with resolved `params`. Errors fail only this step.
   virtual Result<std::unique_ptr<media::StreamSink>> NewSink(const ItemContext& item,
                                                              const json::object& params) const = 0;
-  // The step's output from `sink` after a whole pass (`stats`). Errors as for Method::Run.
+};
+
+// A method whose input is the item's decoded stream. The framework asks each stream step of a
+// wave for a sink, runs the item's decoding pass once over all of them (on the CPU pool), then
+// asks each for its output. Must be thread-safe (const); the sink holds the per-item state.
+class StreamMethod : public MethodBase, public StreamReader {
+ public:
+  Placement placement() const final { return Placement::kCpuPool; }
+  // The step's output from `sink` after a whole pass (`stats`), on the CPU pool. Errors as for
+  // Method::Run.
   virtual Result<MethodOutput> Finish(media::StreamSink& sink, const media::PassStats& stats,
                                       const ItemContext& item,
                                       const json::object& params) const = 0;
+};
+
+// A stream method that ends with a remote call: its sink fills during the shared pass (CPU
+// pool), then Finish sends what it gathered to a provider, on the event loop. Never blocks.
+class AsyncStreamMethod : public MethodBase, public StreamReader {
+ public:
+  Placement placement() const final { return Placement::kEventLoop; }
+  virtual boost::asio::awaitable<Result<MethodOutput>> Finish(
+      std::unique_ptr<media::StreamSink> sink, media::PassStats stats, ItemContext item,
+      json::object params) const = 0;
 };
 
 // One item of a set as a set method sees it.

@@ -174,8 +174,9 @@ bool Condition::Holds(const json::object& results) const {
 PipelineDef DefaultPipeline(const methods::Registry& registry) {
   PipelineDef pipeline{.name = "default"};
   CycleDef cycle;
-  for (const char* method : {"media.probe", "image.phash", "image.colors", "image.thumbnail",
-                             "image.faces", "ocr.tesseract", "video.shots", "video.defects"}) {
+  for (const char* method :
+       {"media.probe", "image.phash", "image.colors", "image.thumbnail", "image.faces",
+        "ocr.tesseract", "video.shots", "video.defects", "audio.transcript"}) {
     cycle.item_steps.push_back({.method = method});
   }
   for (const char* method : {"set.near_duplicates", "set.summary"})

@@ -64,8 +64,8 @@ struct PipelineDef {
 };
 
 // The built-in pipeline: probe every item; pHash, palette, thumbnail, faces and OCR on images;
-// shots and defects on videos (one decoding pass), defects on audio; near-duplicates and the
-// summary over the set.
+// shots on videos, defects and the local transcript on videos and audio (all three in one
+// decoding pass); near-duplicates and the summary over the set.
 PipelineDef DefaultPipeline(const methods::Registry& registry);
 
 // Reads and validates a pipeline file. InvalidArgument with "FILE:LINE: what is wrong" for a

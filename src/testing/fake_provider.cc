@@ -236,7 +236,15 @@ http::HttpReply FakeProvider::Handle(const http::HttpRequest& request) {
   boost::system::error_code ec;
   json::value body = json::parse(request.body, ec);
   if (kind == "transcriptions") {
-    return reply(JsonReply(200, json::object{{"text", "a fake transcript of the audio"}}));
+    // Two segments, as verbose_json gives them; times within any chunk of 4 s or more.
+    return reply(JsonReply(
+        200,
+        json::object{
+            {"text", "a fake transcript of the audio"},
+            {"language", "english"},
+            {"segments",
+             json::array{json::object{{"start", 0.5}, {"end", 1.5}, {"text", " a fake transcript"}},
+                         json::object{{"start", 2.0}, {"end", 3.0}, {"text", " of the audio"}}}}}));
   }
   if (ec || !body.is_object()) {
     return reply(JsonReply(

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <regex>
+#include <utility>
 
 #include "common/strings.h"
 #include "methods/builtin.h"
@@ -267,6 +268,67 @@ TEST_F(VideoMethodsTest, AnalysisSizeIsPartOfTheStepKey) {
   EXPECT_EQ(json::serialize(small->output.as_object().at("analysis_size")), "[320,180]");
   StepResult usual = Step("video.shots", shots_);
   EXPECT_NE(small->step_key, usual.step_key);
+}
+
+// Word error rate: word-level edit distance over the truth's length.
+double WordErrorRate(const std::string& truth, const std::string& heard) {
+  auto words = [](const std::string& text) {
+    std::vector<std::string> out;
+    for (std::string_view w : Split(text, " "))
+      if (!w.empty()) out.emplace_back(w);
+    return out;
+  };
+  std::vector<std::string> a = words(truth), b = words(heard);
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return static_cast<double>(row[b.size()]) / static_cast<double>(std::max<size_t>(1, a.size()));
+}
+
+TEST_F(VideoMethodsTest, LocalTranscriptFindsTheSpeechAndItsTimes) {
+  // Two sentences of espeak-ng speech at 2 s and 9 s over a test pattern.
+  const std::string first = "the weather is nice today", second =
+                                                             "we will go to the park and play "
+                                                             "football with our friends";
+  for (auto [name, text] : {std::pair{"one.wav", first}, std::pair{"two.wav", second}}) {
+    fx::ProcessResult spoken = fx::RunProcess({"/usr/bin/espeak-ng", "-v", "en-us+f2", "-s", "140",
+                                               "-w", (dir_->path() / name).string(), text},
+                                              dir_->path());
+    ASSERT_EQ(spoken.exit_code, 0) << spoken.err;
+  }
+  std::filesystem::path video = fx::MakeFromFilterGraph(
+      dir_->path(), "speech.mp4",
+      StrCat("testsrc2=", kSize, ":d=16[out_v];amovie=", (dir_->path() / "one.wav").string(),
+             ",adelay=2000:all=1[s1];amovie=", (dir_->path() / "two.wav").string(),
+             ",adelay=9000:all=1[s2];[s1][s2]amix=inputs=2:normalize=0,apad=whole_dur=16,"
+             "asetnsamples=n=1024:p=0[out_a]"));
+  StepResult step = Step("audio.transcript", video);
+  ASSERT_TRUE(step.status.ok()) << step.status;
+  const json::object& out = step.output.as_object();
+  const json::array& segments = out.at("segments").as_array();
+  ASSERT_GE(segments.size(), 2u) << json::serialize(out);
+  EXPECT_NEAR(Number(segments.front().at("start_s")), 2.0, 0.5) << json::serialize(out);
+  bool second_found = false;
+  for (const json::value& segment : segments) {
+    double start = Number(segment.at("start_s"));
+    EXPECT_TRUE(start < 5.5 || start > 8.5) << "no speech between the sentences";
+    second_found |= std::abs(start - 9.0) < 0.5;
+  }
+  EXPECT_TRUE(second_found) << json::serialize(out);
+  // PocketSphinx's US English model on espeak-ng's en-us+f2 voice (the accuracy depends much
+  // on the voice: bench/RESULTS.md); the floor keeps it from getting worse.
+  double wer = WordErrorRate(StrCat(first, " ", second), std::string(out.at("text").as_string()));
+  std::printf("local transcript WER %.2f: \"%s\"\n", wer,
+              std::string(out.at("text").as_string()).c_str());
+  EXPECT_LE(wer, 0.3);
 }
 
 }  // namespace

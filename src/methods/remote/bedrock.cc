@@ -139,7 +139,7 @@ class BedrockProvider : public Provider {
     co_return out;
   }
 
-  asio::awaitable<Result<TranscriptReply>> Transcribe(std::string, std::string,
+  asio::awaitable<Result<TranscriptReply>> Transcribe(std::string, std::string, std::string,
                                                       std::string) override {
     co_return Failure(absl::StatusCode::kUnimplemented, "not_supported",
                       StrCat("provider ", config_.name,

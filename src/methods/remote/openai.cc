@@ -157,7 +157,8 @@ class OpenAiProvider : public Provider {
   }
 
   asio::awaitable<Result<TranscriptReply>> Transcribe(std::string audio, std::string mime,
-                                                      std::string model) override {
+                                                      std::string model,
+                                                      std::string language) override {
     if (model.empty()) model = config_.transcription_model;
     // multipart/form-data with a boundary that cannot occur in the parts we write.
     std::string boundary = StrCat("sluice-", Sha256::HexOf(audio).substr(0, 32));
@@ -168,7 +169,9 @@ class OpenAiProvider : public Provider {
                 "\"\r\n\r\n", value, "\r\n");
     };
     field("model", model);
-    field("response_format", "json");
+    // Segments with times: OpenAI Whisper, whisper.cpp's server, faster-whisper servers, vLLM.
+    field("response_format", "verbose_json");
+    if (!language.empty()) field("language", language);
     StrAppend(body, "--", boundary,
               "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"audio.", extension,
               "\"\r\nContent-Type: ", mime, "\r\n\r\n", audio, "\r\n--", boundary, "--\r\n");
@@ -182,8 +185,28 @@ class OpenAiProvider : public Provider {
     SLUICE_CO_ASSIGN_OR_RETURN(json::object reply, ReplyObject(answer.response, config_.name));
     const json::value* text = reply.if_contains("text");
     if (!text || !text->is_string()) co_return BadReply(config_.name, "no transcript text");
-    co_return TranscriptReply{
+    TranscriptReply out{
         .text = std::string(text->as_string()), .model = model, .usage = answer.usage};
+    if (const json::value* segments = reply.if_contains("segments");
+        segments && segments->is_array()) {
+      for (const json::value& segment : segments->as_array()) {
+        const json::object* part = segment.if_object();
+        if (!part || !part->contains("start") || !part->contains("end") ||
+            !part->at("start").is_number() || !part->at("end").is_number() ||
+            !part->contains("text") || !part->at("text").is_string())
+          co_return BadReply(config_.name, "a transcript segment without start, end and text");
+        out.segments.push_back({.start_s = part->at("start").to_number<double>(),
+                                .end_s = part->at("end").to_number<double>(),
+                                .text = std::string(part->at("text").as_string())});
+      }
+    }
+    if (out.segments.empty() && !out.text.empty()) {
+      double duration = 0;
+      if (const json::value* d = reply.if_contains("duration"); d && d->is_number())
+        duration = d->to_number<double>();
+      out.segments.push_back({.start_s = 0, .end_s = duration, .text = out.text});
+    }
+    co_return out;
   }
 
  private:

@@ -202,8 +202,16 @@ struct EmbedReply {
   Usage usage;
 };
 
+// One timed stretch of a transcript, in seconds from the start of the audio sent.
+struct TranscriptSegment {
+  double start_s = 0, end_s = 0;
+  std::string text;
+};
+
 struct TranscriptReply {
   std::string text;
+  // The server's segments (verbose_json); one segment spanning the audio when it sends none.
+  std::vector<TranscriptSegment> segments;
   std::string model;
   Usage usage;
 };
@@ -241,9 +249,12 @@ class Provider {
   // `model` "" for the configured embedding model.
   virtual asio::awaitable<Result<EmbedReply>> Embed(std::vector<std::string> texts,
                                                     std::string model) = 0;
-  // Unimplemented "not_supported" for providers without transcription (Bedrock).
+  // `audio` in `mime` (a WAV file, say) to text with timed segments. `model` "" for the
+  // configured transcription model; `language` "" lets the server detect it (ISO 639-1
+  // otherwise). Unimplemented "not_supported" for providers without transcription (Bedrock).
   virtual asio::awaitable<Result<TranscriptReply>> Transcribe(std::string audio, std::string mime,
-                                                              std::string model) = 0;
+                                                              std::string model,
+                                                              std::string language) = 0;
 };
 
 // The wire formats. `transport` and `loop` outlive the provider.

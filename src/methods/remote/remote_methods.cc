@@ -533,6 +533,7 @@ std::vector<std::unique_ptr<MethodBase>> NewRemoteMethods(const RemoteEnv& env) 
   methods.push_back(std::make_unique<DescribeMethod>(env));
   methods.push_back(std::make_unique<EmbedTextMethod>(env));
   methods.push_back(std::make_unique<SetSummaryMethod>(env));
+  methods.push_back(NewTranscriptMethod(env));
   return methods;
 }
 

@@ -7,6 +7,8 @@
 //   llm.content_type  image → {"content_type": "photo" | "illustration" | ..., "confidence"}
 //   llm.describe      image, or a video's sampled frames → {"description", "subjects"}
 //   embed.text        the item's OCR text and/or description → {"model", "dimensions", "vector"}
+//   audio.transcript  a video's or audio file's speech → {"text", "segments": [{start_s, end_s,
+//                     text}]}; provider "local" (the default) runs PocketSphinx here
 //   llm.set_summary   (set) all items' results → {"summary", "themes"}
 //
 // Every method takes params "provider" (default: the configured default provider) and "model"
@@ -33,6 +35,9 @@ struct RemoteEnv {
 };
 
 std::vector<std::unique_ptr<MethodBase>> NewRemoteMethods(const RemoteEnv& env);
+
+// audio.transcript (transcript.cc): on this machine by default, or through a provider.
+std::unique_ptr<MethodBase> NewTranscriptMethod(const RemoteEnv& env);
 
 // Whether `value` fits `schema` (type, properties, required, additionalProperties, items,
 // enum, minItems/maxItems, minLength/maxLength, minimum/maximum). InvalidArgument naming the

@@ -208,7 +208,7 @@ TEST_F(RemoteTest, EmbeddingsAndTranscriptions) {
   EXPECT_NE(embedded->vectors[0], embedded->vectors[1]);
   EXPECT_GT(embedded->usage.input_tokens, 0);
   Result<TranscriptReply> transcript =
-      rt_.Run(provider->Transcribe("RIFF....WAVE", "audio/wav", ""));
+      rt_.Run(provider->Transcribe("RIFF....WAVE", "audio/wav", "", ""));
   ASSERT_TRUE(transcript.ok()) << transcript.status();
   EXPECT_EQ(transcript->text, "a fake transcript of the audio");
 }
@@ -235,7 +235,8 @@ TEST_F(RemoteTest, BedrockConverseAndTitanAreSigned) {
   ASSERT_TRUE(embedded.ok()) << embedded.status();
   EXPECT_EQ(fake_->requests_of("converse"), 1);
   EXPECT_EQ(fake_->requests_of("invoke"), 1);
-  EXPECT_EQ(CauseOf(rt_.Run(provider->Transcribe("x", "audio/wav", "")).status()), "not_supported");
+  EXPECT_EQ(CauseOf(rt_.Run(provider->Transcribe("x", "audio/wav", "", "")).status()),
+            "not_supported");
 
   config.aws = {};
   auto unsigned_provider = NewBedrockProvider(config, rt_.loop_executor(), *transport_);
@@ -347,6 +348,40 @@ TEST_F(RemoteMethodsTest, DescribeSendsFramesSampledOverAVideo) {
     frames.insert(url);
   }
   EXPECT_EQ(frames.size(), 3u) << "three different moments (testsrc moves)";
+}
+
+TEST_F(RemoteMethodsTest, TranscriptCutsLongAudioAtPausesAndStitchesItBack) {
+  // 25 s: 4 s of tone, 1 s of silence, over and over.
+  std::filesystem::path audio = testing::MakeFromFilterGraph(
+      dir_.path(), "talk.m4a",
+      "sine=f=300:d=25:sample_rate=44100,volume='if(lt(mod(t,5),4),1,0)':eval=frame[out_a]");
+  MethodRunner runner(registry_, rt_, nullptr);
+  Result<StepResult> step = rt_.Run(runner.Run(
+      "audio.transcript", audio, {{"provider", "fake"}, {"chunk_s", 10}, {"overlap_s", 2}}));
+  ASSERT_TRUE(step.ok()) << step.status();
+  ASSERT_TRUE(step->status.ok()) << step->status;
+  const json::object& out = step->output.as_object();
+  // Cut in the pauses before 10 s and 20 s: three uploads.
+  EXPECT_EQ(out.at("chunks"), 3);
+  EXPECT_EQ(fake_->requests_of("transcriptions"), 3);
+  EXPECT_EQ(step->cost.calls, 3);
+  EXPECT_EQ(out.at("engine"), "fake:fake-whisper");
+  // The fake answers [0.5, 1.5] and [2, 3] of every chunk. Chunks 2 and 3 start 2 s before the
+  // pause they were cut at, so their first segment falls in the overlap, owned by the chunk
+  // before, and is dropped; the rest land on the item's timeline.
+  const json::array& segments = out.at("segments").as_array();
+  std::vector<std::pair<double, double>> truth = {{0.5, 1.5}, {2, 3}, {9, 10}, {19, 20}};
+  ASSERT_EQ(segments.size(), truth.size()) << json::serialize(out);
+  for (size_t i = 0; i < truth.size(); ++i) {
+    EXPECT_NEAR(segments[i].at("start_s").to_number<double>(), truth[i].first, 0.05) << i;
+    EXPECT_NEAR(segments[i].at("end_s").to_number<double>(), truth[i].second, 0.05) << i;
+  }
+  EXPECT_EQ(out.at("text"), "a fake transcript of the audio of the audio of the audio");
+  // No audio, no call.
+  auto mute = testing::MakeVideo(dir_.path(), "mute.mp4", 2, false);
+  Result<StepResult> none = rt_.Run(runner.Run("audio.transcript", mute, {{"provider", "fake"}}));
+  EXPECT_EQ(CauseOf(none->status), "no_audio");
+  EXPECT_EQ(fake_->requests_of("transcriptions"), 3);
 }
 
 TEST_F(RemoteMethodsTest, UnknownProvidersAreRefusedWhenParamsResolve) {
