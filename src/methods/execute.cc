@@ -140,6 +140,29 @@ StreamPass RunStreamPass(const std::vector<ItemStepCall>& calls, const std::vect
   return pass;
 }
 
+asio::awaitable<Result<std::string>> ReadStored(storage::BlobStore* store, std::string key) {
+  co_return co_await store->Get(std::move(key), std::nullopt);
+}
+
+// ItemContext::read_artifact over the item's finished steps and the artifact store.
+void AllowArtifactReads(ItemContext& item, const ExecuteOptions& options) {
+  if (!options.artifacts || !options.earlier_steps) return;
+  storage::BlobStore* store = options.artifacts;
+  const std::map<std::string, StepResult>* steps = options.earlier_steps;
+  item.read_artifact = [store, steps](std::string method,
+                                      std::string name) -> asio::awaitable<Result<std::string>> {
+    auto step = steps->find(method);
+    const json::value* key =
+        step == steps->end() ? nullptr : step->second.artifacts.if_contains(name);
+    if (!key || !key->is_string()) {
+      return [](std::string what) -> asio::awaitable<Result<std::string>> {
+        co_return absl::NotFoundError(what);
+      }(StrCat("no artifact '", name, "' of ", method, " for this item"));
+    }
+    return ReadStored(store, std::string(key->as_string()));
+  };
+}
+
 }  // namespace
 
 json::object CostToJson(const Cost& cost) {
@@ -337,6 +360,7 @@ asio::awaitable<std::vector<StepResult>> ExecuteItemSteps(std::vector<ItemStepCa
       (*batch.steps)[i].millis = pass.millis_each + MillisSince(start);
     }
   };
+  AllowArtifactReads(item, options);
   Batch batch{&calls, &steps, &outputs, &item, options.runtime};
   runtime::TaskGroup group(co_await asio::this_coro::executor);
   if (!stream_calls.empty()) group.Spawn(run_stream_group(batch, stream_calls));

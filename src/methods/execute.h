@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +57,9 @@ struct ExecuteOptions {
   storage::BlobStore* artifacts = nullptr;
   // Durability of artifact puts. The pipeline defers and flushes once before its commit.
   storage::Durability artifact_durability = storage::Durability::kImmediate;
+  // The item's finished steps by method: asynchronous methods read their artifacts
+  // (ItemContext::read_artifact) from `artifacts`. Null: none readable.
+  const std::map<std::string, StepResult>* earlier_steps = nullptr;
 };
 
 // The digest a set step depends on: every item's url, content and results.

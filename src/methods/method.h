@@ -22,6 +22,7 @@
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,6 +78,12 @@ struct ItemContext {
   media::DecodePass* stream = nullptr;
   // Outputs of earlier steps, by method name.
   const json::object* results = nullptr;
+  // The bytes of artifact `name` of the earlier step `method` (a keyframe of video.shots, say):
+  // a method may read the artifacts of the results it reads. NotFound for an unknown step or
+  // name; the store's error otherwise. Set by the framework for asynchronous methods (it
+  // awaits the store); null for the others.
+  std::function<boost::asio::awaitable<Result<std::string>>(std::string method, std::string name)>
+      read_artifact;
 };
 
 // A file a method produced; the framework stores it content-addressed and lists its key in the

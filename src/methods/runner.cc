@@ -44,6 +44,7 @@ asio::awaitable<Result<StepResult>> MethodRunner::Run(std::string name, std::fil
   }
   SLUICE_CO_ASSIGN_OR_RETURN(item_, ContextForFile(file));
   results_.clear();
+  steps_.clear();
   media_ = registry_.OpenMedia(item_, limits_);
   item_.results = &results_;
   co_return co_await RunWithPrerequisites(*method, std::move(params), 0);
@@ -68,10 +69,12 @@ asio::awaitable<Result<StepResult>> MethodRunner::RunWithPrerequisites(const Met
       co_return before;                // the prerequisite's failure explains this one
     }
     results_[needed->method] = before.output;
+    steps_[std::string(needed->method)] = std::move(before);
   }
   SLUICE_CO_ASSIGN_OR_RETURN(json::object resolved, ResolveMethodParams(method, params));
-  co_return co_await ExecuteItemStep(method, item_, std::move(resolved),
-                                     {.runtime = &runtime_, .artifacts = artifacts_});
+  co_return co_await ExecuteItemStep(
+      method, item_, std::move(resolved),
+      {.runtime = &runtime_, .artifacts = artifacts_, .earlier_steps = &steps_});
 }
 
 }  // namespace sluice::methods

@@ -41,6 +41,7 @@ class MethodRunner {
   MediaLimits limits_;
   ItemContext item_;
   json::object results_;
+  std::map<std::string, StepResult> steps_;  // prerequisites run, for their artifacts
   ItemMedia media_;
 };
 

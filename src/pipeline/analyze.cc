@@ -388,7 +388,8 @@ struct Analyzer::Impl {
             std::move(calls), item.context,
             {.runtime = &rt,
              .artifacts = &store,
-             .artifact_durability = storage::Durability::kDeferred});
+             .artifact_durability = storage::Durability::kDeferred,
+             .earlier_steps = &item.steps});
         for (size_t j = 0; j < ran.size(); ++j) {
           ++report.steps_run;
           report.millis_by_method[ran[j].method] += ran[j].millis;

@@ -189,6 +189,65 @@ Result<std::vector<ImagePart>> PicturesForModel(const ItemContext& item, int max
   return parts;
 }
 
+// The shots of the item's video.shots result that have keyframes: at most `count`, the longest,
+// in time order. Empty when the item has no such result.
+std::vector<const json::object*> ShotsToShow(const ItemContext& item, int count) {
+  std::vector<const json::object*> shots;
+  const json::value* result = item.results ? item.results->if_contains("video.shots") : nullptr;
+  if (!result || !result->is_object()) return shots;
+  const json::value* list = result->as_object().if_contains("shots");
+  if (!list || !list->is_array()) return shots;
+  for (const json::value& shot : list->as_array()) {
+    if (shot.is_object() && shot.as_object().contains("keyframe"))
+      shots.push_back(&shot.as_object());
+  }
+  auto length = [](const json::object* shot) {
+    return shot->at("end_s").to_number<double>() - shot->at("start_s").to_number<double>();
+  };
+  std::stable_sort(shots.begin(), shots.end(), [&](const json::object* a, const json::object* b) {
+    return length(a) > length(b);
+  });
+  if (shots.size() > static_cast<size_t>(count)) shots.resize(static_cast<size_t>(count));
+  std::sort(shots.begin(), shots.end(), [](const json::object* a, const json::object* b) {
+    return a->at("start_s").to_number<double>() < b->at("start_s").to_number<double>();
+  });
+  return shots;
+}
+
+// One keyframe per shot shown (ShotsToShow), read from the store.
+asio::awaitable<Result<std::vector<ImagePart>>> KeyframePictures(ItemContext item, int count) {
+  std::vector<ImagePart> parts;
+  for (const json::object* shot : ShotsToShow(item, count)) {
+    SLUICE_CO_ASSIGN_OR_RETURN(
+        std::string jpeg,
+        co_await item.read_artifact("video.shots", std::string(shot->at("keyframe").as_string())));
+    parts.push_back({.mime = "image/jpeg", .bytes = std::move(jpeg)});
+  }
+  co_return parts;
+}
+
+// The item's transcript (audio.transcript) as timed lines for a prompt, at most `max_chars`;
+// "" when it has none.
+std::string TranscriptForPrompt(const ItemContext& item, size_t max_chars) {
+  const json::value* result =
+      item.results ? item.results->if_contains("audio.transcript") : nullptr;
+  if (!result || !result->is_object()) return "";
+  const json::value* segments = result->as_object().if_contains("segments");
+  if (!segments || !segments->is_array() || segments->as_array().empty()) return "";
+  std::string text = "Transcript of the soundtrack, [start-end] in seconds:\n";
+  for (const json::value& segment : segments->as_array()) {
+    std::string line = StrCat("[", segment.at("start_s").to_number<double>(), "-",
+                              segment.at("end_s").to_number<double>(), "] ",
+                              std::string_view(segment.at("text").as_string()), "\n");
+    if (text.size() + line.size() > max_chars) {
+      text += "[the rest is cut]\n";
+      break;
+    }
+    text += line;
+  }
+  return text;
+}
+
 // What every remote method shares: provider and model params, and finding the provider.
 class RemoteBase {
  protected:
@@ -250,16 +309,25 @@ class ImageChatMethod : public AsyncMethod, protected RemoteBase {
         params.contains("frames") ? static_cast<int>(params.at("frames").to_number<int64_t>()) : 1;
     if (frames < 1 || frames > 16)
       co_return absl::InvalidArgumentError("frames must be between 1 and 16");
-    SLUICE_CO_ASSIGN_OR_RETURN(std::vector<ImagePart> pictures,
-                               co_await runtime::RunOn(env_.runtime->cpu(), [&] {
-                                 return PicturesForModel(item, max_side, frames);
-                               }));
+    std::vector<ImagePart> pictures;
+    // A video whose shots are known is shown one keyframe per shot, not arbitrary moments.
+    if (item.kind == MediaKind::kVideo && item.read_artifact &&
+        !ShotsToShow(item, frames).empty()) {
+      SLUICE_CO_ASSIGN_OR_RETURN(pictures, co_await KeyframePictures(item, frames));
+    } else {
+      SLUICE_CO_ASSIGN_OR_RETURN(pictures, co_await runtime::RunOn(env_.runtime->cpu(), [&] {
+                                   return PicturesForModel(item, max_side, frames);
+                                 }));
+    }
     ChatRequest request{.model = std::string(params.at("model").as_string()),
                         .system = "You analyse media for a catalogue. Answer with JSON only.",
-                        .schema = schema_,
+                        .schema = SchemaFor(item),
                         .schema_name = "result"};
+    std::string prompt = PromptFor(item, params);
+    if (std::string transcript = TranscriptForPrompt(item, 6000); !transcript.empty())
+      StrAppend(prompt, "\n\n", transcript);
     request.messages.push_back(
-        {.role = "user", .text = Prompt(params), .images = std::move(pictures)});
+        {.role = "user", .text = std::move(prompt), .images = std::move(pictures)});
     SLUICE_CO_ASSIGN_OR_RETURN(
         JsonAnswer answer,
         co_await AskJson(*provider, std::move(request),
@@ -271,6 +339,11 @@ class ImageChatMethod : public AsyncMethod, protected RemoteBase {
 
  protected:
   virtual std::string Prompt(const json::object& /*params*/) const { return prompt_; }
+  // For videos a method may ask otherwise (another prompt, another set of answers).
+  virtual std::string PromptFor(const ItemContext& /*item*/, const json::object& params) const {
+    return Prompt(params);
+  }
+  virtual const json::object& SchemaFor(const ItemContext& /*item*/) const { return schema_; }
   virtual json::object Shape(json::object value, const ItemContext& /*item*/,
                              const json::object& /*params*/) const {
     return value;
@@ -361,10 +434,12 @@ class ContentTypeMethod : public ImageChatMethod {
       : ImageChatMethod(
             env,
             {.name = "llm.content_type",
-             .kinds = {MediaKind::kImage},
-             .inputs = {"file", "image"},
-             .description =
-                 "what kind of picture an image is (photo, illustration, screenshot, ...)"},
+             .version = 2,
+             .kinds = {MediaKind::kImage, MediaKind::kVideo},
+             .inputs = {"file", "image", "result?:video.shots", "result?:audio.transcript"},
+             .description = "what kind of picture an image is (photo, illustration, screenshot, "
+                            "...), or of content a video is (from its keyframes and transcript)",
+             .params = {{"frames", 8}}},
             "Classify this image as exactly one of: photo, illustration, screenshot, "
             "text_document, chart, logo, product_shot, meme, other. Give your confidence from "
             "0 to 1.",
@@ -372,7 +447,30 @@ class ContentTypeMethod : public ImageChatMethod {
                   R"(["photo","illustration","screenshot","text_document","chart","logo",)"
                   R"("product_shot","meme","other"]},"confidence":{"type":"number","minimum":0,)"
                   R"("maximum":1}},"required":["content_type","confidence"],)"
+                  R"("additionalProperties":false})")),
+        video_schema_(
+            Parse(R"({"type":"object","properties":{"content_type":{"type":"string","enum":)"
+                  R"(["advertisement","product_demo","tutorial","talking_head","interview","news",)"
+                  R"("sports","music_video","gaming","animation","screen_recording","vlog",)"
+                  R"("test_pattern","other"]},"confidence":{"type":"number","minimum":0,)"
+                  R"("maximum":1}},"required":["content_type","confidence"],)"
                   R"("additionalProperties":false})")) {}
+
+ protected:
+  std::string PromptFor(const ItemContext& item, const json::object& params) const override {
+    if (item.kind != MediaKind::kVideo) return Prompt(params);
+    return "These pictures are one keyframe per shot of one video, in order (or frames sampled "
+           "over it). Classify the video as exactly one of: advertisement, product_demo, "
+           "tutorial, talking_head, interview, news, sports, music_video, gaming, animation, "
+           "screen_recording, vlog, test_pattern, other. Use the transcript when there is one. "
+           "Give your confidence from 0 to 1.";
+  }
+  const json::object& SchemaFor(const ItemContext& item) const override {
+    return item.kind == MediaKind::kVideo ? video_schema_ : ImageChatMethod::SchemaFor(item);
+  }
+
+ private:
+  json::object video_schema_;
 };
 
 class DescribeMethod : public ImageChatMethod {
@@ -381,13 +479,16 @@ class DescribeMethod : public ImageChatMethod {
       : ImageChatMethod(
             env,
             {.name = "llm.describe",
+             .version = 2,
              .kinds = {MediaKind::kImage, MediaKind::kVideo},
-             .inputs = {"file"},
-             .description = "a description of an image, or of a video from frames sampled over "
-                            "its length",
-             .params = {{"frames", 4}}},
-            "Describe this picture (or these pictures, frames sampled in order from one video) "
-            "in two or three factual sentences for a search index, and list the main subjects.",
+             .inputs = {"file", "result?:video.shots", "result?:audio.transcript"},
+             .description = "a description of an image, or of a video from one keyframe per "
+                            "shot (frames sampled over it when its shots are not known) and its "
+                            "transcript",
+             .params = {{"frames", 8}}},
+            "Describe this picture (or these pictures: one keyframe per shot of one video, in "
+            "order, or frames sampled over it) in two or three factual sentences for a search "
+            "index, and list the main subjects. Use the transcript when there is one.",
             Parse(R"({"type":"object","properties":{"description":{"type":"string","minLength":1,)"
                   R"("maxLength":2000},"subjects":{"type":"array","maxItems":12,"items":)"
                   R"({"type":"string","maxLength":80}}},"required":["description","subjects"],)"

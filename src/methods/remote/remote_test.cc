@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 
+#include "common/strings.h"
 #include "methods/builtin.h"
 #include "methods/execute.h"
 #include "methods/registry.h"
@@ -20,8 +21,10 @@
 #include "methods/remote/remote_methods.h"
 #include "methods/runner.h"
 #include "runtime/task_group.h"
+#include "storage/memory/memory_blob_store.h"
 #include "testing/fake_provider.h"
 #include "testing/fixtures.h"
+#include "testing/subprocess.h"
 #include "testing/temp_dir.h"
 
 namespace sluice::methods::remote {
@@ -382,6 +385,42 @@ TEST_F(RemoteMethodsTest, TranscriptCutsLongAudioAtPausesAndStitchesItBack) {
   Result<StepResult> none = rt_.Run(runner.Run("audio.transcript", mute, {{"provider", "fake"}}));
   EXPECT_EQ(CauseOf(none->status), "no_audio");
   EXPECT_EQ(fake_->requests_of("transcriptions"), 3);
+}
+
+TEST_F(RemoteMethodsTest, VideosAreShownOneKeyframePerShotAndTheirTranscript) {
+  testing::ProcessResult spoken =
+      testing::RunProcess({"/usr/bin/espeak-ng", "-v", "en-us+f2", "-w",
+                           (dir_.path() / "line.wav").string(), "summer sale today"},
+                          dir_.path());
+  ASSERT_EQ(spoken.exit_code, 0) << spoken.err;
+  std::string s = "size=640x360:rate=25";
+  auto video = testing::MakeFromFilterGraph(
+      dir_.path(), "three-shots.mp4",
+      StrCat(
+          "testsrc2=", s, ":d=2[a];smptebars=", s, ":d=2[b];testsrc=", s,
+          ":d=2[c];[a][b][c]concat=n=3:v=1:a=0[out_v];amovie=", (dir_.path() / "line.wav").string(),
+          ",apad=whole_dur=6,asetnsamples=n=1024:p=0[out_a]"));
+  storage::MemoryBlobStore store;
+  MethodRunner runner(registry_, rt_, &store);
+  for (const char* method : {"llm.describe", "llm.content_type"}) {
+    Result<StepResult> step = rt_.Run(runner.Run(method, video));
+    ASSERT_TRUE(step.ok()) << step.status();
+    ASSERT_TRUE(step->status.ok()) << method << ": " << step->status;
+    std::vector<json::object> sent = fake_->chat_requests();
+    const json::array& content = sent.back().at("messages").at(1).at("content").as_array();
+    ASSERT_EQ(content.size(), 1u + 3u) << method << ": the prompt and one keyframe per shot";
+    std::string prompt(content[0].at("text").as_string());
+    EXPECT_NE(prompt.find("Transcript of the soundtrack"), std::string::npos) << prompt;
+    EXPECT_NE(prompt.find("today"), std::string::npos) << prompt;
+    for (size_t i = 1; i < content.size(); ++i) {
+      std::string url(content[i].at("image_url").at("url").as_string());
+      EXPECT_TRUE(url.starts_with("data:image/jpeg;base64,")) << url.substr(0, 30);
+    }
+  }
+  // A video's content type is one of the video answers.
+  EXPECT_NE(
+      json::serialize(fake_->chat_requests().back().at("response_format")).find("talking_head"),
+      std::string::npos);
 }
 
 TEST_F(RemoteMethodsTest, UnknownProvidersAreRefusedWhenParamsResolve) {
