@@ -47,6 +47,13 @@ class PictureDecoder {
     return 0;
   }
 
+  // `seconds` from the stream's start in its time base.
+  int64_t ToTimestamp(double seconds) const {
+    const AVStream* stream = format_->streams[stream_];
+    int64_t start = stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0;
+    return start + static_cast<int64_t>(seconds / av_q2d(stream->time_base));
+  }
+
   // Positions before `timestamp` (stream time base); the next Next() returns the first frame at
   // or after it. False when the file cannot seek.
   bool Seek(int64_t timestamp) {
@@ -120,6 +127,15 @@ class PictureDecoder {
 Result<cv::Mat> DecodeFirstFrame(const std::filesystem::path& file) {
   PictureDecoder decoder;
   SLUICE_RETURN_IF_ERROR(decoder.Open(file));
+  AVFrame* frame = decoder.Next();
+  if (!frame) return Undecodable("no picture could be decoded");
+  return PictureDecoder::ToBgr(frame);
+}
+
+Result<cv::Mat> FrameAt(const std::filesystem::path& file, double seconds) {
+  PictureDecoder decoder;
+  SLUICE_RETURN_IF_ERROR(decoder.Open(file));
+  decoder.Seek(decoder.ToTimestamp(seconds));  // a stream that cannot seek gives its first
   AVFrame* frame = decoder.Next();
   if (!frame) return Undecodable("no picture could be decoded");
   return PictureDecoder::ToBgr(frame);

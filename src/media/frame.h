@@ -19,4 +19,8 @@ Result<cv::Mat> DecodeFirstFrame(const std::filesystem::path& file);
 // for a still image or a stream that cannot seek). Errors as DecodeFirstFrame.
 Result<std::vector<cv::Mat>> SampleFrames(const std::filesystem::path& file, int count);
 
+// The first picture at or after `seconds` from the start (a clip's poster). Errors as
+// DecodeFirstFrame.
+Result<cv::Mat> FrameAt(const std::filesystem::path& file, double seconds);
+
 }  // namespace sluice::media

@@ -10,7 +10,7 @@ Status RegisterBuiltinMethods(Registry& registry, const remote::RemoteEnv& remot
   registry.SetMediaOpeners(&media::OpenSharedImage, &media::OpenDecodePass);
   for (auto* make : {&NewProbeMethod, &NewPhashMethod, &NewColorsMethod, &NewThumbnailMethod,
                      &NewFacesMethod, &NewOcrMethod, &NewVideoShotsMethod, &NewVideoDefectsMethod,
-                     &NewNearDuplicatesMethod, &NewSummaryMethod}) {
+                     &NewVideoClipsMethod, &NewNearDuplicatesMethod, &NewSummaryMethod}) {
     SLUICE_RETURN_IF_ERROR(registry.Add(make()));
   }
   remote::RemoteEnv env = remote;

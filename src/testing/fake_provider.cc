@@ -122,6 +122,11 @@ void FakeProvider::SendMalformed(int count) {
   malformed_left_ = count;
 }
 
+void FakeProvider::AnswerChatsWith(std::string answer) {
+  std::lock_guard lock(mu_);
+  canned_.push_back(std::move(answer));
+}
+
 int64_t FakeProvider::requests() const {
   std::lock_guard lock(mu_);
   return static_cast<int64_t>(arrivals_.size());
@@ -294,6 +299,10 @@ http::HttpReply FakeProvider::Handle(const http::HttpRequest& request) {
     }
     std::string content = schema ? json::serialize(ValueForSchema(*schema, seed))
                                  : "A fake description of the media.";
+    if (!canned_.empty()) {
+      content = std::move(canned_.front());
+      canned_.pop_front();
+    }
     bool malformed = malformed_left_ > 0;
     if (malformed) {
       --malformed_left_;

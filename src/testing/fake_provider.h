@@ -14,6 +14,7 @@
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,9 @@ class FakeProvider {
   void SetQuotaExhausted(bool exhausted);
   // The next `count` chat answers are not valid JSON.
   void SendMalformed(int count);
+  // The next chat answers, one each, in order: their content is `answer` (a JSON document the
+  // test wrote) instead of one made from the request's schema.
+  void AnswerChatsWith(std::string answer);
 
   // Requests received (every path), and those of one kind: "chat", "embeddings",
   // "transcriptions", "converse", "invoke".
@@ -78,6 +82,7 @@ class FakeProvider {
   bool outage_ = false;
   bool quota_exhausted_ = false;
   int malformed_left_ = 0;
+  std::deque<std::string> canned_;
   std::vector<std::chrono::steady_clock::time_point> arrivals_;
   std::vector<std::pair<std::chrono::steady_clock::time_point,
                         std::chrono::steady_clock::time_point>>

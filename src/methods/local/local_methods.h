@@ -19,6 +19,7 @@ std::unique_ptr<MethodBase> NewOcrMethod();        // ocr.tesseract
 // Stream methods: fed by the item's one decoding pass (media/stream.h).
 std::unique_ptr<MethodBase> NewVideoShotsMethod();    // video.shots
 std::unique_ptr<MethodBase> NewVideoDefectsMethod();  // video.defects
+std::unique_ptr<MethodBase> NewVideoClipsMethod();    // video.clips (cuts llm.clips' choice)
 
 // The item's decoded image (decoded once, shared by its steps). FailedPrecondition (cause
 // "not_an_image") for an item without one; the decode error otherwise.

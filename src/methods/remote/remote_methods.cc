@@ -12,6 +12,7 @@
 #include "common/strings.h"
 #include "media/frame.h"
 #include "media/image_header.h"
+#include "remote_internal.h"  // private to this folder
 #include "runtime/offload.h"
 
 namespace sluice::methods::remote {
@@ -109,41 +110,6 @@ std::string_view JsonPart(std::string_view text) {
   size_t begin = text.find('{'), end = text.rfind('}');
   if (begin == std::string_view::npos || end == std::string_view::npos || end < begin) return text;
   return text.substr(begin, end - begin + 1);
-}
-
-struct JsonAnswer {
-  json::value value;
-  Usage usage;
-};
-
-// Asks for a JSON document fitting `request.schema`; a reply that does not parse or fit is
-// answered with what was wrong, up to `max_reasks` times.
-asio::awaitable<Result<JsonAnswer>> AskJson(Provider& provider, ChatRequest request,
-                                            int max_reasks) {
-  JsonAnswer answer;
-  for (int ask = 0;; ++ask) {
-    Result<ChatReply> reply = co_await provider.Chat(request);
-    if (!reply.ok()) co_return reply.status();
-    answer.usage += reply->usage;
-    boost::system::error_code ec;
-    json::value value = json::parse(JsonPart(reply->text), ec);
-    Status fits = ec ? Misfit("$", StrCat("not JSON (", ec.message(), ")"))
-                     : CheckAgainstSchema(value, request.schema);
-    if (fits.ok()) {
-      answer.value = std::move(value);
-      co_return answer;
-    }
-    if (ask >= max_reasks) {
-      co_return Failure(absl::StatusCode::kFailedPrecondition, "malformed_output",
-                        StrCat("the model's reply did not fit the schema after ", ask + 1,
-                               " asks: ", fits.message()));
-    }
-    request.messages.push_back({.role = "assistant", .text = reply->text});
-    request.messages.push_back(
-        {.role = "user",
-         .text = StrCat("That reply is not usable: ", fits.message(),
-                        ". Answer again with only a JSON document that fits the schema.")});
-  }
 }
 
 cv::Mat Scaled(const cv::Mat& picture, int max_side) {
@@ -247,41 +213,6 @@ std::string TranscriptForPrompt(const ItemContext& item, size_t max_chars) {
   }
   return text;
 }
-
-// What every remote method shares: provider and model params, and finding the provider.
-class RemoteBase {
- protected:
-  RemoteBase(RemoteEnv env, bool embedding) : env_(env), embedding_(embedding) {}
-
-  void AddProviderParams(MethodSpec& spec) const {
-    spec.provider = env_.config->default_provider;
-    spec.params["provider"] = env_.config->default_provider;
-    spec.params["model"] = "";
-  }
-
-  Status Complete(json::object& params) const {
-    std::string name(params.at("provider").as_string());
-    const ProviderConfig* provider = env_.config->Find(name);
-    if (!provider) {
-      return absl::InvalidArgumentError(
-          StrCat("provider '", name, "' is not configured (see [providers] in the config file)"));
-    }
-    if (params.at("model").as_string().empty())
-      params["model"] = embedding_ ? provider->embedding_model : provider->chat_model;
-    return absl::OkStatus();
-  }
-
-  Result<Provider*> ProviderFor(const json::object& params) const {
-    if (!env_.providers || !env_.runtime) {
-      return Failure(absl::StatusCode::kFailedPrecondition, "no_providers",
-                     "remote methods need providers; none were set up for this command");
-    }
-    return env_.providers->Get(params.at("provider").as_string());
-  }
-
-  RemoteEnv env_;
-  bool embedding_;
-};
 
 // A chat method over one item's picture: subclasses give the spec, prompt, schema and the
 // shaping of the validated answer.
@@ -622,6 +553,34 @@ class SetSummaryMethod : public AsyncSetMethod, protected RemoteBase {
 
 }  // namespace
 
+asio::awaitable<Result<JsonAnswer>> AskJson(Provider& provider, ChatRequest request,
+                                            int max_reasks) {
+  JsonAnswer answer;
+  for (int ask = 0;; ++ask) {
+    Result<ChatReply> reply = co_await provider.Chat(request);
+    if (!reply.ok()) co_return reply.status();
+    answer.usage += reply->usage;
+    boost::system::error_code ec;
+    json::value value = json::parse(JsonPart(reply->text), ec);
+    Status fits = ec ? Misfit("$", StrCat("not JSON (", ec.message(), ")"))
+                     : CheckAgainstSchema(value, request.schema);
+    if (fits.ok()) {
+      answer.value = std::move(value);
+      co_return answer;
+    }
+    if (ask >= max_reasks) {
+      co_return Failure(absl::StatusCode::kFailedPrecondition, "malformed_output",
+                        StrCat("the model's reply did not fit the schema after ", ask + 1,
+                               " asks: ", fits.message()));
+    }
+    request.messages.push_back({.role = "assistant", .text = reply->text});
+    request.messages.push_back(
+        {.role = "user",
+         .text = StrCat("That reply is not usable: ", fits.message(),
+                        ". Answer again with only a JSON document that fits the schema.")});
+  }
+}
+
 Status CheckAgainstSchema(const json::value& value, const json::object& schema) {
   return CheckAt(value, schema, "$");
 }
@@ -635,6 +594,7 @@ std::vector<std::unique_ptr<MethodBase>> NewRemoteMethods(const RemoteEnv& env) 
   methods.push_back(std::make_unique<EmbedTextMethod>(env));
   methods.push_back(std::make_unique<SetSummaryMethod>(env));
   methods.push_back(NewTranscriptMethod(env));
+  methods.push_back(NewClipsMethod(env));
   return methods;
 }
 

@@ -423,6 +423,95 @@ TEST_F(RemoteMethodsTest, VideosAreShownOneKeyframePerShotAndTheirTranscript) {
       std::string::npos);
 }
 
+TEST(ChooseClipsTest, SnapsToShotsAndSentencesAndDropsWhatDoesNotFit) {
+  json::object shots = json::parse(R"({"duration_s": 30, "shots": [
+      {"start_s": 0, "end_s": 8}, {"start_s": 8, "end_s": 16}, {"start_s": 16, "end_s": 24},
+      {"start_s": 24, "end_s": 30}]})")
+                           .as_object();
+  json::object transcript = json::parse(R"({"segments": [
+      {"start_s": 1.0, "end_s": 4.5, "text": "a"}, {"start_s": 9.2, "end_s": 14.8, "text": "b"},
+      {"start_s": 17.0, "end_s": 22.5, "text": "c"}]})")
+                                .as_object();
+  json::array proposed = json::parse(R"([
+      {"start": 7.2, "end": 15.5, "title": "best", "reason": "", "score": 0.9},
+      {"start": 10, "end": 20, "title": "overlapping", "reason": "", "score": 0.5},
+      {"start": 25, "end": 27, "title": "short", "reason": "", "score": 0.7},
+      {"start": 40, "end": 50, "title": "outside", "reason": "", "score": 0.7},
+      {"start": 0.4, "end": 100, "title": "long", "reason": "", "score": 0.6},
+      {"start": 16.8, "end": 23.0, "title": "sentence", "reason": "", "score": 0.8}])")
+                             .as_array();
+  json::object chosen =
+      ChooseClips(proposed, shots, &transcript, {.min_s = 5, .max_s = 20, .snap_s = 2});
+  const json::array& clips = chosen.at("clips").as_array();
+  ASSERT_EQ(clips.size(), 2u) << json::serialize(chosen);
+  EXPECT_EQ(clips[0].at("title"), "best");
+  EXPECT_DOUBLE_EQ(clips[0].at("start_s").to_number<double>(), 8);  // a shot's start
+  EXPECT_DOUBLE_EQ(clips[0].at("end_s").to_number<double>(), 16);   // a shot's end
+  EXPECT_EQ(clips[1].at("title"), "sentence");
+  EXPECT_DOUBLE_EQ(clips[1].at("start_s").to_number<double>(), 17);  // a sentence's start
+  EXPECT_DOUBLE_EQ(clips[1].at("end_s").to_number<double>(), 22.5);  // a sentence's end
+  std::map<std::string, std::string> why;
+  for (const json::value& d : chosen.at("dropped").as_array())
+    why[std::string(d.at("title").as_string())] = std::string(d.at("why").as_string());
+  EXPECT_EQ(why["overlapping"], "overlaps a better clip");
+  EXPECT_EQ(why["short"], "shorter than 5 s");
+  EXPECT_EQ(why["outside"], "outside the video");
+  EXPECT_EQ(why["long"], "overlaps a better clip") << "cut to 20 s, it still overlaps";
+}
+
+TEST_F(RemoteMethodsTest, ClipsAreChosenThenCutIntoPlayableFiles) {
+  std::string s = "size=640x360:rate=25";
+  // Three shots of 6 s, keyframes every 2 s and at the cuts, and a (silent) soundtrack.
+  auto video = testing::MakeFromFilterGraph(
+      dir_.path(), "eighteen.mp4",
+      StrCat("testsrc2=", s, ":d=6[a];smptebars=", s, ":d=6[b];testsrc=", s,
+             ":d=6[c];[a][b][c]concat=n=3:v=1:a=0[out_v];anullsrc=r=44100:cl=stereo:d=18,"
+             "asetnsamples=n=1024:p=0[out_a]"),
+      {"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "50", "-c:a",
+       "aac"});
+  storage::MemoryBlobStore store;
+  MethodRunner runner(registry_, rt_, &store);
+  auto probe_duration = [&](const StepResult& step, const std::string& name) {
+    Result<std::string> bytes =
+        rt_.Run(store.Get(std::string(step.artifacts.at(name).as_string()), std::nullopt));
+    EXPECT_TRUE(bytes.ok());
+    std::filesystem::path file = dir_.path() / (name + ".mp4");
+    std::ofstream(file, std::ios::binary) << *bytes;
+    testing::ProcessResult probe =
+        testing::RunProcess({"/usr/bin/ffprobe", "-v", "error", "-show_entries", "format=duration",
+                             "-of", "csv=p=0", file.string()},
+                            dir_.path());
+    EXPECT_EQ(probe.exit_code, 0) << probe.err;
+    return std::stod(probe.out);
+  };
+  // The model proposes 5.6-11.7 s; the shots begin at 6 and end at 12: the clip is 6-12 s, and
+  // 6 s is a keyframe (x264 puts one at the cut), so the packets are copied.
+  for (const char* mode : {"auto", "encode"}) {
+    fake_->AnswerChatsWith(
+        R"({"clips":[{"start":5.6,"end":11.7,"title":"the bars","reason":"colour","score":0.9}]})");
+    Result<StepResult> step = rt_.Run(runner.Run("video.clips", video, {{"mode", mode}}));
+    ASSERT_TRUE(step.ok()) << step.status();
+    ASSERT_TRUE(step->status.ok()) << step->status;
+    const json::array& clips = step->output.at("clips").as_array();
+    ASSERT_EQ(clips.size(), 1u) << json::serialize(step->output);
+    EXPECT_DOUBLE_EQ(clips[0].at("start_s").to_number<double>(), 6.0);
+    EXPECT_DOUBLE_EQ(clips[0].at("end_s").to_number<double>(), 12.0);
+    EXPECT_EQ(clips[0].at("cut"), std::string(mode) == "auto" ? "copy" : "encode");
+    EXPECT_NEAR(probe_duration(*step, "clip_0"), 6.0, 0.1) << mode;
+    Result<std::string> poster =
+        rt_.Run(store.Get(std::string(step->artifacts.at("poster_0").as_string()), std::nullopt));
+    ASSERT_TRUE(poster.ok());
+    EXPECT_TRUE(poster->starts_with("\xff\xd8")) << "a JPEG";
+  }
+  // Far from any boundary and off a keyframe, "auto" re-encodes so the clip starts as asked.
+  fake_->AnswerChatsWith(
+      R"({"clips":[{"start":8.5,"end":15.5,"title":"late","reason":"r","score":0.5}]})");
+  Result<StepResult> off = rt_.Run(runner.Run("video.clips", video));
+  ASSERT_TRUE(off.ok() && off->status.ok()) << off->status;
+  EXPECT_EQ(off->output.at("clips").at(0).at("cut"), "encode");
+  EXPECT_NEAR(probe_duration(*off, "clip_0"), 7.0, 0.1);
+}
+
 TEST_F(RemoteMethodsTest, UnknownProvidersAreRefusedWhenParamsResolve) {
   const MethodBase* tags = registry_.Find("llm.tags");
   Result<json::object> params = ResolveMethodParams(*tags, {{"provider", "nope"}});

@@ -1,0 +1,42 @@
+// Cutting a clip out of a stored video into an MP4 file of its own. Synchronous, CPU: call on
+// the CPU pool.
+//
+// A clip is copied packet for packet when it starts on a keyframe (fast, lossless); otherwise
+// its picture is re-encoded (H.264, libx264) so that it starts exactly where asked. Audio is
+// always copied. Thread-safe: each call has its own contexts.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "common/status.h"
+
+namespace sluice::media {
+
+enum class ClipMode {
+  kAuto,    // copy when the start is on a keyframe, re-encode otherwise
+  kCopy,    // always copy, from the keyframe at or before the start (the clip may begin early)
+  kEncode,  // always re-encode the picture
+};
+
+struct ClipOptions {
+  ClipMode mode = ClipMode::kAuto;
+  // x264 constant rate factor when re-encoding (lower is better and bigger). Default 23.
+  int crf = 23;
+};
+
+struct Clip {
+  std::string mp4;     // the file's bytes (moov first: plays while it downloads)
+  double start_s = 0;  // where the clip really starts in the source (kCopy may start early)
+  double end_s = 0;
+  bool copied = false;  // packets copied (true) or the picture re-encoded (false)
+};
+
+// The part [start_s, end_s) of `file`. InvalidArgument (cause "undecodable") when the file has
+// no picture stream or cannot be read; InvalidArgument (cause "bad_clip") for an empty range or
+// one outside the video; FailedPrecondition (cause "no_encoder") when re-encoding is needed and
+// libavcodec has no H.264 encoder.
+Result<Clip> CutClip(const std::filesystem::path& file, double start_s, double end_s,
+                     const ClipOptions& options = {});
+
+}  // namespace sluice::media
