@@ -85,6 +85,10 @@ Result<std::vector<ReloadedLimits>> ReloadProviderLimits(MethodStack& stack,
 Result<pipeline::PipelineDef> PipelineFor(const std::filesystem::path& file,
                                           const methods::Registry& registry) {
   if (file.empty()) return pipeline::DefaultPipeline(registry);
+  // A bare name that is no file names a built-in pipeline ("video", "defects").
+  std::error_code ec;
+  if (!file.has_parent_path() && !file.has_extension() && !std::filesystem::exists(file, ec))
+    return pipeline::BuiltinPipeline(file.string(), registry);
   return pipeline::LoadPipelineFile(file, registry);
 }
 

@@ -81,8 +81,9 @@ struct ReloadedLimits {
 Result<std::vector<ReloadedLimits>> ReloadProviderLimits(MethodStack& stack,
                                                          const std::filesystem::path& config_file);
 
-// The built-in default pipeline, or the pipeline file checked against the registry
-// (InvalidArgument "FILE:LINE: …").
+// The built-in default pipeline (empty `file`), a built-in pipeline by name ("video",
+// "defects": a bare name that is no file; NotFound "unknown_pipeline" for another), or the
+// pipeline file checked against the registry (InvalidArgument "FILE:LINE: …").
 Result<pipeline::PipelineDef> PipelineFor(const std::filesystem::path& file,
                                           const methods::Registry& registry);
 

@@ -5,12 +5,14 @@
 
 #include <atomic>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
 
 #include "common/sha256.h"
+#include "common/strings.h"
 #include "db/postgres/postgres_catalog.h"
 #include "db/sqlite/sqlite_catalog.h"
 #include "http/loopback_server.h"
@@ -553,6 +555,86 @@ TEST_F(CliTest, DemoRunsFromAnyDirectoryOnTheSamplesItCarries) {
 
 namespace sluice::cli {
 namespace {
+
+// Images and a video through the built-in video pipeline with a provider (the fake model
+// server): the video gets shots, defects, a transcript, a content type, a description and a
+// clip cut into the store; the image gets what it got before and nothing of video.
+TEST_F(CliTest, VideoPipelineRunsImagesAndVideosEndToEnd) {
+  auto fake = testing::FakeProvider::Start();
+  ASSERT_TRUE(fake.ok());
+  std::filesystem::path image = testing::MakeTextImage(dir_.path(), "ad.png", "SALE");
+  ProcessResult spoken =
+      testing::RunProcess({"/usr/bin/espeak-ng", "-v", "en-us+f2", "-w",
+                           (dir_.path() / "line.wav").string(), "the weather is nice today"},
+                          dir_.path());
+  ASSERT_EQ(spoken.exit_code, 0) << spoken.err;
+  std::string s = "size=640x360:rate=25";
+  std::filesystem::path video = testing::MakeFromFilterGraph(
+      dir_.path(), "spot.mp4",
+      StrCat(
+          "testsrc2=", s, ":d=6[a];smptebars=", s, ":d=6[b];testsrc=", s,
+          ":d=6[c];[a][b][c]concat=n=3:v=1:a=0[out_v];amovie=", (dir_.path() / "line.wav").string(),
+          ",adelay=1000:all=1,apad=whole_dur=18,asetnsamples=n=1024:p=0[out_a]"));
+  auto read = [](const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  std::string image_bytes = read(image), video_bytes = read(video);
+  origin_.Route("/ad.png",
+                [&](const HttpRequest& r, int) { return ServeBytes(r, image_bytes, "image/png"); });
+  origin_.Route("/spot.mp4",
+                [&](const HttpRequest& r, int) { return ServeBytes(r, video_bytes, "video/mp4"); });
+  (*fake)->AnswerChatsWith(
+      R"({"clips":[{"start":5.6,"end":11.7,"title":"bars","reason":"colour","score":0.9}]})",
+      "clips");
+  std::ofstream(dir_.path() / "sluice.toml")
+      << "[providers]\ndefault = \"fake\"\n[providers.fake]\nbase_url = \"" << (*fake)->openai_url()
+      << "/\"\nchat_model = \"fake-chat\"\n";
+  std::filesystem::path list = WriteList({origin_.Url("/ad.png"), origin_.Url("/spot.mp4")});
+  ProcessResult run =
+      Sluice(RunArgs(list, {"--allow-private", "--set", "spots", "--pipeline", "video", "--config",
+                            (dir_.path() / "sluice.toml").string()}));
+  ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
+  // Content type, description and clips: three chats, for the video only.
+  EXPECT_EQ((*fake)->requests_of("chat"), 3) << run.out;
+
+  ProcessResult results =
+      Sluice({"results", "--data", data().string(), "--set", "spots", "--format", "jsonl"});
+  ASSERT_EQ(results.exit_code, 0) << results.err;
+  std::istringstream lines(results.out);
+  int rows = 0;
+  for (std::string line; std::getline(lines, line); ++rows) {
+    boost::json::object row = Json(line);
+    const boost::json::object& steps = row.at("steps").as_object();
+    std::string url(row.at("url").as_string());
+    if (url.ends_with(".png")) {
+      EXPECT_TRUE(steps.contains("ocr.tesseract"));
+      EXPECT_FALSE(steps.contains("video.shots"));
+      EXPECT_FALSE(steps.contains("llm.clips"));
+      continue;
+    }
+    for (const char* method : {"video.shots", "video.defects", "audio.transcript",
+                               "llm.content_type", "llm.describe", "llm.clips", "video.clips"}) {
+      ASSERT_TRUE(steps.contains(method)) << method << ": " << line;
+      EXPECT_FALSE(steps.at(method).as_object().contains("failure"))
+          << method << ": " << boost::json::serialize(steps.at(method));
+    }
+    EXPECT_EQ(steps.at("video.shots").at("shot_count"), 3);
+    std::string said(steps.at("audio.transcript").at("text").as_string());
+    EXPECT_NE(said.find("weather"), std::string::npos) << said;
+    EXPECT_EQ(steps.at("video.defects").at("color_bars").as_array().size(), 1u);
+    ASSERT_EQ(steps.at("video.clips").at("clip_count"), 1) << line;
+    // The keyframes, the clip and its poster are objects in the store.
+    const boost::json::object& artifacts = row.at("artifacts").as_object();
+    for (const auto& [method, name] :
+         {std::pair{"video.clips", "clip_0"}, std::pair{"video.clips", "poster_0"},
+          std::pair{"video.shots", "keyframe_0"}, std::pair{"video.shots", "keyframe_2"}}) {
+      std::string key(artifacts.at(method).at(name).as_string());
+      EXPECT_TRUE(std::filesystem::exists(data() / key)) << key;
+    }
+  }
+  EXPECT_EQ(rows, 2);
+}
 
 // A pipeline mixing local and remote methods, run through the CLI against the fake model
 // server: remote results land beside local ones, identical bytes are analysed (and paid for)

@@ -97,7 +97,9 @@ int main(int argc, char** argv) {
   fetch_flags.Add(run_cmd, run.fetch);
   run_cmd->add_flag("--json", run.json, "Print one JSON summary object on stdout");
   run_cmd->add_option("--pipeline", run.pipeline,
-                      "Pipeline file (TOML); default: the built-in pipeline");
+                      "Pipeline file (TOML), or a built-in one: default (local methods), video "
+                      "(plus content type, description and clips of videos by a provider), "
+                      "defects");
   run_cmd->add_option("--store", run.store,
                       "Object store: s3://bucket/prefix (default: $SLUICE_STORE, else the data "
                       "directory)");
@@ -222,7 +224,8 @@ int main(int argc, char** argv) {
   worker_cmd->add_option("--jobs", worker.jobs, "Jobs (sets) run at once, claimed in batches")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  worker_cmd->add_option("--pipeline", worker.pipeline, "Pipeline file (TOML)");
+  worker_cmd->add_option("--pipeline", worker.pipeline,
+                         "Pipeline file (TOML), or a built-in one (default, video, defects)");
   worker_cmd->add_option("--lease", worker.lease_seconds, "Seconds a claim lasts unrenewed")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));

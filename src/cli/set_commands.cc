@@ -151,6 +151,9 @@ void PrintDemoHighlights(const pipeline::AnalysisReport& analysis, const app::Da
   if (const boost::json::value* summary = analysis.set_results.if_contains("set.summary")) {
     std::printf("  set summary: %s\n", JsonText(*summary).c_str());
   }
+  if (const boost::json::value* videos = analysis.set_results.if_contains("set.video_summary")) {
+    std::printf("  videos: %s\n", JsonText(*videos).c_str());
+  }
 }
 
 }  // namespace
@@ -335,7 +338,15 @@ int ShowResults(ResultsConfig config) {
   if (!steps.ok()) return Fail(kExitFatal, steps.status());
   // Each method's result (or failure) by url; set steps have url "".
   std::map<std::string, boost::json::object> by_url;
+  // Files the steps made (keyframes, clips, thumbnails): artifact name → store key, by method.
+  std::map<std::string, boost::json::object> artifacts_by_url;
   for (const db::StepRow& step : *steps) {
+    if (step.ok && !step.artifacts_json.empty() && step.artifacts_json != "{}") {
+      boost::system::error_code ec;
+      boost::json::value artifacts = boost::json::parse(step.artifacts_json, ec);
+      if (!ec && artifacts.is_object() && !artifacts.as_object().empty())
+        artifacts_by_url[step.url][step.method] = artifacts;
+    }
     boost::system::error_code ec;
     boost::json::value value =
         step.ok
@@ -349,6 +360,8 @@ int ShowResults(ResultsConfig config) {
     if (config.format == "jsonl") {
       boost::json::object row = db::ItemToJson(item);
       row["steps"] = methods;
+      if (auto found = artifacts_by_url.find(item.url); found != artifacts_by_url.end())
+        row["artifacts"] = found->second;
       std::cout << JsonText(row) << "\n";
       continue;
     }
@@ -363,6 +376,13 @@ int ShowResults(ResultsConfig config) {
       std::string text = JsonText(value);
       if (text.size() > 110) text = text.substr(0, 107) + "...";
       std::printf("        %-18s %s\n", std::string(method).c_str(), text.c_str());
+      const boost::json::object& made = artifacts_by_url[item.url];
+      if (const boost::json::value* files = made.if_contains(method)) {
+        for (const auto& [name, key] : files->as_object()) {
+          std::printf("        %-18s   %s: %s\n", "", std::string(name).c_str(),
+                      std::string(key.as_string()).c_str());
+        }
+      }
     }
   }
   if (config.format == "table") {

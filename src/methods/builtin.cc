@@ -8,9 +8,10 @@ namespace sluice::methods {
 
 Status RegisterBuiltinMethods(Registry& registry, const remote::RemoteEnv& remote) {
   registry.SetMediaOpeners(&media::OpenSharedImage, &media::OpenDecodePass);
-  for (auto* make : {&NewProbeMethod, &NewPhashMethod, &NewColorsMethod, &NewThumbnailMethod,
-                     &NewFacesMethod, &NewOcrMethod, &NewVideoShotsMethod, &NewVideoDefectsMethod,
-                     &NewVideoClipsMethod, &NewNearDuplicatesMethod, &NewSummaryMethod}) {
+  for (auto* make :
+       {&NewProbeMethod, &NewPhashMethod, &NewColorsMethod, &NewThumbnailMethod, &NewFacesMethod,
+        &NewOcrMethod, &NewVideoShotsMethod, &NewVideoDefectsMethod, &NewVideoClipsMethod,
+        &NewNearDuplicatesMethod, &NewSummaryMethod, &NewVideoSummaryMethod}) {
     SLUICE_RETURN_IF_ERROR(registry.Add(make()));
   }
   remote::RemoteEnv env = remote;

@@ -171,22 +171,72 @@ bool Condition::Holds(const json::object& results) const {
   return order <= 0;
 }
 
-PipelineDef DefaultPipeline(const methods::Registry& registry) {
-  PipelineDef pipeline{.name = "default"};
+namespace {
+
+// Item steps named in order, each for the kinds given (empty: what the method takes).
+struct BuiltinStep {
+  const char* method;
+  std::vector<MediaKind> kinds;
+};
+
+PipelineDef Built(std::string name, const methods::Registry& registry,
+                  const std::vector<BuiltinStep>& item_steps,
+                  const std::vector<const char*>& set_steps) {
+  PipelineDef pipeline{.name = std::move(name)};
   CycleDef cycle;
-  for (const char* method :
-       {"media.probe", "image.phash", "image.colors", "image.thumbnail", "image.faces",
-        "ocr.tesseract", "video.shots", "video.defects", "audio.transcript"}) {
-    cycle.item_steps.push_back({.method = method});
+  // A registry without some built-in method (a test's) runs the rest.
+  for (const BuiltinStep& step : item_steps) {
+    if (registry.Find(step.method))
+      cycle.item_steps.push_back({.method = step.method, .kinds = step.kinds});
   }
-  for (const char* method : {"set.near_duplicates", "set.summary"})
-    cycle.set_steps.push_back({.method = method});
+  for (const char* method : set_steps) {
+    if (registry.Find(method)) cycle.set_steps.push_back({.method = method});
+  }
   pipeline.cycles.push_back(std::move(cycle));
   // The built-in steps are valid by construction; this fills in their default params.
   Status valid = CheckPipeline(pipeline, registry, [](const StepDef&) { return std::string(); });
   (void)valid;
   return pipeline;
 }
+
+// The local steps of the default pipeline: images, then videos and audio (one decoding pass).
+const std::vector<BuiltinStep>& LocalSteps() {
+  static const std::vector<BuiltinStep> steps = {
+      {"media.probe", {}},     {"image.phash", {}},   {"image.colors", {}},
+      {"image.thumbnail", {}}, {"image.faces", {}},   {"ocr.tesseract", {}},
+      {"video.shots", {}},     {"video.defects", {}}, {"audio.transcript", {}}};
+  return steps;
+}
+
+}  // namespace
+
+PipelineDef DefaultPipeline(const methods::Registry& registry) {
+  return Built("default", registry, LocalSteps(),
+               {"set.near_duplicates", "set.summary", "set.video_summary"});
+}
+
+Result<PipelineDef> BuiltinPipeline(std::string_view name, const methods::Registry& registry) {
+  if (name == "default") return DefaultPipeline(registry);
+  if (name == "video") {
+    std::vector<BuiltinStep> steps = LocalSteps();
+    const std::vector<MediaKind> video = {MediaKind::kVideo};
+    for (const char* method : {"llm.content_type", "llm.describe", "llm.clips", "video.clips"})
+      steps.push_back({method, video});
+    return Built("video", registry, steps,
+                 {"set.near_duplicates", "set.summary", "set.video_summary"});
+  }
+  if (name == "defects") {
+    return Built("defects", registry, {{"media.probe", {}}, {"video.defects", {}}},
+                 {"set.video_summary"});
+  }
+  std::string names;
+  for (const std::string& known : BuiltinPipelineNames())
+    StrAppend(names, names.empty() ? "" : ", ", known);
+  return Failure(absl::StatusCode::kNotFound, "unknown_pipeline",
+                 StrCat("no built-in pipeline '", name, "' (built in: ", names, ")"));
+}
+
+std::vector<std::string> BuiltinPipelineNames() { return {"default", "video", "defects"}; }
 
 Status ValidatePipeline(const PipelineDef& pipeline, const methods::Registry& registry) {
   PipelineDef copy = pipeline;

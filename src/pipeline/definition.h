@@ -65,8 +65,17 @@ struct PipelineDef {
 
 // The built-in pipeline: probe every item; pHash, palette, thumbnail, faces and OCR on images;
 // shots on videos, defects and the local transcript on videos and audio (all three in one
-// decoding pass); near-duplicates and the summary over the set.
+// decoding pass); near-duplicates, the summary and the videos' summary over the set.
 PipelineDef DefaultPipeline(const methods::Registry& registry);
+
+// The pipelines built in, by name:
+//   default  the one above: local methods only (embedded mode)
+//   video    default, plus for videos the remote steps: llm.content_type and llm.describe (one
+//            keyframe per shot and the transcript), llm.clips and video.clips
+//   defects  probe and video.defects only: a pool of machines for the defect detectors
+// NotFound (cause "unknown_pipeline") listing the names for another.
+Result<PipelineDef> BuiltinPipeline(std::string_view name, const methods::Registry& registry);
+std::vector<std::string> BuiltinPipelineNames();
 
 // Reads and validates a pipeline file. InvalidArgument with "FILE:LINE: what is wrong" for a
 // TOML syntax error, an unknown method, an item method used as a set step or the reverse, bad

@@ -122,9 +122,9 @@ void FakeProvider::SendMalformed(int count) {
   malformed_left_ = count;
 }
 
-void FakeProvider::AnswerChatsWith(std::string answer) {
+void FakeProvider::AnswerChatsWith(std::string answer, std::string schema_name) {
   std::lock_guard lock(mu_);
-  canned_.push_back(std::move(answer));
+  canned_.emplace_back(std::move(schema_name), std::move(answer));
 }
 
 int64_t FakeProvider::requests() const {
@@ -299,9 +299,15 @@ http::HttpReply FakeProvider::Handle(const http::HttpRequest& request) {
     }
     std::string content = schema ? json::serialize(ValueForSchema(*schema, seed))
                                  : "A fake description of the media.";
-    if (!canned_.empty()) {
-      content = std::move(canned_.front());
-      canned_.pop_front();
+    std::string name;
+    if (const json::value* format = o.if_contains("response_format"))
+      name = std::string(format->at("json_schema").at("name").as_string());
+    for (auto it = canned_.begin(); it != canned_.end(); ++it) {
+      if (it->first.empty() || it->first == name) {
+        content = std::move(it->second);
+        canned_.erase(it);
+        break;
+      }
     }
     bool malformed = malformed_left_ > 0;
     if (malformed) {

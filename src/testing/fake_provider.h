@@ -55,9 +55,10 @@ class FakeProvider {
   void SetQuotaExhausted(bool exhausted);
   // The next `count` chat answers are not valid JSON.
   void SendMalformed(int count);
-  // The next chat answers, one each, in order: their content is `answer` (a JSON document the
-  // test wrote) instead of one made from the request's schema.
-  void AnswerChatsWith(std::string answer);
+  // The next chat asking for structured output named `schema_name` ("" for any chat) answers
+  // `answer` (a JSON document the test wrote) instead of one made from the request's schema.
+  // Answers queue up, each used once.
+  void AnswerChatsWith(std::string answer, std::string schema_name = "");
 
   // Requests received (every path), and those of one kind: "chat", "embeddings",
   // "transcriptions", "converse", "invoke".
@@ -82,7 +83,7 @@ class FakeProvider {
   bool outage_ = false;
   bool quota_exhausted_ = false;
   int malformed_left_ = 0;
-  std::deque<std::string> canned_;
+  std::deque<std::pair<std::string, std::string>> canned_;  // (schema name, answer)
   std::vector<std::chrono::steady_clock::time_point> arrivals_;
   std::vector<std::pair<std::chrono::steady_clock::time_point,
                         std::chrono::steady_clock::time_point>>

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <cmath>
 #include <map>
 #include <numeric>
 
@@ -150,8 +151,73 @@ class SummaryMethod : public SetMethod {
   }
 };
 
+// What a set's videos hold: their length, shots, speech, defects by kind, content types, clips.
+class VideoSummaryMethod : public SetMethod {
+ public:
+  const MethodSpec& spec() const override {
+    static const MethodSpec spec{
+        .name = "set.video_summary",
+        .version = 1,
+        .inputs = {"set"},
+        .output = "set",
+        .description =
+            "The set's videos: total duration, shots, transcribed words, defects "
+            "found by kind, content types and clips"};
+    return spec;
+  }
+
+  Result<SetOutput> Run(const std::vector<SetItem>& items, const json::object&) const override {
+    int64_t videos = 0, shots = 0, words = 0, clips = 0;
+    double duration = 0;
+    std::map<std::string, int64_t> defects, content_types;
+    json::array with_defects;
+    for (const SetItem& item : items) {
+      if (!item.ok || (item.kind != "video" && item.kind != "audio")) continue;
+      ++videos;
+      if (const json::object* probe = ResultOf(item, "media.probe"))
+        duration += probe->at("duration_s").to_number<double>();
+      if (const json::object* found = ResultOf(item, "video.shots"))
+        shots += found->at("shot_count").to_number<int64_t>();
+      if (const json::object* transcript = ResultOf(item, "audio.transcript"))
+        words += transcript->at("word_count").to_number<int64_t>();
+      if (const json::object* cut = ResultOf(item, "video.clips"))
+        clips += cut->at("clip_count").to_number<int64_t>();
+      if (const json::object* type = ResultOf(item, "llm.content_type"))
+        ++content_types[std::string(type->at("content_type").as_string())];
+      if (const json::object* found = ResultOf(item, "video.defects")) {
+        json::array kinds;
+        for (const char* kind : {"black", "frozen", "silence", "color_bars", "clipping"}) {
+          int64_t count = static_cast<int64_t>(found->at(kind).as_array().size());
+          defects[kind] += count;
+          if (count) kinds.emplace_back(kind);
+        }
+        if (found->at("slate").is_object()) {
+          ++defects["slate"];
+          kinds.emplace_back("slate");
+        }
+        if (!kinds.empty())
+          with_defects.push_back(json::object{{"url", item.url}, {"defects", std::move(kinds)}});
+      }
+    }
+    json::object by_kind, by_type;
+    for (const auto& [kind, count] : defects) by_kind[kind] = count;
+    for (const auto& [type, count] : content_types) by_type[type] = count;
+    return SetOutput{.value = json::object{{"videos", videos},
+                                           {"duration_s", std::round(duration * 1000) / 1000},
+                                           {"shots", shots},
+                                           {"transcribed_words", words},
+                                           {"clips", clips},
+                                           {"defects_by_kind", std::move(by_kind)},
+                                           {"items_with_defects", std::move(with_defects)},
+                                           {"content_types", std::move(by_type)}}};
+  }
+};
+
 }  // namespace
 
+std::unique_ptr<MethodBase> NewVideoSummaryMethod() {
+  return std::make_unique<VideoSummaryMethod>();
+}
 std::unique_ptr<MethodBase> NewNearDuplicatesMethod() {
   return std::make_unique<NearDuplicatesMethod>();
 }

@@ -10,5 +10,6 @@ namespace sluice::methods {
 
 std::unique_ptr<MethodBase> NewNearDuplicatesMethod();  // set.near_duplicates
 std::unique_ptr<MethodBase> NewSummaryMethod();         // set.summary
+std::unique_ptr<MethodBase> NewVideoSummaryMethod();    // set.video_summary
 
 }  // namespace sluice::methods
