@@ -16,6 +16,7 @@ extern "C" {
 #include <fstream>
 #include <sstream>
 
+#include "av_handles.h"  // private to media/
 #include "common/strings.h"
 
 namespace sluice::media {
@@ -25,26 +26,11 @@ Status Undecodable(std::string_view why) {
   return Failure(absl::StatusCode::kInvalidArgument, "undecodable", why);
 }
 
-struct CloseInput {
-  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
-};
 struct CloseOutput {
   void operator()(AVFormatContext* c) const {
     if (c->pb) avio_closep(&c->pb);
     avformat_free_context(c);
   }
-};
-struct FreeCodec {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct FreePacket {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct FreeFrame {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct FreeScaler {
-  void operator()(SwsContext* s) const { sws_freeContext(s); }
 };
 
 // A file that is removed when this goes out of scope.
@@ -212,7 +198,7 @@ class Cutter {
         audio_ >= 0 ? av_rescale_q(end_, video->time_base, input_->streams[audio_]->time_base) : 0;
     bool video_done = false;
     while (!video_done && av_read_frame(input_.get(), packet_.get()) >= 0) {
-      std::unique_ptr<AVPacket, FreePacket> owned(av_packet_clone(packet_.get()));
+      PacketPtr owned(av_packet_clone(packet_.get()));
       av_packet_unref(packet_.get());
       int64_t pts = owned->pts != AV_NOPTS_VALUE ? owned->pts : owned->dts;
       if (owned->stream_index == audio_ && audio_ >= 0) {
@@ -264,7 +250,7 @@ class Cutter {
         av_frame_unref(frame_.get());
         continue;
       }
-      std::unique_ptr<AVFrame, FreeFrame> picture(av_frame_alloc());
+      FramePtr picture(av_frame_alloc());
       picture->format = AV_PIX_FMT_YUV420P;
       picture->width = encoder_->width;
       picture->height = encoder_->height;
@@ -286,7 +272,7 @@ class Cutter {
   Status Encode(const AVFrame* picture) {
     if (avcodec_send_frame(encoder_.get(), picture) < 0 && picture)
       return absl::InternalError("the encoder refused a picture");
-    std::unique_ptr<AVPacket, FreePacket> out(av_packet_alloc());
+    PacketPtr out(av_packet_alloc());
     while (avcodec_receive_packet(encoder_.get(), out.get()) == 0) {
       out->stream_index = out_video_;
       av_packet_rescale_ts(out.get(), encoder_->time_base, output_->streams[out_video_]->time_base);
@@ -299,12 +285,12 @@ class Cutter {
   const std::filesystem::path& file_;
   double start_s_, end_s_;
   const ClipOptions& options_;
-  std::unique_ptr<AVFormatContext, CloseInput> input_;
+  InputPtr input_;
   std::unique_ptr<AVFormatContext, CloseOutput> output_;
-  std::unique_ptr<AVCodecContext, FreeCodec> decoder_, encoder_;
-  std::unique_ptr<AVPacket, FreePacket> packet_{av_packet_alloc()};
-  std::unique_ptr<AVFrame, FreeFrame> frame_{av_frame_alloc()};
-  std::unique_ptr<SwsContext, FreeScaler> scaler_;
+  CodecPtr decoder_, encoder_;
+  PacketPtr packet_{av_packet_alloc()};
+  FramePtr frame_{av_frame_alloc()};
+  ScalerPtr scaler_;
   ScratchFile scratch_;
   int video_ = -1, audio_ = -1, out_video_ = -1, out_audio_ = -1;
   int64_t start_ = 0, end_ = 0;  // in the video stream's time base

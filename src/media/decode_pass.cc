@@ -4,6 +4,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "av_handles.h"  // private to media/
 #include "common/strings.h"
 #include "media/stream.h"
 
@@ -26,25 +27,10 @@ Status Refused(absl::StatusCode code, std::string_view cause, std::string_view w
   return Failure(code, cause, why);
 }
 
-struct CloseFormat {
-  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
-};
-struct FreeDecoder {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct FreePacket {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct FreeFrame {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct FreeScaler {
-  void operator()(SwsContext* s) const { sws_freeContext(s); }
-};
 struct FreeResampler {
   void operator()(SwrContext* s) const { swr_free(&s); }
 };
-using DecoderPtr = std::unique_ptr<AVCodecContext, FreeDecoder>;
+using DecoderPtr = CodecPtr;
 
 // The analysis size: the short side brought down to `short_side` (never up), both sides even
 // (4:2:0 planes).
@@ -311,14 +297,14 @@ class Pass {
   const std::vector<StreamSink*>& sinks_;
   StreamInfo info_;
   PassStats stats_;
-  std::unique_ptr<AVFormatContext, CloseFormat> format_;
+  InputPtr format_;
   DecoderPtr video_, audio_;
   int video_stream_ = -1, audio_stream_ = -1;
   int64_t video_start_ = 0, audio_start_ = 0;
   double audio_origin_s_ = 0;
-  std::unique_ptr<AVPacket, FreePacket> packet_{av_packet_alloc()};
-  std::unique_ptr<AVFrame, FreeFrame> frame_{av_frame_alloc()};
-  std::unique_ptr<SwsContext, FreeScaler> scaler_;
+  PacketPtr packet_{av_packet_alloc()};
+  FramePtr frame_{av_frame_alloc()};
+  ScalerPtr scaler_;
   std::unique_ptr<SwrContext, FreeResampler> resampler_;
   cv::Mat planes_;  // I420: Y then U then V, contiguous
   cv::Mat bgr_;

@@ -8,6 +8,7 @@ extern "C" {
 
 #include <memory>
 
+#include "av_handles.h"  // private to media/
 #include "common/strings.h"
 
 namespace sluice::media {
@@ -101,22 +102,10 @@ class PictureDecoder {
   }
 
  private:
-  struct CloseFormat {
-    void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
-  };
-  struct FreeDecoder {
-    void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-  };
-  struct FreePacket {
-    void operator()(AVPacket* p) const { av_packet_free(&p); }
-  };
-  struct FreeFrame {
-    void operator()(AVFrame* f) const { av_frame_free(&f); }
-  };
-  std::unique_ptr<AVFormatContext, CloseFormat> format_;
-  std::unique_ptr<AVCodecContext, FreeDecoder> decoder_;
-  std::unique_ptr<AVPacket, FreePacket> packet_{av_packet_alloc()};
-  std::unique_ptr<AVFrame, FreeFrame> frame_{av_frame_alloc()};
+  InputPtr format_;
+  CodecPtr decoder_;
+  PacketPtr packet_{av_packet_alloc()};
+  FramePtr frame_{av_frame_alloc()};
   int stream_ = -1;
   bool flushing_ = false;
   int64_t min_timestamp_ = INT64_MIN;
