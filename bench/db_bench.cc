@@ -77,7 +77,7 @@ int Queue(const std::string& uri, int jobs, int batch, int pool, const std::vect
         std::string name = StrCat("bench-", t);
         while (!failed) {
           Result<std::vector<db::Job>> claimed =
-              db.Claim(name, batch, std::chrono::milliseconds(60'000));
+              db.Claim(name, batch, std::chrono::milliseconds(60'000), {});
           if (!claimed.ok()) {
             std::fprintf(stderr, "claim: %s\n", std::string(claimed.status().message()).c_str());
             failed = true;

@@ -271,6 +271,58 @@ TEST_F(FleetTest, KilledWorkersLoseNothingAndCommitEachSetOnce) {
             static_cast<size_t>(kSets * (kPerSet * 3 + 1)));
 }
 
+// A job names its pipeline; a worker started with --pipelines claims only those jobs and runs
+// each with the pipeline it names, so one queue feeds pools of machines for different methods.
+TEST_F(FleetTest, WorkersClaimOnlyThePipelinesTheyServe) {
+  Result<std::string> uri = sluice::testing::FreshPostgresDatabase();
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  UseDatabase(*uri);
+  auto submit = [&](const std::string& set, const std::string& pipeline) {
+    std::filesystem::path list = dir_.path() / (set + ".txt");
+    std::ofstream out(list);
+    for (const std::string& url : ServeSet(set, 2, 0ms)) out << url << "\n";
+    out.close();
+    ProcessResult submitted =
+        Sluice({"submit", list.string(), "--data", data().string(), "--pipeline", pipeline});
+    EXPECT_EQ(submitted.exit_code, 0) << submitted.err;
+  };
+  submit("for-defects", "defects");
+  submit("for-default", "default");
+  // The job's own pipeline, not --pipeline: drop the one WorkerArgs passes.
+  auto args = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> all = WorkerArgs(name, 30, std::move(extra));
+    auto at = std::find(all.begin(), all.end(), "--pipeline");
+    all.erase(at, at + 2);
+    return all;
+  };
+  ProcessResult pool = sluice::testing::RunProcess(
+      args("defects-pool", {"--pipelines", "defects", "--exit-when-idle"}), dir_.path(),
+      std::nullopt, {"SLUICE_DB=" + uri_});
+  ASSERT_EQ(pool.exit_code, 0) << pool.err;
+  std::map<std::string, db::Job> by_set;
+  for (const db::Job& job : Jobs()) by_set[job.set] = job;
+  EXPECT_EQ(by_set["for-defects"].state, db::JobState::kDone) << pool.err;
+  EXPECT_EQ(by_set["for-defects"].pipeline, "defects");
+  EXPECT_EQ(by_set["for-default"].state, db::JobState::kQueued) << "not this pool's job";
+  // The defects pipeline ran: the probe and the videos' summary, no image methods.
+  Result<std::vector<db::StepRow>> steps = db_->ListSteps("for-defects");
+  ASSERT_TRUE(steps.ok()) << steps.status();
+  EXPECT_FALSE(steps->empty());
+  for (const db::StepRow& step : *steps) {
+    EXPECT_TRUE(step.method == "media.probe" || step.method == "set.video_summary") << step.method;
+  }
+  ProcessResult any = sluice::testing::RunProcess(args("any", {"--exit-when-idle"}), dir_.path(),
+                                                  std::nullopt, {"SLUICE_DB=" + uri_});
+  ASSERT_EQ(any.exit_code, 0) << any.err;
+  for (const db::Job& job : Jobs()) EXPECT_EQ(job.state, db::JobState::kDone) << job.set;
+  // A pool for a pipeline that does not exist is refused before it claims anything.
+  ProcessResult bad =
+      sluice::testing::RunProcess(args("bad", {"--pipelines", "nope", "--exit-when-idle"}),
+                                  dir_.path(), std::nullopt, {"SLUICE_DB=" + uri_});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("no built-in pipeline 'nope'"), std::string::npos) << bad.err;
+}
+
 TEST_F(FleetTest, StoppedWorkerPastItsLeaseHasItsCommitRefused) {
   Result<std::string> uri = sluice::testing::FreshPostgresDatabase();
   ASSERT_TRUE(uri.ok()) << uri.status();

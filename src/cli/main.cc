@@ -192,6 +192,11 @@ int main(int argc, char** argv) {
                    "Attempts (crashes included) before the job is dead-lettered")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
+  submit_cmd
+      ->add_option("--pipeline", submit.pipeline,
+                   "Pipeline the job runs: built-in (default, video, defects) or a file "
+                   "the workers can read")
+      ->capture_default_str();
   submit_cmd->add_flag("--json", submit.json, "Print the job as JSON");
   add_queue_options(submit_cmd, submit.queue);
 
@@ -225,7 +230,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   worker_cmd->add_option("--pipeline", worker.pipeline,
-                         "Pipeline file (TOML), or a built-in one (default, video, defects)");
+                         "Run every job with this pipeline (file or built-in name) instead of "
+                         "the one it names");
+  worker_cmd
+      ->add_option("--pipelines", worker.pipelines,
+                   "Claim only jobs naming these pipelines (NAME,NAME...): a pool of machines "
+                   "for some methods")
+      ->delimiter(',');
   worker_cmd->add_option("--lease", worker.lease_seconds, "Seconds a claim lasts unrenewed")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));

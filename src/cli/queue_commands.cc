@@ -54,6 +54,7 @@ boost::json::object JobJson(const db::Job& job) {
   boost::json::object out{{"id", job.id},
                           {"token", job.token},
                           {"set", job.set},
+                          {"pipeline", job.pipeline},
                           {"state", db::JobStateName(job.state)},
                           {"priority", job.priority},
                           {"attempts", job.attempts},
@@ -85,8 +86,12 @@ int SubmitJob(SubmitConfig config) {
   Result<db::Submitted> submitted = queue->db().Submit({.set = config.set,
                                                         .urls = list->urls,
                                                         .priority = config.priority,
-                                                        .max_attempts = config.max_attempts});
-  if (!submitted.ok()) return Fail(kExitFatal, submitted.status());
+                                                        .max_attempts = config.max_attempts,
+                                                        .pipeline = config.pipeline});
+  if (!submitted.ok()) {
+    bool refused = submitted.status().code() == absl::StatusCode::kInvalidArgument;
+    return Fail(refused ? kExitBadInput : kExitFatal, submitted.status());
+  }
   if (config.json) {
     std::cout << JsonText(JobJson(submitted->job)) << std::endl;
   } else {
@@ -246,6 +251,11 @@ int RunWorker(WorkerConfig config) {
   if (!stack.ok()) return Fail(kExitBadInput, stack.status());
   Result<pipeline::PipelineDef> definition = app::PipelineFor(config.pipeline, (*stack)->registry);
   if (!definition.ok()) return Fail(kExitBadInput, definition.status());
+  // The pipelines this worker serves must exist here before it claims any.
+  for (const std::string& served : config.pipelines) {
+    Result<pipeline::PipelineDef> known = app::PipelineFor(served, (*stack)->registry);
+    if (!known.ok()) return Fail(kExitBadInput, known.status());
+  }
   Result<app::DataDir> data = OpenQueueData(config.queue, **process);
   if (!data.ok()) return Fail(kExitFatal, data.status());
   std::string name = config.name.empty() ? WorkerName() : config.name;
@@ -263,14 +273,22 @@ int RunWorker(WorkerConfig config) {
   auto millis = [](double seconds) {
     return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
   };
-  worker::WorkerOptions options{
-      .name = name,
-      .jobs = config.jobs,
-      .lease = millis(config.lease_seconds),
-      .poll = millis(config.poll_seconds),
-      .exit_when_idle = config.exit_when_idle,
-      .run = {
-          .concurrency = config.concurrency, .per_host = config.per_host, .fetch = config.fetch}};
+  worker::WorkerOptions options{.name = name,
+                                .jobs = config.jobs,
+                                .lease = millis(config.lease_seconds),
+                                .poll = millis(config.poll_seconds),
+                                .exit_when_idle = config.exit_when_idle,
+                                .run = {.concurrency = config.concurrency,
+                                        .per_host = config.per_host,
+                                        .fetch = config.fetch},
+                                .pipelines = config.pipelines};
+  // Each job runs the pipeline it names, unless --pipeline gives every job this worker's.
+  if (config.pipeline.empty()) {
+    const methods::Registry* registry = &(*stack)->registry;
+    options.resolve_pipeline = [registry](const std::string& named) {
+      return app::PipelineFor(named, *registry);
+    };
+  }
   ApplyTestHooks(options.run);
   ReportProviderOutages(**stack);
   WorkerLog log;

@@ -25,6 +25,8 @@ struct SubmitConfig {
   std::string set;   // default: the list's file name
   int priority = 0;
   int max_attempts = 3;
+  // The pipeline the job runs: a built-in name or a file the workers can read.
+  std::string pipeline = "default";
   bool json = false;
 };
 // Queues the list as one job and prints its token: 0, or 2 for a bad list, 1 when the queue
@@ -56,7 +58,10 @@ struct WorkerConfig {
   // Jobs (sets) run at once, each with `concurrency` items in flight; claimed in batches.
   int jobs = 1;
   http::FetchOptions fetch;
+  // Every claimed job runs this pipeline (file or built-in name) instead of the one it names.
   std::filesystem::path pipeline;
+  // Claim only jobs naming one of these pipelines; empty: any.
+  std::vector<std::string> pipelines;
   // Lease length; renewed every third of it. A worker silent for longer loses its job.
   double lease_seconds = 30;
   // How long an idle worker waits for a wake-up (Postgres NOTIFY) before claiming again.

@@ -14,8 +14,13 @@ namespace sluice::db {
 inline constexpr const char* kJobColumns =
     "id, token, set_name, state, priority, attempts, max_attempts, epoch, coalesce(worker, ''), "
     "coalesce(dedupe_key, ''), created_at, coalesce(started_at, 0), coalesce(finished_at, 0), "
-    "coalesce(lease_until, 0), coalesce(failure_cause, ''), coalesce(failure_details, '')";
-inline constexpr int kJobUrlsColumn = 16;
+    "coalesce(lease_until, 0), coalesce(failure_cause, ''), coalesce(failure_details, ''), "
+    "pipeline";
+inline constexpr int kJobUrlsColumn = 17;
+
+// `pipelines` as Claim's filter parameter: comma-separated, "" for any (the SQL tests
+// membership in it).
+std::string PipelineFilter(const std::vector<std::string>& pipelines);
 
 // Builds a Job from a row read through `text(column)` and `number(column)`; the URLs only when
 // `with_urls` (column kJobUrlsColumn: newline-separated).

@@ -34,6 +34,12 @@ Status LeaseLost(const Lease& lease) {
                         " was taken over by another worker; this worker's writes are refused"));
 }
 
+std::string PipelineFilter(const std::vector<std::string>& pipelines) {
+  std::string filter;
+  for (const std::string& name : pipelines) StrAppend(filter, filter.empty() ? "" : ",", name);
+  return filter;
+}
+
 Job JobFromRow(const std::function<std::string(int)>& text,
                const std::function<int64_t(int)>& number, bool with_urls) {
   Job job;
@@ -53,6 +59,7 @@ Job JobFromRow(const std::function<std::string(int)>& text,
   job.lease_until_ms = number(13);
   job.failure_cause = text(14);
   job.failure_details = text(15);
+  job.pipeline = text(16);
   if (with_urls) {
     std::string urls = text(kJobUrlsColumn);
     for (std::string_view url : Split(urls, "\n"))
@@ -90,6 +97,10 @@ Status ValidateJobSpec(const JobSpec& spec) {
       return absl::InvalidArgumentError("a URL contains a newline");
   }
   if (spec.max_attempts < 1) return absl::InvalidArgumentError("max_attempts must be at least 1");
+  if (spec.pipeline.empty() || spec.pipeline.find_first_of(",\n") != std::string::npos) {
+    return absl::InvalidArgumentError(
+        StrCat("the pipeline must be a name or a file without commas, not '", spec.pipeline, "'"));
+  }
   return absl::OkStatus();
 }
 

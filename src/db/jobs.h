@@ -46,6 +46,10 @@ struct JobSpec {
   int max_attempts = 3;
   // When set, a second Submit with the same key returns the first job (an SQS MessageId).
   std::string dedupe_key;
+  // The pipeline the job runs: a built-in name ("default", "video", "defects") or a pipeline
+  // file the workers can read. Workers may claim only some pipelines (Claim's `pipelines`).
+  // No commas. Default "default".
+  std::string pipeline = "default";
 };
 
 struct Job {
@@ -61,6 +65,7 @@ struct Job {
   std::string worker;  // the last claimant
   std::vector<std::string> urls;
   std::string dedupe_key;
+  std::string pipeline;
   // Milliseconds since the Unix epoch; 0 when not yet.
   int64_t created_ms = 0;
   int64_t started_ms = 0;
@@ -90,11 +95,12 @@ class JobStore {
 
   // Queues a job. InvalidArgument for an empty set name or URL list.
   virtual Result<Submitted> Submit(const JobSpec& spec) = 0;
-  // Claims up to `max_jobs` ready jobs for `worker` with leases of `lease`. Expired leases are
-  // reaped first (back to queued, or dead with cause "lease_expired" when out of attempts).
-  // Empty when nothing is ready.
+  // Claims up to `max_jobs` ready jobs for `worker` with leases of `lease`, of the pipelines
+  // named in `pipelines` only (empty: of any). Expired leases are reaped first (back to queued,
+  // or dead with cause "lease_expired" when out of attempts). Empty when nothing is ready.
   virtual Result<std::vector<Job>> Claim(std::string_view worker, int max_jobs,
-                                         std::chrono::milliseconds lease) = 0;
+                                         std::chrono::milliseconds lease,
+                                         const std::vector<std::string>& pipelines) = 0;
   // Renews `leases` for another `lease`. Returns the job ids whose lease is lost (their epoch
   // moved on, or they are no longer running): stop working on those.
   virtual Result<std::vector<int64_t>> Heartbeat(const std::vector<Lease>& leases,

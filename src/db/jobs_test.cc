@@ -30,12 +30,33 @@ Lease LeaseOf(const Job& job) { return {job.id, job.epoch}; }
 
 class JobStoreConformance : public BackendTest {
  protected:
-  std::vector<Job> Claim(std::string worker, int n, milliseconds lease = milliseconds(60'000)) {
-    Result<std::vector<Job>> jobs = db_->Claim(worker, n, lease);
+  std::vector<Job> Claim(std::string worker, int n, milliseconds lease = milliseconds(60'000),
+                         std::vector<std::string> pipelines = {}) {
+    Result<std::vector<Job>> jobs = db_->Claim(worker, n, lease, pipelines);
     EXPECT_TRUE(jobs.ok()) << jobs.status();
     return jobs.ok() ? *jobs : std::vector<Job>{};
   }
 };
+
+TEST_P(JobStoreConformance, WorkersClaimOnlyThePipelinesTheyServe) {
+  for (const char* pipeline : {"video", "defects", "default", "video"}) {
+    ASSERT_TRUE(
+        db_->Submit(
+               {.set = StrCat("s-", pipeline), .urls = {"http://x/a.mp4"}, .pipeline = pipeline})
+            .ok());
+  }
+  EXPECT_FALSE(db_->Submit({.set = "bad", .urls = {"http://x/a"}, .pipeline = "a,b"}).ok());
+  std::vector<Job> defects = Claim("defects-pool", 10, milliseconds(60'000), {"defects"});
+  ASSERT_EQ(defects.size(), 1u);
+  EXPECT_EQ(defects[0].pipeline, "defects");
+  std::vector<Job> video = Claim("video-pool", 10, milliseconds(60'000), {"video", "other"});
+  ASSERT_EQ(video.size(), 2u);
+  for (const Job& job : video) EXPECT_EQ(job.pipeline, "video");
+  EXPECT_TRUE(Claim("video-pool", 10, milliseconds(60'000), {"video"}).empty());
+  std::vector<Job> rest = Claim("any", 10);
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].pipeline, "default") << "a job names the default pipeline unless told";
+}
 
 TEST_P(JobStoreConformance, SubmitClaimComplete) {
   Result<Submitted> submitted = db_->Submit(Spec("brand"));
@@ -188,7 +209,7 @@ TEST_P(JobStoreConformance, ConcurrentClaimersNeverShareAJob) {
     claimers.emplace_back([&, t] {
       while (true) {
         Result<std::vector<Job>> jobs =
-            db_->Claim("w" + std::to_string(t), 3, milliseconds(60'000));
+            db_->Claim("w" + std::to_string(t), 3, milliseconds(60'000), {});
         if (!jobs.ok() || jobs->empty()) return;
         std::vector<Lease> leases;
         for (const Job& job : *jobs) leases.push_back(LeaseOf(job));

@@ -54,8 +54,26 @@ asio::awaitable<void> Worker::KeepLease(db::Job job, asio::steady_timer& stop, c
   }
 }
 
+asio::awaitable<Result<const pipeline::PipelineDef*>> Worker::PipelineOf(std::string name) {
+  if (!options_.resolve_pipeline || name.empty()) co_return &pipeline_;
+  auto known = resolved_.find(name);
+  if (known == resolved_.end()) {
+    auto resolve = [this, &name] { return options_.resolve_pipeline(name); };
+    Result<pipeline::PipelineDef> definition =
+        co_await runtime::RunOn(parts_.runtime->blocking(), resolve);
+    if (!definition.ok()) {
+      co_return Failure(absl::StatusCode::kInvalidArgument, "unknown_pipeline",
+                        StrCat("pipeline '", name, "': ", definition.status().message()));
+    }
+    known = resolved_.emplace(name, std::move(*definition)).first;
+  }
+  co_return &known->second;
+}
+
 asio::awaitable<Result<pipeline::SetReport>> Worker::RunLeased(db::Job job) {
   db::Lease lease{job.id, job.epoch};
+  SLUICE_CO_ASSIGN_OR_RETURN(const pipeline::PipelineDef* definition,
+                             co_await PipelineOf(job.pipeline));
   asio::steady_timer stop(parts_.runtime->loop_executor());
   bool lost = false;
   bool finished = false;
@@ -66,7 +84,7 @@ asio::awaitable<Result<pipeline::SetReport>> Worker::RunLeased(db::Job job) {
   pipeline::SetRunner runner(parts_, std::move(run));
   runners_.insert(&runner);
   if (counts_.stopped) runner.Stop();
-  Result<pipeline::SetReport> report = co_await runner.Run(job.set, job.urls, pipeline_);
+  Result<pipeline::SetReport> report = co_await runner.Run(job.set, job.urls, *definition);
   runners_.erase(&runner);
   if (report.ok() && report->interrupted()) {
     report = Failure(absl::StatusCode::kUnavailable, "worker_stopped",
@@ -112,7 +130,9 @@ asio::awaitable<WorkerCounts> Worker::Run() {
   while (!counts_.stopped) {
     int free = std::max(0, options_.jobs - running_);
     if (free > 0) {
-      auto claim = [&] { return parts_.db->Claim(options_.name, free, options_.lease); };
+      auto claim = [&] {
+        return parts_.db->Claim(options_.name, free, options_.lease, options_.pipelines);
+      };
       Result<std::vector<db::Job>> claimed =
           co_await runtime::RunOn(parts_.runtime->blocking(), claim);
       if (!claimed.ok()) {

@@ -17,6 +17,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <set>
 #include <string>
 
@@ -40,6 +42,13 @@ struct WorkerOptions {
   bool exit_when_idle = false;
   // How each set runs; `lease` is set per job.
   pipeline::SetRunOptions run;
+  // Claim only jobs naming one of these pipelines (a pool of machines for some methods).
+  // Empty: any job.
+  std::vector<std::string> pipelines;
+  // How a job's pipeline name becomes a pipeline (built-in names, files); called on the
+  // blocking pool, once per name. Null: every job runs the worker's own pipeline. A name it
+  // refuses fails the job for good with its error.
+  std::function<Result<pipeline::PipelineDef>(const std::string& name)> resolve_pipeline;
 };
 
 // What the worker did, for logs. Called on the event loop; must not block.
@@ -83,11 +92,14 @@ class Worker {
  private:
   boost::asio::awaitable<void> RunJob(db::Job job);
   boost::asio::awaitable<Result<pipeline::SetReport>> RunLeased(db::Job job);
+  // The pipeline a job names, resolved once per name (options_.resolve_pipeline).
+  boost::asio::awaitable<Result<const pipeline::PipelineDef*>> PipelineOf(std::string name);
   boost::asio::awaitable<void> KeepLease(db::Job job, boost::asio::steady_timer& stop,
                                          const bool& finished, bool& lost);
 
   pipeline::SetParts parts_;
   pipeline::PipelineDef pipeline_;
+  std::map<std::string, pipeline::PipelineDef> resolved_;
   WorkerOptions options_;
   intake::Intake* intake_;
   WorkerObserver* observer_;

@@ -98,6 +98,9 @@ CREATE TABLE checkpoints(
   entry text NOT NULL);
 CREATE INDEX checkpoints_by_set ON checkpoints(set_name, seq);
 )sql"},
+    {4, R"sql(
+ALTER TABLE jobs ADD COLUMN pipeline text NOT NULL DEFAULT 'default';
+)sql"},
 };
 
 constexpr int64_t kMigrationLock = 0x736c75696365;  // "sluice"

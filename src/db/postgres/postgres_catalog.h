@@ -47,7 +47,8 @@ class PostgresCatalog : public Database {
   // JobStore (postgres_jobs.cc).
   Result<Submitted> Submit(const JobSpec& spec) override;
   Result<std::vector<Job>> Claim(std::string_view worker, int max_jobs,
-                                 std::chrono::milliseconds lease) override;
+                                 std::chrono::milliseconds lease,
+                                 const std::vector<std::string>& pipelines) override;
   Result<std::vector<int64_t>> Heartbeat(const std::vector<Lease>& leases,
                                          std::chrono::milliseconds lease) override;
   Status Fail(const Lease& lease, const Status& cause, bool retryable,

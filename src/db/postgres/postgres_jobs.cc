@@ -52,12 +52,12 @@ Result<Submitted> PostgresCatalog::Submit(const JobSpec& spec) {
     SLUICE_RETURN_IF_ERROR(c.Transaction([&]() -> Status {
       SLUICE_ASSIGN_OR_RETURN(pg::Rows inserted, c.Exec(StrCat(R"sql(
             INSERT INTO jobs(token, set_name, state, priority, fair_rank, max_attempts, urls,
-                             dedupe_key, run_at, created_at)
+                             dedupe_key, run_at, created_at, pipeline)
             VALUES ($1, $2, 'queued', $3,
                     greatest(coalesce((SELECT max(fair_rank) + 1 FROM jobs
                                        WHERE set_name = $2 AND state IN ('queued', 'running')), 0),
                              coalesce((SELECT min(fair_rank) FROM jobs WHERE state = 'queued'), 0)),
-                    $4, $5, $6, sluice_now_ms(), sluice_now_ms())
+                    $4, $5, $6, sluice_now_ms(), sluice_now_ms(), $7)
             ON CONFLICT (dedupe_key) DO NOTHING
             RETURNING )sql",
                                                                kJobColumns, ", urls"),
@@ -67,7 +67,8 @@ Result<Submitted> PostgresCatalog::Submit(const JobSpec& spec) {
                                                             .Add(int64_t{spec.priority})
                                                             .Add(int64_t{spec.max_attempts})
                                                             .Add(urls)
-                                                            .AddOrNull(spec.dedupe_key)));
+                                                            .AddOrNull(spec.dedupe_key)
+                                                            .Add(spec.pipeline)));
       if (!inserted.empty()) {
         out = Submitted{ReadJobs(inserted, true)[0], true};
         return c.Exec(kNotify).status();
@@ -83,12 +84,14 @@ Result<Submitted> PostgresCatalog::Submit(const JobSpec& spec) {
 }
 
 Result<std::vector<Job>> PostgresCatalog::Claim(std::string_view worker, int max_jobs,
-                                                std::chrono::milliseconds lease) {
+                                                std::chrono::milliseconds lease,
+                                                const std::vector<std::string>& pipelines) {
   // Built once: the statement text is also its prepared-statement key.
   static const std::string claim_sql = [] {
     std::string sql = StrCat(R"sql(
     WITH picked AS (
       SELECT id FROM jobs WHERE state = 'queued' AND run_at <= sluice_now_ms()
+        AND ($4 = '' OR pipeline = ANY(string_to_array($4, ',')))
       ORDER BY priority DESC, fair_rank, id
       LIMIT $2 FOR UPDATE SKIP LOCKED)
     UPDATE jobs SET state = 'running', epoch = epoch + 1, attempts = attempts + 1, worker = $1,
@@ -128,7 +131,8 @@ Result<std::vector<Job>> PostgresCatalog::Claim(std::string_view worker, int max
                             c.Exec(claim_sql, pg::Params()
                                                   .Add(worker)
                                                   .Add(int64_t{max_jobs})
-                                                  .Add(static_cast<int64_t>(lease.count()))));
+                                                  .Add(static_cast<int64_t>(lease.count()))
+                                                  .Add(PipelineFilter(pipelines))));
     claimed = ReadJobs(rows, true);
     return absl::OkStatus();
   }));

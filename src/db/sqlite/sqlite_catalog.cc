@@ -99,6 +99,9 @@ CREATE TABLE checkpoints(
   entry TEXT NOT NULL);
 CREATE INDEX checkpoints_by_set ON checkpoints(set_name, seq);
 )sql"},
+    {6, R"sql(
+ALTER TABLE jobs ADD COLUMN pipeline TEXT NOT NULL DEFAULT 'default';
+)sql"},
 };
 constexpr int kBaseVersion = 2;
 

@@ -37,12 +37,12 @@ Result<Submitted> SqliteCatalog::Submit(const JobSpec& spec) {
     int64_t now = NowMillis();
     Statement insert(db_, R"sql(
       INSERT INTO jobs(token, set_name, state, priority, fair_rank, max_attempts, urls, dedupe_key,
-                       run_at, created_at)
+                       run_at, created_at, pipeline)
       VALUES (?1, ?2, 'queued', ?3,
               max(coalesce((SELECT max(fair_rank) + 1 FROM jobs
                             WHERE set_name = ?2 AND state IN ('queued', 'running')), 0),
                   coalesce((SELECT min(fair_rank) FROM jobs WHERE state = 'queued'), 0)),
-              ?4, ?5, ?6, ?7, ?7)
+              ?4, ?5, ?6, ?7, ?7, ?8)
       RETURNING id)sql");
     if (!insert.ok()) return Error("preparing job insert");
     insert.Bind(1, NewJobToken());
@@ -52,6 +52,7 @@ Result<Submitted> SqliteCatalog::Submit(const JobSpec& spec) {
     insert.Bind(5, JoinUrls(spec.urls));
     insert.BindOrNull(6, spec.dedupe_key);
     insert.Bind(7, now);
+    insert.Bind(8, spec.pipeline);
     if (sqlite3_step(insert.get()) != SQLITE_ROW) return Error("queueing the job");
     int64_t id = insert.Int(0);
     sqlite3_reset(insert.get());
@@ -80,7 +81,8 @@ Status SqliteCatalog::ReapExpiredLeases(int64_t now) {
 }
 
 Result<std::vector<Job>> SqliteCatalog::Claim(std::string_view worker, int max_jobs,
-                                              std::chrono::milliseconds lease) {
+                                              std::chrono::milliseconds lease,
+                                              const std::vector<std::string>& pipelines) {
   std::lock_guard lock(mu_);
   std::vector<Job> claimed;
   SLUICE_RETURN_IF_ERROR(InTransaction([&]() -> Status {
@@ -90,6 +92,7 @@ Result<std::vector<Job>> SqliteCatalog::Claim(std::string_view worker, int max_j
       UPDATE jobs SET state = 'running', epoch = epoch + 1, attempts = attempts + 1, worker = ?1,
                       started_at = ?2, lease_until = ?2 + ?3, heartbeat_at = ?2
       WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?2
+                   AND (?5 = '' OR instr(',' || ?5 || ',', ',' || pipeline || ',') > 0)
                    ORDER BY priority DESC, fair_rank, id LIMIT ?4)
       RETURNING )sql",
                                 kJobColumns, ", urls")
@@ -99,6 +102,7 @@ Result<std::vector<Job>> SqliteCatalog::Claim(std::string_view worker, int max_j
     claim.Bind(2, now);
     claim.Bind(3, static_cast<int64_t>(lease.count()));
     claim.Bind(4, int64_t{max_jobs});
+    claim.Bind(5, PipelineFilter(pipelines));
     int rc;
     while ((rc = sqlite3_step(claim.get())) == SQLITE_ROW) claimed.push_back(ReadJob(claim, true));
     if (rc != SQLITE_DONE) return Error("claiming jobs");

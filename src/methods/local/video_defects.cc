@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -97,6 +98,22 @@ bool LooksLikeBars(const cv::Mat& bgr) {
          StripesMatch(row, 0, w, kEbu);
 }
 
+// The frame in colour at a tenth of its size (at least 64 px wide): enough for stripes of
+// colour, and the price of a colour conversion of a few thousand pixels, not of the frame.
+cv::Mat SmallBgr(const media::VideoFrame& frame) {
+  int w = std::max(64, frame.y.cols / 10) / 2 * 2;
+  int h = std::max(2, (frame.y.rows * w / frame.y.cols) / 2 * 2);
+  cv::Mat i420(h * 3 / 2, w, CV_8UC1), bgr;
+  cv::resize(frame.y, i420.rowRange(0, h), cv::Size(w, h), 0, 0, cv::INTER_AREA);
+  cv::Mat u, v;
+  cv::resize(frame.u, u, cv::Size(w / 2, h / 2), 0, 0, cv::INTER_AREA);
+  cv::resize(frame.v, v, cv::Size(w / 2, h / 2), 0, 0, cv::INTER_AREA);
+  std::memcpy(i420.data + w * h, u.data, u.total());
+  std::memcpy(i420.data + w * h + u.total(), v.data, v.total());
+  cv::cvtColor(i420, bgr, cv::COLOR_YUV2BGR_I420);
+  return bgr;
+}
+
 // Whether a picture has the detail of a card (text, a logo): some strong edges.
 bool HasDetail(const cv::Mat& y) {
   cv::Mat edges;
@@ -161,7 +178,7 @@ class DefectsSink : public media::StreamSink {
     freeze_.Observe(frozen, frozen ? reference_time_ : frame.time_s);
 
     // Colour bars: checked on every frame, they are cheap at analysis size.
-    bars_.Observe(LooksLikeBars(frame.bgr()), frame.time_s);
+    bars_.Observe(LooksLikeBars(SmallBgr(frame)), frame.time_s);
 
     // Slate: a still, detailed, non-black, non-bars card from (nearly) the start.
     if (!slate_done_) TrackSlate(frame, black);
@@ -249,7 +266,7 @@ class DefectsSink : public media::StreamSink {
   void TrackSlate(const media::VideoFrame& frame, bool black) {
     if (slate_y_.empty()) {
       if (black) return;  // a slate may follow a few black frames
-      if (frame.time_s > slate_start_s_ || !HasDetail(frame.y) || LooksLikeBars(frame.bgr())) {
+      if (frame.time_s > slate_start_s_ || !HasDetail(frame.y) || LooksLikeBars(SmallBgr(frame))) {
         slate_done_ = true;
         return;
       }
