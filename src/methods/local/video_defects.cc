@@ -156,22 +156,38 @@ class DefectsSink : public media::StreamSink {
   void OnFrame(const media::VideoFrame& frame) override {
     double frame_end = frame.time_s + FrameDuration();
     last_frame_end_ = std::max(last_frame_end_, frame_end);
-    // Black: the share of pixels at or below the black level.
-    int black_pixels = 0;
+    // Black: the share of pixels at or below the black level (integer compares: vectorised).
+    const auto level = static_cast<uint8_t>(std::min(255.0, std::floor(black_level_)));
+    int64_t black_pixels = 0;
     for (int r = 0; r < frame.y.rows; ++r) {
       const uint8_t* p = frame.y.ptr<uint8_t>(r);
-      for (int c = 0; c < frame.y.cols; ++c) black_pixels += p[c] <= black_level_;
+      uint32_t row = 0;
+      for (int c = 0; c < frame.y.cols; ++c) row += p[c] <= level;
+      black_pixels += row;
     }
-    bool black = black_pixels >= black_ratio_ * static_cast<double>(frame.y.total());
+    bool black =
+        static_cast<double>(black_pixels) >= black_ratio_ * static_cast<double>(frame.y.total());
     black_.Observe(black, frame.time_s);
 
-    // Frozen: the planes together close to the first frame of the candidate span.
-    bool frozen = !reference_y_.empty() &&
-                  FrameMafd(frame, reference_y_, reference_u_, reference_v_) <= freeze_noise_;
+    // Frozen: the planes together close to the first frame of the candidate span. An eighth-
+    // size luma plane bounds the difference from below (the mean of differences is at least the
+    // difference of means), so a moving picture is known not frozen without the full sum.
+    cv::Mat small;
+    cv::resize(frame.y, small,
+               cv::Size(std::max(1, frame.y.cols / 8), std::max(1, frame.y.rows / 8)), 0, 0,
+               cv::INTER_AREA);
+    bool frozen = false;
+    if (!reference_y_.empty()) {
+      // Luma is two thirds of a 4:2:0 frame's samples.
+      bool surely_moving = Mafd(small, reference_small_) * 2 / 3 > freeze_noise_;
+      frozen = !surely_moving &&
+               FrameMafd(frame, reference_y_, reference_u_, reference_v_) <= freeze_noise_;
+    }
     if (!frozen) {
       frame.y.copyTo(reference_y_);
       frame.u.copyTo(reference_u_);
       frame.v.copyTo(reference_v_);
+      small.copyTo(reference_small_);
       reference_time_ = frame.time_s;
     }
     // The span starts at the reference frame (the first of the frozen run), as freezedetect.
@@ -300,7 +316,7 @@ class DefectsSink : public media::StreamSink {
 
   media::StreamInfo info_;
   double black_level_ = 0;
-  cv::Mat reference_y_, reference_u_, reference_v_;
+  cv::Mat reference_y_, reference_u_, reference_v_, reference_small_;
   double reference_time_ = 0;
   double last_frame_end_ = 0, audio_end_ = 0, duration_s_ = 0;
   ebur128_state* loudness_ = nullptr;
