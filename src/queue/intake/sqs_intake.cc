@@ -33,6 +33,12 @@ Result<db::JobSpec> JobSpecFromMessage(const std::string& body, std::string& man
   if (!set || !set->is_string() || set->as_string().empty())
     return BadMessage("the message has no \"set\" string");
   spec.set = std::string(set->as_string());
+  if (const boost::json::value* pipeline = message.if_contains("pipeline")) {
+    if (!pipeline->is_string() || pipeline->as_string().empty() ||
+        std::string_view(pipeline->as_string()).find(',') != std::string_view::npos)
+      return BadMessage("\"pipeline\" must be a pipeline's name or file, without commas");
+    spec.pipeline = std::string(pipeline->as_string());
+  }
   const boost::json::value* urls = message.if_contains("urls");
   const boost::json::value* manifest = message.if_contains("manifest");
   if ((urls != nullptr) == (manifest != nullptr))

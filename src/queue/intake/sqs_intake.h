@@ -35,7 +35,9 @@ struct SqsIntakeOptions {
   std::function<Status(std::string_view)> validate_set;
 };
 
-// The job a message asks for. InvalidArgument (cause "bad_message") naming what is wrong.
+// The job a message asks for: {"set", "urls": [...]} or {"set", "manifest": "s3://…"}, and
+// optionally "pipeline" (default "default"). InvalidArgument (cause "bad_message") naming what
+// is wrong.
 Result<db::JobSpec> JobSpecFromMessage(const std::string& body, std::string& manifest_uri);
 
 class SqsIntake : public Intake {

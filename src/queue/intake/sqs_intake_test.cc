@@ -20,14 +20,21 @@ TEST(JobSpecFromMessageTest, AcceptsUrlsOrAManifestAndNamesWhatIsWrong) {
   ASSERT_TRUE(urls.ok()) << urls.status();
   EXPECT_EQ(urls->set, "brand-a");
   EXPECT_EQ(urls->urls.size(), 2u);
+  EXPECT_EQ(urls->pipeline, "default");
   EXPECT_TRUE(manifest.empty());
+  Result<db::JobSpec> video = JobSpecFromMessage(
+      R"({"set": "spots", "urls": ["http://x/1.mp4"], "pipeline": "video"})", manifest);
+  ASSERT_TRUE(video.ok()) << video.status();
+  EXPECT_EQ(video->pipeline, "video");
   Result<db::JobSpec> listed =
       JobSpecFromMessage(R"({"set": "shard-7", "manifest": "s3://b/m.txt"})", manifest);
   ASSERT_TRUE(listed.ok()) << listed.status();
   EXPECT_EQ(manifest, "s3://b/m.txt");
   for (const char* bad :
        {"not json", "[]", R"({"urls": ["u"]})", R"({"set": "s"})", R"({"set": "s", "urls": []})",
-        R"({"set": "s", "urls": [1]})", R"({"set": "s", "urls": ["u"], "manifest": "s3://b/k"})"}) {
+        R"({"set": "s", "urls": [1]})", R"({"set": "s", "urls": ["u"], "manifest": "s3://b/k"})",
+        R"({"set": "s", "urls": ["u"], "pipeline": 3})",
+        R"({"set": "s", "urls": ["u"], "pipeline": "a,b"})"}) {
     std::string ignored;
     Result<db::JobSpec> spec = JobSpecFromMessage(bad, ignored);
     EXPECT_EQ(CauseOf(spec.status()), "bad_message") << bad;
