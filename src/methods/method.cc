@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <cmath>
 
 #include "common/json_text.h"
 #include "common/strings.h"
@@ -111,6 +112,12 @@ Cost& Cost::operator+=(const Cost& other) {
   provider_millis += other.provider_millis;
   return *this;
 }
+
+double NumberParam(const json::object& params, std::string_view name) {
+  return params.at(name).to_number<double>();
+}
+
+double RoundedSeconds(double seconds) { return std::round(seconds * 1000.0) / 1000.0; }
 
 Status RequireRange(const json::object& params, std::string_view name, double min, double max) {
   const json::value* value = params.if_contains(name);

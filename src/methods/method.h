@@ -227,6 +227,13 @@ Result<json::object> ResolveParams(const MethodSpec& spec, const json::object& g
 // refused before anything runs.
 Status RequireRange(const json::object& params, std::string_view name, double min, double max);
 
+// The numeric param `name` of resolved params (its presence and type were checked when they
+// were resolved).
+double NumberParam(const json::object& params, std::string_view name);
+
+// Seconds rounded to the millisecond, as result documents give times.
+double RoundedSeconds(double seconds);
+
 // ResolveParams, then the method's CompleteParams: what every step of `method` runs with.
 Result<json::object> ResolveMethodParams(const MethodBase& method, const json::object& given);
 

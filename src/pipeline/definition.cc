@@ -208,11 +208,14 @@ const std::vector<BuiltinStep>& LocalSteps() {
   return steps;
 }
 
+// The set steps of the default pipeline.
+const std::vector<const char*> kSetSteps = {"set.near_duplicates", "set.summary",
+                                            "set.video_summary"};
+
 }  // namespace
 
 PipelineDef DefaultPipeline(const methods::Registry& registry) {
-  return Built("default", registry, LocalSteps(),
-               {"set.near_duplicates", "set.summary", "set.video_summary"});
+  return Built("default", registry, LocalSteps(), kSetSteps);
 }
 
 Result<PipelineDef> BuiltinPipeline(std::string_view name, const methods::Registry& registry) {
@@ -222,8 +225,7 @@ Result<PipelineDef> BuiltinPipeline(std::string_view name, const methods::Regist
     const std::vector<MediaKind> video = {MediaKind::kVideo};
     for (const char* method : {"llm.content_type", "llm.describe", "llm.clips", "video.clips"})
       steps.push_back({method, video});
-    return Built("video", registry, steps,
-                 {"set.near_duplicates", "set.summary", "set.video_summary"});
+    return Built("video", registry, steps, kSetSteps);
   }
   if (name == "defects") {
     return Built("defects", registry, {{"media.probe", {}}, {"video.defects", {}}},

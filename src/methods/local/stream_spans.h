@@ -4,14 +4,12 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <cmath>
 #include <utility>
 #include <vector>
 
-namespace sluice::methods {
+#include "methods/method.h"
 
-// Seconds rounded to the millisecond, for result documents.
-inline double Round3(double seconds) { return std::round(seconds * 1000.0) / 1000.0; }
+namespace sluice::methods {
 
 class SpanTracker {
  public:
@@ -37,8 +35,9 @@ class SpanTracker {
   boost::json::array ToJson() const {
     boost::json::array out;
     for (const auto& [from, to] : spans_) {
-      out.push_back(boost::json::object{
-          {"start_s", Round3(from)}, {"end_s", Round3(to)}, {"duration_s", Round3(to - from)}});
+      out.push_back(boost::json::object{{"start_s", RoundedSeconds(from)},
+                                        {"end_s", RoundedSeconds(to)},
+                                        {"duration_s", RoundedSeconds(to - from)}});
     }
     return out;
   }

@@ -70,9 +70,9 @@ class ClipsMethod : public Method {
       bytes += static_cast<int64_t>(clip.mp4.size());
       clips.push_back(json::object{{"index", static_cast<int64_t>(i)},
                                    {"title", wanted.at("title")},
-                                   {"start_s", Round3(clip.start_s)},
-                                   {"end_s", Round3(clip.end_s)},
-                                   {"duration_s", Round3(clip.end_s - clip.start_s)},
+                                   {"start_s", RoundedSeconds(clip.start_s)},
+                                   {"end_s", RoundedSeconds(clip.end_s)},
+                                   {"duration_s", RoundedSeconds(clip.end_s - clip.start_s)},
                                    {"cut", clip.copied ? "copy" : "encode"},
                                    {"bytes", static_cast<int64_t>(clip.mp4.size())},
                                    {"clip", clip_name},

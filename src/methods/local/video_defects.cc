@@ -22,10 +22,6 @@
 namespace sluice::methods {
 namespace {
 
-double Param(const json::object& params, std::string_view name) {
-  return params.at(name).to_number<double>();
-}
-
 double DbToAmplitude(double db) { return std::pow(10.0, db / 20.0); }
 
 // Mean absolute difference of two planes of the same size, as a fraction of the 8-bit range.
@@ -124,19 +120,19 @@ bool HasDetail(const cv::Mat& y) {
 class DefectsSink : public media::StreamSink {
  public:
   explicit DefectsSink(const json::object& params)
-      : black_(Param(params, "black_min_duration_s")),
-        freeze_(Param(params, "freeze_min_duration_s")),
-        silence_(Param(params, "silence_min_duration_s")),
-        bars_(Param(params, "bars_min_duration_s")),
-        black_ratio_(Param(params, "black_picture_ratio")),
-        black_pixel_(Param(params, "black_pixel_threshold")),
-        freeze_noise_(DbToAmplitude(Param(params, "freeze_noise_db"))),
-        silence_noise_(static_cast<float>(DbToAmplitude(Param(params, "silence_noise_db")))),
-        clip_level_(static_cast<float>(Param(params, "clip_level"))),
-        clip_min_run_(static_cast<int>(Param(params, "clip_min_samples"))),
-        clip_gap_s_(Param(params, "clip_merge_s")),
-        slate_min_s_(Param(params, "slate_min_duration_s")),
-        slate_start_s_(Param(params, "slate_max_start_s")) {}
+      : black_(NumberParam(params, "black_min_duration_s")),
+        freeze_(NumberParam(params, "freeze_min_duration_s")),
+        silence_(NumberParam(params, "silence_min_duration_s")),
+        bars_(NumberParam(params, "bars_min_duration_s")),
+        black_ratio_(NumberParam(params, "black_picture_ratio")),
+        black_pixel_(NumberParam(params, "black_pixel_threshold")),
+        freeze_noise_(DbToAmplitude(NumberParam(params, "freeze_noise_db"))),
+        silence_noise_(static_cast<float>(DbToAmplitude(NumberParam(params, "silence_noise_db")))),
+        clip_level_(static_cast<float>(NumberParam(params, "clip_level"))),
+        clip_min_run_(static_cast<int>(NumberParam(params, "clip_min_samples"))),
+        clip_gap_s_(NumberParam(params, "clip_merge_s")),
+        slate_min_s_(NumberParam(params, "slate_min_duration_s")),
+        slate_start_s_(NumberParam(params, "slate_max_start_s")) {}
 
   ~DefectsSink() override {
     if (loudness_) ebur128_destroy(&loudness_);
@@ -230,15 +226,15 @@ class DefectsSink : public media::StreamSink {
   }
 
   json::object Output() const {
-    json::object out{{"duration_s", Round3(duration_s_)},
+    json::object out{{"duration_s", RoundedSeconds(duration_s_)},
                      {"black", black_.ToJson()},
                      {"frozen", freeze_.ToJson()},
                      {"color_bars", bars_.ToJson()},
                      {"silence", silence_.ToJson()}};
     if (slate_) {
-      out["slate"] = json::object{{"start_s", Round3(slate_->first)},
-                                  {"end_s", Round3(slate_->second)},
-                                  {"duration_s", Round3(slate_->second - slate_->first)}};
+      out["slate"] = json::object{{"start_s", RoundedSeconds(slate_->first)},
+                                  {"end_s", RoundedSeconds(slate_->second)},
+                                  {"duration_s", RoundedSeconds(slate_->second - slate_->first)}};
     } else {
       out["slate"] = nullptr;
     }
@@ -251,17 +247,19 @@ class DefectsSink : public media::StreamSink {
         if (ebur128_true_peak(loudness_, c, &channel_peak) == EBUR128_SUCCESS)
           peak = std::max(peak, channel_peak);
       }
-      json::object loudness{{"loudness_range_lu", Round3(range)}};
+      json::object loudness{{"loudness_range_lu", RoundedSeconds(range)}};
       // Silence has no loudness: -inf is reported as null.
-      loudness["integrated_lufs"] =
-          std::isfinite(integrated) ? json::value(Round3(integrated)) : json::value(nullptr);
+      loudness["integrated_lufs"] = std::isfinite(integrated)
+                                        ? json::value(RoundedSeconds(integrated))
+                                        : json::value(nullptr);
       loudness["true_peak_dbtp"] =
-          peak > 0 ? json::value(Round3(20 * std::log10(peak))) : json::value(nullptr);
+          peak > 0 ? json::value(RoundedSeconds(20 * std::log10(peak))) : json::value(nullptr);
       out["loudness"] = std::move(loudness);
       json::array clips;
       for (const auto& [from, to, samples] : clips_) {
-        clips.push_back(json::object{
-            {"start_s", Round3(from)}, {"end_s", Round3(to)}, {"clipped_samples", samples}});
+        clips.push_back(json::object{{"start_s", RoundedSeconds(from)},
+                                     {"end_s", RoundedSeconds(to)},
+                                     {"clipped_samples", samples}});
       }
       out["clipping"] = std::move(clips);
     } else {

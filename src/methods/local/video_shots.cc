@@ -27,10 +27,6 @@
 namespace sluice::methods {
 namespace {
 
-double Param(const json::object& params, std::string_view name) {
-  return params.at(name).to_number<double>();
-}
-
 // A frame reduced for comparison.
 struct Features {
   cv::Mat y, u, v;                 // small planes
@@ -93,13 +89,13 @@ struct Shot {
 class ShotsSink : public media::StreamSink {
  public:
   explicit ShotsSink(const json::object& params)
-      : cut_min_(Param(params, "cut_min_score")),
-        cut_ratio_(Param(params, "cut_ratio")),
-        window_(static_cast<size_t>(Param(params, "window"))),
-        gradual_step_(Param(params, "gradual_step")),
-        gradual_total_(Param(params, "gradual_total")),
-        min_shot_s_(Param(params, "min_shot_s")),
-        jpeg_quality_(static_cast<int>(Param(params, "keyframe_quality"))) {}
+      : cut_min_(NumberParam(params, "cut_min_score")),
+        cut_ratio_(NumberParam(params, "cut_ratio")),
+        window_(static_cast<size_t>(NumberParam(params, "window"))),
+        gradual_step_(NumberParam(params, "gradual_step")),
+        gradual_total_(NumberParam(params, "gradual_total")),
+        min_shot_s_(NumberParam(params, "min_shot_s")),
+        jpeg_quality_(static_cast<int>(NumberParam(params, "keyframe_quality"))) {}
 
   bool WantsAudio() const override { return false; }
 
@@ -156,24 +152,24 @@ class ShotsSink : public media::StreamSink {
       json::object doc{{"index", static_cast<int64_t>(s)},
                        {"start_frame", shot.start_frame},
                        {"end_frame", shot.end_frame},
-                       {"start_s", Round3(TimeOf(shot.start_frame))},
-                       {"end_s", Round3(TimeOf(shot.end_frame))},
+                       {"start_s", RoundedSeconds(TimeOf(shot.start_frame))},
+                       {"end_s", RoundedSeconds(TimeOf(shot.end_frame))},
                        {"transition", shot.transition}};
-      doc["duration_s"] = Round3(TimeOf(shot.end_frame) - TimeOf(shot.start_frame));
+      doc["duration_s"] = RoundedSeconds(TimeOf(shot.end_frame) - TimeOf(shot.start_frame));
       if (shot.transition == "gradual") doc["transition_frames"] = shot.transition_frames;
       if (!shot.keyframe_jpeg.empty()) {
         std::string name = StrCat("keyframe_", s);
         doc["keyframe"] = name;
         doc["keyframe_frame"] = shot.keyframe_frame;
-        doc["keyframe_s"] = Round3(TimeOf(shot.keyframe_frame));
+        doc["keyframe_s"] = RoundedSeconds(TimeOf(shot.keyframe_frame));
         out.artifacts.push_back({name, "image/jpeg", std::move(shot.keyframe_jpeg)});
       }
       shots.push_back(std::move(doc));
     }
     out.value = json::object{{"shot_count", static_cast<int64_t>(shots_.size())},
                              {"frames", frames_},
-                             {"frame_rate", Round3(info_.frame_rate)},
-                             {"duration_s", Round3(end_s_)},
+                             {"frame_rate", RoundedSeconds(info_.frame_rate)},
+                             {"duration_s", RoundedSeconds(end_s_)},
                              {"analysis_size", json::array{info_.width, info_.height}},
                              {"shots", std::move(shots)}};
     return out;

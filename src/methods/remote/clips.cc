@@ -10,8 +10,6 @@
 namespace sluice::methods::remote {
 namespace {
 
-double Round3(double s) { return std::round(s * 1000) / 1000; }
-
 // Boundaries a clip may snap to: where shots and transcript segments begin (for starts) and end
 // (for ends).
 struct Boundaries {
@@ -90,9 +88,12 @@ json::object ChooseClips(const json::array& proposed, const json::object& shots,
       drop(clip, StrCat("shorter than ", rules.min_s, " s"));
       continue;
     }
-    json::object doc{{"start_s", Round3(start)},          {"end_s", Round3(end)},
-                     {"duration_s", Round3(end - start)}, {"title", clip.at("title")},
-                     {"reason", clip.at("reason")},       {"score", clip.at("score")}};
+    json::object doc{{"start_s", RoundedSeconds(start)},
+                     {"end_s", RoundedSeconds(end)},
+                     {"duration_s", RoundedSeconds(end - start)},
+                     {"title", clip.at("title")},
+                     {"reason", clip.at("reason")},
+                     {"score", clip.at("score")}};
     candidates.push_back({std::move(doc), start, end, clip.at("score").to_number<double>()});
   }
   // Best first; a clip overlapping a better one goes.

@@ -180,10 +180,11 @@ std::vector<const json::object*> ShotsToShow(const ItemContext& item, int count)
   return shots;
 }
 
-// One keyframe per shot shown (ShotsToShow), read from the store.
-asio::awaitable<Result<std::vector<ImagePart>>> KeyframePictures(ItemContext item, int count) {
+// The keyframes of `shots` (ShotsToShow), read from the store.
+asio::awaitable<Result<std::vector<ImagePart>>> KeyframePictures(
+    ItemContext item, std::vector<const json::object*> shots) {
   std::vector<ImagePart> parts;
-  for (const json::object* shot : ShotsToShow(item, count)) {
+  for (const json::object* shot : shots) {
     SLUICE_CO_ASSIGN_OR_RETURN(
         std::string jpeg,
         co_await item.read_artifact("video.shots", std::string(shot->at("keyframe").as_string())));
@@ -242,9 +243,10 @@ class ImageChatMethod : public AsyncMethod, protected RemoteBase {
       co_return absl::InvalidArgumentError("frames must be between 1 and 16");
     std::vector<ImagePart> pictures;
     // A video whose shots are known is shown one keyframe per shot, not arbitrary moments.
-    if (item.kind == MediaKind::kVideo && item.read_artifact &&
-        !ShotsToShow(item, frames).empty()) {
-      SLUICE_CO_ASSIGN_OR_RETURN(pictures, co_await KeyframePictures(item, frames));
+    std::vector<const json::object*> shots;
+    if (item.kind == MediaKind::kVideo && item.read_artifact) shots = ShotsToShow(item, frames);
+    if (!shots.empty()) {
+      SLUICE_CO_ASSIGN_OR_RETURN(pictures, co_await KeyframePictures(item, std::move(shots)));
     } else {
       SLUICE_CO_ASSIGN_OR_RETURN(pictures, co_await runtime::RunOn(env_.runtime->cpu(), [&] {
                                    return PicturesForModel(item, max_side, frames);

@@ -25,8 +25,6 @@ constexpr int kRate = 16000;
 constexpr int kHop = kRate / 100;  // 10 ms frames for loudness
 
 double Seconds(int64_t samples) { return static_cast<double>(samples) / kRate; }
-double Round3(double s) { return std::round(s * 1000) / 1000; }
-
 struct Segment {
   double start_s = 0, end_s = 0;
   std::string text;
@@ -169,9 +167,10 @@ class TranscriptSink : public media::StreamSink {
                         .end_s = Seconds(base_) + words->back().end_s};
         for (const RecognizedWord& word : *words) {
           StrAppend(segment.text, segment.text.empty() ? "" : " ", word.word);
-          segment.words.push_back(json::object{{"word", word.word},
-                                               {"start_s", Round3(Seconds(base_) + word.start_s)},
-                                               {"end_s", Round3(Seconds(base_) + word.end_s)}});
+          segment.words.push_back(
+              json::object{{"word", word.word},
+                           {"start_s", RoundedSeconds(Seconds(base_) + word.start_s)},
+                           {"end_s", RoundedSeconds(Seconds(base_) + word.end_s)}});
         }
         segments_.push_back(std::move(segment));
       }
@@ -249,15 +248,16 @@ json::object TranscriptJson(std::vector<Segment>& segments, std::string engine, 
     if (trimmed.empty()) continue;
     StrAppend(text, text.empty() ? "" : " ", trimmed);
     words += static_cast<int64_t>(Split(trimmed, " ").size());
-    json::object doc{
-        {"start_s", Round3(segment.start_s)}, {"end_s", Round3(segment.end_s)}, {"text", trimmed}};
+    json::object doc{{"start_s", RoundedSeconds(segment.start_s)},
+                     {"end_s", RoundedSeconds(segment.end_s)},
+                     {"text", trimmed}};
     if (!segment.words.empty()) doc["words"] = std::move(segment.words);
     out.push_back(std::move(doc));
   }
   return json::object{{"engine", std::move(engine)},
                       {"text", text},
                       {"word_count", words},
-                      {"duration_s", Round3(duration)},
+                      {"duration_s", RoundedSeconds(duration)},
                       {"segments", std::move(out)}};
 }
 

@@ -203,7 +203,7 @@ class VideoSummaryMethod : public SetMethod {
     for (const auto& [kind, count] : defects) by_kind[kind] = count;
     for (const auto& [type, count] : content_types) by_type[type] = count;
     return SetOutput{.value = json::object{{"videos", videos},
-                                           {"duration_s", std::round(duration * 1000) / 1000},
+                                           {"duration_s", RoundedSeconds(duration)},
                                            {"shots", shots},
                                            {"transcribed_words", words},
                                            {"clips", clips},
