@@ -13,6 +13,7 @@ extern "C" {
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -59,8 +60,13 @@ class Cutter {
     SLUICE_ASSIGN_OR_RETURN(int64_t keyframe, FirstVideoPacketPts());
     double frame_s = FrameSeconds();
     bool on_keyframe = std::abs((keyframe - start_) * av_q2d(video->time_base)) < frame_s / 2;
-    copy_ = options_.mode == ClipMode::kCopy || (options_.mode == ClipMode::kAuto && on_keyframe);
-    if (copy_) start_ = std::min(start_, keyframe);  // a copy begins at the keyframe
+    if (options_.mode == ClipMode::kCopy || (options_.mode == ClipMode::kAuto && on_keyframe)) {
+      cut_ = ClipCut::kCopied;
+      copying_ = true;
+      start_ = std::min(start_, keyframe);  // a copy begins at the keyframe
+    } else if (options_.mode == ClipMode::kAuto && ReadParameterSets() && FindResumeKeyframe()) {
+      cut_ = ClipCut::kSmart;
+    }
     // Start over from the keyframe with the muxer ready.
     av_seek_frame(input_.get(), video_, keyframe, AVSEEK_FLAG_BACKWARD);
     scratch_.path =
@@ -74,10 +80,15 @@ class Cutter {
     std::stringstream bytes;
     bytes << in.rdbuf();
     if (!in) return absl::DataLossError("cannot read the clip back from its scratch file");
+    double tb = av_q2d(video->time_base);
+    double encoded_s = cut_ == ClipCut::kCopied  ? 0
+                       : cut_ == ClipCut::kSmart ? (resume_ - start_) * tb
+                                                 : end_s_ - start_s_;
     return Clip{.mp4 = bytes.str(),
-                .start_s = start_ * av_q2d(video->time_base) - StreamStart(video),
+                .start_s = start_ * tb - StreamStart(video),
                 .end_s = end_s_,
-                .copied = copy_};
+                .cut = cut_,
+                .encoded_s = encoded_s};
   }
 
  private:
@@ -123,6 +134,82 @@ class Cutter {
     return Undecodable("no picture after the seek point");
   }
 
+  // A smart cut splices re-encoded pictures before copied ones in one H.264 track, so it needs
+  // the source's parameter sets (from its avcC record) to repeat where the copy resumes: the
+  // decoder then switches back from the encoder's. False for other codecs and layouts.
+  bool ReadParameterSets() {
+    const AVCodecParameters* par = input_->streams[video_]->codecpar;
+    const uint8_t* avcc = par->extradata;
+    size_t size = par->extradata_size > 0 ? static_cast<size_t>(par->extradata_size) : 0;
+    if (par->codec_id != AV_CODEC_ID_H264 || size < 7 || avcc[0] != 1) return false;
+    nal_length_size_ = (avcc[4] & 3) + 1;
+    size_t at = 5;
+    for (int kind = 0; kind < 2; ++kind) {  // the SPS, then the PPS
+      if (at >= size) return false;
+      int count = kind == 0 ? avcc[at] & 0x1f : avcc[at];
+      ++at;
+      for (int i = 0; i < count; ++i) {
+        if (at + 2 > size) return false;
+        size_t length = (size_t{avcc[at]} << 8) | avcc[at + 1];
+        at += 2;
+        if (at + length > size) return false;
+        AppendNal(parameter_sets_, avcc + at, length);
+        at += length;
+      }
+    }
+    return !parameter_sets_.empty();
+  }
+
+  // The first keyframe after the start and before the end, where copying can take over.
+  bool FindResumeKeyframe() {
+    while (av_read_frame(input_.get(), packet_.get()) >= 0) {
+      bool key = packet_->stream_index == video_ && (packet_->flags & AV_PKT_FLAG_KEY);
+      int64_t pts = packet_->pts, dts = packet_->dts;
+      av_packet_unref(packet_.get());
+      if (!key || pts == AV_NOPTS_VALUE || pts <= start_) continue;
+      if (pts >= end_) return false;
+      resume_ = pts;
+      resume_delay_ = dts != AV_NOPTS_VALUE ? pts - dts : 0;
+      return true;
+    }
+    return false;
+  }
+
+  void AppendNal(std::string& out, const uint8_t* nal, size_t length) const {
+    for (int shift = 8 * (nal_length_size_ - 1); shift >= 0; shift -= 8)
+      out.push_back(static_cast<char>((length >> shift) & 0xff));
+    out.append(reinterpret_cast<const char*>(nal), length);
+  }
+
+  // The encoder writes Annex B (start codes, its own parameter sets in band); the track stores
+  // NAL units behind their lengths, as the source's avcC record says.
+  std::string LengthPrefixed(const uint8_t* data, size_t size) const {
+    std::string out;
+    auto start_code_at = [&](size_t i) {
+      return i + 3 <= size && data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1;
+    };
+    size_t i = 0;
+    while (i < size && !start_code_at(i)) ++i;
+    while (i < size) {
+      size_t begin = i + 3, end = begin;
+      while (end < size && !start_code_at(end)) ++end;
+      size_t next = end;
+      while (end > begin && data[end - 1] == 0) --end;  // a 4-byte start code's leading zero
+      if (end > begin) AppendNal(out, data + begin, end - begin);
+      i = next;
+    }
+    return out;
+  }
+
+  static void ReplacePayload(AVPacket* packet, std::string_view payload) {
+    PacketPtr fresh(av_packet_alloc());
+    av_new_packet(fresh.get(), static_cast<int>(payload.size()));
+    std::memcpy(fresh->data, payload.data(), payload.size());
+    av_packet_copy_props(fresh.get(), packet);
+    av_packet_unref(packet);
+    av_packet_move_ref(packet, fresh.get());
+  }
+
   Status OpenOutput() {
     AVFormatContext* raw = nullptr;
     if (avformat_alloc_output_context2(&raw, nullptr, "mp4", scratch_.path.c_str()) < 0)
@@ -130,12 +217,15 @@ class Cutter {
     output_.reset(raw);
     const AVStream* in_video = input_->streams[video_];
     AVStream* out_video = avformat_new_stream(output_.get(), nullptr);
-    if (copy_) {
+    if (cut_ == ClipCut::kEncoded) {
+      SLUICE_RETURN_IF_ERROR(OpenCodecs(in_video));
+      avcodec_parameters_from_context(out_video->codecpar, encoder_.get());
+      out_video->time_base = encoder_->time_base;
+    } else {
+      if (cut_ == ClipCut::kSmart) SLUICE_RETURN_IF_ERROR(OpenCodecs(in_video));
       avcodec_parameters_copy(out_video->codecpar, in_video->codecpar);
       out_video->codecpar->codec_tag = 0;
       out_video->time_base = in_video->time_base;
-    } else {
-      SLUICE_RETURN_IF_ERROR(OpenCodecs(in_video, out_video));
     }
     out_video_ = out_video->index;
     if (audio_ >= 0) {
@@ -155,7 +245,7 @@ class Cutter {
     return absl::OkStatus();
   }
 
-  Status OpenCodecs(const AVStream* in_video, AVStream* out_video) {
+  Status OpenCodecs(const AVStream* in_video) {
     const AVCodec* decoder = avcodec_find_decoder(in_video->codecpar->codec_id);
     if (!decoder) return Undecodable("no decoder for the picture stream");
     decoder_.reset(avcodec_alloc_context3(decoder));
@@ -177,14 +267,18 @@ class Cutter {
     AVRational rate = av_guess_frame_rate(input_.get(), const_cast<AVStream*>(in_video), nullptr);
     if (rate.num > 0) encoder_->framerate = rate;
     encoder_->thread_count = 1;  // parallelism comes from the CPU pool
-    if (output_->oformat->flags & AVFMT_GLOBALHEADER)
+    if (cut_ == ClipCut::kSmart) {
+      // Parameter sets in band (the track's avcC is the source's), and no reordering: with
+      // decode order equal to display order the head's decode times can all precede the first
+      // copied packet's.
+      encoder_->max_b_frames = 0;
+    } else if (output_->oformat->flags & AVFMT_GLOBALHEADER) {
       encoder_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    }
     av_opt_set(encoder_->priv_data, "preset", "veryfast", 0);
     av_opt_set(encoder_->priv_data, "crf", std::to_string(options_.crf).c_str(), 0);
     if (avcodec_open2(encoder_.get(), encoder, nullptr) < 0)
       return absl::InternalError("cannot open the H.264 encoder");
-    avcodec_parameters_from_context(out_video->codecpar, encoder_.get());
-    out_video->time_base = encoder_->time_base;
     return absl::OkStatus();
   }
 
@@ -206,23 +300,42 @@ class Cutter {
         SLUICE_RETURN_IF_ERROR(
             Write(owned.get(), input_->streams[audio_]->time_base, audio_start, out_audio_));
       } else if (owned->stream_index == video_) {
-        if (copy_) {
-          if (pts >= end_) {
-            video_done = true;
-            continue;
-          }
-          SLUICE_RETURN_IF_ERROR(Write(owned.get(), video->time_base, start_, out_video_));
-        } else {
-          SLUICE_RETURN_IF_ERROR(Reencode(owned.get(), video_done));
+        if (cut_ == ClipCut::kSmart && !copying_ && pts == resume_ &&
+            (owned->flags & AV_PKT_FLAG_KEY)) {
+          SLUICE_RETURN_IF_ERROR(FinishHead());
+          // The source's parameter sets again, so the decoder leaves the encoder's behind.
+          std::string payload = parameter_sets_;
+          payload.append(reinterpret_cast<const char*>(owned->data), owned->size);
+          ReplacePayload(owned.get(), payload);
+          copying_ = true;
         }
+        if (!copying_) {
+          SLUICE_RETURN_IF_ERROR(Reencode(owned.get(), video_done));
+          continue;
+        }
+        if (pts >= end_) {
+          video_done = true;
+          continue;
+        }
+        // Leading pictures of an open GOP belong to the head, which has them re-encoded.
+        if (cut_ == ClipCut::kSmart && pts < resume_) continue;
+        SLUICE_RETURN_IF_ERROR(Write(owned.get(), video->time_base, start_, out_video_));
       }
     }
-    if (!copy_) {
+    if (cut_ == ClipCut::kSmart && !copying_) return Undecodable("the clip's keyframe vanished");
+    if (cut_ == ClipCut::kEncoded) {
       bool ignored = false;
       SLUICE_RETURN_IF_ERROR(Reencode(nullptr, ignored));
       SLUICE_RETURN_IF_ERROR(Encode(nullptr));
     }
     return absl::OkStatus();
+  }
+
+  // The head's last pictures out of the decoder and the encoder, before the copy resumes.
+  Status FinishHead() {
+    bool ignored = false;
+    SLUICE_RETURN_IF_ERROR(Reencode(nullptr, ignored));
+    return Encode(nullptr);
   }
 
   Status Write(AVPacket* packet, AVRational from, int64_t origin, int stream) {
@@ -275,6 +388,15 @@ class Cutter {
     PacketPtr out(av_packet_alloc());
     while (avcodec_receive_packet(encoder_.get(), out.get()) == 0) {
       out->stream_index = out_video_;
+      // libx264 leaves durations out; without one the muxer's edit list drops the last picture.
+      if (out->duration <= 0 && encoder_->framerate.num > 0)
+        out->duration = av_rescale_q(1, av_inv_q(encoder_->framerate), encoder_->time_base);
+      if (cut_ == ClipCut::kSmart) {
+        ReplacePayload(out.get(), LengthPrefixed(out->data, static_cast<size_t>(out->size)));
+        // Decode times as far behind as the copied part's, so they keep rising across the
+        // splice (the encoder's pictures are in display order).
+        out->dts = out->pts - resume_delay_;
+      }
       av_packet_rescale_ts(out.get(), encoder_->time_base, output_->streams[out_video_]->time_base);
       if (av_interleaved_write_frame(output_.get(), out.get()) < 0)
         return Undecodable("cannot write a packet of the clip");
@@ -294,13 +416,32 @@ class Cutter {
   ScratchFile scratch_;
   int video_ = -1, audio_ = -1, out_video_ = -1, out_audio_ = -1;
   int64_t start_ = 0, end_ = 0;  // in the video stream's time base
-  bool copy_ = false;
+  ClipCut cut_ = ClipCut::kEncoded;
+  // For a smart cut: the keyframe where copying resumes, its decode delay (pts - dts), and the
+  // source's SPS and PPS behind lengths of nal_length_size_ bytes.
+  int64_t resume_ = 0, resume_delay_ = 0;
+  int nal_length_size_ = 4;
+  std::string parameter_sets_;
+  bool copying_ = false;  // packets are copied from here on (at once for kCopied, never kEncoded)
 };
 
 }  // namespace
 
+std::string_view ClipCutName(ClipCut cut) {
+  switch (cut) {
+    case ClipCut::kCopied:
+      return "copy";
+    case ClipCut::kSmart:
+      return "smart";
+    case ClipCut::kEncoded:
+      return "encode";
+  }
+  return "encode";
+}
+
 Result<Clip> CutClip(const std::filesystem::path& file, double start_s, double end_s,
                      const ClipOptions& options) {
+  av_log_set_level(AV_LOG_QUIET);  // failures come back as a Status, not on stderr
   return Cutter(file, start_s, end_s, options).Run();
 }
 

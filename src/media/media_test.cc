@@ -1,14 +1,17 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
+#include "media/clip.h"
 #include "media/frame.h"
 #include "media/image.h"
 #include "media/image_header.h"
 #include "media/probe.h"
 #include "testing/fixtures.h"
+#include "testing/subprocess.h"
 #include "testing/temp_dir.h"
 
 namespace sluice::media {
@@ -148,6 +151,71 @@ TEST_F(MediaTest, SharedImageDecodesOnceAcrossThreads) {
   EXPECT_EQ(shared->decodes(), 1);
   for (const cv::Mat* m : seen) EXPECT_EQ(m, seen[0]);
   EXPECT_EQ(seen[0]->cols, 800);
+}
+
+// The MD5 of every decoded picture of `file`, in display order; `errors` gets what the decoder
+// complained of.
+std::vector<std::string> PictureHashes(const std::filesystem::path& file, std::string& errors) {
+  sluice::testing::ProcessResult run = sluice::testing::RunProcess(
+      {"/usr/bin/ffmpeg", "-v", "error", "-i", file.string(), "-map", "0:v", "-f", "framemd5", "-"},
+      file.parent_path());
+  errors = run.err;
+  std::vector<std::string> hashes;
+  std::istringstream lines(run.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    hashes.push_back(line.substr(line.rfind(',') + 1));
+  }
+  return hashes;
+}
+
+TEST_F(MediaTest, SmartCutReencodesOnlyTheHeadAndCopiesTheRestBitForBit) {
+  // 10 s at 25 fps with B-frames and a keyframe every 2 s; a clip from 3.0 to 7.0 s starts
+  // mid-GOP and copying can take over at the keyframe at 4.0 s.
+  auto source = sluice::testing::MakeFromFilterGraph(
+      dir_.path(), "gop.mp4", "testsrc2=size=320x240:rate=25:d=10[out_v];sine=f=440:d=10[out_a]",
+      {"-c:v", "libx264", "-preset", "veryfast", "-bf", "3", "-g", "50", "-keyint_min", "50",
+       "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac"});
+  Result<Clip> clip = CutClip(source, 3.0, 7.0);
+  ASSERT_TRUE(clip.ok()) << clip.status();
+  EXPECT_EQ(clip->cut, ClipCut::kSmart);
+  EXPECT_NEAR(clip->start_s, 3.0, 0.02);
+  EXPECT_NEAR(clip->encoded_s, 1.0, 0.02);
+  auto file = dir_.path() / "clip.mp4";
+  std::ofstream(file, std::ios::binary) << clip->mp4;
+  std::string errors;
+  std::vector<std::string> original = PictureHashes(source, errors);
+  ASSERT_EQ(original.size(), 250u) << errors;
+  std::vector<std::string> cut = PictureHashes(file, errors);
+  EXPECT_EQ(errors, "") << "the splice decodes cleanly";
+  // 4 s of pictures; a copy ends on the last picture whose references it holds, so with
+  // reordering it may stop up to two pictures early.
+  ASSERT_GE(cut.size(), 98u);
+  ASSERT_LE(cut.size(), 100u);
+  for (size_t i = 25; i < cut.size(); ++i)
+    EXPECT_EQ(cut[i], original[75 + i]) << "copied picture " << i << " differs";
+  // The re-encoded head shows the same pictures as the source, within compression loss.
+  Result<cv::Mat> first = FrameAt(file, 0), wanted = FrameAt(source, 3.0);
+  ASSERT_TRUE(first.ok() && wanted.ok());
+  EXPECT_GT(cv::PSNR(*first, *wanted), 30);
+  // Forced to re-encode everything, the same clip is all new pictures.
+  Result<Clip> encoded = CutClip(source, 3.0, 7.0, {.mode = ClipMode::kEncode});
+  ASSERT_TRUE(encoded.ok()) << encoded.status();
+  EXPECT_EQ(encoded->cut, ClipCut::kEncoded);
+  EXPECT_NEAR(encoded->encoded_s, 4.0, 0.02);
+}
+
+TEST_F(MediaTest, ClipsWithNoKeyframeInsideAreReencodedWhole) {
+  auto source = sluice::testing::MakeFromFilterGraph(
+      dir_.path(), "gop.mp4", "testsrc2=size=320x240:rate=25:d=10[out_v]",
+      {"-c:v", "libx264", "-preset", "veryfast", "-g", "250", "-pix_fmt", "yuv420p"});
+  Result<Clip> clip = CutClip(source, 3.0, 5.0);
+  ASSERT_TRUE(clip.ok()) << clip.status();
+  EXPECT_EQ(clip->cut, ClipCut::kEncoded);
+  auto file = dir_.path() / "clip.mp4";
+  std::ofstream(file, std::ios::binary) << clip->mp4;
+  std::string errors;
+  EXPECT_EQ(PictureHashes(file, errors).size(), 50u) << errors;
 }
 
 }  // namespace

@@ -25,13 +25,13 @@ class ClipsMethod : public Method {
   const MethodSpec& spec() const override {
     static const MethodSpec spec{
         .name = "video.clips",
-        .version = 1,
+        .version = 2,
         .kinds = {MediaKind::kVideo},
         .inputs = {"file", "result:llm.clips"},
         .description =
             "The clips llm.clips chose, cut into MP4 files (packets copied when a "
-            "clip starts on a keyframe, the picture re-encoded otherwise) with a "
-            "poster each",
+            "clip starts on a keyframe; otherwise only the picture up to the next "
+            "keyframe re-encoded, or all of it with mode=encode) with a poster each",
         .params = {{"mode", "auto"}, {"crf", 23}, {"max_clips", 10}, {"poster_width", 640}}};
     return spec;
   }
@@ -73,7 +73,8 @@ class ClipsMethod : public Method {
                                    {"start_s", RoundedSeconds(clip.start_s)},
                                    {"end_s", RoundedSeconds(clip.end_s)},
                                    {"duration_s", RoundedSeconds(clip.end_s - clip.start_s)},
-                                   {"cut", clip.copied ? "copy" : "encode"},
+                                   {"cut", media::ClipCutName(clip.cut)},
+                                   {"encoded_s", RoundedSeconds(clip.encoded_s)},
                                    {"bytes", static_cast<int64_t>(clip.mp4.size())},
                                    {"clip", clip_name},
                                    {"poster", poster_name}});

@@ -503,12 +503,14 @@ TEST_F(RemoteMethodsTest, ClipsAreChosenThenCutIntoPlayableFiles) {
     ASSERT_TRUE(poster.ok());
     EXPECT_TRUE(poster->starts_with("\xff\xd8")) << "a JPEG";
   }
-  // Far from any boundary and off a keyframe, "auto" re-encodes so the clip starts as asked.
+  // Far from any boundary and off a keyframe, "auto" re-encodes the head up to the keyframe at
+  // 10 s and copies the rest, so the clip starts as asked.
   fake_->AnswerChatsWith(
       R"({"clips":[{"start":8.5,"end":15.5,"title":"late","reason":"r","score":0.5}]})");
   Result<StepResult> off = rt_.Run(runner.Run("video.clips", video));
   ASSERT_TRUE(off.ok() && off->status.ok()) << off->status;
-  EXPECT_EQ(off->output.at("clips").at(0).at("cut"), "encode");
+  EXPECT_EQ(off->output.at("clips").at(0).at("cut"), "smart");
+  EXPECT_NEAR(off->output.at("clips").at(0).at("encoded_s").to_number<double>(), 1.5, 0.05);
   EXPECT_NEAR(probe_duration(*off, "clip_0"), 7.0, 0.1);
 }
 
