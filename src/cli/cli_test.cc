@@ -734,6 +734,21 @@ TEST_F(CliTest, TryRecordsCassettesAndReplaysThemWithNoNetwork) {
   EXPECT_NE(missing.out.find("not_recorded"), std::string::npos) << missing.out;
 }
 
+// The committed video cassettes (methods/remote/testdata) serve `sluice try` with no server:
+// the shots and the local transcript are made here, the provider's clips proposal is replayed.
+TEST_F(CliTest, TryChoosesVideoClipsFromCommittedCassettes) {
+  std::filesystem::path testdata =
+      std::filesystem::path(__FILE__).parent_path().parent_path() / "methods/remote/testdata";
+  ProcessResult clips = Sluice({"try", "llm.clips", (testdata / "talk.mp4").string(), "--replay",
+                                (testdata / "cassettes").string(), "--data", data().string()});
+  ASSERT_EQ(clips.exit_code, 0) << clips.err << clips.out;
+  boost::json::object tried = Json(clips.out);
+  const boost::json::array& chosen = tried.at("output").at("clips").as_array();
+  ASSERT_EQ(chosen.size(), 1u) << clips.out;
+  EXPECT_DOUBLE_EQ(chosen[0].at("start_s").to_number<double>(), 4.0);
+  EXPECT_DOUBLE_EQ(chosen[0].at("end_s").to_number<double>(), 12.0);
+}
+
 // A provider nobody answers for: `sluice try` says so while it waits and fails within the
 // provider's call timeout instead of waiting out max_outage_wait (15 min by default).
 TEST_F(CliTest, TryAgainstAProviderThatIsDownSaysSoAndGivesUp) {

@@ -43,7 +43,7 @@ CassetteHarness::~CassetteHarness() = default;
 Result<StepResult> CassetteHarness::Try(const std::string& method,
                                         const std::filesystem::path& file, json::object params) {
   SLUICE_RETURN_IF_ERROR(setup_);
-  MethodRunner runner(registry_, runtime_, nullptr);
+  MethodRunner runner(registry_, runtime_, &store_);
   return runtime_.Run(runner.Run(method, file, std::move(params)));
 }
 

@@ -16,6 +16,7 @@
 #include "methods/registry.h"
 #include "methods/remote/cassette.h"
 #include "methods/remote/config.h"
+#include "storage/memory/memory_blob_store.h"
 
 namespace sluice::methods::remote {
 
@@ -26,12 +27,13 @@ class CassetteHarness {
                            std::optional<ProvidersConfig> config = std::nullopt);
   ~CassetteHarness();
 
-  // The step result of `method` on `file` (prerequisites first, as `sluice try`). Errors as
-  // MethodRunner::Run, plus the config's.
+  // The step result of `method` on `file` (prerequisites first, as `sluice try`); artifacts
+  // (keyframes, clips) go to store(). Errors as MethodRunner::Run, plus the config's.
   Result<StepResult> Try(const std::string& method, const std::filesystem::path& file,
                          json::object params = {});
   bool recording() const { return recording_; }
   const Registry& registry() const { return registry_; }
+  storage::MemoryBlobStore& store() { return store_; }
 
  private:
   runtime::Runtime runtime_;
@@ -43,6 +45,7 @@ class CassetteHarness {
   std::unique_ptr<Transport> cassette_;
   std::unique_ptr<Providers> providers_;
   Registry registry_;
+  storage::MemoryBlobStore store_;
 };
 
 }  // namespace sluice::methods::remote

@@ -638,5 +638,55 @@ TEST(CassetteHarnessTest, RemoteMethodsRunOfflineFromCommittedCassettes) {
   EXPECT_EQ(CauseOf(other->status), "not_recorded") << "another prompt is another request";
 }
 
+// The video methods' provider calls, replayed from committed cassettes: a 12 s video of three
+// 4 s shots with speech (testdata/talk.mp4). Re-record with SLUICE_RECORD_CASSETTES=1: the
+// test then starts the fake provider and has it propose the clips below.
+TEST(CassetteHarnessTest, VideoMethodsRunOfflineFromCommittedCassettes) {
+  std::filesystem::path testdata = std::filesystem::path(__FILE__).parent_path() / "testdata";
+  std::filesystem::path video = testdata / "talk.mp4";
+  Result<ProvidersConfig> config =
+      LoadProvidersConfig("", [](const std::string&) { return std::nullopt; });
+  ASSERT_TRUE(config.ok());
+  std::unique_ptr<testing::FakeProvider> fake;
+  std::optional<std::string> record = ProcessEnvironment("SLUICE_RECORD_CASSETTES");
+  if (record && *record == "1") {
+    fake = std::move(*testing::FakeProvider::Start());
+    for (ProviderConfig& provider : config->providers) provider.base_url = fake->openai_url();
+    fake->AnswerChatsWith(
+        R"({"clips":[{"start":3.6,"end":11.7,"title":"the offer","reason":"both lines",)"
+        R"("score":0.9},{"start":9,"end":11,"title":"tail","reason":"short","score":0.4}]})",
+        "clips");
+  }
+  CassetteHarness harness(testdata / "cassettes", *config);
+
+  Result<StepResult> transcript =
+      harness.Try("audio.transcript", video, {{"provider", "openai"}, {"chunk_s", 10}});
+  ASSERT_TRUE(transcript.ok()) << transcript.status();
+  ASSERT_TRUE(transcript->status.ok()) << transcript->status;
+  const json::array& segments = transcript->output.at("segments").as_array();
+  ASSERT_GE(segments.size(), 2u) << json::serialize(transcript->output);
+  double previous_end = 0;
+  for (const json::value& segment : segments) {
+    double start = segment.at("start_s").to_number<double>();
+    double end = segment.at("end_s").to_number<double>();
+    EXPECT_GE(start, previous_end - 1e-9) << "stitched in order, without overlap";
+    EXPECT_LE(end, 12.0);
+    previous_end = end;
+  }
+  for (const char* method : {"llm.content_type", "llm.describe"}) {
+    Result<StepResult> step = harness.Try(method, video);
+    ASSERT_TRUE(step.ok()) << step.status();
+    EXPECT_TRUE(step->status.ok()) << method << ": " << step->status;
+  }
+  Result<StepResult> clips = harness.Try("llm.clips", video);
+  ASSERT_TRUE(clips.ok()) << clips.status();
+  ASSERT_TRUE(clips->status.ok()) << clips->status;
+  const json::array& chosen = clips->output.at("clips").as_array();
+  ASSERT_EQ(chosen.size(), 1u) << json::serialize(clips->output);
+  EXPECT_DOUBLE_EQ(chosen[0].at("start_s").to_number<double>(), 4.0) << "a shot's start";
+  EXPECT_DOUBLE_EQ(chosen[0].at("end_s").to_number<double>(), 12.0) << "a shot's end";
+  EXPECT_EQ(clips->output.at("dropped").as_array().size(), 1u);
+}
+
 }  // namespace
 }  // namespace sluice::methods::remote
