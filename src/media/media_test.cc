@@ -1,3 +1,4 @@
+#include <ebur128.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -9,7 +10,9 @@
 #include "media/frame.h"
 #include "media/image.h"
 #include "media/image_header.h"
+#include "media/plane_stats.h"
 #include "media/probe.h"
+#include "media/true_peak.h"
 #include "testing/fixtures.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
@@ -151,6 +154,85 @@ TEST_F(MediaTest, SharedImageDecodesOnceAcrossThreads) {
   EXPECT_EQ(shared->decodes(), 1);
   for (const cv::Mat* m : seen) EXPECT_EQ(m, seen[0]);
   EXPECT_EQ(seen[0]->cols, 800);
+}
+
+TEST(PlaneStatsTest, SumOfAbsoluteDifferencesAgreesWithOpenCv) {
+  cv::RNG rng(11);
+  for (cv::Size size : {cv::Size(640, 360), cv::Size(75, 43), cv::Size(3, 1)}) {
+    cv::Mat a(size.height, size.width + 7, CV_8UC1), b(size, CV_8UC1);
+    rng.fill(a, cv::RNG::UNIFORM, 0, 256);
+    rng.fill(b, cv::RNG::UNIFORM, 0, 256);
+    cv::Mat view = a.colRange(0, size.width);
+    EXPECT_EQ(SumOfAbsoluteDifferences(view, b),
+              static_cast<uint64_t>(cv::norm(view, b, cv::NORM_L1)))
+        << size;
+    EXPECT_EQ(SumOfAbsoluteDifferences(b, b), 0u);
+  }
+}
+
+TEST(PlaneStatsTest, BlockMeansAreTheRoundedMeanOfEveryBlock) {
+  cv::RNG rng(7);
+  for (int block : {4, 8, 3}) {
+    // Widths that leave columns outside the SIMD stretch and outside whole blocks, a view with
+    // a stride wider than its width, and a plane narrower than a block.
+    for (cv::Size size : {cv::Size(640, 360), cv::Size(75, 43), cv::Size(2, 9)}) {
+      cv::Mat wide(size.height, size.width + 5, CV_8UC1);
+      rng.fill(wide, cv::RNG::UNIFORM, 0, 256);
+      cv::Mat plane = wide.colRange(0, size.width);
+      cv::Mat means;
+      BlockMeans(plane, block, means);
+      int bw = std::min(block, size.width), bh = std::min(block, size.height);
+      ASSERT_EQ(means.cols, size.width / bw);
+      ASSERT_EQ(means.rows, size.height / bh);
+      for (int oy = 0; oy < means.rows; ++oy) {
+        for (int ox = 0; ox < means.cols; ++ox) {
+          int sum = 0;
+          for (int y = 0; y < bh; ++y)
+            for (int x = 0; x < bw; ++x) sum += plane.at<uint8_t>(oy * bh + y, ox * bw + x);
+          ASSERT_EQ(means.at<uint8_t>(oy, ox), (sum + bw * bh / 2) / (bw * bh))
+              << "block " << block << " at " << ox << "," << oy << " of " << size;
+        }
+      }
+    }
+  }
+}
+
+// The meter against libebur128's true-peak mode, whose interpolator it shares: sines placed so
+// their peaks fall between samples, a quiet stretch before a loud one (blocks the meter
+// skips), odd block sizes, two channels of different levels, and 96 kHz (twice oversampled).
+TEST(TruePeakTest, AgreesWithLibebur128) {
+  for (int rate : {48000, 44100, 96000}) {
+    const int channels = 2, frames = rate * 2;
+    std::vector<float> samples(static_cast<size_t>(frames * channels));
+    for (int f = 0; f < frames; ++f) {
+      double t = static_cast<double>(f) / rate;
+      double level = f < frames / 2 ? 0.05 : 0.7;
+      samples[static_cast<size_t>(2 * f)] =
+          static_cast<float>(level * std::sin(2 * M_PI * (rate / 4.0) * t + M_PI / 4));
+      samples[static_cast<size_t>(2 * f + 1)] =
+          static_cast<float>(level * 0.5 * std::sin(2 * M_PI * 997 * t));
+    }
+    ebur128_state* reference =
+        ebur128_init(channels, static_cast<unsigned long>(rate), EBUR128_MODE_TRUE_PEAK);
+    TruePeakMeter meter(channels, rate);
+    for (int at = 0, block = 1; at < frames; at += block, block = block * 3 % 1031 + 1) {
+      int n = std::min(block, frames - at);
+      meter.Add(samples.data() + static_cast<size_t>(at) * channels, n);
+      ebur128_add_frames_float(reference, samples.data() + static_cast<size_t>(at) * channels,
+                               static_cast<size_t>(n));
+    }
+    double expected = 0;
+    for (unsigned c = 0; c < channels; ++c) {
+      double peak = 0;
+      ebur128_true_peak(reference, c, &peak);
+      expected = std::max(expected, peak);
+    }
+    ebur128_destroy(&reference);
+    double sample_peak = 0;
+    for (float s : samples) sample_peak = std::max(sample_peak, std::fabs(double{s}));
+    EXPECT_GT(expected, sample_peak * 1.05) << rate << ": the peaks fall between samples";
+    EXPECT_NEAR(20 * std::log10(meter.peak()), 20 * std::log10(expected), 0.01) << rate;
+  }
 }
 
 // The MD5 of every decoded picture of `file`, in display order; `errors` gets what the decoder

@@ -60,13 +60,18 @@ struct StreamInfo {
   double duration_s = 0;  // from the container; 0 when unknown
 };
 
-// One decoded picture at analysis resolution. Valid only during the OnFrame call.
+// One decoded picture at analysis resolution. Its planes (the Mats' pixels, not this struct)
+// stay valid until the next frame's OnFrame calls have returned: a sink may keep views of the
+// previous frame instead of copying it, and must copy what it keeps longer.
 struct VideoFrame {
   int64_t index = 0;  // 0-based, in presentation order, counting only decoded frames
   double time_s = 0;  // presentation time from the stream start
   // The luma plane (8-bit, CV_8UC1, analysis size), and the chroma planes at half size
-  // (CV_8UC1 each; 4:2:0 subsampling as in the video itself).
+  // (CV_8UC1 each; 4:2:0 subsampling as in the video itself). Views: rows may have a stride.
   cv::Mat y, u, v;
+  // The overview: luma in means of 8×8 blocks and chroma of 4×4 (media/plane_stats.h), so all
+  // three are (width / 8) × (height / 8) — made once by the pass for every sink.
+  cv::Mat small_y, small_u, small_v;
   // The frame in colour (CV_8UC3 BGR, analysis size), converted on first call.
   std::function<const cv::Mat&()> bgr;
 };

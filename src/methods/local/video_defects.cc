@@ -6,7 +6,8 @@
 // black_picture_ratio of its pixels have luma at or below black_pixel_threshold of the video
 // range), freezedetect (the mean absolute difference of all planes from the first frame of the
 // span at or below freeze_noise_db) and silencedetect (every channel's amplitude below
-// silence_noise_db). Loudness is libebur128's (integrated, loudness range, true peak).
+// silence_noise_db). Loudness is libebur128's (integrated, loudness range); the true peak is
+// media/true_peak.h's, the same interpolator at a fraction of the cost.
 #include <ebur128.h>
 
 #include <algorithm>
@@ -16,6 +17,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/strings.h"
+#include "media/plane_stats.h"
+#include "media/true_peak.h"
 #include "methods/local/local_methods.h"
 #include "methods/local/stream_spans.h"
 
@@ -26,14 +29,16 @@ double DbToAmplitude(double db) { return std::pow(10.0, db / 20.0); }
 
 // Mean absolute difference of two planes of the same size, as a fraction of the 8-bit range.
 double Mafd(const cv::Mat& a, const cv::Mat& b) {
-  return cv::norm(a, b, cv::NORM_L1) / (static_cast<double>(a.total()) * 256.0);
+  return static_cast<double>(media::SumOfAbsoluteDifferences(a, b)) /
+         (static_cast<double>(a.total()) * 256.0);
 }
 
 // The same over a whole frame's planes together, as freezedetect measures it.
 double FrameMafd(const media::VideoFrame& frame, const cv::Mat& y, const cv::Mat& u,
                  const cv::Mat& v) {
-  double sad = cv::norm(frame.y, y, cv::NORM_L1) + cv::norm(frame.u, u, cv::NORM_L1) +
-               cv::norm(frame.v, v, cv::NORM_L1);
+  auto sad = static_cast<double>(media::SumOfAbsoluteDifferences(frame.y, y) +
+                                 media::SumOfAbsoluteDifferences(frame.u, u) +
+                                 media::SumOfAbsoluteDifferences(frame.v, v));
   double count = static_cast<double>(y.total() + u.total() + v.total());
   return sad / count / 256.0;
 }
@@ -94,9 +99,28 @@ bool LooksLikeBars(const cv::Mat& bgr) {
          StripesMatch(row, 0, w, kEbu);
 }
 
-// The frame in colour at a tenth of its size (at least 64 px wide): enough for stripes of
-// colour, and the price of a colour conversion of a few thousand pixels, not of the frame.
+// The frame in colour, small: enough for stripes of colour, at the price of a colour
+// conversion of a few thousand pixels. The pass's overview (an eighth of the size) when it is
+// at least 64 px wide, else a 64 px wide reduction of the planes.
 cv::Mat SmallBgr(const media::VideoFrame& frame) {
+  if (frame.small_y.cols >= 64) {
+    // BT.601 limited range, as OpenCV's I420 conversion, on 4:4:4 block means.
+    cv::Mat bgr(frame.small_y.size(), CV_8UC3);
+    for (int r = 0; r < bgr.rows; ++r) {
+      const uint8_t *y = frame.small_y.ptr<uint8_t>(r), *u = frame.small_u.ptr<uint8_t>(r),
+                    *v = frame.small_v.ptr<uint8_t>(r);
+      uint8_t* out = bgr.ptr<uint8_t>(r);
+      // Fixed point, coefficients × 1024.
+      auto clamp = [](int value) { return static_cast<uint8_t>(std::clamp(value >> 10, 0, 255)); };
+      for (int c = 0; c < bgr.cols; ++c) {
+        int luma = 1192 * (y[c] - 16) + 512, cb = u[c] - 128, cr = v[c] - 128;
+        out[3 * c] = clamp(luma + 2066 * cb);
+        out[3 * c + 1] = clamp(luma - 833 * cr - 400 * cb);
+        out[3 * c + 2] = clamp(luma + 1634 * cr);
+      }
+    }
+    return bgr;
+  }
   int w = std::max(64, frame.y.cols / 10) / 2 * 2;
   int h = std::max(2, (frame.y.rows * w / frame.y.cols) / 2 * 2);
   cv::Mat i420(h * 3 / 2, w, CV_8UC1), bgr;
@@ -108,6 +132,19 @@ cv::Mat SmallBgr(const media::VideoFrame& frame) {
   std::memcpy(i420.data + w * h + u.total(), v.data, v.total());
   cv::cvtColor(i420, bgr, cv::COLOR_YUV2BGR_I420);
   return bgr;
+}
+
+// A cheap first look for bars on the overview's luma: bars are vertical, so the upper two
+// bands of the picture (as LooksLikeBars splits it) have about the same column means. Far apart
+// (40 levels per column on average, well past what the colour check allows) rules bars out
+// before the colour conversion.
+bool MaybeBars(const media::VideoFrame& frame) {
+  const cv::Mat& y = frame.small_y;
+  if (y.cols < 64 || y.rows < 8) return true;  // SmallBgr decides from the planes
+  cv::Mat upper, lower;
+  cv::reduce(y.rowRange(y.rows / 10, y.rows / 4), upper, 0, cv::REDUCE_AVG, CV_32F);
+  cv::reduce(y.rowRange(y.rows / 4, y.rows / 2), lower, 0, cv::REDUCE_AVG, CV_32F);
+  return cv::norm(upper, lower, cv::NORM_L1) / y.cols <= 40;
 }
 
 // Whether a picture has the detail of a card (text, a logo): some strong edges.
@@ -145,7 +182,8 @@ class DefectsSink : public media::StreamSink {
     if (info.has_audio) {
       loudness_ = ebur128_init(static_cast<unsigned>(info.channels),
                                static_cast<unsigned long>(info.sample_rate),
-                               EBUR128_MODE_I | EBUR128_MODE_LRA | EBUR128_MODE_TRUE_PEAK);
+                               EBUR128_MODE_I | EBUR128_MODE_LRA);
+      true_peak_.emplace(info.channels, info.sample_rate);
     }
   }
 
@@ -153,44 +191,53 @@ class DefectsSink : public media::StreamSink {
     double frame_end = frame.time_s + FrameDuration();
     last_frame_end_ = std::max(last_frame_end_, frame_end);
     // Black: the share of pixels at or below the black level (integer compares: vectorised).
+    // When at least that share is at or below the level, the mean is at most ratio × level +
+    // (1 - ratio) × 255: a brighter overview (its block means rounded by at most half a
+    // level) rules a picture out without counting, when the overview covers the whole picture.
     const auto level = static_cast<uint8_t>(std::min(255.0, std::floor(black_level_)));
-    int64_t black_pixels = 0;
-    for (int r = 0; r < frame.y.rows; ++r) {
-      const uint8_t* p = frame.y.ptr<uint8_t>(r);
-      uint32_t row = 0;
-      for (int c = 0; c < frame.y.cols; ++c) row += p[c] <= level;
-      black_pixels += row;
+    bool covered = frame.small_y.cols * 8 == frame.y.cols && frame.small_y.rows * 8 == frame.y.rows;
+    bool black = false;
+    if (!covered ||
+        cv::mean(frame.small_y)[0] - 0.5 <= black_ratio_ * level + (1 - black_ratio_) * 255) {
+      int64_t black_pixels = 0;
+      for (int r = 0; r < frame.y.rows; ++r) {
+        const uint8_t* p = frame.y.ptr<uint8_t>(r);
+        uint32_t row = 0;
+        for (int c = 0; c < frame.y.cols; ++c) row += p[c] <= level;
+        black_pixels += row;
+      }
+      black =
+          static_cast<double>(black_pixels) >= black_ratio_ * static_cast<double>(frame.y.total());
     }
-    bool black =
-        static_cast<double>(black_pixels) >= black_ratio_ * static_cast<double>(frame.y.total());
     black_.Observe(black, frame.time_s);
 
-    // Frozen: the planes together close to the first frame of the candidate span. An eighth-
-    // size luma plane bounds the difference from below (the mean of differences is at least the
-    // difference of means), so a moving picture is known not frozen without the full sum.
-    cv::Mat small;
-    cv::resize(frame.y, small,
-               cv::Size(std::max(1, frame.y.cols / 8), std::max(1, frame.y.rows / 8)), 0, 0,
-               cv::INTER_AREA);
+    // Frozen: the planes together close to the first frame of the candidate span. The
+    // overview bounds the difference from below (a mean of differences is at least the
+    // difference of means, less one level for the means' rounding; luma is two thirds of a
+    // 4:2:0 frame's samples), so a moving picture is known not frozen without the full sum.
     bool frozen = false;
-    if (!reference_y_.empty()) {
-      // Luma is two thirds of a 4:2:0 frame's samples.
-      bool surely_moving = Mafd(small, reference_small_) * 2 / 3 > freeze_noise_;
+    if (!reference_.y.empty()) {
+      double overview_levels = Mafd(frame.small_y, reference_.small_y) * 256;
+      bool surely_moving = (overview_levels - 1) * 2 / 3 > freeze_noise_ * 256;
       frozen = !surely_moving &&
-               FrameMafd(frame, reference_y_, reference_u_, reference_v_) <= freeze_noise_;
+               FrameMafd(frame, reference_.y, reference_.u, reference_.v) <= freeze_noise_;
     }
-    if (!frozen) {
-      frame.y.copyTo(reference_y_);
-      frame.u.copyTo(reference_u_);
-      frame.v.copyTo(reference_v_);
-      small.copyTo(reference_small_);
+    if (frozen && !reference_held_) {
+      // The span's first frame is the previous one, whose planes the pass is about to reuse.
+      reference_ = Planes{reference_.y.clone(), reference_.u.clone(), reference_.v.clone(),
+                          reference_.small_y.clone()};
+      reference_held_ = true;
+    } else if (!frozen) {
+      // Views, not copies: the pass keeps this frame's planes until the next frame is seen.
+      reference_ = Planes{frame.y, frame.u, frame.v, frame.small_y};
+      reference_held_ = false;
       reference_time_ = frame.time_s;
     }
     // The span starts at the reference frame (the first of the frozen run), as freezedetect.
     freeze_.Observe(frozen, frozen ? reference_time_ : frame.time_s);
 
     // Colour bars: checked on every frame, they are cheap at analysis size.
-    bars_.Observe(LooksLikeBars(SmallBgr(frame)), frame.time_s);
+    bars_.Observe(MaybeBars(frame) && LooksLikeBars(SmallBgr(frame)), frame.time_s);
 
     // Slate: a still, detailed, non-black, non-bars card from (nearly) the start.
     if (!slate_done_) TrackSlate(frame, black);
@@ -199,6 +246,7 @@ class DefectsSink : public media::StreamSink {
   void OnAudio(const media::AudioBlock& audio) override {
     if (loudness_)
       ebur128_add_frames_float(loudness_, audio.samples, static_cast<size_t>(audio.frames));
+    if (true_peak_) true_peak_->Add(audio.samples, audio.frames);
     for (int f = 0; f < audio.frames; ++f) {
       float peak = 0;
       for (int c = 0; c < audio.channels; ++c)
@@ -239,14 +287,9 @@ class DefectsSink : public media::StreamSink {
       out["slate"] = nullptr;
     }
     if (loudness_) {
-      double integrated = 0, range = 0, peak = 0;
+      double integrated = 0, range = 0, peak = true_peak_ ? true_peak_->peak() : 0;
       ebur128_loudness_global(loudness_, &integrated);
       ebur128_loudness_range(loudness_, &range);
-      for (unsigned c = 0; c < static_cast<unsigned>(info_.channels); ++c) {
-        double channel_peak = 0;
-        if (ebur128_true_peak(loudness_, c, &channel_peak) == EBUR128_SUCCESS)
-          peak = std::max(peak, channel_peak);
-      }
       json::object loudness{{"loudness_range_lu", RoundedSeconds(range)}};
       // Silence has no loudness: -inf is reported as null.
       loudness["integrated_lufs"] = std::isfinite(integrated)
@@ -314,10 +357,17 @@ class DefectsSink : public media::StreamSink {
 
   media::StreamInfo info_;
   double black_level_ = 0;
-  cv::Mat reference_y_, reference_u_, reference_v_, reference_small_;
+  // The first frame of a possible frozen span: views of the previous frame, or copies once a
+  // span has begun (held).
+  struct Planes {
+    cv::Mat y, u, v, small_y;
+  };
+  Planes reference_;
+  bool reference_held_ = false;
   double reference_time_ = 0;
   double last_frame_end_ = 0, audio_end_ = 0, duration_s_ = 0;
   ebur128_state* loudness_ = nullptr;
+  std::optional<media::TruePeakMeter> true_peak_;
   int64_t clip_run_ = 0;
   double clip_run_start_ = 0;
   std::vector<std::tuple<double, double, int64_t>> clips_;

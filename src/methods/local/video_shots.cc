@@ -1,7 +1,8 @@
 // video.shots: shot boundaries (hard cuts and gradual transitions) and one keyframe per shot,
 // from the item's one decoding pass.
 //
-// Each frame is reduced to small planes (64 px wide luma, 32 px chroma) and their histograms.
+// Each frame is seen through the pass's overview (8×8 block means of luma, 4×4 of chroma) and
+// its histograms.
 //   Hard cut at frame n: the pixel difference from frame n-1 is at least cut_min_score and at
 //     least cut_ratio times the mean difference of the `window` frames on either side (an
 //     adaptive threshold, as PySceneDetect's AdaptiveDetector: motion raises every frame's
@@ -21,6 +22,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/strings.h"
+#include "media/plane_stats.h"
 #include "methods/local/local_methods.h"
 #include "methods/local/stream_spans.h"
 
@@ -36,12 +38,13 @@ struct Features {
 
 template <size_t N>
 void Histogram(const cv::Mat& plane, std::array<float, N>& hist) {
-  hist.fill(0);
+  std::array<uint32_t, N> counts{};
   for (int r = 0; r < plane.rows; ++r) {
     const uint8_t* p = plane.ptr<uint8_t>(r);
-    for (int c = 0; c < plane.cols; ++c) hist[p[c] * N / 256] += 1;
+    for (int c = 0; c < plane.cols; ++c) ++counts[p[c] * N / 256];
   }
-  for (float& h : hist) h /= static_cast<float>(plane.total());
+  for (size_t i = 0; i < N; ++i)
+    hist[i] = static_cast<float>(counts[i]) / static_cast<float>(plane.total());
 }
 
 template <size_t N>
@@ -52,21 +55,28 @@ double HistDistance(const std::array<float, N>& a, const std::array<float, N>& b
 }
 
 Features Reduce(const media::VideoFrame& frame) {
-  Features f;
-  int w = 64, h = std::max(2, (64 * frame.y.rows / frame.y.cols) / 2 * 2);
-  cv::resize(frame.y, f.y, cv::Size(w, h), 0, 0, cv::INTER_AREA);
-  cv::resize(frame.u, f.u, cv::Size(w / 2, h / 2), 0, 0, cv::INTER_AREA);
-  cv::resize(frame.v, f.v, cv::Size(w / 2, h / 2), 0, 0, cv::INTER_AREA);
+  Features f{.y = frame.small_y.clone(), .u = frame.small_u.clone(), .v = frame.small_v.clone()};
   Histogram(f.y, f.y_hist);
   Histogram(f.u, f.u_hist);
   Histogram(f.v, f.v_hist);
   return f;
 }
 
+// The frame at analysis size as one I420 picture (Y, then U, then V), copied out of the pass.
+cv::Mat CopyI420(const media::VideoFrame& frame) {
+  int w = frame.y.cols, h = frame.y.rows;
+  cv::Mat i420(h * 3 / 2, w, CV_8UC1);
+  frame.y.copyTo(i420.rowRange(0, h));
+  frame.u.copyTo(cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h));
+  frame.v.copyTo(cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h + w * h / 4));
+  return i420;
+}
+
 // Mean absolute pixel difference, luma weighted double (0–255).
 double PixelDistance(const Features& a, const Features& b) {
   auto mad = [](const cv::Mat& x, const cv::Mat& y) {
-    return cv::norm(x, y, cv::NORM_L1) / static_cast<double>(x.total());
+    return static_cast<double>(media::SumOfAbsoluteDifferences(x, y)) /
+           static_cast<double>(x.total());
   };
   return (2 * mad(a.y, b.y) + mad(a.u, b.u) + mad(a.v, b.v)) / 4;
 }
@@ -83,6 +93,7 @@ struct Shot {
   std::string transition;                  // how it began: "start", "cut", "gradual"
   int64_t transition_frames = 0;           // length of a gradual transition into it
   int64_t keyframe_frame = -1;
+  cv::Mat keyframe_i420;  // the best candidate so far, encoded when the shot ends
   std::string keyframe_jpeg;
 };
 
@@ -111,12 +122,12 @@ class ShotsSink : public media::StreamSink {
     entry.hist_distance = window_entries_.empty()
                               ? 0
                               : HistogramDistance(window_entries_.back().features, entry.features);
-    cv::Mat planes(frame.y.rows * 3 / 2, frame.y.cols, CV_8UC1);
-    frame.y.copyTo(planes.rowRange(0, frame.y.rows));
-    // U then V, each a quarter of the luma plane, packed as I420.
-    std::memcpy(planes.data + frame.y.total(), frame.u.data, frame.u.total());
-    std::memcpy(planes.data + frame.y.total() + frame.u.total(), frame.v.data, frame.v.total());
-    entry.i420 = planes;
+    // The picture itself only where a keyframe may be taken: a candidate (every eighth
+    // frame), a possible cut, the first calm frame after a change.
+    bool changing = entry.hist_distance >= gradual_step_;
+    if (entry.index % 8 == 0 || entry.distance >= cut_min_ || (previous_changing_ && !changing))
+      entry.i420 = CopyI420(frame);
+    previous_changing_ = changing;
     times_.push_back(frame.time_s);
     window_entries_.push_back(std::move(entry));
     if (window_entries_.size() > window_) Decide(window_entries_.size() - 1 - window_);
@@ -139,6 +150,7 @@ class ShotsSink : public media::StreamSink {
     }
     if (frames_ > 0) {
       current_.end_frame = frames_;
+      Seal(current_);
       shots_.push_back(std::move(current_));
     }
   }
@@ -196,6 +208,7 @@ class ShotsSink : public media::StreamSink {
 
   void StartShot(int64_t at, std::string transition, int64_t transition_frames) {
     current_.end_frame = at;
+    Seal(current_);
     shots_.push_back(std::move(current_));
     current_ = Shot{.start_frame = at, .transition = std::move(transition)};
     current_.transition_frames = transition_frames;
@@ -270,7 +283,7 @@ class ShotsSink : public media::StreamSink {
   void ConsiderKeyframe(const Entry& entry, bool fallback) {
     // Candidates every eighth frame (and the first of a shot, which any later one can beat),
     // judged at half size: sharpness ranks pictures alike at either size.
-    if (!fallback && entry.index % 8 != 0) return;
+    if ((!fallback && entry.index % 8 != 0) || entry.i420.empty()) return;
     double score = -1;
     if (!fallback) {
       cv::Mat half, laplacian;
@@ -284,15 +297,22 @@ class ShotsSink : public media::StreamSink {
       // Damped for flat pictures (black, a fade's end): sharp noise is not a good keyframe.
       score = deviation[0] * deviation[0] * std::min(1.0, luma_deviation[0] / 20);
     }
-    if (score <= best_score_ && !(fallback && best_score_ < 0 && current_.keyframe_jpeg.empty()))
+    if (score <= best_score_ && !(fallback && best_score_ < 0 && current_.keyframe_i420.empty()))
       return;
-    cv::Mat bgr;
-    cv::cvtColor(entry.i420, bgr, cv::COLOR_YUV2BGR_I420);
-    std::vector<uint8_t> jpeg;
-    cv::imencode(".jpg", bgr, jpeg, {cv::IMWRITE_JPEG_QUALITY, jpeg_quality_});
-    current_.keyframe_jpeg.assign(jpeg.begin(), jpeg.end());
+    current_.keyframe_i420 = entry.i420;
     current_.keyframe_frame = entry.index;
     best_score_ = std::max(score, 0.0);
+  }
+
+  // The shot's keyframe as a JPEG, once its best candidate is known.
+  void Seal(Shot& shot) const {
+    if (shot.keyframe_i420.empty()) return;
+    cv::Mat bgr;
+    cv::cvtColor(shot.keyframe_i420, bgr, cv::COLOR_YUV2BGR_I420);
+    std::vector<uint8_t> jpeg;
+    cv::imencode(".jpg", bgr, jpeg, {cv::IMWRITE_JPEG_QUALITY, jpeg_quality_});
+    shot.keyframe_jpeg.assign(jpeg.begin(), jpeg.end());
+    shot.keyframe_i420.release();
   }
 
   struct Gradual {
@@ -316,6 +336,7 @@ class ShotsSink : public media::StreamSink {
   std::optional<Gradual> gradual_;
   Shot current_;
   double best_score_ = -1;
+  bool previous_changing_ = false;
   std::vector<Shot> shots_;
 };
 
