@@ -6,10 +6,8 @@
 // black_picture_ratio of its pixels have luma at or below black_pixel_threshold of the video
 // range), freezedetect (the mean absolute difference of all planes from the first frame of the
 // span at or below freeze_noise_db) and silencedetect (every channel's amplitude below
-// silence_noise_db). Loudness is libebur128's (integrated, loudness range); the true peak is
-// media/true_peak.h's, the same interpolator at a fraction of the cost.
-#include <ebur128.h>
-
+// silence_noise_db). Loudness per EBU R128 (media/loudness.h: integrated, loudness range) and
+// the true peak (media/true_peak.h), both checked against libebur128 in media's tests.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -17,6 +15,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/strings.h"
+#include "media/loudness.h"
 #include "media/plane_stats.h"
 #include "media/true_peak.h"
 #include "methods/local/local_methods.h"
@@ -171,18 +170,12 @@ class DefectsSink : public media::StreamSink {
         slate_min_s_(NumberParam(params, "slate_min_duration_s")),
         slate_start_s_(NumberParam(params, "slate_max_start_s")) {}
 
-  ~DefectsSink() override {
-    if (loudness_) ebur128_destroy(&loudness_);
-  }
-
   void OnStart(const media::StreamInfo& info) override {
     info_ = info;
     // Limited ("TV") range luma, as nearly all video: black is 16, white 235.
     black_level_ = 16 + black_pixel_ * (235 - 16);
     if (info.has_audio) {
-      loudness_ = ebur128_init(static_cast<unsigned>(info.channels),
-                               static_cast<unsigned long>(info.sample_rate),
-                               EBUR128_MODE_I | EBUR128_MODE_LRA);
+      loudness_.emplace(info.channels, info.sample_rate);
       true_peak_.emplace(info.channels, info.sample_rate);
     }
   }
@@ -244,8 +237,7 @@ class DefectsSink : public media::StreamSink {
   }
 
   void OnAudio(const media::AudioBlock& audio) override {
-    if (loudness_)
-      ebur128_add_frames_float(loudness_, audio.samples, static_cast<size_t>(audio.frames));
+    if (loudness_) loudness_->Add(audio.samples, audio.frames);
     if (true_peak_) true_peak_->Add(audio.samples, audio.frames);
     for (int f = 0; f < audio.frames; ++f) {
       float peak = 0;
@@ -287,9 +279,8 @@ class DefectsSink : public media::StreamSink {
       out["slate"] = nullptr;
     }
     if (loudness_) {
-      double integrated = 0, range = 0, peak = true_peak_ ? true_peak_->peak() : 0;
-      ebur128_loudness_global(loudness_, &integrated);
-      ebur128_loudness_range(loudness_, &range);
+      double integrated = loudness_->IntegratedLufs(), range = loudness_->RangeLu();
+      double peak = true_peak_ ? true_peak_->peak() : 0;
       json::object loudness{{"loudness_range_lu", RoundedSeconds(range)}};
       // Silence has no loudness: -inf is reported as null.
       loudness["integrated_lufs"] = std::isfinite(integrated)
@@ -366,7 +357,7 @@ class DefectsSink : public media::StreamSink {
   bool reference_held_ = false;
   double reference_time_ = 0;
   double last_frame_end_ = 0, audio_end_ = 0, duration_s_ = 0;
-  ebur128_state* loudness_ = nullptr;
+  std::optional<media::LoudnessMeter> loudness_;
   std::optional<media::TruePeakMeter> true_peak_;
   int64_t clip_run_ = 0;
   double clip_run_start_ = 0;
