@@ -72,6 +72,11 @@ struct VideoFrame {
   // The overview: luma in means of 8×8 blocks and chroma of 4×4 (media/plane_stats.h), so all
   // three are (width / 8) × (height / 8) — made once by the pass for every sink.
   cv::Mat small_y, small_u, small_v;
+  // The picture as decoded, when it is 8-bit 4:2:0 and larger than the analysis size (else
+  // empty: y, u, v are all there is). y, u, v are then reduced from it with a fast two-tap
+  // filter (detectors read block means and histograms); a sink that keeps a few pictures to
+  // show, such as keyframes, reduces these with area averaging instead.
+  cv::Mat source_y, source_u, source_v;
   // The frame in colour (CV_8UC3 BGR, analysis size), converted on first call.
   std::function<const cv::Mat&()> bgr;
 };

@@ -5,10 +5,12 @@
 #include <boost/json/serialize.hpp>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <regex>
 #include <utility>
 
 #include "common/strings.h"
+#include "media/frame.h"
 #include "methods/builtin.h"
 #include "methods/registry.h"
 #include "methods/runner.h"
@@ -268,6 +270,47 @@ TEST_F(VideoMethodsTest, AnalysisSizeIsPartOfTheStepKey) {
   EXPECT_EQ(json::serialize(small->output.as_object().at("analysis_size")), "[320,180]");
   StepResult usual = Step("video.shots", shots_);
   EXPECT_NE(small->step_key, usual.step_key);
+}
+
+// A 720p video: detectors see pictures reduced to 640x360 by a fast filter, keyframes are reduced
+// from the decoded pictures with area averaging (fine detail averages, it does not alias), cuts
+// and spans stay exact.
+TEST_F(VideoMethodsTest, LargerVideosAreReducedFastForDetectorsAndWellForKeyframes) {
+  std::string s = "size=1280x720:rate=25";
+  // The first shot is one-pixel stripes: point-sampled, a picture would be flat black or white
+  // (and "black"); reduced with area averaging it is grey.
+  std::filesystem::path video = fx::MakeFromFilterGraph(
+      dir_->path(), "hd.mp4",
+      StrCat("color=c=black:", s, ":d=2,format=yuv420p,geq=lum='if(mod(X,2),235,16)':cb=128:",
+             "cr=128[a];smptebars=", s, ":d=2[b];color=c=black:", s, ":d=2[c];testsrc=", s,
+             ":d=2[d];[a][b][c][d]concat=n=4:v=1:a=0[out_v]"),
+      {"-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p"});
+  StepResult step = Step("video.shots", video);
+  ASSERT_TRUE(step.status.ok()) << step.status;
+  const json::object& out = step.output.as_object();
+  EXPECT_EQ(json::serialize(out.at("analysis_size")), "[640,360]");
+  const json::array& shots = out.at("shots").as_array();
+  ASSERT_EQ(shots.size(), 4u) << json::serialize(out);
+  std::vector<int64_t> cuts = {50, 100, 150};
+  for (size_t i = 0; i < cuts.size(); ++i)
+    EXPECT_LE(std::abs(shots[i + 1].at("start_frame").as_int64() - cuts[i]), 1) << i;
+  std::vector<cv::Mat> keyframes;
+  for (const json::value& shot : shots) {
+    std::string key(step.artifacts.at(std::string(shot.at("keyframe").as_string())).as_string());
+    Result<std::string> jpeg = rt_.Run(store_.Get(key, std::nullopt));
+    ASSERT_TRUE(jpeg.ok());
+    keyframes.push_back(
+        cv::imdecode(std::vector<uint8_t>(jpeg->begin(), jpeg->end()), cv::IMREAD_GRAYSCALE));
+    ASSERT_EQ(keyframes.back().size(), cv::Size(640, 360));
+  }
+  cv::Scalar mean, deviation;
+  cv::meanStdDev(keyframes[0], mean, deviation);
+  EXPECT_NEAR(mean[0], 128, 12) << "the stripes averaged to grey";
+  EXPECT_LT(deviation[0], 12);
+  json::object defects = Output("video.defects", video);
+  ExpectSpans(defects.at("black"), {{4.0, 6.0}}, "black");
+  ExpectSpans(defects.at("color_bars"), {{2.0, 4.0}}, "bars");
+  ExpectSpans(defects.at("frozen"), {{0.0, 2.0}, {2.0, 4.0}, {4.0, 6.0}}, "frozen");
 }
 
 // Peak RSS (KiB) of the one-pass analysis (shots and defects) of `file` as a process of its own.

@@ -62,13 +62,22 @@ Features Reduce(const media::VideoFrame& frame) {
   return f;
 }
 
-// The frame at analysis size as one I420 picture (Y, then U, then V), copied out of the pass.
-cv::Mat CopyI420(const media::VideoFrame& frame) {
-  int w = frame.y.cols, h = frame.y.rows;
+// Planes as one I420 picture (Y, then U, then V), copied out of the pass; resized with area
+// averaging to `size` when given.
+cv::Mat CopyI420(const cv::Mat& y, const cv::Mat& u, const cv::Mat& v, cv::Size size = {}) {
+  if (size.empty()) size = y.size();
+  int w = size.width, h = size.height;
   cv::Mat i420(h * 3 / 2, w, CV_8UC1);
-  frame.y.copyTo(i420.rowRange(0, h));
-  frame.u.copyTo(cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h));
-  frame.v.copyTo(cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h + w * h / 4));
+  cv::Mat planes[3] = {i420.rowRange(0, h), cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h),
+                       cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h + w * h / 4)};
+  const cv::Mat* from[3] = {&y, &u, &v};
+  for (int p = 0; p < 3; ++p) {
+    if (from[p]->size() == planes[p].size()) {
+      from[p]->copyTo(planes[p]);
+    } else {
+      cv::resize(*from[p], planes[p], planes[p].size(), 0, 0, cv::INTER_AREA);
+    }
+  }
   return i420;
 }
 
@@ -125,8 +134,13 @@ class ShotsSink : public media::StreamSink {
     // The picture itself only where a keyframe may be taken: a candidate (every eighth
     // frame), a possible cut, the first calm frame after a change.
     bool changing = entry.hist_distance >= gradual_step_;
-    if (entry.index % 8 == 0 || entry.distance >= cut_min_ || (previous_changing_ && !changing))
-      entry.i420 = CopyI420(frame);
+    if (entry.index % 8 == 0 || entry.distance >= cut_min_ || (previous_changing_ && !changing)) {
+      entry.i420 = CopyI420(frame.y, frame.u, frame.v);
+      // The decoded picture too when the analysis one is sampled from it: the keyframe shown
+      // is reduced from it properly.
+      if (!frame.source_y.empty())
+        entry.source_i420 = CopyI420(frame.source_y, frame.source_u, frame.source_v);
+    }
     previous_changing_ = changing;
     times_.push_back(frame.time_s);
     window_entries_.push_back(std::move(entry));
@@ -194,6 +208,7 @@ class ShotsSink : public media::StreamSink {
     double distance = 0;       // pixel distance from the previous frame
     double hist_distance = 0;  // histogram distance from the previous frame
     cv::Mat i420;              // the frame at analysis size, for a keyframe
+    cv::Mat source_i420;       // the frame as decoded, when larger (see VideoFrame::source_y)
   };
 
   double TimeOf(int64_t frame) const {
@@ -299,7 +314,7 @@ class ShotsSink : public media::StreamSink {
     }
     if (score <= best_score_ && !(fallback && best_score_ < 0 && current_.keyframe_i420.empty()))
       return;
-    current_.keyframe_i420 = entry.i420;
+    current_.keyframe_i420 = entry.source_i420.empty() ? entry.i420 : entry.source_i420;
     current_.keyframe_frame = entry.index;
     best_score_ = std::max(score, 0.0);
   }
@@ -307,8 +322,15 @@ class ShotsSink : public media::StreamSink {
   // The shot's keyframe as a JPEG, once its best candidate is known.
   void Seal(Shot& shot) const {
     if (shot.keyframe_i420.empty()) return;
+    cv::Mat i420 = shot.keyframe_i420;
+    if (i420.cols != info_.width) {  // the decoded picture: reduced to analysis size
+      int w = i420.cols, h = i420.rows * 2 / 3;
+      i420 = CopyI420(i420.rowRange(0, h), cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h),
+                      cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h + w * h / 4),
+                      cv::Size(info_.width, info_.height));
+    }
     cv::Mat bgr;
-    cv::cvtColor(shot.keyframe_i420, bgr, cv::COLOR_YUV2BGR_I420);
+    cv::cvtColor(i420, bgr, cv::COLOR_YUV2BGR_I420);
     std::vector<uint8_t> jpeg;
     cv::imencode(".jpg", bgr, jpeg, {cv::IMWRITE_JPEG_QUALITY, jpeg_quality_});
     shot.keyframe_jpeg.assign(jpeg.begin(), jpeg.end());
