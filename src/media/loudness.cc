@@ -63,20 +63,34 @@ LoudnessMeter::LoudnessMeter(int channels, int sample_rate)
 }
 
 void LoudnessMeter::Add(const float* interleaved, int frames) {
-  auto step = [](const Biquad& f, std::array<double, 2>& s, double x) {
-    double y = f.b0 * x + s[0];
-    s[0] = f.b1 * x - f.a1 * y + s[1];
-    s[1] = f.b2 * x - f.a2 * y;
-    return y;
-  };
-  for (int f = 0; f < frames; ++f) {
-    const float* frame = interleaved + static_cast<size_t>(f) * channels_;
+  // A channel at a time up to each 100 ms boundary, its filter state in locals: the chain of
+  // one sample to the next is the cost, so it must not go through memory.
+  for (int done = 0; done < frames;) {
+    int run = std::min(frames - done, samples_per_100ms_ - filled_);
     for (int c = 0; c < channels_; ++c) {
       ChannelState& ch = state_[static_cast<size_t>(c)];
-      double y = step(highpass_, ch.highpass, step(shelf_, ch.shelf, frame[c]));
-      energy_ += ch.weight * y * y;
+      if (ch.weight == 0) continue;
+      const Biquad s = shelf_, h = highpass_;
+      double s0 = ch.shelf[0], s1 = ch.shelf[1], h0 = ch.highpass[0], h1 = ch.highpass[1];
+      double sum = 0;
+      const float* x = interleaved + static_cast<size_t>(done) * channels_ + c;
+      for (int f = 0; f < run; ++f, x += channels_) {
+        double in = *x;
+        double mid = s.b0 * in + s0;
+        s0 = s.b1 * in - s.a1 * mid + s1;
+        s1 = s.b2 * in - s.a2 * mid;
+        double out = h.b0 * mid + h0;
+        h0 = h.b1 * mid - h.a1 * out + h1;
+        h1 = h.b2 * mid - h.a2 * out;
+        sum += out * out;
+      }
+      ch.shelf = {s0, s1};
+      ch.highpass = {h0, h1};
+      energy_ += ch.weight * sum;
     }
-    if (++filled_ == samples_per_100ms_) {
+    done += run;
+    filled_ += run;
+    if (filled_ == samples_per_100ms_) {
       sub_blocks_.push_back(energy_);
       energy_ = 0;
       filled_ = 0;

@@ -24,8 +24,9 @@ void BlockMeans(const cv::Mat& plane, int block, cv::Mat& out) {
   auto mean = [area, shift](uint32_t sum) {
     return static_cast<uint8_t>(shift >= 0 ? (sum + area / 2) >> shift : (sum + area / 2) / area);
   };
-  std::vector<uint32_t> sums(static_cast<size_t>(out_w));
-  std::vector<const uint8_t*> rows(static_cast<size_t>(block_h));
+  // On the stack for the usual sizes: this runs three times a frame.
+  cv::AutoBuffer<uint32_t, 512> sums(static_cast<size_t>(out_w));
+  cv::AutoBuffer<const uint8_t*, 32> rows(static_cast<size_t>(block_h));
   for (int oy = 0; oy < out_h; ++oy) {
     for (int r = 0; r < block_h; ++r)
       rows[static_cast<size_t>(r)] = plane.ptr<uint8_t>(oy * block_h + r);
@@ -79,10 +80,10 @@ void BlockMeans(const cv::Mat& plane, int block, cv::Mat& out) {
     }
 #endif
     if (done == out_w) continue;
-    std::fill(sums.begin() + done, sums.end(), 0);
-    for (const uint8_t* p : rows)
+    std::fill(sums.data() + done, sums.data() + out_w, 0);
+    for (int r = 0; r < block_h; ++r)
       for (int x = done * block_w; x < out_w * block_w; ++x)
-        sums[static_cast<size_t>(x / block_w)] += p[x];
+        sums[static_cast<size_t>(x / block_w)] += rows[static_cast<size_t>(r)][x];
     for (int ox = done; ox < out_w; ++ox) o[ox] = mean(sums[static_cast<size_t>(ox)]);
   }
 }

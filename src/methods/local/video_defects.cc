@@ -82,43 +82,48 @@ bool StripesMatch(const cv::Mat& row, int from, int to, const int (&pattern)[N][
   return true;
 }
 
-bool LooksLikeBars(const cv::Mat& bgr) {
-  // The upper band: SMPTE bars fill the top two thirds, EBU bars the whole height.
-  cv::Mat band = bgr.rowRange(bgr.rows / 10, bgr.rows / 2);
-  cv::Mat row;
-  cv::reduce(band, row, 0, cv::REDUCE_AVG, CV_32F);
-  int w = row.cols;
-  // Rows must agree too: bars are vertical.
-  cv::Mat upper, lower;
-  cv::reduce(bgr.rowRange(bgr.rows / 10, bgr.rows / 4), upper, 0, cv::REDUCE_AVG, CV_32F);
-  cv::reduce(bgr.rowRange(bgr.rows / 4, bgr.rows / 2), lower, 0, cv::REDUCE_AVG, CV_32F);
-  if (cv::norm(upper, lower, cv::NORM_L1) / (w * 3.0) > 10) return false;
+// Bars are vertical: a picture is judged by the column means (BGR, float, 1×W each) of its upper
+// band (a tenth to a half of the height: SMPTE bars fill the top two thirds, EBU bars the whole
+// height) and of that band's two halves, which must agree.
+struct BarBands {
+  cv::Mat band, upper, lower;
+};
+
+bool LooksLikeBars(const BarBands& bands) {
+  int w = bands.band.cols;
+  if (cv::norm(bands.upper, bands.lower, cv::NORM_L1) / (w * 3.0) > 10) return false;
   // smptehdbars puts the seven bars between grey pillars of an eighth of the width each.
-  return StripesMatch(row, 0, w, kSmpte) || StripesMatch(row, w / 8, w - w / 8, kSmpte) ||
-         StripesMatch(row, 0, w, kEbu);
+  return StripesMatch(bands.band, 0, w, kSmpte) ||
+         StripesMatch(bands.band, w / 8, w - w / 8, kSmpte) || StripesMatch(bands.band, 0, w, kEbu);
 }
 
-// The frame in colour, small: enough for stripes of colour, at the price of a colour
-// conversion of a few thousand pixels. The pass's overview (an eighth of the size) when it is
-// at least 64 px wide, else a 64 px wide reduction of the planes.
-cv::Mat SmallBgr(const media::VideoFrame& frame) {
-  if (frame.small_y.cols >= 64) {
-    // BT.601 limited range, as OpenCV's I420 conversion, on 4:4:4 block means.
-    cv::Mat bgr(frame.small_y.size(), CV_8UC3);
-    for (int r = 0; r < bgr.rows; ++r) {
-      const uint8_t *y = frame.small_y.ptr<uint8_t>(r), *u = frame.small_u.ptr<uint8_t>(r),
-                    *v = frame.small_v.ptr<uint8_t>(r);
-      uint8_t* out = bgr.ptr<uint8_t>(r);
-      // Fixed point, coefficients × 1024.
-      auto clamp = [](int value) { return static_cast<uint8_t>(std::clamp(value >> 10, 0, 255)); };
-      for (int c = 0; c < bgr.cols; ++c) {
-        int luma = 1192 * (y[c] - 16) + 512, cb = u[c] - 128, cr = v[c] - 128;
-        out[3 * c] = clamp(luma + 2066 * cb);
-        out[3 * c + 1] = clamp(luma - 833 * cr - 400 * cb);
-        out[3 * c + 2] = clamp(luma + 1634 * cr);
-      }
-    }
-    return bgr;
+// Column means of rows [from, to) of the overview, turned to BGR (BT.601 limited range, as
+// OpenCV's I420 conversion): averaging before converting costs a conversion per column, not per
+// pixel, and changes nothing for colours inside the gamut, as bars are.
+cv::Mat OverviewColumns(const media::VideoFrame& frame, int from, int to) {
+  cv::Mat y, u, v;
+  cv::reduce(frame.small_y.rowRange(from, to), y, 0, cv::REDUCE_AVG, CV_32F);
+  cv::reduce(frame.small_u.rowRange(from, to), u, 0, cv::REDUCE_AVG, CV_32F);
+  cv::reduce(frame.small_v.rowRange(from, to), v, 0, cv::REDUCE_AVG, CV_32F);
+  cv::Mat bgr(1, y.cols, CV_32FC3);
+  for (int c = 0; c < y.cols; ++c) {
+    float luma = 1.164f * (y.at<float>(c) - 16), cb = u.at<float>(c) - 128,
+          cr = v.at<float>(c) - 128;
+    bgr.at<cv::Vec3f>(c) = cv::Vec3f(std::clamp(luma + 2.018f * cb, 0.0f, 255.0f),
+                                     std::clamp(luma - 0.813f * cr - 0.391f * cb, 0.0f, 255.0f),
+                                     std::clamp(luma + 1.596f * cr, 0.0f, 255.0f));
+  }
+  return bgr;
+}
+
+// The bands of `frame`: from the pass's overview when it is at least 64 px wide, else from the
+// planes reduced to 64 px wide and converted pixel by pixel.
+BarBands BandsOf(const media::VideoFrame& frame) {
+  const cv::Mat& small = frame.small_y;
+  if (small.cols >= 64 && small.rows >= 10) {
+    int h = small.rows;
+    return {OverviewColumns(frame, h / 10, h / 2), OverviewColumns(frame, h / 10, h / 4),
+            OverviewColumns(frame, h / 4, h / 2)};
   }
   int w = std::max(64, frame.y.cols / 10) / 2 * 2;
   int h = std::max(2, (frame.y.rows * w / frame.y.cols) / 2 * 2);
@@ -130,20 +135,11 @@ cv::Mat SmallBgr(const media::VideoFrame& frame) {
   std::memcpy(i420.data + w * h, u.data, u.total());
   std::memcpy(i420.data + w * h + u.total(), v.data, v.total());
   cv::cvtColor(i420, bgr, cv::COLOR_YUV2BGR_I420);
-  return bgr;
-}
-
-// A cheap first look for bars on the overview's luma: bars are vertical, so the upper two
-// bands of the picture (as LooksLikeBars splits it) have about the same column means. Far apart
-// (40 levels per column on average, well past what the colour check allows) rules bars out
-// before the colour conversion.
-bool MaybeBars(const media::VideoFrame& frame) {
-  const cv::Mat& y = frame.small_y;
-  if (y.cols < 64 || y.rows < 8) return true;  // SmallBgr decides from the planes
-  cv::Mat upper, lower;
-  cv::reduce(y.rowRange(y.rows / 10, y.rows / 4), upper, 0, cv::REDUCE_AVG, CV_32F);
-  cv::reduce(y.rowRange(y.rows / 4, y.rows / 2), lower, 0, cv::REDUCE_AVG, CV_32F);
-  return cv::norm(upper, lower, cv::NORM_L1) / y.cols <= 40;
+  BarBands bands;
+  cv::reduce(bgr.rowRange(h / 10, h / 2), bands.band, 0, cv::REDUCE_AVG, CV_32F);
+  cv::reduce(bgr.rowRange(h / 10, h / 4), bands.upper, 0, cv::REDUCE_AVG, CV_32F);
+  cv::reduce(bgr.rowRange(h / 4, h / 2), bands.lower, 0, cv::REDUCE_AVG, CV_32F);
+  return bands;
 }
 
 // Whether a picture has the detail of a card (text, a logo): some strong edges.
@@ -229,8 +225,8 @@ class DefectsSink : public media::StreamSink {
     // The span starts at the reference frame (the first of the frozen run), as freezedetect.
     freeze_.Observe(frozen, frozen ? reference_time_ : frame.time_s);
 
-    // Colour bars: checked on every frame, they are cheap at analysis size.
-    bars_.Observe(MaybeBars(frame) && LooksLikeBars(SmallBgr(frame)), frame.time_s);
+    // Colour bars: every frame, from column means of the overview.
+    bars_.Observe(LooksLikeBars(BandsOf(frame)), frame.time_s);
 
     // Slate: a still, detailed, non-black, non-bars card from (nearly) the start.
     if (!slate_done_) TrackSlate(frame, black);
@@ -314,7 +310,7 @@ class DefectsSink : public media::StreamSink {
   void TrackSlate(const media::VideoFrame& frame, bool black) {
     if (slate_y_.empty()) {
       if (black) return;  // a slate may follow a few black frames
-      if (frame.time_s > slate_start_s_ || !HasDetail(frame.y) || LooksLikeBars(SmallBgr(frame))) {
+      if (frame.time_s > slate_start_s_ || !HasDetail(frame.y) || LooksLikeBars(BandsOf(frame))) {
         slate_done_ = true;
         return;
       }
