@@ -26,7 +26,7 @@ trap 'rm -rf "$work"' EXIT
 make_fixture() {  # make_fixture FILE SIZE SECONDS
   local s="size=$2:rate=25" d=$(($3 / 6))
   ffmpeg -v error -y -filter_complex \
-    "testsrc2=$s:d=$((d * 2))[a];color=c=black:$s:d=$d[b];testsrc=$s:d=$d[c];smptebars=$s:d=$d[e];gradients=$s:d=$d:speed=0.02[f];[a][b][c][e][f]concat=n=5:v=1:a=0[v];sine=f=440:d=$((d * 3)):sample_rate=48000[t1];anullsrc=r=48000:cl=stereo:d=$d[q];sine=f=660:d=$((d * 2)):sample_rate=48000[t2];[t1][q][t2]concat=n=3:v=0:a=1,aformat=channel_layouts=stereo[s]" \
+    "testsrc2=$s:d=$((d * 2))[a];color=c=black:$s:d=$d[b];testsrc=$s:d=$d[c];smptebars=$s:d=$d[e];gradients=$s:d=$d:speed=0.02:seed=1[f];[a][b][c][e][f]concat=n=5:v=1:a=0[v];sine=f=440:d=$((d * 3)):sample_rate=48000[t1];anullsrc=r=48000:cl=stereo:d=$d[q];sine=f=660:d=$((d * 2)):sample_rate=48000[t2];[t1][q][t2]concat=n=3:v=0:a=1,aformat=channel_layouts=stereo[s]" \
     -map "[v]" -map "[s]" -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac "$1"
 }
 

@@ -34,7 +34,7 @@ std::string ShotsGraph() {
       "testsrc2=", s, ":d=3[a];testsrc=", s, ":d=3[b];testsrc2=", s,
       ":d=3,eq=contrast=0.25[c];testsrc2=", s,
       ":d=3,hflip,vflip,eq=contrast=0.25,fade=t=out:st=2.52:d=0.48[d];gradients=", s,
-      ":d=3:speed=0.02,fade=t=in:st=0:d=0.48[e];[a][b][c][d][e]concat=n=5:v=1:a=0[out_v]");
+      ":d=3:speed=0.02:seed=39,fade=t=in:st=0:d=0.48[e];[a][b][c][d][e]concat=n=5:v=1:a=0[out_v]");
 }
 const std::vector<int64_t> kCutFrames = {75, 150, 225, 300};
 

@@ -8,8 +8,9 @@
 //     adaptive threshold, as PySceneDetect's AdaptiveDetector: motion raises every frame's
 //     difference alike, a cut only one frame's).
 //   Gradual transition (fade, dissolve): twin comparison on histograms — a run of frames each
-//     changing the histogram by at least gradual_step, whose ends differ by at least
-//     gradual_total; the boundary is the run's middle frame.
+//     changing the histogram by at least gradual_step (two calm frames may interrupt it: a fade
+//     out and in stands still at black), whose ends differ by at least gradual_total; the
+//     boundary is the run's darkest frame when it goes through black, else its middle frame.
 //   Shots shorter than min_shot_s are merged into the one before.
 //   Keyframe: among frames sampled in the shot (away from transitions), the sharpest (variance
 //     of the Laplacian, damped for flat pictures), kept as a JPEG artifact.
@@ -270,8 +271,10 @@ class ShotsSink : public media::StreamSink {
         return;
       }
       gradual_.emplace(Gradual{.start = entry.index, .last = entry.index, .before = last_calm_});
+      NoteDarkest(entry);
       return;
     }
+    NoteDarkest(entry);
     if (changing) {
       gradual_->last = entry.index;
       gradual_->last_features = entry.features;
@@ -280,7 +283,10 @@ class ShotsSink : public media::StreamSink {
       if (entry.index - gradual_->start > static_cast<int64_t>(3 * rate)) gradual_.reset();
       return;
     }
-    // Calm again: the run ended at the previous changing frame.
+    // A fade out and in passes through black, where frames stop changing for a moment: a run
+    // survives a short calm.
+    if (entry.index - gradual_->last <= kRunGap) return;
+    // Calm again: the run ended at its last changing frame.
     Gradual run = std::move(*gradual_);
     gradual_.reset();
     last_calm_ = entry.features;
@@ -288,11 +294,24 @@ class ShotsSink : public media::StreamSink {
     double total = HistogramDistance(run.before, entry.features);
     int64_t length = run.last - run.start + 1;
     if (total < gradual_total_ || length < 3) return;
-    int64_t boundary = run.start + length / 2;
+    // Through black, the new shot begins at the darkest frame; otherwise (a dissolve) in the
+    // middle of the change.
+    int64_t boundary = run.darkest_luma < kNearBlack && run.darkest > run.start
+                           ? run.darkest
+                           : run.start + length / 2;
     if (boundary - current_.start_frame < MinShotFrames()) return;
     StartShot(boundary, "gradual", length);
     // The picture after the run is the first one wholly of the new shot.
     ConsiderKeyframe(entry, true);
+  }
+
+  // The darkest frame of the open run (the later one of equals: the first of the new shot).
+  void NoteDarkest(const Entry& entry) {
+    double luma = cv::mean(entry.features.y)[0];
+    if (luma <= gradual_->darkest_luma) {
+      gradual_->darkest_luma = luma;
+      gradual_->darkest = entry.index;
+    }
   }
 
   void ConsiderKeyframe(const Entry& entry, bool fallback) {
@@ -337,8 +356,15 @@ class ShotsSink : public media::StreamSink {
     shot.keyframe_i420.release();
   }
 
+  // Calm frames a gradual run may contain, and the mean luma under which a frame is black
+  // (limited range: black is 16).
+  static constexpr int64_t kRunGap = 2;
+  static constexpr double kNearBlack = 32;
+
   struct Gradual {
     int64_t start = 0, last = 0;
+    int64_t darkest = -1;
+    double darkest_luma = 256;
     Features before;  // the last calm frame before the run
     Features last_features;
   };
@@ -367,7 +393,7 @@ class ShotsMethod : public StreamMethod {
   const MethodSpec& spec() const override {
     static const MethodSpec spec{
         .name = "video.shots",
-        .version = 1,
+        .version = 2,
         .kinds = {MediaKind::kVideo},
         .inputs = {"stream"},
         .description =
