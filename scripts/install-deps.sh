@@ -20,6 +20,8 @@ packages=(
   libswresample-dev libebur128-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libopencv-objdetect-dev opencv-data
   libtesseract-dev libleptonica-dev tesseract-ocr-eng
+  # the vector index (issue 12)
+  libfaiss-dev
   # sample media for the demo and test fixtures
   imagemagick fonts-dejavu-core ffmpeg espeak-ng
   # benchmarks: reference clients, the loopback web server, peak-RSS measurement
