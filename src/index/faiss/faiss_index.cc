@@ -17,6 +17,7 @@
 #include <unordered_set>
 
 #include "common/strings.h"
+#include "index/faiss/faiss_io.h"
 
 namespace sluice::index {
 namespace {
@@ -78,22 +79,18 @@ class FaissIndex : public VectorIndex {
 
   Result<int64_t> Add(std::span<const VectorId> ids, std::span<const float> vectors) override {
     SLUICE_ASSIGN_OR_RETURN(std::vector<float> prepared, Prepared(spec_, vectors, ids.size()));
-    std::unordered_set<VectorId> seen;
-    for (VectorId id : ids) {
-      if (!seen.insert(id).second) return BadVectors(StrCat("id ", id, " appears twice"));
-    }
+    SLUICE_RETURN_IF_ERROR(CheckDistinct(ids));
     std::unique_lock lock(mutex_);
     std::vector<FaissId> fresh_ids;
     std::vector<float> fresh;
     size_t d = static_cast<size_t>(spec_.dimension);
-    for (size_t i = 0; i < ids.size(); ++i) {
-      if (index_->rev_map.count(ids[i])) continue;
+    for (size_t i : AbsentPositions(*index_, ids)) {
       fresh_ids.push_back(ids[i]);
       fresh.insert(fresh.end(), prepared.begin() + static_cast<ptrdiff_t>(i * d),
                    prepared.begin() + static_cast<ptrdiff_t>((i + 1) * d));
     }
     if (fresh_ids.empty()) return int64_t{0};
-    SLUICE_RETURN_IF_ERROR(Guard([&] {
+    SLUICE_RETURN_IF_ERROR(FaissGuard([&] {
       index_->add_with_ids(static_cast<FaissId>(fresh_ids.size()), fresh.data(), fresh_ids.data());
     }));
     return static_cast<int64_t>(fresh_ids.size());
@@ -101,14 +98,11 @@ class FaissIndex : public VectorIndex {
 
   Result<int64_t> Remove(std::span<const VectorId> ids) override {
     std::unique_lock lock(mutex_);
-    std::vector<FaissId> present;
-    for (VectorId id : ids) {
-      if (index_->rev_map.count(id)) present.push_back(id);
-    }
+    std::vector<FaissId> present = PresentIds(*index_, ids);
     if (present.empty()) return int64_t{0};
     if (kind_ == IndexKind::kFlat) {
       faiss::IDSelectorBatch selector(present.size(), present.data());
-      SLUICE_RETURN_IF_ERROR(Guard([&] { index_->remove_ids(selector); }));
+      SLUICE_RETURN_IF_ERROR(FaissGuard([&] { index_->remove_ids(selector); }));
       return static_cast<int64_t>(present.size());
     }
     // A graph cannot drop nodes, and an id map cannot renumber inverted lists: the index is
@@ -118,7 +112,7 @@ class FaissIndex : public VectorIndex {
     std::vector<float> kept;
     size_t d = static_cast<size_t>(spec_.dimension);
     std::unique_ptr<faiss::IndexIDMap2> rebuilt;
-    SLUICE_RETURN_IF_ERROR(Guard([&] {
+    SLUICE_RETURN_IF_ERROR(FaissGuard([&] {
       for (FaissId id : index_->id_map) {
         if (gone.count(id)) continue;
         kept_ids.push_back(id);
@@ -152,7 +146,7 @@ class FaissIndex : public VectorIndex {
     auto wanted = static_cast<FaissId>(std::min<int64_t>(k, held));
     std::vector<float> scores(n * static_cast<size_t>(wanted));
     std::vector<FaissId> labels(scores.size());
-    SLUICE_RETURN_IF_ERROR(Guard([&] {
+    SLUICE_RETURN_IF_ERROR(FaissGuard([&] {
       index_->search(static_cast<FaissId>(n), prepared.data(), wanted, scores.data(),
                      labels.data());
     }));
@@ -175,33 +169,20 @@ class FaissIndex : public VectorIndex {
     std::shared_lock lock(mutex_);
     if (!index_->rev_map.count(id)) return absl::NotFoundError(StrCat("no vector with id ", id));
     std::vector<float> out(static_cast<size_t>(spec_.dimension));
-    SLUICE_RETURN_IF_ERROR(Guard([&] { index_->reconstruct(id, out.data()); }));
+    SLUICE_RETURN_IF_ERROR(FaissGuard([&] { index_->reconstruct(id, out.data()); }));
     return out;
   }
 
   IndexStats Stats() const override {
     std::shared_lock lock(mutex_);
     CountingWriter counter;
-    Status counted = Guard([&] { faiss::write_index(index_.get(), &counter); });
+    Status counted = FaissGuard([&] { faiss::write_index(index_.get(), &counter); });
     return {.kind = kind_, .count = index_->ntotal, .bytes = counted.ok() ? counter.bytes : 0};
   }
 
   Status Save(const std::filesystem::path& file) const override {
     std::shared_lock lock(mutex_);
-    std::error_code ec;
-    if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
-    std::filesystem::path temporary = file;
-    temporary += StrCat(".tmp-", reinterpret_cast<uintptr_t>(this));
-    Status written = Guard([&] { faiss::write_index(index_.get(), temporary.c_str()); });
-    if (written.ok()) {
-      std::filesystem::rename(temporary, file, ec);
-      if (!ec) return absl::OkStatus();
-      written = Failure(absl::StatusCode::kInternal, "index_io",
-                        StrCat("cannot rename ", temporary.string(), ": ", ec.message()));
-    }
-    std::filesystem::remove(temporary, ec);
-    return Failure(absl::StatusCode::kInternal, "index_io",
-                   StrCat("cannot write the index to ", file.string(), ": ", written.message()));
+    return SaveAtomically(file, [&](const char* path) { faiss::write_index(index_.get(), path); });
   }
 
   // A new, empty id map over a flat or HNSW index (kIvfPq needs training: BuildFaissIndex).
@@ -219,17 +200,6 @@ class FaissIndex : public VectorIndex {
     auto map = std::make_unique<faiss::IndexIDMap2>(inner);
     map->own_fields = true;
     return map;
-  }
-
-  // FAISS reports misuse by throwing; here it becomes a Status.
-  template <typename F>
-  static Status Guard(F&& f) {
-    try {
-      f();
-      return absl::OkStatus();
-    } catch (const std::exception& e) {
-      return Failure(absl::StatusCode::kInternal, "index_io", e.what());
-    }
   }
 
  private:
@@ -303,7 +273,7 @@ Result<std::unique_ptr<VectorIndex>> BuildFaissIndex(const IndexSpec& spec, Inde
   auto map = std::make_unique<faiss::IndexIDMap2>(ivf);
   map->own_fields = true;
   // The direct map lets vectors be read back by id (and the index rebuilt on removal).
-  Status trained = FaissIndex::Guard([&] {
+  Status trained = FaissGuard([&] {
     ivf->train(n, prepared.data());
     ivf->make_direct_map(true);
   });
@@ -321,7 +291,7 @@ Result<std::unique_ptr<VectorIndex>> LoadFaissIndex(const IndexSpec& spec,
   if (!std::filesystem::exists(file, ec))
     return absl::NotFoundError(StrCat("no index file ", file.string()));
   faiss::Index* raw = nullptr;
-  Status read = FaissIndex::Guard([&] { raw = faiss::read_index(file.c_str()); });
+  Status read = FaissGuard([&] { raw = faiss::read_index(file.c_str()); });
   std::unique_ptr<faiss::Index> loaded(raw);
   auto bad = [&](std::string_view why) {
     return Failure(absl::StatusCode::kDataLoss, "bad_index", StrCat(file.string(), ": ", why));
