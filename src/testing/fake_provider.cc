@@ -264,8 +264,12 @@ http::HttpReply FakeProvider::Handle(const http::HttpRequest& request) {
     json::array data;
     int64_t used = 0;
     const json::value* input = o.if_contains("input");
-    json::array inputs =
-        input && input->is_array() ? input->as_array() : json::array{input ? *input : ""};
+    // vLLM's multimodal form: one chat message instead of inputs.
+    const json::value* messages = o.if_contains("messages");
+    json::array inputs = input && input->is_array() ? input->as_array()
+                         : input                    ? json::array{*input}
+                         : messages                 ? json::array{json::serialize(*messages)}
+                                                    : json::array{""};
     for (size_t i = 0; i < inputs.size(); ++i) {
       std::string text = inputs[i].is_string() ? std::string(inputs[i].as_string()) : "";
       used += tokens(text.size());
@@ -280,8 +284,11 @@ http::HttpReply FakeProvider::Handle(const http::HttpRequest& request) {
                           {"usage", {{"prompt_tokens", used}, {"total_tokens", used}}}}));
   }
   if (kind == "invoke") {
+    // Titan: a text, or (multimodal) an image in base64.
     std::string text = o.contains("inputText") && o.at("inputText").is_string()
                            ? std::string(o.at("inputText").as_string())
+                       : o.contains("inputImage") && o.at("inputImage").is_string()
+                           ? std::string(o.at("inputImage").as_string())
                            : "";
     json::array vector;
     for (double x : EmbeddingOf(text, options_.dimensions)) vector.push_back(x);

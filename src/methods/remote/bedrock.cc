@@ -114,26 +114,32 @@ class BedrockProvider : public Provider {
                                             std::string model) override {
     if (model.empty()) model = config_.embedding_model;
     EmbedReply out{.model = model};
-    // Titan embeds one text per call.
+    // Titan embeds one input per call.
     for (const std::string& text : texts) {
-      double estimate = static_cast<double>(text.size()) / 4;
-      SLUICE_CO_ASSIGN_OR_RETURN(http::ClientRequest call,
-                                 Post(model, "invoke", json::object{{"inputText", text}}));
-      SLUICE_CO_ASSIGN_OR_RETURN(ProviderGate::Answer answer,
-                                 co_await gate_.Call(std::move(call), estimate));
-      SLUICE_CO_ASSIGN_OR_RETURN(json::object reply, ReplyObject(answer.response, config_.name));
-      const json::value* vector = reply.if_contains("embedding");
-      if (!vector || !vector->is_array()) co_return BadReply(config_.name, "no embedding");
-      std::vector<float> values;
-      for (const json::value& x : vector->as_array()) {
-        if (!x.is_number()) co_return BadReply(config_.name, "a non-numeric embedding value");
-        values.push_back(static_cast<float>(x.to_number<double>()));
-      }
-      out.vectors.push_back(std::move(values));
-      Usage usage = answer.usage;
-      if (const json::value* n = reply.if_contains("inputTextTokenCount"); n && n->is_number())
-        usage.input_tokens = n->to_number<int64_t>();
-      gate_.RecordTokens(usage.input_tokens, 0, estimate);
+      // Bodies built before the co_await: g++ 12 cannot keep a braced list in the frame.
+      json::object body;
+      body["inputText"] = text;
+      SLUICE_CO_ASSIGN_OR_RETURN(
+          Usage usage, co_await InvokeEmbedding(model, std::move(body),
+                                                static_cast<double>(text.size()) / 4, out));
+      out.usage += usage;
+    }
+    co_return out;
+  }
+
+  asio::awaitable<Result<EmbedReply>> EmbedImages(std::vector<ImagePart> images,
+                                                  std::string model) override {
+    if (model.empty()) model = config_.image_embedding_model;
+    if (model.empty()) {
+      co_return Failure(absl::StatusCode::kFailedPrecondition, "no_model",
+                        StrCat("provider ", config_.name, " names no image_embedding_model"));
+    }
+    EmbedReply out{.model = model};
+    for (const ImagePart& image : images) {
+      json::object body;
+      body["inputImage"] = Base64(image.bytes);
+      SLUICE_CO_ASSIGN_OR_RETURN(Usage usage,
+                                 co_await InvokeEmbedding(model, std::move(body), 300, out));
       out.usage += usage;
     }
     co_return out;
@@ -147,6 +153,28 @@ class BedrockProvider : public Provider {
   }
 
  private:
+  // One Titan embedding call with `body`; its vector is appended to `out`.
+  asio::awaitable<Result<Usage>> InvokeEmbedding(const std::string& model, json::object body,
+                                                 double estimate, EmbedReply& out) {
+    SLUICE_CO_ASSIGN_OR_RETURN(http::ClientRequest call, Post(model, "invoke", body));
+    SLUICE_CO_ASSIGN_OR_RETURN(ProviderGate::Answer answer,
+                               co_await gate_.Call(std::move(call), estimate));
+    SLUICE_CO_ASSIGN_OR_RETURN(json::object reply, ReplyObject(answer.response, config_.name));
+    const json::value* vector = reply.if_contains("embedding");
+    if (!vector || !vector->is_array()) co_return BadReply(config_.name, "no embedding");
+    std::vector<float> values;
+    for (const json::value& x : vector->as_array()) {
+      if (!x.is_number()) co_return BadReply(config_.name, "a non-numeric embedding value");
+      values.push_back(static_cast<float>(x.to_number<double>()));
+    }
+    out.vectors.push_back(std::move(values));
+    Usage usage = answer.usage;
+    if (const json::value* n = reply.if_contains("inputTextTokenCount"); n && n->is_number())
+      usage.input_tokens = n->to_number<int64_t>();
+    gate_.RecordTokens(usage.input_tokens, 0, estimate);
+    co_return usage;
+  }
+
   Result<http::ClientRequest> Post(std::string_view model, std::string_view action,
                                    const json::object& body) const {
     if (config_.aws.access_key.empty() || config_.aws.secret_key.empty()) {

@@ -17,6 +17,7 @@ ProviderConfig Defaults(std::string name, std::string kind, const Environment& e
         environment("AWS_REGION").value_or(environment("AWS_DEFAULT_REGION").value_or("us-east-1"));
     config.chat_model = "anthropic.claude-3-haiku-20240307-v1:0";
     config.embedding_model = "amazon.titan-embed-text-v2:0";
+    config.image_embedding_model = "amazon.titan-embed-image-v1";
   } else {
     config.base_url = environment("OPENAI_BASE_URL").value_or("https://api.openai.com/v1");
     config.api_key_env = "OPENAI_API_KEY";
@@ -113,6 +114,14 @@ Result<ProvidersConfig> LoadProvidersConfig(const std::filesystem::path& file,
             status = text(provider.chat_model);
           } else if (name == "embedding_model") {
             status = text(provider.embedding_model);
+          } else if (name == "image_embedding_model") {
+            status = text(provider.image_embedding_model);
+          } else if (name == "image_embedding_request") {
+            status = text(provider.image_embedding_request);
+            if (status.ok() && provider.image_embedding_request != "input" &&
+                provider.image_embedding_request != "messages") {
+              status = at(node, "image_embedding_request is \"input\" or \"messages\"");
+            }
           } else if (name == "transcription_model") {
             status = text(provider.transcription_model);
           } else if (name == "max_concurrency") {

@@ -127,33 +127,46 @@ class OpenAiProvider : public Provider {
       estimate += static_cast<double>(text.size()) / 4;
     }
     json::object body{{"model", model}, {"input", std::move(input)}};
-    SLUICE_CO_ASSIGN_OR_RETURN(ProviderGate::Answer answer,
-                               co_await gate_.Call(Post("/embeddings", body), estimate));
-    SLUICE_CO_ASSIGN_OR_RETURN(json::object o, ReplyObject(answer.response, config_.name));
-    EmbedReply out{.model = model, .usage = UsageOf(o)};
-    gate_.RecordTokens(out.usage.input_tokens, 0, estimate);
-    out.usage.calls = answer.usage.calls;
-    out.usage.retries = answer.usage.retries;
-    out.usage.provider_millis = answer.usage.provider_millis;
-    const json::value* data = o.if_contains("data");
-    if (!data || !data->is_array() || data->as_array().size() != texts.size())
-      co_return BadReply(config_.name, "not one embedding per input");
-    out.vectors.resize(texts.size());
-    for (const json::value& entry : data->as_array()) {
-      const json::value* index =
-          entry.is_object() ? entry.as_object().if_contains("index") : nullptr;
-      const json::value* vector =
-          entry.is_object() ? entry.as_object().if_contains("embedding") : nullptr;
-      if (!index || !index->is_number() || !vector || !vector->is_array())
-        co_return BadReply(config_.name, "an embedding without index or vector");
-      auto i = index->to_number<size_t>();
-      if (i >= texts.size()) co_return BadReply(config_.name, "an embedding index out of range");
-      for (const json::value& x : vector->as_array()) {
-        if (!x.is_number()) co_return BadReply(config_.name, "a non-numeric embedding value");
-        out.vectors[i].push_back(static_cast<float>(x.to_number<double>()));
-      }
+    co_return co_await Embeddings(std::move(body), texts.size(), std::move(model), estimate);
+  }
+
+  asio::awaitable<Result<EmbedReply>> EmbedImages(std::vector<ImagePart> images,
+                                                  std::string model) override {
+    if (model.empty()) model = config_.image_embedding_model;
+    if (model.empty()) {
+      co_return Failure(absl::StatusCode::kFailedPrecondition, "no_model",
+                        StrCat("provider ", config_.name,
+                               " names no image_embedding_model (the CLIP server's model)"));
     }
-    co_return out;
+    // An image counts as a few hundred tokens in the tokens-per-minute bucket.
+    constexpr double kImageTokens = 300;
+    auto url = [](const ImagePart& image) {
+      return StrCat("data:", image.mime, ";base64,", Base64(image.bytes));
+    };
+    if (config_.image_embedding_request == "messages") {
+      EmbedReply out{.model = model};
+      for (const ImagePart& image : images) {
+        json::array content{
+            json::object{{"type", "image_url"}, {"image_url", json::object{{"url", url(image)}}}}};
+        json::object body{
+            {"model", model},
+            {"messages", json::array{json::object{{"role", "user"}, {"content", content}}}},
+            {"encoding_format", "float"}};
+        SLUICE_CO_ASSIGN_OR_RETURN(EmbedReply one,
+                                   co_await Embeddings(std::move(body), 1, model, kImageTokens));
+        out.vectors.push_back(std::move(one.vectors.at(0)));
+        out.usage += one.usage;
+      }
+      co_return out;
+    }
+    json::array input;
+    for (const ImagePart& image : images) input.emplace_back(url(image));
+    json::object body{{"model", model},
+                      {"input", std::move(input)},
+                      {"modality", "image"},
+                      {"encoding_format", "float"}};
+    co_return co_await Embeddings(std::move(body), images.size(), std::move(model),
+                                  kImageTokens * static_cast<double>(images.size()));
   }
 
   asio::awaitable<Result<TranscriptReply>> Transcribe(std::string audio, std::string mime,
@@ -210,6 +223,38 @@ class OpenAiProvider : public Provider {
   }
 
  private:
+  // POSTs `body` to /embeddings and reads `count` vectors back, in input order.
+  asio::awaitable<Result<EmbedReply>> Embeddings(json::object body, size_t count, std::string model,
+                                                 double estimate) {
+    SLUICE_CO_ASSIGN_OR_RETURN(ProviderGate::Answer answer,
+                               co_await gate_.Call(Post("/embeddings", body), estimate));
+    SLUICE_CO_ASSIGN_OR_RETURN(json::object o, ReplyObject(answer.response, config_.name));
+    EmbedReply out{.model = std::move(model), .usage = UsageOf(o)};
+    gate_.RecordTokens(out.usage.input_tokens, 0, estimate);
+    out.usage.calls = answer.usage.calls;
+    out.usage.retries = answer.usage.retries;
+    out.usage.provider_millis = answer.usage.provider_millis;
+    const json::value* data = o.if_contains("data");
+    if (!data || !data->is_array() || data->as_array().size() != count)
+      co_return BadReply(config_.name, "not one embedding per input");
+    out.vectors.resize(count);
+    for (const json::value& entry : data->as_array()) {
+      const json::value* index =
+          entry.is_object() ? entry.as_object().if_contains("index") : nullptr;
+      const json::value* vector =
+          entry.is_object() ? entry.as_object().if_contains("embedding") : nullptr;
+      if (!index || !index->is_number() || !vector || !vector->is_array())
+        co_return BadReply(config_.name, "an embedding without index or vector");
+      auto i = index->to_number<size_t>();
+      if (i >= count) co_return BadReply(config_.name, "an embedding index out of range");
+      for (const json::value& x : vector->as_array()) {
+        if (!x.is_number()) co_return BadReply(config_.name, "a non-numeric embedding value");
+        out.vectors[i].push_back(static_cast<float>(x.to_number<double>()));
+      }
+    }
+    co_return out;
+  }
+
   http::ClientRequest Request(std::string_view path) const {
     http::ClientRequest request;
     request.method = "POST";

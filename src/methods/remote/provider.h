@@ -233,6 +233,13 @@ struct ProviderConfig {
   http::SigV4 aws;
   std::string chat_model;
   std::string embedding_model;
+  // The model embed.image uses: openai, none by default (name the CLIP server's model);
+  // bedrock, amazon.titan-embed-image-v1 (multimodal: its text embeddings share the space).
+  std::string image_embedding_model;
+  // openai: how images go to /embeddings. "input" (default): data URLs in `input` with
+  // "modality": "image", many per request (Infinity and CLIP servers); "messages": one image per
+  // request as a chat message (vLLM's multimodal embedding models).
+  std::string image_embedding_request = "input";
   std::string transcription_model;
   ProviderLimits limits;
 };
@@ -249,6 +256,10 @@ class Provider {
   // `model` "" for the configured embedding model.
   virtual asio::awaitable<Result<EmbedReply>> Embed(std::vector<std::string> texts,
                                                     std::string model) = 0;
+  // One embedding per image, in order. `model` "" for the configured image embedding model
+  // (FailedPrecondition "no_model" when there is none). Errors otherwise as Embed.
+  virtual asio::awaitable<Result<EmbedReply>> EmbedImages(std::vector<ImagePart> images,
+                                                          std::string model) = 0;
   // `audio` in `mime` (a WAV file, say) to text with timed segments. `model` "" for the
   // configured transcription model; `language` "" lets the server detect it (ISO 639-1
   // otherwise). Unimplemented "not_supported" for providers without transcription (Bedrock).

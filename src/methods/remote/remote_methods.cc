@@ -485,6 +485,60 @@ class EmbedTextMethod : public AsyncMethod, protected RemoteBase {
   MethodSpec spec_;
 };
 
+// embed.image: the picture's embedding from the provider's image embedding model (a CLIP
+// server, Titan Multimodal): with a multimodal model, embed.text queries land in the same space.
+class EmbedImageMethod : public AsyncMethod, protected RemoteBase {
+ public:
+  explicit EmbedImageMethod(RemoteEnv env) : RemoteBase(env, true) {
+    spec_ = {.name = "embed.image",
+             .kinds = {MediaKind::kImage},
+             .inputs = {"file", "image"},
+             .description = "an embedding of the picture from a provider's image model",
+             .params = {{"max_side", 512}}};
+    AddProviderParams(spec_);
+  }
+  const MethodSpec& spec() const override { return spec_; }
+  Status CompleteParams(json::object& params) const override {
+    SLUICE_RETURN_IF_ERROR(RequireRange(params, "max_side", 64, 4096));
+    std::string name(params.at("provider").as_string());
+    const ProviderConfig* provider = env_.config->Find(name);
+    if (!provider) {
+      return absl::InvalidArgumentError(
+          StrCat("provider '", name, "' is not configured (see [providers] in the config file)"));
+    }
+    if (params.at("model").as_string().empty()) params["model"] = provider->image_embedding_model;
+    if (params.at("model").as_string().empty()) {
+      return Failure(
+          absl::StatusCode::kInvalidArgument, "no_model",
+          StrCat("provider '", name, "' names no image_embedding_model: set it in [providers.",
+                 name, "] or pass params.model"));
+    }
+    return absl::OkStatus();
+  }
+
+  asio::awaitable<Result<MethodOutput>> Run(ItemContext item, json::object params) const override {
+    SLUICE_CO_ASSIGN_OR_RETURN(Provider * provider, ProviderFor(params));
+    int max_side = static_cast<int>(params.at("max_side").to_number<int64_t>());
+    auto pictures = [&] { return PicturesForModel(item, max_side, 1); };
+    SLUICE_CO_ASSIGN_OR_RETURN(std::vector<ImagePart> images,
+                               co_await runtime::RunOn(env_.runtime->cpu(), pictures));
+    std::string model(params.at("model").as_string());
+    SLUICE_CO_ASSIGN_OR_RETURN(EmbedReply reply,
+                               co_await provider->EmbedImages(std::move(images), model));
+    if (reply.vectors.size() != 1 || reply.vectors[0].empty())
+      co_return BadReply(provider->config().name, "no embedding for the picture");
+    json::array vector;
+    for (float x : reply.vectors[0]) vector.emplace_back(x);
+    json::object value{{"model", params.at("model")},
+                       {"dimensions", vector.size()},
+                       {"vector", std::move(vector)}};
+    co_return MethodOutput{.value = std::move(value), .cost = reply.usage};
+  }
+
+ private:
+  MethodSpec spec_;
+};
+
 class SetSummaryMethod : public AsyncSetMethod, protected RemoteBase {
  public:
   explicit SetSummaryMethod(RemoteEnv env) : RemoteBase(env, false) {
@@ -594,6 +648,7 @@ std::vector<std::unique_ptr<MethodBase>> NewRemoteMethods(const RemoteEnv& env) 
   methods.push_back(std::make_unique<ContentTypeMethod>(env));
   methods.push_back(std::make_unique<DescribeMethod>(env));
   methods.push_back(std::make_unique<EmbedTextMethod>(env));
+  methods.push_back(std::make_unique<EmbedImageMethod>(env));
   methods.push_back(std::make_unique<SetSummaryMethod>(env));
   methods.push_back(NewTranscriptMethod(env));
   methods.push_back(NewClipsMethod(env));

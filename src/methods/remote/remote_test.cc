@@ -312,6 +312,57 @@ TEST_F(RemoteMethodsTest, MalformedOutputIsReaskedThenFails) {
   EXPECT_EQ(fake_->chat_requests().size(), 4u) << "one ask and one re-ask";
 }
 
+TEST_F(RemoteMethodsTest, EmbedImageSendsThePictureInEitherRequestForm) {
+  // The fixture's provider names no image model: a clear refusal before any call.
+  const MethodBase* method = registry_.Find("embed.image");
+  ASSERT_NE(method, nullptr);
+  EXPECT_EQ(CauseOf(ResolveMethodParams(*method, {}).status()), "no_model");
+  auto red = image_;
+  auto blue = testing::MakeSolidImage(dir_.path(), "blue.png", "blue", "200x120");
+  for (const char* form : {"input", "messages"}) {
+    config_.providers[0].image_embedding_model = "fake-clip";
+    config_.providers[0].image_embedding_request = form;
+    providers_ = std::make_unique<Providers>(config_, rt_.loop_executor(), *transport_);
+    Registry registry;
+    ASSERT_TRUE(RegisterBuiltinMethods(
+                    registry, {.config = &config_, .providers = providers_.get(), .runtime = &rt_})
+                    .ok());
+    MethodRunner runner(registry, rt_, nullptr);
+    int64_t before = fake_->requests_of("embeddings");
+    Result<StepResult> a = rt_.Run(runner.Run("embed.image", red, {}));
+    Result<StepResult> again = rt_.Run(runner.Run("embed.image", red, {}));
+    Result<StepResult> b = rt_.Run(runner.Run("embed.image", blue, {}));
+    ASSERT_TRUE(a.ok() && again.ok() && b.ok());
+    ASSERT_TRUE(a->status.ok()) << form << ": " << a->status;
+    EXPECT_EQ(a->output.at("model"), "fake-clip");
+    EXPECT_EQ(a->output.at("dimensions"), 8);
+    EXPECT_EQ(a->output.at("vector"), again->output.at("vector")) << form;
+    EXPECT_NE(a->output.at("vector"), b->output.at("vector")) << form << ": the picture is sent";
+    EXPECT_EQ(fake_->requests_of("embeddings") - before, 3) << form;
+  }
+}
+
+TEST_F(RemoteTest, TitanMultimodalEmbedsImages) {
+  ProviderConfig config{.name = "aws",
+                        .kind = "bedrock",
+                        .base_url = fake_->bedrock_url(),
+                        .region = "us-east-1",
+                        .aws = {.access_key = "AKID", .secret_key = "SECRET"},
+                        .image_embedding_model = "amazon.titan-embed-image-v1"};
+  auto provider = NewBedrockProvider(config, rt_.loop_executor(), *transport_);
+  std::vector<ImagePart> images{{.mime = "image/png", .bytes = "first"},
+                                {.mime = "image/png", .bytes = "second"}};
+  Result<EmbedReply> reply = rt_.Run(provider->EmbedImages(images, ""));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_EQ(reply->vectors.size(), 2u);
+  EXPECT_NE(reply->vectors[0], reply->vectors[1]);
+  EXPECT_EQ(reply->model, "amazon.titan-embed-image-v1");
+  EXPECT_EQ(fake_->requests_of("invoke"), 2) << "Titan takes one image a call";
+  config.image_embedding_model = "";
+  auto without = NewBedrockProvider(config, rt_.loop_executor(), *transport_);
+  EXPECT_EQ(CauseOf(rt_.Run(without->EmbedImages(images, "")).status()), "no_model");
+}
+
 TEST_F(RemoteMethodsTest, EmbedTextUsesDescriptionAndSetSummaryRunsOnTheLoop) {
   Result<StepResult> step = Try("embed.text");
   ASSERT_TRUE(step->status.ok()) << step->status;
@@ -590,6 +641,19 @@ TEST(ProvidersConfigTest, DefaultsFromTheEnvironmentAndOverridesFromTheFile) {
   EXPECT_NE(bad.status().message().find("sluice.toml:4: unknown key 'max_concurrancy'"),
             std::string::npos)
       << bad.status();
+  // Image embeddings: Titan Multimodal by default on Bedrock, the request form checked.
+  EXPECT_EQ(defaults->Find("bedrock")->image_embedding_model, "amazon.titan-embed-image-v1");
+  EXPECT_EQ(defaults->Find("openai")->image_embedding_request, "input");
+  std::ofstream(file)
+      << "[providers.clip]\nbase_url = \"http://x/v1\"\n"
+         "image_embedding_model = \"clip\"\nimage_embedding_request = \"messages\"\n";
+  Result<ProvidersConfig> clip = LoadProvidersConfig(file, lookup);
+  ASSERT_TRUE(clip.ok()) << clip.status();
+  EXPECT_EQ(clip->Find("clip")->image_embedding_model, "clip");
+  EXPECT_EQ(clip->Find("clip")->image_embedding_request, "messages");
+  std::ofstream(file) << "[providers.clip]\nbase_url = \"http://x/v1\"\n"
+                         "image_embedding_request = \"chat\"\n";
+  EXPECT_EQ(LoadProvidersConfig(file, lookup).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(SchemaTest, ChecksTypesRequiredEnumsBoundsAndExtras) {
