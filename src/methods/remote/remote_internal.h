@@ -32,13 +32,19 @@ class RemoteBase {
     spec.params["model"] = "";
   }
 
-  Status Complete(json::object& params) const {
+  // The configuration of the provider `params` name; InvalidArgument when none is configured.
+  Result<const ProviderConfig*> ConfiguredProvider(const json::object& params) const {
     std::string name(params.at("provider").as_string());
     const ProviderConfig* provider = env_.config->Find(name);
     if (!provider) {
       return absl::InvalidArgumentError(
           StrCat("provider '", name, "' is not configured (see [providers] in the config file)"));
     }
+    return provider;
+  }
+
+  Status Complete(json::object& params) const {
+    SLUICE_ASSIGN_OR_RETURN(const ProviderConfig* provider, ConfiguredProvider(params));
     if (params.at("model").as_string().empty())
       params["model"] = embedding_ ? provider->embedding_model : provider->chat_model;
     return absl::OkStatus();

@@ -500,14 +500,10 @@ class EmbedImageMethod : public AsyncMethod, protected RemoteBase {
   const MethodSpec& spec() const override { return spec_; }
   Status CompleteParams(json::object& params) const override {
     SLUICE_RETURN_IF_ERROR(RequireRange(params, "max_side", 64, 4096));
-    std::string name(params.at("provider").as_string());
-    const ProviderConfig* provider = env_.config->Find(name);
-    if (!provider) {
-      return absl::InvalidArgumentError(
-          StrCat("provider '", name, "' is not configured (see [providers] in the config file)"));
-    }
+    SLUICE_ASSIGN_OR_RETURN(const ProviderConfig* provider, ConfiguredProvider(params));
     if (params.at("model").as_string().empty()) params["model"] = provider->image_embedding_model;
     if (params.at("model").as_string().empty()) {
+      const std::string& name = provider->name;
       return Failure(
           absl::StatusCode::kInvalidArgument, "no_model",
           StrCat("provider '", name, "' names no image_embedding_model: set it in [providers.",
