@@ -702,6 +702,29 @@ TEST(CassetteHarnessTest, RemoteMethodsRunOfflineFromCommittedCassettes) {
   EXPECT_EQ(CauseOf(other->status), "not_recorded") << "another prompt is another request";
 }
 
+// embed.image replayed from a committed cassette (recorded against the fake provider with
+// SLUICE_RECORD_CASSETTES=1, which this test then starts itself).
+TEST(CassetteHarnessTest, ImageEmbeddingsReplayFromCommittedCassettes) {
+  std::filesystem::path testdata = std::filesystem::path(__FILE__).parent_path() / "testdata";
+  Result<ProvidersConfig> config =
+      LoadProvidersConfig("", [](const std::string&) { return std::nullopt; });
+  ASSERT_TRUE(config.ok());
+  std::unique_ptr<testing::FakeProvider> fake;
+  std::optional<std::string> record = ProcessEnvironment("SLUICE_RECORD_CASSETTES");
+  if (record && *record == "1") {
+    fake = std::move(*testing::FakeProvider::Start());
+    for (ProviderConfig& provider : config->providers) provider.base_url = fake->openai_url();
+  }
+  for (ProviderConfig& provider : config->providers)
+    provider.image_embedding_model = "clip-vit-b32";
+  CassetteHarness harness(testdata / "cassettes", *config);
+  Result<StepResult> step = harness.Try("embed.image", testdata / "shoe.png");
+  ASSERT_TRUE(step.ok()) << step.status();
+  ASSERT_TRUE(step->status.ok()) << step->status;
+  EXPECT_EQ(step->output.at("model"), "clip-vit-b32");
+  EXPECT_GT(step->output.at("dimensions").to_number<int64_t>(), 0);
+}
+
 // The video methods' provider calls, replayed from committed cassettes: a 12 s video of three
 // 4 s shots with speech (testdata/talk.mp4). Re-record with SLUICE_RECORD_CASSETTES=1: the
 // test then starts the fake provider and has it propose the clips below.
