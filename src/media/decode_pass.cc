@@ -275,11 +275,7 @@ class Pass {
     bool converted = false;
     frame.bgr = [&]() -> const cv::Mat& {
       if (!converted) {
-        cv::Mat i420(h * 3 / 2, w, CV_8UC1);
-        frame.y.copyTo(i420.rowRange(0, h));
-        frame.u.copyTo(cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h));
-        frame.v.copyTo(cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h + w * h / 4));
-        cv::cvtColor(i420, bgr_, cv::COLOR_YUV2BGR_I420);
+        cv::cvtColor(PackI420(frame.y, frame.u, frame.v), bgr_, cv::COLOR_YUV2BGR_I420);
       }
       converted = true;
       return bgr_;

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstdlib>
+#include <opencv2/imgproc.hpp>
 #include <vector>
 
 #if defined(__SSE2__) && defined(__x86_64__)
@@ -86,6 +87,27 @@ void BlockMeans(const cv::Mat& plane, int block, cv::Mat& out) {
         sums[static_cast<size_t>(x / block_w)] += rows[static_cast<size_t>(r)][x];
     for (int ox = done; ox < out_w; ++ox) o[ox] = mean(sums[static_cast<size_t>(ox)]);
   }
+}
+
+std::array<cv::Mat, 3> I420Planes(const cv::Mat& i420) {
+  int w = i420.cols, h = i420.rows * 2 / 3;
+  return {i420.rowRange(0, h), cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h),
+          cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h + w * h / 4)};
+}
+
+cv::Mat PackI420(const cv::Mat& y, const cv::Mat& u, const cv::Mat& v, cv::Size size) {
+  if (size.empty()) size = y.size();
+  cv::Mat i420(size.height * 3 / 2, size.width, CV_8UC1);
+  std::array<cv::Mat, 3> planes = I420Planes(i420);
+  const cv::Mat* from[3] = {&y, &u, &v};
+  for (size_t p = 0; p < 3; ++p) {
+    if (from[p]->size() == planes[p].size()) {
+      from[p]->copyTo(planes[p]);
+    } else {
+      cv::resize(*from[p], planes[p], planes[p].size(), 0, 0, cv::INTER_AREA);
+    }
+  }
+  return i420;
 }
 
 uint64_t SumOfAbsoluteDifferences(const cv::Mat& a, const cv::Mat& b) {

@@ -10,7 +10,6 @@
 // the true peak (media/true_peak.h), both checked against libebur128 in media's tests.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -127,14 +126,9 @@ BarBands BandsOf(const media::VideoFrame& frame) {
   }
   int w = std::max(64, frame.y.cols / 10) / 2 * 2;
   int h = std::max(2, (frame.y.rows * w / frame.y.cols) / 2 * 2);
-  cv::Mat i420(h * 3 / 2, w, CV_8UC1), bgr;
-  cv::resize(frame.y, i420.rowRange(0, h), cv::Size(w, h), 0, 0, cv::INTER_AREA);
-  cv::Mat u, v;
-  cv::resize(frame.u, u, cv::Size(w / 2, h / 2), 0, 0, cv::INTER_AREA);
-  cv::resize(frame.v, v, cv::Size(w / 2, h / 2), 0, 0, cv::INTER_AREA);
-  std::memcpy(i420.data + w * h, u.data, u.total());
-  std::memcpy(i420.data + w * h + u.total(), v.data, v.total());
-  cv::cvtColor(i420, bgr, cv::COLOR_YUV2BGR_I420);
+  cv::Mat bgr;
+  cv::cvtColor(media::PackI420(frame.y, frame.u, frame.v, cv::Size(w, h)), bgr,
+               cv::COLOR_YUV2BGR_I420);
   BarBands bands;
   cv::reduce(bgr.rowRange(h / 10, h / 2), bands.band, 0, cv::REDUCE_AVG, CV_32F);
   cv::reduce(bgr.rowRange(h / 10, h / 4), bands.upper, 0, cv::REDUCE_AVG, CV_32F);

@@ -63,25 +63,6 @@ Features Reduce(const media::VideoFrame& frame) {
   return f;
 }
 
-// Planes as one I420 picture (Y, then U, then V), copied out of the pass; resized with area
-// averaging to `size` when given.
-cv::Mat CopyI420(const cv::Mat& y, const cv::Mat& u, const cv::Mat& v, cv::Size size = {}) {
-  if (size.empty()) size = y.size();
-  int w = size.width, h = size.height;
-  cv::Mat i420(h * 3 / 2, w, CV_8UC1);
-  cv::Mat planes[3] = {i420.rowRange(0, h), cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h),
-                       cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h + w * h / 4)};
-  const cv::Mat* from[3] = {&y, &u, &v};
-  for (int p = 0; p < 3; ++p) {
-    if (from[p]->size() == planes[p].size()) {
-      from[p]->copyTo(planes[p]);
-    } else {
-      cv::resize(*from[p], planes[p], planes[p].size(), 0, 0, cv::INTER_AREA);
-    }
-  }
-  return i420;
-}
-
 // Mean absolute pixel difference, luma weighted double (0–255).
 double PixelDistance(const Features& a, const Features& b) {
   auto mad = [](const cv::Mat& x, const cv::Mat& y) {
@@ -136,11 +117,11 @@ class ShotsSink : public media::StreamSink {
     // frame), a possible cut, the first calm frame after a change.
     bool changing = entry.hist_distance >= gradual_step_;
     if (entry.index % 8 == 0 || entry.distance >= cut_min_ || (previous_changing_ && !changing)) {
-      entry.i420 = CopyI420(frame.y, frame.u, frame.v);
+      entry.i420 = media::PackI420(frame.y, frame.u, frame.v);
       // The decoded picture too when the analysis one is sampled from it: the keyframe shown
       // is reduced from it properly.
       if (!frame.source_y.empty())
-        entry.source_i420 = CopyI420(frame.source_y, frame.source_u, frame.source_v);
+        entry.source_i420 = media::PackI420(frame.source_y, frame.source_u, frame.source_v);
     }
     previous_changing_ = changing;
     times_.push_back(frame.time_s);
@@ -343,10 +324,8 @@ class ShotsSink : public media::StreamSink {
     if (shot.keyframe_i420.empty()) return;
     cv::Mat i420 = shot.keyframe_i420;
     if (i420.cols != info_.width) {  // the decoded picture: reduced to analysis size
-      int w = i420.cols, h = i420.rows * 2 / 3;
-      i420 = CopyI420(i420.rowRange(0, h), cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h),
-                      cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + w * h + w * h / 4),
-                      cv::Size(info_.width, info_.height));
+      auto [y, u, v] = media::I420Planes(i420);
+      i420 = media::PackI420(y, u, v, cv::Size(info_.width, info_.height));
     }
     cv::Mat bgr;
     cv::cvtColor(i420, bgr, cv::COLOR_YUV2BGR_I420);
