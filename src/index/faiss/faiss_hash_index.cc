@@ -120,22 +120,12 @@ std::unique_ptr<HashIndex> NewFaissHashIndex() {
 }
 
 Result<std::unique_ptr<HashIndex>> LoadFaissHashIndex(const std::filesystem::path& file) {
-  std::error_code ec;
-  if (!std::filesystem::exists(file, ec))
-    return absl::NotFoundError(StrCat("no index file ", file.string()));
-  faiss::IndexBinary* raw = nullptr;
-  Status read = FaissGuard([&] { raw = faiss::read_index_binary(file.c_str()); });
-  std::unique_ptr<faiss::IndexBinary> loaded(raw);
-  auto bad = [&](std::string_view why) {
-    return Failure(absl::StatusCode::kDataLoss, "bad_index", StrCat(file.string(), ": ", why));
-  };
-  if (!read.ok()) return bad(std::string(read.message()));
-  auto* map = dynamic_cast<faiss::IndexBinaryIDMap2*>(loaded.get());
-  if (!map) return bad("not a binary index with ids");
-  if (map->d != kBits) return bad(StrCat("hashes of ", map->d, " bits, not 64"));
-  loaded.release();
-  return std::unique_ptr<HashIndex>(
-      new FaissHashIndex(std::unique_ptr<faiss::IndexBinaryIDMap2>(map)));
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<faiss::IndexBinaryIDMap2> map,
+                          ReadIdMap<faiss::IndexBinaryIDMap2>(file, [](const char* path) {
+                            return faiss::read_index_binary(path);
+                          }));
+  if (map->d != kBits) return BadIndex(file, StrCat("hashes of ", map->d, " bits, not 64"));
+  return std::unique_ptr<HashIndex>(new FaissHashIndex(std::move(map)));
 }
 
 }  // namespace sluice::index

@@ -287,27 +287,16 @@ Result<std::unique_ptr<VectorIndex>> LoadFaissIndex(const IndexSpec& spec,
                                                     const std::filesystem::path& file,
                                                     const FaissIndexOptions& options) {
   SLUICE_RETURN_IF_ERROR(CheckSpec(spec));
-  std::error_code ec;
-  if (!std::filesystem::exists(file, ec))
-    return absl::NotFoundError(StrCat("no index file ", file.string()));
-  faiss::Index* raw = nullptr;
-  Status read = FaissGuard([&] { raw = faiss::read_index(file.c_str()); });
-  std::unique_ptr<faiss::Index> loaded(raw);
-  auto bad = [&](std::string_view why) {
-    return Failure(absl::StatusCode::kDataLoss, "bad_index", StrCat(file.string(), ": ", why));
-  };
-  if (!read.ok()) return bad(std::string(read.message()));
-  auto* map = dynamic_cast<faiss::IndexIDMap2*>(loaded.get());
-  if (!map) return bad("not an index with ids");
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<faiss::IndexIDMap2> map,
+                          ReadIdMap<faiss::IndexIDMap2>(
+                              file, [](const char* path) { return faiss::read_index(path); }));
   if (map->d != spec.dimension)
-    return bad(StrCat("vectors of ", map->d, " dimensions, not ", spec.dimension));
-  if (map->metric_type != FaissMetric(spec.metric)) return bad("another metric");
+    return BadIndex(file, StrCat("vectors of ", map->d, " dimensions, not ", spec.dimension));
+  if (map->metric_type != FaissMetric(spec.metric)) return BadIndex(file, "another metric");
   IndexKind kind = dynamic_cast<faiss::IndexHNSW*>(map->index)    ? IndexKind::kHnsw
                    : dynamic_cast<faiss::IndexIVFPQ*>(map->index) ? IndexKind::kIvfPq
                                                                   : IndexKind::kFlat;
-  loaded.release();
-  return std::unique_ptr<VectorIndex>(
-      new FaissIndex(spec, kind, std::unique_ptr<faiss::IndexIDMap2>(map), options));
+  return std::unique_ptr<VectorIndex>(new FaissIndex(spec, kind, std::move(map), options));
 }
 
 }  // namespace sluice::index

@@ -6,7 +6,10 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <span>
+#include <string_view>
+#include <type_traits>
 #include <unordered_set>
 #include <vector>
 
@@ -43,6 +46,29 @@ inline Status SaveAtomically(const std::filesystem::path& file,
   std::filesystem::remove(temporary, ec);
   return Failure(absl::StatusCode::kInternal, "index_io",
                  StrCat("cannot write the index to ", file.string(), ": ", written.message()));
+}
+
+// DataLoss (cause "bad_index"): `file` holds no index this backend can use, and why.
+inline Status BadIndex(const std::filesystem::path& file, std::string_view why) {
+  return Failure(absl::StatusCode::kDataLoss, "bad_index", StrCat(file.string(), ": ", why));
+}
+
+// The index with ids that `read` (faiss::read_index or faiss::read_index_binary) finds in
+// `file`, checked to be a `Map` (an IndexIDMap2 of floats or of bits). NotFound when `file` does
+// not exist; BadIndex when FAISS cannot read it or it is another kind of index.
+template <typename Map, typename Read>
+Result<std::unique_ptr<Map>> ReadIdMap(const std::filesystem::path& file, Read read) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec))
+    return absl::NotFoundError(StrCat("no index file ", file.string()));
+  decltype(read(file.c_str())) raw = nullptr;
+  Status status = FaissGuard([&] { raw = read(file.c_str()); });
+  std::unique_ptr<std::remove_pointer_t<decltype(raw)>> loaded(raw);
+  if (!status.ok()) return BadIndex(file, std::string(status.message()));
+  auto* map = dynamic_cast<Map*>(loaded.get());
+  if (!map) return BadIndex(file, "not an index with ids of this kind");
+  loaded.release();
+  return std::unique_ptr<Map>(map);
 }
 
 // InvalidArgument (cause "bad_vectors") when an id appears twice in `ids`.
