@@ -702,22 +702,29 @@ TEST(CassetteHarnessTest, RemoteMethodsRunOfflineFromCommittedCassettes) {
   EXPECT_EQ(CauseOf(other->status), "not_recorded") << "another prompt is another request";
 }
 
+// The built-in providers with no environment, as the committed cassettes were recorded with; when
+// recording them (SLUICE_RECORD_CASSETTES=1), pointed at a fake provider started here, which is
+// returned (null when replaying).
+std::unique_ptr<testing::FakeProvider> CassetteProviders(ProvidersConfig& config) {
+  Result<ProvidersConfig> defaults =
+      LoadProvidersConfig("", [](const std::string&) { return std::nullopt; });
+  EXPECT_TRUE(defaults.ok()) << defaults.status();
+  if (defaults.ok()) config = std::move(*defaults);
+  std::optional<std::string> record = ProcessEnvironment("SLUICE_RECORD_CASSETTES");
+  if (!record || *record != "1") return nullptr;
+  auto fake = std::move(*testing::FakeProvider::Start());
+  for (ProviderConfig& provider : config.providers) provider.base_url = fake->openai_url();
+  return fake;
+}
+
 // embed.image replayed from a committed cassette (recorded against the fake provider with
 // SLUICE_RECORD_CASSETTES=1, which this test then starts itself).
 TEST(CassetteHarnessTest, ImageEmbeddingsReplayFromCommittedCassettes) {
   std::filesystem::path testdata = std::filesystem::path(__FILE__).parent_path() / "testdata";
-  Result<ProvidersConfig> config =
-      LoadProvidersConfig("", [](const std::string&) { return std::nullopt; });
-  ASSERT_TRUE(config.ok());
-  std::unique_ptr<testing::FakeProvider> fake;
-  std::optional<std::string> record = ProcessEnvironment("SLUICE_RECORD_CASSETTES");
-  if (record && *record == "1") {
-    fake = std::move(*testing::FakeProvider::Start());
-    for (ProviderConfig& provider : config->providers) provider.base_url = fake->openai_url();
-  }
-  for (ProviderConfig& provider : config->providers)
-    provider.image_embedding_model = "clip-vit-b32";
-  CassetteHarness harness(testdata / "cassettes", *config);
+  ProvidersConfig config;
+  std::unique_ptr<testing::FakeProvider> fake = CassetteProviders(config);
+  for (ProviderConfig& provider : config.providers) provider.image_embedding_model = "clip-vit-b32";
+  CassetteHarness harness(testdata / "cassettes", config);
   Result<StepResult> step = harness.Try("embed.image", testdata / "shoe.png");
   ASSERT_TRUE(step.ok()) << step.status();
   ASSERT_TRUE(step->status.ok()) << step->status;
@@ -731,20 +738,15 @@ TEST(CassetteHarnessTest, ImageEmbeddingsReplayFromCommittedCassettes) {
 TEST(CassetteHarnessTest, VideoMethodsRunOfflineFromCommittedCassettes) {
   std::filesystem::path testdata = std::filesystem::path(__FILE__).parent_path() / "testdata";
   std::filesystem::path video = testdata / "talk.mp4";
-  Result<ProvidersConfig> config =
-      LoadProvidersConfig("", [](const std::string&) { return std::nullopt; });
-  ASSERT_TRUE(config.ok());
-  std::unique_ptr<testing::FakeProvider> fake;
-  std::optional<std::string> record = ProcessEnvironment("SLUICE_RECORD_CASSETTES");
-  if (record && *record == "1") {
-    fake = std::move(*testing::FakeProvider::Start());
-    for (ProviderConfig& provider : config->providers) provider.base_url = fake->openai_url();
+  ProvidersConfig config;
+  std::unique_ptr<testing::FakeProvider> fake = CassetteProviders(config);
+  if (fake) {
     fake->AnswerChatsWith(
         R"({"clips":[{"start":3.6,"end":11.7,"title":"the offer","reason":"both lines",)"
         R"("score":0.9},{"start":9,"end":11,"title":"tail","reason":"short","score":0.4}]})",
         "clips");
   }
-  CassetteHarness harness(testdata / "cassettes", *config);
+  CassetteHarness harness(testdata / "cassettes", config);
 
   Result<StepResult> transcript =
       harness.Try("audio.transcript", video, {{"provider", "openai"}, {"chunk_s", 10}});
