@@ -19,6 +19,8 @@ packages=(
   # video: audio resampling, EBU R128 loudness, the local transcript (issue 11)
   libswresample-dev libebur128-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libopencv-objdetect-dev opencv-data
+  # the local image embedding and safety network (issue 12)
+  libopencv-dnn-dev
   libtesseract-dev libleptonica-dev tesseract-ocr-eng
   # the vector index (issue 12)
   libfaiss-dev

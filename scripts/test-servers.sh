@@ -3,13 +3,7 @@
 # .test-servers/, with the machine's Node.js and npm (Debian's when absent). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v npm >/dev/null 2>&1; then
-  sudo_cmd=()
-  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
-  echo "test-servers: installing nodejs npm" >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-fi
+scripts/ensure-node.sh
 mkdir -p .test-servers
 if [[ ! -f .test-servers/node_modules/s3rver/bin/s3rver.js ||
       ! -f .test-servers/node_modules/sqslite/bin/cli.js ]]; then

@@ -33,6 +33,26 @@ Status WriteAll(int fd, std::string_view data, std::string_view path) {
 
 namespace sluice {
 
+Result<std::string> ReadWholeFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("opening", path);
+  std::string content;
+  char buffer[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      Status failed = ErrnoStatus("reading", path);
+      ::close(fd);
+      return failed;
+    }
+    if (n == 0) break;
+    content.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return content;
+}
+
 Status WriteFileAtomically(const std::string& path, std::string_view data) {
   std::string temporary = StrCat(path, ".tmp.", getpid());
   int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -1,4 +1,5 @@
-// File-descriptor helpers shared by the fetcher's scratch files and the local object store.
+// File helpers shared by the fetcher's scratch files, the local object store and the readers of
+// whole files (models, cassettes).
 //
 // Thread-safe: no shared state.
 #pragma once
@@ -18,6 +19,9 @@ Status WriteAll(int fd, std::string_view data, std::string_view path);
 // Replaces the file at `path` with `data`: written to a sibling temporary file, then renamed
 // over it, so readers see the old or the new content, never a part. Errors as WriteAll.
 Status WriteFileAtomically(const std::string& path, std::string_view data);
+
+// The whole content of the file at `path`. Errors as WriteAll's (NotFound for a missing file).
+Result<std::string> ReadWholeFile(const std::string& path);
 
 // The Status for the current errno after `what` (e.g. "opening") failed on `path`, coded as
 // WriteAll's are.

@@ -33,5 +33,17 @@ TEST(FileIoTest, BadDescriptorIsInternal) {
   EXPECT_EQ(WriteAll(-1, "data", "nowhere").code(), absl::StatusCode::kInternal);
 }
 
+TEST(FileIoTest, ReadsBackWhatWasWrittenAtomically) {
+  std::string path = "/tmp/sluice-file-io-read-" + std::to_string(getpid());
+  std::string data(300000, 'y');
+  data[12345] = '\0';
+  ASSERT_TRUE(WriteFileAtomically(path, data).ok());
+  Result<std::string> read = ReadWholeFile(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, data);
+  unlink(path.c_str());
+  EXPECT_EQ(ReadWholeFile(path).status().code(), absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace sluice

@@ -10,7 +10,7 @@ Status RegisterBuiltinMethods(Registry& registry, const remote::RemoteEnv& remot
   registry.SetMediaOpeners(&media::OpenSharedImage, &media::OpenDecodePass);
   for (auto* make :
        {&NewProbeMethod, &NewPhashMethod, &NewColorsMethod, &NewThumbnailMethod, &NewFacesMethod,
-        &NewOcrMethod, &NewVideoShotsMethod, &NewVideoDefectsMethod, &NewVideoClipsMethod,
+        &NewOcrMethod, &NewImageEmbeddingMethod, &NewImageSafetyMethod, &NewVideoShotsMethod, &NewVideoDefectsMethod, &NewVideoClipsMethod,
         &NewNearDuplicatesMethod, &NewSummaryMethod, &NewVideoSummaryMethod}) {
     SLUICE_RETURN_IF_ERROR(registry.Add(make()));
   }

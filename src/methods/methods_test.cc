@@ -85,12 +85,12 @@ TEST(RegistryTest, RejectsDuplicatesAndBadSpecsAndReplacesForTest) {
   for (const MethodBase* m : registry.All()) names.push_back(m->spec().name);
   EXPECT_EQ(names,
             (std::vector<std::string>{
-                "audio.transcript", "embed.image",       "embed.text",       "image.colors",
-                "image.faces",      "image.phash",       "image.thumbnail",  "llm.clips",
-                "llm.content_type", "llm.describe",      "llm.seo_filename", "llm.set_summary",
-                "llm.tags",         "media.probe",       "ocr.tesseract",    "set.near_duplicates",
-                "set.summary",      "set.video_summary", "video.clips",      "video.defects",
-                "video.shots"}));
+                "audio.transcript", "embed.image",         "embed.text",       "image.colors",
+                "image.embedding",  "image.faces",         "image.phash",      "image.safety",
+                "image.thumbnail",  "llm.clips",           "llm.content_type", "llm.describe",
+                "llm.seo_filename", "llm.set_summary",     "llm.tags",         "media.probe",
+                "ocr.tesseract",    "set.near_duplicates", "set.summary",      "set.video_summary",
+                "video.clips",      "video.defects",       "video.shots"}));
 }
 
 TEST(ParamsTest, DefaultsFilledUnknownAndMistypedRefused) {

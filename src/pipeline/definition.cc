@@ -204,6 +204,7 @@ const std::vector<BuiltinStep>& LocalSteps() {
   static const std::vector<BuiltinStep> steps = {
       {"media.probe", {}},     {"image.phash", {}},   {"image.colors", {}},
       {"image.thumbnail", {}}, {"image.faces", {}},   {"ocr.tesseract", {}},
+      {"image.embedding", {}}, {"image.safety", {}},
       {"video.shots", {}},     {"video.defects", {}}, {"audio.transcript", {}}};
   return steps;
 }
