@@ -162,7 +162,7 @@ int Commit(const std::string& uri, int rows) {
   auto start = Clock::now();
   Check(db.RecordItems("copy", items));
   double items_seconds = Seconds(start);
-  Result<db::SetTotals> totals = db.CommitAnalysis("copy", steps, {}, {}, std::nullopt);
+  Result<db::SetTotals> totals = db.CommitAnalysis("copy", {.steps = steps}, std::nullopt);
   double copy_seconds = Seconds(start);
   std::fprintf(stderr, "COPY path: items %.2f s, steps commit %.2f s\n", items_seconds,
                copy_seconds - items_seconds);

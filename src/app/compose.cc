@@ -98,6 +98,7 @@ pipeline::SetParts SetPartsOf(Process& process, DataDir& data, const MethodStack
           .store = data.store,
           .db = data.db.get(),
           .registry = &stack.registry,
+          .indexes = data.indexes.get(),
           .data_root = data.root,
           .scratch_dir = data.scratch};
 }

@@ -9,11 +9,25 @@
 #include "common/strings.h"
 #include "db/postgres/postgres_catalog.h"
 #include "db/sqlite/sqlite_catalog.h"
+#include "index/faiss/faiss_index.h"
 #include "storage/local/local_blob_store.h"
 #include "storage/s3/s3_blob_store.h"
 
 namespace sluice::app {
 namespace {
+
+index::IndexBackend FaissBackend() {
+  return {.extension = ".faiss",
+          .create = [](const index::IndexSpec& spec,
+                       index::IndexKind kind) { return index::NewFaissIndex(spec, kind); },
+          .build = [](const index::IndexSpec& spec, index::IndexKind kind,
+                      std::span<const index::VectorId> ids,
+                      std::span<const float> vectors) {
+            return index::BuildFaissIndex(spec, kind, ids, vectors);
+          },
+          .load = [](const index::IndexSpec& spec,
+                     const std::filesystem::path& file) { return index::LoadFaissIndex(spec, file); }};
+}
 
 // Removes scratch directories of processes that no longer exist (a crash or kill -9).
 void SweepStaleScratch(const std::filesystem::path& temp) {
@@ -101,6 +115,14 @@ Result<DataDir> DataDir::Open(const std::filesystem::path& root, runtime::Runtim
   }
   SweepStaleScratch(dir.local->temp_dir());
   dir.scratch = dir.local->temp_dir() / StrCat("run-", getpid());
+  dir.indexes = std::make_unique<index::IndexFolder>(dir.root / "index", FaissBackend());
+  Result<std::vector<pipeline::IndexRepair>> repairs =
+      pipeline::RepairIndexes(*dir.indexes, *dir.db);
+  if (repairs.ok()) {
+    dir.index_repairs = *std::move(repairs);
+  } else {
+    dir.index_problem = std::string(repairs.status().message());
+  }
   return dir;
 }
 

@@ -2,6 +2,7 @@
 //
 //   <data>/objects/ab/<sha256>   the object store (LocalBlobStore rooted at <data>)
 //   <data>/sluice.db             the catalog and job queue (SQLite), unless --db names another
+//   <data>/index/                the vector indexes (FAISS files), one per embedding space
 //   <data>/.tmp/run-<pid>/       this process's scratch files; removed on exit, and swept at
 //                                start when the process that made them is gone
 //
@@ -14,6 +15,8 @@
 #include "app/backends.h"
 #include "common/status.h"
 #include "db/catalog.h"
+#include "index/index_folder.h"
+#include "pipeline/index_upkeep.h"
 #include "http/curl_client.h"
 #include "runtime/runtime.h"
 #include "storage/blob_store.h"
@@ -32,6 +35,12 @@ struct DataDir {
   storage::BlobStore* store = nullptr;
   // The catalog and the job queue: SQLite under `root`, or Postgres (--db postgres://…).
   std::unique_ptr<db::Database> db;
+  // The vector indexes over the database's embeddings: FAISS files under `root`/index. Open
+  // adds to them what the database holds and they miss (pipeline::RepairIndexes): what it did,
+  // and why it could not ("" when it could; the run goes on, the database being the truth).
+  std::unique_ptr<index::IndexFolder> indexes;
+  std::vector<pipeline::IndexRepair> index_repairs;
+  std::string index_problem;
   std::filesystem::path scratch;
 
   // For messages: "file:///…/objects" or "s3://bucket/prefix at ENDPOINT".

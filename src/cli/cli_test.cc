@@ -517,6 +517,91 @@ TEST_F(CliTest, PipelineCheckAndRunWithAPipelineFile) {
   EXPECT_EQ(Sluice(RunArgs(list, {"--set", "bad name!"})).exit_code, 2);
 }
 
+TEST_F(CliTest, SearchFindsTheNearDuplicateAcrossSetsAndIndexesRepairThemselves) {
+  namespace fx = sluice::testing;
+  // Two sets: an ad and unrelated pictures in one, a resized copy of the ad in the other.
+  std::map<std::string, std::filesystem::path> files = {
+      {"sale.png", fx::MakeTextImage(dir_.path(), "sale.png", "SUMMER SALE")},
+      {"face.png", fx::MakeFaceImage(dir_.path(), "face.png")},
+      {"red.png", fx::MakeSolidImage(dir_.path(), "red.png", "#d01010", "300x200")},
+      {"coffee.png",
+       fx::MakeTextImage(dir_.path(), "coffee.png", "FRESH COFFEE 2 FOR 1", "400x800")}};
+  files["sale-copy.jpg"] = fx::MakeNearDuplicate(files["sale.png"], "sale-copy.jpg");
+  for (const auto& [name, file] : files) {
+    std::ifstream in(file, std::ios::binary);
+    std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    origin_.Route("/" + name, [body](const HttpRequest& r, int) {
+      return ServeBytes(r, body, "application/octet-stream");
+    });
+  }
+  std::ofstream(dir_.path() / "embed.toml")
+      << "[[cycle]]\n[[cycle.item]]\nmethod = \"image.embedding\"\n"
+         "[[cycle.item]]\nmethod = \"image.safety\"\n";
+  std::string pipeline = (dir_.path() / "embed.toml").string();
+  ProcessResult a = Sluice(RunArgs(
+      WriteList({origin_.Url("/sale.png"), origin_.Url("/face.png"), origin_.Url("/red.png"),
+                 origin_.Url("/coffee.png")},
+                "brand-a.txt"),
+      {"--allow-private", "--pipeline", pipeline}));
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_NE(a.out.find("embeddings: 4 stored, 4 newly indexed"), std::string::npos) << a.out;
+  ProcessResult b = Sluice(RunArgs(WriteList({origin_.Url("/sale-copy.jpg")}, "brand-b.txt"),
+                                   {"--allow-private", "--pipeline", pipeline}));
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+
+  auto search = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"search", "--data", data().string(), "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Sluice(args);
+  };
+  ProcessResult found = search({"--like", files["sale-copy.jpg"].string(), "--k", "3"});
+  ASSERT_EQ(found.exit_code, 0) << found.err;
+  boost::json::array hits = Json(found.out)["hits"].as_array();
+  ASSERT_EQ(hits.size(), 3u) << found.out;
+  // The copy itself, then the ad it was made from, then the rest well below.
+  EXPECT_EQ(hits[0].at("items").as_array()[0].at("set").as_string(), "brand-b");
+  EXPECT_NEAR(hits[0].at("score").to_number<double>(), 1.0, 1e-3);
+  EXPECT_EQ(hits[1].at("items").as_array()[0].at("url").as_string(), origin_.Url("/sale.png"));
+  EXPECT_GT(hits[1].at("score").to_number<double>(), 0.9);
+  EXPECT_LT(hits[2].at("score").to_number<double>(), hits[1].at("score").to_number<double>() - 0.02)
+      << found.out;
+  EXPECT_TRUE(hits[1].at("results").as_object().contains("image.safety")) << found.out;
+  std::string sale_sha(hits[1].at("sha256").as_string());
+
+  // By the SHA-256 of analysed content, and within one set.
+  ProcessResult by_sha = search({"--like", sale_sha, "--k", "2", "--set", "brand-a"});
+  ASSERT_EQ(by_sha.exit_code, 0) << by_sha.err;
+  boost::json::array in_a = Json(by_sha.out)["hits"].as_array();
+  ASSERT_EQ(in_a.size(), 2u);
+  EXPECT_EQ(in_a[0].at("sha256").as_string(), sale_sha);
+  for (const auto& hit : in_a)
+    EXPECT_EQ(hit.at("items").as_array()[0].at("set").as_string(), "brand-a");
+  ProcessResult unknown = search({"--like", std::string(64, 'a')});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("no image.embedding embedding is stored"), std::string::npos)
+      << unknown.err;
+
+  // An index lost (a crash between commit and save) is rebuilt from the database at start.
+  std::filesystem::remove_all(data() / "index");
+  ProcessResult verify = Sluice({"index", "verify", "--data", data().string(), "--json"});
+  ASSERT_EQ(verify.exit_code, 0) << verify.err;
+  EXPECT_NE(verify.err.find("added 5 embeddings it was missing"), std::string::npos)
+      << verify.err;
+  boost::json::object check = Json(verify.out);
+  EXPECT_EQ(check["vectors"].as_int64(), 5);
+  EXPECT_EQ(check["missing"].as_int64(), 0);
+  EXPECT_EQ(check["recall_at_10"].to_number<double>(), 1.0);
+  ProcessResult built =
+      Sluice({"index", "build", "--data", data().string(), "--kind", "hnsw", "--json"});
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  EXPECT_EQ(Json(built.out)["kind"].as_string(), "hnsw");
+  ProcessResult stats = Sluice({"index", "stats", "--data", data().string()});
+  EXPECT_NE(stats.out.find("hnsw, 5 vectors of 5 stored"), std::string::npos) << stats.out;
+  ProcessResult again = search({"--like", files["sale-copy.jpg"].string(), "--k", "2"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(Json(again.out)["hits"].as_array()[1].at("sha256").as_string(), sale_sha);
+}
+
 TEST_F(CliTest, DemoServesSamplesAndRecordsThem) {
   std::filesystem::create_directories(dir_.path() / "samples");
   std::ofstream(dir_.path() / "samples" / "one.jpg", std::ios::binary)

@@ -138,9 +138,23 @@ void PrintSummary(const pipeline::SetReport& report, const std::string& failure_
         static_cast<long long>(cost.input_tokens), static_cast<long long>(cost.output_tokens),
         cost.provider_millis / 1000);
   }
+  if (a.embeddings > 0) {
+    std::printf("embeddings: %lld stored, %lld newly indexed%s%s\n",
+                static_cast<long long>(a.embeddings), static_cast<long long>(a.indexed),
+                a.index_error.empty() ? "" : "; the index could not take them: ",
+                a.index_error.c_str());
+  }
+  for (const pipeline::IndexRepair& repair : data.index_repairs) {
+    if (repair.added > 0)
+      std::printf("index %s: added %lld embeddings it was missing\n",
+                  index::IndexName(repair.spec).c_str(), static_cast<long long>(repair.added));
+  }
+  if (!data.index_problem.empty())
+    std::printf("index: not repaired: %s\n", data.index_problem.c_str());
   std::printf("objects:  %s\n", data.objects().c_str());
   std::printf("results:  %s/results/%s/ (one JSON document per item)\n", data.root.c_str(),
               totals.set.c_str());
+  if (a.embeddings > 0) std::printf("index:    %s/\n", data.indexes->folder().c_str());
   std::printf("database: %s\n", data.database().c_str());
   std::printf("details:  sluice results --data %s --set %s\n", data.root.c_str(),
               totals.set.c_str());

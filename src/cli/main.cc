@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/queue_commands.h"
+#include "cli/index_commands.h"
 #include "cli/set_commands.h"
 #include "common/strings.h"
 #include "http/address_guard.h"
@@ -155,6 +156,56 @@ int main(int argc, char** argv) {
                    "Data directory (artifacts such as thumbnails go here)")
       ->capture_default_str();
 
+  // sluice search / sluice index
+  auto add_data_options = [](CLI::App* cmd, sluice::cli::DataConfig& where) {
+    cmd->add_option("--data", where.data, "Data directory")->capture_default_str();
+    cmd->add_option("--db", where.db, "Database, as for run");
+    cmd->add_option("--store", where.store, "Object store, as for run");
+    cmd->add_option("--config", where.config, "Config file ([providers], [backends])");
+  };
+  sluice::cli::SearchConfig search;
+  CLI::App* search_cmd = app.add_subcommand(
+      "search", "Find the analysed items that look most like a picture (similarity search)");
+  search_cmd
+      ->add_option("--like", search.like,
+                   "A picture file (embedded now), or the SHA-256 of analysed content")
+      ->required();
+  search_cmd->add_option("--k", search.k, "How many contents to return")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  search_cmd->add_option("--set", search.set, "Only items of this set");
+  search_cmd->add_option("--method", search.method, "The embedding method whose index is searched")
+      ->capture_default_str();
+  search_cmd->add_flag("--json", search.json, "Print one JSON object");
+  add_data_options(search_cmd, search.where);
+
+  sluice::cli::IndexConfig index_config;
+  CLI::App* index_cmd =
+      app.add_subcommand("index", "Show, rebuild or check the vector indexes of the embeddings");
+  index_cmd->add_option("--method", index_config.method, "Only this embedding method's indexes");
+  index_cmd->add_flag("--json", index_config.json, "One JSON object per index");
+  add_data_options(index_cmd, index_config.where);
+  CLI::App* index_stats_cmd =
+      index_cmd->add_subcommand("stats", "Each index: kind, vectors held and stored, size");
+  CLI::App* index_build_cmd = index_cmd->add_subcommand(
+      "build", "Rebuild each index from the database's embeddings");
+  index_build_cmd
+      ->add_option("--kind", index_config.kind,
+                   "flat (exact), hnsw or ivfpq (default: chosen from the count and budget)")
+      ->check(CLI::IsMember({"flat", "hnsw", "ivfpq"}));
+  index_build_cmd
+      ->add_option("--memory-budget", index_config.memory_budget_mb,
+                   "MiB an index may take in memory when its kind is chosen")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1e9));
+  CLI::App* index_verify_cmd = index_cmd->add_subcommand(
+      "verify", "Each index against the database: vectors missing, recall@10 against exact");
+  index_verify_cmd->add_option("--sample", index_config.sample, "Queries compared")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  for (CLI::App* sub : {index_stats_cmd, index_build_cmd, index_verify_cmd}) sub->fallthrough();
+  index_cmd->require_subcommand(1);
+
   // sluice pipeline check
   std::filesystem::path pipeline_file;
   CLI::App* pipeline_cmd = app.add_subcommand("pipeline", "Work with pipeline files");
@@ -294,5 +345,10 @@ int main(int argc, char** argv) {
     return sluice::cli::RunWorker(std::move(worker));
   }
   if (*check_cmd) return sluice::cli::CheckPipeline(pipeline_file, check_config);
+  if (*search_cmd) return sluice::cli::SearchItems(std::move(search));
+  if (*index_cmd) {
+    index_config.action = *index_build_cmd ? "build" : *index_verify_cmd ? "verify" : "stats";
+    return sluice::cli::IndexCommand(std::move(index_config));
+  }
   return sluice::cli::kExitBadInput;
 }

@@ -1,5 +1,7 @@
 #include "db/catalog.h"
 
+#include "common/strings.h"
+
 namespace sluice::db {
 
 boost::json::object ItemToJson(const ItemRecord& item) {
@@ -15,6 +17,12 @@ boost::json::object ItemToJson(const ItemRecord& item) {
     out["failure"] = {{"cause", item.failure_cause}, {"details", item.failure_details}};
   }
   return out;
+}
+
+Status EmbeddingDimensionMismatch(const EmbeddingRow& row, int64_t stored) {
+  return Failure(absl::StatusCode::kInvalidArgument, "embedding_dimension",
+                 StrCat("an embedding of ", row.vector.size(), " dimensions for ", row.method,
+                        " (", row.model, "), whose stored embeddings have ", stored));
 }
 
 std::string_view ItemStatusName(ItemStatus status) {

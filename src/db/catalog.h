@@ -90,6 +90,40 @@ struct CachedStep {
   std::string artifacts_json;
 };
 
+// One content's embedding by one method and model. The database keeps every embedding (float32;
+// the source of truth) keyed by (item_sha256, method, model); a vector index is a cache built
+// from them.
+struct EmbeddingRow {
+  std::string item_sha256;
+  int64_t item_id = 0;  // the content's id in vector indexes (index::IdFromSha256)
+  std::string method;  // "image.embedding"
+  std::string model;
+  std::vector<float> vector;
+};
+
+// The embeddings of one (method, model): how many, of what dimension.
+struct EmbeddingSpace {
+  std::string method;
+  std::string model;
+  int dimensions = 0;
+  int64_t count = 0;
+};
+
+// One item (a URL of a set) whose content has an embedding: search results name these.
+struct ItemOfContent {
+  int64_t item_id = 0;
+  std::string set;
+  ItemRecord item;
+};
+
+// What one set's analysis commits, in one transaction (Catalog::CommitAnalysis).
+struct AnalysisCommit {
+  std::vector<StepRow> steps;           // replace the set's step results
+  std::vector<CachedStep> cache;        // added to the result cache
+  std::vector<ItemFailure> failed_items;  // recorded as failed, ok or not before
+  std::vector<EmbeddingRow> embeddings;   // stored unless (content, method, model) already is
+};
+
 class Catalog {
  public:
   virtual ~Catalog() = default;
@@ -109,18 +143,19 @@ class Catalog {
   // Cached steps of the given contents, by step key.
   virtual Result<std::vector<CachedStep>> CachedSteps(
       const std::vector<std::string>& item_sha256s) = 0;
-  // In ONE transaction: replaces the set's step results (item and set steps) with `steps`, adds
-  // `cache` to the result cache, records `failed_items` as failed (ok or not before), recounts
-  // the set and stamps it finished. Idempotent: the same
-  // call twice leaves the same rows. NotFound when the set was never recorded.
+  // In ONE transaction: replaces the set's step results (item and set steps) with
+  // `commit.steps`, adds `commit.cache` to the result cache, records `commit.failed_items` as
+  // failed (ok or not before), stores `commit.embeddings` (an embedding already stored for the
+  // same content, method and model is kept), recounts the set and stamps it finished.
+  // Idempotent: the same call twice leaves the same rows. NotFound when the set was never
+  // recorded; InvalidArgument when an embedding's dimension differs from that of its method
+  // and model's stored ones.
   //
   // With `lease`, the same transaction completes that job, fenced: when the lease is stale (the
   // job was taken over, see jobs.h) nothing is written and the result is FailedPrecondition,
   // cause "lease_lost". A lease whose job this very commit already completed (a retry after an
   // ambiguous COMMIT) commits again idempotently.
-  virtual Result<SetTotals> CommitAnalysis(std::string_view set, const std::vector<StepRow>& steps,
-                                           const std::vector<CachedStep>& cache,
-                                           const std::vector<ItemFailure>& failed_items,
+  virtual Result<SetTotals> CommitAnalysis(std::string_view set, const AnalysisCommit& commit,
                                            std::optional<Lease> lease) = 0;
   // The set's step results, by url then method (set steps first: their url is "").
   virtual Result<std::vector<StepRow>> ListSteps(std::string_view set) = 0;
@@ -131,11 +166,30 @@ class Catalog {
   virtual Result<std::vector<std::string>> LoadCheckpoints(std::string_view set) = 0;
   // Appends `lines` in one transaction.
   virtual Status SaveCheckpoints(std::string_view set, const std::vector<std::string>& lines) = 0;
+
+  // Every (method, model) with stored embeddings, by method then model.
+  virtual Result<std::vector<EmbeddingSpace>> EmbeddingSpaces() = 0;
+  // Up to `limit` embeddings of (method, model) whose content sorts after `after_sha256`
+  // ("" for the first page), by content: pages through all of them.
+  virtual Result<std::vector<EmbeddingRow>> ListEmbeddings(std::string_view method,
+                                                           std::string_view model,
+                                                           std::string_view after_sha256,
+                                                           int limit) = 0;
+  // The stored embeddings of one content (every method and model). Empty when it has none.
+  virtual Result<std::vector<EmbeddingRow>> EmbeddingsOf(std::string_view sha256) = 0;
+  // The ok items, in every set, whose content has an embedding with one of these ids; by set
+  // then URL.
+  virtual Result<std::vector<ItemOfContent>> ItemsWithEmbeddingIds(
+      const std::vector<int64_t>& item_ids) = 0;
 };
 
 // One database: the catalog and the job queue on the same connection(s), so a set commit and its
 // job's completion are one transaction. SQLite (embedded) and Postgres (fleet) implement it.
 class Database : public Catalog, public JobStore {};
+
+// The refusal of an embedding whose dimension differs from the `stored` one of its method and
+// model: InvalidArgument, cause "embedding_dimension".
+Status EmbeddingDimensionMismatch(const EmbeddingRow& row, int64_t stored);
 
 // The failure for a write under a stale lease: FailedPrecondition, cause "lease_lost".
 Status LeaseLost(const Lease& lease);

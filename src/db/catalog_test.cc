@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -102,12 +104,12 @@ TEST_P(CatalogConformance, CommitAnalysisReplacesStepsAndCachesOnce) {
                                 Step("u2", "image.phash", false, "")};
   std::vector<CachedStep> cache = {
       {"key-u1-image.phash", "aa", "image.phash", 1, R"({"hash":"ff\u00e9"})", "{}"}};
-  Result<SetTotals> first = db_->CommitAnalysis("s", steps, cache, {}, std::nullopt);
+  Result<SetTotals> first = db_->CommitAnalysis("s", {.steps = steps, .cache = cache}, std::nullopt);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->commits, 1);
   EXPECT_EQ(first->ok, 2);
   // The same commit again: the same rows, the cache entry once, one more commit counted.
-  Result<SetTotals> second = db_->CommitAnalysis("s", steps, cache, {}, std::nullopt);
+  Result<SetTotals> second = db_->CommitAnalysis("s", {.steps = steps, .cache = cache}, std::nullopt);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->commits, 2);
   std::vector<StepRow> rows = *db_->ListSteps("s");
@@ -124,9 +126,9 @@ TEST_P(CatalogConformance, CommitAnalysisReplacesStepsAndCachesOnce) {
   EXPECT_EQ(cached[0].step_key, "key-u1-image.phash");
   EXPECT_EQ(cached[0].output_json, R"({"hash":"ff\u00e9"})");
   // A rerun with fewer steps replaces, never accumulates.
-  ASSERT_TRUE(db_->CommitAnalysis("s", {steps[1]}, {}, {}, std::nullopt).ok());
+  ASSERT_TRUE(db_->CommitAnalysis("s", {.steps = {steps[1]}}, std::nullopt).ok());
   EXPECT_EQ(db_->ListSteps("s")->size(), 1u);
-  EXPECT_EQ(db_->CommitAnalysis("nope", steps, {}, {}, std::nullopt).status().code(),
+  EXPECT_EQ(db_->CommitAnalysis("nope", {.steps = steps}, std::nullopt).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(db_->ListSets()->at(0).commits, 3);
 }
@@ -134,8 +136,11 @@ TEST_P(CatalogConformance, CommitAnalysisReplacesStepsAndCachesOnce) {
 TEST_P(CatalogConformance, CommitAnalysisRecordsItemsFoundFaulty) {
   ASSERT_TRUE(db_->RecordItems("s", {Ok("u1", "aa", 1), Ok("bomb", "bb", 2)}).ok());
   Result<SetTotals> totals = db_->CommitAnalysis(
-      "s", {Step("u1", "image.phash", true, "{}")}, {},
-      {{.url = "bomb", .cause = "too_many_pixels", .details = "60000 x 60000 is past 100 MP"}},
+      "s",
+      {.steps = {Step("u1", "image.phash", true, "{}")},
+       .failed_items = {{.url = "bomb",
+                         .cause = "too_many_pixels",
+                         .details = "60000 x 60000 is past 100 MP"}}},
       std::nullopt);
   ASSERT_TRUE(totals.ok()) << totals.status();
   EXPECT_EQ(totals->ok, 1);
@@ -178,9 +183,77 @@ TEST_P(CatalogConformance, CheckpointsKeepOrderAndGoAtCommit) {
   std::vector<std::string> lines = *db_->LoadCheckpoints("s");
   EXPECT_EQ(lines,
             (std::vector<std::string>{R"({"n":1})", "line\twith\\odd\nbytes", R"({"n":3})"}));
-  ASSERT_TRUE(db_->CommitAnalysis("s", {}, {}, {}, std::nullopt).ok());
+  ASSERT_TRUE(db_->CommitAnalysis("s", {}, std::nullopt).ok());
   EXPECT_TRUE(db_->LoadCheckpoints("s")->empty());
   EXPECT_EQ(db_->LoadCheckpoints("other")->size(), 1u);
+}
+
+EmbeddingRow Embedding(std::string sha, int64_t id, std::vector<float> vector,
+                       std::string method = "image.embedding") {
+  return EmbeddingRow{.item_sha256 = sha,
+                      .item_id = id,
+                      .method = method,
+                      .model = "m@1",
+                      .vector = std::move(vector)};
+}
+
+TEST_P(CatalogConformance, EmbeddingsAreStoredOncePerContentAndReadBackExactly) {
+  ASSERT_TRUE(db_->RecordItems("a", {Ok("u1", "aa", 1), Ok("u2", "bb", 2)}).ok());
+  ASSERT_TRUE(db_->RecordItems("b", {Ok("v1", "aa", 1), Failed("v2", "http_404")}).ok());
+  const std::vector<float> odd = {0.25f, -1e-30f, 3.4e38f, -0.0f};  // every byte pattern kept
+  AnalysisCommit commit{.embeddings = {Embedding("aa", 7, odd), Embedding("bb", 9, {1, 2, 3, 4}),
+                                       Embedding("aa", 7, {5, 6}, "embed.text")}};
+  Result<SetTotals> committed = db_->CommitAnalysis("a", commit, std::nullopt);
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  // The same content again (another set, or a rerun) keeps the first vector.
+  ASSERT_TRUE(db_->CommitAnalysis("b", {.embeddings = {Embedding("aa", 7, {9, 9, 9, 9})}},
+                                  std::nullopt)
+                  .ok());
+  std::vector<EmbeddingSpace> spaces = *db_->EmbeddingSpaces();
+  ASSERT_EQ(spaces.size(), 2u);
+  EXPECT_EQ(spaces[0].method, "embed.text");
+  EXPECT_EQ(spaces[1].method, "image.embedding");
+  EXPECT_EQ(spaces[1].dimensions, 4);
+  EXPECT_EQ(spaces[1].count, 2);
+
+  std::vector<EmbeddingRow> first = *db_->ListEmbeddings("image.embedding", "m@1", "", 1);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].item_sha256, "aa");
+  EXPECT_EQ(first[0].item_id, 7);
+  ASSERT_EQ(first[0].vector.size(), odd.size());
+  EXPECT_EQ(std::memcmp(first[0].vector.data(), odd.data(), odd.size() * sizeof(float)), 0);
+  std::vector<EmbeddingRow> next = *db_->ListEmbeddings("image.embedding", "m@1", "aa", 10);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].item_sha256, "bb");
+  EXPECT_TRUE(db_->ListEmbeddings("image.embedding", "m@1", "bb", 10)->empty());
+  EXPECT_EQ(db_->EmbeddingsOf("aa")->size(), 2u);
+  EXPECT_TRUE(db_->EmbeddingsOf("zz")->empty());
+
+  // Search results: every ok item of the content, in every set.
+  std::vector<ItemOfContent> items = *db_->ItemsWithEmbeddingIds({7, 9, 12345});
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0].set, "a");
+  EXPECT_EQ(items[0].item.url, "u1");
+  EXPECT_EQ(items[0].item_id, 7);
+  EXPECT_EQ(items[0].item.store_key, "objects/aa");
+  EXPECT_EQ(items[1].item.url, "u2");
+  EXPECT_EQ(items[1].item_id, 9);
+  EXPECT_EQ(items[2].set, "b");
+  EXPECT_EQ(items[2].item.url, "v1");
+}
+
+TEST_P(CatalogConformance, AnEmbeddingOfAnotherDimensionIsRefusedWithTheWholeCommit) {
+  ASSERT_TRUE(db_->RecordItems("a", {Ok("u1", "aa", 1), Ok("u2", "bb", 2)}).ok());
+  ASSERT_TRUE(
+      db_->CommitAnalysis("a", {.embeddings = {Embedding("aa", 7, {1, 2})}}, std::nullopt).ok());
+  Result<SetTotals> refused = db_->CommitAnalysis(
+      "a",
+      {.steps = {Step("u2", "image.phash", true, "{}")},
+       .embeddings = {Embedding("bb", 9, {1, 2, 3})}},
+      std::nullopt);
+  EXPECT_EQ(CauseOf(refused.status()), "embedding_dimension") << refused.status();
+  EXPECT_TRUE(db_->ListSteps("a")->empty());  // nothing of the refused commit landed
+  EXPECT_EQ(db_->EmbeddingSpaces()->at(0).count, 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CatalogConformance,

@@ -132,12 +132,12 @@ TEST_P(JobStoreConformance, TakenOverLeaseIsFencedEverywhere) {
               .ok = true,
               .output_json = "{}",
               .artifacts_json = "{}"};
-  Result<SetTotals> stale = db_->CommitAnalysis("s", {row}, {}, {}, LeaseOf(first[0]));
+  Result<SetTotals> stale = db_->CommitAnalysis("s", {.steps = {row}}, LeaseOf(first[0]));
   EXPECT_EQ(CauseOf(stale.status()), "lease_lost") << stale.status();
   EXPECT_TRUE(db_->ListSteps("s")->empty()) << "a refused commit writes nothing";
 
   EXPECT_TRUE(db_->Heartbeat({LeaseOf(second[0])}, milliseconds(60'000))->empty());
-  Result<SetTotals> committed = db_->CommitAnalysis("s", {row}, {}, {}, LeaseOf(second[0]));
+  Result<SetTotals> committed = db_->CommitAnalysis("s", {.steps = {row}}, LeaseOf(second[0]));
   ASSERT_TRUE(committed.ok()) << committed.status();
   EXPECT_EQ(committed->commits, 1);
   EXPECT_EQ(db_->FindJob(std::to_string(second[0].id))->state, JobState::kDone);

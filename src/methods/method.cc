@@ -133,6 +133,26 @@ Result<json::object> ResolveMethodParams(const MethodBase& method, const json::o
   return params;
 }
 
+std::optional<Embedding> EmbeddingOf(const json::value& output) {
+  const json::object* object = output.if_object();
+  const json::value* model = object ? object->if_contains("model") : nullptr;
+  const json::value* vector = object ? object->if_contains("vector") : nullptr;
+  const json::value* dimensions = object ? object->if_contains("dimensions") : nullptr;
+  if (!model || !model->is_string() || model->as_string().empty() || !vector ||
+      !vector->is_array() || vector->as_array().empty())
+    return std::nullopt;
+  Embedding embedding{.model = std::string(model->as_string())};
+  embedding.vector.reserve(vector->as_array().size());
+  for (const json::value& x : vector->as_array()) {
+    if (!x.is_number()) return std::nullopt;
+    embedding.vector.push_back(static_cast<float>(x.to_number<double>()));
+  }
+  if (dimensions && (!dimensions->is_number() ||
+                     dimensions->to_number<double>() != static_cast<double>(embedding.vector.size())))
+    return std::nullopt;
+  return embedding;
+}
+
 bool IsSetMethod(const MethodBase* method) {
   return dynamic_cast<const SetMethod*>(method) || dynamic_cast<const AsyncSetMethod*>(method);
 }

@@ -54,7 +54,9 @@ struct MethodSpec {
   // has it: waited for when the pipeline runs that method, never required), "set" (all item
   // results; set methods).
   std::vector<std::string> inputs;
-  // Output kind: "json" (with optional artifacts) or "set" for set methods.
+  // Output kind: "json" (with optional artifacts), "embedding" (json of the form {model,
+  // dimensions, vector: [floats]}: the framework also stores the vector in the database's
+  // embeddings and the vector index of (method, model)), or "set" for set methods.
   std::string output = "json";
   // The provider it draws on ("" for local methods): the unit of rate limits and breakers.
   std::string provider;
@@ -245,5 +247,14 @@ std::string CanonicalJson(const json::value& value);
 
 // The method's spec and placement as JSON (for `sluice methods --json`).
 json::object SpecToJson(const MethodBase& method);
+
+// The vector an "embedding" method's output holds ({model, dimensions, vector}), with its model;
+// std::nullopt when the output does not have that form (no model, an empty vector, a value that
+// is not a number, or a dimension that disagrees with the vector).
+struct Embedding {
+  std::string model;
+  std::vector<float> vector;
+};
+std::optional<Embedding> EmbeddingOf(const json::value& output);
 
 }  // namespace sluice::methods

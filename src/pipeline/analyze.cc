@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "common/file_io.h"
+#include "pipeline/index_upkeep.h"
 #include "common/json_text.h"
 #include "common/sha256.h"
 #include "common/strings.h"
@@ -560,8 +561,9 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
       co_await runtime::RunOn(impl.rt.blocking(), [&] { return journal.Sync(); }));
 
   // Finalize: result documents, then one transaction.
-  std::vector<db::StepRow> rows;
-  std::vector<db::CachedStep> to_cache;
+  db::AnalysisCommit commit{.failed_items = impl.failed_items};
+  std::vector<db::StepRow>& rows = commit.steps;
+  std::vector<db::CachedStep>& to_cache = commit.cache;
   auto row_of = [](const std::string& url, const StepResult& step) {
     db::StepRow row{.url = url,
                     .method = step.method,
@@ -590,6 +592,21 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
       doc["source"] = SourceName(item->sources[method]);
       steps_doc[method] = std::move(doc);
       rows.push_back(row_of(item->record.url, step));
+      if (step.status.ok() && impl.registry.Find(method)->spec().output == "embedding") {
+        std::optional<methods::Embedding> embedding = methods::EmbeddingOf(step.output);
+        Result<index::VectorId> id = index::IdFromSha256(item->record.sha256);
+        auto same = [&](const db::EmbeddingRow& row) {
+          return row.item_sha256 == item->record.sha256 && row.method == method;
+        };
+        if (embedding && id.ok() &&
+            std::none_of(commit.embeddings.begin(), commit.embeddings.end(), same)) {
+          commit.embeddings.push_back({.item_sha256 = item->record.sha256,
+                                       .item_id = *id,
+                                       .method = method,
+                                       .model = std::move(embedding->model),
+                                       .vector = std::move(embedding->vector)});
+        }
+      }
       if (step.status.ok() && item->sources[method] != Source::kCache) {
         to_cache.push_back({step.step_key, item->record.sha256, step.method, step.version,
                             rows.back().output_json, rows.back().artifacts_json});
@@ -610,10 +627,19 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
   for (const StepResult& step : impl.set_steps) rows.push_back(row_of("", step));
   SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.Flush());
   SLUICE_CO_ASSIGN_OR_RETURN(impl.report.totals, co_await runtime::RunOn(impl.rt.blocking(), [&] {
-                               return impl.catalog.CommitAnalysis(
-                                   set, rows, to_cache, impl.failed_items, impl.options.lease);
+                               return impl.catalog.CommitAnalysis(set, commit, impl.options.lease);
                              }));
   journal.Discard();  // committed: the checkpoints have done their job
+  impl.report.embeddings = static_cast<int64_t>(commit.embeddings.size());
+  if (impl.options.indexes && !commit.embeddings.empty()) {
+    auto absorb = [&] { return AbsorbEmbeddings(*impl.options.indexes, commit.embeddings); };
+    Result<int64_t> indexed = co_await runtime::RunOn(impl.rt.cpu(), absorb);
+    if (indexed.ok()) {
+      impl.report.indexed = *indexed;
+    } else {
+      impl.report.index_error = std::string(indexed.status().message());
+    }
+  }
   impl.report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   co_return impl.report;

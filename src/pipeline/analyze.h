@@ -23,6 +23,7 @@
 #include <string>
 
 #include "db/catalog.h"
+#include "index/index_folder.h"
 #include "methods/registry.h"
 #include "pipeline/definition.h"
 #include "pipeline/journal.h"
@@ -51,6 +52,9 @@ struct AnalyzeOptions {
   // one line "SET<TAB>URL<TAB>METHOD" (O_APPEND, shared by processes). Lets fleet tests prove
   // that no checkpointed step ran twice. Empty disables.
   std::filesystem::path executed_steps_log;
+  // The vector indexes that absorb the set's embeddings once it is committed. Null: none (the
+  // embeddings are still stored; RepairIndexes adds them later).
+  index::IndexFolder* indexes = nullptr;
   // The job this analysis runs under (a worker's claim): the commit completes it in the same
   // transaction and is refused (cause "lease_lost") when another worker has taken it over.
   std::optional<db::Lease> lease;
@@ -74,6 +78,11 @@ struct AnalysisReport {
   // Set step outputs by method.
   boost::json::object set_results;
   db::SetTotals totals;
+  int64_t embeddings = 0;  // committed with the set (outputs of "embedding" methods)
+  int64_t indexed = 0;     // of those, newly added to a vector index
+  // Why the indexes could not absorb them ("" when they did): the set is committed all the
+  // same, and the next RepairIndexes adds what is missing.
+  std::string index_error;
 };
 
 class Analyzer {

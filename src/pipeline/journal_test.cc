@@ -66,7 +66,7 @@ TEST(JournalTest, DatabaseJournalKeepsWhatWasSyncedUntilTheCommit) {
   EXPECT_TRUE((*Journal::OpenInDatabase(*catalog, "other"))->replayed().empty());
   // The set's commit removes its checkpoints with everything else.
   ASSERT_TRUE(catalog->RecordItems("s", {}).ok());
-  ASSERT_TRUE(catalog->CommitAnalysis("s", {}, {}, {}, std::nullopt).ok());
+  ASSERT_TRUE(catalog->CommitAnalysis("s", {}, std::nullopt).ok());
   EXPECT_TRUE(catalog->LoadCheckpoints("s")->empty());
 }
 

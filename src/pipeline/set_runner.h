@@ -62,6 +62,8 @@ struct SetParts {
   storage::BlobStore* store = nullptr;
   db::Database* db = nullptr;
   const methods::Registry* registry = nullptr;
+  // The vector indexes that absorb each committed set's embeddings. Null: none.
+  index::IndexFolder* indexes = nullptr;
   // The data directory: file journals live under it (JournalPath).
   std::filesystem::path data_root;
   // This process's scratch directory: downloads land here before the store takes them.

@@ -1,5 +1,7 @@
 #include "db/postgres/postgres_catalog.h"
 
+#include <map>
+
 #include "common/strings.h"
 
 namespace sluice::db {
@@ -101,6 +103,20 @@ CREATE INDEX checkpoints_by_set ON checkpoints(set_name, seq);
     {4, R"sql(
 ALTER TABLE jobs ADD COLUMN pipeline text NOT NULL DEFAULT 'default';
 )sql"},
+    {5, R"sql(
+CREATE TABLE embeddings(
+  item_sha256 text NOT NULL,
+  method text NOT NULL,
+  model text NOT NULL,
+  item_id bigint NOT NULL,
+  dimensions integer NOT NULL,
+  vector bytea NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (method, model, item_sha256));
+CREATE INDEX embeddings_by_id ON embeddings(item_id);
+CREATE INDEX embeddings_by_item ON embeddings(item_sha256);
+CREATE INDEX items_by_content ON items(sha256);
+)sql"},
 };
 
 constexpr int64_t kMigrationLock = 0x736c75696365;  // "sluice"
@@ -114,7 +130,107 @@ CREATE TEMP TABLE IF NOT EXISTS items_staging(
 CREATE TEMP TABLE IF NOT EXISTS step_cache_staging(
   step_key text, item_sha256 text, method text, version integer, output text, artifacts text)
   ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS embeddings_staging(
+  item_sha256 text, method text, model text, item_id bigint, dimensions integer, vector bytea)
+  ON COMMIT DELETE ROWS;
 )sql";
+
+std::string IntText(int64_t value) { return std::to_string(value); }
+
+constexpr const char* kItemColumns =
+    "url, status, final_url, sha256, size, mime, kind, store_key, failure_cause, "
+    "failure_details, requests";
+
+// An item from kItemColumns, starting at column `first` of `row`.
+ItemRecord ItemFromRow(const pg::Rows& rows, int row, int first) {
+  ItemRecord item;
+  item.url = rows.Text(row, first);
+  item.status = rows.Text(row, first + 1) == "ok" ? ItemStatus::kOk : ItemStatus::kFailed;
+  item.final_url = rows.Text(row, first + 2);
+  item.sha256 = rows.Text(row, first + 3);
+  item.size = rows.Int(row, first + 4);
+  item.mime = rows.Text(row, first + 5);
+  item.kind = rows.Text(row, first + 6);
+  item.store_key = rows.Text(row, first + 7);
+  item.failure_cause = rows.Text(row, first + 8);
+  item.failure_details = rows.Text(row, first + 9);
+  item.requests = static_cast<int>(rows.Int(row, first + 10));
+  return item;
+}
+
+// float32s, little-endian as stored, as a COPY text field in bytea's hex form: COPY reads the
+// doubled backslash as the one that starts "\x…".
+std::string VectorCopyField(const std::vector<float>& vector) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex = "\\\\x";
+  const auto* bytes = reinterpret_cast<const unsigned char*>(vector.data());
+  for (size_t i = 0; i < vector.size() * sizeof(float); ++i) {
+    hex.push_back(kDigits[bytes[i] >> 4]);
+    hex.push_back(kDigits[bytes[i] & 15]);
+  }
+  return hex;
+}
+
+std::vector<float> VectorFromHex(std::string_view hex) {
+  if (hex.starts_with("\\x")) hex.remove_prefix(2);
+  std::vector<float> vector(hex.size() / 2 / sizeof(float));
+  auto* bytes = reinterpret_cast<unsigned char*>(vector.data());
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+  for (size_t i = 0; i < vector.size() * sizeof(float); ++i)
+    bytes[i] = static_cast<unsigned char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  return vector;
+}
+
+// SELECT item_sha256, method, model, item_id, vector ... as rows.
+std::vector<EmbeddingRow> EmbeddingRows(const pg::Rows& rows) {
+  std::vector<EmbeddingRow> out;
+  for (int i = 0; i < rows.size(); ++i)
+    out.push_back({.item_sha256 = rows.Text(i, 0),
+                   .item_id = rows.Int(i, 3),
+                   .method = rows.Text(i, 1),
+                   .model = rows.Text(i, 2),
+                   .vector = VectorFromHex(rows.Text(i, 4))});
+  return out;
+}
+
+// Stores `embeddings` inside the caller's transaction on `c`.
+Status StoreEmbeddingsOn(pg::Connection& c, const std::vector<EmbeddingRow>& embeddings) {
+  if (embeddings.empty()) return absl::OkStatus();
+  std::map<std::pair<std::string, std::string>, size_t> dimensions;
+  std::string data;
+  for (const EmbeddingRow& row : embeddings) {
+    auto [it, added] = dimensions.try_emplace({row.method, row.model}, row.vector.size());
+    if (!added && it->second != row.vector.size())
+      return EmbeddingDimensionMismatch(row, static_cast<int64_t>(it->second));
+    pg::AppendCopyField(data, row.item_sha256, /*first=*/true);
+    pg::AppendCopyField(data, row.method);
+    pg::AppendCopyField(data, row.model);
+    pg::AppendCopyField(data, IntText(row.item_id));
+    pg::AppendCopyField(data, IntText(static_cast<int64_t>(row.vector.size())));
+    data += '\t';
+    data += VectorCopyField(row.vector);
+    data.push_back('\n');
+  }
+  for (const auto& [space, size] : dimensions) {
+    SLUICE_ASSIGN_OR_RETURN(
+        pg::Rows stored,
+        c.Exec("SELECT dimensions FROM embeddings WHERE method = $1 AND model = $2 LIMIT 1",
+               pg::Params().Add(space.first).Add(space.second)));
+    if (!stored.empty() && stored.Int(0, 0) != static_cast<int64_t>(size))
+      return EmbeddingDimensionMismatch(
+          EmbeddingRow{.method = space.first, .model = space.second,
+                       .vector = std::vector<float>(size)},
+          stored.Int(0, 0));
+  }
+  SLUICE_RETURN_IF_ERROR(c.ExecScript(kStaging));
+  SLUICE_RETURN_IF_ERROR(c.CopyIn("COPY embeddings_staging FROM STDIN", data));
+  return c.ExecScript(R"sql(
+    INSERT INTO embeddings(item_sha256, method, model, item_id, dimensions, vector)
+    SELECT DISTINCT ON (method, model, item_sha256) item_sha256, method, model, item_id,
+           dimensions, vector
+    FROM embeddings_staging ORDER BY method, model, item_sha256
+    ON CONFLICT DO NOTHING)sql");
+}
 
 void AppendOptional(std::string& line, std::string_view value) {
   if (value.empty()) {
@@ -124,7 +240,6 @@ void AppendOptional(std::string& line, std::string_view value) {
   }
 }
 
-std::string IntText(int64_t value) { return std::to_string(value); }
 
 Result<SetTotals> FinishSetOn(pg::Connection& c, std::string_view set, bool count_commit) {
   SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
@@ -271,28 +386,14 @@ Result<SetTotals> PostgresCatalog::FinishSet(std::string_view set) {
 Result<std::vector<ItemRecord>> PostgresCatalog::ListItems(std::string_view set) {
   return pool_->Get<std::vector<ItemRecord>>(
       [&](pg::Connection& c) -> Result<std::vector<ItemRecord>> {
-        SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
-          SELECT url, status, final_url, sha256, size, mime, kind, store_key, failure_cause,
-                 failure_details, requests
-          FROM items WHERE set_name = $1 ORDER BY url COLLATE "C")sql",
-                                                      pg::Params().Add(set)));
+        SLUICE_ASSIGN_OR_RETURN(
+            pg::Rows rows,
+            c.Exec(StrCat("SELECT ", kItemColumns,
+                          " FROM items WHERE set_name = $1 ORDER BY url COLLATE \"C\""),
+                   pg::Params().Add(set)));
         std::vector<ItemRecord> items;
         items.reserve(static_cast<size_t>(rows.size()));
-        for (int i = 0; i < rows.size(); ++i) {
-          ItemRecord item;
-          item.url = rows.Text(i, 0);
-          item.status = rows.Text(i, 1) == "ok" ? ItemStatus::kOk : ItemStatus::kFailed;
-          item.final_url = rows.Text(i, 2);
-          item.sha256 = rows.Text(i, 3);
-          item.size = rows.Int(i, 4);
-          item.mime = rows.Text(i, 5);
-          item.kind = rows.Text(i, 6);
-          item.store_key = rows.Text(i, 7);
-          item.failure_cause = rows.Text(i, 8);
-          item.failure_details = rows.Text(i, 9);
-          item.requests = static_cast<int>(rows.Int(i, 10));
-          items.push_back(std::move(item));
-        }
+        for (int i = 0; i < rows.size(); ++i) items.push_back(ItemFromRow(rows, i, 0));
         return items;
       });
 }
@@ -339,10 +440,11 @@ Result<std::vector<CachedStep>> PostgresCatalog::CachedSteps(
 }
 
 Result<SetTotals> PostgresCatalog::CommitAnalysis(std::string_view set,
-                                                  const std::vector<StepRow>& steps,
-                                                  const std::vector<CachedStep>& cache,
-                                                  const std::vector<ItemFailure>& failed_items,
+                                                  const AnalysisCommit& commit,
                                                   std::optional<Lease> lease) {
+  const std::vector<StepRow>& steps = commit.steps;
+  const std::vector<CachedStep>& cache = commit.cache;
+  const std::vector<ItemFailure>& failed_items = commit.failed_items;
   std::string step_data;
   for (const StepRow& step : steps) {
     pg::AppendCopyField(step_data, set, /*first=*/true);
@@ -406,11 +508,81 @@ Result<SetTotals> PostgresCatalog::CommitAnalysis(std::string_view set,
                    pg::Params().Add(set).Add(failure.url).Add(failure.cause).Add(failure.details))
                 .status());
       }
+      SLUICE_RETURN_IF_ERROR(StoreEmbeddingsOn(c, commit.embeddings));
       SLUICE_ASSIGN_OR_RETURN(totals, FinishSetOn(c, set, /*count_commit=*/true));
       return absl::OkStatus();
     }));
     return *totals;
   });
+}
+
+Result<std::vector<EmbeddingSpace>> PostgresCatalog::EmbeddingSpaces() {
+  return pool_->Get<std::vector<EmbeddingSpace>>(
+      [&](pg::Connection& c) -> Result<std::vector<EmbeddingSpace>> {
+        SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
+          SELECT method, model, MAX(dimensions), COUNT(*) FROM embeddings
+          GROUP BY method, model ORDER BY method COLLATE "C", model COLLATE "C")sql"));
+        std::vector<EmbeddingSpace> spaces;
+        for (int i = 0; i < rows.size(); ++i)
+          spaces.push_back({rows.Text(i, 0), rows.Text(i, 1), static_cast<int>(rows.Int(i, 2)),
+                            rows.Int(i, 3)});
+        return spaces;
+      });
+}
+
+Result<std::vector<EmbeddingRow>> PostgresCatalog::ListEmbeddings(std::string_view method,
+                                                                  std::string_view model,
+                                                                  std::string_view after_sha256,
+                                                                  int limit) {
+  return pool_->Get<std::vector<EmbeddingRow>>(
+      [&](pg::Connection& c) -> Result<std::vector<EmbeddingRow>> {
+        SLUICE_ASSIGN_OR_RETURN(
+            pg::Rows rows,
+            c.Exec(R"sql(
+          SELECT item_sha256, method, model, item_id, vector FROM embeddings
+          WHERE method = $1 AND model = $2 AND item_sha256 COLLATE "C" > $3
+          ORDER BY item_sha256 COLLATE "C" LIMIT $4)sql",
+                   pg::Params().Add(method).Add(model).Add(after_sha256).Add(int64_t{limit})));
+        return EmbeddingRows(rows);
+      });
+}
+
+Result<std::vector<EmbeddingRow>> PostgresCatalog::EmbeddingsOf(std::string_view sha256) {
+  return pool_->Get<std::vector<EmbeddingRow>>(
+      [&](pg::Connection& c) -> Result<std::vector<EmbeddingRow>> {
+        SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
+          SELECT item_sha256, method, model, item_id, vector FROM embeddings
+          WHERE item_sha256 = $1 ORDER BY method COLLATE "C", model COLLATE "C")sql",
+                                                      pg::Params().Add(sha256)));
+        return EmbeddingRows(rows);
+      });
+}
+
+Result<std::vector<ItemOfContent>> PostgresCatalog::ItemsWithEmbeddingIds(
+    const std::vector<int64_t>& item_ids) {
+  if (item_ids.empty()) return std::vector<ItemOfContent>{};
+  std::string array = "{";
+  for (size_t i = 0; i < item_ids.size(); ++i) StrAppend(array, i ? "," : "", item_ids[i]);
+  array.push_back('}');
+  return pool_->Get<std::vector<ItemOfContent>>(
+      [&](pg::Connection& c) -> Result<std::vector<ItemOfContent>> {
+        SLUICE_ASSIGN_OR_RETURN(
+            pg::Rows rows,
+            c.Exec(R"sql(
+          SELECT e.item_id, i.set_name, i.url, i.status, i.final_url, i.sha256, i.size,
+                 i.mime, i.kind, i.store_key, i.failure_cause, i.failure_details, i.requests
+          FROM (SELECT DISTINCT item_id, item_sha256 FROM embeddings
+                WHERE item_id = ANY($1::bigint[])) e
+          JOIN items i ON i.sha256 = e.item_sha256
+          WHERE i.status = 'ok'
+          ORDER BY i.set_name COLLATE "C", i.url COLLATE "C")sql",
+                   pg::Params().Add(array)));
+        std::vector<ItemOfContent> out;
+        for (int i = 0; i < rows.size(); ++i)
+          out.push_back(
+              {.item_id = rows.Int(i, 0), .set = rows.Text(i, 1), .item = ItemFromRow(rows, i, 2)});
+        return out;
+      });
 }
 
 Result<std::vector<StepRow>> PostgresCatalog::ListSteps(std::string_view set) {

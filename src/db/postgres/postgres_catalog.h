@@ -36,13 +36,18 @@ class PostgresCatalog : public Database {
   Result<std::vector<SetTotals>> ListSets() override;
   Result<std::vector<CachedStep>> CachedSteps(
       const std::vector<std::string>& item_sha256s) override;
-  Result<SetTotals> CommitAnalysis(std::string_view set, const std::vector<StepRow>& steps,
-                                   const std::vector<CachedStep>& cache,
-                                   const std::vector<ItemFailure>& failed_items,
+  Result<SetTotals> CommitAnalysis(std::string_view set, const AnalysisCommit& commit,
                                    std::optional<Lease> lease) override;
   Result<std::vector<StepRow>> ListSteps(std::string_view set) override;
   Result<std::vector<std::string>> LoadCheckpoints(std::string_view set) override;
   Status SaveCheckpoints(std::string_view set, const std::vector<std::string>& lines) override;
+  Result<std::vector<EmbeddingSpace>> EmbeddingSpaces() override;
+  Result<std::vector<EmbeddingRow>> ListEmbeddings(std::string_view method, std::string_view model,
+                                                   std::string_view after_sha256,
+                                                   int limit) override;
+  Result<std::vector<EmbeddingRow>> EmbeddingsOf(std::string_view sha256) override;
+  Result<std::vector<ItemOfContent>> ItemsWithEmbeddingIds(
+      const std::vector<int64_t>& item_ids) override;
 
   // JobStore (postgres_jobs.cc).
   Result<Submitted> Submit(const JobSpec& spec) override;

@@ -1,5 +1,9 @@
 #include "db/sqlite/sqlite_catalog.h"
 
+#include <algorithm>
+#include <cstring>
+#include <tuple>
+
 #include <chrono>
 #include <thread>
 
@@ -101,6 +105,20 @@ CREATE INDEX checkpoints_by_set ON checkpoints(set_name, seq);
 )sql"},
     {6, R"sql(
 ALTER TABLE jobs ADD COLUMN pipeline TEXT NOT NULL DEFAULT 'default';
+)sql"},
+    {7, R"sql(
+CREATE TABLE embeddings(
+  item_sha256 TEXT NOT NULL,
+  method TEXT NOT NULL,
+  model TEXT NOT NULL,
+  item_id INTEGER NOT NULL,
+  dimensions INTEGER NOT NULL,
+  vector BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (method, model, item_sha256));
+CREATE INDEX embeddings_by_id ON embeddings(item_id);
+CREATE INDEX embeddings_by_item ON embeddings(item_sha256);
+CREATE INDEX items_by_content ON items(sha256);
 )sql"},
 };
 constexpr int kBaseVersion = 2;
@@ -282,30 +300,57 @@ Result<SetTotals> SqliteCatalog::FinishSetLocked(std::string_view set, bool coun
   return totals;
 }
 
+namespace {
+
+constexpr const char* kItemColumns =
+    "url, status, final_url, sha256, size, mime, kind, store_key, failure_cause, "
+    "failure_details, requests";
+
+// An item from kItemColumns, starting at column `first`.
+ItemRecord ItemFromRow(Statement& row, int first) {
+  ItemRecord item;
+  item.url = row.Text(first);
+  item.status = row.Text(first + 1) == "ok" ? ItemStatus::kOk : ItemStatus::kFailed;
+  item.final_url = row.Text(first + 2);
+  item.sha256 = row.Text(first + 3);
+  item.size = row.Int(first + 4);
+  item.mime = row.Text(first + 5);
+  item.kind = row.Text(first + 6);
+  item.store_key = row.Text(first + 7);
+  item.failure_cause = row.Text(first + 8);
+  item.failure_details = row.Text(first + 9);
+  item.requests = static_cast<int>(row.Int(first + 10));
+  return item;
+}
+
+// SELECT item_sha256, method, model, item_id, vector ... as rows.
+std::vector<EmbeddingRow> EmbeddingRows(Statement& select) {
+  std::vector<EmbeddingRow> out;
+  while (sqlite3_step(select.get()) == SQLITE_ROW) {
+    EmbeddingRow row{.item_sha256 = select.Text(0),
+                     .item_id = select.Int(3),
+                     .method = select.Text(1),
+                     .model = select.Text(2)};
+    const void* blob = sqlite3_column_blob(select.get(), 4);
+    int bytes = sqlite3_column_bytes(select.get(), 4);
+    row.vector.resize(static_cast<size_t>(bytes) / sizeof(float));
+    if (blob && bytes > 0) std::memcpy(row.vector.data(), blob, row.vector.size() * sizeof(float));
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<ItemRecord>> SqliteCatalog::ListItems(std::string_view set) {
   std::lock_guard lock(mu_);
-  Statement select(db_, R"sql(
-    SELECT url, status, final_url, sha256, size, mime, kind, store_key, failure_cause,
-           failure_details, requests
-    FROM items WHERE set_name = ?1 ORDER BY url)sql");
+  Statement select(db_,
+                   StrCat("SELECT ", kItemColumns, " FROM items WHERE set_name = ?1 ORDER BY url")
+                       .c_str());
   if (!select.ok()) return Error("preparing ListItems");
   select.Bind(1, set);
   std::vector<ItemRecord> items;
-  while (sqlite3_step(select.get()) == SQLITE_ROW) {
-    ItemRecord item;
-    item.url = select.Text(0);
-    item.status = select.Text(1) == "ok" ? ItemStatus::kOk : ItemStatus::kFailed;
-    item.final_url = select.Text(2);
-    item.sha256 = select.Text(3);
-    item.size = select.Int(4);
-    item.mime = select.Text(5);
-    item.kind = select.Text(6);
-    item.store_key = select.Text(7);
-    item.failure_cause = select.Text(8);
-    item.failure_details = select.Text(9);
-    item.requests = static_cast<int>(select.Int(10));
-    items.push_back(std::move(item));
-  }
+  while (sqlite3_step(select.get()) == SQLITE_ROW) items.push_back(ItemFromRow(select, 0));
   return items;
 }
 
@@ -339,11 +384,11 @@ Result<std::vector<CachedStep>> SqliteCatalog::CachedSteps(
   return out;
 }
 
-Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set,
-                                                const std::vector<StepRow>& steps,
-                                                const std::vector<CachedStep>& cache,
-                                                const std::vector<ItemFailure>& failed_items,
+Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set, const AnalysisCommit& commit,
                                                 std::optional<Lease> lease) {
+  const std::vector<StepRow>& steps = commit.steps;
+  const std::vector<CachedStep>& cache = commit.cache;
+  const std::vector<ItemFailure>& failed_items = commit.failed_items;
   std::lock_guard lock(mu_);
   SLUICE_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   auto rollback = [&](Status s) {
@@ -419,12 +464,109 @@ Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set,
       if (sqlite3_step(fail_item.get()) != SQLITE_DONE)
         return rollback(Error("recording the failure of " + failure.url));
     }
+    Status stored = StoreEmbeddingsLocked(commit.embeddings, now);
+    if (!stored.ok()) return rollback(stored);
   }
   Result<SetTotals> totals = FinishSetLocked(set, /*count_commit=*/true);
   if (!totals.ok()) return rollback(totals.status());
   Status committed = Exec("COMMIT");
   if (!committed.ok()) return rollback(committed);
   return totals;
+}
+
+Status SqliteCatalog::StoreEmbeddingsLocked(const std::vector<EmbeddingRow>& embeddings,
+                                            int64_t now) {
+  if (embeddings.empty()) return absl::OkStatus();
+  Statement dimension(db_,
+                      "SELECT dimensions FROM embeddings WHERE method = ?1 AND model = ?2 LIMIT 1");
+  Statement insert(db_, R"sql(
+    INSERT INTO embeddings(item_sha256, method, model, item_id, dimensions, vector, created_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING)sql");
+  if (!dimension.ok() || !insert.ok()) return Error("preparing embedding insert");
+  for (const EmbeddingRow& row : embeddings) {
+    sqlite3_reset(dimension.get());
+    dimension.Bind(1, row.method);
+    dimension.Bind(2, row.model);
+    if (sqlite3_step(dimension.get()) == SQLITE_ROW &&
+        dimension.Int(0) != static_cast<int64_t>(row.vector.size()))
+      return EmbeddingDimensionMismatch(row, dimension.Int(0));
+    sqlite3_reset(insert.get());
+    insert.Bind(1, row.item_sha256);
+    insert.Bind(2, row.method);
+    insert.Bind(3, row.model);
+    insert.Bind(4, row.item_id);
+    insert.Bind(5, static_cast<int64_t>(row.vector.size()));
+    sqlite3_bind_blob(insert.get(), 6, row.vector.data(),
+                      static_cast<int>(row.vector.size() * sizeof(float)), SQLITE_TRANSIENT);
+    insert.Bind(7, now);
+    if (sqlite3_step(insert.get()) != SQLITE_DONE) return Error("storing an embedding");
+  }
+  return absl::OkStatus();
+}
+
+Result<std::vector<EmbeddingSpace>> SqliteCatalog::EmbeddingSpaces() {
+  std::lock_guard lock(mu_);
+  Statement select(db_, R"sql(
+    SELECT method, model, MAX(dimensions), COUNT(*) FROM embeddings
+    GROUP BY method, model ORDER BY method, model)sql");
+  if (!select.ok()) return Error("preparing EmbeddingSpaces");
+  std::vector<EmbeddingSpace> spaces;
+  while (sqlite3_step(select.get()) == SQLITE_ROW)
+    spaces.push_back({select.Text(0), select.Text(1), static_cast<int>(select.Int(2)),
+                      select.Int(3)});
+  return spaces;
+}
+
+Result<std::vector<EmbeddingRow>> SqliteCatalog::ListEmbeddings(std::string_view method,
+                                                                std::string_view model,
+                                                                std::string_view after_sha256,
+                                                                int limit) {
+  std::lock_guard lock(mu_);
+  Statement select(db_, R"sql(
+    SELECT item_sha256, method, model, item_id, vector FROM embeddings
+    WHERE method = ?1 AND model = ?2 AND item_sha256 > ?3 ORDER BY item_sha256 LIMIT ?4)sql");
+  if (!select.ok()) return Error("preparing ListEmbeddings");
+  select.Bind(1, method);
+  select.Bind(2, model);
+  select.Bind(3, after_sha256);
+  select.Bind(4, int64_t{limit});
+  return EmbeddingRows(select);
+}
+
+Result<std::vector<EmbeddingRow>> SqliteCatalog::EmbeddingsOf(std::string_view sha256) {
+  std::lock_guard lock(mu_);
+  Statement select(db_, R"sql(
+    SELECT item_sha256, method, model, item_id, vector FROM embeddings
+    WHERE item_sha256 = ?1 ORDER BY method, model)sql");
+  if (!select.ok()) return Error("preparing EmbeddingsOf");
+  select.Bind(1, sha256);
+  return EmbeddingRows(select);
+}
+
+Result<std::vector<ItemOfContent>> SqliteCatalog::ItemsWithEmbeddingIds(
+    const std::vector<int64_t>& item_ids) {
+  std::lock_guard lock(mu_);
+  Statement select(db_, StrCat(R"sql(
+    SELECT e.item_id, i.set_name, )sql",
+                               "i.url, i.status, i.final_url, i.sha256, i.size, i.mime, i.kind, "
+                               "i.store_key, i.failure_cause, i.failure_details, i.requests",
+                               R"sql(
+    FROM (SELECT DISTINCT item_id, item_sha256 FROM embeddings WHERE item_id = ?1) e
+    JOIN items i ON i.sha256 = e.item_sha256
+    WHERE i.status = 'ok' ORDER BY i.set_name, i.url)sql")
+                               .c_str());
+  if (!select.ok()) return Error("preparing ItemsWithEmbeddingIds");
+  std::vector<ItemOfContent> out;
+  for (int64_t id : item_ids) {
+    sqlite3_reset(select.get());
+    select.Bind(1, id);
+    while (sqlite3_step(select.get()) == SQLITE_ROW)
+      out.push_back({.item_id = select.Int(0), .set = select.Text(1), .item = ItemFromRow(select, 2)});
+  }
+  std::sort(out.begin(), out.end(), [](const ItemOfContent& a, const ItemOfContent& b) {
+    return std::tie(a.set, a.item.url) < std::tie(b.set, b.item.url);
+  });
+  return out;
 }
 
 Result<std::vector<StepRow>> SqliteCatalog::ListSteps(std::string_view set) {

@@ -147,6 +147,7 @@ class EmbeddingMethod : public Method {
         .version = 1,
         .kinds = {MediaKind::kImage},
         .inputs = {"image"},
+        .output = "embedding",
         .description =
             "A 1280-d embedding of the picture (MobileNetV2 pooled features, "
             "L2-normalised): look-alikes lie close, for similarity search"};

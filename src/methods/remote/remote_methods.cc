@@ -455,6 +455,7 @@ class EmbedTextMethod : public AsyncMethod, protected RemoteBase {
   explicit EmbedTextMethod(RemoteEnv env) : RemoteBase(env, true) {
     spec_ = {.name = "embed.text",
              .inputs = {"result?:llm.describe", "result?:ocr.tesseract"},
+             .output = "embedding",
              .description = "an embedding of the item's description and OCR text"};
     AddProviderParams(spec_);
   }
@@ -493,6 +494,7 @@ class EmbedImageMethod : public AsyncMethod, protected RemoteBase {
     spec_ = {.name = "embed.image",
              .kinds = {MediaKind::kImage},
              .inputs = {"file", "image"},
+             .output = "embedding",
              .description = "an embedding of the picture from a provider's image model",
              .params = {{"max_side", 512}}};
     AddProviderParams(spec_);

@@ -1,0 +1,172 @@
+#include "pipeline/index_upkeep.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/strings.h"
+
+namespace sluice::pipeline {
+
+namespace {
+
+constexpr int kPage = 2000;
+
+index::IndexSpec SpecFor(const std::string& method, const std::string& model, size_t dimensions) {
+  return index::IndexSpec{.method = method,
+                          .model = model,
+                          .dimension = static_cast<int>(dimensions),
+                          .metric = index::Metric::kCosine};
+}
+
+// Calls `page` with every stored embedding of `space`, a page at a time.
+Status ForEachStoredPage(db::Catalog& catalog, const db::EmbeddingSpace& space,
+                         const std::function<Status(const std::vector<db::EmbeddingRow>&)>& page) {
+  std::string after;
+  for (;;) {
+    SLUICE_ASSIGN_OR_RETURN(std::vector<db::EmbeddingRow> rows,
+                            catalog.ListEmbeddings(space.method, space.model, after, kPage));
+    if (rows.empty()) return absl::OkStatus();
+    SLUICE_RETURN_IF_ERROR(page(rows));
+    after = rows.back().item_sha256;
+    if (static_cast<int>(rows.size()) < kPage) return absl::OkStatus();
+  }
+}
+
+// Appends the rows of the space's dimension to `ids` and `vectors` (skipping any other size).
+void Append(const std::vector<db::EmbeddingRow>& rows, int dimension,
+            std::vector<index::VectorId>& ids, std::vector<float>& vectors) {
+  for (const db::EmbeddingRow& row : rows) {
+    if (static_cast<int>(row.vector.size()) != dimension) continue;
+    ids.push_back(row.item_id);
+    vectors.insert(vectors.end(), row.vector.begin(), row.vector.end());
+  }
+}
+
+}  // namespace
+
+index::IndexSpec IndexSpecOf(const db::EmbeddingSpace& space) {
+  return SpecFor(space.method, space.model, static_cast<size_t>(space.dimensions));
+}
+
+Result<int64_t> AbsorbEmbeddings(index::IndexFolder& indexes,
+                                 const std::vector<db::EmbeddingRow>& embeddings) {
+  struct Batch {
+    index::IndexSpec spec;
+    std::vector<index::VectorId> ids;
+    std::vector<float> vectors;
+  };
+  std::map<std::string, Batch> batches;  // by index name
+  for (const db::EmbeddingRow& row : embeddings) {
+    index::IndexSpec spec = SpecFor(row.method, row.model, row.vector.size());
+    Batch& batch = batches[index::IndexName(spec)];
+    batch.spec = spec;
+    // One content may come twice in a set (two URLs): the index refuses repeats within a call.
+    if (std::find(batch.ids.begin(), batch.ids.end(), row.item_id) != batch.ids.end()) continue;
+    batch.ids.push_back(row.item_id);
+    batch.vectors.insert(batch.vectors.end(), row.vector.begin(), row.vector.end());
+  }
+  int64_t added = 0;
+  for (auto& [name, batch] : batches) {
+    SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<index::VectorIndex> index, indexes.Open(batch.spec));
+    SLUICE_ASSIGN_OR_RETURN(int64_t count, index->Add(batch.ids, batch.vectors));
+    if (count > 0) SLUICE_RETURN_IF_ERROR(indexes.Save(batch.spec));
+    added += count;
+  }
+  return added;
+}
+
+Result<std::vector<IndexRepair>> RepairIndexes(index::IndexFolder& indexes, db::Catalog& catalog) {
+  SLUICE_ASSIGN_OR_RETURN(std::vector<db::EmbeddingSpace> spaces, catalog.EmbeddingSpaces());
+  std::vector<IndexRepair> repairs;
+  for (const db::EmbeddingSpace& space : spaces) {
+    IndexRepair repair{.spec = IndexSpecOf(space), .stored = space.count};
+    SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<index::VectorIndex> index, indexes.Open(repair.spec));
+    repair.indexed = index->Stats().count;
+    if (repair.indexed < repair.stored) {
+      SLUICE_RETURN_IF_ERROR(ForEachStoredPage(
+          catalog, space, [&](const std::vector<db::EmbeddingRow>& rows) -> Status {
+            std::vector<index::VectorId> ids;
+            std::vector<float> vectors;
+            for (const db::EmbeddingRow& row : rows) {
+              if (static_cast<int>(row.vector.size()) == space.dimensions &&
+                  !index->Contains(row.item_id)) {
+                ids.push_back(row.item_id);
+                vectors.insert(vectors.end(), row.vector.begin(), row.vector.end());
+              }
+            }
+            SLUICE_ASSIGN_OR_RETURN(int64_t added, index->Add(ids, vectors));
+            repair.added += added;
+            return absl::OkStatus();
+          }));
+      if (repair.added > 0) SLUICE_RETURN_IF_ERROR(indexes.Save(repair.spec));
+    }
+    repairs.push_back(repair);
+  }
+  return repairs;
+}
+
+Result<StoredVectors> ReadStoredVectors(db::Catalog& catalog, const db::EmbeddingSpace& space) {
+  StoredVectors stored;
+  stored.ids.reserve(static_cast<size_t>(space.count));
+  stored.vectors.reserve(static_cast<size_t>(space.count) * static_cast<size_t>(space.dimensions));
+  SLUICE_RETURN_IF_ERROR(
+      ForEachStoredPage(catalog, space, [&](const std::vector<db::EmbeddingRow>& rows) {
+        Append(rows, space.dimensions, stored.ids, stored.vectors);
+        return absl::OkStatus();
+      }));
+  return stored;
+}
+
+Result<index::IndexStats> RebuildIndex(index::IndexFolder& indexes, db::Catalog& catalog,
+                                       const db::EmbeddingSpace& space,
+                                       std::optional<index::IndexKind> kind,
+                                       int64_t memory_budget_bytes) {
+  SLUICE_ASSIGN_OR_RETURN(StoredVectors stored, ReadStoredVectors(catalog, space));
+  index::IndexKind chosen =
+      kind.value_or(index::ChooseIndexKind(static_cast<int64_t>(stored.ids.size()),
+                                           space.dimensions, memory_budget_bytes));
+  index::IndexSpec spec = IndexSpecOf(space);
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<index::VectorIndex> built,
+                          indexes.Build(spec, chosen, stored.ids, stored.vectors));
+  index::IndexStats stats = built->Stats();
+  SLUICE_RETURN_IF_ERROR(indexes.Replace(spec, std::move(built)));
+  return stats;
+}
+
+Result<IndexCheck> CheckIndex(index::IndexFolder& indexes, db::Catalog& catalog,
+                              const db::EmbeddingSpace& space, int sample) {
+  IndexCheck check{.spec = IndexSpecOf(space), .stored = space.count};
+  SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<index::VectorIndex> index, indexes.Open(check.spec));
+  check.stats = index->Stats();
+  SLUICE_ASSIGN_OR_RETURN(StoredVectors stored, ReadStoredVectors(catalog, space));
+  for (index::VectorId id : stored.ids) check.missing += index->Contains(id) ? 0 : 1;
+  if (stored.ids.empty() || sample <= 0) return check;
+  // Exact search over every stored vector is the reference.
+  SLUICE_ASSIGN_OR_RETURN(
+      std::unique_ptr<index::VectorIndex> exact,
+      indexes.Build(check.spec, index::IndexKind::kFlat, stored.ids, stored.vectors));
+  size_t count = stored.ids.size();
+  size_t queries = std::min(count, static_cast<size_t>(sample));
+  std::vector<float> picked;
+  for (size_t q = 0; q < queries; ++q) {
+    size_t at = q * count / queries;  // spread over the whole collection
+    auto begin = stored.vectors.begin() + static_cast<std::ptrdiff_t>(at * space.dimensions);
+    picked.insert(picked.end(), begin, begin + space.dimensions);
+  }
+  constexpr int kTop = 10;
+  SLUICE_ASSIGN_OR_RETURN(auto truth, exact->Search(picked, kTop));
+  SLUICE_ASSIGN_OR_RETURN(auto found, index->Search(picked, kTop));
+  int64_t hits = 0, wanted = 0;
+  for (size_t q = 0; q < queries; ++q) {
+    std::set<index::VectorId> expected;
+    for (const index::Hit& hit : truth[q]) expected.insert(hit.id);
+    for (const index::Hit& hit : found[q]) hits += expected.contains(hit.id) ? 1 : 0;
+    wanted += static_cast<int64_t>(expected.size());
+  }
+  check.sample = static_cast<int>(queries);
+  check.recall_at_10 = wanted ? static_cast<double>(hits) / static_cast<double>(wanted) : 1.0;
+  return check;
+}
+
+}  // namespace sluice::pipeline
