@@ -133,8 +133,10 @@ void PrintSummary(const pipeline::SetReport& report, const std::string& failure_
   }
   for (const auto& [method, cost] : a.cost_by_method) {
     std::printf(
-        "cost %s: %lld calls, %lld retries, %lld in / %lld out tokens, %.1f s on providers\n",
-        method.c_str(), static_cast<long long>(cost.calls), static_cast<long long>(cost.retries),
+        "cost %s: %lld calls%s, %lld retries, %lld in / %lld out tokens, %.1f s on providers\n",
+        method.c_str(), static_cast<long long>(cost.calls),
+        cost.inputs > 0 ? StrCat(" carrying ", cost.inputs, " inputs").c_str() : "",
+        static_cast<long long>(cost.retries),
         static_cast<long long>(cost.input_tokens), static_cast<long long>(cost.output_tokens),
         cost.provider_millis / 1000);
   }

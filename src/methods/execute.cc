@@ -171,6 +171,7 @@ json::object CostToJson(const Cost& cost) {
                    {"output_tokens", cost.output_tokens},
                    {"bytes", cost.bytes}};
   if (cost.retries) out["retries"] = cost.retries;
+  if (cost.inputs) out["inputs"] = cost.inputs;
   if (cost.provider_millis > 0) out["provider_millis"] = cost.provider_millis;
   return out;
 }
@@ -182,6 +183,7 @@ Cost CostFromJson(const json::object& doc) {
   };
   const json::value* millis = doc.if_contains("provider_millis");
   return {.calls = number("calls"),
+          .inputs = number("inputs"),
           .retries = number("retries"),
           .input_tokens = number("input_tokens"),
           .output_tokens = number("output_tokens"),

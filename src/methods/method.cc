@@ -105,6 +105,7 @@ json::object SpecToJson(const MethodBase& method) {
 
 Cost& Cost::operator+=(const Cost& other) {
   calls += other.calls;
+  inputs += other.inputs;
   retries += other.retries;
   input_tokens += other.input_tokens;
   output_tokens += other.output_tokens;

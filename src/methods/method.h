@@ -100,6 +100,9 @@ struct Artifact {
 // remote methods; bytes processed for local methods.
 struct Cost {
   int64_t calls = 0;
+  // Inputs those calls carried for this item: an embedding request gathers many items' inputs,
+  // so a run's ledger shows fewer calls than inputs.
+  int64_t inputs = 0;
   int64_t retries = 0;
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;

@@ -117,6 +117,16 @@ void FakeProvider::SetQuotaExhausted(bool exhausted) {
   quota_exhausted_ = exhausted;
 }
 
+void FakeProvider::RefuseEmbeddingInputsContaining(std::string needle) {
+  std::lock_guard lock(mu_);
+  refused_input_ = std::move(needle);
+}
+
+std::vector<size_t> FakeProvider::embedding_batches() const {
+  std::lock_guard lock(mu_);
+  return embedding_batches_;
+}
+
 void FakeProvider::SendMalformed(int count) {
   std::lock_guard lock(mu_);
   malformed_left_ = count;
@@ -270,6 +280,16 @@ http::HttpReply FakeProvider::Handle(const http::HttpRequest& request) {
                          : input                    ? json::array{*input}
                          : messages                 ? json::array{json::serialize(*messages)}
                                                     : json::array{""};
+    embedding_batches_.push_back(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      std::string text = inputs[i].is_string() ? std::string(inputs[i].as_string()) : "";
+      if (!refused_input_.empty() && text.find(refused_input_) != std::string::npos) {
+        return reply(JsonReply(
+            400, json::object{{"error",
+                               {{"message", StrCat("input ", i, " is not a valid image")},
+                                {"type", "invalid_request_error"}}}}));
+      }
+    }
     for (size_t i = 0; i < inputs.size(); ++i) {
       std::string text = inputs[i].is_string() ? std::string(inputs[i].as_string()) : "";
       used += tokens(text.size());

@@ -60,6 +60,10 @@ class FakeProvider {
   // Answers queue up, each used once.
   void AnswerChatsWith(std::string answer, std::string schema_name = "");
 
+  // An embeddings request with an input containing `needle` answers 400 invalid_request_error
+  // naming that input (a server refusing a whole batch for one bad input). "" turns it off.
+  void RefuseEmbeddingInputsContaining(std::string needle);
+
   // Requests received (every path), and those of one kind: "chat", "embeddings",
   // "transcriptions", "converse", "invoke".
   int64_t requests() const;
@@ -68,6 +72,8 @@ class FakeProvider {
   int64_t peak_concurrency() const;
   // The most requests that arrived within any window of `window` (rate checks).
   int64_t max_arrivals_within(std::chrono::milliseconds window) const;
+  // How many inputs each embeddings request carried, in order.
+  std::vector<size_t> embedding_batches() const;
   // Bodies of the chat requests received, in order.
   std::vector<boost::json::object> chat_requests() const;
 
@@ -83,6 +89,8 @@ class FakeProvider {
   bool outage_ = false;
   bool quota_exhausted_ = false;
   int malformed_left_ = 0;
+  std::string refused_input_;
+  std::vector<size_t> embedding_batches_;
   std::deque<std::pair<std::string, std::string>> canned_;  // (schema name, answer)
   std::vector<std::chrono::steady_clock::time_point> arrivals_;
   std::vector<std::pair<std::chrono::steady_clock::time_point,

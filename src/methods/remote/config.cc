@@ -122,6 +122,12 @@ Result<ProvidersConfig> LoadProvidersConfig(const std::filesystem::path& file,
                 provider.image_embedding_request != "messages") {
               status = at(node, "image_embedding_request is \"input\" or \"messages\"");
             }
+          } else if (name == "embedding_batch") {
+            status = number(provider.embedding_batch);
+            if (status.ok() && (provider.embedding_batch < 1 || provider.embedding_batch > 2048))
+              status = at(node, "embedding_batch is between 1 and 2048");
+          } else if (name == "embedding_batch_wait_ms") {
+            status = number(provider.embedding_batch_wait_ms);
           } else if (name == "transcription_model") {
             status = text(provider.transcription_model);
           } else if (name == "max_concurrency") {

@@ -7,7 +7,9 @@
 //   kind = "openai"                   # or "bedrock"
 //   base_url = "http://127.0.0.1:8000/v1"
 //   api_key_env = "LOCAL_KEY"         # default OPENAI_API_KEY
-//   chat_model = "qwen2-vl"           # embedding_model, transcription_model
+//   chat_model = "qwen2-vl"           # embedding_model, transcription_model,
+//                                     # image_embedding_model, image_embedding_request,
+//                                     # embedding_batch (1..2048), embedding_batch_wait_ms
 //   max_concurrency = 32              # requests_per_minute, tokens_per_minute, max_attempts,
 //                                     # timeout_seconds, breaker_failures, breaker_open_seconds,
 //                                     # max_outage_wait_seconds

@@ -240,6 +240,10 @@ struct ProviderConfig {
   // "modality": "image", many per request (Infinity and CLIP servers); "messages": one image per
   // request as a chat message (vLLM's multimodal embedding models).
   std::string image_embedding_request = "input";
+  // Embedding inputs gathered across items into one request (1: each alone), and how long the
+  // first of them waits for company. Images go one per request with "messages" and on Bedrock.
+  size_t embedding_batch = 32;
+  double embedding_batch_wait_ms = 20;
   std::string transcription_model;
   ProviderLimits limits;
 };

@@ -12,6 +12,7 @@
 #include "common/strings.h"
 #include "media/frame.h"
 #include "media/image_header.h"
+#include "embed_batcher.h"    // private to this folder
 #include "remote_internal.h"  // private to this folder
 #include "runtime/offload.h"
 
@@ -450,6 +451,29 @@ std::string TextToEmbed(const ItemContext& item, json::array& sources) {
   return text;
 }
 
+template <class Input>
+using Sender = typename EmbedBatcher<Input>::Send;
+
+std::string BatchKey(const Provider& provider, std::string_view model) {
+  return StrCat(provider.config().name, "\n", model);
+}
+
+// How many inputs one embedding request of `provider` carries: images go one per request as chat
+// messages and on Bedrock (Titan takes one image per call).
+EmbedBatchLimits BatchLimits(const ProviderConfig& provider, bool images) {
+  bool one_each = images && (provider.kind == "bedrock" || provider.image_embedding_request == "messages");
+  return {.max_inputs = one_each ? 1 : provider.embedding_batch,
+          .max_wait = std::chrono::milliseconds(
+              static_cast<int64_t>(provider.embedding_batch_wait_ms))};
+}
+
+json::array VectorJson(const std::vector<float>& vector) {
+  json::array out;
+  out.reserve(vector.size());
+  for (float x : vector) out.emplace_back(x);
+  return out;
+}
+
 class EmbedTextMethod : public AsyncMethod, protected RemoteBase {
  public:
   explicit EmbedTextMethod(RemoteEnv env) : RemoteBase(env, true) {
@@ -471,19 +495,23 @@ class EmbedTextMethod : public AsyncMethod, protected RemoteBase {
     }
     SLUICE_CO_ASSIGN_OR_RETURN(Provider * provider, ProviderFor(params));
     std::string model(params.at("model").as_string());
-    SLUICE_CO_ASSIGN_OR_RETURN(EmbedReply reply,
-                               co_await provider->Embed(std::move(texts), std::move(model)));
-    json::array vector;
-    for (float x : reply.vectors.at(0)) vector.emplace_back(x);
+    Sender<std::string> send = [provider, model](std::vector<std::string> batch) {
+      return provider->Embed(std::move(batch), model);
+    };
+    SLUICE_CO_ASSIGN_OR_RETURN(
+        BatchedEmbedding embedded,
+        co_await batcher_.Embed(BatchKey(*provider, model), std::move(texts.front()),
+                                BatchLimits(provider->config(), /*images=*/false), send));
     json::object value{{"model", params.at("model")},
-                       {"dimensions", vector.size()},
+                       {"dimensions", embedded.vector.size()},
                        {"sources", std::move(sources)},
-                       {"vector", std::move(vector)}};
-    co_return MethodOutput{.value = std::move(value), .cost = reply.usage};
+                       {"vector", VectorJson(embedded.vector)}};
+    co_return MethodOutput{.value = std::move(value), .cost = embedded.cost};
   }
 
  private:
   MethodSpec spec_;
+  mutable EmbedBatcher<std::string> batcher_;
 };
 
 // embed.image: the picture's embedding from the provider's image embedding model (a CLIP
@@ -521,20 +549,25 @@ class EmbedImageMethod : public AsyncMethod, protected RemoteBase {
     SLUICE_CO_ASSIGN_OR_RETURN(std::vector<ImagePart> images,
                                co_await runtime::RunOn(env_.runtime->cpu(), pictures));
     std::string model(params.at("model").as_string());
-    SLUICE_CO_ASSIGN_OR_RETURN(EmbedReply reply,
-                               co_await provider->EmbedImages(std::move(images), model));
-    if (reply.vectors.size() != 1 || reply.vectors[0].empty())
+    if (images.size() != 1) co_return absl::InternalError("one picture per item was expected");
+    Sender<ImagePart> send = [provider, model](std::vector<ImagePart> batch) {
+      return provider->EmbedImages(std::move(batch), model);
+    };
+    SLUICE_CO_ASSIGN_OR_RETURN(
+        BatchedEmbedding embedded,
+        co_await batcher_.Embed(BatchKey(*provider, model), std::move(images.front()),
+                                BatchLimits(provider->config(), /*images=*/true), send));
+    if (embedded.vector.empty())
       co_return BadReply(provider->config().name, "no embedding for the picture");
-    json::array vector;
-    for (float x : reply.vectors[0]) vector.emplace_back(x);
     json::object value{{"model", params.at("model")},
-                       {"dimensions", vector.size()},
-                       {"vector", std::move(vector)}};
-    co_return MethodOutput{.value = std::move(value), .cost = reply.usage};
+                       {"dimensions", embedded.vector.size()},
+                       {"vector", VectorJson(embedded.vector)}};
+    co_return MethodOutput{.value = std::move(value), .cost = embedded.cost};
   }
 
  private:
   MethodSpec spec_;
+  mutable EmbedBatcher<ImagePart> batcher_;
 };
 
 class SetSummaryMethod : public AsyncSetMethod, protected RemoteBase {

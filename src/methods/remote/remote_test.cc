@@ -342,6 +342,66 @@ TEST_F(RemoteMethodsTest, EmbedImageSendsThePictureInEitherRequestForm) {
   }
 }
 
+TEST_F(RemoteMethodsTest, ItemsInFlightShareOneEmbeddingRequestAndABadInputFailsOnlyItsItem) {
+  config_.providers[0].image_embedding_model = "fake-clip";
+  config_.providers[0].embedding_batch = 8;
+  config_.providers[0].embedding_batch_wait_ms = 200;
+  providers_ = std::make_unique<Providers>(config_, rt_.loop_executor(), *transport_);
+  Registry registry;
+  ASSERT_TRUE(RegisterBuiltinMethods(
+                  registry, {.config = &config_, .providers = providers_.get(), .runtime = &rt_})
+                  .ok());
+  const char* colors[] = {"red", "green", "blue", "yellow", "purple"};
+  std::vector<std::filesystem::path> pictures;
+  for (const char* color : colors)
+    pictures.push_back(testing::MakeSolidImage(dir_.path(), StrCat(color, ".png"), color, "64x48"));
+  // Five items analysed at once, as a pipeline runs them.
+  auto embed_all = [&] {
+    std::vector<Result<StepResult>> steps(pictures.size(), absl::UnknownError("not run"));
+    auto one = [&](size_t i) -> asio::awaitable<void> {
+      MethodRunner runner(registry, rt_, nullptr);
+      steps[i] = co_await runner.Run("embed.image", pictures[i], {});
+    };
+    auto all = [&]() -> asio::awaitable<int> {
+      runtime::TaskGroup group(co_await asio::this_coro::executor);
+      for (size_t i = 0; i < pictures.size(); ++i) group.Spawn(one(i));
+      co_await group.Wait();
+      co_return 0;
+    };
+    rt_.Run(all());
+    return steps;
+  };
+  std::vector<Result<StepResult>> steps = embed_all();
+  EXPECT_EQ(fake_->embedding_batches(), (std::vector<size_t>{5})) << "one request for five";
+  Cost total;
+  std::set<std::string> vectors;
+  for (const Result<StepResult>& step : steps) {
+    ASSERT_TRUE(step.ok()) << step.status();
+    ASSERT_TRUE(step->status.ok()) << step->status;
+    total += step->cost;
+    vectors.insert(json::serialize(step->output.at("vector")));
+  }
+  EXPECT_EQ(vectors.size(), 5u) << "each item gets its own picture's vector";
+  EXPECT_EQ(total.calls, 1);
+  EXPECT_EQ(total.inputs, 5);
+
+  // The server refuses a batch holding the third picture: only that item fails.
+  std::ifstream in(pictures[2], std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  fake_->RefuseEmbeddingInputsContaining(Base64(bytes));
+  steps = embed_all();
+  EXPECT_EQ(fake_->embedding_batches(), (std::vector<size_t>{5, 5, 1, 1, 1, 1, 1}));
+  for (size_t i = 0; i < steps.size(); ++i) {
+    ASSERT_TRUE(steps[i].ok()) << steps[i].status();
+    if (i == 2) {
+      EXPECT_EQ(steps[i]->status.code(), absl::StatusCode::kInvalidArgument) << steps[i]->status;
+      EXPECT_NE(steps[i]->status.message().find("not a valid image"), absl::string_view::npos);
+    } else {
+      EXPECT_TRUE(steps[i]->status.ok()) << i << ": " << steps[i]->status;
+    }
+  }
+}
+
 TEST_F(RemoteTest, TitanMultimodalEmbedsImages) {
   ProviderConfig config{.name = "aws",
                         .kind = "bedrock",
@@ -654,6 +714,19 @@ TEST(ProvidersConfigTest, DefaultsFromTheEnvironmentAndOverridesFromTheFile) {
   std::ofstream(file) << "[providers.clip]\nbase_url = \"http://x/v1\"\n"
                          "image_embedding_request = \"chat\"\n";
   EXPECT_EQ(LoadProvidersConfig(file, lookup).status().code(), absl::StatusCode::kInvalidArgument);
+  // Batching of embedding inputs across items.
+  EXPECT_EQ(defaults->Find("openai")->embedding_batch, 32u);
+  std::ofstream(file) << "[providers.clip]\nbase_url = \"http://x/v1\"\n"
+                         "embedding_batch = 128\nembedding_batch_wait_ms = 5\n";
+  Result<ProvidersConfig> batched = LoadProvidersConfig(file, lookup);
+  ASSERT_TRUE(batched.ok()) << batched.status();
+  EXPECT_EQ(batched->Find("clip")->embedding_batch, 128u);
+  EXPECT_EQ(batched->Find("clip")->embedding_batch_wait_ms, 5);
+  std::ofstream(file) << "[providers.clip]\nbase_url = \"http://x/v1\"\nembedding_batch = 0\n";
+  Result<ProvidersConfig> zero = LoadProvidersConfig(file, lookup);
+  EXPECT_NE(zero.status().message().find("embedding_batch is between 1 and 2048"),
+            std::string::npos)
+      << zero.status();
 }
 
 TEST(SchemaTest, ChecksTypesRequiredEnumsBoundsAndExtras) {
