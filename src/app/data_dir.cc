@@ -17,16 +17,17 @@ namespace sluice::app {
 namespace {
 
 index::IndexBackend FaissBackend() {
-  return {.extension = ".faiss",
-          .create = [](const index::IndexSpec& spec,
-                       index::IndexKind kind) { return index::NewFaissIndex(spec, kind); },
-          .build = [](const index::IndexSpec& spec, index::IndexKind kind,
-                      std::span<const index::VectorId> ids,
-                      std::span<const float> vectors) {
+  return {
+      .extension = ".faiss",
+      .create = [](const index::IndexSpec& spec,
+                   index::IndexKind kind) { return index::NewFaissIndex(spec, kind); },
+      .build =
+          [](const index::IndexSpec& spec, index::IndexKind kind,
+             std::span<const index::VectorId> ids, std::span<const float> vectors) {
             return index::BuildFaissIndex(spec, kind, ids, vectors);
           },
-          .load = [](const index::IndexSpec& spec,
-                     const std::filesystem::path& file) { return index::LoadFaissIndex(spec, file); }};
+      .load = [](const index::IndexSpec& spec,
+                 const std::filesystem::path& file) { return index::LoadFaissIndex(spec, file); }};
 }
 
 // Removes scratch directories of processes that no longer exist (a crash or kill -9).

@@ -15,9 +15,9 @@
 #include "app/backends.h"
 #include "common/status.h"
 #include "db/catalog.h"
+#include "http/curl_client.h"
 #include "index/index_folder.h"
 #include "pipeline/index_upkeep.h"
-#include "http/curl_client.h"
 #include "runtime/runtime.h"
 #include "storage/blob_store.h"
 

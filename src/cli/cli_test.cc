@@ -538,11 +538,10 @@ TEST_F(CliTest, SearchFindsTheNearDuplicateAcrossSetsAndIndexesRepairThemselves)
       << "[[cycle]]\n[[cycle.item]]\nmethod = \"image.embedding\"\n"
          "[[cycle.item]]\nmethod = \"image.safety\"\n";
   std::string pipeline = (dir_.path() / "embed.toml").string();
-  ProcessResult a = Sluice(RunArgs(
-      WriteList({origin_.Url("/sale.png"), origin_.Url("/face.png"), origin_.Url("/red.png"),
-                 origin_.Url("/coffee.png")},
-                "brand-a.txt"),
-      {"--allow-private", "--pipeline", pipeline}));
+  ProcessResult a = Sluice(RunArgs(WriteList({origin_.Url("/sale.png"), origin_.Url("/face.png"),
+                                              origin_.Url("/red.png"), origin_.Url("/coffee.png")},
+                                             "brand-a.txt"),
+                                   {"--allow-private", "--pipeline", pipeline}));
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_NE(a.out.find("embeddings: 4 stored, 4 newly indexed"), std::string::npos) << a.out;
   ProcessResult b = Sluice(RunArgs(WriteList({origin_.Url("/sale-copy.jpg")}, "brand-b.txt"),
@@ -585,8 +584,7 @@ TEST_F(CliTest, SearchFindsTheNearDuplicateAcrossSetsAndIndexesRepairThemselves)
   std::filesystem::remove_all(data() / "index");
   ProcessResult verify = Sluice({"index", "verify", "--data", data().string(), "--json"});
   ASSERT_EQ(verify.exit_code, 0) << verify.err;
-  EXPECT_NE(verify.err.find("added 5 embeddings it was missing"), std::string::npos)
-      << verify.err;
+  EXPECT_NE(verify.err.find("added 5 embeddings it was missing"), std::string::npos) << verify.err;
   boost::json::object check = Json(verify.out);
   EXPECT_EQ(check["vectors"].as_int64(), 5);
   EXPECT_EQ(check["missing"].as_int64(), 0);

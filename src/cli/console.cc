@@ -136,15 +136,14 @@ void PrintSummary(const pipeline::SetReport& report, const std::string& failure_
         "cost %s: %lld calls%s, %lld retries, %lld in / %lld out tokens, %.1f s on providers\n",
         method.c_str(), static_cast<long long>(cost.calls),
         cost.inputs > 0 ? StrCat(" carrying ", cost.inputs, " inputs").c_str() : "",
-        static_cast<long long>(cost.retries),
-        static_cast<long long>(cost.input_tokens), static_cast<long long>(cost.output_tokens),
-        cost.provider_millis / 1000);
+        static_cast<long long>(cost.retries), static_cast<long long>(cost.input_tokens),
+        static_cast<long long>(cost.output_tokens), cost.provider_millis / 1000);
   }
   if (a.embeddings > 0) {
-    std::printf("embeddings: %lld stored, %lld newly indexed%s%s\n",
-                static_cast<long long>(a.embeddings), static_cast<long long>(a.indexed),
-                a.index_error.empty() ? "" : "; the index could not take them: ",
-                a.index_error.c_str());
+    std::printf(
+        "embeddings: %lld stored, %lld newly indexed%s%s\n", static_cast<long long>(a.embeddings),
+        static_cast<long long>(a.indexed),
+        a.index_error.empty() ? "" : "; the index could not take them: ", a.index_error.c_str());
   }
   for (const pipeline::IndexRepair& repair : data.index_repairs) {
     if (repair.added > 0)

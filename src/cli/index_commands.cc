@@ -23,8 +23,8 @@ struct Opened {
 Result<Opened> OpenExisting(const DataConfig& where) {
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<app::Process> process, app::Process::Create());
   SLUICE_ASSIGN_OR_RETURN(app::DataDir data,
-                          app::OpenData(where.data, *process, {where.db, where.store},
-                                        where.config, /*existing=*/true));
+                          app::OpenData(where.data, *process, {where.db, where.store}, where.config,
+                                        /*existing=*/true));
   if (!data.index_problem.empty())
     std::fprintf(stderr, "sluice: the indexes could not be repaired: %s\n",
                  data.index_problem.c_str());
@@ -118,8 +118,8 @@ int IndexCommand(IndexConfig config) {
   if (spaces->empty()) {
     return Fail(kExitBadInput,
                 Failure(absl::StatusCode::kNotFound, "no_index",
-                        StrCat("no embeddings", config.method.empty() ? "" : " by ",
-                               config.method, " are stored in ", opened->data.database())));
+                        StrCat("no embeddings", config.method.empty() ? "" : " by ", config.method,
+                               " are stored in ", opened->data.database())));
   }
   int64_t budget = static_cast<int64_t>(config.memory_budget_mb * 1024 * 1024);
   bool failed = false;
@@ -127,8 +127,7 @@ int IndexCommand(IndexConfig config) {
     index::IndexSpec spec = pipeline::IndexSpecOf(space);
     boost::json::object row;
     if (config.action == "build") {
-      Result<index::IndexStats> stats =
-          pipeline::RebuildIndex(indexes, db, space, kind, budget);
+      Result<index::IndexStats> stats = pipeline::RebuildIndex(indexes, db, space, kind, budget);
       if (!stats.ok()) return Fail(kExitFatal, stats.status());
       row = StatsJson(spec, *stats, space.count);
       row["file"] = indexes.FileOf(spec).string();

@@ -3,8 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "cli/queue_commands.h"
 #include "cli/index_commands.h"
+#include "cli/queue_commands.h"
 #include "cli/set_commands.h"
 #include "common/strings.h"
 #include "http/address_guard.h"
@@ -187,8 +187,8 @@ int main(int argc, char** argv) {
   add_data_options(index_cmd, index_config.where);
   CLI::App* index_stats_cmd =
       index_cmd->add_subcommand("stats", "Each index: kind, vectors held and stored, size");
-  CLI::App* index_build_cmd = index_cmd->add_subcommand(
-      "build", "Rebuild each index from the database's embeddings");
+  CLI::App* index_build_cmd =
+      index_cmd->add_subcommand("build", "Rebuild each index from the database's embeddings");
   index_build_cmd
       ->add_option("--kind", index_config.kind,
                    "flat (exact), hnsw or ivfpq (default: chosen from the count and budget)")

@@ -21,8 +21,8 @@ boost::json::object ItemToJson(const ItemRecord& item) {
 
 Status EmbeddingDimensionMismatch(const EmbeddingRow& row, int64_t stored) {
   return Failure(absl::StatusCode::kInvalidArgument, "embedding_dimension",
-                 StrCat("an embedding of ", row.vector.size(), " dimensions for ", row.method,
-                        " (", row.model, "), whose stored embeddings have ", stored));
+                 StrCat("an embedding of ", row.vector.size(), " dimensions for ", row.method, " (",
+                        row.model, "), whose stored embeddings have ", stored));
 }
 
 std::string_view ItemStatusName(ItemStatus status) {

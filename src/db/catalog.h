@@ -96,7 +96,7 @@ struct CachedStep {
 struct EmbeddingRow {
   std::string item_sha256;
   int64_t item_id = 0;  // the content's id in vector indexes (index::IdFromSha256)
-  std::string method;  // "image.embedding"
+  std::string method;   // "image.embedding"
   std::string model;
   std::vector<float> vector;
 };
@@ -118,8 +118,8 @@ struct ItemOfContent {
 
 // What one set's analysis commits, in one transaction (Catalog::CommitAnalysis).
 struct AnalysisCommit {
-  std::vector<StepRow> steps;           // replace the set's step results
-  std::vector<CachedStep> cache;        // added to the result cache
+  std::vector<StepRow> steps;             // replace the set's step results
+  std::vector<CachedStep> cache;          // added to the result cache
   std::vector<ItemFailure> failed_items;  // recorded as failed, ok or not before
   std::vector<EmbeddingRow> embeddings;   // stored unless (content, method, model) already is
 };

@@ -3,10 +3,9 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
-
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <thread>
@@ -104,12 +103,14 @@ TEST_P(CatalogConformance, CommitAnalysisReplacesStepsAndCachesOnce) {
                                 Step("u2", "image.phash", false, "")};
   std::vector<CachedStep> cache = {
       {"key-u1-image.phash", "aa", "image.phash", 1, R"({"hash":"ff\u00e9"})", "{}"}};
-  Result<SetTotals> first = db_->CommitAnalysis("s", {.steps = steps, .cache = cache}, std::nullopt);
+  Result<SetTotals> first =
+      db_->CommitAnalysis("s", {.steps = steps, .cache = cache}, std::nullopt);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->commits, 1);
   EXPECT_EQ(first->ok, 2);
   // The same commit again: the same rows, the cache entry once, one more commit counted.
-  Result<SetTotals> second = db_->CommitAnalysis("s", {.steps = steps, .cache = cache}, std::nullopt);
+  Result<SetTotals> second =
+      db_->CommitAnalysis("s", {.steps = steps, .cache = cache}, std::nullopt);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->commits, 2);
   std::vector<StepRow> rows = *db_->ListSteps("s");
@@ -135,13 +136,13 @@ TEST_P(CatalogConformance, CommitAnalysisReplacesStepsAndCachesOnce) {
 
 TEST_P(CatalogConformance, CommitAnalysisRecordsItemsFoundFaulty) {
   ASSERT_TRUE(db_->RecordItems("s", {Ok("u1", "aa", 1), Ok("bomb", "bb", 2)}).ok());
-  Result<SetTotals> totals = db_->CommitAnalysis(
-      "s",
-      {.steps = {Step("u1", "image.phash", true, "{}")},
-       .failed_items = {{.url = "bomb",
-                         .cause = "too_many_pixels",
-                         .details = "60000 x 60000 is past 100 MP"}}},
-      std::nullopt);
+  Result<SetTotals> totals =
+      db_->CommitAnalysis("s",
+                          {.steps = {Step("u1", "image.phash", true, "{}")},
+                           .failed_items = {{.url = "bomb",
+                                             .cause = "too_many_pixels",
+                                             .details = "60000 x 60000 is past 100 MP"}}},
+                          std::nullopt);
   ASSERT_TRUE(totals.ok()) << totals.status();
   EXPECT_EQ(totals->ok, 1);
   EXPECT_EQ(totals->failed, 1);
@@ -206,9 +207,9 @@ TEST_P(CatalogConformance, EmbeddingsAreStoredOncePerContentAndReadBackExactly) 
   Result<SetTotals> committed = db_->CommitAnalysis("a", commit, std::nullopt);
   ASSERT_TRUE(committed.ok()) << committed.status();
   // The same content again (another set, or a rerun) keeps the first vector.
-  ASSERT_TRUE(db_->CommitAnalysis("b", {.embeddings = {Embedding("aa", 7, {9, 9, 9, 9})}},
-                                  std::nullopt)
-                  .ok());
+  ASSERT_TRUE(
+      db_->CommitAnalysis("b", {.embeddings = {Embedding("aa", 7, {9, 9, 9, 9})}}, std::nullopt)
+          .ok());
   std::vector<EmbeddingSpace> spaces = *db_->EmbeddingSpaces();
   ASSERT_EQ(spaces.size(), 2u);
   EXPECT_EQ(spaces[0].method, "embed.text");
@@ -246,11 +247,10 @@ TEST_P(CatalogConformance, AnEmbeddingOfAnotherDimensionIsRefusedWithTheWholeCom
   ASSERT_TRUE(db_->RecordItems("a", {Ok("u1", "aa", 1), Ok("u2", "bb", 2)}).ok());
   ASSERT_TRUE(
       db_->CommitAnalysis("a", {.embeddings = {Embedding("aa", 7, {1, 2})}}, std::nullopt).ok());
-  Result<SetTotals> refused = db_->CommitAnalysis(
-      "a",
-      {.steps = {Step("u2", "image.phash", true, "{}")},
-       .embeddings = {Embedding("bb", 9, {1, 2, 3})}},
-      std::nullopt);
+  Result<SetTotals> refused = db_->CommitAnalysis("a",
+                                                  {.steps = {Step("u2", "image.phash", true, "{}")},
+                                                   .embeddings = {Embedding("bb", 9, {1, 2, 3})}},
+                                                  std::nullopt);
   EXPECT_EQ(CauseOf(refused.status()), "embedding_dimension") << refused.status();
   EXPECT_TRUE(db_->ListSteps("a")->empty());  // nothing of the refused commit landed
   EXPECT_EQ(db_->EmbeddingSpaces()->at(0).count, 1);

@@ -24,7 +24,8 @@ Result<std::shared_ptr<VectorIndex>> IndexFolder::Open(const IndexSpec& spec) {
 Status IndexFolder::Save(const IndexSpec& spec) {
   std::lock_guard lock(mutex_);
   auto it = open_.find(IndexName(spec));
-  if (it == open_.end()) return absl::NotFoundError(StrCat("index ", IndexName(spec), " is not open"));
+  if (it == open_.end())
+    return absl::NotFoundError(StrCat("index ", IndexName(spec), " is not open"));
   std::error_code ec;
   std::filesystem::create_directories(folder_, ec);
   if (ec)

@@ -46,8 +46,9 @@ class IndexFolder {
   std::filesystem::path FileOf(const IndexSpec& spec) const;
 
   // The index of `spec`: the open one, else read from its file, else a new exact (flat) one —
-  // which exists only in memory until saved. Shared: a Replace leaves holders the old one. DataLoss (cause "bad_index") for an unreadable
-  // file; the file is left alone so that `sluice index build` can replace it.
+  // which exists only in memory until saved. Shared: a Replace leaves holders the old one. DataLoss
+  // (cause "bad_index") for an unreadable file; the file is left alone so that `sluice index build`
+  // can replace it.
   Result<std::shared_ptr<VectorIndex>> Open(const IndexSpec& spec);
   // Writes the open index of `spec` to its file (creating the folder). NotFound when it is not
   // open; the backend's error otherwise.

@@ -10,8 +10,9 @@ Status RegisterBuiltinMethods(Registry& registry, const remote::RemoteEnv& remot
   registry.SetMediaOpeners(&media::OpenSharedImage, &media::OpenDecodePass);
   for (auto* make :
        {&NewProbeMethod, &NewPhashMethod, &NewColorsMethod, &NewThumbnailMethod, &NewFacesMethod,
-        &NewOcrMethod, &NewImageEmbeddingMethod, &NewImageSafetyMethod, &NewVideoShotsMethod, &NewVideoDefectsMethod, &NewVideoClipsMethod,
-        &NewNearDuplicatesMethod, &NewSummaryMethod, &NewVideoSummaryMethod}) {
+        &NewOcrMethod, &NewImageEmbeddingMethod, &NewImageSafetyMethod, &NewVideoShotsMethod,
+        &NewVideoDefectsMethod, &NewVideoClipsMethod, &NewNearDuplicatesMethod, &NewSummaryMethod,
+        &NewVideoSummaryMethod}) {
     SLUICE_RETURN_IF_ERROR(registry.Add(make()));
   }
   remote::RemoteEnv env = remote;

@@ -148,8 +148,8 @@ std::optional<Embedding> EmbeddingOf(const json::value& output) {
     if (!x.is_number()) return std::nullopt;
     embedding.vector.push_back(static_cast<float>(x.to_number<double>()));
   }
-  if (dimensions && (!dimensions->is_number() ||
-                     dimensions->to_number<double>() != static_cast<double>(embedding.vector.size())))
+  if (dimensions && (!dimensions->is_number() || dimensions->to_number<double>() !=
+                                                     static_cast<double>(embedding.vector.size())))
     return std::nullopt;
   return embedding;
 }

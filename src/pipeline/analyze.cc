@@ -16,12 +16,12 @@
 #include <unordered_map>
 
 #include "common/file_io.h"
-#include "pipeline/index_upkeep.h"
 #include "common/json_text.h"
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "media/image_header.h"
 #include "methods/execute.h"
+#include "pipeline/index_upkeep.h"
 #include "runtime/limiter.h"
 #include "runtime/offload.h"
 #include "runtime/task_group.h"

@@ -202,10 +202,9 @@ PipelineDef Built(std::string name, const methods::Registry& registry,
 // The local steps of the default pipeline: images, then videos and audio (one decoding pass).
 const std::vector<BuiltinStep>& LocalSteps() {
   static const std::vector<BuiltinStep> steps = {
-      {"media.probe", {}},     {"image.phash", {}},   {"image.colors", {}},
-      {"image.thumbnail", {}}, {"image.faces", {}},   {"ocr.tesseract", {}},
-      {"image.embedding", {}}, {"image.safety", {}},
-      {"video.shots", {}},     {"video.defects", {}}, {"audio.transcript", {}}};
+      {"media.probe", {}}, {"image.phash", {}},   {"image.colors", {}},    {"image.thumbnail", {}},
+      {"image.faces", {}}, {"ocr.tesseract", {}}, {"image.embedding", {}}, {"image.safety", {}},
+      {"video.shots", {}}, {"video.defects", {}}, {"audio.transcript", {}}};
   return steps;
 }
 

@@ -123,9 +123,8 @@ Result<index::IndexStats> RebuildIndex(index::IndexFolder& indexes, db::Catalog&
                                        std::optional<index::IndexKind> kind,
                                        int64_t memory_budget_bytes) {
   SLUICE_ASSIGN_OR_RETURN(StoredVectors stored, ReadStoredVectors(catalog, space));
-  index::IndexKind chosen =
-      kind.value_or(index::ChooseIndexKind(static_cast<int64_t>(stored.ids.size()),
-                                           space.dimensions, memory_budget_bytes));
+  index::IndexKind chosen = kind.value_or(index::ChooseIndexKind(
+      static_cast<int64_t>(stored.ids.size()), space.dimensions, memory_budget_bytes));
   index::IndexSpec spec = IndexSpecOf(space);
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<index::VectorIndex> built,
                           indexes.Build(spec, chosen, stored.ids, stored.vectors));

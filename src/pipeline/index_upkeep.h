@@ -56,9 +56,9 @@ Result<index::IndexStats> RebuildIndex(index::IndexFolder& indexes, db::Catalog&
 struct IndexCheck {
   index::IndexSpec spec;
   index::IndexStats stats;
-  int64_t stored = 0;   // embeddings in the database
-  int64_t missing = 0;  // of those, absent from the index
-  int sample = 0;       // queries compared
+  int64_t stored = 0;       // embeddings in the database
+  int64_t missing = 0;      // of those, absent from the index
+  int sample = 0;           // queries compared
   double recall_at_10 = 0;  // of the index's top 10 against exact search, over the sample
 };
 

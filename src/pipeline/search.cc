@@ -27,14 +27,10 @@ bool IsSha256(std::string_view text) {
 // The results a person looks at first, trimmed of bulk (vectors, word boxes).
 json::object MainResults(const std::vector<db::CachedStep>& steps) {
   static const std::map<std::string, std::vector<std::string>> kShown = {
-      {"image.safety", {"top", "unsafe"}},
-      {"llm.tags", {"tags"}},
-      {"llm.seo_filename", {"filename"}},
-      {"llm.content_type", {"content_type"}},
-      {"llm.describe", {"description"}},
-      {"ocr.tesseract", {"text"}},
-      {"image.phash", {"phash"}},
-      {"media.probe", {"width", "height", "duration_s"}}};
+      {"image.safety", {"top", "unsafe"}}, {"llm.tags", {"tags"}},
+      {"llm.seo_filename", {"filename"}},  {"llm.content_type", {"content_type"}},
+      {"llm.describe", {"description"}},   {"ocr.tesseract", {"text"}},
+      {"image.phash", {"phash"}},          {"media.probe", {"width", "height", "duration_s"}}};
   std::map<std::string, const db::CachedStep*> newest;
   for (const db::CachedStep& step : steps) {
     if (!kShown.contains(step.method)) continue;
@@ -88,19 +84,18 @@ asio::awaitable<Result<SearchAnswer>> Search(runtime::Runtime& runtime,
                                co_await runner.Run(request.method, request.like));
     SLUICE_CO_RETURN_IF_ERROR(step.status);
     query = methods::EmbeddingOf(step.output);
-    if (!query)
-      co_return absl::InternalError(StrCat(request.method, " returned no embedding"));
+    if (!query) co_return absl::InternalError(StrCat(request.method, " returned no embedding"));
   }
 
-  answer.index = IndexSpecOf(db::EmbeddingSpace{.method = request.method,
-                                                .model = query->model,
-                                                .dimensions = static_cast<int>(query->vector.size())});
-  SLUICE_CO_ASSIGN_OR_RETURN(std::shared_ptr<index::VectorIndex> index,
-                             indexes.Open(answer.index));
+  answer.index =
+      IndexSpecOf(db::EmbeddingSpace{.method = request.method,
+                                     .model = query->model,
+                                     .dimensions = static_cast<int>(query->vector.size())});
+  SLUICE_CO_ASSIGN_OR_RETURN(std::shared_ptr<index::VectorIndex> index, indexes.Open(answer.index));
   if (index->Stats().count == 0)
     co_return Failure(absl::StatusCode::kNotFound, "no_index",
-                      StrCat("nothing has been embedded by ", request.method, " (",
-                             query->model, ") yet: run a set through a pipeline with it"));
+                      StrCat("nothing has been embedded by ", request.method, " (", query->model,
+                             ") yet: run a set through a pipeline with it"));
   // With a set named, look further: the nearest contents may belong to other sets.
   int depth = request.set.empty() ? request.k : std::min(kMaxK, request.k * 10);
   auto search = [&] { return index->Search(query->vector, depth); };

@@ -41,8 +41,8 @@ struct SearchHit {
 };
 
 struct SearchAnswer {
-  index::IndexSpec index;  // the index searched
-  std::string query;       // "sha256:…" or "file:…"
+  index::IndexSpec index;       // the index searched
+  std::string query;            // "sha256:…" or "file:…"
   std::vector<SearchHit> hits;  // best first, at most k
 };
 

@@ -284,10 +284,10 @@ http::HttpReply FakeProvider::Handle(const http::HttpRequest& request) {
     for (size_t i = 0; i < inputs.size(); ++i) {
       std::string text = inputs[i].is_string() ? std::string(inputs[i].as_string()) : "";
       if (!refused_input_.empty() && text.find(refused_input_) != std::string::npos) {
-        return reply(JsonReply(
-            400, json::object{{"error",
-                               {{"message", StrCat("input ", i, " is not a valid image")},
-                                {"type", "invalid_request_error"}}}}));
+        return reply(
+            JsonReply(400, json::object{{"error",
+                                         {{"message", StrCat("input ", i, " is not a valid image")},
+                                          {"type", "invalid_request_error"}}}}));
       }
     }
     for (size_t i = 0; i < inputs.size(); ++i) {

@@ -218,8 +218,8 @@ Status StoreEmbeddingsOn(pg::Connection& c, const std::vector<EmbeddingRow>& emb
                pg::Params().Add(space.first).Add(space.second)));
     if (!stored.empty() && stored.Int(0, 0) != static_cast<int64_t>(size))
       return EmbeddingDimensionMismatch(
-          EmbeddingRow{.method = space.first, .model = space.second,
-                       .vector = std::vector<float>(size)},
+          EmbeddingRow{
+              .method = space.first, .model = space.second, .vector = std::vector<float>(size)},
           stored.Int(0, 0));
   }
   SLUICE_RETURN_IF_ERROR(c.ExecScript(kStaging));
@@ -239,7 +239,6 @@ void AppendOptional(std::string& line, std::string_view value) {
     pg::AppendCopyField(line, value);
   }
 }
-
 
 Result<SetTotals> FinishSetOn(pg::Connection& c, std::string_view set, bool count_commit) {
   SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
@@ -524,8 +523,8 @@ Result<std::vector<EmbeddingSpace>> PostgresCatalog::EmbeddingSpaces() {
           GROUP BY method, model ORDER BY method COLLATE "C", model COLLATE "C")sql"));
         std::vector<EmbeddingSpace> spaces;
         for (int i = 0; i < rows.size(); ++i)
-          spaces.push_back({rows.Text(i, 0), rows.Text(i, 1), static_cast<int>(rows.Int(i, 2)),
-                            rows.Int(i, 3)});
+          spaces.push_back(
+              {rows.Text(i, 0), rows.Text(i, 1), static_cast<int>(rows.Int(i, 2)), rows.Int(i, 3)});
         return spaces;
       });
 }
@@ -566,9 +565,7 @@ Result<std::vector<ItemOfContent>> PostgresCatalog::ItemsWithEmbeddingIds(
   array.push_back('}');
   return pool_->Get<std::vector<ItemOfContent>>(
       [&](pg::Connection& c) -> Result<std::vector<ItemOfContent>> {
-        SLUICE_ASSIGN_OR_RETURN(
-            pg::Rows rows,
-            c.Exec(R"sql(
+        SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
           SELECT e.item_id, i.set_name, i.url, i.status, i.final_url, i.sha256, i.size,
                  i.mime, i.kind, i.store_key, i.failure_cause, i.failure_details, i.requests
           FROM (SELECT DISTINCT item_id, item_sha256 FROM embeddings
@@ -576,7 +573,7 @@ Result<std::vector<ItemOfContent>> PostgresCatalog::ItemsWithEmbeddingIds(
           JOIN items i ON i.sha256 = e.item_sha256
           WHERE i.status = 'ok'
           ORDER BY i.set_name COLLATE "C", i.url COLLATE "C")sql",
-                   pg::Params().Add(array)));
+                                                      pg::Params().Add(array)));
         std::vector<ItemOfContent> out;
         for (int i = 0; i < rows.size(); ++i)
           out.push_back(

@@ -1,11 +1,10 @@
 #include "db/sqlite/sqlite_catalog.h"
 
 #include <algorithm>
-#include <cstring>
-#include <tuple>
-
 #include <chrono>
+#include <cstring>
 #include <thread>
+#include <tuple>
 
 #include "common/strings.h"
 #include "db/sqlite/statement.h"
@@ -344,9 +343,8 @@ std::vector<EmbeddingRow> EmbeddingRows(Statement& select) {
 
 Result<std::vector<ItemRecord>> SqliteCatalog::ListItems(std::string_view set) {
   std::lock_guard lock(mu_);
-  Statement select(db_,
-                   StrCat("SELECT ", kItemColumns, " FROM items WHERE set_name = ?1 ORDER BY url")
-                       .c_str());
+  Statement select(
+      db_, StrCat("SELECT ", kItemColumns, " FROM items WHERE set_name = ?1 ORDER BY url").c_str());
   if (!select.ok()) return Error("preparing ListItems");
   select.Bind(1, set);
   std::vector<ItemRecord> items;
@@ -512,8 +510,8 @@ Result<std::vector<EmbeddingSpace>> SqliteCatalog::EmbeddingSpaces() {
   if (!select.ok()) return Error("preparing EmbeddingSpaces");
   std::vector<EmbeddingSpace> spaces;
   while (sqlite3_step(select.get()) == SQLITE_ROW)
-    spaces.push_back({select.Text(0), select.Text(1), static_cast<int>(select.Int(2)),
-                      select.Int(3)});
+    spaces.push_back(
+        {select.Text(0), select.Text(1), static_cast<int>(select.Int(2)), select.Int(3)});
   return spaces;
 }
 
@@ -554,14 +552,15 @@ Result<std::vector<ItemOfContent>> SqliteCatalog::ItemsWithEmbeddingIds(
     FROM (SELECT DISTINCT item_id, item_sha256 FROM embeddings WHERE item_id = ?1) e
     JOIN items i ON i.sha256 = e.item_sha256
     WHERE i.status = 'ok' ORDER BY i.set_name, i.url)sql")
-                               .c_str());
+                            .c_str());
   if (!select.ok()) return Error("preparing ItemsWithEmbeddingIds");
   std::vector<ItemOfContent> out;
   for (int64_t id : item_ids) {
     sqlite3_reset(select.get());
     select.Bind(1, id);
     while (sqlite3_step(select.get()) == SQLITE_ROW)
-      out.push_back({.item_id = select.Int(0), .set = select.Text(1), .item = ItemFromRow(select, 2)});
+      out.push_back(
+          {.item_id = select.Int(0), .set = select.Text(1), .item = ItemFromRow(select, 2)});
   }
   std::sort(out.begin(), out.end(), [](const ItemOfContent& a, const ItemOfContent& b) {
     return std::tie(a.set, a.item.url) < std::tie(b.set, b.item.url);

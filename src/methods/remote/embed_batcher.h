@@ -118,8 +118,8 @@ class EmbedBatcher {
     Result<EmbedReply> reply = co_await batch.send(std::move(inputs));
     if (reply.ok() && reply->vectors.size() != count) {
       reply = Failure(absl::StatusCode::kInternal, "bad_reply",
-                      StrCat("the provider returned ", reply->vectors.size(),
-                             " embeddings for ", count, " inputs"));
+                      StrCat("the provider returned ", reply->vectors.size(), " embeddings for ",
+                             count, " inputs"));
     }
     if (!reply.ok() && count > 1 && !IsRetryable(reply.status())) {
       // Refused for its content: find the bad inputs by sending each alone.

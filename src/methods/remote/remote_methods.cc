@@ -10,9 +10,9 @@
 #include <sstream>
 
 #include "common/strings.h"
+#include "embed_batcher.h"  // private to this folder
 #include "media/frame.h"
 #include "media/image_header.h"
-#include "embed_batcher.h"    // private to this folder
 #include "remote_internal.h"  // private to this folder
 #include "runtime/offload.h"
 
@@ -461,10 +461,11 @@ std::string BatchKey(const Provider& provider, std::string_view model) {
 // How many inputs one embedding request of `provider` carries: images go one per request as chat
 // messages and on Bedrock (Titan takes one image per call).
 EmbedBatchLimits BatchLimits(const ProviderConfig& provider, bool images) {
-  bool one_each = images && (provider.kind == "bedrock" || provider.image_embedding_request == "messages");
+  bool one_each =
+      images && (provider.kind == "bedrock" || provider.image_embedding_request == "messages");
   return {.max_inputs = one_each ? 1 : provider.embedding_batch,
-          .max_wait = std::chrono::milliseconds(
-              static_cast<int64_t>(provider.embedding_batch_wait_ms))};
+          .max_wait =
+              std::chrono::milliseconds(static_cast<int64_t>(provider.embedding_batch_wait_ms))};
 }
 
 json::array VectorJson(const std::vector<float>& vector) {
