@@ -28,6 +28,8 @@ packages=(
   imagemagick fonts-dejavu-core ffmpeg espeak-ng
   # benchmarks: reference clients, the loopback web server, peak-RSS measurement
   curl aria2 nginx-light time python3
+  # the backfill test reads its .npy outputs with NumPy
+  python3-numpy
 )
 
 missing=()

@@ -8,6 +8,8 @@
 #include <boost/json/serialize.hpp>
 #include <fstream>
 #include <map>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <sstream>
 #include <thread>
 
@@ -600,6 +602,96 @@ TEST_F(CliTest, SearchFindsTheNearDuplicateAcrossSetsAndIndexesRepairThemselves)
   EXPECT_EQ(Json(again.out)["hits"].as_array()[1].at("sha256").as_string(), sale_sha);
 }
 
+TEST_F(CliTest, BackfillShardsRunAsProcessesSurviveAKillAndLoadIntoPostgres) {
+  Result<std::string> postgres = sluice::testing::FreshPostgresDatabase();
+  ASSERT_TRUE(postgres.ok()) << postgres.status();
+  // 80 pictures staged in the store (the data directory's), and a manifest of their keys.
+  std::filesystem::create_directories(data() / "staged");
+  std::ofstream manifest(data() / "staged" / "manifest.txt");
+  for (int n = 0; n < 80; ++n) {
+    cv::Mat picture(40, 56, CV_8UC3, cv::Scalar(3 * n, 255 - 3 * n, (n * 37) % 255));
+    cv::putText(picture, std::to_string(n), cv::Point(4, 30), cv::FONT_HERSHEY_SIMPLEX, 0.9,
+                cv::Scalar(255, 255, 255), 2);
+    std::string name = StrCat("p", n, ".png");
+    cv::imwrite((data() / "staged" / name).string(), picture);
+    manifest << "staged/" << name << "\n";
+  }
+  manifest.close();
+  auto backfill = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {
+        SLUICE_BINARY, "backfill",      "--manifest", "staged/manifest.txt",
+        "--data",      data().string(), "--db",       *postgres};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  };
+  ProcessResult plan =
+      sluice::testing::RunProcess(backfill({"plan", "--shard-size", "40"}), dir_.path());
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("80 images in 2 shards of 40"), std::string::npos) << plan.out;
+
+  // Two shards as two processes at once (the second by its indexed-job number); the second is
+  // killed once two of its chunks are whole.
+  std::vector<std::string> run = {
+      "run", "--chunk-size", "4",         "--in-flight",
+      "1",   "--json",       "--methods", "image.phash,image.embedding"};
+  std::vector<std::string> first = backfill(run);
+  first.insert(first.end(), {"--shard", "0"});
+  sluice::testing::Subprocess shard0(first, dir_.path());
+  sluice::testing::Subprocess shard1(backfill(run), dir_.path(), std::nullopt,
+                                     {"JOB_COMPLETION_INDEX=1"});
+  std::filesystem::path out1 = data() / "staged/manifest.txt.backfill/out/shard-00001";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!std::filesystem::exists(out1 / "chunk-00001.json") &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  shard1.Kill(SIGKILL);
+  EXPECT_EQ(shard1.Wait().exit_code, 128 + SIGKILL);
+  ProcessResult done0 = shard0.Wait();
+  ASSERT_EQ(done0.exit_code, 0) << done0.err;
+  EXPECT_EQ(Json(done0.out)["images"].as_int64(), 40);
+  ASSERT_FALSE(std::filesystem::exists(out1 / "_SUCCESS")) << "killed before the end";
+
+  std::vector<std::string> again = backfill(run);
+  again.insert(again.end(), {"--shard", "1"});
+  ProcessResult resumed = sluice::testing::RunProcess(again, dir_.path());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  boost::json::object report = Json(resumed.out);
+  int64_t kept = report["chunks_resumed"].as_int64();
+  EXPECT_GE(kept, 2);
+  EXPECT_EQ(report["images"].as_int64(), 40 - 4 * kept) << "only what was not whole ran again";
+  ProcessResult rerun = sluice::testing::RunProcess(again, dir_.path());
+  EXPECT_NE(rerun.out.find("finished earlier"), std::string::npos) << rerun.out;
+
+  ProcessResult load = sluice::testing::RunProcess(backfill({"load", "--json"}), dir_.path());
+  ASSERT_EQ(load.exit_code, 0) << load.err;
+  boost::json::object loaded = Json(load.out);
+  EXPECT_EQ(loaded["shards_loaded"].as_int64(), 2);
+  EXPECT_EQ(loaded["rows"].as_int64(), 80);
+  EXPECT_EQ(loaded["embeddings"].as_int64(), 80);
+  EXPECT_EQ(loaded["indexes"].as_array()[0].at("vectors").as_int64(), 80);
+  auto catalog = db::PostgresCatalog::Open(*postgres);
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  EXPECT_EQ((*catalog)->ListItems("manifest-00001")->size(), 40u);
+  EXPECT_EQ((*catalog)->EmbeddingSpaces()->at(0).count, 80);
+  // Loading again changes nothing.
+  ASSERT_EQ(sluice::testing::RunProcess(backfill({"load"}), dir_.path()).exit_code, 0);
+  EXPECT_EQ((*catalog)->EmbeddingSpaces()->at(0).count, 80);
+
+  // NumPy reads the vectors: 80 unit-length rows of 1280 float32 over all chunks.
+  std::ofstream(dir_.path() / "check.py")
+      << "import glob, numpy\n"
+         "m = [numpy.load(f) for f in sorted(glob.glob('"
+      << data().string()
+      << "/staged/manifest.txt.backfill/out/*/*.npy'))]\n"
+         "a = numpy.concatenate(m)\n"
+         "print(a.shape[0], a.shape[1], a.dtype, round(float(numpy.linalg.norm(a, axis=1).mean()), "
+         "3))\n";
+  ProcessResult numpy = sluice::testing::RunProcess(
+      {"/usr/bin/python3", (dir_.path() / "check.py").string()}, dir_.path());
+  ASSERT_EQ(numpy.exit_code, 0) << numpy.err << " (scripts/install-deps.sh installs python3-numpy)";
+  EXPECT_EQ(numpy.out, "80 1280 float32 1.0\n");
+}
+
 TEST_F(CliTest, DemoServesSamplesAndRecordsThem) {
   std::filesystem::create_directories(dir_.path() / "samples");
   std::ofstream(dir_.path() / "samples" / "one.jpg", std::ios::binary)
@@ -746,7 +838,9 @@ TEST_F(CliTest, PipelineMixesLocalAndRemoteMethodsAndPaysForEachImageOnce) {
 )";
   std::ofstream(dir_.path() / "sluice.toml")
       << "[providers]\ndefault = \"fake\"\n[providers.fake]\nbase_url = \"" << (*fake)->openai_url()
-      << "/\"\nchat_model = \"fake-chat\"\nmax_concurrency = 4\n";
+      << "/\"\nchat_model = \"fake-chat\"\nmax_concurrency = 4\n"
+      // Long enough for the three items' texts to meet in one request, however slow the build.
+      << "embedding_batch_wait_ms = 1500\n";
   std::vector<std::string> options = {"--allow-private", "--pipeline",
                                       (dir_.path() / "mixed.toml").string(), "--config",
                                       (dir_.path() / "sluice.toml").string()};
@@ -755,9 +849,11 @@ TEST_F(CliTest, PipelineMixesLocalAndRemoteMethodsAndPaysForEachImageOnce) {
   ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
   // 3 distinct images (4 URLs): tags and describe once each, one set summary.
   EXPECT_EQ((*fake)->requests_of("chat"), 3 + 3 + 1) << run.out;
-  EXPECT_EQ((*fake)->requests_of("embeddings"), 3);
+  EXPECT_EQ((*fake)->requests_of("embeddings"), 1) << "the three texts in one request";
   EXPECT_NE(run.out.find("cost llm.tags: 3 calls, 0 retries"), std::string::npos) << run.out;
-  EXPECT_NE(run.out.find("provider fake: 10 calls"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("cost embed.text: 1 calls carrying 3 inputs"), std::string::npos)
+      << run.out;
+  EXPECT_NE(run.out.find("provider fake: 8 calls"), std::string::npos) << run.out;
   EXPECT_TRUE(std::filesystem::exists(data() / "results" / "images" / "ledger.json"));
 
   ProcessResult results =
@@ -778,7 +874,7 @@ TEST_F(CliTest, PipelineMixesLocalAndRemoteMethodsAndPaysForEachImageOnce) {
   ProcessResult second = Sluice(RunArgs(again, options));
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_EQ((*fake)->requests_of("chat"), 7 + 1);
-  EXPECT_EQ((*fake)->requests_of("embeddings"), 3);
+  EXPECT_EQ((*fake)->requests_of("embeddings"), 1);
 
   // A provider that does not exist is refused before anything is fetched.
   std::ofstream(dir_.path() / "bad.toml") << R"(

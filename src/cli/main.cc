@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cli/backfill_commands.h"
 #include "cli/index_commands.h"
 #include "cli/queue_commands.h"
 #include "cli/set_commands.h"
@@ -206,6 +207,46 @@ int main(int argc, char** argv) {
   for (CLI::App* sub : {index_stats_cmd, index_build_cmd, index_verify_cmd}) sub->fallthrough();
   index_cmd->require_subcommand(1);
 
+  // sluice backfill plan|run|load
+  sluice::cli::BackfillConfig backfill;
+  CLI::App* backfill_cmd = app.add_subcommand(
+      "backfill", "Analyse images already staged in the store, in shards, then load them");
+  backfill_cmd
+      ->add_option("--manifest", backfill.manifest,
+                   "The manifest: one object key per line (a key of the store, or "
+                   "s3://BUCKET/PREFIX/KEY under it)")
+      ->required();
+  backfill_cmd->add_flag("--json", backfill.json, "Print one JSON object");
+  add_data_options(backfill_cmd, backfill.where);
+  CLI::App* backfill_plan_cmd =
+      backfill_cmd->add_subcommand("plan", "Cut the manifest into shard manifests beside it");
+  backfill_plan_cmd->add_option("--shard-size", backfill.shard_size, "Images per shard")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  CLI::App* backfill_run_cmd = backfill_cmd->add_subcommand(
+      "run", "Analyse one shard into chunked JSONL and .npy outputs in the store");
+  backfill_run_cmd->add_option(
+      "--shard", backfill.shard,
+      "The shard (default: $JOB_COMPLETION_INDEX or $AWS_BATCH_JOB_ARRAY_INDEX)");
+  backfill_run_cmd->add_option("--methods", backfill.methods, "Item methods, in order")
+      ->delimiter(',')
+      ->capture_default_str();
+  backfill_run_cmd->add_option("--chunk-size", backfill.chunk_size, "Images per output chunk")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+  backfill_run_cmd->add_option("--in-flight", backfill.in_flight,
+                               "Images read and analysed at once (default: 2 per core)");
+  CLI::App* backfill_load_cmd = backfill_cmd->add_subcommand(
+      "load", "Load every finished shard into the database and the vector indexes");
+  backfill_load_cmd->add_option("--set-prefix", backfill.set_prefix,
+                                "Sets are named PREFIX-NNNNN (default: the manifest's name)");
+  backfill_load_cmd
+      ->add_option("--memory-budget", backfill.memory_budget_mb,
+                   "MiB the vector index may take in memory (decides its kind)")
+      ->capture_default_str();
+  for (CLI::App* sub : {backfill_plan_cmd, backfill_run_cmd, backfill_load_cmd}) sub->fallthrough();
+  backfill_cmd->require_subcommand(1);
+
   // sluice pipeline check
   std::filesystem::path pipeline_file;
   CLI::App* pipeline_cmd = app.add_subcommand("pipeline", "Work with pipeline files");
@@ -346,6 +387,10 @@ int main(int argc, char** argv) {
   }
   if (*check_cmd) return sluice::cli::CheckPipeline(pipeline_file, check_config);
   if (*search_cmd) return sluice::cli::SearchItems(std::move(search));
+  if (*backfill_cmd) {
+    backfill.action = *backfill_plan_cmd ? "plan" : *backfill_run_cmd ? "run" : "load";
+    return sluice::cli::Backfill(std::move(backfill));
+  }
   if (*index_cmd) {
     index_config.action = *index_build_cmd ? "build" : *index_verify_cmd ? "verify" : "stats";
     return sluice::cli::IndexCommand(std::move(index_config));

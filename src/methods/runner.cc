@@ -50,6 +50,35 @@ asio::awaitable<Result<StepResult>> MethodRunner::Run(std::string name, std::fil
   co_return co_await RunWithPrerequisites(*method, std::move(params), 0);
 }
 
+asio::awaitable<Result<std::vector<StepResult>>> MethodRunner::RunMany(
+    std::vector<std::string> names, std::filesystem::path file) {
+  std::vector<const MethodBase*> methods;
+  for (const std::string& name : names) {
+    SLUICE_CO_ASSIGN_OR_RETURN(const MethodBase* method, registry_.Get(name));
+    if (IsSetMethod(method))
+      co_return absl::InvalidArgumentError(StrCat(name, " is a set method, not an item method"));
+    methods.push_back(method);
+  }
+  SLUICE_CO_ASSIGN_OR_RETURN(item_, ContextForFile(file));
+  results_.clear();
+  steps_.clear();
+  media_ = registry_.OpenMedia(item_, limits_);
+  item_.results = &results_;
+  std::vector<StepResult> out;
+  for (const MethodBase* method : methods) {
+    const std::string& name = method->spec().name;
+    if (auto done = steps_.find(name); done != steps_.end()) {  // ran as a prerequisite
+      out.push_back(done->second);
+      continue;
+    }
+    SLUICE_CO_ASSIGN_OR_RETURN(StepResult step, co_await RunWithPrerequisites(*method, {}, 0));
+    if (step.status.ok()) results_[name] = step.output;
+    steps_[name] = step;
+    out.push_back(std::move(step));
+  }
+  co_return out;
+}
+
 asio::awaitable<Result<StepResult>> MethodRunner::RunWithPrerequisites(const MethodBase& method,
                                                                        json::object params,
                                                                        int depth) {

@@ -26,6 +26,13 @@ class MethodRunner {
   boost::asio::awaitable<Result<StepResult>> Run(std::string name, std::filesystem::path file,
                                                  json::object params = {});
 
+  // Runs `names` on `file` in order, with default params, sharing one decoded image and one
+  // decoding pass (a later method reads earlier results). One StepResult per name; a method's
+  // failure is in its status. Errors as Run, for the file or any name.
+  boost::asio::awaitable<Result<std::vector<StepResult>>> RunMany(std::vector<std::string> names,
+                                                                  std::filesystem::path file);
+  // The item of the last Run or RunMany: its sha256, type and size.
+  const ItemContext& item() const { return item_; }
   // How many times the file's image was decoded across the runs of this runner's last Run().
   int image_decodes() const { return media_.image ? media_.image->decodes() : 0; }
   // How many decoding passes ran over the file's video or audio in the last Run().

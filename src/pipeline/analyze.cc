@@ -225,7 +225,8 @@ struct Analyzer::Impl {
   }
 
   void Account(const StepResult& step) {
-    if (step.cost.calls == 0) return;  // local methods: nothing to bill
+    // Local methods bill nothing; an input carried by another item's request costs no call.
+    if (step.cost.calls == 0 && step.cost.inputs == 0) return;
     report.cost_by_method[step.method] += step.cost;
     if (const boost::json::value* provider = step.params.if_contains("provider");
         provider && provider->is_string())
