@@ -577,6 +577,13 @@ TEST_F(CliTest, SearchFindsTheNearDuplicateAcrossSetsAndIndexesRepairThemselves)
   EXPECT_EQ(in_a[0].at("sha256").as_string(), sale_sha);
   for (const auto& hit : in_a)
     EXPECT_EQ(hit.at("items").as_array()[0].at("set").as_string(), "brand-a");
+  // By URL, fetched with run's guards: loopback only when allowed.
+  ProcessResult by_url = search({"--like", origin_.Url("/sale-copy.jpg"), "--k", "1"});
+  EXPECT_EQ(by_url.exit_code, 2);
+  EXPECT_NE(by_url.err.find("pass --allow-private"), std::string::npos) << by_url.err;
+  by_url = search({"--like", origin_.Url("/sale-copy.jpg"), "--k", "1", "--allow-private"});
+  ASSERT_EQ(by_url.exit_code, 0) << by_url.err;
+  EXPECT_EQ(Json(by_url.out)["hits"].as_array()[0].at("sha256"), hits[0].at("sha256"));
   ProcessResult unknown = search({"--like", std::string(64, 'a')});
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_NE(unknown.err.find("no image.embedding embedding is stored"), std::string::npos)

@@ -71,9 +71,25 @@ int SearchItems(SearchConfig config) {
       app::BuildMethods(opened->process.get(), config.where.config);
   if (!stack.ok()) return Fail(kExitBadInput, stack.status());
   runtime::Runtime& rt = opened->process->runtime;
+  // A URL is fetched as `sluice run` would (same guards), and its picture embedded.
+  std::optional<std::filesystem::path> fetched;
+  if (config.like.starts_with("http://") || config.like.starts_with("https://")) {
+    config.fetch.scratch_dir = opened->data.scratch;
+    Result<std::unique_ptr<http::Fetcher>> fetcher =
+        http::Fetcher::Create(*opened->process->http, rt.loop_executor(), config.fetch);
+    if (!fetcher.ok()) return Fail(kExitFatal, fetcher.status());
+    Result<http::FetchedFile> file = rt.Run((*fetcher)->Fetch(config.like));
+    if (!file.ok()) return Fail(kExitBadInput, file.status());
+    fetched = file->path;
+    config.like = file->path.string();
+  }
   Result<pipeline::SearchAnswer> answer = rt.Run(pipeline::Search(
       rt, (*stack)->registry, *opened->data.db, *opened->data.indexes,
       {.like = config.like, .k = config.k, .set = config.set, .method = config.method}));
+  if (fetched) {
+    std::error_code ec;
+    std::filesystem::remove(*fetched, ec);  // the fetcher's file is ours to delete
+  }
   if (!answer.ok()) return ExitFor(answer.status());
   if (config.json) {
     std::cout << JsonText(pipeline::SearchAnswerToJson(*answer)) << std::endl;
@@ -99,12 +115,10 @@ int SearchItems(SearchConfig config) {
 int IndexCommand(IndexConfig config) {
   std::optional<index::IndexKind> kind;
   if (config.action == "build" && !config.kind.empty()) {
-    for (index::IndexKind k :
-         {index::IndexKind::kFlat, index::IndexKind::kHnsw, index::IndexKind::kIvfPq}) {
-      if (index::IndexKindName(k) == config.kind) kind = k;
-    }
+    kind = index::IndexKindNamed(config.kind);
     if (!kind)
-      return Fail(kExitBadInput, absl::InvalidArgumentError("--kind must be flat, hnsw or ivfpq"));
+      return Fail(kExitBadInput,
+                  absl::InvalidArgumentError("--kind must be flat, hnsw, ivfsq or ivfpq"));
   }
   Result<Opened> opened = OpenExisting(config.where);
   if (!opened.ok()) return ExitFor(opened.status());

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <string>
 
+#include "http/fetcher.h"
+
 namespace sluice::cli {
 
 // Where the data is: as for `sluice results`.
@@ -19,7 +21,9 @@ struct DataConfig {
 
 struct SearchConfig {
   DataConfig where;
-  std::string like;  // FILE or SHA256
+  std::string like;  // FILE, URL or SHA256
+  // How a URL is fetched (guards, limits); scratch_dir is set from the data directory.
+  http::FetchOptions fetch;
   int k = 10;
   std::string set;
   std::string method = "image.embedding";
@@ -31,7 +35,7 @@ struct IndexConfig {
   DataConfig where;
   std::string action;  // "stats", "build", "verify"
   std::string method;  // "" for every embedding method
-  std::string kind;    // build: "flat", "hnsw", "ivfpq"; "" to choose from size and budget
+  std::string kind;    // build: "flat", "hnsw", "ivfsq", "ivfpq"; "" to choose from size and budget
   double memory_budget_mb = 4096;
   int sample = 100;  // verify: queries compared with exact search
   bool json = false;

@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
       "search", "Find the analysed items that look most like a picture (similarity search)");
   search_cmd
       ->add_option("--like", search.like,
-                   "A picture file (embedded now), or the SHA-256 of analysed content")
+                   "A picture file or URL (embedded now), or the SHA-256 of analysed content")
       ->required();
   search_cmd->add_option("--k", search.k, "How many contents to return")
       ->capture_default_str()
@@ -179,6 +179,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   search_cmd->add_flag("--json", search.json, "Print one JSON object");
   add_data_options(search_cmd, search.where);
+  FetchFlags search_fetch;
+  search_fetch.Add(search_cmd, search.fetch);
 
   sluice::cli::IndexConfig index_config;
   CLI::App* index_cmd =
@@ -192,8 +194,9 @@ int main(int argc, char** argv) {
       index_cmd->add_subcommand("build", "Rebuild each index from the database's embeddings");
   index_build_cmd
       ->add_option("--kind", index_config.kind,
-                   "flat (exact), hnsw or ivfpq (default: chosen from the count and budget)")
-      ->check(CLI::IsMember({"flat", "hnsw", "ivfpq"}));
+                   "flat (exact), hnsw, ivfsq or ivfpq (default: chosen from the count and "
+                   "budget)")
+      ->check(CLI::IsMember({"flat", "hnsw", "ivfsq", "ivfpq"}));
   index_build_cmd
       ->add_option("--memory-budget", index_config.memory_budget_mb,
                    "MiB an index may take in memory when its kind is chosen")
@@ -386,7 +389,10 @@ int main(int argc, char** argv) {
     return sluice::cli::RunWorker(std::move(worker));
   }
   if (*check_cmd) return sluice::cli::CheckPipeline(pipeline_file, check_config);
-  if (*search_cmd) return sluice::cli::SearchItems(std::move(search));
+  if (*search_cmd) {
+    search_fetch.Apply(search.fetch);
+    return sluice::cli::SearchItems(std::move(search));
+  }
   if (*backfill_cmd) {
     backfill.action = *backfill_plan_cmd ? "plan" : *backfill_run_cmd ? "run" : "load";
     return sluice::cli::Backfill(std::move(backfill));

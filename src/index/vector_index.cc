@@ -40,10 +40,22 @@ std::string_view IndexKindName(IndexKind kind) {
       return "flat";
     case IndexKind::kHnsw:
       return "hnsw";
+    case IndexKind::kIvfSq:
+      return "ivfsq";
     case IndexKind::kIvfPq:
       return "ivfpq";
   }
   return "flat";
+}
+
+std::optional<IndexKind> IndexKindNamed(std::string_view name) {
+  for (IndexKind kind : {IndexKind::kFlat, IndexKind::kHnsw, IndexKind::kIvfSq, IndexKind::kIvfPq})
+    if (IndexKindName(kind) == name) return kind;
+  return std::nullopt;
+}
+
+bool NeedsTraining(IndexKind kind) {
+  return kind == IndexKind::kIvfSq || kind == IndexKind::kIvfPq;
 }
 
 IndexKind ChooseIndexKind(int64_t count, int dimension, int64_t memory_budget_bytes) {
@@ -52,6 +64,9 @@ IndexKind ChooseIndexKind(int64_t count, int dimension, int64_t memory_budget_by
   // HNSW keeps the vectors and about 2 × M = 64 neighbour ids of 4 bytes per vector.
   int64_t graph = raw + count * 64 * 4;
   if (graph <= memory_budget_bytes) return IndexKind::kHnsw;
+  // One byte per value, and the inverted lists' ids.
+  int64_t scalar = count * (dimension + 8);
+  if (scalar <= memory_budget_bytes) return IndexKind::kIvfSq;
   return IndexKind::kIvfPq;
 }
 

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -47,14 +48,20 @@ struct IndexSpec {
 std::string IndexName(const IndexSpec& spec);
 
 // How vectors are searched. kFlat is exact (every vector compared); kHnsw is a graph (approximate,
-// fast, memory about 1.2× the vectors); kIvfPq clusters and compresses (approximate, memory a
-// fraction of the vectors; trained on a sample before vectors are added).
-enum class IndexKind { kFlat, kHnsw, kIvfPq };
-std::string_view IndexKindName(IndexKind kind);  // "flat", "hnsw", "ivfpq"
+// fast, memory about 1.2× the vectors); kIvfSq clusters and keeps each value in 8 bits
+// (approximate, close to exact, memory a quarter of the vectors); kIvfPq clusters and compresses
+// harder (approximate, memory a small fraction of the vectors). Both clustered kinds are trained
+// on a sample before vectors are added.
+enum class IndexKind { kFlat, kHnsw, kIvfSq, kIvfPq };
+std::string_view IndexKindName(IndexKind kind);  // "flat", "hnsw", "ivfsq", "ivfpq"
+// The kind named `name` (as IndexKindName gives it); std::nullopt for another name.
+std::optional<IndexKind> IndexKindNamed(std::string_view name);
+// Whether the kind must be trained on vectors before any can be added.
+bool NeedsTraining(IndexKind kind);
 
 // The kind for `count` vectors of `dimension` floats within `memory_budget_bytes`: exact while
 // there are few enough to compare all (up to 100,000) and they fit; a graph while its memory
-// fits; compressed clusters beyond.
+// fits; 8-bit clusters while they fit; product-quantised clusters beyond.
 IndexKind ChooseIndexKind(int64_t count, int dimension, int64_t memory_budget_bytes);
 
 struct Hit {

@@ -34,8 +34,11 @@ TEST(VectorIndexTest, NamesAndKinds) {
   int64_t gib = int64_t{1} << 30;
   EXPECT_EQ(ChooseIndexKind(50'000, 512, gib), IndexKind::kFlat);
   EXPECT_EQ(ChooseIndexKind(1'000'000, 512, 4 * gib), IndexKind::kHnsw);
+  EXPECT_EQ(ChooseIndexKind(1'000'000, 512, gib), IndexKind::kIvfSq) << "a quarter fits";
   EXPECT_EQ(ChooseIndexKind(100'000'000, 512, 4 * gib), IndexKind::kIvfPq);
   EXPECT_EQ(ChooseIndexKind(50'000, 512, 1 << 20), IndexKind::kIvfPq) << "over the budget";
+  EXPECT_EQ(IndexKindNamed("ivfsq"), IndexKind::kIvfSq);
+  EXPECT_EQ(IndexKindNamed("lsh"), std::nullopt);
 }
 
 // `count` vectors of `dimension` around `clusters` centres (drawn from `seed`; the noise from
@@ -76,7 +79,7 @@ class VectorIndexConformance : public ::testing::TestWithParam<IndexKind> {
     EXPECT_TRUE(index.ok()) << index.status();
     return index.ok() ? std::move(*index) : nullptr;
   }
-  bool exact() const { return GetParam() != IndexKind::kIvfPq; }
+  bool exact() const { return !NeedsTraining(GetParam()); }
   sluice::testing::TempDir dir_;
 };
 
@@ -198,7 +201,8 @@ TEST_P(VectorIndexConformance, BadVectorsAreRefusedAndNothingIsAdded) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, VectorIndexConformance,
-                         ::testing::Values(IndexKind::kFlat, IndexKind::kHnsw, IndexKind::kIvfPq),
+                         ::testing::Values(IndexKind::kFlat, IndexKind::kHnsw, IndexKind::kIvfSq,
+                                           IndexKind::kIvfPq),
                          [](const auto& info) { return std::string(IndexKindName(info.param)); });
 
 TEST(FaissIndexTest, EmptyIndexesAndLoadingErrors) {
@@ -232,7 +236,8 @@ TEST(FaissIndexTest, ApproximateKindsKeepTheirRecall) {
   Clustered queries = MakeClustered(200, d, 100, 7, 8);  // the same centres, other noise
   auto truth = (*exact)->Search(queries.vectors, 10);
   ASSERT_TRUE(truth.ok());
-  for (auto [kind, floor] : {std::pair{IndexKind::kHnsw, 0.95}, {IndexKind::kIvfPq, 0.6}}) {
+  for (auto [kind, floor] :
+       {std::pair{IndexKind::kHnsw, 0.95}, {IndexKind::kIvfSq, 0.95}, {IndexKind::kIvfPq, 0.6}}) {
     auto index = BuildFaissIndex(spec, kind, set.ids, set.vectors);
     ASSERT_TRUE(index.ok()) << index.status();
     auto found = (*index)->Search(queries.vectors, 10);

@@ -125,6 +125,9 @@ Result<index::IndexStats> RebuildIndex(index::IndexFolder& indexes, db::Catalog&
   SLUICE_ASSIGN_OR_RETURN(StoredVectors stored, ReadStoredVectors(catalog, space));
   index::IndexKind chosen = kind.value_or(index::ChooseIndexKind(
       static_cast<int64_t>(stored.ids.size()), space.dimensions, memory_budget_bytes));
+  // Too few vectors to train clusters on (a tight budget, a young collection): exact search.
+  if (!kind && index::NeedsTraining(chosen) && stored.ids.size() < 1000)
+    chosen = index::IndexKind::kFlat;
   index::IndexSpec spec = IndexSpecOf(space);
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<index::VectorIndex> built,
                           indexes.Build(spec, chosen, stored.ids, stored.vectors));

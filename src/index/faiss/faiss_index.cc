@@ -4,6 +4,7 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexScalarQuantizer.h>
 #include <faiss/clone_index.h>
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/FaissException.h>
@@ -237,9 +238,10 @@ int PqSubvectors(int dimension) {
 Result<std::unique_ptr<VectorIndex>> NewFaissIndex(const IndexSpec& spec, IndexKind kind,
                                                    const FaissIndexOptions& options) {
   SLUICE_RETURN_IF_ERROR(CheckSpec(spec));
-  if (kind == IndexKind::kIvfPq) {
+  if (NeedsTraining(kind)) {
     return Failure(absl::StatusCode::kFailedPrecondition, "needs_training",
-                   "an IVF-PQ index is trained on vectors first: build it from them");
+                   StrCat("an ", IndexKindName(kind),
+                          " index is trained on vectors first: build it from them"));
   }
   return std::unique_ptr<VectorIndex>(
       new FaissIndex(spec, kind, FaissIndex::Empty(spec, kind, options), options));
@@ -250,7 +252,7 @@ Result<std::unique_ptr<VectorIndex>> BuildFaissIndex(const IndexSpec& spec, Inde
                                                      std::span<const float> vectors,
                                                      const FaissIndexOptions& options) {
   SLUICE_RETURN_IF_ERROR(CheckSpec(spec));
-  if (kind != IndexKind::kIvfPq) {
+  if (!NeedsTraining(kind)) {
     SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index, NewFaissIndex(spec, kind, options));
     SLUICE_RETURN_IF_ERROR(index->Add(ids, vectors).status());
     return index;
@@ -258,17 +260,25 @@ Result<std::unique_ptr<VectorIndex>> BuildFaissIndex(const IndexSpec& spec, Inde
   SLUICE_ASSIGN_OR_RETURN(std::vector<float> prepared, Prepared(spec, vectors, ids.size()));
   auto n = static_cast<int64_t>(ids.size());
   if (n < 1000) {
-    return Failure(absl::StatusCode::kFailedPrecondition, "needs_training",
-                   StrCat("an IVF-PQ index trains on at least 1,000 vectors, not ", n));
+    return Failure(
+        absl::StatusCode::kFailedPrecondition, "needs_training",
+        StrCat("an ", IndexKindName(kind), " index trains on at least 1,000 vectors, not ", n));
   }
   // About 4·√n lists, each trained on ~40 vectors at least.
   auto lists = static_cast<size_t>(
       std::clamp<int64_t>(static_cast<int64_t>(4 * std::sqrt(static_cast<double>(n))), 16,
                           std::max<int64_t>(16, n / 40)));
   auto* quantizer = new faiss::IndexFlat(spec.dimension, FaissMetric(spec.metric));
-  auto* ivf = new faiss::IndexIVFPQ(quantizer, spec.dimension, lists,
-                                    static_cast<size_t>(PqSubvectors(spec.dimension)), 8,
-                                    FaissMetric(spec.metric));
+  faiss::IndexIVF* ivf = nullptr;
+  if (kind == IndexKind::kIvfSq) {
+    ivf = new faiss::IndexIVFScalarQuantizer(quantizer, spec.dimension, lists,
+                                             faiss::ScalarQuantizer::QT_8bit,
+                                             FaissMetric(spec.metric));
+  } else {
+    ivf = new faiss::IndexIVFPQ(quantizer, spec.dimension, lists,
+                                static_cast<size_t>(PqSubvectors(spec.dimension)), 8,
+                                FaissMetric(spec.metric));
+  }
   ivf->own_fields = true;
   auto map = std::make_unique<faiss::IndexIDMap2>(ivf);
   map->own_fields = true;
@@ -293,9 +303,10 @@ Result<std::unique_ptr<VectorIndex>> LoadFaissIndex(const IndexSpec& spec,
   if (map->d != spec.dimension)
     return BadIndex(file, StrCat("vectors of ", map->d, " dimensions, not ", spec.dimension));
   if (map->metric_type != FaissMetric(spec.metric)) return BadIndex(file, "another metric");
-  IndexKind kind = dynamic_cast<faiss::IndexHNSW*>(map->index)    ? IndexKind::kHnsw
-                   : dynamic_cast<faiss::IndexIVFPQ*>(map->index) ? IndexKind::kIvfPq
-                                                                  : IndexKind::kFlat;
+  IndexKind kind = dynamic_cast<faiss::IndexHNSW*>(map->index)                 ? IndexKind::kHnsw
+                   : dynamic_cast<faiss::IndexIVFPQ*>(map->index)              ? IndexKind::kIvfPq
+                   : dynamic_cast<faiss::IndexIVFScalarQuantizer*>(map->index) ? IndexKind::kIvfSq
+                                                                               : IndexKind::kFlat;
   return std::unique_ptr<VectorIndex>(new FaissIndex(spec, kind, std::move(map), options));
 }
 
