@@ -16,20 +16,6 @@
 namespace sluice::app {
 namespace {
 
-index::IndexBackend FaissBackend() {
-  return {
-      .extension = ".faiss",
-      .create = [](const index::IndexSpec& spec,
-                   index::IndexKind kind) { return index::NewFaissIndex(spec, kind); },
-      .build =
-          [](const index::IndexSpec& spec, index::IndexKind kind,
-             std::span<const index::VectorId> ids, std::span<const float> vectors) {
-            return index::BuildFaissIndex(spec, kind, ids, vectors);
-          },
-      .load = [](const index::IndexSpec& spec,
-                 const std::filesystem::path& file) { return index::LoadFaissIndex(spec, file); }};
-}
-
 // Removes scratch directories of processes that no longer exist (a crash or kill -9).
 void SweepStaleScratch(const std::filesystem::path& temp) {
   std::error_code ec;
@@ -116,7 +102,7 @@ Result<DataDir> DataDir::Open(const std::filesystem::path& root, runtime::Runtim
   }
   SweepStaleScratch(dir.local->temp_dir());
   dir.scratch = dir.local->temp_dir() / StrCat("run-", getpid());
-  dir.indexes = std::make_unique<index::IndexFolder>(dir.root / "index", FaissBackend());
+  dir.indexes = std::make_unique<index::IndexFolder>(dir.root / "index", index::FaissBackend());
   Result<std::vector<pipeline::IndexRepair>> repairs =
       pipeline::RepairIndexes(*dir.indexes, *dir.db);
   if (repairs.ok()) {

@@ -8,6 +8,7 @@
 
 #include <boost/json/object.hpp>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -22,6 +23,15 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFatal = 1;
 inline constexpr int kExitBadInput = 2;
 inline constexpr int kExitInterrupted = 130;
+
+// Where a command's data is: the data directory, and the database and store that --db,
+// $SLUICE_DB, --store, $SLUICE_STORE or the config file's [backends] name instead of its own.
+struct DataConfig {
+  std::filesystem::path data = "sluice-data";
+  std::string db;
+  std::string store;
+  std::filesystem::path config;
+};
 
 // Prints "sluice: error: MESSAGE" on stderr and returns `code`.
 int Fail(int code, const Status& status);

@@ -7,17 +7,10 @@
 #include <filesystem>
 #include <string>
 
+#include "cli/console.h"
 #include "http/fetcher.h"
 
 namespace sluice::cli {
-
-// Where the data is: as for `sluice results`.
-struct DataConfig {
-  std::filesystem::path data = "sluice-data";
-  std::string db;
-  std::string store;
-  std::filesystem::path config;
-};
 
 struct SearchConfig {
   DataConfig where;

@@ -160,7 +160,9 @@ int main(int argc, char** argv) {
   // sluice search / sluice index
   auto add_data_options = [](CLI::App* cmd, sluice::cli::DataConfig& where) {
     cmd->add_option("--data", where.data, "Data directory")->capture_default_str();
-    cmd->add_option("--db", where.db, "Database, as for run");
+    cmd->add_option("--db", where.db,
+                    "Database: sqlite://PATH or postgres://… (default: $SLUICE_DB, else the "
+                    "config file's [backends], else DATA/sluice.db)");
     cmd->add_option("--store", where.store, "Object store, as for run");
     cmd->add_option("--config", where.config, "Config file ([providers], [backends])");
   };
@@ -268,14 +270,6 @@ int main(int argc, char** argv) {
   methods_cmd->add_option("--config", methods_config, "Config file with [providers]");
 
   // The queue: sluice submit / status / jobs / worker.
-  auto add_queue_options = [](CLI::App* cmd, sluice::cli::QueueConfig& queue) {
-    cmd->add_option("--data", queue.data, "Data directory")->capture_default_str();
-    cmd->add_option("--db", queue.db,
-                    "Database holding the queue: sqlite://PATH or postgres://… (default: "
-                    "$SLUICE_DB, else the config file's [backends], else DATA/sluice.db)");
-    cmd->add_option("--store", queue.store, "Object store, as for run");
-    cmd->add_option("--config", queue.config, "Config file ([providers], [backends])");
-  };
   sluice::cli::SubmitConfig submit;
   CLI::App* submit_cmd = app.add_subcommand(
       "submit", "Queue a URL list as one job for `sluice worker`; prints its token");
@@ -293,13 +287,13 @@ int main(int argc, char** argv) {
                    "the workers can read")
       ->capture_default_str();
   submit_cmd->add_flag("--json", submit.json, "Print the job as JSON");
-  add_queue_options(submit_cmd, submit.queue);
+  add_data_options(submit_cmd, submit.queue);
 
   sluice::cli::StatusConfig status;
   CLI::App* status_cmd = app.add_subcommand("status", "Show a job's state, progress and failures");
   status_cmd->add_option("TOKEN", status.token, "Job token (or id)")->required();
   status_cmd->add_flag("--json", status.json, "Print one JSON object");
-  add_queue_options(status_cmd, status.queue);
+  add_data_options(status_cmd, status.queue);
 
   sluice::cli::JobsConfig jobs;
   CLI::App* jobs_cmd = app.add_subcommand("jobs", "List jobs, newest first");
@@ -307,7 +301,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"queued", "running", "done", "dead"}));
   jobs_cmd->add_option("--limit", jobs.limit, "At most this many")->capture_default_str();
   jobs_cmd->add_flag("--json", jobs.json, "One JSON object per line");
-  add_queue_options(jobs_cmd, jobs.queue);
+  add_data_options(jobs_cmd, jobs.queue);
   CLI::App* jobs_retry_cmd = jobs_cmd->add_subcommand("retry", "Re-drive a dead-lettered job");
   jobs_retry_cmd->add_option("ID", jobs.retry_id, "Job id")->required()->check(CLI::PositiveNumber);
   jobs_retry_cmd->fallthrough();  // `sluice jobs retry 7 --db …` takes the jobs options too
@@ -360,7 +354,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   FetchFlags worker_fetch;
   worker_fetch.Add(worker_cmd, worker.fetch);
-  add_queue_options(worker_cmd, worker.queue);
+  add_data_options(worker_cmd, worker.queue);
 
   try {
     app.parse(argc, argv);

@@ -12,12 +12,7 @@ namespace sluice::cli {
 
 // Where the job queue lives: the data directory's database, or --db / $SLUICE_DB / the config
 // file's [backends].
-struct QueueConfig {
-  std::filesystem::path data = "sluice-data";
-  std::string db;
-  std::string store;
-  std::filesystem::path config;
-};
+using QueueConfig = DataConfig;
 
 struct SubmitConfig {
   QueueConfig queue;

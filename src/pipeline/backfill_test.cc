@@ -20,20 +20,6 @@ namespace {
 
 namespace json = boost::json;
 
-index::IndexBackend Faiss() {
-  return {
-      .extension = ".faiss",
-      .create = [](const index::IndexSpec& spec,
-                   index::IndexKind kind) { return index::NewFaissIndex(spec, kind); },
-      .build =
-          [](const index::IndexSpec& spec, index::IndexKind kind,
-             std::span<const index::VectorId> ids, std::span<const float> vectors) {
-            return index::BuildFaissIndex(spec, kind, ids, vectors);
-          },
-      .load = [](const index::IndexSpec& spec,
-                 const std::filesystem::path& file) { return index::LoadFaissIndex(spec, file); }};
-}
-
 // A small picture: a colour field with a shape, different for each n.
 std::string Picture(int n) {
   cv::Mat image(48 + n, 64, CV_8UC3, cv::Scalar(40 * n % 255, 90, 200 - 20 * n));
@@ -80,7 +66,7 @@ class BackfillTest : public ::testing::Test {
   storage::MemoryBlobStore store_;
   testing::TempDir dir_;
   std::unique_ptr<db::SqliteCatalog> catalog_;
-  index::IndexFolder indexes_{dir_.path() / "index", Faiss()};
+  index::IndexFolder indexes_{dir_.path() / "index", index::FaissBackend()};
 };
 
 TEST_F(BackfillTest, PlanRunAndLoadGiveEveryLineARowAndEveryPictureOneVector) {

@@ -310,4 +310,19 @@ Result<std::unique_ptr<VectorIndex>> LoadFaissIndex(const IndexSpec& spec,
   return std::unique_ptr<VectorIndex>(new FaissIndex(spec, kind, std::move(map), options));
 }
 
+IndexBackend FaissBackend(FaissIndexOptions options) {
+  return {.extension = ".faiss",
+          .create = [options](const IndexSpec& spec,
+                              IndexKind kind) { return NewFaissIndex(spec, kind, options); },
+          .build =
+              [options](const IndexSpec& spec, IndexKind kind, std::span<const VectorId> ids,
+                        std::span<const float> vectors) {
+                return BuildFaissIndex(spec, kind, ids, vectors, options);
+              },
+          .load =
+              [options](const IndexSpec& spec, const std::filesystem::path& file) {
+                return LoadFaissIndex(spec, file, options);
+              }};
+}
+
 }  // namespace sluice::index

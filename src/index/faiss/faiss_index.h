@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 
+#include "index/index_folder.h"
 #include "index/vector_index.h"
 
 namespace sluice::index {
@@ -43,5 +44,8 @@ Result<std::unique_ptr<VectorIndex>> BuildFaissIndex(const IndexSpec& spec, Inde
 Result<std::unique_ptr<VectorIndex>> LoadFaissIndex(const IndexSpec& spec,
                                                     const std::filesystem::path& file,
                                                     const FaissIndexOptions& options = {});
+
+// The FAISS backend as an IndexFolder sees it (files "*.faiss"), with `options` for every index.
+IndexBackend FaissBackend(FaissIndexOptions options = {});
 
 }  // namespace sluice::index
