@@ -15,11 +15,12 @@ scripts/test-servers.sh
 scripts/build.sh release >/dev/null
 sluice=$PWD/build/release/src/cli/sluice
 work=$(mktemp -d "${BENCH_DIR:-/tmp}/sluice-backfill-XXXXXX")
+pg_dir=$(mktemp -d /tmp/sluice-backfill-pg-XXXXXX)  # its own: the server runs as another user
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  scripts/postgres.sh stop "$work/pg" >/dev/null 2>&1 || true
-  rm -rf "$work"
+  scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true
+  rm -rf "$work" "$pg_dir"
 }
 trap cleanup EXIT
 export OPENBLAS_NUM_THREADS=1
@@ -53,7 +54,7 @@ wait "$one" "$two"
 both=$(python3 -c "import time; print(time.time() - $start)")
 
 pg_port=$(free_port)
-db=$(scripts/postgres.sh start "$work/pg" "$pg_port")
+db=$(scripts/postgres.sh start "$pg_dir" "$pg_port" | tail -1)
 /usr/bin/time -f '%e %U %S %M' -o "$work/time.load" \
   "$sluice" backfill load --manifest staged/manifest.txt --data "$data" --db "$db" --json \
   >"$work/report.load"
