@@ -29,7 +29,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 stage() {  # stage COUNT DIR: COUNT distinct 96x64 PNGs in DIR, and DIR/manifest.txt of keys
   mkdir -p "$2"
   ffmpeg -loglevel error -f lavfi -i "testsrc2=size=96x64:rate=25" -frames:v "$1" "$2/img-%07d.png"
-  (cd "$2" && ls img-*.png | sed "s|^|$3|") >"$2/manifest.txt"
+  (cd "$2" && ls | grep '^img-.*\.png$' | sed "s|^|$3|") >"$2/manifest.txt"  # no glob: 100k names
 }
 
 data=$work/data
