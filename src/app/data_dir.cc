@@ -5,11 +5,11 @@
 
 #include <cstdlib>
 
+#include "app/methods_module.h"
 #include "aws_settings.h"  // private to app/
 #include "common/strings.h"
 #include "db/postgres/postgres_catalog.h"
 #include "db/sqlite/sqlite_catalog.h"
-#include "index/faiss/faiss_index.h"
 #include "storage/local/local_blob_store.h"
 #include "storage/s3/s3_blob_store.h"
 
@@ -102,15 +102,20 @@ Result<DataDir> DataDir::Open(const std::filesystem::path& root, runtime::Runtim
   }
   SweepStaleScratch(dir.local->temp_dir());
   dir.scratch = dir.local->temp_dir() / StrCat("run-", getpid());
-  dir.indexes = std::make_unique<index::IndexFolder>(dir.root / "index", index::FaissBackend());
-  Result<std::vector<pipeline::IndexRepair>> repairs =
-      pipeline::RepairIndexes(*dir.indexes, *dir.db);
-  if (repairs.ok()) {
-    dir.index_repairs = *std::move(repairs);
-  } else {
-    dir.index_problem = std::string(repairs.status().message());
-  }
   return dir;
+}
+
+Status DataDir::OpenIndexes() {
+  if (indexes) return absl::OkStatus();
+  SLUICE_ASSIGN_OR_RETURN(index::IndexBackend backend, IndexBackendFromModule());
+  indexes = std::make_unique<index::IndexFolder>(root / "index", std::move(backend));
+  Result<std::vector<pipeline::IndexRepair>> repairs = pipeline::RepairIndexes(*indexes, *db);
+  if (repairs.ok()) {
+    index_repairs = *std::move(repairs);
+  } else {
+    index_problem = std::string(repairs.status().message());
+  }
+  return absl::OkStatus();
 }
 
 Result<DataDir> DataDir::OpenExisting(const std::filesystem::path& root, runtime::Runtime& runtime,

@@ -35,13 +35,19 @@ struct DataDir {
   storage::BlobStore* store = nullptr;
   // The catalog and the job queue: SQLite under `root`, or Postgres (--db postgres://…).
   std::unique_ptr<db::Database> db;
-  // The vector indexes over the database's embeddings: FAISS files under `root`/index. Open
-  // adds to them what the database holds and they miss (pipeline::RepairIndexes): what it did,
-  // and why it could not ("" when it could; the run goes on, the database being the truth).
+  // The vector indexes over the database's embeddings (FAISS files under `root`/index): null
+  // until OpenIndexes, which the commands that write or search them call. With them, what
+  // OpenIndexes added that they missed, and why it could not repair them ("" when it could; the
+  // run goes on, the database being the truth).
   std::unique_ptr<index::IndexFolder> indexes;
   std::vector<pipeline::IndexRepair> index_repairs;
   std::string index_problem;
   std::filesystem::path scratch;
+
+  // Opens the indexes (loading the methods module, which carries the index backend) and adds
+  // to them what the database holds and they miss (pipeline::RepairIndexes). The module's
+  // error when it cannot be loaded; a failed repair is only recorded in index_problem.
+  Status OpenIndexes();
 
   // For messages: "file:///…/objects" or "s3://bucket/prefix at ENDPOINT".
   std::string objects() const;

@@ -34,13 +34,23 @@ Result<const methods::BuiltinMethodsModule*> LoadModule() {
   return entry();
 }
 
+// The module, loaded on the first call.
+const Result<const methods::BuiltinMethodsModule*>& Module() {
+  static const Result<const methods::BuiltinMethodsModule*> module = LoadModule();
+  return module;
+}
+
 }  // namespace
 
 Status RegisterBuiltinMethodsFromModule(methods::Registry& registry,
                                         const methods::remote::RemoteEnv& remote) {
-  static const Result<const methods::BuiltinMethodsModule*> module = LoadModule();
-  SLUICE_RETURN_IF_ERROR(module.status());
-  return (*module)->register_builtin(registry, remote);
+  SLUICE_RETURN_IF_ERROR(Module().status());
+  return (*Module())->register_builtin(registry, remote);
+}
+
+Result<index::IndexBackend> IndexBackendFromModule() {
+  SLUICE_RETURN_IF_ERROR(Module().status());
+  return (*Module())->index_backend();
 }
 
 }  // namespace sluice::app

@@ -130,6 +130,7 @@ int Backfill(BackfillConfig config) {
   std::string prefix = config.set_prefix.empty() ? PrefixOf(*manifest) : config.set_prefix;
   if (Status valid = pipeline::ValidateSetName(prefix + "-00000"); !valid.ok())
     return Fail(kExitBadInput, valid);
+  if (Status opened = data->OpenIndexes(); !opened.ok()) return Fail(kExitFatal, opened);
   Result<pipeline::BackfillLoadReport> report =
       rt.Run(pipeline::LoadBackfill(rt, *data->store, *data->db, *data->indexes, *manifest, prefix,
                                     static_cast<int64_t>(config.memory_budget_mb * 1024 * 1024)));

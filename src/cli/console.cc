@@ -105,6 +105,16 @@ void ConsoleObserver::OnAcquireProgress(const pipeline::AcquireProgress& p, bool
   std::fflush(stderr);
 }
 
+void PrintIndexRepairs(const app::DataDir& data, std::FILE* out) {
+  for (const pipeline::IndexRepair& repair : data.index_repairs) {
+    if (repair.added > 0)
+      std::fprintf(out, "index %s: added %lld embeddings it was missing\n",
+                   index::IndexName(repair.spec).c_str(), static_cast<long long>(repair.added));
+  }
+  if (!data.index_problem.empty())
+    std::fprintf(out, "index: not repaired: %s\n", data.index_problem.c_str());
+}
+
 void PrintSummary(const pipeline::SetReport& report, const std::string& failure_summary,
                   const app::DataDir& data) {
   const pipeline::AcquireReport& r = report.acquire;
@@ -145,17 +155,12 @@ void PrintSummary(const pipeline::SetReport& report, const std::string& failure_
         static_cast<long long>(a.indexed),
         a.index_error.empty() ? "" : "; the index could not take them: ", a.index_error.c_str());
   }
-  for (const pipeline::IndexRepair& repair : data.index_repairs) {
-    if (repair.added > 0)
-      std::printf("index %s: added %lld embeddings it was missing\n",
-                  index::IndexName(repair.spec).c_str(), static_cast<long long>(repair.added));
-  }
-  if (!data.index_problem.empty())
-    std::printf("index: not repaired: %s\n", data.index_problem.c_str());
+  PrintIndexRepairs(data, stdout);
   std::printf("objects:  %s\n", data.objects().c_str());
   std::printf("results:  %s/results/%s/ (one JSON document per item)\n", data.root.c_str(),
               totals.set.c_str());
-  if (a.embeddings > 0) std::printf("index:    %s/\n", data.indexes->folder().c_str());
+  if (a.embeddings > 0 && data.indexes)
+    std::printf("index:    %s/\n", data.indexes->folder().c_str());
   std::printf("database: %s\n", data.database().c_str());
   std::printf("details:  sluice results --data %s --set %s\n", data.root.c_str(),
               totals.set.c_str());

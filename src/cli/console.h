@@ -8,6 +8,7 @@
 
 #include <boost/json/object.hpp>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -68,6 +69,9 @@ Result<intake::UrlList> ReadSetList(const std::string& list, std::string& set);
 std::string HumanBytes(int64_t bytes);
 
 // The run's summary: the set, this run, failures by cause, analysis, cost, where results are.
+// What DataDir::OpenIndexes added to the indexes, or why it could not; nothing when all was there.
+void PrintIndexRepairs(const app::DataDir& data, std::FILE* out);
+
 void PrintSummary(const pipeline::SetReport& report, const std::string& failure_summary,
                   const app::DataDir& data);
 // The same as one JSON object.

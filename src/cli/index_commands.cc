@@ -25,14 +25,8 @@ Result<Opened> OpenExisting(const DataConfig& where) {
   SLUICE_ASSIGN_OR_RETURN(app::DataDir data,
                           app::OpenData(where.data, *process, {where.db, where.store}, where.config,
                                         /*existing=*/true));
-  if (!data.index_problem.empty())
-    std::fprintf(stderr, "sluice: the indexes could not be repaired: %s\n",
-                 data.index_problem.c_str());
-  for (const pipeline::IndexRepair& repair : data.index_repairs) {
-    if (repair.added > 0)
-      std::fprintf(stderr, "sluice: index %s: added %lld embeddings it was missing\n",
-                   index::IndexName(repair.spec).c_str(), static_cast<long long>(repair.added));
-  }
+  SLUICE_RETURN_IF_ERROR(data.OpenIndexes());
+  PrintIndexRepairs(data, stderr);
   return Opened{std::move(process), std::move(data)};
 }
 

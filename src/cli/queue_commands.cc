@@ -258,6 +258,8 @@ int RunWorker(WorkerConfig config) {
   }
   Result<app::DataDir> data = OpenQueueData(config.queue, **process);
   if (!data.ok()) return Fail(kExitFatal, data.status());
+  if (Status opened = data->OpenIndexes(); !opened.ok()) return Fail(kExitFatal, opened);
+  PrintIndexRepairs(*data, stderr);
   std::string name = config.name.empty() ? WorkerName() : config.name;
   std::fprintf(stderr, "sluice worker %s: database %s, objects %s%s\n", name.c_str(),
                data->database().c_str(), data->objects().c_str(),

@@ -191,6 +191,10 @@ int RunSet(RunConfig config) {
   Result<app::DataDir> data =
       app::OpenData(config.data, **process, {config.db, config.store}, config.config);
   if (!data.ok()) return Fail(kExitFatal, data.status());
+  // An analysis commits embeddings, which go into the indexes; fetching alone touches none.
+  if (analyses) {
+    if (Status opened = data->OpenIndexes(); !opened.ok()) return Fail(kExitFatal, opened);
+  }
   if (!config.json) {
     std::fprintf(
         stderr, "sluice: set %s: %zu URLs%s\n", config.set.c_str(), list->urls.size(),
@@ -267,6 +271,7 @@ int RunDemo(DemoConfig config) {
   Result<app::DataDir> data =
       app::DataDir::Open(config.data, (*process)->runtime, *(*process)->http);
   if (!data.ok()) return Fail(kExitFatal, data.status());
+  if (Status opened = data->OpenIndexes(); !opened.ok()) return Fail(kExitFatal, opened);
   Result<std::unique_ptr<app::MethodStack>> stack = app::BuildMethods(nullptr, {});
   if (!stack.ok()) return Fail(kExitFatal, stack.status());
   pipeline::SetRunOptions options{.concurrency = 16, .per_host = 16};

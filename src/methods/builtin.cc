@@ -1,6 +1,7 @@
 // The one file that lists the built-in methods (DESIGN.md §4: explicit registration).
 #include "methods/builtin.h"
 
+#include "index/faiss/faiss_index.h"
 #include "methods/local/local_methods.h"
 #include "methods/set/set_methods.h"
 
@@ -31,6 +32,6 @@ Status RegisterBuiltinMethods(Registry& registry, const remote::RemoteEnv& remot
 extern "C" __attribute__((visibility("default"))) const sluice::methods::BuiltinMethodsModule*
 sluice_builtin_methods_module() {
   static const sluice::methods::BuiltinMethodsModule module{
-      &sluice::methods::RegisterBuiltinMethods};
+      &sluice::methods::RegisterBuiltinMethods, [] { return sluice::index::FaissBackend(); }};
   return &module;
 }

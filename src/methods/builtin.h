@@ -3,6 +3,7 @@
 // (methods/registry.h) names none of them.
 #pragma once
 
+#include "index/index_folder.h"
 #include "methods/registry.h"
 #include "methods/remote/remote_methods.h"
 
@@ -17,6 +18,8 @@ Status RegisterBuiltinMethods(Registry& registry, const remote::RemoteEnv& remot
 // found with dlsym under kBuiltinMethodsModuleEntry, a function returning this table.
 struct BuiltinMethodsModule {
   Status (*register_builtin)(Registry& registry, const remote::RemoteEnv& remote);
+  // The vector index backend (FAISS, with OpenMP and BLAS: loaded with the module, not at start).
+  index::IndexBackend (*index_backend)();
 };
 inline constexpr char kBuiltinMethodsModuleEntry[] = "sluice_builtin_methods_module";
 
