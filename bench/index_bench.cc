@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -18,7 +17,6 @@
 
 namespace {
 
-using sluice::index::Hit;
 using sluice::index::IndexKind;
 using sluice::index::VectorId;
 using Clock = std::chrono::steady_clock;
@@ -92,15 +90,8 @@ int main(int argc, char** argv) {
   const int queries = 1000, recall_queries = 200, batch = 100;
   std::vector<float> asked = Clustered(queries, dim, clusters, 12);
   std::span<const float> recall_set(asked.data(), static_cast<size_t>(recall_queries) * dim);
-  auto truth = Check(exact->Search(recall_set, k), "exact search");
-  auto found = Check(index->Search(recall_set, k), "search");
-  int64_t hits = 0, wanted = 0;
-  for (int q = 0; q < recall_queries; ++q) {
-    std::set<VectorId> expected;
-    for (const Hit& hit : truth[static_cast<size_t>(q)]) expected.insert(hit.id);
-    for (const Hit& hit : found[static_cast<size_t>(q)]) hits += expected.count(hit.id);
-    wanted += static_cast<int64_t>(expected.size());
-  }
+  double recall = sluice::index::Recall(Check(exact->Search(recall_set, k), "exact search"),
+                                        Check(index->Search(recall_set, k), "search"));
 
   start = Clock::now();
   for (int q = 0; q < queries; ++q)
@@ -124,6 +115,6 @@ int main(int argc, char** argv) {
       "\"single_qps\":%.0f,\"batched_qps\":%.0f}\n",
       static_cast<long long>(count), dim, kind_name.c_str(), probes, build_seconds,
       static_cast<double>(stats.bytes) / 1e6, raw / 1e6, static_cast<double>(stats.bytes) / raw,
-      static_cast<double>(hits) / static_cast<double>(wanted), single_qps, batched_qps);
+      recall, single_qps, batched_qps);
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "index/vector_index.h"
 
+#include <unordered_set>
+
 #include "common/strings.h"
 
 namespace sluice::index {
@@ -56,6 +58,19 @@ std::optional<IndexKind> IndexKindNamed(std::string_view name) {
 
 bool NeedsTraining(IndexKind kind) {
   return kind == IndexKind::kIvfSq || kind == IndexKind::kIvfPq;
+}
+
+double Recall(const std::vector<std::vector<Hit>>& truth,
+              const std::vector<std::vector<Hit>>& found) {
+  int64_t hits = 0, wanted = 0;
+  for (size_t q = 0; q < truth.size(); ++q) {
+    std::unordered_set<VectorId> expected;
+    for (const Hit& hit : truth[q]) expected.insert(hit.id);
+    if (q < found.size())
+      for (const Hit& hit : found[q]) hits += expected.count(hit.id);
+    wanted += static_cast<int64_t>(expected.size());
+  }
+  return wanted ? static_cast<double>(hits) / static_cast<double>(wanted) : 1.0;
 }
 
 IndexKind ChooseIndexKind(int64_t count, int dimension, int64_t memory_budget_bytes) {

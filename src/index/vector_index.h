@@ -75,6 +75,11 @@ struct IndexStats {
   int64_t bytes = 0;  // the index's size when saved
 };
 
+// Recall of `found` against `truth` (the same queries' hits from exact search): the share of
+// truth's ids that `found` lists for the same query, over all queries. 1 when truth is empty.
+double Recall(const std::vector<std::vector<Hit>>& truth,
+              const std::vector<std::vector<Hit>>& found);
+
 class VectorIndex {
  public:
   virtual ~VectorIndex() = default;

@@ -242,14 +242,7 @@ TEST(FaissIndexTest, ApproximateKindsKeepTheirRecall) {
     ASSERT_TRUE(index.ok()) << index.status();
     auto found = (*index)->Search(queries.vectors, 10);
     ASSERT_TRUE(found.ok());
-    int hit = 0, total = 0;
-    for (size_t q = 0; q < truth->size(); ++q) {
-      std::set<VectorId> wanted;
-      for (const Hit& h : (*truth)[q]) wanted.insert(h.id);
-      for (const Hit& h : (*found)[q]) hit += wanted.count(h.id);
-      total += static_cast<int>(wanted.size());
-    }
-    double recall = static_cast<double>(hit) / total;
+    double recall = Recall(*truth, *found);
     std::printf("%s recall@10 %.3f\n", std::string(IndexKindName(kind)).c_str(), recall);
     EXPECT_GE(recall, floor) << IndexKindName(kind);
   }

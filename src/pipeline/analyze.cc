@@ -586,6 +586,7 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
   const storage::PutOptions document_options{.durability = storage::Durability::kDeferred,
                                              .overwrite = true};
   std::vector<storage::BlobWrite> documents;
+  std::set<std::pair<std::string, std::string>> embedded;  // (content, method)
   for (auto& item : items) {
     boost::json::object steps_doc;
     for (const auto& [method, step] : item->steps) {
@@ -596,11 +597,8 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
       if (step.status.ok() && impl.registry.Find(method)->spec().output == "embedding") {
         std::optional<methods::Embedding> embedding = methods::EmbeddingOf(step.output);
         Result<index::VectorId> id = index::IdFromSha256(item->record.sha256);
-        auto same = [&](const db::EmbeddingRow& row) {
-          return row.item_sha256 == item->record.sha256 && row.method == method;
-        };
-        if (embedding && id.ok() &&
-            std::none_of(commit.embeddings.begin(), commit.embeddings.end(), same)) {
+        // One content under two URLs of the set is stored once.
+        if (embedding && id.ok() && embedded.emplace(item->record.sha256, method).second) {
           commit.embeddings.push_back({.item_sha256 = item->record.sha256,
                                        .item_id = *id,
                                        .method = method,

@@ -536,7 +536,7 @@ asio::awaitable<Result<BackfillLoadReport>> LoadBackfill(
   }
   // The indexes' kinds, chosen for the whole backfill before any vector goes in.
   std::map<std::string, index::IndexSpec> specs;  // by index name
-  std::map<std::string, bool> prepared;
+  bool rebuilt = false;
   int64_t expected = static_cast<int64_t>(finished.size()) * plan.shard_size;
   for (int64_t shard : finished) {
     SLUICE_CO_ASSIGN_OR_RETURN(std::vector<LoadedChunk> chunks,
@@ -553,57 +553,45 @@ asio::awaitable<Result<BackfillLoadReport>> LoadBackfill(
     report.embeddings += static_cast<int64_t>(rows.commit.embeddings.size());
 
     // This shard's vectors into their indexes. The first shard of an index decides its kind
-    // from the backfill's size: an index that needs training is trained on that shard.
-    std::map<std::string, std::pair<std::vector<index::VectorId>, std::vector<float>>> batches;
-    for (const db::EmbeddingRow& row : rows.commit.embeddings) {
-      index::IndexSpec spec = IndexSpecOf({.method = row.method,
-                                           .model = row.model,
-                                           .dimensions = static_cast<int>(row.vector.size())});
-      std::string name = index::IndexName(spec);
-      specs[name] = spec;
-      batches[name].first.push_back(row.item_id);
-      batches[name].second.insert(batches[name].second.end(), row.vector.begin(), row.vector.end());
-    }
+    // from the backfill's size; a kind that needs training is trained on a sample of what the
+    // database holds (this shard included, already committed).
     auto add = [&]() -> Status {
-      for (auto& [name, batch] : batches) {
-        const index::IndexSpec& spec = specs[name];
-        if (!prepared[name]) {
-          prepared[name] = true;
+      for (const IndexBatch& batch : GroupByIndex(rows.commit.embeddings)) {
+        const index::IndexSpec& spec = batch.spec;
+        if (specs.emplace(index::IndexName(spec), spec).second) {
           SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<index::VectorIndex> current, indexes.Open(spec));
           index::IndexKind kind = index::ChooseIndexKind(current->Stats().count + expected,
                                                          spec.dimension, memory_budget_bytes);
           if (kind != current->Stats().kind) {
-            // Rebuilt with what it held and this shard: later shards are added to it.
-            std::vector<index::VectorId> ids = batch.first;
-            std::vector<float> vectors = batch.second;
-            SLUICE_ASSIGN_OR_RETURN(StoredVectors stored,
-                                    ReadStoredVectors(catalog, {.method = spec.method,
-                                                                .model = spec.model,
-                                                                .dimensions = spec.dimension}));
-            std::set<index::VectorId> have(ids.begin(), ids.end());
-            for (size_t i = 0; i < stored.ids.size(); ++i) {
-              if (!have.insert(stored.ids[i]).second) continue;
-              ids.push_back(stored.ids[i]);
-              auto begin = stored.vectors.begin() + static_cast<std::ptrdiff_t>(i * spec.dimension);
-              vectors.insert(vectors.end(), begin, begin + spec.dimension);
-              if (static_cast<int64_t>(ids.size()) >= 100'000) break;  // a training sample
-            }
+            constexpr int64_t kTrainingSample = 100'000;
+            SLUICE_ASSIGN_OR_RETURN(
+                StoredVectors sample,
+                ReadStoredVectors(
+                    catalog,
+                    {.method = spec.method, .model = spec.model, .dimensions = spec.dimension},
+                    kTrainingSample));
             Result<std::unique_ptr<index::VectorIndex>> built =
-                indexes.Build(spec, kind, ids, vectors);
+                indexes.Build(spec, kind, sample.ids, sample.vectors);
             if (built.ok()) {
               SLUICE_RETURN_IF_ERROR(indexes.Replace(spec, *std::move(built)));
+              rebuilt = true;
             } else if (CauseOf(built.status()) != "needs_training") {
               return built.status();
             }  // too few vectors to train yet: stays as it is
           }
         }
         SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<index::VectorIndex> index, indexes.Open(spec));
-        SLUICE_RETURN_IF_ERROR(index->Add(batch.first, batch.second).status());
+        SLUICE_RETURN_IF_ERROR(index->Add(batch.ids, batch.vectors).status());
       }
       return absl::OkStatus();
     };
     SLUICE_CO_RETURN_IF_ERROR(co_await runtime::RunOn(runtime.cpu(), add));
     ++report.shards_loaded;
+  }
+  if (rebuilt) {
+    // A rebuilt index got a sample of what it held before: the rest, page by page.
+    auto repair = [&] { return RepairIndexes(indexes, catalog).status(); };
+    SLUICE_CO_RETURN_IF_ERROR(co_await runtime::RunOn(runtime.cpu(), repair));
   }
   for (const auto& [name, spec] : specs) {
     auto save = [&] { return indexes.Save(spec); };

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
+#include <unordered_set>
 
 #include "common/strings.h"
 
@@ -19,18 +19,22 @@ index::IndexSpec SpecFor(const std::string& method, const std::string& model, si
                           .metric = index::Metric::kCosine};
 }
 
-// Calls `page` with every stored embedding of `space`, a page at a time.
+// Calls `page` with the stored embeddings of `space` a page at a time, in content order: all of
+// them, or pages until at least `limit` rows were read (0: no limit).
 Status ForEachStoredPage(db::Catalog& catalog, const db::EmbeddingSpace& space,
-                         const std::function<Status(const std::vector<db::EmbeddingRow>&)>& page) {
+                         const std::function<Status(const std::vector<db::EmbeddingRow>&)>& page,
+                         int64_t limit = 0) {
   std::string after;
-  for (;;) {
+  for (int64_t read = 0; limit == 0 || read < limit;) {
     SLUICE_ASSIGN_OR_RETURN(std::vector<db::EmbeddingRow> rows,
                             catalog.ListEmbeddings(space.method, space.model, after, kPage));
     if (rows.empty()) return absl::OkStatus();
     SLUICE_RETURN_IF_ERROR(page(rows));
+    read += static_cast<int64_t>(rows.size());
     after = rows.back().item_sha256;
     if (static_cast<int>(rows.size()) < kPage) return absl::OkStatus();
   }
+  return absl::OkStatus();
 }
 
 // Appends the rows of the space's dimension to `ids` and `vectors` (skipping any other size).
@@ -49,25 +53,28 @@ index::IndexSpec IndexSpecOf(const db::EmbeddingSpace& space) {
   return SpecFor(space.method, space.model, static_cast<size_t>(space.dimensions));
 }
 
-Result<int64_t> AbsorbEmbeddings(index::IndexFolder& indexes,
-                                 const std::vector<db::EmbeddingRow>& embeddings) {
-  struct Batch {
-    index::IndexSpec spec;
-    std::vector<index::VectorId> ids;
-    std::vector<float> vectors;
-  };
-  std::map<std::string, Batch> batches;  // by index name
+std::vector<IndexBatch> GroupByIndex(const std::vector<db::EmbeddingRow>& embeddings) {
+  std::map<std::string, IndexBatch> batches;  // by index name
+  std::map<std::string, std::unordered_set<index::VectorId>> taken;
   for (const db::EmbeddingRow& row : embeddings) {
     index::IndexSpec spec = SpecFor(row.method, row.model, row.vector.size());
-    Batch& batch = batches[index::IndexName(spec)];
+    std::string name = index::IndexName(spec);
+    // The index refuses an id twice within one call.
+    if (!taken[name].insert(row.item_id).second) continue;
+    IndexBatch& batch = batches[name];
     batch.spec = spec;
-    // One content may come twice in a set (two URLs): the index refuses repeats within a call.
-    if (std::find(batch.ids.begin(), batch.ids.end(), row.item_id) != batch.ids.end()) continue;
     batch.ids.push_back(row.item_id);
     batch.vectors.insert(batch.vectors.end(), row.vector.begin(), row.vector.end());
   }
+  std::vector<IndexBatch> out;
+  for (auto& [name, batch] : batches) out.push_back(std::move(batch));
+  return out;
+}
+
+Result<int64_t> AbsorbEmbeddings(index::IndexFolder& indexes,
+                                 const std::vector<db::EmbeddingRow>& embeddings) {
   int64_t added = 0;
-  for (auto& [name, batch] : batches) {
+  for (const IndexBatch& batch : GroupByIndex(embeddings)) {
     SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<index::VectorIndex> index, indexes.Open(batch.spec));
     SLUICE_ASSIGN_OR_RETURN(int64_t count, index->Add(batch.ids, batch.vectors));
     if (count > 0) SLUICE_RETURN_IF_ERROR(indexes.Save(batch.spec));
@@ -106,15 +113,23 @@ Result<std::vector<IndexRepair>> RepairIndexes(index::IndexFolder& indexes, db::
   return repairs;
 }
 
-Result<StoredVectors> ReadStoredVectors(db::Catalog& catalog, const db::EmbeddingSpace& space) {
+Result<StoredVectors> ReadStoredVectors(db::Catalog& catalog, const db::EmbeddingSpace& space,
+                                        int64_t limit) {
+  int64_t count = limit > 0 ? std::min(limit, space.count) : space.count;
   StoredVectors stored;
-  stored.ids.reserve(static_cast<size_t>(space.count));
-  stored.vectors.reserve(static_cast<size_t>(space.count) * static_cast<size_t>(space.dimensions));
-  SLUICE_RETURN_IF_ERROR(
-      ForEachStoredPage(catalog, space, [&](const std::vector<db::EmbeddingRow>& rows) {
+  stored.ids.reserve(static_cast<size_t>(count));
+  stored.vectors.reserve(static_cast<size_t>(count) * static_cast<size_t>(space.dimensions));
+  SLUICE_RETURN_IF_ERROR(ForEachStoredPage(
+      catalog, space,
+      [&](const std::vector<db::EmbeddingRow>& rows) {
         Append(rows, space.dimensions, stored.ids, stored.vectors);
         return absl::OkStatus();
-      }));
+      },
+      limit));
+  if (limit > 0 && static_cast<int64_t>(stored.ids.size()) > limit) {
+    stored.ids.resize(static_cast<size_t>(limit));
+    stored.vectors.resize(static_cast<size_t>(limit) * static_cast<size_t>(space.dimensions));
+  }
   return stored;
 }
 
@@ -159,15 +174,8 @@ Result<IndexCheck> CheckIndex(index::IndexFolder& indexes, db::Catalog& catalog,
   constexpr int kTop = 10;
   SLUICE_ASSIGN_OR_RETURN(auto truth, exact->Search(picked, kTop));
   SLUICE_ASSIGN_OR_RETURN(auto found, index->Search(picked, kTop));
-  int64_t hits = 0, wanted = 0;
-  for (size_t q = 0; q < queries; ++q) {
-    std::set<index::VectorId> expected;
-    for (const index::Hit& hit : truth[q]) expected.insert(hit.id);
-    for (const index::Hit& hit : found[q]) hits += expected.contains(hit.id) ? 1 : 0;
-    wanted += static_cast<int64_t>(expected.size());
-  }
   check.sample = static_cast<int>(queries);
-  check.recall_at_10 = wanted ? static_cast<double>(hits) / static_cast<double>(wanted) : 1.0;
+  check.recall_at_10 = index::Recall(truth, found);
   return check;
 }
 

@@ -20,6 +20,15 @@ namespace sluice::pipeline {
 // The index of one (method, model, dimensions) of stored embeddings (cosine similarity).
 index::IndexSpec IndexSpecOf(const db::EmbeddingSpace& space);
 
+// Embeddings grouped by the index they go into (one per method, model and dimension): ids and
+// vectors one after another, each id once (one content under two URLs of a set is one vector).
+struct IndexBatch {
+  index::IndexSpec spec;
+  std::vector<index::VectorId> ids;
+  std::vector<float> vectors;
+};
+std::vector<IndexBatch> GroupByIndex(const std::vector<db::EmbeddingRow>& embeddings);
+
 // Adds `embeddings` to their indexes (one per method, model and dimension; created on first
 // use) and saves each index that changed. Returns how many vectors were added (those already
 // present are skipped).
@@ -39,12 +48,14 @@ struct IndexRepair {
 // missing. Returns one entry per index.
 Result<std::vector<IndexRepair>> RepairIndexes(index::IndexFolder& indexes, db::Catalog& catalog);
 
-// Every stored embedding of `space`, read in pages: ids and vectors one after another.
+// The stored embeddings of `space` (the first `limit` by content, or all for 0), read in pages:
+// ids and vectors one after another.
 struct StoredVectors {
   std::vector<index::VectorId> ids;
   std::vector<float> vectors;
 };
-Result<StoredVectors> ReadStoredVectors(db::Catalog& catalog, const db::EmbeddingSpace& space);
+Result<StoredVectors> ReadStoredVectors(db::Catalog& catalog, const db::EmbeddingSpace& space,
+                                        int64_t limit = 0);
 
 // Rebuilds the index of `space` from the database: `kind`, or the one ChooseIndexKind picks for
 // its size within `memory_budget_bytes`; replaces the saved index. Returns its stats.
