@@ -42,12 +42,17 @@ asio::awaitable<Result<StepResult>> MethodRunner::Run(std::string name, std::fil
     co_return absl::InvalidArgumentError(
         StrCat(name, " is a set method; it runs over a set, not a file"));
   }
-  SLUICE_CO_ASSIGN_OR_RETURN(item_, ContextForFile(file));
+  SLUICE_CO_RETURN_IF_ERROR(Open(file));
+  co_return co_await RunWithPrerequisites(*method, std::move(params), 0);
+}
+
+Status MethodRunner::Open(const std::filesystem::path& file) {
+  SLUICE_ASSIGN_OR_RETURN(item_, ContextForFile(file));
   results_.clear();
   steps_.clear();
   media_ = registry_.OpenMedia(item_, limits_);
   item_.results = &results_;
-  co_return co_await RunWithPrerequisites(*method, std::move(params), 0);
+  return absl::OkStatus();
 }
 
 asio::awaitable<Result<std::vector<StepResult>>> MethodRunner::RunMany(
@@ -59,11 +64,7 @@ asio::awaitable<Result<std::vector<StepResult>>> MethodRunner::RunMany(
       co_return absl::InvalidArgumentError(StrCat(name, " is a set method, not an item method"));
     methods.push_back(method);
   }
-  SLUICE_CO_ASSIGN_OR_RETURN(item_, ContextForFile(file));
-  results_.clear();
-  steps_.clear();
-  media_ = registry_.OpenMedia(item_, limits_);
-  item_.results = &results_;
+  SLUICE_CO_RETURN_IF_ERROR(Open(file));
   std::vector<StepResult> out;
   for (const MethodBase* method : methods) {
     const std::string& name = method->spec().name;

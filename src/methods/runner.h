@@ -39,6 +39,8 @@ class MethodRunner {
   int stream_passes() const { return media_.stream ? media_.stream->runs() : 0; }
 
  private:
+  // Makes `file` the item of the next steps (its context, media and no results yet).
+  Status Open(const std::filesystem::path& file);
   boost::asio::awaitable<Result<StepResult>> RunWithPrerequisites(const MethodBase& method,
                                                                   json::object params, int depth);
 

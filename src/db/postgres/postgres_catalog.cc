@@ -565,15 +565,15 @@ Result<std::vector<ItemOfContent>> PostgresCatalog::ItemsWithEmbeddingIds(
   array.push_back('}');
   return pool_->Get<std::vector<ItemOfContent>>(
       [&](pg::Connection& c) -> Result<std::vector<ItemOfContent>> {
-        SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
-          SELECT e.item_id, i.set_name, i.url, i.status, i.final_url, i.sha256, i.size,
-                 i.mime, i.kind, i.store_key, i.failure_cause, i.failure_details, i.requests
+        // kItemColumns name only items' columns: the subquery's are item_id and item_sha256.
+        SLUICE_ASSIGN_OR_RETURN(pg::Rows rows,
+                                c.Exec(StrCat("SELECT e.item_id, i.set_name, ", kItemColumns, R"sql(
           FROM (SELECT DISTINCT item_id, item_sha256 FROM embeddings
                 WHERE item_id = ANY($1::bigint[])) e
           JOIN items i ON i.sha256 = e.item_sha256
           WHERE i.status = 'ok'
-          ORDER BY i.set_name COLLATE "C", i.url COLLATE "C")sql",
-                                                      pg::Params().Add(array)));
+          ORDER BY i.set_name COLLATE "C", i.url COLLATE "C")sql"),
+                                       pg::Params().Add(array)));
         std::vector<ItemOfContent> out;
         for (int i = 0; i < rows.size(); ++i)
           out.push_back(

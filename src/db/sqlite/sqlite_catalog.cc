@@ -544,11 +544,8 @@ Result<std::vector<EmbeddingRow>> SqliteCatalog::EmbeddingsOf(std::string_view s
 Result<std::vector<ItemOfContent>> SqliteCatalog::ItemsWithEmbeddingIds(
     const std::vector<int64_t>& item_ids) {
   std::lock_guard lock(mu_);
-  Statement select(db_, StrCat(R"sql(
-    SELECT e.item_id, i.set_name, )sql",
-                               "i.url, i.status, i.final_url, i.sha256, i.size, i.mime, i.kind, "
-                               "i.store_key, i.failure_cause, i.failure_details, i.requests",
-                               R"sql(
+  // kItemColumns name only items' columns: the subquery's are item_id and item_sha256.
+  Statement select(db_, StrCat("SELECT e.item_id, i.set_name, ", kItemColumns, R"sql(
     FROM (SELECT DISTINCT item_id, item_sha256 FROM embeddings WHERE item_id = ?1) e
     JOIN items i ON i.sha256 = e.item_sha256
     WHERE i.status = 'ok' ORDER BY i.set_name, i.url)sql")

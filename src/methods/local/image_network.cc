@@ -33,6 +33,12 @@ Status ModelMissing() {
                         kNetworkFolder));
 }
 
+// OK when the network's file is there; ModelMissing otherwise.
+Status RequireNetwork() {
+  std::error_code ec;
+  return std::filesystem::exists(NetworkFile(), ec) ? absl::OkStatus() : ModelMissing();
+}
+
 struct NetworkOutputs {
   std::vector<float> features;  // L2-normalised
   std::vector<float> classes;   // probabilities, kClasses' order
@@ -78,9 +84,8 @@ class ImageNetwork {
 
   Result<const TfjsModel*> Model() {
     std::call_once(loaded_, [this] {
-      std::error_code ec;
-      if (!std::filesystem::exists(NetworkFile(), ec)) {
-        model_ = ModelMissing();
+      if (Status present = RequireNetwork(); !present.ok()) {
+        model_ = present;
         return;
       }
       model_ = LoadTfjsModel(NetworkFile());
@@ -133,11 +138,6 @@ class ImageNetwork {
   std::map<std::string, std::shared_future<Result<NetworkOutputs>>> recent_;
   std::deque<std::string> order_;
 };
-
-Status RequireNetwork() {
-  std::error_code ec;
-  return std::filesystem::exists(NetworkFile(), ec) ? absl::OkStatus() : ModelMissing();
-}
 
 class EmbeddingMethod : public Method {
  public:

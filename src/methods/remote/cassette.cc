@@ -4,8 +4,6 @@
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "common/file_io.h"
 #include "common/sha256.h"
@@ -85,17 +83,15 @@ asio::awaitable<Result<http::ClientResponse>> ReplayTransport::Exchange(
   auto it = served_.find(key);
   if (it == served_.end()) {
     std::filesystem::path file = FileFor(dir_, key);
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
+    Result<std::string> text = ReadWholeFile(file.string());
+    if (!text.ok()) {
       co_return Failure(absl::StatusCode::kFailedPrecondition, "not_recorded",
                         StrCat("no recorded exchange for ", request.method, " ",
                                PathOf(request.url), " (cassette ", key, ") in ", dir_.string(),
                                "; record it with --record ", dir_.string()));
     }
-    std::stringstream text;
-    text << in.rdbuf();
     boost::system::error_code ec;
-    json::value cassette = json::parse(text.str(), ec);
+    json::value cassette = json::parse(*text, ec);
     const json::value* exchanges =
         !ec && cassette.is_object() ? cassette.as_object().if_contains("exchanges") : nullptr;
     if (!exchanges || !exchanges->is_array() || exchanges->as_array().empty()) {

@@ -3,12 +3,11 @@
 #include <array>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <set>
-#include <sstream>
 
+#include "common/file_io.h"
 #include "common/strings.h"
 #include "embed_batcher.h"  // private to this folder
 #include "media/frame.h"
@@ -140,10 +139,8 @@ Result<std::vector<ImagePart>> PicturesForModel(const ItemContext& item, int max
        item.mime == "image/gif")) {
     std::optional<media::ImageSize> size = media::ReadImageSize(item.file);
     if (size && size->width <= max_side && size->height <= max_side) {
-      std::ifstream in(item.file, std::ios::binary);
-      std::stringstream bytes;
-      bytes << in.rdbuf();
-      if (in) return std::vector<ImagePart>{{.mime = item.mime, .bytes = bytes.str()}};
+      if (Result<std::string> bytes = ReadWholeFile(item.file.string()); bytes.ok())
+        return std::vector<ImagePart>{{.mime = item.mime, .bytes = *std::move(bytes)}};
     }
   }
   if (item.kind == MediaKind::kImage && item.image) {
