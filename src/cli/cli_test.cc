@@ -10,8 +10,10 @@
 #include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "common/sha256.h"
 #include "common/strings.h"
@@ -538,7 +540,8 @@ TEST_F(CliTest, SearchFindsTheNearDuplicateAcrossSetsAndIndexesRepairThemselves)
   }
   std::ofstream(dir_.path() / "embed.toml")
       << "[[cycle]]\n[[cycle.item]]\nmethod = \"image.embedding\"\n"
-         "[[cycle.item]]\nmethod = \"image.safety\"\n";
+         "[[cycle.item]]\nmethod = \"image.safety\"\n[[cycle.item]]\nmethod = \"image.phash\"\n"
+         "[[cycle.set]]\nmethod = \"set.near_duplicates\"\n";
   std::string pipeline = (dir_.path() / "embed.toml").string();
   ProcessResult a = Sluice(RunArgs(WriteList({origin_.Url("/sale.png"), origin_.Url("/face.png"),
                                               origin_.Url("/red.png"), origin_.Url("/coffee.png")},
@@ -546,9 +549,28 @@ TEST_F(CliTest, SearchFindsTheNearDuplicateAcrossSetsAndIndexesRepairThemselves)
                                    {"--allow-private", "--pipeline", pipeline}));
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_NE(a.out.find("embeddings: 4 stored, 4 newly indexed"), std::string::npos) << a.out;
+  EXPECT_EQ(a.out.find("already known"), std::string::npos) << "nothing came before" << a.out;
   ProcessResult b = Sluice(RunArgs(WriteList({origin_.Url("/sale-copy.jpg")}, "brand-b.txt"),
                                    {"--allow-private", "--pipeline", pipeline}));
   ASSERT_EQ(b.exit_code, 0) << b.err;
+  // The copy is already known: its perceptual hash is near the ad's, found in brand-a through
+  // the hash index.
+  EXPECT_NE(b.out.find(StrCat("already known: ", origin_.Url("/sale-copy.jpg"), " ~ ",
+                              origin_.Url("/sale.png"), " in set brand-a")),
+            std::string::npos)
+      << b.out;
+  // Run again, brand-a finds the copy in brand-b, and none of its own images.
+  ProcessResult a_again =
+      Sluice(RunArgs(WriteList({origin_.Url("/sale.png"), origin_.Url("/face.png"),
+                                origin_.Url("/red.png"), origin_.Url("/coffee.png")},
+                               "brand-a.txt"),
+                     {"--allow-private", "--pipeline", pipeline}));
+  ASSERT_EQ(a_again.exit_code, 0) << a_again.err;
+  EXPECT_NE(a_again.out.find(StrCat("already known: ", origin_.Url("/sale.png"), " ~ ",
+                                    origin_.Url("/sale-copy.jpg"), " in set brand-b")),
+            std::string::npos)
+      << a_again.out;
+  EXPECT_EQ(a_again.out.find("in set brand-a"), std::string::npos) << a_again.out;
 
   auto search = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = {"search", "--data", data().string(), "--json"};
@@ -594,7 +616,17 @@ TEST_F(CliTest, SearchFindsTheNearDuplicateAcrossSetsAndIndexesRepairThemselves)
   ProcessResult verify = Sluice({"index", "verify", "--data", data().string(), "--json"});
   ASSERT_EQ(verify.exit_code, 0) << verify.err;
   EXPECT_NE(verify.err.find("added 5 embeddings it was missing"), std::string::npos) << verify.err;
-  boost::json::object check = Json(verify.out);
+  EXPECT_NE(verify.err.find("index image.phash.hashes: added 5 hashes it was missing"),
+            std::string::npos)
+      << verify.err;
+  // One line per index: the vectors', then the hashes'.
+  std::istringstream lines(verify.out);
+  std::string vector_line, hash_line;
+  std::getline(lines, vector_line);
+  std::getline(lines, hash_line);
+  boost::json::object check = Json(vector_line);
+  EXPECT_EQ(Json(hash_line)["index"].as_string(), "image.phash.hashes");
+  EXPECT_EQ(Json(hash_line)["missing"].as_int64(), 0);
   EXPECT_EQ(check["vectors"].as_int64(), 5);
   EXPECT_EQ(check["missing"].as_int64(), 0);
   EXPECT_EQ(check["recall_at_10"].to_number<double>(), 1.0);
@@ -607,6 +639,66 @@ TEST_F(CliTest, SearchFindsTheNearDuplicateAcrossSetsAndIndexesRepairThemselves)
   ProcessResult again = search({"--like", files["sale-copy.jpg"].string(), "--k", "2"});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(Json(again.out)["hits"].as_array()[1].at("sha256").as_string(), sale_sha);
+}
+
+// Words find pictures through a multimodal model (the fake provider's: a picture lands near
+// the word of its dominant colour), and a picture-only model says it cannot.
+TEST_F(CliTest, SearchByWordsFindsPicturesThroughAMultimodalModel) {
+  namespace fx = sluice::testing;
+  auto fake = fx::FakeProvider::Start({.dimensions = 64});  // unrelated words stay apart
+  ASSERT_TRUE(fake.ok());
+  std::vector<std::string> urls;
+  for (const auto& [name, colour, size] :
+       {std::tuple{"red.png", "#d01010", "300x200"}, std::tuple{"blue.png", "#1020d0", "200x200"},
+        std::tuple{"green.png", "#10b020", "240x160"},
+        std::tuple{"dark-red.png", "#901818", "160x240"}}) {
+    std::filesystem::path file = fx::MakeSolidImage(dir_.path(), name, colour, size);
+    std::ifstream in(file, std::ios::binary);
+    std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    origin_.Route(StrCat("/", name),
+                  [body](const HttpRequest& r, int) { return ServeBytes(r, body, "image/png"); });
+    urls.push_back(origin_.Url(StrCat("/", name)));
+  }
+  std::string config = (dir_.path() / "sluice.toml").string();
+  std::ofstream(config) << "[providers]\ndefault = \"fake\"\n[providers.fake]\nbase_url = \""
+                        << (*fake)->openai_url() << "/\"\nimage_embedding_model = \"fake-clip\"\n";
+  std::ofstream(dir_.path() / "clip.toml")
+      << "[[cycle]]\n[[cycle.item]]\nmethod = \"embed.image\"\n";
+  ProcessResult run =
+      Sluice(RunArgs(WriteList(urls), {"--allow-private", "--config", config, "--pipeline",
+                                       (dir_.path() / "clip.toml").string()}));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+
+  auto search = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"search", "--data", data().string(), "--config", config};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Sluice(args);
+  };
+  ProcessResult red = search({"--text", "red", "--method", "embed.image", "--k", "3", "--json"});
+  ASSERT_EQ(red.exit_code, 0) << red.err;
+  boost::json::object answer = Json(red.out);
+  EXPECT_EQ(answer["query"].as_string(), "text:red");
+  EXPECT_EQ(answer["index"].as_string(), "embed.image@fake-clip@64");
+  boost::json::array hits = answer["hits"].as_array();
+  ASSERT_EQ(hits.size(), 3u) << red.out;
+  std::set<std::string> reds;
+  for (int i : {0, 1}) reds.insert(std::string(hits[i].at("items").at(0).at("url").as_string()));
+  EXPECT_EQ(reds, (std::set<std::string>{urls[0], urls[3]})) << red.out;
+  EXPECT_LT(hits[2].at("score").to_number<double>(), hits[1].at("score").to_number<double>() - 0.3);
+  ProcessResult blue = search({"--text", "blue", "--method", "embed.image", "--k", "1", "--json"});
+  ASSERT_EQ(blue.exit_code, 0) << blue.err;
+  EXPECT_EQ(Json(blue.out)["hits"].at(0).at("items").at(0).at("url").as_string(), urls[1]);
+  // The query went to the image model as text, alone.
+  EXPECT_EQ((*fake)->embedding_batches().back(), 1u);
+
+  ProcessResult local = search({"--text", "red"});
+  EXPECT_EQ(local.exit_code, 2);
+  EXPECT_NE(local.err.find("image.embedding's model sees pictures only"), std::string::npos)
+      << local.err;
+  ProcessResult neither = search({});
+  EXPECT_EQ(neither.exit_code, 2);
+  EXPECT_NE(neither.err.find("give --like"), std::string::npos) << neither.err;
+  EXPECT_NE(search({"--text", "red", "--like", urls[0]}).exit_code, 0);
 }
 
 TEST_F(CliTest, BackfillShardsRunAsProcessesSurviveAKillAndLoadIntoPostgres) {

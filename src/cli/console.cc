@@ -108,8 +108,8 @@ void ConsoleObserver::OnAcquireProgress(const pipeline::AcquireProgress& p, bool
 void PrintIndexRepairs(const app::DataDir& data, std::FILE* out) {
   for (const pipeline::IndexRepair& repair : data.index_repairs) {
     if (repair.added > 0)
-      std::fprintf(out, "index %s: added %lld embeddings it was missing\n",
-                   index::IndexName(repair.spec).c_str(), static_cast<long long>(repair.added));
+      std::fprintf(out, "index %s: added %lld %s it was missing\n", repair.name.c_str(),
+                   static_cast<long long>(repair.added), repair.hashes ? "hashes" : "embeddings");
   }
   if (!data.index_problem.empty())
     std::fprintf(out, "index: not repaired: %s\n", data.index_problem.c_str());
@@ -154,6 +154,18 @@ void PrintSummary(const pipeline::SetReport& report, const std::string& failure_
         "embeddings: %lld stored, %lld newly indexed%s%s\n", static_cast<long long>(a.embeddings),
         static_cast<long long>(a.indexed),
         a.index_error.empty() ? "" : "; the index could not take them: ", a.index_error.c_str());
+  }
+  // Already known: for each image another set holds a near copy of, the nearest.
+  const boost::json::value* dups = a.set_results.if_contains("set.near_duplicates");
+  const boost::json::value* known = dups ? dups->as_object().if_contains("known") : nullptr;
+  for (const boost::json::value& image : known ? known->as_array() : boost::json::array{}) {
+    const boost::json::value& nearest = image.at("matches").at(0);
+    const boost::json::value& holder = nearest.at("items").at(0);
+    std::printf("already known: %s ~ %s in set %s (%lld bits apart)\n",
+                std::string(image.at("url").as_string()).c_str(),
+                std::string(holder.at("url").as_string()).c_str(),
+                std::string(holder.at("set").as_string()).c_str(),
+                static_cast<long long>(nearest.at("distance").to_number<int64_t>()));
   }
   PrintIndexRepairs(data, stdout);
   std::printf("objects:  %s\n", data.objects().c_str());

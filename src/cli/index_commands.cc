@@ -59,6 +59,9 @@ boost::json::object StatsJson(const index::IndexSpec& spec, const index::IndexSt
 }  // namespace
 
 int SearchItems(SearchConfig config) {
+  if (config.like.empty() == config.text.empty())
+    return Fail(kExitBadInput, absl::InvalidArgumentError(
+                                   "give --like FILE|URL|SHA256 or --text \"WORDS\" (one)"));
   Result<Opened> opened = OpenExisting(config.where);
   if (!opened.ok()) return ExitFor(opened.status());
   Result<std::unique_ptr<app::MethodStack>> stack =
@@ -77,9 +80,13 @@ int SearchItems(SearchConfig config) {
     fetched = file->path;
     config.like = file->path.string();
   }
-  Result<pipeline::SearchAnswer> answer = rt.Run(pipeline::Search(
-      rt, (*stack)->registry, *opened->data.db, *opened->data.indexes,
-      {.like = config.like, .k = config.k, .set = config.set, .method = config.method}));
+  Result<pipeline::SearchAnswer> answer =
+      rt.Run(pipeline::Search(rt, (*stack)->registry, *opened->data.db, *opened->data.indexes,
+                              {.like = config.like,
+                               .text = config.text,
+                               .k = config.k,
+                               .set = config.set,
+                               .method = config.method}));
   if (fetched) {
     std::error_code ec;
     std::filesystem::remove(*fetched, ec);  // the fetcher's file is ours to delete
@@ -123,11 +130,16 @@ int IndexCommand(IndexConfig config) {
   std::erase_if(*spaces, [&](const db::EmbeddingSpace& space) {
     return !config.method.empty() && space.method != config.method;
   });
-  if (spaces->empty()) {
+  Result<std::vector<db::HashSpace>> hash_spaces = db.HashSpaces();
+  if (!hash_spaces.ok()) return Fail(kExitFatal, hash_spaces.status());
+  std::erase_if(*hash_spaces, [&](const db::HashSpace& space) {
+    return !config.method.empty() && space.method != config.method;
+  });
+  if (spaces->empty() && hash_spaces->empty()) {
     return Fail(kExitBadInput,
                 Failure(absl::StatusCode::kNotFound, "no_index",
-                        StrCat("no embeddings", config.method.empty() ? "" : " by ", config.method,
-                               " are stored in ", opened->data.database())));
+                        StrCat("no embeddings or hashes", config.method.empty() ? "" : " by ",
+                               config.method, " are stored in ", opened->data.database())));
   }
   int64_t budget = static_cast<int64_t>(config.memory_budget_mb * 1024 * 1024);
   bool failed = false;
@@ -168,6 +180,31 @@ int IndexCommand(IndexConfig config) {
                   static_cast<long long>(row["sample"].as_int64()));
     }
     std::printf("\n");
+  }
+  // The hash indexes are exact (nothing to build or sample): their count against the database.
+  for (const db::HashSpace& space :
+       config.action == "build" ? std::vector<db::HashSpace>{} : *hash_spaces) {
+    Result<std::shared_ptr<index::HashIndex>> index = indexes.OpenHashes(space.method);
+    if (!index.ok()) return Fail(kExitFatal, index.status());
+    std::error_code ec;
+    std::filesystem::path file = indexes.HashesFileOf(space.method);
+    auto bytes = static_cast<int64_t>(std::filesystem::file_size(file, ec));
+    int64_t missing = std::max<int64_t>(0, space.count - (*index)->size());
+    failed = failed || (config.action == "verify" && missing > 0);
+    boost::json::object row{{"index", StrCat(space.method, ".hashes")},
+                            {"kind", "binary"},
+                            {"vectors", (*index)->size()},
+                            {"stored", space.count},
+                            {"missing", missing},
+                            {"bytes", ec ? 0 : bytes},
+                            {"file", file.string()}};
+    if (config.json) {
+      std::cout << JsonText(row) << "\n";
+      continue;
+    }
+    std::printf("%s: binary (perceptual hashes, exact), %lld hashes of %lld stored, %s\n",
+                row["index"].as_string().c_str(), static_cast<long long>((*index)->size()),
+                static_cast<long long>(space.count), HumanBytes(row["bytes"].as_int64()).c_str());
   }
   std::cout.flush();
   return failed ? kExitFatal : kExitOk;

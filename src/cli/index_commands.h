@@ -15,6 +15,7 @@ namespace sluice::cli {
 struct SearchConfig {
   DataConfig where;
   std::string like;  // FILE, URL or SHA256
+  std::string text;  // or words (exactly one of the two)
   // How a URL is fetched (guards, limits); scratch_dir is set from the data directory.
   http::FetchOptions fetch;
   int k = 10;

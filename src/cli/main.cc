@@ -168,11 +168,17 @@ int main(int argc, char** argv) {
   };
   sluice::cli::SearchConfig search;
   CLI::App* search_cmd = app.add_subcommand(
-      "search", "Find the analysed items that look most like a picture (similarity search)");
+      "search",
+      "Find the analysed items that look most like a picture, or that match words (similarity "
+      "search)");
+  CLI::Option* search_like = search_cmd->add_option(
+      "--like", search.like,
+      "A picture file or URL (embedded now), or the SHA-256 of analysed content");
   search_cmd
-      ->add_option("--like", search.like,
-                   "A picture file or URL (embedded now), or the SHA-256 of analysed content")
-      ->required();
+      ->add_option("--text", search.text,
+                   "Words to search for, embedded now by the method's model (it must embed text "
+                   "too: embed.image with a multimodal model, or embed.text)")
+      ->excludes(search_like);
   search_cmd->add_option("--k", search.k, "How many contents to return")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));

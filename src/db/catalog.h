@@ -109,7 +109,22 @@ struct EmbeddingSpace {
   int64_t count = 0;
 };
 
-// One item (a URL of a set) whose content has an embedding: search results name these.
+// One content's 64-bit perceptual hash by one method ("image.phash"): what near-duplicate
+// lookups across sets search (index::HashIndex), kept in the database as embeddings are.
+struct HashRow {
+  std::string item_sha256;
+  int64_t item_id = 0;  // index::IdFromSha256
+  std::string method;
+  uint64_t hash = 0;
+};
+
+// The hashes of one method: how many.
+struct HashSpace {
+  std::string method;
+  int64_t count = 0;
+};
+
+// One item (a URL of a set) whose content has an embedding or a hash: search results name these.
 struct ItemOfContent {
   int64_t item_id = 0;
   std::string set;
@@ -122,6 +137,7 @@ struct AnalysisCommit {
   std::vector<CachedStep> cache;          // added to the result cache
   std::vector<ItemFailure> failed_items;  // recorded as failed, ok or not before
   std::vector<EmbeddingRow> embeddings;   // stored unless (content, method, model) already is
+  std::vector<HashRow> hashes;            // stored unless (content, method) already is
 };
 
 class Catalog {
@@ -146,7 +162,8 @@ class Catalog {
   // In ONE transaction: replaces the set's step results (item and set steps) with
   // `commit.steps`, adds `commit.cache` to the result cache, records `commit.failed_items` as
   // failed (ok or not before), stores `commit.embeddings` (an embedding already stored for the
-  // same content, method and model is kept), recounts the set and stamps it finished.
+  // same content, method and model is kept) and `commit.hashes` (likewise per content and
+  // method), recounts the set and stamps it finished.
   // Idempotent: the same call twice leaves the same rows. NotFound when the set was never
   // recorded; InvalidArgument when an embedding's dimension differs from that of its method
   // and model's stored ones.
@@ -177,10 +194,17 @@ class Catalog {
                                                            int limit) = 0;
   // The stored embeddings of one content (every method and model). Empty when it has none.
   virtual Result<std::vector<EmbeddingRow>> EmbeddingsOf(std::string_view sha256) = 0;
-  // The ok items, in every set, whose content has an embedding with one of these ids; by set
-  // then URL.
-  virtual Result<std::vector<ItemOfContent>> ItemsWithEmbeddingIds(
+  // The ok items, in every set, whose content has an embedding or a hash with one of these ids;
+  // by set then URL.
+  virtual Result<std::vector<ItemOfContent>> ItemsWithContentIds(
       const std::vector<int64_t>& item_ids) = 0;
+
+  // Every method with stored hashes, by method.
+  virtual Result<std::vector<HashSpace>> HashSpaces() = 0;
+  // Up to `limit` hashes of `method` whose content sorts after `after_sha256` ("" for the first
+  // page), by content: pages through all of them.
+  virtual Result<std::vector<HashRow>> ListHashes(std::string_view method,
+                                                  std::string_view after_sha256, int limit) = 0;
 };
 
 // One database: the catalog and the job queue on the same connection(s), so a set commit and its

@@ -231,7 +231,7 @@ TEST_P(CatalogConformance, EmbeddingsAreStoredOncePerContentAndReadBackExactly) 
   EXPECT_TRUE(db_->EmbeddingsOf("zz")->empty());
 
   // Search results: every ok item of the content, in every set.
-  std::vector<ItemOfContent> items = *db_->ItemsWithEmbeddingIds({7, 9, 12345});
+  std::vector<ItemOfContent> items = *db_->ItemsWithContentIds({7, 9, 12345});
   ASSERT_EQ(items.size(), 3u);
   EXPECT_EQ(items[0].set, "a");
   EXPECT_EQ(items[0].item.url, "u1");
@@ -254,6 +254,41 @@ TEST_P(CatalogConformance, AnEmbeddingOfAnotherDimensionIsRefusedWithTheWholeCom
   EXPECT_EQ(CauseOf(refused.status()), "embedding_dimension") << refused.status();
   EXPECT_TRUE(db_->ListSteps("a")->empty());  // nothing of the refused commit landed
   EXPECT_EQ(db_->EmbeddingSpaces()->at(0).count, 1);
+}
+
+TEST_P(CatalogConformance, HashesAreStoredOncePerContentWithEveryBitAndFindTheirItems) {
+  ASSERT_TRUE(db_->RecordItems("a", {Ok("u1", "aa", 1), Ok("u2", "bb", 2)}).ok());
+  ASSERT_TRUE(db_->RecordItems("b", {Ok("v1", "cc", 3)}).ok());
+  const uint64_t high = 0xfedcba9876543210ULL;  // the sign bit set: stored as it is
+  auto hash = [](std::string sha, int64_t id, uint64_t bits) {
+    return HashRow{.item_sha256 = sha, .item_id = id, .method = "image.phash", .hash = bits};
+  };
+  ASSERT_TRUE(
+      db_->CommitAnalysis("a", {.hashes = {hash("aa", 7, high), hash("bb", 9, 1)}}, std::nullopt)
+          .ok());
+  // The same content again keeps the first hash; a content with only a hash finds its items.
+  ASSERT_TRUE(
+      db_->CommitAnalysis("b", {.hashes = {hash("aa", 7, 5), hash("cc", 11, 0)}}, std::nullopt)
+          .ok());
+  std::vector<HashSpace> spaces = *db_->HashSpaces();
+  ASSERT_EQ(spaces.size(), 1u);
+  EXPECT_EQ(spaces[0].method, "image.phash");
+  EXPECT_EQ(spaces[0].count, 3);
+  std::vector<HashRow> first = *db_->ListHashes("image.phash", "", 2);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].item_sha256, "aa");
+  EXPECT_EQ(first[0].item_id, 7);
+  EXPECT_EQ(first[0].hash, high);
+  EXPECT_EQ(first[1].hash, 1u);
+  std::vector<HashRow> rest = *db_->ListHashes("image.phash", "bb", 2);
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].item_sha256, "cc");
+  EXPECT_TRUE(db_->ListHashes("other.hash", "", 10)->empty());
+  std::vector<ItemOfContent> items = *db_->ItemsWithContentIds({11, 7});
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].item.url, "u1");
+  EXPECT_EQ(items[1].set, "b");
+  EXPECT_EQ(items[1].item_id, 11);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CatalogConformance,

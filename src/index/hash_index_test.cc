@@ -6,6 +6,8 @@
 #include <random>
 
 #include "index/faiss/faiss_hash_index.h"
+#include "index/faiss/faiss_index.h"
+#include "index/index_folder.h"
 #include "testing/temp_dir.h"
 
 namespace sluice::index {
@@ -104,6 +106,29 @@ TEST(HashIndexTest, BadInputIsRefused) {
   auto empty = index->Within(one, 3, 3);
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE((*empty)[0].empty());
+}
+
+TEST(HashIndexTest, AFolderKeepsOneHashIndexPerMethod) {
+  sluice::testing::TempDir dir;
+  auto [ids, hashes] = RandomHashes(10, 4);
+  {
+    IndexFolder folder(dir.path() / "index", FaissBackend());
+    EXPECT_EQ(folder.SaveHashes("image.phash").code(), absl::StatusCode::kNotFound)
+        << "not open yet";
+    Result<std::shared_ptr<HashIndex>> index = folder.OpenHashes("image.phash");
+    ASSERT_TRUE(index.ok()) << index.status();
+    EXPECT_EQ((*index)->size(), 0) << "none yet: a new one";
+    ASSERT_TRUE((*index)->Add(ids, hashes).ok());
+    EXPECT_EQ(folder.OpenHashes("image.phash")->get(), index->get()) << "the open one";
+    ASSERT_TRUE(folder.SaveHashes("image.phash").ok());
+    EXPECT_EQ(folder.HashesFileOf("image.phash"),
+              dir.path() / "index" / "image.phash.hashes.faiss");
+    EXPECT_EQ((*folder.OpenHashes("other.hash"))->size(), 0);
+  }
+  IndexFolder reopened(dir.path() / "index", FaissBackend());
+  EXPECT_EQ((*reopened.OpenHashes("image.phash"))->size(), 10);
+  std::ofstream(reopened.HashesFileOf("broken")) << "not an index";
+  EXPECT_EQ(CauseOf(reopened.OpenHashes("broken").status()), "bad_index");
 }
 
 }  // namespace

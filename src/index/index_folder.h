@@ -1,5 +1,7 @@
 // IndexFolder: the vector indexes of one deployment as files in one folder (DESIGN.md §7:
-// `./sluice-data/index/`), one per IndexSpec, named `IndexName(spec) + backend.extension`.
+// `./sluice-data/index/`), one per IndexSpec, named `IndexName(spec) + backend.extension`; and
+// the hash indexes (near duplicates across sets), one per hashing method, named
+// `<method>.hashes + backend.extension`.
 //
 // The folder holds open indexes in memory after first use; writers save them after each change
 // (VectorIndex::Save is atomic, so a crash leaves the previous file). Two processes writing the
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "index/hash_index.h"
 #include "index/vector_index.h"
 
 namespace sluice::index {
@@ -36,6 +39,9 @@ struct IndexBackend {
   std::function<Result<std::unique_ptr<VectorIndex>>(const IndexSpec&,
                                                      const std::filesystem::path&)>
       load;
+  // An empty hash index, and one written by HashIndex::Save (errors as `load`).
+  std::function<std::unique_ptr<HashIndex>()> create_hashes;
+  std::function<Result<std::unique_ptr<HashIndex>>(const std::filesystem::path&)> load_hashes;
 };
 
 class IndexFolder {
@@ -60,11 +66,21 @@ class IndexFolder {
                                              std::span<const VectorId> ids,
                                              std::span<const float> vectors) const;
 
+  // The hash index of `method` ("image.phash"): as Open — the open one, else its file, else a
+  // new empty one; DataLoss (cause "bad_index") for an unreadable file.
+  Result<std::shared_ptr<HashIndex>> OpenHashes(const std::string& method);
+  std::filesystem::path HashesFileOf(const std::string& method) const;
+  // Writes the open hash index of `method`. NotFound when it is not open.
+  Status SaveHashes(const std::string& method);
+
  private:
+  Status CreateFolder() const;
+
   std::filesystem::path folder_;
   IndexBackend backend_;
   std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<VectorIndex>> open_;  // by IndexName
+  std::map<std::string, std::shared_ptr<VectorIndex>> open_;       // by IndexName
+  std::map<std::string, std::shared_ptr<HashIndex>> open_hashes_;  // by method
 };
 
 }  // namespace sluice::index

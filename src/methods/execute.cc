@@ -411,7 +411,9 @@ asio::awaitable<StepResult> ExecuteSetStep(const MethodBase& method,
   Result<SetOutput> output = absl::InvalidArgumentError(StrCat(spec.name, " is not a set method"));
   if (const auto* sync = dynamic_cast<const SetMethod*>(&method)) {
     output = co_await runtime::RunOn(options.runtime->cpu(), [&] {
-      return Guarded<SetOutput>(spec, [&] { return sync->Run(items, resolved); });
+      return Guarded<SetOutput>(spec, [&] {
+        return sync->Run(items, resolved, options.set_scope ? *options.set_scope : SetScope{});
+      });
     });
   } else if (const auto* async = dynamic_cast<const AsyncSetMethod*>(&method)) {
     try {

@@ -60,6 +60,8 @@ struct ExecuteOptions {
   // The item's finished steps by method: asynchronous methods read their artifacts
   // (ItemContext::read_artifact) from `artifacts`. Null: none readable.
   const std::map<std::string, StepResult>* earlier_steps = nullptr;
+  // Set methods only: the set's name and what earlier sets hold. Null: nothing known.
+  const SetScope* set_scope = nullptr;
 };
 
 // The digest a set step depends on: every item's url, content and results.

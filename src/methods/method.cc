@@ -134,6 +134,19 @@ Result<json::object> ResolveMethodParams(const MethodBase& method, const json::o
   return params;
 }
 
+std::optional<uint64_t> HashOf(const json::value& output) {
+  const json::object* object = output.if_object();
+  const json::value* field = object ? object->if_contains("phash") : nullptr;
+  if (!field || !field->is_string() || field->get_string().size() != 16) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : field->get_string()) {
+    int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (digit < 0) return std::nullopt;
+    value = value << 4 | static_cast<uint64_t>(digit);
+  }
+  return value;
+}
+
 std::optional<Embedding> EmbeddingOf(const json::value& output) {
   const json::object* object = output.if_object();
   const json::value* model = object ? object->if_contains("model") : nullptr;

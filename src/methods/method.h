@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,7 +57,9 @@ struct MethodSpec {
   std::vector<std::string> inputs;
   // Output kind: "json" (with optional artifacts), "embedding" (json of the form {model,
   // dimensions, vector: [floats]}: the framework also stores the vector in the database's
-  // embeddings and the vector index of (method, model)), or "set" for set methods.
+  // embeddings and the vector index of (method, model)), "hash" (json holding a 64-bit
+  // perceptual hash as 16 hex digits in "phash": stored per content and kept in the method's
+  // hash index, which set methods search through SetScope::known), or "set" for set methods.
   std::string output = "json";
   // The provider it draws on ("" for local methods): the unit of rate limits and breakers.
   std::string provider;
@@ -197,11 +200,43 @@ struct SetOutput {
   Cost cost;
 };
 
+// A content of an earlier set near a hash (KnownImages::Near).
+struct KnownImage {
+  std::string sha256;
+  int distance = 0;  // differing bits
+  struct Holder {
+    std::string set, url;
+  };
+  std::vector<Holder> items;  // its ok items in other sets, by set then URL
+};
+
+// What the sets analysed before hold, for set methods that compare a set with them ("is this
+// creative already known?"). The pipeline provides it over the hash indexes and the catalog.
+// Blocking (an index search and a database query); thread-safe.
+class KnownImages {
+ public:
+  virtual ~KnownImages() = default;
+  // For each of `hashes` (by hash method `method`, "image.phash"), the contents held by sets
+  // other than `set` whose hash is at most `max_distance` bits away, nearest first, at most
+  // `max_hits`. InvalidArgument for max_distance outside 0–64 or max_hits below 1; the index's
+  // and the catalog's errors.
+  virtual Result<std::vector<std::vector<KnownImage>>> Near(const std::string& method,
+                                                            std::span<const uint64_t> hashes,
+                                                            int max_distance, int max_hits,
+                                                            const std::string& set) const = 0;
+};
+
+// What a set method sees beyond its items.
+struct SetScope {
+  std::string set;
+  const KnownImages* known = nullptr;  // null when nothing is known (a method run alone)
+};
+
 class SetMethod : public MethodBase {
  public:
   Placement placement() const final { return Placement::kCpuPool; }
-  virtual Result<SetOutput> Run(const std::vector<SetItem>& items,
-                                const json::object& params) const = 0;
+  virtual Result<SetOutput> Run(const std::vector<SetItem>& items, const json::object& params,
+                                const SetScope& scope) const = 0;
 };
 
 // A set method that calls a provider: awaitable, on the event loop.
@@ -259,5 +294,22 @@ struct Embedding {
   std::vector<float> vector;
 };
 std::optional<Embedding> EmbeddingOf(const json::value& output);
+
+// The 64-bit hash a "hash" method's output holds (16 hex digits in "phash"); std::nullopt when
+// the output does not have that form.
+std::optional<uint64_t> HashOf(const json::value& output);
+
+// An embedding method whose model also places text in the space of its outputs — a multimodal
+// model (CLIP, Titan Multimodal) or a text embedding model: what `sluice search --text` asks for
+// the query's vector. Implemented beside AsyncMethod by the methods that can (embed.image,
+// embed.text); a method without it cannot be searched by text.
+class TextQueryEmbedder {
+ public:
+  virtual ~TextQueryEmbedder() = default;
+  // The embedding of `text` by the model of `params` (resolved with ResolveMethodParams).
+  // Errors: as the method's steps (the provider's, "no_providers").
+  virtual boost::asio::awaitable<Result<Embedding>> EmbedQueryText(std::string text,
+                                                                   json::object params) const = 0;
+};
 
 }  // namespace sluice::methods

@@ -22,6 +22,7 @@
 #include "media/image_header.h"
 #include "methods/execute.h"
 #include "pipeline/index_upkeep.h"
+#include "pipeline/known_images.h"
 #include "runtime/limiter.h"
 #include "runtime/offload.h"
 #include "runtime/task_group.h"
@@ -446,7 +447,11 @@ struct Analyzer::Impl {
       std::optional<StepResult> step = Reuse("", key, source);  // set steps live under item ""
       if (step) ++report.steps_replayed;
       if (!step) {
-        step = co_await methods::ExecuteSetStep(*method, view, def.params, {.runtime = &rt});
+        std::optional<IndexedKnownImages> known;
+        if (options.indexes) known.emplace(*options.indexes, catalog);
+        methods::SetScope scope{.set = set, .known = known ? &*known : nullptr};
+        step = co_await methods::ExecuteSetStep(*method, view, def.params,
+                                                {.runtime = &rt, .set_scope = &scope});
         ++report.steps_run;
         report.millis_by_method[def.method] += step->millis;
         Account(*step);
@@ -587,6 +592,7 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
                                              .overwrite = true};
   std::vector<storage::BlobWrite> documents;
   std::set<std::pair<std::string, std::string>> embedded;  // (content, method)
+  std::set<std::pair<std::string, std::string>> hashed;    // (content, method)
   for (auto& item : items) {
     boost::json::object steps_doc;
     for (const auto& [method, step] : item->steps) {
@@ -594,7 +600,18 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
       doc["source"] = SourceName(item->sources[method]);
       steps_doc[method] = std::move(doc);
       rows.push_back(row_of(item->record.url, step));
-      if (step.status.ok() && impl.registry.Find(method)->spec().output == "embedding") {
+      const std::string& output = impl.registry.Find(method)->spec().output;
+      if (step.status.ok() && output == "hash") {
+        std::optional<uint64_t> hash = methods::HashOf(step.output);
+        Result<index::VectorId> id = index::IdFromSha256(item->record.sha256);
+        if (hash && id.ok() && hashed.emplace(item->record.sha256, method).second) {
+          commit.hashes.push_back({.item_sha256 = item->record.sha256,
+                                   .item_id = *id,
+                                   .method = method,
+                                   .hash = *hash});
+        }
+      }
+      if (step.status.ok() && output == "embedding") {
         std::optional<methods::Embedding> embedding = methods::EmbeddingOf(step.output);
         Result<index::VectorId> id = index::IdFromSha256(item->record.sha256);
         // One content under two URLs of the set is stored once.
@@ -638,6 +655,12 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
     } else {
       impl.report.index_error = std::string(indexed.status().message());
     }
+  }
+  if (impl.options.indexes && !commit.hashes.empty()) {
+    auto absorb = [&] { return AbsorbHashes(*impl.options.indexes, commit.hashes); };
+    Result<int64_t> hashes = co_await runtime::RunOn(impl.rt.cpu(), absorb);
+    if (!hashes.ok() && impl.report.index_error.empty())
+      impl.report.index_error = std::string(hashes.status().message());
   }
   impl.report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

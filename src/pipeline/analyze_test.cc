@@ -52,8 +52,8 @@ class RerunLargest : public methods::SetMethod {
         .name = "fake.rerun", .inputs = {"set", "result:fake.a"}, .output = "set"};
     return spec;
   }
-  Result<methods::SetOutput> Run(const std::vector<methods::SetItem>& items,
-                                 const json::object&) const override {
+  Result<methods::SetOutput> Run(const std::vector<methods::SetItem>& items, const json::object&,
+                                 const methods::SetScope&) const override {
     ++calls.at("fake.rerun");
     const methods::SetItem* largest = nullptr;
     for (const auto& item : items) {

@@ -484,6 +484,11 @@ ShardRows RowsOf(const std::vector<LoadedChunk>& chunks) {
             step.ok = true;
             step.output_json = JsonText(*output);
             step.artifacts_json = "{}";
+            std::optional<uint64_t> hash = methods::HashOf(*output);
+            Result<index::VectorId> id = index::IdFromSha256(item.sha256);
+            if (hash && id.ok())
+              out.commit.hashes.push_back(
+                  {.item_sha256 = item.sha256, .item_id = *id, .method = method, .hash = *hash});
           } else if (const json::value* failure = failures.if_contains(method)) {
             step.failure_cause = std::string(failure->at("cause").as_string());
             step.failure_details = std::string(failure->at("details").as_string());
@@ -512,6 +517,10 @@ ShardRows RowsOf(const std::vector<LoadedChunk>& chunks) {
   // One content may be listed twice in a shard: its embedding is stored once.
   std::set<std::pair<std::string, std::string>> seen;
   std::erase_if(out.commit.embeddings, [&](const db::EmbeddingRow& row) {
+    return !seen.emplace(row.item_sha256, row.method).second;
+  });
+  seen.clear();
+  std::erase_if(out.commit.hashes, [&](const db::HashRow& row) {
     return !seen.emplace(row.item_sha256, row.method).second;
   });
   return out;
@@ -583,7 +592,7 @@ asio::awaitable<Result<BackfillLoadReport>> LoadBackfill(
         SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<index::VectorIndex> index, indexes.Open(spec));
         SLUICE_RETURN_IF_ERROR(index->Add(batch.ids, batch.vectors).status());
       }
-      return absl::OkStatus();
+      return AbsorbHashes(indexes, rows.commit.hashes).status();
     };
     SLUICE_CO_RETURN_IF_ERROR(co_await runtime::RunOn(runtime.cpu(), add));
     ++report.shards_loaded;

@@ -126,6 +126,9 @@ TEST_F(BackfillTest, PlanRunAndLoadGiveEveryLineARowAndEveryPictureOneVector) {
   ASSERT_EQ(loaded->indexes.size(), 1u);
   EXPECT_EQ(loaded->indexes[0].count, 7);
   EXPECT_EQ(catalog_->ListSteps("catalogue-00001")->size(), 6u) << "2 methods × 3 pictures";
+  // Their perceptual hashes too, for near-duplicate lookups across sets.
+  EXPECT_EQ(catalog_->HashSpaces()->at(0).count, 7);
+  EXPECT_EQ((*indexes_.OpenHashes("image.phash"))->size(), 7);
 
   // Loading again changes nothing.
   loaded = rt_.Run(LoadBackfill(rt_, store_, *catalog_, indexes_, "staged/manifest.txt",

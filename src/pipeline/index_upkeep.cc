@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <unordered_set>
 
 #include "common/strings.h"
@@ -83,11 +84,64 @@ Result<int64_t> AbsorbEmbeddings(index::IndexFolder& indexes,
   return added;
 }
 
+Result<int64_t> AbsorbHashes(index::IndexFolder& indexes, const std::vector<db::HashRow>& hashes) {
+  std::map<std::string, std::pair<std::vector<index::VectorId>, std::vector<uint64_t>>> by_method;
+  std::set<std::pair<std::string, index::VectorId>> taken;  // the index refuses an id twice
+  for (const db::HashRow& row : hashes) {
+    if (!taken.emplace(row.method, row.item_id).second) continue;
+    auto& [ids, values] = by_method[row.method];
+    ids.push_back(row.item_id);
+    values.push_back(row.hash);
+  }
+  int64_t added = 0;
+  for (const auto& [method, batch] : by_method) {
+    SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<index::HashIndex> index, indexes.OpenHashes(method));
+    SLUICE_ASSIGN_OR_RETURN(int64_t count, index->Add(batch.first, batch.second));
+    if (count > 0) SLUICE_RETURN_IF_ERROR(indexes.SaveHashes(method));
+    added += count;
+  }
+  return added;
+}
+
+namespace {
+
+// RepairIndexes for the hash index of one method.
+Result<IndexRepair> RepairHashIndex(index::IndexFolder& indexes, db::Catalog& catalog,
+                                    const db::HashSpace& space) {
+  IndexRepair repair{
+      .name = StrCat(space.method, ".hashes"), .hashes = true, .stored = space.count};
+  SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<index::HashIndex> index,
+                          indexes.OpenHashes(space.method));
+  repair.indexed = index->size();
+  if (repair.indexed >= repair.stored) return repair;
+  std::string after;
+  for (;;) {
+    SLUICE_ASSIGN_OR_RETURN(std::vector<db::HashRow> rows,
+                            catalog.ListHashes(space.method, after, kPage));
+    std::vector<index::VectorId> ids;
+    std::vector<uint64_t> hashes;
+    for (const db::HashRow& row : rows) {
+      if (index->Contains(row.item_id)) continue;
+      ids.push_back(row.item_id);
+      hashes.push_back(row.hash);
+    }
+    SLUICE_ASSIGN_OR_RETURN(int64_t added, index->Add(ids, hashes));
+    repair.added += added;
+    if (static_cast<int>(rows.size()) < kPage) break;
+    after = rows.back().item_sha256;
+  }
+  if (repair.added > 0) SLUICE_RETURN_IF_ERROR(indexes.SaveHashes(space.method));
+  return repair;
+}
+
+}  // namespace
+
 Result<std::vector<IndexRepair>> RepairIndexes(index::IndexFolder& indexes, db::Catalog& catalog) {
   SLUICE_ASSIGN_OR_RETURN(std::vector<db::EmbeddingSpace> spaces, catalog.EmbeddingSpaces());
   std::vector<IndexRepair> repairs;
   for (const db::EmbeddingSpace& space : spaces) {
     IndexRepair repair{.spec = IndexSpecOf(space), .stored = space.count};
+    repair.name = index::IndexName(repair.spec);
     SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<index::VectorIndex> index, indexes.Open(repair.spec));
     repair.indexed = index->Stats().count;
     if (repair.indexed < repair.stored) {
@@ -109,6 +163,11 @@ Result<std::vector<IndexRepair>> RepairIndexes(index::IndexFolder& indexes, db::
       if (repair.added > 0) SLUICE_RETURN_IF_ERROR(indexes.Save(repair.spec));
     }
     repairs.push_back(repair);
+  }
+  SLUICE_ASSIGN_OR_RETURN(std::vector<db::HashSpace> hash_spaces, catalog.HashSpaces());
+  for (const db::HashSpace& space : hash_spaces) {
+    SLUICE_ASSIGN_OR_RETURN(IndexRepair repair, RepairHashIndex(indexes, catalog, space));
+    repairs.push_back(std::move(repair));
   }
   return repairs;
 }

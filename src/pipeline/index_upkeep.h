@@ -35,17 +35,23 @@ std::vector<IndexBatch> GroupByIndex(const std::vector<db::EmbeddingRow>& embedd
 Result<int64_t> AbsorbEmbeddings(index::IndexFolder& indexes,
                                  const std::vector<db::EmbeddingRow>& embeddings);
 
+// Adds `hashes` to the hash index of their method (created on first use) and saves each index
+// that changed. Returns how many were added (those already present are skipped).
+Result<int64_t> AbsorbHashes(index::IndexFolder& indexes, const std::vector<db::HashRow>& hashes);
+
 struct IndexRepair {
-  index::IndexSpec spec;
-  int64_t stored = 0;   // embeddings in the database
-  int64_t indexed = 0;  // vectors in the index before the repair
+  std::string name;       // IndexName(spec), or "<method>.hashes" for a hash index
+  bool hashes = false;    // a hash index
+  index::IndexSpec spec;  // vector indexes
+  int64_t stored = 0;     // embeddings in the database
+  int64_t indexed = 0;    // vectors in the index before the repair
   int64_t added = 0;
 };
 
 // For every (method, model) with stored embeddings: when its index holds fewer vectors than the
 // database (a crash between a commit and the index's save; another process's save winning),
-// adds the missing ones from the database and saves it. One count per index when nothing is
-// missing. Returns one entry per index.
+// adds the missing ones from the database and saves it; the same for every method's hash
+// index. One count per index when nothing is missing. Returns one entry per index.
 Result<std::vector<IndexRepair>> RepairIndexes(index::IndexFolder& indexes, db::Catalog& catalog);
 
 // The stored embeddings of `space` (the first `limit` by content, or all for 0), read in pages:

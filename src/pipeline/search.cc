@@ -64,9 +64,26 @@ asio::awaitable<Result<SearchAnswer>> Search(runtime::Runtime& runtime,
     co_return absl::InvalidArgumentError(
         StrCat(request.method, " is not a method that makes embeddings"));
 
+  if (request.like.empty() == request.text.empty())
+    co_return absl::InvalidArgumentError("search for a picture (like) or for words (text), one");
+
   SearchAnswer answer;
   std::optional<methods::Embedding> query;
-  if (IsSha256(request.like)) {
+  if (!request.text.empty()) {
+    answer.query = StrCat("text:", request.text);
+    const auto* text_side = dynamic_cast<const methods::TextQueryEmbedder*>(method);
+    if (!text_side)
+      co_return Failure(absl::StatusCode::kInvalidArgument, "no_text_model",
+                        StrCat(request.method,
+                               "'s model sees pictures only, so words cannot be searched in its "
+                               "index: use a method whose model also embeds text (embed.image "
+                               "with a multimodal model such as CLIP or Titan Multimodal, or "
+                               "embed.text)"));
+    SLUICE_CO_ASSIGN_OR_RETURN(json::object params, methods::ResolveMethodParams(*method, {}));
+    SLUICE_CO_ASSIGN_OR_RETURN(methods::Embedding embedded,
+                               co_await text_side->EmbedQueryText(request.text, std::move(params)));
+    query = std::move(embedded);
+  } else if (IsSha256(request.like)) {
     answer.query = StrCat("sha256:", request.like);
     auto stored_of = [&] { return catalog.EmbeddingsOf(request.like); };
     SLUICE_CO_ASSIGN_OR_RETURN(std::vector<db::EmbeddingRow> stored,
@@ -103,7 +120,7 @@ asio::awaitable<Result<SearchAnswer>> Search(runtime::Runtime& runtime,
                              co_await runtime::RunOn(runtime.cpu(), search));
   std::vector<int64_t> ids;
   for (const index::Hit& hit : found.at(0)) ids.push_back(hit.id);
-  auto items_of = [&] { return catalog.ItemsWithEmbeddingIds(ids); };
+  auto items_of = [&] { return catalog.ItemsWithContentIds(ids); };
   SLUICE_CO_ASSIGN_OR_RETURN(std::vector<db::ItemOfContent> items,
                              co_await runtime::RunOn(runtime.blocking(), items_of));
   std::map<int64_t, std::vector<db::ItemOfContent>> by_id;

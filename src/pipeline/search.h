@@ -21,9 +21,13 @@
 
 namespace sluice::pipeline {
 
+// The query is exactly one of `like` and `text`.
 struct SearchRequest {
   // A SHA-256 (64 hex digits) of analysed content, or a file to embed now.
   std::string like;
+  // Words to embed now with the method's model, which must also embed text (TextQueryEmbedder:
+  // a multimodal image model finds pictures, a text model finds descriptions and OCR text).
+  std::string text;
   int k = 10;
   // Only items of this set ("" for every set).
   std::string set;
@@ -42,15 +46,16 @@ struct SearchHit {
 
 struct SearchAnswer {
   index::IndexSpec index;       // the index searched
-  std::string query;            // "sha256:…" or "file:…"
+  std::string query;            // "sha256:…", "file:…" or "text:…"
   std::vector<SearchHit> hits;  // best first, at most k
 };
 
 // Searches the index of `request.method` for the contents nearest to the query. Errors:
 // InvalidArgument for k outside 1..1000 or a method that makes no embeddings; NotFound (cause
 // "no_embedding") for a SHA-256 without a stored embedding by the method, or when nothing was
-// ever embedded by it ("no_index"); the method's failure on the query file (its cause); the
-// catalog's and index's errors.
+// ever embedded by it ("no_index"); InvalidArgument (cause "no_text_model") for text with a
+// method whose model sees pictures only; the method's failure on the query file or text (its
+// cause); the catalog's and index's errors.
 boost::asio::awaitable<Result<SearchAnswer>> Search(runtime::Runtime& runtime,
                                                     const methods::Registry& registry,
                                                     db::Catalog& catalog,

@@ -1,10 +1,14 @@
 #include "testing/fake_provider.h"
 
 #include <algorithm>
+#include <boost/archive/iterators/binary_from_base64.hpp>
+#include <boost/archive/iterators/transform_width.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
 #include <functional>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "common/strings.h"
 
@@ -33,6 +37,66 @@ std::vector<double> EmbeddingOf(std::string_view text, int dimensions) {
   }
   for (double& x : vector) x /= std::sqrt(norm);
   return vector;
+}
+
+std::string DecodeBase64(std::string_view text) {
+  namespace it = boost::archive::iterators;
+  using Decoder =
+      it::transform_width<it::binary_from_base64<std::string_view::const_iterator>, 8, 6>;
+  std::string_view data = text.substr(0, text.find('='));  // the padding is not data
+  return std::string(Decoder(data.begin()), Decoder(data.end()));
+}
+
+// The fake's "multimodal model": a picture (a data URL, or base64 for Titan) lands near the word
+// of its dominant colour — "red", "green", "blue" or "gray" — so a text query for a colour finds
+// the pictures of that colour first, as a CLIP model's would; the picture's own hash moves it a
+// little, so different pictures stay apart. Anything else is embedded as text.
+std::vector<double> FakeEmbedding(std::string_view input, bool base64_image, int dimensions) {
+  std::string_view base64;
+  if (base64_image) {
+    base64 = input;
+  } else if (input.starts_with("data:image/") && input.find(";base64,") != std::string_view::npos) {
+    base64 = input.substr(input.find(";base64,") + 8);
+  } else {
+    return EmbeddingOf(input, dimensions);
+  }
+  std::string bytes = DecodeBase64(base64);
+  cv::Mat picture = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, bytes.data()),
+                                 cv::IMREAD_COLOR);
+  if (picture.empty()) return EmbeddingOf(input, dimensions);
+  cv::Scalar bgr = cv::mean(picture);
+  double spread = std::max({bgr[0], bgr[1], bgr[2]}) - std::min({bgr[0], bgr[1], bgr[2]});
+  std::string_view colour = spread < 40                            ? "gray"
+                            : bgr[2] >= bgr[1] && bgr[2] >= bgr[0] ? "red"
+                            : bgr[1] >= bgr[0]                     ? "green"
+                                                                   : "blue";
+  std::vector<double> vector = EmbeddingOf(colour, dimensions);
+  std::vector<double> own = EmbeddingOf(input, dimensions);
+  double norm = 0;
+  for (int i = 0; i < dimensions; ++i) {
+    vector[i] += 0.3 * own[i];
+    norm += vector[i] * vector[i];
+  }
+  for (double& x : vector) x /= std::sqrt(norm);
+  return vector;
+}
+
+// vLLM's multimodal embedding request: the picture's data URL in the first message, or the
+// messages as text when there is none.
+std::string ImageUrlOf(const json::value& messages) {
+  const json::value* content =
+      messages.is_array() && !messages.as_array().empty() && messages.as_array().front().is_object()
+          ? messages.as_array().front().as_object().if_contains("content")
+          : nullptr;
+  if (content && content->is_array()) {
+    for (const json::value& part : content->as_array()) {
+      const json::value* url =
+          part.is_object() ? part.as_object().if_contains("image_url") : nullptr;
+      url = url && url->is_object() ? url->as_object().if_contains("url") : nullptr;
+      if (url && url->is_string()) return std::string(url->as_string());
+    }
+  }
+  return json::serialize(messages);
 }
 
 }  // namespace
@@ -278,7 +342,7 @@ http::HttpReply FakeProvider::Handle(const http::HttpRequest& request) {
     const json::value* messages = o.if_contains("messages");
     json::array inputs = input && input->is_array() ? input->as_array()
                          : input                    ? json::array{*input}
-                         : messages                 ? json::array{json::serialize(*messages)}
+                         : messages                 ? json::array{ImageUrlOf(*messages)}
                                                     : json::array{""};
     embedding_batches_.push_back(inputs.size());
     for (size_t i = 0; i < inputs.size(); ++i) {
@@ -294,7 +358,7 @@ http::HttpReply FakeProvider::Handle(const http::HttpRequest& request) {
       std::string text = inputs[i].is_string() ? std::string(inputs[i].as_string()) : "";
       used += tokens(text.size());
       json::array vector;
-      for (double x : EmbeddingOf(text, options_.dimensions)) vector.push_back(x);
+      for (double x : FakeEmbedding(text, false, options_.dimensions)) vector.push_back(x);
       data.push_back(json::object{{"object", "embedding"}, {"index", i}, {"embedding", vector}});
     }
     return reply(JsonReply(
@@ -305,13 +369,13 @@ http::HttpReply FakeProvider::Handle(const http::HttpRequest& request) {
   }
   if (kind == "invoke") {
     // Titan: a text, or (multimodal) an image in base64.
+    bool image = o.contains("inputImage") && o.at("inputImage").is_string();
     std::string text = o.contains("inputText") && o.at("inputText").is_string()
                            ? std::string(o.at("inputText").as_string())
-                       : o.contains("inputImage") && o.at("inputImage").is_string()
-                           ? std::string(o.at("inputImage").as_string())
-                           : "";
+                       : image ? std::string(o.at("inputImage").as_string())
+                               : "";
     json::array vector;
-    for (double x : EmbeddingOf(text, options_.dimensions)) vector.push_back(x);
+    for (double x : FakeEmbedding(text, image, options_.dimensions)) vector.push_back(x);
     return reply(JsonReply(
         200, json::object{{"embedding", vector}, {"inputTextTokenCount", tokens(text.size())}}));
   }

@@ -1,6 +1,7 @@
 // FakeProvider: an OpenAI-compatible and Bedrock-compatible model server on loopback for tests
 // and benchmarks — deterministic answers (structured output generated from the request's JSON
-// schema, embeddings from the text's hash), configurable latency, and faults: 429 storms,
+// schema, embeddings from the text's hash, pictures near the word of their dominant colour —
+// a toy multimodal model), configurable latency, and faults: 429 storms,
 // outages (503s), an exhausted quota, malformed model output.
 //
 //   POST /v1/chat/completions, /v1/embeddings, /v1/audio/transcriptions   (OpenAI)

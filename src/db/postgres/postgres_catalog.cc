@@ -117,6 +117,16 @@ CREATE INDEX embeddings_by_id ON embeddings(item_id);
 CREATE INDEX embeddings_by_item ON embeddings(item_sha256);
 CREATE INDEX items_by_content ON items(sha256);
 )sql"},
+    {6, R"sql(
+CREATE TABLE content_hashes(
+  item_sha256 text NOT NULL,
+  method text NOT NULL,
+  item_id bigint NOT NULL,
+  hash bigint NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (method, item_sha256));
+CREATE INDEX content_hashes_by_id ON content_hashes(item_id);
+)sql"},
 };
 
 constexpr int64_t kMigrationLock = 0x736c75696365;  // "sluice"
@@ -132,6 +142,9 @@ CREATE TEMP TABLE IF NOT EXISTS step_cache_staging(
   ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS embeddings_staging(
   item_sha256 text, method text, model text, item_id bigint, dimensions integer, vector bytea)
+  ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS content_hashes_staging(
+  item_sha256 text, method text, item_id bigint, hash bigint)
   ON COMMIT DELETE ROWS;
 )sql";
 
@@ -229,6 +242,26 @@ Status StoreEmbeddingsOn(pg::Connection& c, const std::vector<EmbeddingRow>& emb
     SELECT DISTINCT ON (method, model, item_sha256) item_sha256, method, model, item_id,
            dimensions, vector
     FROM embeddings_staging ORDER BY method, model, item_sha256
+    ON CONFLICT DO NOTHING)sql");
+}
+
+// Stores `hashes` inside the caller's transaction on `c`.
+Status StoreHashesOn(pg::Connection& c, const std::vector<HashRow>& hashes) {
+  if (hashes.empty()) return absl::OkStatus();
+  std::string data;
+  for (const HashRow& row : hashes) {
+    pg::AppendCopyField(data, row.item_sha256, /*first=*/true);
+    pg::AppendCopyField(data, row.method);
+    pg::AppendCopyField(data, IntText(row.item_id));
+    pg::AppendCopyField(data, IntText(static_cast<int64_t>(row.hash)));  // the bits as they are
+    data.push_back('\n');
+  }
+  SLUICE_RETURN_IF_ERROR(c.ExecScript(kStaging));
+  SLUICE_RETURN_IF_ERROR(c.CopyIn("COPY content_hashes_staging FROM STDIN", data));
+  return c.ExecScript(R"sql(
+    INSERT INTO content_hashes(item_sha256, method, item_id, hash)
+    SELECT DISTINCT ON (method, item_sha256) item_sha256, method, item_id, hash
+    FROM content_hashes_staging ORDER BY method, item_sha256
     ON CONFLICT DO NOTHING)sql");
 }
 
@@ -508,6 +541,7 @@ Result<SetTotals> PostgresCatalog::CommitAnalysis(std::string_view set,
                 .status());
       }
       SLUICE_RETURN_IF_ERROR(StoreEmbeddingsOn(c, commit.embeddings));
+      SLUICE_RETURN_IF_ERROR(StoreHashesOn(c, commit.hashes));
       SLUICE_ASSIGN_OR_RETURN(totals, FinishSetOn(c, set, /*count_commit=*/true));
       return absl::OkStatus();
     }));
@@ -557,7 +591,38 @@ Result<std::vector<EmbeddingRow>> PostgresCatalog::EmbeddingsOf(std::string_view
       });
 }
 
-Result<std::vector<ItemOfContent>> PostgresCatalog::ItemsWithEmbeddingIds(
+Result<std::vector<HashSpace>> PostgresCatalog::HashSpaces() {
+  return pool_->Get<std::vector<HashSpace>>(
+      [&](pg::Connection& c) -> Result<std::vector<HashSpace>> {
+        SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
+          SELECT method, COUNT(*) FROM content_hashes GROUP BY method
+          ORDER BY method COLLATE "C")sql"));
+        std::vector<HashSpace> spaces;
+        for (int i = 0; i < rows.size(); ++i) spaces.push_back({rows.Text(i, 0), rows.Int(i, 1)});
+        return spaces;
+      });
+}
+
+Result<std::vector<HashRow>> PostgresCatalog::ListHashes(std::string_view method,
+                                                         std::string_view after_sha256, int limit) {
+  return pool_->Get<std::vector<HashRow>>([&](pg::Connection& c) -> Result<std::vector<HashRow>> {
+    SLUICE_ASSIGN_OR_RETURN(pg::Rows rows,
+                            c.Exec(R"sql(
+          SELECT item_sha256, item_id, hash FROM content_hashes
+          WHERE method = $1 AND item_sha256 COLLATE "C" > $2
+          ORDER BY item_sha256 COLLATE "C" LIMIT $3)sql",
+                                   pg::Params().Add(method).Add(after_sha256).Add(int64_t{limit})));
+    std::vector<HashRow> out;
+    for (int i = 0; i < rows.size(); ++i)
+      out.push_back({.item_sha256 = rows.Text(i, 0),
+                     .item_id = rows.Int(i, 1),
+                     .method = std::string(method),
+                     .hash = static_cast<uint64_t>(rows.Int(i, 2))});
+    return out;
+  });
+}
+
+Result<std::vector<ItemOfContent>> PostgresCatalog::ItemsWithContentIds(
     const std::vector<int64_t>& item_ids) {
   if (item_ids.empty()) return std::vector<ItemOfContent>{};
   std::string array = "{";
@@ -568,7 +633,8 @@ Result<std::vector<ItemOfContent>> PostgresCatalog::ItemsWithEmbeddingIds(
         // kItemColumns name only items' columns: the subquery's are item_id and item_sha256.
         SLUICE_ASSIGN_OR_RETURN(pg::Rows rows,
                                 c.Exec(StrCat("SELECT e.item_id, i.set_name, ", kItemColumns, R"sql(
-          FROM (SELECT DISTINCT item_id, item_sha256 FROM embeddings
+          FROM (SELECT item_id, item_sha256 FROM embeddings WHERE item_id = ANY($1::bigint[])
+                UNION SELECT item_id, item_sha256 FROM content_hashes
                 WHERE item_id = ANY($1::bigint[])) e
           JOIN items i ON i.sha256 = e.item_sha256
           WHERE i.status = 'ok'

@@ -46,8 +46,11 @@ class PostgresCatalog : public Database {
                                                    std::string_view after_sha256,
                                                    int limit) override;
   Result<std::vector<EmbeddingRow>> EmbeddingsOf(std::string_view sha256) override;
-  Result<std::vector<ItemOfContent>> ItemsWithEmbeddingIds(
+  Result<std::vector<ItemOfContent>> ItemsWithContentIds(
       const std::vector<int64_t>& item_ids) override;
+  Result<std::vector<HashSpace>> HashSpaces() override;
+  Result<std::vector<HashRow>> ListHashes(std::string_view method, std::string_view after_sha256,
+                                          int limit) override;
 
   // JobStore (postgres_jobs.cc).
   Result<Submitted> Submit(const JobSpec& spec) override;

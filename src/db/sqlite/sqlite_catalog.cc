@@ -119,6 +119,16 @@ CREATE INDEX embeddings_by_id ON embeddings(item_id);
 CREATE INDEX embeddings_by_item ON embeddings(item_sha256);
 CREATE INDEX items_by_content ON items(sha256);
 )sql"},
+    {8, R"sql(
+CREATE TABLE content_hashes(
+  item_sha256 TEXT NOT NULL,
+  method TEXT NOT NULL,
+  item_id INTEGER NOT NULL,
+  hash INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (method, item_sha256));
+CREATE INDEX content_hashes_by_id ON content_hashes(item_id);
+)sql"},
 };
 constexpr int kBaseVersion = 2;
 
@@ -463,6 +473,7 @@ Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set, const Anal
         return rollback(Error("recording the failure of " + failure.url));
     }
     Status stored = StoreEmbeddingsLocked(commit.embeddings, now);
+    if (stored.ok()) stored = StoreHashesLocked(commit.hashes, now);
     if (!stored.ok()) return rollback(stored);
   }
   Result<SetTotals> totals = FinishSetLocked(set, /*count_commit=*/true);
@@ -500,6 +511,54 @@ Status SqliteCatalog::StoreEmbeddingsLocked(const std::vector<EmbeddingRow>& emb
     if (sqlite3_step(insert.get()) != SQLITE_DONE) return Error("storing an embedding");
   }
   return absl::OkStatus();
+}
+
+Status SqliteCatalog::StoreHashesLocked(const std::vector<HashRow>& hashes, int64_t now) {
+  if (hashes.empty()) return absl::OkStatus();
+  Statement insert(db_, R"sql(
+    INSERT INTO content_hashes(item_sha256, method, item_id, hash, created_at)
+    VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING)sql");
+  if (!insert.ok()) return Error("preparing hash insert");
+  for (const HashRow& row : hashes) {
+    sqlite3_reset(insert.get());
+    insert.Bind(1, row.item_sha256);
+    insert.Bind(2, row.method);
+    insert.Bind(3, row.item_id);
+    insert.Bind(4, static_cast<int64_t>(row.hash));  // the bits as they are
+    insert.Bind(5, now);
+    if (sqlite3_step(insert.get()) != SQLITE_DONE) return Error("storing a hash");
+  }
+  return absl::OkStatus();
+}
+
+Result<std::vector<HashSpace>> SqliteCatalog::HashSpaces() {
+  std::lock_guard lock(mu_);
+  Statement select(db_,
+                   "SELECT method, COUNT(*) FROM content_hashes GROUP BY method ORDER BY method");
+  if (!select.ok()) return Error("preparing HashSpaces");
+  std::vector<HashSpace> spaces;
+  while (sqlite3_step(select.get()) == SQLITE_ROW)
+    spaces.push_back({select.Text(0), select.Int(1)});
+  return spaces;
+}
+
+Result<std::vector<HashRow>> SqliteCatalog::ListHashes(std::string_view method,
+                                                       std::string_view after_sha256, int limit) {
+  std::lock_guard lock(mu_);
+  Statement select(db_, R"sql(
+    SELECT item_sha256, item_id, hash FROM content_hashes
+    WHERE method = ?1 AND item_sha256 > ?2 ORDER BY item_sha256 LIMIT ?3)sql");
+  if (!select.ok()) return Error("preparing ListHashes");
+  select.Bind(1, method);
+  select.Bind(2, after_sha256);
+  select.Bind(3, int64_t{limit});
+  std::vector<HashRow> out;
+  while (sqlite3_step(select.get()) == SQLITE_ROW)
+    out.push_back({.item_sha256 = select.Text(0),
+                   .item_id = select.Int(1),
+                   .method = std::string(method),
+                   .hash = static_cast<uint64_t>(select.Int(2))});
+  return out;
 }
 
 Result<std::vector<EmbeddingSpace>> SqliteCatalog::EmbeddingSpaces() {
@@ -541,16 +600,17 @@ Result<std::vector<EmbeddingRow>> SqliteCatalog::EmbeddingsOf(std::string_view s
   return EmbeddingRows(select);
 }
 
-Result<std::vector<ItemOfContent>> SqliteCatalog::ItemsWithEmbeddingIds(
+Result<std::vector<ItemOfContent>> SqliteCatalog::ItemsWithContentIds(
     const std::vector<int64_t>& item_ids) {
   std::lock_guard lock(mu_);
   // kItemColumns name only items' columns: the subquery's are item_id and item_sha256.
   Statement select(db_, StrCat("SELECT e.item_id, i.set_name, ", kItemColumns, R"sql(
-    FROM (SELECT DISTINCT item_id, item_sha256 FROM embeddings WHERE item_id = ?1) e
+    FROM (SELECT item_id, item_sha256 FROM embeddings WHERE item_id = ?1
+          UNION SELECT item_id, item_sha256 FROM content_hashes WHERE item_id = ?1) e
     JOIN items i ON i.sha256 = e.item_sha256
     WHERE i.status = 'ok' ORDER BY i.set_name, i.url)sql")
                             .c_str());
-  if (!select.ok()) return Error("preparing ItemsWithEmbeddingIds");
+  if (!select.ok()) return Error("preparing ItemsWithContentIds");
   std::vector<ItemOfContent> out;
   for (int64_t id : item_ids) {
     sqlite3_reset(select.get());

@@ -41,8 +41,11 @@ class SqliteCatalog : public Database {
                                                    std::string_view after_sha256,
                                                    int limit) override;
   Result<std::vector<EmbeddingRow>> EmbeddingsOf(std::string_view sha256) override;
-  Result<std::vector<ItemOfContent>> ItemsWithEmbeddingIds(
+  Result<std::vector<ItemOfContent>> ItemsWithContentIds(
       const std::vector<int64_t>& item_ids) override;
+  Result<std::vector<HashSpace>> HashSpaces() override;
+  Result<std::vector<HashRow>> ListHashes(std::string_view method, std::string_view after_sha256,
+                                          int limit) override;
 
   // JobStore (sqlite_jobs.cc).
   Result<Submitted> Submit(const JobSpec& spec) override;
@@ -71,6 +74,7 @@ class SqliteCatalog : public Database {
   Status CompleteLocked(const Lease& lease);
   // Inserts `embeddings` inside the caller's transaction (mu_ held).
   Status StoreEmbeddingsLocked(const std::vector<EmbeddingRow>& embeddings, int64_t now);
+  Status StoreHashesLocked(const std::vector<HashRow>& hashes, int64_t now);
   Status Error(std::string_view what) const;
 
   std::mutex mu_;

@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "common/strings.h"
+#include "index/faiss/faiss_hash_index.h"
 #include "index/faiss/faiss_io.h"
 
 namespace sluice::index {
@@ -315,18 +316,21 @@ Result<std::unique_ptr<VectorIndex>> LoadFaissIndex(const IndexSpec& spec,
 }
 
 IndexBackend FaissBackend(FaissIndexOptions options) {
-  return {.extension = ".faiss",
-          .create = [options](const IndexSpec& spec,
-                              IndexKind kind) { return NewFaissIndex(spec, kind, options); },
-          .build =
-              [options](const IndexSpec& spec, IndexKind kind, std::span<const VectorId> ids,
-                        std::span<const float> vectors) {
-                return BuildFaissIndex(spec, kind, ids, vectors, options);
-              },
-          .load =
-              [options](const IndexSpec& spec, const std::filesystem::path& file) {
-                return LoadFaissIndex(spec, file, options);
-              }};
+  return {
+      .extension = ".faiss",
+      .create = [options](const IndexSpec& spec,
+                          IndexKind kind) { return NewFaissIndex(spec, kind, options); },
+      .build =
+          [options](const IndexSpec& spec, IndexKind kind, std::span<const VectorId> ids,
+                    std::span<const float> vectors) {
+            return BuildFaissIndex(spec, kind, ids, vectors, options);
+          },
+      .load =
+          [options](const IndexSpec& spec, const std::filesystem::path& file) {
+            return LoadFaissIndex(spec, file, options);
+          },
+      .create_hashes = [] { return NewFaissHashIndex(); },
+      .load_hashes = [](const std::filesystem::path& file) { return LoadFaissHashIndex(file); }};
 }
 
 }  // namespace sluice::index

@@ -65,6 +65,7 @@ class PhashMethod : public Method {
                                  .version = 1,
                                  .kinds = {MediaKind::kImage},
                                  .inputs = {"image"},
+                                 .output = "hash",
                                  .description =
                                      "64-bit DCT perceptual hash: near-identical images differ in "
                                      "few bits"};
@@ -245,17 +246,6 @@ class FacesMethod : public Method {
 };
 
 }  // namespace
-
-std::optional<uint64_t> ParsePhash(std::string_view hex) {
-  if (hex.size() != 16) return std::nullopt;
-  uint64_t value = 0;
-  for (char c : hex) {
-    int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (digit < 0) return std::nullopt;
-    value = value << 4 | static_cast<uint64_t>(digit);
-  }
-  return value;
-}
 
 std::unique_ptr<MethodBase> NewProbeMethod() { return std::make_unique<ProbeMethod>(); }
 std::unique_ptr<MethodBase> NewPhashMethod() { return std::make_unique<PhashMethod>(); }

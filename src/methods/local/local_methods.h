@@ -33,7 +33,4 @@ std::filesystem::path LocalModelDir();
 // "not_an_image") for an item without one; the decode error otherwise.
 Result<const cv::Mat*> ImageOf(const ItemContext& item);
 
-// The 64-bit hash from image.phash's hex form; std::nullopt when malformed.
-std::optional<uint64_t> ParsePhash(std::string_view hex);
-
 }  // namespace sluice::methods

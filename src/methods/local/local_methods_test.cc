@@ -45,9 +45,7 @@ class LocalMethodsTest : public ::testing::Test {
     return step->output.is_object() ? step->output.as_object() : json::object{};
   }
 
-  uint64_t Phash(const std::filesystem::path& file) {
-    return *ParsePhash(std::string_view(Output("image.phash", file)["phash"].as_string()));
-  }
+  uint64_t Phash(const std::filesystem::path& file) { return *HashOf(Output("image.phash", file)); }
 
   runtime::Runtime rt_;
   Registry registry_;

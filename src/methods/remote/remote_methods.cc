@@ -472,7 +472,20 @@ json::array VectorJson(const std::vector<float>& vector) {
   return out;
 }
 
-class EmbedTextMethod : public AsyncMethod, protected RemoteBase {
+// A search query's text embedded alone (one query: nothing to gather) by `model`.
+asio::awaitable<Result<Embedding>> EmbedQuery(Result<Provider*> provider, std::string text,
+                                              std::string model) {
+  SLUICE_CO_RETURN_IF_ERROR(provider.status());
+  std::vector<std::string> texts;  // (g++ 12 cannot keep a braced list in a coroutine frame)
+  texts.push_back(std::move(text));
+  SLUICE_CO_ASSIGN_OR_RETURN(EmbedReply reply,
+                             co_await (*provider)->Embed(std::move(texts), model));
+  if (reply.vectors.size() != 1 || reply.vectors.front().empty())
+    co_return BadReply((*provider)->config().name, "no embedding for the query text");
+  co_return Embedding{.model = std::move(model), .vector = std::move(reply.vectors.front())};
+}
+
+class EmbedTextMethod : public AsyncMethod, public TextQueryEmbedder, protected RemoteBase {
  public:
   explicit EmbedTextMethod(RemoteEnv env) : RemoteBase(env, true) {
     spec_ = {.name = "embed.text",
@@ -507,6 +520,12 @@ class EmbedTextMethod : public AsyncMethod, protected RemoteBase {
     co_return MethodOutput{.value = std::move(value), .cost = embedded.cost};
   }
 
+  asio::awaitable<Result<Embedding>> EmbedQueryText(std::string text,
+                                                    json::object params) const override {
+    return EmbedQuery(ProviderFor(params), std::move(text),
+                      std::string(params.at("model").as_string()));
+  }
+
  private:
   MethodSpec spec_;
   mutable EmbedBatcher<std::string> batcher_;
@@ -514,7 +533,7 @@ class EmbedTextMethod : public AsyncMethod, protected RemoteBase {
 
 // embed.image: the picture's embedding from the provider's image embedding model (a CLIP
 // server, Titan Multimodal): with a multimodal model, embed.text queries land in the same space.
-class EmbedImageMethod : public AsyncMethod, protected RemoteBase {
+class EmbedImageMethod : public AsyncMethod, public TextQueryEmbedder, protected RemoteBase {
  public:
   explicit EmbedImageMethod(RemoteEnv env) : RemoteBase(env, true) {
     spec_ = {.name = "embed.image",
@@ -561,6 +580,13 @@ class EmbedImageMethod : public AsyncMethod, protected RemoteBase {
                        {"dimensions", embedded.vector.size()},
                        {"vector", VectorJson(embedded.vector)}};
     co_return MethodOutput{.value = std::move(value), .cost = embedded.cost};
+  }
+
+  // The image model's text side: with a multimodal model the text lands among the pictures.
+  asio::awaitable<Result<Embedding>> EmbedQueryText(std::string text,
+                                                    json::object params) const override {
+    return EmbedQuery(ProviderFor(params), std::move(text),
+                      std::string(params.at("model").as_string()));
   }
 
  private:

@@ -9,7 +9,6 @@
 #include <numeric>
 
 #include "common/strings.h"
-#include "methods/local/local_methods.h"
 
 namespace sluice::methods {
 namespace {
@@ -22,34 +21,41 @@ const json::object* ResultOf(const SetItem& item, std::string_view method) {
 class NearDuplicatesMethod : public SetMethod {
  public:
   const MethodSpec& spec() const override {
-    static const MethodSpec spec{.name = "set.near_duplicates",
-                                 .version = 1,
-                                 .inputs = {"set", "result:image.phash"},
-                                 .output = "set",
-                                 .description =
-                                     "Groups images whose perceptual hashes differ in at most "
-                                     "max_distance bits (exact copies included)",
-                                 .params = {{"max_distance", 10}}};
+    static const MethodSpec spec{
+        .name = "set.near_duplicates",
+        .version = 2,
+        .inputs = {"set", "result:image.phash"},
+        .output = "set",
+        .description =
+            "Groups images whose perceptual hashes differ in at most max_distance "
+            "bits (exact copies included), and finds those already known: near "
+            "images held by other sets, through the hash index",
+        .params = {{"max_distance", 10}, {"across_sets", true}, {"known_per_image", 5}}};
     return spec;
   }
 
-  Result<SetOutput> Run(const std::vector<SetItem>& items,
-                        const json::object& params) const override {
-    int64_t max_distance = params.at("max_distance").to_number<int64_t>();
-    if (max_distance < 0 || max_distance > 64)
-      return absl::InvalidArgumentError("max_distance must be 0..64");
+  // Checked when the pipeline loads, and again for a method run alone.
+  static Status CheckRanges(const json::object& params) {
+    SLUICE_RETURN_IF_ERROR(RequireRange(params, "max_distance", 0, 64));
+    return RequireRange(params, "known_per_image", 1, 100);
+  }
+  Status CompleteParams(json::object& params) const override { return CheckRanges(params); }
+
+  Result<SetOutput> Run(const std::vector<SetItem>& items, const json::object& params,
+                        const SetScope& scope) const override {
+    SLUICE_RETURN_IF_ERROR(CheckRanges(params));
+    int max_distance = static_cast<int>(NumberParam(params, "max_distance"));
     std::vector<size_t> hashed;
     std::vector<uint64_t> hashes;
     for (size_t i = 0; i < items.size(); ++i) {
-      const json::object* phash = ResultOf(items[i], "image.phash");
-      const json::value* hex = phash ? phash->if_contains("phash") : nullptr;
-      std::optional<uint64_t> value =
-          hex && hex->is_string() ? ParsePhash(std::string_view(hex->get_string())) : std::nullopt;
+      const json::value* phash = items[i].results.if_contains("image.phash");
+      std::optional<uint64_t> value = phash ? HashOf(*phash) : std::nullopt;
       if (!value) continue;
       hashed.push_back(i);
       hashes.push_back(*value);
     }
-    // Union-find over every close pair: O(n²) comparisons of 64-bit words, fine for a set.
+    // Within the set, union-find over every close pair: n² comparisons of 64-bit words (a
+    // hundred thousand images take seconds); other sets are searched through the index.
     std::vector<size_t> parent(hashed.size());
     std::iota(parent.begin(), parent.end(), 0);
     auto find = [&](size_t x) {
@@ -73,10 +79,34 @@ class NearDuplicatesMethod : public SetMethod {
       grouped += static_cast<int64_t>(members.size());
       out.push_back(std::move(members));
     }
-    return SetOutput{.value =
-                         json::object{{"groups", out},
-                                      {"items_in_groups", grouped},
-                                      {"images_compared", static_cast<int64_t>(hashed.size())}}};
+    json::object value{{"groups", out},
+                       {"items_in_groups", grouped},
+                       {"images_compared", static_cast<int64_t>(hashed.size())}};
+    if (params.at("across_sets").as_bool() && scope.known) {
+      SLUICE_ASSIGN_OR_RETURN(
+          std::vector<std::vector<KnownImage>> near,
+          scope.known->Near("image.phash", hashes, max_distance,
+                            static_cast<int>(NumberParam(params, "known_per_image")), scope.set));
+      json::array known;
+      for (size_t i = 0; i < hashed.size(); ++i) {
+        if (near.at(i).empty()) continue;
+        json::array matches;
+        for (const KnownImage& match : near[i]) {
+          json::array holders;
+          for (const KnownImage::Holder& holder : match.items)
+            holders.push_back(json::object{{"set", holder.set}, {"url", holder.url}});
+          matches.push_back(json::object{{"sha256", match.sha256},
+                                         {"distance", match.distance},
+                                         {"items", std::move(holders)}});
+        }
+        const SetItem& item = items[hashed[i]];
+        known.push_back(json::object{
+            {"url", item.url}, {"sha256", item.sha256}, {"matches", std::move(matches)}});
+      }
+      value["items_known"] = static_cast<int64_t>(known.size());
+      value["known"] = std::move(known);
+    }
+    return SetOutput{.value = std::move(value)};
   }
 };
 
@@ -95,8 +125,8 @@ class SummaryMethod : public SetMethod {
     return spec;
   }
 
-  Result<SetOutput> Run(const std::vector<SetItem>& items,
-                        const json::object& params) const override {
+  Result<SetOutput> Run(const std::vector<SetItem>& items, const json::object& params,
+                        const SetScope&) const override {
     size_t top_words =
         static_cast<size_t>(std::max<int64_t>(0, params.at("top_words").to_number<int64_t>()));
     size_t palette_size =
@@ -166,7 +196,8 @@ class VideoSummaryMethod : public SetMethod {
     return spec;
   }
 
-  Result<SetOutput> Run(const std::vector<SetItem>& items, const json::object&) const override {
+  Result<SetOutput> Run(const std::vector<SetItem>& items, const json::object&,
+                        const SetScope&) const override {
     int64_t videos = 0, shots = 0, words = 0, clips = 0;
     double duration = 0;
     std::map<std::string, int64_t> defects, content_types;

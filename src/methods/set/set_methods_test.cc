@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
+
 #include "methods/builtin.h"
 #include "methods/execute.h"
 #include "methods/registry.h"
@@ -20,10 +23,10 @@ class SetMethodsTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(RegisterBuiltinMethods(registry_).ok()); }
   StepResult Run(const std::string& name, const std::vector<SetItem>& items,
-                 json::object params = {}) {
+                 json::object params = {}, const SetScope* scope = nullptr) {
     const auto* method = dynamic_cast<const SetMethod*>(registry_.Find(name));
-    return rt_.Run(
-        ExecuteSetStep(*method, items, *ResolveParams(method->spec(), params), {.runtime = &rt_}));
+    return rt_.Run(ExecuteSetStep(*method, items, *ResolveParams(method->spec(), params),
+                                  {.runtime = &rt_, .set_scope = scope}));
   }
   runtime::Runtime rt_;
   Registry registry_;
@@ -45,6 +48,71 @@ TEST_F(SetMethodsTest, NearDuplicatesGroupsByHammingDistance) {
   EXPECT_EQ(strict.output.at("groups").as_array()[0].as_array().size(), 2u);
   // The step key depends on the items: another set gives another key.
   EXPECT_NE(step.step_key, Run("set.near_duplicates", {items[0], items[2]}).step_key);
+}
+
+// Earlier sets' images as a list, searched by brute force: what the hash index answers.
+class ListedKnownImages : public KnownImages {
+ public:
+  struct Entry {
+    uint64_t hash;
+    std::string sha256, set, url;
+  };
+  explicit ListedKnownImages(std::vector<Entry> entries) : entries_(std::move(entries)) {}
+
+  Result<std::vector<std::vector<KnownImage>>> Near(const std::string& method,
+                                                    std::span<const uint64_t> hashes,
+                                                    int max_distance, int max_hits,
+                                                    const std::string& set) const override {
+    asked.push_back(method + " in " + set);
+    std::vector<std::vector<KnownImage>> out;
+    for (uint64_t hash : hashes) {
+      std::vector<KnownImage>& hits = out.emplace_back();
+      for (const Entry& entry : entries_) {
+        int distance = std::popcount(hash ^ entry.hash);
+        if (entry.set != set && distance <= max_distance)
+          hits.push_back({.sha256 = entry.sha256,
+                          .distance = distance,
+                          .items = {{.set = entry.set, .url = entry.url}}});
+      }
+      std::sort(hits.begin(), hits.end(),
+                [](const auto& a, const auto& b) { return a.distance < b.distance; });
+      if (static_cast<int>(hits.size()) > max_hits) hits.resize(static_cast<size_t>(max_hits));
+    }
+    return out;
+  }
+  mutable std::vector<std::string> asked;
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+TEST_F(SetMethodsTest, NearDuplicatesFindsWhatOtherSetsAlreadyHold) {
+  ListedKnownImages known({{0xffff0000ffff0001, "old-a", "brand-a", "http://a/1"},
+                           {0xffff0000ffff00ff, "old-b", "brand-a", "http://a/2"},  // 8 bits
+                           {0x0000ffff0000ffff, "far", "brand-a", "http://a/3"},
+                           {0xffff0000ffff0000, "mine", "brand-b", "http://b/old"}});
+  std::vector<SetItem> items = {Image("a", "ffff0000ffff0000"), Image("c", "123456789abcdef0")};
+  SetScope scope{.set = "brand-b", .known = &known};
+  StepResult step = Run("set.near_duplicates", items, {{"max_distance", 4}}, &scope);
+  ASSERT_TRUE(step.status.ok()) << step.status;
+  EXPECT_EQ(known.asked, std::vector<std::string>{"image.phash in brand-b"});
+  EXPECT_EQ(step.output.at("items_known").as_int64(), 1);
+  const json::array& found = step.output.at("known").as_array();
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].at("url").as_string(), "http://x/a");
+  const json::array& matches = found[0].at("matches").as_array();
+  ASSERT_EQ(matches.size(), 1u) << "within 4 bits, of another set";
+  EXPECT_EQ(matches[0].at("sha256").as_string(), "old-a");
+  EXPECT_EQ(matches[0].at("distance").as_int64(), 1);
+  EXPECT_EQ(matches[0].at("items").at(0).at("set").as_string(), "brand-a");
+
+  StepResult wider = Run("set.near_duplicates", items, {{"known_per_image", 1}}, &scope);
+  EXPECT_EQ(wider.output.at("known").at(0).at("matches").as_array().size(), 1u);
+  StepResult within_only = Run("set.near_duplicates", items, {{"across_sets", false}}, &scope);
+  EXPECT_FALSE(within_only.output.as_object().contains("known"));
+  EXPECT_FALSE(Run("set.near_duplicates", items).output.as_object().contains("known"))
+      << "nothing known when run alone";
+  EXPECT_FALSE(Run("set.near_duplicates", items, {{"max_distance", 65}}).status.ok());
 }
 
 TEST_F(SetMethodsTest, SummaryCountsPaletteAndWords) {
