@@ -99,6 +99,7 @@ pipeline::SetParts SetPartsOf(Process& process, DataDir& data, const MethodStack
           .db = data.db.get(),
           .registry = &stack.registry,
           .indexes = data.indexes.get(),
+          .index_copies = data.index_copies(),
           .data_root = data.root,
           .scratch_dir = data.scratch};
 }

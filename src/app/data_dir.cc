@@ -10,6 +10,7 @@
 #include "common/strings.h"
 #include "db/postgres/postgres_catalog.h"
 #include "db/sqlite/sqlite_catalog.h"
+#include "pipeline/index_copies.h"
 #include "storage/local/local_blob_store.h"
 #include "storage/s3/s3_blob_store.h"
 
@@ -62,6 +63,10 @@ Result<storage::S3Options> S3OptionsFromEnvironment(const std::string& uri) {
   return options;
 }
 
+storage::BlobStore* DataDir::index_copies() const {
+  return store && store != local.get() ? store : nullptr;
+}
+
 std::string DataDir::objects() const {
   if (store && store != local.get()) return store->Describe();
   return (root / "objects").string();
@@ -70,6 +75,7 @@ std::string DataDir::objects() const {
 Result<DataDir> DataDir::Open(const std::filesystem::path& root, runtime::Runtime& runtime,
                               http::HttpClient& http, const Backends& uris) {
   DataDir dir;
+  dir.runtime_ = &runtime;
   std::error_code ec;
   dir.root = std::filesystem::absolute(root, ec).lexically_normal();
   SLUICE_ASSIGN_OR_RETURN(dir.local, storage::LocalBlobStore::Create(dir.root, runtime.blocking()));
@@ -109,6 +115,16 @@ Status DataDir::OpenIndexes() {
   if (indexes) return absl::OkStatus();
   SLUICE_ASSIGN_OR_RETURN(index::IndexBackend backend, IndexBackendFromModule());
   indexes = std::make_unique<index::IndexFolder>(root / "index", std::move(backend));
+  if (storage::BlobStore* copies = index_copies()) {
+    Result<int> fetched =
+        runtime_->Run(pipeline::FetchMissingIndexFiles(*copies, indexes->folder()));
+    if (!fetched.ok()) {
+      index_problem = StrCat("fetching index files from ", copies->Describe(), ": ",
+                             fetched.status().message());
+    } else {
+      index_files_fetched = *fetched;
+    }
+  }
   Result<std::vector<pipeline::IndexRepair>> repairs = pipeline::RepairIndexes(*indexes, *db);
   if (repairs.ok()) {
     index_repairs = *std::move(repairs);

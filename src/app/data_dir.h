@@ -42,12 +42,18 @@ struct DataDir {
   std::unique_ptr<index::IndexFolder> indexes;
   std::vector<pipeline::IndexRepair> index_repairs;
   std::string index_problem;
+  // Index files OpenIndexes fetched from the store's copies (pipeline/index_copies.h).
+  int index_files_fetched = 0;
   std::filesystem::path scratch;
 
-  // Opens the indexes (loading the methods module, which carries the index backend) and adds
-  // to them what the database holds and they miss (pipeline::RepairIndexes). The module's
-  // error when it cannot be loaded; a failed repair is only recorded in index_problem.
+  // Opens the indexes (loading the methods module, which carries the index backend): with a
+  // remote store, first fetches the index files the folder lacks from their copies there; then
+  // adds what the database holds and they miss (pipeline::RepairIndexes). The module's error
+  // when it cannot be loaded; a failed fetch or repair is only recorded in index_problem.
   Status OpenIndexes();
+  // Where index files are copied for a fleet: the store when it is remote (S3); null for the
+  // data directory's own store, whose index/ is the index folder itself.
+  storage::BlobStore* index_copies() const;
 
   // For messages: "file:///…/objects" or "s3://bucket/prefix at ENDPOINT".
   std::string objects() const;
@@ -78,6 +84,7 @@ struct DataDir {
 
  private:
   std::string database_;
+  runtime::Runtime* runtime_ = nullptr;
   std::unique_ptr<storage::BlobStore> remote_;
 };
 

@@ -9,6 +9,7 @@
 #include "common/json_text.h"
 #include "common/strings.h"
 #include "pipeline/backfill.h"
+#include "pipeline/index_copies.h"
 #include "pipeline/set_runner.h"
 
 namespace sluice::cli {
@@ -135,6 +136,10 @@ int Backfill(BackfillConfig config) {
       rt.Run(pipeline::LoadBackfill(rt, *data->store, *data->db, *data->indexes, *manifest, prefix,
                                     static_cast<int64_t>(config.memory_budget_mb * 1024 * 1024)));
   if (!report.ok()) return Exit(report.status());
+  if (storage::BlobStore* copies = data->index_copies()) {
+    Status published = rt.Run(pipeline::PublishAllIndexFiles(*copies, data->indexes->folder()));
+    if (!published.ok()) return Exit(published);
+  }
   if (config.json) {
     boost::json::array indexes;
     for (const index::IndexStats& stats : report->indexes)

@@ -1146,6 +1146,25 @@ TEST_F(CliTest, RunStoresObjectsAndResultsInS3) {
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(Json(again.out).at("fetched"), 0);
   EXPECT_EQ(Json(again.out).at("skipped"), 3);
+
+  // The perceptual hashes' index went to the store too; a data directory without it fetches
+  // the copy instead of reading every hash from the database again.
+  Result<std::vector<storage::BlobInfo>> copies = rt.Run(store.List("index/"));
+  ASSERT_TRUE(copies.ok()) << copies.status();
+  ASSERT_EQ(copies->size(), 1u);
+  EXPECT_EQ(copies->at(0).key, "index/image.phash.hashes.faiss");
+  std::filesystem::remove_all(data() / "index");
+  ProcessResult stats = testing::RunProcess({SLUICE_BINARY, "index", "stats", "--data",
+                                             data().string(), "--store", "s3://sluice-test/fleet"},
+                                            dir_.path(), std::nullopt, env);
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_NE(stats.err.find("index: fetched 1 index files from s3://sluice-test/fleet"),
+            std::string::npos)
+      << stats.err;
+  EXPECT_EQ(stats.err.find("it was missing"), std::string::npos) << "the copy held every hash";
+  EXPECT_NE(stats.out.find("image.phash.hashes: binary (perceptual hashes, exact), 3 hashes of 3"),
+            std::string::npos)
+      << stats.out;
 }
 
 // --db postgres://…: the set, its items and every step land in Postgres, not in the data

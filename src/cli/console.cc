@@ -106,6 +106,9 @@ void ConsoleObserver::OnAcquireProgress(const pipeline::AcquireProgress& p, bool
 }
 
 void PrintIndexRepairs(const app::DataDir& data, std::FILE* out) {
+  if (data.index_files_fetched > 0)
+    std::fprintf(out, "index: fetched %d index files from %s\n", data.index_files_fetched,
+                 data.objects().c_str());
   for (const pipeline::IndexRepair& repair : data.index_repairs) {
     if (repair.added > 0)
       std::fprintf(out, "index %s: added %lld %s it was missing\n", repair.name.c_str(),

@@ -7,6 +7,7 @@
 #include "cli/console.h"
 #include "common/json_text.h"
 #include "common/strings.h"
+#include "pipeline/index_copies.h"
 #include "pipeline/index_upkeep.h"
 #include "pipeline/search.h"
 
@@ -207,6 +208,13 @@ int IndexCommand(IndexConfig config) {
                 static_cast<long long>(space.count), HumanBytes(row["bytes"].as_int64()).c_str());
   }
   std::cout.flush();
+  storage::BlobStore* copies = opened->data.index_copies();
+  if (config.action == "build" && copies) {
+    Status published =
+        opened->process->runtime.Run(pipeline::PublishAllIndexFiles(*copies, indexes.folder()));
+    if (!published.ok()) return Fail(kExitFatal, published);
+    std::fprintf(stderr, "index files copied to %s\n", opened->data.objects().c_str());
+  }
   return failed ? kExitFatal : kExitOk;
 }
 

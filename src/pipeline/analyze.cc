@@ -21,6 +21,7 @@
 #include "common/strings.h"
 #include "media/image_header.h"
 #include "methods/execute.h"
+#include "pipeline/index_copies.h"
 #include "pipeline/index_upkeep.h"
 #include "pipeline/known_images.h"
 #include "runtime/limiter.h"
@@ -656,11 +657,29 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
       impl.report.index_error = std::string(indexed.status().message());
     }
   }
+  std::vector<std::string> changed;  // index files
+  if (impl.report.indexed > 0) {
+    for (const IndexBatch& batch : GroupByIndex(commit.embeddings))
+      changed.push_back(impl.options.indexes->FileOf(batch.spec).filename());
+  }
   if (impl.options.indexes && !commit.hashes.empty()) {
     auto absorb = [&] { return AbsorbHashes(*impl.options.indexes, commit.hashes); };
     Result<int64_t> hashes = co_await runtime::RunOn(impl.rt.cpu(), absorb);
     if (!hashes.ok() && impl.report.index_error.empty())
       impl.report.index_error = std::string(hashes.status().message());
+    if (hashes.ok() && *hashes > 0) {
+      std::set<std::string> methods;
+      for (const db::HashRow& row : commit.hashes) methods.insert(row.method);
+      for (const std::string& method : methods)
+        changed.push_back(impl.options.indexes->HashesFileOf(method).filename());
+    }
+  }
+  if (impl.options.index_copies && !changed.empty()) {
+    Status published = co_await PublishIndexFiles(
+        *impl.options.index_copies, impl.options.indexes->folder(), std::move(changed));
+    if (!published.ok() && impl.report.index_error.empty())
+      impl.report.index_error =
+          StrCat("copying the index files to the store: ", published.message());
   }
   impl.report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

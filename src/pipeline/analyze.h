@@ -55,6 +55,9 @@ struct AnalyzeOptions {
   // The vector indexes that absorb the set's embeddings once it is committed. Null: none (the
   // embeddings are still stored; RepairIndexes adds them later).
   index::IndexFolder* indexes = nullptr;
+  // Where the indexes' files are copied once they absorbed the set (index_copies.h). Null: not
+  // copied.
+  storage::BlobStore* index_copies = nullptr;
   // The job this analysis runs under (a worker's claim): the commit completes it in the same
   // transaction and is refused (cause "lease_lost") when another worker has taken it over.
   std::optional<db::Lease> lease;

@@ -139,6 +139,7 @@ asio::awaitable<Result<AnalysisReport>> SetRunner::Analyse(
                      .crash_after_steps = options_.crash_after_steps,
                      .executed_steps_log = options_.executed_steps_log,
                      .indexes = parts_.indexes,
+                     .index_copies = parts_.index_copies,
                      .lease = options_.lease});
   co_return co_await analyzer.Run(std::move(set), std::move(pipeline), *journal);
 }

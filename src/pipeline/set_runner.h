@@ -64,6 +64,8 @@ struct SetParts {
   const methods::Registry* registry = nullptr;
   // The vector indexes that absorb each committed set's embeddings. Null: none.
   index::IndexFolder* indexes = nullptr;
+  // Where the indexes' files are copied after each set (a fleet's store). Null: not copied.
+  storage::BlobStore* index_copies = nullptr;
   // The data directory: file journals live under it (JournalPath).
   std::filesystem::path data_root;
   // This process's scratch directory: downloads land here before the store takes them.
