@@ -19,7 +19,9 @@
 #include "common/strings.h"
 #include "db/postgres/postgres_catalog.h"
 #include "db/sqlite/sqlite_catalog.h"
+#include "http/curl_client.h"
 #include "http/loopback_server.h"
+#include "http/request.h"
 #include "runtime/runtime.h"
 #include "storage/s3/s3_blob_store.h"
 #include "testing/fake_provider.h"
@@ -1197,6 +1199,83 @@ TEST_F(CliTest, RunRecordsIntoPostgres) {
       Sluice(RunArgs(list, {"--allow-private", "--db", "postgresql://postgres@127.0.0.1:1/x"}));
   EXPECT_EQ(down.exit_code, 1);
   EXPECT_NE(down.err.find("cannot connect to the database"), std::string::npos) << down.err;
+}
+
+// `sluice serve --workers 1`: a job submitted over HTTP is run by the in-process worker, followed
+// by its token and read back as results; SIGTERM stops it. Without keys it only serves loopback.
+TEST_F(CliTest, ServeRunsAJobSubmittedOverHttpAndServesItsResults) {
+  std::vector<std::string> bodies;
+  std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);
+  std::vector<std::string> urls;
+  std::ifstream lines(list);
+  for (std::string line; std::getline(lines, line);) urls.push_back(line);
+  std::filesystem::path logs = dir_.path() / "serve-logs";
+  std::filesystem::create_directories(logs);
+  sluice::testing::Subprocess serve(
+      {SLUICE_BINARY, "serve", "--listen", "127.0.0.1:0", "--no-auth", "--workers", "1", "--poll",
+       "0.1", "--allow-private", "--data", data().string(), "--pipeline",
+       (dir_.path() / "cheap.toml").string()},
+      logs);
+  auto log = [&] {
+    std::string text;
+    for (const auto& entry : std::filesystem::directory_iterator(logs)) {
+      if (entry.path().extension() != ".err") continue;
+      std::ifstream in(entry.path());
+      text.append(std::istreambuf_iterator<char>(in), {});
+    }
+    return text;
+  };
+  std::string base;
+  for (int i = 0; i < 200 && base.empty(); ++i) {
+    std::string text = log();
+    if (size_t at = text.find("listening on http://"); at != std::string::npos) {
+      base = text.substr(at + 13, text.find(' ', at + 13) - at - 13);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ASSERT_FALSE(base.empty()) << log();
+
+  runtime::Runtime rt;
+  auto client = std::move(*http::HttpClient::Create(rt.loop_executor(), {}));
+  auto call = [&](std::string method, std::string path, std::string body = "") {
+    http::ClientRequest request{.method = std::move(method),
+                                .url = base + path,
+                                .body = std::move(body),
+                                .addresses = {.allow_private = true}};
+    Result<http::ClientResponse> response = rt.Run(http::Send(*client, std::move(request)));
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? *response : http::ClientResponse{};
+  };
+  boost::json::object job_request{{"set", "images"},
+                                  {"urls", boost::json::array(urls.begin(), urls.end())}};
+  http::ClientResponse submitted = call("POST", "/v1/jobs", boost::json::serialize(job_request));
+  ASSERT_EQ(submitted.status, 202) << submitted.body;
+  std::string location = submitted.Header("location");
+  std::string state;
+  for (int i = 0; i < 300 && state != "done"; ++i) {
+    state = std::string(Json(call("GET", location).body)["state"].as_string());
+    if (state != "done") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  boost::json::object status = Json(call("GET", location).body);
+  EXPECT_EQ(status["state"].as_string(), "done") << log();
+  EXPECT_EQ(status["items_ok"].as_int64(), 3);
+  boost::json::object items = Json(call("GET", "/v1/sets/images/items").body);
+  ASSERT_EQ(items["items"].as_array().size(), 3u);
+  EXPECT_TRUE(items["items"].at(0).at("steps").as_object().contains("image.phash"));
+  EXPECT_TRUE(items["set_results"].as_object().contains("set.summary"));
+
+  serve.Kill(SIGTERM);
+  ProcessResult stopped = serve.Wait();
+  EXPECT_EQ(stopped.exit_code, 130) << stopped.err;
+
+  ProcessResult open =
+      Sluice({"serve", "--listen", "0.0.0.0:0", "--no-auth", "--data", data().string()});
+  EXPECT_EQ(open.exit_code, 2);
+  EXPECT_NE(open.err.find("no API keys yet"), std::string::npos) << open.err;
+  EXPECT_EQ(Sluice({"serve", "--listen", "127.0.0.1:0", "--data", data().string()}).exit_code, 2)
+      << "--no-auth must be said";
+  EXPECT_EQ(Sluice({"serve", "--listen", "nowhere", "--no-auth"}).exit_code, 2);
 }
 
 }  // namespace

@@ -569,7 +569,9 @@ TEST_F(FleetTest, ASetResumedElsewhereStreamsItsVideoInBoundedMemory) {
   // the program here; the debug build checks it.
   std::printf("(not checked under ASan)\n");
 #else
-  EXPECT_LT(peak_kb, 100 * 1024) << "the resumed worker held the video in memory";
+  // The video is over 190 MB: a worker that held it would pass this bound by far. (The debug
+  // binary itself is ~100 MB resident with its libraries: the bound leaves it room to grow.)
+  EXPECT_LT(peak_kb, 150 * 1024) << "the resumed worker held the video in memory";
 #endif
 }
 

@@ -6,6 +6,7 @@
 #include "cli/backfill_commands.h"
 #include "cli/index_commands.h"
 #include "cli/queue_commands.h"
+#include "cli/serve_commands.h"
 #include "cli/set_commands.h"
 #include "common/strings.h"
 #include "http/address_guard.h"
@@ -362,6 +363,34 @@ int main(int argc, char** argv) {
   worker_fetch.Add(worker_cmd, worker.fetch);
   add_data_options(worker_cmd, worker.queue);
 
+  sluice::cli::ServeConfig serve;
+  CLI::App* serve_cmd = app.add_subcommand(
+      "serve", "Serve the HTTP API (submit, follow jobs, read results), with in-process workers");
+  serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0: any free one)")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--workers", serve.workers,
+                   "Workers run in this process, one job each (0: the API only; `sluice worker` "
+                   "processes can share the queue)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
+  serve_cmd->add_flag("--no-auth", serve.no_auth,
+                      "Serve without API keys (loopback addresses only; required in this version)");
+  serve_cmd->add_option("--concurrency", serve.worker.concurrency, "Items in flight per worker")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  serve_cmd->add_option("--pipeline", serve.worker.pipeline,
+                        "Run every job with this pipeline instead of the one it names");
+  serve_cmd->add_option("--lease", serve.worker.lease_seconds, "Seconds a claim lasts unrenewed")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  serve_cmd->add_option("--poll", serve.worker.poll_seconds, "Seconds between claims when idle")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 600.0));
+  FetchFlags serve_fetch;
+  serve_fetch.Add(serve_cmd, serve.worker.fetch);
+  add_data_options(serve_cmd, serve.worker.queue);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -387,6 +416,10 @@ int main(int argc, char** argv) {
   if (*worker_cmd) {
     worker_fetch.Apply(worker.fetch);
     return sluice::cli::RunWorker(std::move(worker));
+  }
+  if (*serve_cmd) {
+    serve_fetch.Apply(serve.worker.fetch);
+    return sluice::cli::Serve(std::move(serve));
   }
   if (*check_cmd) return sluice::cli::CheckPipeline(pipeline_file, check_config);
   if (*search_cmd) {

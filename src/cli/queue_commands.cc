@@ -15,6 +15,7 @@
 #include "cli/test_hooks.h"
 #include "common/json_text.h"
 #include "common/strings.h"
+#include "db/job_status.h"
 #include "pipeline/set_runner.h"
 #include "queue/intake/url_list.h"
 #include "worker/worker.h"
@@ -50,32 +51,6 @@ std::string JobLine(const db::Job& job) {
       job.failure_cause.empty() ? std::string() : StrCat("  last failure ", job.failure_cause));
 }
 
-boost::json::object JobJson(const db::Job& job) {
-  boost::json::object out{{"id", job.id},
-                          {"token", job.token},
-                          {"set", job.set},
-                          {"pipeline", job.pipeline},
-                          {"state", db::JobStateName(job.state)},
-                          {"priority", job.priority},
-                          {"attempts", job.attempts},
-                          {"max_attempts", job.max_attempts},
-                          {"epoch", job.epoch},
-                          {"worker", job.worker},
-                          {"created_ms", job.created_ms},
-                          {"started_ms", job.started_ms},
-                          {"finished_ms", job.finished_ms}};
-  if (!job.failure_cause.empty())
-    out["failure"] = {{"cause", job.failure_cause}, {"details", job.failure_details}};
-  return out;
-}
-
-// A worker's name in job rows: host and process, so an operator can find it.
-std::string WorkerName() {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  return StrCat(host, ":", getpid());
-}
-
 }  // namespace
 
 int SubmitJob(SubmitConfig config) {
@@ -93,7 +68,7 @@ int SubmitJob(SubmitConfig config) {
     return Fail(refused ? kExitBadInput : kExitFatal, submitted.status());
   }
   if (config.json) {
-    std::cout << JsonText(JobJson(submitted->job)) << std::endl;
+    std::cout << JsonText(db::JobToJson(submitted->job)) << std::endl;
   } else {
     std::printf("%s\n", submitted->job.token.c_str());
     std::fprintf(stderr,
@@ -110,31 +85,14 @@ int ShowJobStatus(StatusConfig config) {
   Result<db::Job> job = queue->db().FindJob(config.token);
   if (!job.ok()) return Fail(kExitBadInput, job.status());
   // Progress: how many of the job's URLs the set has recorded so far.
-  Result<std::vector<db::ItemRecord>> items = queue->db().ListItems(job->set);
-  if (!items.ok()) return Fail(kExitFatal, items.status());
-  std::set<std::string> wanted(job->urls.begin(), job->urls.end());
-  int64_t ok = 0, failed = 0;
-  std::map<std::string, int64_t> causes;
-  for (const db::ItemRecord& item : *items) {
-    if (!wanted.contains(item.url)) continue;
-    if (item.status == db::ItemStatus::kOk) {
-      ++ok;
-    } else {
-      ++failed;
-      ++causes[item.failure_cause];
-    }
-  }
+  Result<db::JobProgress> progress = db::ProgressOf(queue->db(), *job);
+  if (!progress.ok()) return Fail(kExitFatal, progress.status());
   if (config.json) {
-    boost::json::object out = JobJson(*job);
-    out["urls"] = job->urls.size();
-    out["items_ok"] = ok;
-    out["items_failed"] = failed;
-    boost::json::object by_cause;
-    for (const auto& [cause, count] : causes) by_cause[cause] = count;
-    out["failures_by_cause"] = std::move(by_cause);
-    std::cout << JsonText(out) << std::endl;
+    std::cout << JsonText(db::JobStatusJson(*job, *progress)) << std::endl;
     return kExitOk;
   }
+  int64_t ok = progress->ok, failed = progress->failed;
+  const std::map<std::string, int64_t>& causes = progress->failures_by_cause;
   std::printf("job %lld (%s): %s\n", static_cast<long long>(job->id), job->token.c_str(),
               std::string(db::JobStateName(job->state)).c_str());
   std::printf("set:      %s, %zu URLs: %lld recorded ok, %lld failed, %lld to go\n",
@@ -175,7 +133,7 @@ int ListJobs(JobsConfig config) {
   if (!jobs.ok()) return Fail(kExitFatal, jobs.status());
   for (const db::Job& job : *jobs) {
     if (config.json) {
-      std::cout << JsonText(JobJson(job)) << "\n";
+      std::cout << JsonText(db::JobToJson(job)) << "\n";
     } else {
       std::printf("%s\n", JobLine(job).c_str());
     }
@@ -184,45 +142,71 @@ int ListJobs(JobsConfig config) {
   return kExitOk;
 }
 
-namespace {
+worker::WorkerOptions WorkerOptionsFor(const WorkerConfig& config, std::string name,
+                                       const methods::Registry& registry) {
+  auto millis = [](double seconds) {
+    return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  };
+  worker::WorkerOptions options{.name = std::move(name),
+                                .jobs = config.jobs,
+                                .lease = millis(config.lease_seconds),
+                                .poll = millis(config.poll_seconds),
+                                .exit_when_idle = config.exit_when_idle,
+                                .run = {.concurrency = config.concurrency,
+                                        .per_host = config.per_host,
+                                        .fetch = config.fetch},
+                                .pipelines = config.pipelines};
+  // Each job runs the pipeline it names, unless --pipeline gives every job this worker's.
+  if (config.pipeline.empty()) {
+    const methods::Registry* known = &registry;
+    options.resolve_pipeline = [known](const std::string& named) {
+      return app::PipelineFor(named, *known);
+    };
+  }
+  ApplyTestHooks(options.run);
+  return options;
+}
 
-// The worker's log: one line per job started, committed or failed, on stderr.
-class WorkerLog : public worker::WorkerObserver {
- public:
-  void OnJobStarted(const db::Job& job) override {
-    std::fprintf(stderr, "sluice worker: job %lld (%s): set %s, %zu URLs, attempt %d of %d\n",
-                 static_cast<long long>(job.id), job.token.c_str(), job.set.c_str(),
-                 job.urls.size(), job.attempts, job.max_attempts);
+std::string WorkerName() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return StrCat(host, ":", getpid());
+}
+
+void WorkerLog::OnJobStarted(const db::Job& job) {
+  std::fprintf(stderr, "sluice worker: job %lld (%s): set %s, %zu URLs, attempt %d of %d\n",
+               static_cast<long long>(job.id), job.token.c_str(), job.set.c_str(), job.urls.size(),
+               job.attempts, job.max_attempts);
+}
+void WorkerLog::OnJobCommitted(const db::Job& job, const pipeline::SetReport& report) {
+  const db::SetTotals& totals = report.totals();
+  std::fprintf(
+      stderr, "sluice worker: job %lld committed: set %s, %lld items, %lld ok, %lld failed\n",
+      static_cast<long long>(job.id), totals.set.c_str(), static_cast<long long>(totals.items),
+      static_cast<long long>(totals.ok), static_cast<long long>(totals.failed));
+}
+void WorkerLog::OnLeaseLost(const db::Job& job) {
+  std::fprintf(stderr, "sluice worker: job %lld: lease lost to another worker\n",
+               static_cast<long long>(job.id));
+}
+void WorkerLog::OnJobFailed(const db::Job& job, const Status& status, bool requeued,
+                            bool recorded) {
+  if (CauseOf(status) == "lease_lost") {
+    std::fprintf(stderr, "sluice worker: %s\n", std::string(status.message()).c_str());
+    return;
   }
-  void OnJobCommitted(const db::Job& job, const pipeline::SetReport& report) override {
-    const db::SetTotals& totals = report.totals();
-    std::fprintf(
-        stderr, "sluice worker: job %lld committed: set %s, %lld items, %lld ok, %lld failed\n",
-        static_cast<long long>(job.id), totals.set.c_str(), static_cast<long long>(totals.items),
-        static_cast<long long>(totals.ok), static_cast<long long>(totals.failed));
-  }
-  void OnLeaseLost(const db::Job& job) override {
-    std::fprintf(stderr, "sluice worker: job %lld: lease lost to another worker\n",
-                 static_cast<long long>(job.id));
-  }
-  void OnJobFailed(const db::Job& job, const Status& status, bool requeued,
-                   bool recorded) override {
-    if (CauseOf(status) == "lease_lost") {
-      std::fprintf(stderr, "sluice worker: %s\n", std::string(status.message()).c_str());
-      return;
-    }
-    std::fprintf(stderr, "sluice worker: job %lld failed (%s): %s%s\n",
-                 static_cast<long long>(job.id), CauseOf(status).c_str(),
-                 std::string(status.message()).c_str(),
-                 !recorded  ? " (the failure was not recorded)"
-                 : requeued ? "; queued again"
-                            : "; dead-lettered");
-  }
-  void OnClaimFailed(const Status& status) override {
-    std::fprintf(stderr, "sluice worker: cannot claim: %s\n",
-                 std::string(status.message()).c_str());
-  }
-};
+  std::fprintf(stderr, "sluice worker: job %lld failed (%s): %s%s\n",
+               static_cast<long long>(job.id), CauseOf(status).c_str(),
+               std::string(status.message()).c_str(),
+               !recorded  ? " (the failure was not recorded)"
+               : requeued ? "; queued again"
+                          : "; dead-lettered");
+}
+void WorkerLog::OnClaimFailed(const Status& status) {
+  std::fprintf(stderr, "sluice worker: cannot claim: %s\n", std::string(status.message()).c_str());
+}
+
+namespace {
 
 // Runs the worker until it stops; SIGINT/SIGTERM stop it (running jobs go back to the queue).
 asio::awaitable<worker::WorkerCounts> RunWorkerOnLoop(app::Process& process, worker::Worker& worker,
@@ -272,26 +256,7 @@ int RunWorker(WorkerConfig config) {
                               .visibility_seconds = config.sqs_visibility_seconds,
                               .max_attempts = config.max_attempts});
   }
-  auto millis = [](double seconds) {
-    return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
-  };
-  worker::WorkerOptions options{.name = name,
-                                .jobs = config.jobs,
-                                .lease = millis(config.lease_seconds),
-                                .poll = millis(config.poll_seconds),
-                                .exit_when_idle = config.exit_when_idle,
-                                .run = {.concurrency = config.concurrency,
-                                        .per_host = config.per_host,
-                                        .fetch = config.fetch},
-                                .pipelines = config.pipelines};
-  // Each job runs the pipeline it names, unless --pipeline gives every job this worker's.
-  if (config.pipeline.empty()) {
-    const methods::Registry* registry = &(*stack)->registry;
-    options.resolve_pipeline = [registry](const std::string& named) {
-      return app::PipelineFor(named, *registry);
-    };
-  }
-  ApplyTestHooks(options.run);
+  worker::WorkerOptions options = WorkerOptionsFor(config, name, (*stack)->registry);
   ReportProviderOutages(**stack);
   WorkerLog log;
   worker::Worker worker(app::SetPartsOf(**process, *data, **stack), std::move(*definition),

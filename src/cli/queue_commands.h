@@ -7,6 +7,8 @@
 
 #include "cli/console.h"
 #include "http/fetcher.h"
+#include "methods/registry.h"
+#include "worker/worker.h"
 
 namespace sluice::cli {
 
@@ -75,5 +77,22 @@ struct WorkerConfig {
 // stopped, or until idle with exit_when_idle. A failed job is queued again with backoff while
 // attempts remain, else dead-lettered with its cause.
 int RunWorker(WorkerConfig config);
+
+// How a worker of `config` named `name` runs (`worker`, and `serve --workers`): each job runs
+// the pipeline it names, resolved with `registry`, unless config.pipeline gives every job one.
+worker::WorkerOptions WorkerOptionsFor(const WorkerConfig& config, std::string name,
+                                       const methods::Registry& registry);
+// A worker's name in job rows: host and process, so an operator can find it.
+std::string WorkerName();
+
+// The worker's log: one line per job started, committed or failed, on stderr.
+class WorkerLog : public worker::WorkerObserver {
+ public:
+  void OnJobStarted(const db::Job& job) override;
+  void OnJobCommitted(const db::Job& job, const pipeline::SetReport& report) override;
+  void OnLeaseLost(const db::Job& job) override;
+  void OnJobFailed(const db::Job& job, const Status& status, bool requeued, bool recorded) override;
+  void OnClaimFailed(const Status& status) override;
+};
 
 }  // namespace sluice::cli

@@ -18,6 +18,7 @@
 #include "cli/test_hooks.h"
 #include "common/json_text.h"
 #include "common/strings.h"
+#include "db/set_results.h"
 #include "http/loopback_server.h"
 #include "methods/runner.h"
 #include "pipeline/set_runner.h"
@@ -319,12 +320,7 @@ int ShowResults(ResultsConfig config) {
     if (!sets.ok()) return Fail(kExitFatal, sets.status());
     for (const auto& s : *sets) {
       if (config.format == "jsonl") {
-        std::cout << JsonText(boost::json::object{{"set", s.set},
-                                                  {"items", s.items},
-                                                  {"ok", s.ok},
-                                                  {"failed", s.failed},
-                                                  {"bytes", s.bytes}})
-                  << "\n";
+        std::cout << JsonText(db::SetTotalsToJson(s)) << "\n";
       } else {
         std::printf("%-24s %8lld items %8lld ok %6lld failed %12s\n", s.set.c_str(),
                     static_cast<long long>(s.items), static_cast<long long>(s.ok),
@@ -341,33 +337,13 @@ int ShowResults(ResultsConfig config) {
   }
   Result<std::vector<db::StepRow>> steps = data->db->ListSteps(config.set);
   if (!steps.ok()) return Fail(kExitFatal, steps.status());
-  // Each method's result (or failure) by url; set steps have url "".
-  std::map<std::string, boost::json::object> by_url;
-  // Files the steps made (keyframes, clips, thumbnails): artifact name → store key, by method.
-  std::map<std::string, boost::json::object> artifacts_by_url;
-  for (const db::StepRow& step : *steps) {
-    if (step.ok && !step.artifacts_json.empty() && step.artifacts_json != "{}") {
-      boost::system::error_code ec;
-      boost::json::value artifacts = boost::json::parse(step.artifacts_json, ec);
-      if (!ec && artifacts.is_object() && !artifacts.as_object().empty())
-        artifacts_by_url[step.url][step.method] = artifacts;
-    }
-    boost::system::error_code ec;
-    boost::json::value value =
-        step.ok
-            ? boost::json::parse(step.output_json, ec)
-            : boost::json::value(boost::json::object{
-                  {"failure", {{"cause", step.failure_cause}, {"details", step.failure_details}}}});
-    by_url[step.url][step.method] = ec ? boost::json::value(step.output_json) : value;
-  }
+  db::SetResults results = db::GroupSetResults(*steps);
+  std::map<std::string, boost::json::object>& by_url = results.steps_by_url;
+  std::map<std::string, boost::json::object>& artifacts_by_url = results.artifacts_by_url;
   for (const auto& item : *items) {
     const boost::json::object& methods = by_url[item.url];
     if (config.format == "jsonl") {
-      boost::json::object row = db::ItemToJson(item);
-      row["steps"] = methods;
-      if (auto found = artifacts_by_url.find(item.url); found != artifacts_by_url.end())
-        row["artifacts"] = found->second;
-      std::cout << JsonText(row) << "\n";
+      std::cout << JsonText(db::ItemResultsToJson(item, results)) << "\n";
       continue;
     }
     if (item.status == db::ItemStatus::kOk) {

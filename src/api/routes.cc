@@ -1,0 +1,244 @@
+#include "api/routes.h"
+
+#include <boost/json/parse.hpp>
+#include <string>
+
+#include "common/strings.h"
+#include "db/job_status.h"
+#include "db/set_results.h"
+#include "pipeline/set_runner.h"
+#include "runtime/offload.h"
+
+namespace sluice::api {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+constexpr int kMaxUrls = 100'000;
+constexpr int kDefaultPage = 100;
+constexpr int kMaxPage = 1000;
+
+// The request body as a JSON object; InvalidArgument saying why not.
+Result<json::object> BodyObject(const Request& request) {
+  boost::system::error_code ec;
+  json::value body = json::parse(request.body, ec);
+  if (ec) return absl::InvalidArgumentError(StrCat("the body is not JSON: ", ec.message()));
+  if (!body.is_object()) return absl::InvalidArgumentError("the body must be a JSON object");
+  return std::move(body.as_object());
+}
+
+// Query parameter `name` as a number within [min, max], `fallback` when absent.
+Result<int> IntParam(const Request& request, const std::string& name, int fallback, int min,
+                     int max) {
+  auto it = request.query.find(name);
+  if (it == request.query.end()) return fallback;
+  int value = 0;
+  if (!ParseInt(it->second, value) || value < min || value > max)
+    return absl::InvalidArgumentError(StrCat(name, " must be a whole number from ", min, " to ",
+                                             max, ", not '", it->second, "'"));
+  return value;
+}
+
+// The job spec of a POST /v1/jobs body.
+Result<db::JobSpec> JobSpecOf(const json::object& body) {
+  db::JobSpec spec;
+  for (const auto& [key, value] : body) {
+    if (key == "set" && value.is_string()) {
+      spec.set = std::string(value.as_string());
+    } else if (key == "urls" && value.is_array()) {
+      for (const json::value& url : value.as_array()) {
+        if (!url.is_string() || url.as_string().empty())
+          return absl::InvalidArgumentError("urls must be non-empty strings");
+        spec.urls.emplace_back(url.as_string());
+      }
+    } else if (key == "priority" && value.is_int64()) {
+      spec.priority = static_cast<int>(value.as_int64());
+    } else if (key == "max_attempts" && value.is_int64() && value.as_int64() >= 1 &&
+               value.as_int64() <= 100) {
+      spec.max_attempts = static_cast<int>(value.as_int64());
+    } else if (key == "pipeline" && value.is_string() && !value.as_string().empty()) {
+      spec.pipeline = std::string(value.as_string());
+    } else {
+      return absl::InvalidArgumentError(
+          StrCat("'", std::string_view(key),
+                 "' is not a job field of that type (set: string, "
+                 "urls: [string], priority: integer, max_attempts: 1-100, pipeline: string)"));
+    }
+  }
+  SLUICE_RETURN_IF_ERROR(pipeline::ValidateSetName(spec.set));
+  if (spec.urls.empty()) return absl::InvalidArgumentError("urls must list at least one URL");
+  if (spec.urls.size() > kMaxUrls)
+    return absl::InvalidArgumentError(
+        StrCat("a job takes at most ", kMaxUrls, " URLs; split the list into sets"));
+  return spec;
+}
+
+class Routes {
+ public:
+  explicit Routes(const ApiParts& parts) : parts_(parts) {}
+
+  // Runs `fn` (a database call) on the blocking pool.
+  template <class F>
+  auto Blocking(F fn) {
+    return runtime::RunOn(parts_.runtime->blocking(), std::move(fn));
+  }
+
+  asio::awaitable<Response> SubmitJob(Request request) {
+    Result<json::object> body = BodyObject(request);
+    if (!body.ok()) co_return ProblemFor(body.status());
+    Result<db::JobSpec> spec = JobSpecOf(*body);
+    if (!spec.ok()) co_return ProblemFor(spec.status());
+    // A client retrying after a lost answer sends the same key and gets the same job.
+    if (std::string key = request.Header("idempotency-key"); !key.empty()) {
+      if (key.size() > 200) co_return Problem(400, "Bad request", "Idempotency-Key is too long");
+      spec->dedupe_key = StrCat("api:", key);
+    }
+    auto check = [&] { return parts_.check_pipeline(spec->pipeline); };
+    if (Status known = co_await Blocking(check); !known.ok()) co_return ProblemFor(known);
+    auto submit = [&] { return parts_.db->Submit(*spec); };
+    Result<db::Submitted> submitted = co_await Blocking(submit);
+    if (!submitted.ok()) co_return ProblemFor(submitted.status());
+    Response response = JsonResponse(submitted->created ? 202 : 200, db::JobToJson(submitted->job));
+    response.headers.emplace_back("Location", StrCat("/v1/jobs/", submitted->job.token));
+    co_return response;
+  }
+
+  asio::awaitable<Response> GetJob(Request request) {
+    const std::string& token = request.params.at("token");
+    auto status_of = [&]() -> Result<json::object> {
+      SLUICE_ASSIGN_OR_RETURN(db::Job job, parts_.db->FindJob(token));
+      SLUICE_ASSIGN_OR_RETURN(db::JobProgress progress, db::ProgressOf(*parts_.db, job));
+      return db::JobStatusJson(job, progress);
+    };
+    Result<json::object> status = co_await Blocking(status_of);
+    if (!status.ok()) co_return ProblemFor(status.status());
+    co_return JsonResponse(200, *status);
+  }
+
+  asio::awaitable<Response> ListJobs(Request request) {
+    std::optional<db::JobState> state;
+    if (auto it = request.query.find("state"); it != request.query.end()) {
+      state = db::ParseJobState(it->second);
+      if (!state)
+        co_return Problem(
+            400, "Bad request",
+            StrCat("state must be queued, running, done or dead, not '", it->second, "'"));
+    }
+    Result<int> limit = IntParam(request, "limit", kDefaultPage, 1, kMaxPage);
+    if (!limit.ok()) co_return ProblemFor(limit.status());
+    auto list = [&] { return parts_.db->ListJobs(state, *limit); };
+    Result<std::vector<db::Job>> jobs = co_await Blocking(list);
+    if (!jobs.ok()) co_return ProblemFor(jobs.status());
+    json::array out;
+    for (const db::Job& job : *jobs) out.push_back(db::JobToJson(job));
+    co_return JsonResponse(200, json::object{{"jobs", std::move(out)}});
+  }
+
+  asio::awaitable<Response> RetryJob(Request request) {
+    const std::string& token = request.params.at("token");
+    auto retry = [&]() -> Result<db::Job> {
+      SLUICE_ASSIGN_OR_RETURN(db::Job job, parts_.db->FindJob(token));
+      return parts_.db->RetryJob(job.id);
+    };
+    Result<db::Job> job = co_await Blocking(retry);
+    if (!job.ok()) co_return ProblemFor(job.status());
+    co_return JsonResponse(200, db::JobToJson(*job));
+  }
+
+  asio::awaitable<Response> ListSets(Request) {
+    auto list = [&] { return parts_.db->ListSets(); };
+    Result<std::vector<db::SetTotals>> sets = co_await Blocking(list);
+    if (!sets.ok()) co_return ProblemFor(sets.status());
+    json::array out;
+    for (const db::SetTotals& set : *sets) out.push_back(db::SetTotalsToJson(set));
+    co_return JsonResponse(200, json::object{{"sets", std::move(out)}});
+  }
+
+  // A page of the set's items, by URL, after the cursor (the last URL of the page before).
+  asio::awaitable<Response> ListItems(Request request) {
+    const std::string& set = request.params.at("set");
+    Result<int> limit = IntParam(request, "limit", kDefaultPage, 1, kMaxPage);
+    if (!limit.ok()) co_return ProblemFor(limit.status());
+    std::string status = request.query.contains("status") ? request.query.at("status") : "";
+    if (!status.empty() && status != "ok" && status != "failed")
+      co_return Problem(400, "Bad request",
+                        StrCat("status must be ok or failed, not '", status, "'"));
+    std::string kind = request.query.contains("kind") ? request.query.at("kind") : "";
+    std::string cursor = request.query.contains("cursor") ? request.query.at("cursor") : "";
+    auto read = [&]() -> Result<std::pair<std::vector<db::ItemRecord>, db::SetResults>> {
+      SLUICE_ASSIGN_OR_RETURN(std::vector<db::ItemRecord> items, parts_.db->ListItems(set));
+      SLUICE_ASSIGN_OR_RETURN(std::vector<db::StepRow> steps, parts_.db->ListSteps(set));
+      return std::pair{std::move(items), db::GroupSetResults(steps)};
+    };
+    auto found = co_await Blocking(read);
+    if (!found.ok()) co_return ProblemFor(found.status());
+    auto& [items, results] = *found;
+    if (items.empty())
+      co_return Problem(404, "Not found", StrCat("set '", set, "' has no items"), "no_set");
+    std::sort(items.begin(), items.end(),
+              [](const db::ItemRecord& a, const db::ItemRecord& b) { return a.url < b.url; });
+    json::array page;
+    std::string next;
+    for (const db::ItemRecord& item : items) {
+      if (!cursor.empty() && item.url <= cursor) continue;
+      if (!status.empty() && db::ItemStatusName(item.status) != status) continue;
+      if (!kind.empty() && item.kind != kind) continue;
+      if (static_cast<int>(page.size()) == *limit) {
+        next = page.back().at("url").as_string();
+        break;
+      }
+      page.push_back(db::ItemResultsToJson(item, results));
+    }
+    json::object out{{"set", set}, {"items", std::move(page)}};
+    if (!next.empty()) out["next_cursor"] = next;
+    if (cursor.empty()) {
+      auto set_steps = results.steps_by_url.find("");
+      if (set_steps != results.steps_by_url.end()) out["set_results"] = set_steps->second;
+    }
+    co_return JsonResponse(200, out);
+  }
+
+  asio::awaitable<Response> Ready(Request) {
+    // The database answers a query and the store a lookup (an absent key is an answer).
+    auto database = [&] { return parts_.db->ListJobs(std::nullopt, 1).status(); };
+    Status db_status = co_await Blocking(database);
+    Result<storage::BlobInfo> probe = co_await parts_.store->Stat("readyz-probe");
+    Status store_status =
+        probe.ok() || absl::IsNotFound(probe.status()) ? absl::OkStatus() : probe.status();
+    json::object checks{{"database", db_status.ok() ? "ok" : std::string(db_status.message())},
+                        {"store", store_status.ok() ? "ok" : std::string(store_status.message())}};
+    bool ready = db_status.ok() && store_status.ok();
+    co_return JsonResponse(
+        ready ? 200 : 503,
+        json::object{{"status", ready ? "ready" : "not ready"}, {"checks", std::move(checks)}});
+  }
+
+ private:
+  const ApiParts& parts_;
+};
+
+}  // namespace
+
+void AddRoutes(Router& router, const ApiParts& parts) {
+  auto routes = std::make_shared<Routes>(parts);
+  auto bind = [routes](asio::awaitable<Response> (Routes::*member)(Request)) -> Handler {
+    return [routes, member](Request request) { return ((*routes).*member)(std::move(request)); };
+  };
+  router.Add("GET", "/healthz", [](Request) -> asio::awaitable<Response> {
+    co_return JsonResponse(200, json::object{{"status", "ok"}});
+  });
+  router.Add("GET", "/readyz", bind(&Routes::Ready));
+  router.Add("GET", "/v1/openapi.json", [](Request) -> asio::awaitable<Response> {
+    co_return Response{.body = std::string(OpenApiDocument())};
+  });
+  router.Add("POST", "/v1/jobs", bind(&Routes::SubmitJob));
+  router.Add("GET", "/v1/jobs", bind(&Routes::ListJobs));
+  router.Add("GET", "/v1/jobs/{token}", bind(&Routes::GetJob));
+  router.Add("POST", "/v1/jobs/{token}/retry", bind(&Routes::RetryJob));
+  router.Add("GET", "/v1/sets", bind(&Routes::ListSets));
+  router.Add("GET", "/v1/sets/{set}/items", bind(&Routes::ListItems));
+}
+
+}  // namespace sluice::api
