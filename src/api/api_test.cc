@@ -15,11 +15,14 @@
 #include <set>
 
 #include "api/http_server.h"
+#include "api/key_gate.h"
 #include "api/routes.h"
+#include "common/sha256.h"
 #include "common/strings.h"
 #include "db/sqlite/sqlite_catalog.h"
 #include "http/curl_client.h"
 #include "http/request.h"
+#include "runtime/offload.h"
 #include "storage/memory/memory_blob_store.h"
 #include "testing/temp_dir.h"
 
@@ -44,11 +47,12 @@ class ApiTest : public ::testing::Test {
     client_ = std::move(*http::HttpClient::Create(rt_.loop_executor()));
   }
 
-  // Runs `body` while the server listens; stops it afterwards.
+  // Runs `body` while the server listens; stops it afterwards. With `gate`, behind it.
   template <class F>
-  void WithServer(F& body, ServerOptions options = {}) {
+  void WithServer(F& body, ServerOptions options = {}, KeyGate* gate = nullptr) {
     options.port = 0;
     Handler dispatch = [this](Request request) { return router_.Dispatch(std::move(request)); };
+    if (gate) dispatch = gate->Wrap(dispatch);
     Result<std::unique_ptr<HttpServer>> server =
         HttpServer::Listen(rt_.loop_executor(), options, dispatch);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -73,11 +77,13 @@ class ApiTest : public ::testing::Test {
   // pass literals or named strings.)
   asio::awaitable<http::ClientResponse> Call(std::string_view method, std::string_view path,
                                              std::string_view body = {},
-                                             std::string_view idempotency_key = {}) {
+                                             std::string_view idempotency_key = {},
+                                             std::string_view key = {}) {
     http::ClientRequest request{.method = std::string(method),
                                 .url = StrCat(url_, path),
                                 .body = std::string(body),
                                 .addresses = {.allow_private = true}};
+    if (!key.empty()) request.headers.emplace_back("Authorization", StrCat("Bearer ", key));
     if (!body.empty()) request.headers.emplace_back("Content-Type", "application/json");
     if (!idempotency_key.empty())
       request.headers.emplace_back("Idempotency-Key", std::string(idempotency_key));
@@ -285,6 +291,41 @@ TEST_F(ApiTest, OversizedBodiesAndSlowClientsAreCutOff) {
     EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
   };
   WithServer(body, {.max_body_bytes = 1000, .header_timeout = std::chrono::milliseconds(300)});
+}
+
+TEST_F(ApiTest, KeysAreAskedForCheckedRevokedAndRateLimited) {
+  const std::string good = db::NewApiKeySecret(), slow = db::NewApiKeySecret();
+  ASSERT_TRUE(db_->AddKey({.name = "good", .prefix = "sk_", .hash = Sha256::HexOf(good)}).ok());
+  ASSERT_TRUE(db_->AddKey({.name = "slow",
+                           .prefix = "sk_",
+                           .hash = Sha256::HexOf(slow),
+                           .requests_per_minute = 2})
+                  .ok());
+  KeyGate gate(rt_, *db_, /*required=*/true, std::chrono::milliseconds(0));
+  auto body = [&]() -> asio::awaitable<void> {
+    EXPECT_EQ((co_await Call("GET", "/healthz")).status, 200) << "probes need no key";
+    http::ClientResponse none = co_await Call("GET", "/v1/sets");
+    EXPECT_EQ(none.status, 401);
+    EXPECT_EQ(none.Header("www-authenticate"), "Bearer");
+    EXPECT_EQ(Json(none).at("cause").as_string(), "no_key");
+    http::ClientResponse wrong = co_await Call("GET", "/v1/sets", {}, {}, "sk_not-a-key");
+    EXPECT_EQ(Json(wrong).at("cause").as_string(), "bad_key");
+    EXPECT_EQ((co_await Call("GET", "/v1/sets", {}, {}, good)).status, 200);
+
+    EXPECT_EQ((co_await Call("GET", "/v1/sets", {}, {}, slow)).status, 200);
+    EXPECT_EQ((co_await Call("GET", "/v1/sets", {}, {}, slow)).status, 200);
+    http::ClientResponse limited = co_await Call("GET", "/v1/sets", {}, {}, slow);
+    EXPECT_EQ(limited.status, 429) << limited.body;
+    EXPECT_EQ(limited.Header("retry-after"), "30") << "one request every 30 s";
+    EXPECT_EQ((co_await Call("GET", "/v1/sets", {}, {}, good)).status, 200) << "per key";
+
+    auto revoke = [&] { return db_->RevokeKey("good").status(); };
+    EXPECT_TRUE((co_await runtime::RunOn(rt_.blocking(), revoke)).ok());
+    http::ClientResponse revoked = co_await Call("GET", "/v1/sets", {}, {}, good);
+    EXPECT_EQ(revoked.status, 401);
+    EXPECT_EQ(Json(revoked).at("cause").as_string(), "revoked_key");
+  };
+  WithServer(body, {}, &gate);
 }
 
 }  // namespace

@@ -1203,38 +1203,38 @@ TEST_F(CliTest, RunRecordsIntoPostgres) {
 
 // `sluice serve --workers 1`: a job submitted over HTTP is run by the in-process worker, followed
 // by its token and read back as results; SIGTERM stops it. Without keys it only serves loopback.
-TEST_F(CliTest, ServeRunsAJobSubmittedOverHttpAndServesItsResults) {
-  std::vector<std::string> bodies;
-  std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);
-  std::vector<std::string> urls;
-  std::ifstream lines(list);
-  for (std::string line; std::getline(lines, line);) urls.push_back(line);
-  std::filesystem::path logs = dir_.path() / "serve-logs";
+// Starts `sluice serve ARGS` with its output in `logs` and returns it with the URL it printed
+// ("" when it printed none within 10 s).
+std::pair<std::unique_ptr<sluice::testing::Subprocess>, std::string> StartServe(
+    std::vector<std::string> args, const std::filesystem::path& logs) {
   std::filesystem::create_directories(logs);
-  sluice::testing::Subprocess serve(
-      {SLUICE_BINARY, "serve", "--listen", "127.0.0.1:0", "--no-auth", "--workers", "1", "--poll",
-       "0.1", "--allow-private", "--data", data().string(), "--pipeline",
-       (dir_.path() / "cheap.toml").string()},
-      logs);
-  auto log = [&] {
+  args.insert(args.begin(), {SLUICE_BINARY, "serve"});
+  auto serve = std::make_unique<sluice::testing::Subprocess>(args, logs);
+  for (int i = 0; i < 200; ++i) {
     std::string text;
     for (const auto& entry : std::filesystem::directory_iterator(logs)) {
       if (entry.path().extension() != ".err") continue;
       std::ifstream in(entry.path());
       text.append(std::istreambuf_iterator<char>(in), {});
     }
-    return text;
-  };
-  std::string base;
-  for (int i = 0; i < 200 && base.empty(); ++i) {
-    std::string text = log();
-    if (size_t at = text.find("listening on http://"); at != std::string::npos) {
-      base = text.substr(at + 13, text.find(' ', at + 13) - at - 13);
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    if (size_t at = text.find("listening on http://"); at != std::string::npos)
+      return {std::move(serve), text.substr(at + 13, text.find(' ', at + 13) - at - 13)};
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ASSERT_FALSE(base.empty()) << log();
+  return {std::move(serve), ""};
+}
+
+TEST_F(CliTest, ServeRunsAJobSubmittedOverHttpAndServesItsResults) {
+  std::vector<std::string> bodies;
+  std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);
+  std::vector<std::string> urls;
+  std::ifstream lines(list);
+  for (std::string line; std::getline(lines, line);) urls.push_back(line);
+  auto [serve, base] = StartServe(
+      {"--listen", "127.0.0.1:0", "--no-auth", "--workers", "1", "--poll", "0.1", "--allow-private",
+       "--data", data().string(), "--pipeline", (dir_.path() / "cheap.toml").string()},
+      dir_.path() / "serve-logs");
+  ASSERT_FALSE(base.empty());
 
   runtime::Runtime rt;
   auto client = std::move(*http::HttpClient::Create(rt.loop_executor(), {}));
@@ -1258,24 +1258,48 @@ TEST_F(CliTest, ServeRunsAJobSubmittedOverHttpAndServesItsResults) {
     if (state != "done") std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   boost::json::object status = Json(call("GET", location).body);
-  EXPECT_EQ(status["state"].as_string(), "done") << log();
+  EXPECT_EQ(status["state"].as_string(), "done");
   EXPECT_EQ(status["items_ok"].as_int64(), 3);
   boost::json::object items = Json(call("GET", "/v1/sets/images/items").body);
   ASSERT_EQ(items["items"].as_array().size(), 3u);
   EXPECT_TRUE(items["items"].at(0).at("steps").as_object().contains("image.phash"));
   EXPECT_TRUE(items["set_results"].as_object().contains("set.summary"));
 
-  serve.Kill(SIGTERM);
-  ProcessResult stopped = serve.Wait();
+  serve->Kill(SIGTERM);
+  ProcessResult stopped = serve->Wait();
   EXPECT_EQ(stopped.exit_code, 130) << stopped.err;
 
   ProcessResult open =
       Sluice({"serve", "--listen", "0.0.0.0:0", "--no-auth", "--data", data().string()});
   EXPECT_EQ(open.exit_code, 2);
-  EXPECT_NE(open.err.find("no API keys yet"), std::string::npos) << open.err;
-  EXPECT_EQ(Sluice({"serve", "--listen", "127.0.0.1:0", "--data", data().string()}).exit_code, 2)
-      << "--no-auth must be said";
+  EXPECT_NE(open.err.find("--no-auth serves anyone who can connect"), std::string::npos)
+      << open.err;
   EXPECT_EQ(Sluice({"serve", "--listen", "nowhere", "--no-auth"}).exit_code, 2);
+
+  // With keys: made and revoked through the CLI, sent as a bearer token.
+  ProcessResult made = Sluice({"keys", "create", "--name", "ci", "--data", data().string()});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  std::string key(Trim(made.out));
+  EXPECT_TRUE(key.starts_with("sk_")) << key;
+  EXPECT_EQ(Sluice({"keys", "create", "--name", "ci", "--data", data().string()}).exit_code, 2);
+  auto [keyed, keyed_base] =
+      StartServe({"--listen", "127.0.0.1:0", "--data", data().string()}, dir_.path() / "keyed");
+  ASSERT_FALSE(keyed_base.empty());
+  base = keyed_base;
+  EXPECT_EQ(call("GET", "/v1/sets").status, 401);
+  http::ClientRequest with_key{.url = base + "/v1/sets",
+                               .headers = {{"Authorization", "Bearer " + key}},
+                               .addresses = {.allow_private = true}};
+  Result<http::ClientResponse> allowed = rt.Run(http::Send(*client, std::move(with_key)));
+  ASSERT_TRUE(allowed.ok()) << allowed.status();
+  EXPECT_EQ(allowed->status, 200) << allowed->body;
+  keyed->Kill(SIGTERM);
+  EXPECT_EQ(keyed->Wait().exit_code, 130);
+  ProcessResult listed = Sluice({"keys", "list", "--data", data().string()});
+  EXPECT_NE(listed.out.find("in force"), std::string::npos) << listed.out;
+  EXPECT_EQ(Sluice({"keys", "revoke", "ci", "--data", data().string()}).exit_code, 0);
+  EXPECT_NE(Sluice({"keys", "list", "--data", data().string()}).out.find("revoked"),
+            std::string::npos);
 }
 
 }  // namespace

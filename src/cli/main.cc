@@ -375,7 +375,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 64));
   serve_cmd->add_flag("--no-auth", serve.no_auth,
-                      "Serve without API keys (loopback addresses only; required in this version)");
+                      "Serve without API keys (loopback addresses only)");
   serve_cmd->add_option("--concurrency", serve.worker.concurrency, "Items in flight per worker")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
@@ -390,6 +390,21 @@ int main(int argc, char** argv) {
   FetchFlags serve_fetch;
   serve_fetch.Add(serve_cmd, serve.worker.fetch);
   add_data_options(serve_cmd, serve.worker.queue);
+
+  sluice::cli::KeysConfig keys;
+  CLI::App* keys_cmd = app.add_subcommand("keys", "Make, list and revoke the API's keys");
+  keys_cmd->require_subcommand(1);
+  CLI::App* keys_create_cmd = keys_cmd->add_subcommand("create", "Make a key (printed once)");
+  keys_create_cmd->add_option("--name", keys.name, "The key's name (unique)")->required();
+  keys_create_cmd->add_option("--rate", keys.requests_per_minute, "Requests a minute (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e9));
+  CLI::App* keys_list_cmd = keys_cmd->add_subcommand("list", "Every key, by name");
+  keys_list_cmd->add_flag("--json", keys.json, "One JSON object per line");
+  CLI::App* keys_revoke_cmd = keys_cmd->add_subcommand("revoke", "Revoke a key for good");
+  keys_revoke_cmd->add_option("NAME", keys.name, "The key's name")->required();
+  for (CLI::App* cmd : {keys_create_cmd, keys_list_cmd, keys_revoke_cmd})
+    add_data_options(cmd, keys.where);
 
   try {
     app.parse(argc, argv);
@@ -416,6 +431,10 @@ int main(int argc, char** argv) {
   if (*worker_cmd) {
     worker_fetch.Apply(worker.fetch);
     return sluice::cli::RunWorker(std::move(worker));
+  }
+  if (*keys_cmd) {
+    keys.action = *keys_create_cmd ? "create" : *keys_revoke_cmd ? "revoke" : "list";
+    return sluice::cli::KeysCommand(std::move(keys));
   }
   if (*serve_cmd) {
     serve_fetch.Apply(serve.worker.fetch);

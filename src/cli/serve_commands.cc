@@ -2,15 +2,20 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
+#include <iostream>
 
 #include "api/http_server.h"
+#include "api/key_gate.h"
 #include "api/routes.h"
 #include "app/compose.h"
+#include "common/json_text.h"
+#include "common/sha256.h"
 #include "common/strings.h"
 
 namespace sluice::cli {
@@ -46,12 +51,13 @@ int Serve(ServeConfig config) {
     return Fail(kExitBadInput,
                 absl::InvalidArgumentError(
                     StrCat("--listen: '", server_options.address, "' is not an IP address")));
-  // Until API keys exist, anyone who can connect may submit: only this machine, and only when
-  // the operator says so.
-  if (!config.no_auth || !address.is_loopback()) {
-    return Fail(kExitBadInput, absl::InvalidArgumentError(
-                                   "this version has no API keys yet: serve on a loopback address "
-                                   "(127.0.0.1, ::1) with --no-auth"));
+  // Without keys anyone who can connect may submit: only this machine, and only when the
+  // operator says so.
+  if (config.no_auth && !address.is_loopback()) {
+    return Fail(kExitBadInput,
+                absl::InvalidArgumentError(
+                    "--no-auth serves anyone who can connect: only on a loopback address "
+                    "(127.0.0.1, ::1); elsewhere clients send API keys (`sluice keys create`)"));
   }
   if (config.workers < 0 || config.workers > 64)
     return Fail(kExitBadInput, absl::InvalidArgumentError("--workers must be 0 to 64"));
@@ -83,9 +89,18 @@ int Serve(ServeConfig config) {
                       }};
   api::Router router;
   api::AddRoutes(router, parts);
-  api::Handler dispatch = [&router](api::Request request) {
-    return router.Dispatch(std::move(request));
-  };
+  api::KeyGate gate(rt, *data->db, !config.no_auth);
+  api::Handler dispatch =
+      gate.Wrap([&router](api::Request request) { return router.Dispatch(std::move(request)); });
+  if (!config.no_auth) {
+    Result<std::vector<db::ApiKey>> keys = data->db->ListKeys();
+    if (!keys.ok()) return Fail(kExitFatal, keys.status());
+    if (std::none_of(keys->begin(), keys->end(),
+                     [](const db::ApiKey& key) { return key.revoked_ms == 0; }))
+      std::fprintf(stderr,
+                   "sluice serve: no API key is in force, so every /v1 call will be refused; "
+                   "make one with `sluice keys create --name NAME`\n");
+  }
   Result<std::unique_ptr<api::HttpServer>> server =
       api::HttpServer::Listen(rt.loop_executor(), server_options, dispatch);
   if (!server.ok()) return Fail(kExitFatal, server.status());
@@ -101,9 +116,10 @@ int Serve(ServeConfig config) {
         WorkerOptionsFor(one, StrCat(name, "/", n), *registry), nullptr, &log));
   }
   std::fprintf(stderr,
-               "sluice serve: listening on %s (API %s/v1, OpenAPI %s/v1/openapi.json); %d "
+               "sluice serve: listening on %s (API %s/v1, OpenAPI %s/v1/openapi.json); %s; %d "
                "worker(s); database %s, objects %s\n",
                (*server)->url().c_str(), (*server)->url().c_str(), (*server)->url().c_str(),
+               config.no_auth ? "no API keys asked (--no-auth)" : "API keys required",
                config.workers, data->database().c_str(), data->objects().c_str());
   std::fflush(stderr);
 
@@ -128,6 +144,57 @@ int Serve(ServeConfig config) {
   };
   rt.Run(main());
   return stopped ? kExitInterrupted : kExitOk;
+}
+
+int KeysCommand(KeysConfig config) {
+  Result<std::unique_ptr<app::Process>> process = app::Process::Create();
+  if (!process.ok()) return Fail(kExitFatal, process.status());
+  const DataConfig& where = config.where;
+  Result<app::DataDir> data =
+      app::OpenData(where.data, **process, {where.db, where.store}, where.config);
+  if (!data.ok()) return Fail(kExitFatal, data.status());
+  db::KeyStore& keys = *data->db;
+  if (config.action == "create") {
+    std::string secret = db::NewApiKeySecret();
+    Status added = keys.AddKey({.name = config.name,
+                                .prefix = secret.substr(0, 7),
+                                .hash = Sha256::HexOf(secret),
+                                .requests_per_minute = config.requests_per_minute});
+    if (!added.ok()) return Fail(kExitBadInput, added);
+    std::printf("%s\n", secret.c_str());
+    std::fprintf(stderr,
+                 "sluice: key '%s' made; it is shown only now. Clients send it as "
+                 "\"Authorization: Bearer <key>\"\n",
+                 config.name.c_str());
+    return kExitOk;
+  }
+  if (config.action == "revoke") {
+    Result<db::ApiKey> revoked = keys.RevokeKey(config.name);
+    if (!revoked.ok()) return Fail(kExitBadInput, revoked.status());
+    std::fprintf(stderr, "sluice: key '%s' (%s…) revoked\n", revoked->name.c_str(),
+                 revoked->prefix.c_str());
+    return kExitOk;
+  }
+  Result<std::vector<db::ApiKey>> listed = keys.ListKeys();
+  if (!listed.ok()) return Fail(kExitFatal, listed.status());
+  for (const db::ApiKey& key : *listed) {
+    if (config.json) {
+      std::cout << JsonText(boost::json::object{{"name", key.name},
+                                                {"prefix", key.prefix},
+                                                {"requests_per_minute", key.requests_per_minute},
+                                                {"created_ms", key.created_ms},
+                                                {"revoked_ms", key.revoked_ms}})
+                << "\n";
+    } else {
+      std::string rate = key.requests_per_minute > 0
+                             ? StrCat(key.requests_per_minute, " requests/min")
+                             : "no rate limit";
+      std::printf("%-20s %s…  %s  %s\n", key.name.c_str(), key.prefix.c_str(), rate.c_str(),
+                  key.revoked_ms ? "revoked" : "in force");
+    }
+  }
+  if (listed->empty() && !config.json) std::fprintf(stderr, "sluice: no API keys\n");
+  return kExitOk;
 }
 
 }  // namespace sluice::cli

@@ -14,11 +14,22 @@ struct ServeConfig {
   WorkerConfig worker;
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free one
   int workers = 0;                        // in-process workers (0: API only)
-  // Serve without API keys. Required (and only allowed on a loopback address) until keys exist.
+  // Serve without API keys: only on a loopback address.
   bool no_auth = false;
 };
 // Serves until SIGINT/SIGTERM: 130 then (running jobs go back to the queue), 2 for bad
 // arguments, 1 when the data directory or the address cannot be used.
 int Serve(ServeConfig config);
+
+struct KeysConfig {
+  DataConfig where;
+  std::string action;  // "create", "list", "revoke"
+  std::string name;
+  double requests_per_minute = 0;  // create: 0 for no limit
+  bool json = false;
+};
+// `sluice keys create --name N [--rate R]` prints a new key (shown once); `list`; `revoke NAME`.
+// 2 for a name taken (create) or unknown (revoke).
+int KeysCommand(KeysConfig config);
 
 }  // namespace sluice::cli

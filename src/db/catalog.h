@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "db/jobs.h"
+#include "db/keys.h"
 
 namespace sluice::db {
 
@@ -207,9 +208,10 @@ class Catalog {
                                                   std::string_view after_sha256, int limit) = 0;
 };
 
-// One database: the catalog and the job queue on the same connection(s), so a set commit and its
-// job's completion are one transaction. SQLite (embedded) and Postgres (fleet) implement it.
-class Database : public Catalog, public JobStore {};
+// One database: the catalog, the job queue and the API keys on the same connection(s), so a set
+// commit and its job's completion are one transaction. SQLite (embedded) and Postgres (fleet)
+// implement it.
+class Database : public Catalog, public JobStore, public KeyStore {};
 
 // The refusal of an embedding whose dimension differs from the `stored` one of its method and
 // model: InvalidArgument, cause "embedding_dimension".

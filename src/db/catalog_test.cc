@@ -291,6 +291,29 @@ TEST_P(CatalogConformance, HashesAreStoredOncePerContentWithEveryBitAndFindTheir
   EXPECT_EQ(items[1].item_id, 11);
 }
 
+TEST_P(CatalogConformance, ApiKeysAreFoundByHashRevokedAndNeverNamedTwice) {
+  ApiKey key{.name = "ingest", .prefix = "sk_12ab", .hash = "h1", .requests_per_minute = 120};
+  ASSERT_TRUE(db_->AddKey(key).ok());
+  ASSERT_TRUE(db_->AddKey({.name = "admin", .prefix = "sk_99", .hash = "h2"}).ok());
+  EXPECT_EQ(CauseOf(db_->AddKey({.name = "ingest", .prefix = "x", .hash = "h3"})), "key_exists");
+  Result<ApiKey> found = db_->FindKey("h1");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->name, "ingest");
+  EXPECT_EQ(found->requests_per_minute, 120);
+  EXPECT_GT(found->created_ms, 0);
+  EXPECT_EQ(found->revoked_ms, 0);
+  EXPECT_EQ(db_->FindKey("h9").status().code(), absl::StatusCode::kNotFound);
+  std::vector<ApiKey> keys = *db_->ListKeys();
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_EQ(keys[0].name, "admin");
+  Result<ApiKey> revoked = db_->RevokeKey("ingest");
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_GT(revoked->revoked_ms, 0);
+  EXPECT_EQ(db_->RevokeKey("ingest")->revoked_ms, revoked->revoked_ms) << "the first time stays";
+  EXPECT_GT(db_->FindKey("h1")->revoked_ms, 0);
+  EXPECT_EQ(db_->RevokeKey("nobody").status().code(), absl::StatusCode::kNotFound);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CatalogConformance,
                          ::testing::Values(SqliteBackend(), PostgresBackend()), BackendName);
 

@@ -30,6 +30,17 @@ Duration TokenBucket::Reserve(double units) {
   return Duration{static_cast<int64_t>(std::ceil(minutes * 60'000))};
 }
 
+Duration TokenBucket::TryTake(double units) {
+  if (per_minute_ <= 0) return Duration{0};
+  Refill();
+  if (available_ >= units) {
+    available_ -= units;
+    return Duration{0};
+  }
+  double minutes = (units - available_) / per_minute_;
+  return Duration{std::max<int64_t>(1, static_cast<int64_t>(std::ceil(minutes * 60'000)))};
+}
+
 void TokenBucket::SetRate(double per_minute) {
   Refill();
   per_minute_ = std::max(0.0, per_minute);

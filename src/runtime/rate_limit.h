@@ -29,6 +29,9 @@ class TokenBucket {
   TokenBucket(double per_minute, Now now = SteadyClock::now, double burst_seconds = 60);
 
   Duration Reserve(double units);
+  // Takes `units` when they are available now and returns 0; otherwise takes nothing and returns
+  // how long until they would be (a server answering 429 with Retry-After).
+  Duration TryTake(double units);
   // Changes the rate while running; reservations already made keep their waits.
   void SetRate(double per_minute);
   // A server said how much is left (x-ratelimit-remaining-*): the bucket holds no more than

@@ -26,6 +26,17 @@ TEST(TokenBucketTest, BurstUpToTheRateThenQueuedWaits) {
   EXPECT_EQ(requests.Reserve(1), 1000ms);
 }
 
+TEST(TokenBucketTest, TryTakeRefusesWithoutQueueing) {
+  FakeClock clock;
+  TokenBucket calls(60, clock.AsNow());
+  for (int i = 0; i < 60; ++i) EXPECT_EQ(calls.TryTake(1), 0ms) << i;
+  EXPECT_EQ(calls.TryTake(1), 1000ms);
+  EXPECT_EQ(calls.TryTake(1), 1000ms) << "a refusal takes nothing";
+  clock.now += 1s;
+  EXPECT_EQ(calls.TryTake(1), 0ms);
+  EXPECT_EQ(TokenBucket(0, clock.AsNow()).TryTake(1000), 0ms) << "0: unlimited";
+}
+
 TEST(TokenBucketTest, TokensPerMinuteAndRateChanges) {
   FakeClock clock;
   TokenBucket tokens(10'000, clock.AsNow());

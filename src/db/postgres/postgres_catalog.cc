@@ -127,6 +127,15 @@ CREATE TABLE content_hashes(
   PRIMARY KEY (method, item_sha256));
 CREATE INDEX content_hashes_by_id ON content_hashes(item_id);
 )sql"},
+    {7, R"sql(
+CREATE TABLE api_keys(
+  name text PRIMARY KEY,
+  prefix text NOT NULL,
+  hash text NOT NULL UNIQUE,
+  requests_per_minute double precision NOT NULL DEFAULT 0,
+  created_ms bigint NOT NULL,
+  revoked_ms bigint NOT NULL DEFAULT 0);
+)sql"},
 };
 
 constexpr int64_t kMigrationLock = 0x736c75696365;  // "sluice"

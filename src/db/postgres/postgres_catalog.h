@@ -68,6 +68,10 @@ class PostgresCatalog : public Database {
   // LISTEN sluice_jobs on a connection of its own; when that cannot be had, sleeps `timeout`
   // (polling is the fallback).
   Result<bool> WaitForJobs(std::chrono::milliseconds timeout) override;
+  Status AddKey(const ApiKey& key) override;
+  Result<std::vector<ApiKey>> ListKeys() override;
+  Result<ApiKey> RevokeKey(std::string_view name) override;
+  Result<ApiKey> FindKey(std::string_view hash) override;
 
   // Claims reap expired leases at most this often per process (default 500 ms): a statement
   // saved on most claims, at the price of noticing a dead worker up to this much later.

@@ -129,6 +129,15 @@ CREATE TABLE content_hashes(
   PRIMARY KEY (method, item_sha256));
 CREATE INDEX content_hashes_by_id ON content_hashes(item_id);
 )sql"},
+    {9, R"sql(
+CREATE TABLE api_keys(
+  name TEXT PRIMARY KEY,
+  prefix TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  requests_per_minute REAL NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  revoked_ms INTEGER NOT NULL DEFAULT 0);
+)sql"},
 };
 constexpr int kBaseVersion = 2;
 

@@ -61,6 +61,10 @@ class SqliteCatalog : public Database {
   Result<std::vector<Job>> ListJobs(std::optional<JobState> state, int limit) override;
   Result<Job> RetryJob(int64_t id) override;
   Result<bool> WaitForJobs(std::chrono::milliseconds timeout) override;
+  Status AddKey(const ApiKey& key) override;
+  Result<std::vector<ApiKey>> ListKeys() override;
+  Result<ApiKey> RevokeKey(std::string_view name) override;
+  Result<ApiKey> FindKey(std::string_view hash) override;
 
  private:
   explicit SqliteCatalog(sqlite3* db) : db_(db) {}
