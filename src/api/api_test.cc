@@ -84,6 +84,7 @@ class ApiTest : public ::testing::Test {
                                 .body = std::string(body),
                                 .addresses = {.allow_private = true}};
     if (!key.empty()) request.headers.emplace_back("Authorization", StrCat("Bearer ", key));
+    for (auto& header : std::exchange(next_headers_, {})) request.headers.push_back(header);
     if (!body.empty()) request.headers.emplace_back("Content-Type", "application/json");
     if (!idempotency_key.empty())
       request.headers.emplace_back("Idempotency-Key", std::string(idempotency_key));
@@ -108,6 +109,8 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<http::HttpClient> client_;
   std::string url_;
   int port_ = 0;
+  // Sent with the next Call only.
+  std::vector<std::pair<std::string, std::string>> next_headers_;
 };
 
 TEST_F(ApiTest, EveryRouteIsInTheOpenApiDocumentAndNothingElse) {
@@ -159,6 +162,11 @@ TEST_F(ApiTest, JobsAreSubmittedFollowedListedAndRetried) {
     http::ClientResponse retry = co_await Call("POST", retry_path);
     EXPECT_EQ(retry.status, 409) << retry.body;
     EXPECT_EQ(retry.Header("content-type"), "application/problem+json");
+    http::ClientResponse cancelled = co_await Call("DELETE", job_path);
+    EXPECT_EQ(cancelled.status, 200) << cancelled.body;
+    EXPECT_EQ(Json(cancelled).at("failure").at("cause").as_string(), "cancelled");
+    EXPECT_EQ((co_await Call("DELETE", job_path)).status, 409) << "dead already";
+    EXPECT_EQ((co_await Call("POST", retry_path)).status, 200) << "a cancelled job re-driven";
     http::ClientResponse unknown = co_await Call("GET", "/v1/jobs/no-such-token");
     EXPECT_EQ(unknown.status, 404);
     EXPECT_EQ(Json(unknown).at("status").as_int64(), 404);
@@ -197,6 +205,8 @@ TEST_F(ApiTest, BadRequestsAreRefusedWithAProblemThatSaysWhy) {
     }
     http::ClientResponse wrong = co_await Call("PUT", "/v1/jobs");
     EXPECT_EQ(wrong.Header("allow"), "POST, GET");
+    http::ClientResponse no_delete = co_await Call("PUT", "/v1/jobs/abc");
+    EXPECT_EQ(no_delete.Header("allow"), "GET, DELETE");
   };
   WithServer(body);
 }
@@ -291,6 +301,45 @@ TEST_F(ApiTest, OversizedBodiesAndSlowClientsAreCutOff) {
     EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
   };
   WithServer(body, {.max_body_bytes = 1000, .header_timeout = std::chrono::milliseconds(300)});
+}
+
+TEST_F(ApiTest, MediaAreServedByContentWithRangesAndValidators) {
+  const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + std::string(100, 'p');
+  const std::string sha = Sha256::HexOf(png);
+  ASSERT_TRUE(rt_.Run(store_.PutBytes(storage::ContentKey(sha), png, {})).ok());
+  ASSERT_TRUE(rt_.Run(store_.PutBytes("results/brand-a/ledger.json", "{}", {})).ok());
+  auto body = [&]() -> asio::awaitable<void> {
+    std::string path = "/v1/media/" + sha;
+    http::ClientResponse whole = co_await Call("GET", path);
+    EXPECT_EQ(whole.status, 200);
+    EXPECT_EQ(whole.body, png);
+    EXPECT_EQ(whole.Header("content-type"), "image/png");
+    EXPECT_EQ(whole.Header("etag"), "\"" + sha + "\"");
+    next_headers_ = {{"If-None-Match", "\"" + sha + "\""}};
+    EXPECT_EQ((co_await Call("GET", path)).status, 304);
+    next_headers_ = {{"Range", "bytes=2-5"}};
+    http::ClientResponse part = co_await Call("GET", path);
+    EXPECT_EQ(part.status, 206);
+    EXPECT_EQ(part.body, png.substr(2, 4));
+    EXPECT_EQ(part.Header("content-range"), "bytes 2-5/108");
+    EXPECT_EQ(part.Header("content-type"), "image/png") << "sniffed from the start";
+    next_headers_ = {{"Range", "bytes=-3"}};
+    EXPECT_EQ((co_await Call("GET", path)).body, "ppp");
+    next_headers_ = {{"Range", "bytes=500-"}};
+    http::ClientResponse past = co_await Call("GET", path);
+    EXPECT_EQ(past.status, 416);
+    EXPECT_EQ(past.Header("content-range"), "bytes */108");
+    // Only content-addressed objects, named by 64 hex digits: no other key can be reached.
+    for (const char* bad : {"/v1/media/..%2F..%2Fresults%2Fbrand-a%2Fledger.json",
+                            "/v1/media/ABCDEF", "/v1/media/results"}) {
+      http::ClientResponse refused = co_await Call("GET", bad);
+      EXPECT_TRUE(refused.status == 400 || refused.status == 404) << bad << " " << refused.status;
+      EXPECT_EQ(refused.body.find("{}"), std::string::npos);
+    }
+    std::string unknown = "/v1/media/" + std::string(64, 'a');
+    EXPECT_EQ((co_await Call("GET", unknown)).status, 404);
+  };
+  WithServer(body);
 }
 
 TEST_F(ApiTest, KeysAreAskedForCheckedRevokedAndRateLimited) {

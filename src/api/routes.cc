@@ -1,8 +1,10 @@
 #include "api/routes.h"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <string>
 
+#include "common/content_type.h"
 #include "common/strings.h"
 #include "db/job_status.h"
 #include "db/set_results.h"
@@ -75,6 +77,40 @@ Result<db::JobSpec> JobSpecOf(const json::object& body) {
   return spec;
 }
 
+// Objects larger than this are served only in ranges; an open range ("bytes=0-") gets at most
+// kMaxRange bytes (a video player asks for the next part itself).
+constexpr int64_t kMaxWholeMedia = int64_t{64} << 20;
+constexpr int64_t kMaxRange = int64_t{8} << 20;
+
+// One range of a Range header ("bytes=START-END", "bytes=START-", "bytes=-SUFFIX") within an
+// object of `size` bytes; the whole object when `header` is empty. InvalidArgument for a header
+// that does not parse, names several ranges, or lies past the end.
+Result<storage::ByteRange> RangeOf(std::string_view header, int64_t size) {
+  if (header.empty()) return storage::ByteRange{.offset = 0, .length = size};
+  auto refuse = [&] {
+    return absl::InvalidArgumentError(
+        StrCat("Range '", header, "' is not one satisfiable bytes range of ", size, " bytes"));
+  };
+  std::string_view spec = header;
+  if (!ConsumePrefix(spec, "bytes=") || spec.find(',') != std::string_view::npos) return refuse();
+  size_t dash = spec.find('-');
+  if (dash == std::string_view::npos) return refuse();
+  int64_t start = 0, end = size - 1;
+  std::string_view first = spec.substr(0, dash), last = spec.substr(dash + 1);
+  if (first.empty()) {  // the last N bytes
+    int64_t suffix = 0;
+    if (!ParseInt(last, suffix) || suffix <= 0) return refuse();
+    start = std::max<int64_t>(0, size - suffix);
+  } else {
+    if (!ParseInt(first, start) || start < 0) return refuse();
+    if (!last.empty() && (!ParseInt(last, end) || end < start)) return refuse();
+    if (last.empty()) end = std::min(size - 1, start + kMaxRange - 1);
+  }
+  if (start >= size) return refuse();
+  end = std::min(end, size - 1);
+  return storage::ByteRange{.offset = start, .length = end - start + 1};
+}
+
 class Routes {
  public:
   explicit Routes(const ApiParts& parts) : parts_(parts) {}
@@ -137,12 +173,21 @@ class Routes {
   }
 
   asio::awaitable<Response> RetryJob(Request request) {
+    return ChangeJob(std::move(request), &db::JobStore::RetryJob);
+  }
+  asio::awaitable<Response> CancelJob(Request request) {
+    return ChangeJob(std::move(request), &db::JobStore::CancelJob);
+  }
+
+  // The job of the request's token, changed by `change` (retry, cancel).
+  asio::awaitable<Response> ChangeJob(Request request,
+                                      Result<db::Job> (db::JobStore::*change)(int64_t)) {
     const std::string& token = request.params.at("token");
-    auto retry = [&]() -> Result<db::Job> {
+    auto find_and_change = [&]() -> Result<db::Job> {
       SLUICE_ASSIGN_OR_RETURN(db::Job job, parts_.db->FindJob(token));
-      return parts_.db->RetryJob(job.id);
+      return (parts_.db->*change)(job.id);
     };
-    Result<db::Job> job = co_await Blocking(retry);
+    Result<db::Job> job = co_await Blocking(find_and_change);
     if (!job.ok()) co_return ProblemFor(job.status());
     co_return JsonResponse(200, db::JobToJson(*job));
   }
@@ -200,6 +245,58 @@ class Routes {
     co_return JsonResponse(200, out);
   }
 
+  // An object of the store by its content SHA-256: media and the files steps made (they are
+  // content-addressed); nothing else of the store (result documents, ledgers, indexes).
+  asio::awaitable<Response> GetMedia(Request request) {
+    const std::string& sha = request.params.at("sha256");
+    bool hex = sha.size() == 64 && std::all_of(sha.begin(), sha.end(), [](char c) {
+                 return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+               });
+    if (!hex)
+      co_return Problem(400, "Bad request",
+                        "media are named by the SHA-256 of their bytes: 64 lowercase hex digits");
+    std::string key = storage::ContentKey(sha);
+    Result<storage::BlobInfo> info = co_await parts_.store->Stat(key);
+    if (!info.ok()) co_return ProblemFor(info.status());
+    std::string etag = StrCat("\"", sha, "\"");
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"ETag", etag},
+        {"Accept-Ranges", "bytes"},
+        {"Cache-Control", "public, max-age=31536000, immutable"}};  // the name is the content
+    if (request.Header("if-none-match") == etag)
+      co_return Response{.status = 304, .content_type = "", .headers = headers};
+    Result<storage::ByteRange> range = RangeOf(request.Header("range"), info->size);
+    if (!range.ok()) {
+      Response refused = ProblemFor(range.status());
+      refused.status = 416;
+      refused.headers.emplace_back("Content-Range", StrCat("bytes */", info->size));
+      co_return refused;
+    }
+    bool partial = !request.Header("range").empty();
+    if (!partial && info->size > kMaxWholeMedia)
+      co_return Problem(413, "Too large for one response",
+                        StrCat("objects over ", kMaxWholeMedia >> 20,
+                               " MB are served in Range requests (bytes=START-END)"));
+    Result<std::string> bytes = co_await parts_.store->Get(key, *range);
+    if (!bytes.ok()) co_return ProblemFor(bytes.status());
+    std::string head = bytes->substr(0, kSniffBytes);  // the type is in the first bytes
+    if (range->offset != 0) {
+      storage::ByteRange first{.offset = 0, .length = static_cast<int64_t>(kSniffBytes)};
+      Result<std::string> start = co_await parts_.store->Get(key, first);
+      head = start.ok() ? *std::move(start) : "";
+    }
+    Response response{.status = partial ? 206 : 200,
+                      .content_type = SniffContentType(head).mime,
+                      .body = std::move(*bytes),
+                      .headers = std::move(headers)};
+    if (partial)
+      response.headers.emplace_back(
+          "Content-Range",
+          StrCat("bytes ", range->offset, "-",
+                 range->offset + static_cast<int64_t>(response.body.size()) - 1, "/", info->size));
+    co_return response;
+  }
+
   asio::awaitable<Response> Ready(Request) {
     // The database answers a query and the store a lookup (an absent key is an answer).
     auto database = [&] { return parts_.db->ListJobs(std::nullopt, 1).status(); };
@@ -236,9 +333,11 @@ void AddRoutes(Router& router, const ApiParts& parts) {
   router.Add("POST", "/v1/jobs", bind(&Routes::SubmitJob));
   router.Add("GET", "/v1/jobs", bind(&Routes::ListJobs));
   router.Add("GET", "/v1/jobs/{token}", bind(&Routes::GetJob));
+  router.Add("DELETE", "/v1/jobs/{token}", bind(&Routes::CancelJob));
   router.Add("POST", "/v1/jobs/{token}/retry", bind(&Routes::RetryJob));
   router.Add("GET", "/v1/sets", bind(&Routes::ListSets));
   router.Add("GET", "/v1/sets/{set}/items", bind(&Routes::ListItems));
+  router.Add("GET", "/v1/media/{sha256}", bind(&Routes::GetMedia));
 }
 
 }  // namespace sluice::api

@@ -385,6 +385,16 @@ TEST_F(FleetTest, PoisonJobReachesDeadLetterAndCanBeRetried) {
   ProcessResult retry =
       Sluice({"jobs", "retry", std::to_string(job->id), "--data", data().string()});
   ASSERT_EQ(retry.exit_code, 0) << retry.err;
+  // Cancelled while queued, then re-driven again: cancel and retry go both ways.
+  ProcessResult cancel =
+      Sluice({"jobs", "cancel", std::to_string(job->id), "--data", data().string()});
+  ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_EQ(db_->FindJob(token)->failure_cause, "cancelled");
+  EXPECT_EQ(
+      Sluice({"jobs", "cancel", std::to_string(job->id), "--data", data().string()}).exit_code, 2)
+      << "dead already";
+  ASSERT_EQ(Sluice({"jobs", "retry", std::to_string(job->id), "--data", data().string()}).exit_code,
+            0);
   std::unique_ptr<Subprocess> fixed = StartWorker("fixed", 5, {"--exit-when-idle"});
   EXPECT_EQ(fixed->Wait().exit_code, 0) << WorkerLog("fixed");
   EXPECT_EQ(db_->FindJob(token)->state, db::JobState::kDone);

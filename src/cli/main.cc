@@ -312,6 +312,12 @@ int main(int argc, char** argv) {
   CLI::App* jobs_retry_cmd = jobs_cmd->add_subcommand("retry", "Re-drive a dead-lettered job");
   jobs_retry_cmd->add_option("ID", jobs.retry_id, "Job id")->required()->check(CLI::PositiveNumber);
   jobs_retry_cmd->fallthrough();  // `sluice jobs retry 7 --db …` takes the jobs options too
+  CLI::App* jobs_cancel_cmd = jobs_cmd->add_subcommand(
+      "cancel", "Cancel a queued or running job (a worker running it stops at its next lease)");
+  jobs_cancel_cmd->add_option("ID", jobs.cancel_id, "Job id")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  jobs_cancel_cmd->fallthrough();
 
   sluice::cli::WorkerConfig worker;
   CLI::App* worker_cmd =

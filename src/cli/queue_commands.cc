@@ -114,8 +114,9 @@ int ShowJobStatus(StatusConfig config) {
 int ListJobs(JobsConfig config) {
   Result<OpenedQueue> queue = OpenQueue(config.queue);
   if (!queue.ok()) return Fail(kExitFatal, queue.status());
-  if (config.retry_id > 0) {
-    Result<db::Job> job = queue->db().RetryJob(config.retry_id);
+  if (config.retry_id > 0 || config.cancel_id > 0) {
+    Result<db::Job> job = config.retry_id > 0 ? queue->db().RetryJob(config.retry_id)
+                                              : queue->db().CancelJob(config.cancel_id);
     if (!job.ok()) return Fail(kExitBadInput, job.status());
     std::printf("%s\n", JobLine(*job).c_str());
     return kExitOk;
@@ -186,7 +187,8 @@ void WorkerLog::OnJobCommitted(const db::Job& job, const pipeline::SetReport& re
       static_cast<long long>(totals.ok), static_cast<long long>(totals.failed));
 }
 void WorkerLog::OnLeaseLost(const db::Job& job) {
-  std::fprintf(stderr, "sluice worker: job %lld: lease lost to another worker\n",
+  std::fprintf(stderr,
+               "sluice worker: job %lld: lease lost (taken over by another worker, or cancelled)\n",
                static_cast<long long>(job.id));
 }
 void WorkerLog::OnJobFailed(const db::Job& job, const Status& status, bool requeued,

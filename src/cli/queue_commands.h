@@ -41,8 +41,9 @@ int ShowJobStatus(StatusConfig config);
 
 struct JobsConfig {
   QueueConfig queue;
-  std::string state;     // "" for every state
-  int64_t retry_id = 0;  // > 0: re-drive this dead job instead of listing
+  std::string state;      // "" for every state
+  int64_t retry_id = 0;   // > 0: re-drive this dead job instead of listing
+  int64_t cancel_id = 0;  // > 0: cancel this queued or running job instead of listing
   int limit = 100;
   bool json = false;
 };

@@ -121,6 +121,10 @@ class JobStore {
   // Re-drives a dead job: queued now, attempts reset. NotFound for no such job;
   // FailedPrecondition when it is not dead.
   virtual Result<Job> RetryJob(int64_t id) = 0;
+  // Cancels a job that has not finished: dead with cause "cancelled", its epoch moved on so that
+  // a worker running it loses its lease and its commit is refused. NotFound for no such job;
+  // FailedPrecondition when it is done or dead already.
+  virtual Result<Job> CancelJob(int64_t id) = 0;
   // Waits up to `timeout` for a hint that jobs may be ready (Postgres LISTEN/NOTIFY). True on a
   // hint; false on timeout. Backends without notifications just wait (callers poll).
   virtual Result<bool> WaitForJobs(std::chrono::milliseconds timeout) = 0;

@@ -28,6 +28,17 @@ JobSpec Spec(std::string set, int priority = 0, int max_attempts = 3) {
 
 Lease LeaseOf(const Job& job) { return {job.id, job.epoch}; }
 
+// A set step's result: what a commit under a lease carries in these tests.
+StepRow SetStepRow() {
+  return StepRow{.url = "",
+                 .method = "set.summary",
+                 .version = 1,
+                 .step_key = "k",
+                 .ok = true,
+                 .output_json = "{}",
+                 .artifacts_json = "{}"};
+}
+
 class JobStoreConformance : public BackendTest {
  protected:
   std::vector<Job> Claim(std::string worker, int n, milliseconds lease = milliseconds(60'000),
@@ -125,13 +136,7 @@ TEST_P(JobStoreConformance, TakenOverLeaseIsFencedEverywhere) {
   EXPECT_EQ(CauseOf(db_->Fail(LeaseOf(first[0]), absl::UnavailableError("x"), true, {})),
             "lease_lost");
   EXPECT_EQ(*db_->Complete({LeaseOf(first[0])}), 0);
-  StepRow row{.url = "",
-              .method = "set.summary",
-              .version = 1,
-              .step_key = "k",
-              .ok = true,
-              .output_json = "{}",
-              .artifacts_json = "{}"};
+  StepRow row = SetStepRow();
   Result<SetTotals> stale = db_->CommitAnalysis("s", {.steps = {row}}, LeaseOf(first[0]));
   EXPECT_EQ(CauseOf(stale.status()), "lease_lost") << stale.status();
   EXPECT_TRUE(db_->ListSteps("s")->empty()) << "a refused commit writes nothing";
@@ -141,6 +146,33 @@ TEST_P(JobStoreConformance, TakenOverLeaseIsFencedEverywhere) {
   ASSERT_TRUE(committed.ok()) << committed.status();
   EXPECT_EQ(committed->commits, 1);
   EXPECT_EQ(db_->FindJob(std::to_string(second[0].id))->state, JobState::kDone);
+}
+
+TEST_P(JobStoreConformance, CancelledJobsAreDeadAndTheirRunningWorkerIsFencedOut) {
+  ASSERT_TRUE(db_->RecordItems("s", {}).ok());
+  Job queued = db_->Submit(Spec("q"))->job;
+  Job running = db_->Submit(Spec("s"))->job;
+  std::vector<Job> claimed = Claim("w", 1);
+  ASSERT_EQ(claimed.size(), 1u);
+  ASSERT_EQ(claimed[0].id, queued.id) << "first come";
+  ASSERT_TRUE(db_->Submit(Spec("r")).ok());
+  Result<Job> cancelled = db_->CancelJob(claimed[0].id);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(cancelled->state, JobState::kDead);
+  EXPECT_EQ(cancelled->failure_cause, "cancelled");
+  EXPECT_EQ(*db_->Heartbeat({LeaseOf(claimed[0])}, milliseconds(60'000)),
+            std::vector<int64_t>{claimed[0].id})
+      << "the worker running it learns it lost it";
+  StepRow row = SetStepRow();
+  EXPECT_EQ(CauseOf(db_->CommitAnalysis("q", {.steps = {row}}, LeaseOf(claimed[0])).status()),
+            "lease_lost");
+  EXPECT_EQ(db_->CancelJob(running.id)->state, JobState::kDead) << "a queued one too";
+  std::vector<Job> next = Claim("w", 5);
+  ASSERT_EQ(next.size(), 1u) << "cancelled jobs are not claimed";
+  EXPECT_EQ(next[0].set, "r");
+  EXPECT_EQ(db_->CancelJob(queued.id).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(db_->CancelJob(987654).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(db_->RetryJob(running.id)->state, JobState::kQueued) << "and can be re-driven";
 }
 
 TEST_P(JobStoreConformance, FailuresRetryThenDeadLetterThenRetryByHand) {

@@ -65,6 +65,7 @@ class PostgresCatalog : public Database {
   Result<Job> FindJob(std::string_view token_or_id) override;
   Result<std::vector<Job>> ListJobs(std::optional<JobState> state, int limit) override;
   Result<Job> RetryJob(int64_t id) override;
+  Result<Job> CancelJob(int64_t id) override;
   // LISTEN sluice_jobs on a connection of its own; when that cannot be had, sleeps `timeout`
   // (polling is the fallback).
   Result<bool> WaitForJobs(std::chrono::milliseconds timeout) override;

@@ -253,6 +253,25 @@ Result<Job> PostgresCatalog::RetryJob(int64_t id) {
   });
 }
 
+Result<Job> PostgresCatalog::CancelJob(int64_t id) {
+  return pool_->Get<Job>([&](pg::Connection& c) -> Result<Job> {
+    SLUICE_ASSIGN_OR_RETURN(
+        pg::Rows rows,
+        c.Exec(StrCat("UPDATE jobs SET state = 'dead', epoch = epoch + 1, "
+                      "finished_at = sluice_now_ms(), lease_until = NULL, "
+                      "failure_cause = 'cancelled', failure_details = 'cancelled on request' "
+                      "WHERE id = $1 AND state IN ('queued', 'running') RETURNING ",
+                      kJobColumns),
+               pg::Params().Add(id)));
+    if (!rows.empty()) return ReadJobs(rows, false)[0];
+    SLUICE_ASSIGN_OR_RETURN(pg::Rows state,
+                            c.Exec("SELECT state FROM jobs WHERE id = $1", pg::Params().Add(id)));
+    if (state.empty()) return absl::NotFoundError(StrCat("no job ", id));
+    return absl::FailedPreconditionError(StrCat("job ", id, " is ", state.Text(0, 0),
+                                                "; only queued or running jobs are cancelled"));
+  });
+}
+
 Result<bool> PostgresCatalog::WaitForJobs(std::chrono::milliseconds timeout) {
   std::lock_guard lock(listen_mu_);
   if (!listener_ || !listener_->healthy()) {

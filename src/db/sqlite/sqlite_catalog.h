@@ -60,6 +60,7 @@ class SqliteCatalog : public Database {
   Result<Job> FindJob(std::string_view token_or_id) override;
   Result<std::vector<Job>> ListJobs(std::optional<JobState> state, int limit) override;
   Result<Job> RetryJob(int64_t id) override;
+  Result<Job> CancelJob(int64_t id) override;
   Result<bool> WaitForJobs(std::chrono::milliseconds timeout) override;
   Status AddKey(const ApiKey& key) override;
   Result<std::vector<ApiKey>> ListKeys() override;
@@ -74,6 +75,11 @@ class SqliteCatalog : public Database {
   Status Migrate();
   // BEGIN IMMEDIATE, `body`, COMMIT; ROLLBACK when anything fails. Callers hold mu_.
   Status InTransaction(const std::function<Status()>& body);
+  // UPDATE jobs SET `set_clause` (?2 is now in ms) for job `id` when its state is one of
+  // `from_states`: the job as changed; NotFound for no such job; FailedPrecondition "job N is
+  // STATE; `only`" otherwise.
+  Result<Job> ChangeJobState(int64_t id, std::string_view set_clause, std::string_view from_states,
+                             std::string_view only);
   Status ReapExpiredLeases(int64_t now);
   Status CompleteLocked(const Lease& lease);
   // Inserts `embeddings` inside the caller's transaction (mu_ held).

@@ -216,29 +216,39 @@ Result<std::vector<Job>> SqliteCatalog::ListJobs(std::optional<JobState> state, 
   return jobs;
 }
 
-Result<Job> SqliteCatalog::RetryJob(int64_t id) {
+Result<Job> SqliteCatalog::ChangeJobState(int64_t id, std::string_view set_clause,
+                                          std::string_view from_states, std::string_view only) {
   std::lock_guard lock(mu_);
   Job job;
   SLUICE_RETURN_IF_ERROR(InTransaction([&]() -> Status {
-    Statement retry(db_, StrCat(R"sql(
-      UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?2, finished_at = NULL
-      WHERE id = ?1 AND state = 'dead' RETURNING )sql",
-                                kJobColumns)
-                             .c_str());
-    if (!retry.ok()) return Error("preparing job retry");
-    retry.Bind(1, id);
-    retry.Bind(2, NowMillis());
-    if (sqlite3_step(retry.get()) == SQLITE_ROW) {
-      job = ReadJob(retry, false);
+    Statement update(db_, StrCat("UPDATE jobs SET ", set_clause, " WHERE id = ?1 AND state IN (",
+                                 from_states, ") RETURNING ", kJobColumns)
+                              .c_str());
+    if (!update.ok()) return Error("preparing a job state change");
+    update.Bind(1, id);
+    update.Bind(2, NowMillis());
+    if (sqlite3_step(update.get()) == SQLITE_ROW) {
+      job = ReadJob(update, false);
       return absl::OkStatus();
     }
     Statement state(db_, "SELECT state FROM jobs WHERE id = ?1");
     state.Bind(1, id);
     if (sqlite3_step(state.get()) != SQLITE_ROW) return absl::NotFoundError(StrCat("no job ", id));
-    return absl::FailedPreconditionError(
-        StrCat("job ", id, " is ", state.Text(0), "; only dead jobs are retried"));
+    return absl::FailedPreconditionError(StrCat("job ", id, " is ", state.Text(0), "; ", only));
   }));
   return job;
+}
+
+Result<Job> SqliteCatalog::RetryJob(int64_t id) {
+  return ChangeJobState(id, "state = 'queued', attempts = 0, run_at = ?2, finished_at = NULL",
+                        "'dead'", "only dead jobs are retried");
+}
+
+Result<Job> SqliteCatalog::CancelJob(int64_t id) {
+  return ChangeJobState(id,
+                        "state = 'dead', epoch = epoch + 1, finished_at = ?2, lease_until = NULL, "
+                        "failure_cause = 'cancelled', failure_details = 'cancelled on request'",
+                        "'queued', 'running'", "only queued or running jobs are cancelled");
 }
 
 Result<bool> SqliteCatalog::WaitForJobs(std::chrono::milliseconds timeout) {
