@@ -5,9 +5,12 @@
 #include <string>
 
 #include "common/content_type.h"
+#include "common/file_io.h"
+#include "common/sha256.h"
 #include "common/strings.h"
 #include "db/job_status.h"
 #include "db/set_results.h"
+#include "pipeline/search.h"
 #include "pipeline/set_runner.h"
 #include "runtime/offload.h"
 
@@ -249,10 +252,7 @@ class Routes {
   // content-addressed); nothing else of the store (result documents, ledgers, indexes).
   asio::awaitable<Response> GetMedia(Request request) {
     const std::string& sha = request.params.at("sha256");
-    bool hex = sha.size() == 64 && std::all_of(sha.begin(), sha.end(), [](char c) {
-                 return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-               });
-    if (!hex)
+    if (!IsSha256Hex(sha))
       co_return Problem(400, "Bad request",
                         "media are named by the SHA-256 of their bytes: 64 lowercase hex digits");
     std::string key = storage::ContentKey(sha);
@@ -297,6 +297,53 @@ class Routes {
     co_return response;
   }
 
+  // Similar contents: by stored content (like=SHA256) or words (text=…) as query parameters, or
+  // by a picture sent as the body of a POST.
+  asio::awaitable<Response> Search(Request request) {
+    if (!parts_.registry || !parts_.indexes)
+      co_return Problem(503, "Search unavailable", "this server was started without indexes");
+    Result<int> k = IntParam(request, "k", 10, 1, 1000);
+    if (!k.ok()) co_return ProblemFor(k.status());
+    auto param = [&](const char* name) {
+      auto it = request.query.find(name);
+      return it == request.query.end() ? std::string() : it->second;
+    };
+    pipeline::SearchRequest query{.like = param("like"),
+                                  .text = param("text"),
+                                  .k = *k,
+                                  .set = param("set"),
+                                  .method = param("method")};
+    if (query.method.empty()) query.method = "image.embedding";
+    std::filesystem::path upload;
+    if (request.method == "POST") {
+      if (request.body.empty() || !query.like.empty() || !query.text.empty())
+        co_return Problem(400, "Bad request",
+                          "POST /v1/search takes a picture as the body and no like or text");
+      std::error_code ec;
+      std::filesystem::create_directories(parts_.scratch_dir, ec);
+      upload = parts_.scratch_dir / StrCat("query-", Sha256::HexOf(request.body));
+      auto write = [&] { return WriteFileAtomically(upload.string(), request.body); };
+      if (Status written = co_await Blocking(write); !written.ok()) co_return ProblemFor(written);
+      query.like = upload.string();
+    } else if (query.like.empty() == query.text.empty()) {
+      co_return Problem(400, "Bad request",
+                        "search like=SHA256 (stored content) or text=WORDS, one of them; or POST "
+                        "a picture");
+    } else if (!query.like.empty() && !IsSha256Hex(query.like)) {
+      co_return Problem(400, "Bad request",
+                        "like= names stored content by its SHA-256 (64 lowercase hex digits); "
+                        "POST a picture to search by one");
+    }
+    Result<pipeline::SearchAnswer> answer = co_await pipeline::Search(
+        *parts_.runtime, *parts_.registry, *parts_.db, *parts_.indexes, std::move(query));
+    if (!upload.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(upload, ec);
+    }
+    if (!answer.ok()) co_return ProblemFor(answer.status());
+    co_return JsonResponse(200, pipeline::SearchAnswerToJson(*answer));
+  }
+
   asio::awaitable<Response> Ready(Request) {
     // The database answers a query and the store a lookup (an absent key is an answer).
     auto database = [&] { return parts_.db->ListJobs(std::nullopt, 1).status(); };
@@ -338,6 +385,8 @@ void AddRoutes(Router& router, const ApiParts& parts) {
   router.Add("GET", "/v1/sets", bind(&Routes::ListSets));
   router.Add("GET", "/v1/sets/{set}/items", bind(&Routes::ListItems));
   router.Add("GET", "/v1/media/{sha256}", bind(&Routes::GetMedia));
+  router.Add("GET", "/v1/search", bind(&Routes::Search));
+  router.Add("POST", "/v1/search", bind(&Routes::Search));
 }
 
 }  // namespace sluice::api

@@ -5,12 +5,15 @@
 // Event-loop only; database and store calls run on the blocking pool or the loop.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <string_view>
 
 #include "api/router.h"
 #include "db/catalog.h"
+#include "index/index_folder.h"
+#include "methods/registry.h"
 #include "runtime/runtime.h"
 #include "storage/blob_store.h"
 
@@ -23,6 +26,12 @@ struct ApiParts {
   // Whether jobs may name this pipeline ("default", "video", a file the workers read):
   // InvalidArgument naming what is wrong otherwise. Called on the blocking pool.
   std::function<Status(const std::string&)> check_pipeline;
+  // Similarity search (/v1/search): the methods that embed queries and the indexes. Null: the
+  // route answers 503.
+  const methods::Registry* registry = nullptr;
+  index::IndexFolder* indexes = nullptr;
+  // Where uploaded query pictures are written while they are embedded.
+  std::filesystem::path scratch_dir;
 };
 
 // Adds every route to `router`. `parts` must outlive it.

@@ -1230,9 +1230,12 @@ TEST_F(CliTest, ServeRunsAJobSubmittedOverHttpAndServesItsResults) {
   std::vector<std::string> urls;
   std::ifstream lines(list);
   for (std::string line; std::getline(lines, line);) urls.push_back(line);
+  std::ofstream(dir_.path() / "serve.toml")
+      << "[[cycle]]\n[[cycle.item]]\nmethod = \"image.phash\"\n[[cycle.item]]\n"
+         "method = \"image.embedding\"\n[[cycle.set]]\nmethod = \"set.summary\"\n";
   auto [serve, base] = StartServe(
       {"--listen", "127.0.0.1:0", "--no-auth", "--workers", "1", "--poll", "0.1", "--allow-private",
-       "--data", data().string(), "--pipeline", (dir_.path() / "cheap.toml").string()},
+       "--data", data().string(), "--pipeline", (dir_.path() / "serve.toml").string()},
       dir_.path() / "serve-logs");
   ASSERT_FALSE(base.empty());
 
@@ -1264,6 +1267,21 @@ TEST_F(CliTest, ServeRunsAJobSubmittedOverHttpAndServesItsResults) {
   ASSERT_EQ(items["items"].as_array().size(), 3u);
   EXPECT_TRUE(items["items"].at(0).at("steps").as_object().contains("image.phash"));
   EXPECT_TRUE(items["set_results"].as_object().contains("set.summary"));
+
+  // Look-alikes through the index the worker's commit fed: by stored content, and by a picture
+  // sent as the body.
+  std::string first_sha = Sha256::HexOf(bodies[0]), second_sha = Sha256::HexOf(bodies[1]);
+  boost::json::object by_sha = Json(call("GET", "/v1/search?k=2&like=" + first_sha).body);
+  ASSERT_EQ(by_sha["hits"].as_array().size(), 2u) << boost::json::serialize(by_sha);
+  EXPECT_EQ(by_sha["hits"].at(0).at("sha256").as_string(), first_sha);
+  boost::json::object by_picture = Json(call("POST", "/v1/search?k=1", bodies[1]).body);
+  ASSERT_EQ(by_picture["hits"].as_array().size(), 1u) << boost::json::serialize(by_picture);
+  EXPECT_EQ(by_picture["hits"].at(0).at("sha256").as_string(), second_sha);
+  EXPECT_EQ(call("GET", "/v1/search?text=red").status, 400) << "a picture-only model";
+  EXPECT_EQ(call("GET", "/v1/search?like=../../etc/passwd").status, 400);
+  http::ClientResponse media = call("GET", "/v1/media/" + first_sha);
+  EXPECT_EQ(media.body, bodies[0]) << "the stored bytes are the origin's";
+  EXPECT_EQ(media.Header("content-type"), "image/png");
 
   serve->Kill(SIGTERM);
   ProcessResult stopped = serve->Wait();

@@ -74,19 +74,22 @@ int Serve(ServeConfig config) {
   Result<app::DataDir> data =
       app::OpenData(where.data, **process, {where.db, where.store}, where.config);
   if (!data.ok()) return Fail(kExitFatal, data.status());
-  if (config.workers > 0) {
-    if (Status opened = data->OpenIndexes(); !opened.ok()) return Fail(kExitFatal, opened);
-    PrintIndexRepairs(*data, stderr);
-  }
+  // The workers' commits feed the indexes; /v1/search reads them.
+  if (Status opened = data->OpenIndexes(); !opened.ok()) return Fail(kExitFatal, opened);
+  PrintIndexRepairs(*data, stderr);
 
   runtime::Runtime& rt = (*process)->runtime;
   const methods::Registry* registry = &(*stack)->registry;
   api::ApiParts parts{.runtime = &rt,
                       .db = data->db.get(),
                       .store = data->store,
-                      .check_pipeline = [registry](const std::string& name) {
-                        return app::PipelineFor(name, *registry).status();
-                      }};
+                      .check_pipeline =
+                          [registry](const std::string& name) {
+                            return app::PipelineFor(name, *registry).status();
+                          },
+                      .registry = registry,
+                      .indexes = data->indexes.get(),
+                      .scratch_dir = data->scratch};
   api::Router router;
   api::AddRoutes(router, parts);
   api::KeyGate gate(rt, *data->db, !config.no_auth);

@@ -55,4 +55,11 @@ std::string ToHex(std::span<const unsigned char> bytes) {
   return out;
 }
 
+bool IsSha256Hex(std::string_view text) {
+  if (text.size() != 64) return false;
+  for (char c : text)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 }  // namespace sluice

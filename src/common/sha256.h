@@ -37,4 +37,8 @@ class Sha256 {
 // Lowercase hex of `bytes`.
 std::string ToHex(std::span<const unsigned char> bytes);
 
+// Whether `text` is a digest as FinishHex writes it (64 lowercase hex digits): how stored
+// content is named.
+bool IsSha256Hex(std::string_view text);
+
 }  // namespace sluice

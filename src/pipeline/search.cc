@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 #include <map>
 
+#include "common/sha256.h"
 #include "common/strings.h"
 #include "methods/runner.h"
 #include "pipeline/index_upkeep.h"
@@ -16,13 +17,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr int kMaxK = 1000;
-
-bool IsSha256(std::string_view text) {
-  if (text.size() != 64) return false;
-  for (char c : text)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
 
 // The results a person looks at first, trimmed of bulk (vectors, word boxes).
 json::object MainResults(const std::vector<db::CachedStep>& steps) {
@@ -83,7 +77,7 @@ asio::awaitable<Result<SearchAnswer>> Search(runtime::Runtime& runtime,
     SLUICE_CO_ASSIGN_OR_RETURN(methods::Embedding embedded,
                                co_await text_side->EmbedQueryText(request.text, std::move(params)));
     query = std::move(embedded);
-  } else if (IsSha256(request.like)) {
+  } else if (IsSha256Hex(request.like)) {
     answer.query = StrCat("sha256:", request.like);
     auto stored_of = [&] { return catalog.EmbeddingsOf(request.like); };
     SLUICE_CO_ASSIGN_OR_RETURN(std::vector<db::EmbeddingRow> stored,
