@@ -42,7 +42,8 @@ class ApiTest : public ::testing::Test {
               .check_pipeline = [](const std::string& name) -> Status {
                 if (name == "default" || name == "video") return absl::OkStatus();
                 return absl::InvalidArgumentError(StrCat("no pipeline '", name, "'"));
-              }};
+              },
+              .metrics = &metrics_};
     AddRoutes(router_, parts_);
     client_ = std::move(*http::HttpClient::Create(rt_.loop_executor()));
   }
@@ -104,6 +105,7 @@ class ApiTest : public ::testing::Test {
   runtime::Runtime rt_;
   std::unique_ptr<db::SqliteCatalog> db_;
   storage::MemoryBlobStore store_;
+  ApiMetrics metrics_;
   ApiParts parts_;
   Router router_;
   std::unique_ptr<http::HttpClient> client_;
@@ -277,6 +279,19 @@ TEST_F(ApiTest, HealthReadinessAndTheDocumentAreServed) {
     EXPECT_EQ(Json(ready).at("checks").at("database").as_string(), "ok");
     http::ClientResponse document = co_await Call("GET", "/v1/openapi.json");
     EXPECT_EQ(document.body, OpenApiDocument());
+    co_await Call("POST", "/v1/jobs", R"({"set":"s","urls":["http://a/1"]})");
+    co_await Call("GET", "/v1/jobs/one-token");
+    co_await Call("GET", "/v1/jobs/another-token");
+    http::ClientResponse metrics = co_await Call("GET", "/metrics");
+    EXPECT_EQ(metrics.status, 200);
+    EXPECT_EQ(metrics.Header("content-type"), "text/plain; version=0.0.4");
+    for (const char* line :
+         {"sluice_jobs{state=\"queued\"} 1", "sluice_jobs{state=\"dead\"} 0",
+          R"(sluice_http_requests_total{method="GET",route="/v1/jobs/{token}",status="404"} 2)",
+          R"(sluice_http_requests_total{method="POST",route="/v1/jobs",status="202"} 1)",
+          R"(sluice_http_request_seconds_count{method="GET",route="/healthz"} 1)",
+          "# TYPE sluice_http_request_seconds histogram", "sluice_items{status=\"ok\"} 0"})
+      EXPECT_NE(metrics.body.find(line), std::string::npos) << line << "\n" << metrics.body;
   };
   WithServer(body);
 }

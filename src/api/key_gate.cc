@@ -23,7 +23,9 @@ Handler KeyGate::Wrap(Handler inner) {
 }
 
 asio::awaitable<Response> KeyGate::Admit(Request request, const Handler& inner) {
-  if (request.path == "/healthz" || request.path == "/readyz") co_return co_await inner(request);
+  // Probes and the scraper need no key (they show counts, not content).
+  if (request.path == "/healthz" || request.path == "/readyz" || request.path == "/metrics")
+    co_return co_await inner(request);
   std::string header = request.Header("authorization");
   std::string_view presented = header;
   if (!ConsumePrefix(presented, "Bearer ") || Trim(presented).empty()) {

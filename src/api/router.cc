@@ -1,6 +1,7 @@
 #include "api/router.h"
 
 #include <boost/json/serialize.hpp>
+#include <chrono>
 
 #include "common/strings.h"
 
@@ -36,36 +37,53 @@ std::vector<Router::Route> Router::routes() const {
   return out;
 }
 
-boost::asio::awaitable<Response> Router::Dispatch(Request request) const {
-  std::vector<std::string> path = Segments(request.path);
-  std::string allowed;
+Router::Match Router::Find(const std::string& method, const std::string& path) const {
+  std::vector<std::string> segments = Segments(path);
+  Match found;
   for (const Entry& entry : entries_) {
-    if (entry.segments.size() != path.size()) continue;
+    if (entry.segments.size() != segments.size()) continue;
     std::map<std::string, std::string> params;
     bool match = true;
-    for (size_t i = 0; i < path.size() && match; ++i) {
+    for (size_t i = 0; i < segments.size() && match; ++i) {
       const std::string& segment = entry.segments[i];
       if (IsParameter(segment)) {
-        params[segment.substr(1, segment.size() - 2)] = path[i];
+        params[segment.substr(1, segment.size() - 2)] = segments[i];
       } else {
-        match = segment == path[i];
+        match = segment == segments[i];
       }
     }
     if (!match) continue;
-    if (entry.route.method != request.method) {
-      StrAppend(allowed, allowed.empty() ? "" : ", ", entry.route.method);
+    if (entry.route.method != method) {
+      StrAppend(found.allowed, found.allowed.empty() ? "" : ", ", entry.route.method);
       continue;
     }
-    request.params = std::move(params);
-    co_return co_await entry.handler(std::move(request));
+    found.entry = &entry;
+    found.params = std::move(params);
+    return found;
   }
-  if (!allowed.empty()) {
-    Response refused = Problem(405, "Method not allowed",
-                               StrCat(request.method, " is not served at ", request.path));
-    refused.headers.emplace_back("Allow", allowed);
-    co_return refused;
+  return found;
+}
+
+boost::asio::awaitable<Response> Router::Dispatch(Request request) const {
+  auto start = std::chrono::steady_clock::now();
+  Match found = Find(request.method, request.path);
+  std::string method = request.method;
+  Response response;
+  if (found.entry) {
+    request.params = std::move(found.params);
+    response = co_await found.entry->handler(std::move(request));
+  } else if (!found.allowed.empty()) {
+    response = Problem(405, "Method not allowed",
+                       StrCat(request.method, " is not served at ", request.path));
+    response.headers.emplace_back("Allow", found.allowed);
+  } else {
+    response = Problem(404, "Not found", StrCat("nothing is served at ", request.path));
   }
-  co_return Problem(404, "Not found", StrCat("nothing is served at ", request.path));
+  if (observer_)
+    observer_(method, found.entry ? std::string_view(found.entry->route.pattern) : "",
+              response.status,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  co_return response;
 }
 
 Response JsonResponse(int status, const json::value& body) {

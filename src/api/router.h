@@ -6,7 +6,10 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <functional>
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/http_server.h"
@@ -29,13 +32,29 @@ class Router {
   // Every route, in the order added (the OpenAPI document must list exactly these).
   std::vector<Route> routes() const;
 
+  // Called with each answered request: its method, the pattern it matched ("" for none), the
+  // status and the seconds the handler took.
+  using Observer = std::function<void(std::string_view method, std::string_view pattern, int status,
+                                      double seconds)>;
+  void SetObserver(Observer observer) { observer_ = std::move(observer); }
+
  private:
   struct Entry {
     Route route;
     std::vector<std::string> segments;
     Handler handler;
   };
+  // The route of `method` at `path` with its parameters; no entry (and the methods the path is
+  // served for, if any) when none matches.
+  struct Match {
+    const Entry* entry = nullptr;
+    std::map<std::string, std::string> params;
+    std::string allowed;  // "POST, GET"
+  };
+  Match Find(const std::string& method, const std::string& path) const;
+
   std::vector<Entry> entries_;
+  Observer observer_;
 };
 
 // A JSON answer.

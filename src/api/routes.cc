@@ -344,6 +344,19 @@ class Routes {
     co_return JsonResponse(200, pipeline::SearchAnswerToJson(*answer));
   }
 
+  asio::awaitable<Response> Metrics(Request) {
+    auto read =
+        [&]() -> Result<std::pair<std::map<db::JobState, int64_t>, std::vector<db::SetTotals>>> {
+      SLUICE_ASSIGN_OR_RETURN(auto jobs, parts_.db->CountJobs());
+      SLUICE_ASSIGN_OR_RETURN(auto sets, parts_.db->ListSets());
+      return std::pair{std::move(jobs), std::move(sets)};
+    };
+    auto state = co_await Blocking(read);
+    if (!state.ok()) co_return ProblemFor(state.status());
+    co_return Response{.content_type = "text/plain; version=0.0.4",
+                       .body = parts_.metrics->Render(state->first, state->second)};
+  }
+
   asio::awaitable<Response> Ready(Request) {
     // The database answers a query and the store a lookup (an absent key is an answer).
     auto database = [&] { return parts_.db->ListJobs(std::nullopt, 1).status(); };
@@ -374,6 +387,14 @@ void AddRoutes(Router& router, const ApiParts& parts) {
     co_return JsonResponse(200, json::object{{"status", "ok"}});
   });
   router.Add("GET", "/readyz", bind(&Routes::Ready));
+  if (parts.metrics) {
+    router.Add("GET", "/metrics", bind(&Routes::Metrics));
+    ApiMetrics* metrics = parts.metrics;
+    router.SetObserver(
+        [metrics](std::string_view method, std::string_view pattern, int status, double seconds) {
+          metrics->Observe(method, pattern.empty() ? "unmatched" : pattern, status, seconds);
+        });
+  }
   router.Add("GET", "/v1/openapi.json", [](Request) -> asio::awaitable<Response> {
     co_return Response{.body = std::string(OpenApiDocument())};
   });

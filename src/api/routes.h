@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/metrics.h"
 #include "api/router.h"
 #include "db/catalog.h"
 #include "index/index_folder.h"
@@ -32,6 +33,8 @@ struct ApiParts {
   index::IndexFolder* indexes = nullptr;
   // Where uploaded query pictures are written while they are embedded.
   std::filesystem::path scratch_dir;
+  // Counts every answered request and serves /metrics. Null: no /metrics route.
+  ApiMetrics* metrics = nullptr;
 };
 
 // Adds every route to `router`. `parts` must outlive it.

@@ -1282,6 +1282,7 @@ TEST_F(CliTest, ServeRunsAJobSubmittedOverHttpAndServesItsResults) {
   http::ClientResponse media = call("GET", "/v1/media/" + first_sha);
   EXPECT_EQ(media.body, bodies[0]) << "the stored bytes are the origin's";
   EXPECT_EQ(media.Header("content-type"), "image/png");
+  EXPECT_NE(call("GET", "/metrics").body.find("sluice_jobs{state=\"done\"} 1"), std::string::npos);
 
   serve->Kill(SIGTERM);
   ProcessResult stopped = serve->Wait();

@@ -80,6 +80,7 @@ int Serve(ServeConfig config) {
 
   runtime::Runtime& rt = (*process)->runtime;
   const methods::Registry* registry = &(*stack)->registry;
+  api::ApiMetrics metrics;
   api::ApiParts parts{.runtime = &rt,
                       .db = data->db.get(),
                       .store = data->store,
@@ -89,7 +90,8 @@ int Serve(ServeConfig config) {
                           },
                       .registry = registry,
                       .indexes = data->indexes.get(),
-                      .scratch_dir = data->scratch};
+                      .scratch_dir = data->scratch,
+                      .metrics = &metrics};
   api::Router router;
   api::AddRoutes(router, parts);
   api::KeyGate gate(rt, *data->db, !config.no_auth);

@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -118,6 +119,8 @@ class JobStore {
   virtual Result<Job> FindJob(std::string_view token_or_id) = 0;
   // Jobs newest first, optionally only in `state`, at most `limit`. URLs are not loaded.
   virtual Result<std::vector<Job>> ListJobs(std::optional<JobState> state, int limit) = 0;
+  // How many jobs are in each state (states with none are left out).
+  virtual Result<std::map<JobState, int64_t>> CountJobs() = 0;
   // Re-drives a dead job: queued now, attempts reset. NotFound for no such job;
   // FailedPrecondition when it is not dead.
   virtual Result<Job> RetryJob(int64_t id) = 0;

@@ -173,6 +173,11 @@ TEST_P(JobStoreConformance, CancelledJobsAreDeadAndTheirRunningWorkerIsFencedOut
   EXPECT_EQ(db_->CancelJob(queued.id).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(db_->CancelJob(987654).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(db_->RetryJob(running.id)->state, JobState::kQueued) << "and can be re-driven";
+  std::map<JobState, int64_t> counts = *db_->CountJobs();
+  EXPECT_EQ(counts[JobState::kQueued], 1);
+  EXPECT_EQ(counts[JobState::kRunning], 1);
+  EXPECT_EQ(counts[JobState::kDead], 1);
+  EXPECT_FALSE(counts.contains(JobState::kDone));
 }
 
 TEST_P(JobStoreConformance, FailuresRetryThenDeadLetterThenRetryByHand) {

@@ -64,6 +64,7 @@ class PostgresCatalog : public Database {
   Result<int> Complete(const std::vector<Lease>& leases) override;
   Result<Job> FindJob(std::string_view token_or_id) override;
   Result<std::vector<Job>> ListJobs(std::optional<JobState> state, int limit) override;
+  Result<std::map<JobState, int64_t>> CountJobs() override;
   Result<Job> RetryJob(int64_t id) override;
   Result<Job> CancelJob(int64_t id) override;
   // LISTEN sluice_jobs on a connection of its own; when that cannot be had, sleeps `timeout`

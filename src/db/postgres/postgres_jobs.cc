@@ -229,6 +229,20 @@ Result<std::vector<Job>> PostgresCatalog::ListJobs(std::optional<JobState> state
   });
 }
 
+Result<std::map<JobState, int64_t>> PostgresCatalog::CountJobs() {
+  return pool_->Get<std::map<JobState, int64_t>>(
+      [&](pg::Connection& c) -> Result<std::map<JobState, int64_t>> {
+        SLUICE_ASSIGN_OR_RETURN(pg::Rows rows,
+                                c.Exec("SELECT state, COUNT(*) FROM jobs GROUP BY state"));
+        std::map<JobState, int64_t> counts;
+        for (int i = 0; i < rows.size(); ++i) {
+          if (std::optional<JobState> state = ParseJobState(rows.Text(i, 0)))
+            counts[*state] = rows.Int(i, 1);
+        }
+        return counts;
+      });
+}
+
 Result<Job> PostgresCatalog::RetryJob(int64_t id) {
   return pool_->Get<Job>([&](pg::Connection& c) -> Result<Job> {
     std::optional<Job> job;

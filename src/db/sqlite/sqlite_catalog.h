@@ -59,6 +59,7 @@ class SqliteCatalog : public Database {
   Result<int> Complete(const std::vector<Lease>& leases) override;
   Result<Job> FindJob(std::string_view token_or_id) override;
   Result<std::vector<Job>> ListJobs(std::optional<JobState> state, int limit) override;
+  Result<std::map<JobState, int64_t>> CountJobs() override;
   Result<Job> RetryJob(int64_t id) override;
   Result<Job> CancelJob(int64_t id) override;
   Result<bool> WaitForJobs(std::chrono::milliseconds timeout) override;

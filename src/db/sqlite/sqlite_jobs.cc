@@ -216,6 +216,18 @@ Result<std::vector<Job>> SqliteCatalog::ListJobs(std::optional<JobState> state, 
   return jobs;
 }
 
+Result<std::map<JobState, int64_t>> SqliteCatalog::CountJobs() {
+  std::lock_guard lock(mu_);
+  Statement select(db_, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+  if (!select.ok()) return Error("preparing CountJobs");
+  std::map<JobState, int64_t> counts;
+  while (sqlite3_step(select.get()) == SQLITE_ROW) {
+    if (std::optional<JobState> state = ParseJobState(select.Text(0)))
+      counts[*state] = select.Int(1);
+  }
+  return counts;
+}
+
 Result<Job> SqliteCatalog::ChangeJobState(int64_t id, std::string_view set_clause,
                                           std::string_view from_states, std::string_view only) {
   std::lock_guard lock(mu_);
