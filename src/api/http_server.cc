@@ -11,6 +11,7 @@
 #include <boost/url/parse.hpp>
 #include <set>
 
+#include "api/problem.h"
 #include "common/strings.h"
 
 namespace sluice::api {
@@ -58,13 +59,6 @@ bhttp::response<bhttp::string_body> ToBeast(Response response, unsigned version,
   return out;
 }
 
-Response Refusal(int status, std::string_view title, std::string_view detail) {
-  return Response{.status = status,
-                  .content_type = "application/problem+json",
-                  .body = StrCat(R"({"type":"about:blank","title":")", title, R"(","status":)",
-                                 status, R"(,"detail":")", detail, R"("})")};
-}
-
 // Serves one connection until it closes, times out or the server stops.
 asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
@@ -83,7 +77,7 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, tcp::socke
                                       asio::redirect_error(asio::use_awaitable, ec));
     std::optional<Response> refused;
     if (ec == bhttp::error::body_limit) {  // its Content-Length says too much: not read
-      refused = Refusal(413, "Request body too large",
+      refused = Problem(413, "Request body too large",
                         StrCat("bodies are limited to ", options.max_body_bytes, " bytes"));
     } else if (ec) {
       break;  // closed, timed out (a slow or idle client), or malformed
@@ -92,7 +86,7 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, tcp::socke
       co_await bhttp::async_read(stream, buffer, parser,
                                  asio::redirect_error(asio::use_awaitable, ec));
       if (ec == bhttp::error::body_limit) {
-        refused = Refusal(413, "Request body too large",
+        refused = Problem(413, "Request body too large",
                           StrCat("bodies are limited to ", options.max_body_bytes, " bytes"));
       } else if (ec) {
         break;
@@ -104,7 +98,7 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, tcp::socke
     if (refused) {
       response = std::move(*refused);
     } else if (auto target = SplitTarget(message.target()); !target) {
-      response = Refusal(400, "Bad request target", "the request target is not a path");
+      response = Problem(400, "Bad request target", "the request target is not a path");
     } else {
       Request request{.method = std::string(message.method_string()),
                       .path = std::move(target->first),
@@ -114,7 +108,15 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, tcp::socke
       for (const auto& field : message)
         request.headers[ToLower(std::string_view(field.name_string()))] =
             std::string(field.value());
-      response = co_await state->handler(std::move(request));
+      // A handler that throws (a bug) answers 500 on this request, not a dropped connection.
+      std::string failure;
+      try {
+        response = co_await state->handler(std::move(request));
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+      if (!failure.empty())
+        response = Problem(500, "Internal error", StrCat("the request failed: ", failure));
     }
     auto reply = ToBeast(std::move(response), message.version(), keep_alive);
     stream.expires_after(options.body_timeout);

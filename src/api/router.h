@@ -1,6 +1,5 @@
 // Router: the API's routes by method and path pattern ("/v1/jobs/{token}": a braced segment
-// matches one path segment and lands in Request::params), and the problem+json answers every
-// front of the API gives for a failure (RFC 9457).
+// matches one path segment and lands in Request::params).
 //
 // Event-loop only.
 #pragma once
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "api/http_server.h"
+#include "api/problem.h"
 #include "common/status.h"
 
 namespace sluice::api {
@@ -56,16 +56,5 @@ class Router {
   std::vector<Entry> entries_;
   Observer observer_;
 };
-
-// A JSON answer.
-Response JsonResponse(int status, const boost::json::value& body);
-// A problem+json answer: {"type": "about:blank", "title", "status", "detail"} and, when given,
-// "cause" (the machine-readable reason sluice's errors carry).
-Response Problem(int status, std::string_view title, std::string_view detail,
-                 std::string_view cause = "");
-// The problem for a failed call: InvalidArgument 400, Unauthenticated 401, PermissionDenied 403,
-// NotFound 404, FailedPrecondition and AlreadyExists 409, ResourceExhausted 429, Unavailable 503,
-// DeadlineExceeded 504, anything else 500; the detail is the status's message.
-Response ProblemFor(const Status& status);
 
 }  // namespace sluice::api
