@@ -657,26 +657,38 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
       impl.report.index_error = std::string(indexed.status().message());
     }
   }
-  std::vector<std::string> changed;  // index files
-  if (impl.report.indexed > 0) {
-    for (const IndexBatch& batch : GroupByIndex(commit.embeddings))
-      changed.push_back(impl.options.indexes->FileOf(batch.spec).filename());
-  }
+  int64_t hashes_added = 0;
   if (impl.options.indexes && !commit.hashes.empty()) {
     auto absorb = [&] { return AbsorbHashes(*impl.options.indexes, commit.hashes); };
     Result<int64_t> hashes = co_await runtime::RunOn(impl.rt.cpu(), absorb);
-    if (!hashes.ok() && impl.report.index_error.empty())
+    if (hashes.ok()) {
+      hashes_added = *hashes;
+    } else if (impl.report.index_error.empty()) {
       impl.report.index_error = std::string(hashes.status().message());
-    if (hashes.ok() && *hashes > 0) {
-      std::set<std::string> methods;
-      for (const db::HashRow& row : commit.hashes) methods.insert(row.method);
-      for (const std::string& method : methods)
-        changed.push_back(impl.options.indexes->HashesFileOf(method).filename());
     }
   }
-  if (impl.options.index_copies && !changed.empty()) {
-    Status published = co_await PublishIndexFiles(
-        *impl.options.index_copies, impl.options.indexes->folder(), std::move(changed));
+  // The index files that changed, named from the rows (no copy of the vectors), only when they
+  // are copied to a store.
+  std::set<std::string> changed;
+  if (impl.options.index_copies) {
+    if (impl.report.indexed > 0) {
+      for (const db::EmbeddingRow& row : commit.embeddings)
+        changed.insert(
+            impl.options.indexes
+                ->FileOf(IndexSpecOf({.method = row.method,
+                                      .model = row.model,
+                                      .dimensions = static_cast<int>(row.vector.size())}))
+                .filename());
+    }
+    if (hashes_added > 0) {
+      for (const db::HashRow& row : commit.hashes)
+        changed.insert(impl.options.indexes->HashesFileOf(row.method).filename());
+    }
+  }
+  if (!changed.empty()) {
+    std::vector<std::string> names(changed.begin(), changed.end());
+    Status published = co_await PublishIndexFiles(*impl.options.index_copies,
+                                                  impl.options.indexes->folder(), std::move(names));
     if (!published.ok() && impl.report.index_error.empty())
       impl.report.index_error =
           StrCat("copying the index files to the store: ", published.message());
