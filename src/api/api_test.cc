@@ -193,7 +193,12 @@ TEST_F(ApiTest, BadRequestsAreRefusedWithAProblemThatSaysWhy) {
          "no pipeline 'nope'"},
         {"GET", "/v1/jobs?state=sleeping", "", 400, "state must be"},
         {"GET", "/v1/jobs?limit=0", "", 400, "limit must be"},
-        {"GET", "/v1/sets/unknown/items", "", 404, "has no items"},
+        {"GET", "/v1/sets/unknown/items", "", 404, "there is no set 'unknown'"},
+        {"GET", "/v1/sets/brand-a/items?status=lost", "", 400, "status must be ok or failed"},
+        {"GET", "/v1/items/not-a-digest", "", 400, "64 lowercase hex digits"},
+        {"GET", StrCat("/v1/items/", std::string(64, 'a')), "", 404, "no item holds content"},
+        {"GET", "/v1/sets/a%20b/ledger", "", 400, "may only use letters"},
+        {"GET", "/v1/sets/never/ledger", "", 404, "has no ledger"},
         {"GET", "/v1/nothing-here", "", 404, "nothing is served"},
         {"DELETE", "/v1/sets", "", 405, "DELETE is not served"},
     };
@@ -218,7 +223,7 @@ TEST_F(ApiTest, SetItemsComeInPagesWithEveryMethodsResult) {
   for (int n = 0; n < 5; ++n)
     items.push_back({.url = StrCat("http://a/", n, ".jpg"),
                      .status = db::ItemStatus::kOk,
-                     .sha256 = StrCat("sha", n),
+                     .sha256 = StrCat(std::string(63, 'a'), n),
                      .size = 10,
                      .mime = "image/jpeg",
                      .kind = "image",
@@ -226,21 +231,37 @@ TEST_F(ApiTest, SetItemsComeInPagesWithEveryMethodsResult) {
   items.push_back(
       {.url = "http://a/gone.jpg", .status = db::ItemStatus::kFailed, .failure_cause = "http_404"});
   ASSERT_TRUE(db_->RecordItems("brand-a", items).ok());
-  db::AnalysisCommit commit{.steps = {{.url = "http://a/0.jpg",
-                                       .method = "image.phash",
-                                       .version = 1,
-                                       .step_key = "k0",
-                                       .ok = true,
-                                       .output_json = R"({"phash":"00ff00ff00ff00ff"})",
-                                       .artifacts_json = "{}"},
-                                      {.url = "",
-                                       .method = "set.summary",
-                                       .version = 1,
-                                       .step_key = "ks",
-                                       .ok = true,
-                                       .output_json = R"({"items":6})",
-                                       .artifacts_json = "{}"}}};
+  db::AnalysisCommit commit{
+      .steps = {{.url = "http://a/0.jpg",
+                 .method = "image.phash",
+                 .version = 1,
+                 .step_key = "k0",
+                 .ok = true,
+                 .output_json = R"({"phash":"00ff00ff00ff00ff"})",
+                 .artifacts_json = "{}"},
+                {.url = "http://a/1.jpg",
+                 .method = "image.embedding",
+                 .version = 1,
+                 .step_key = "k1",
+                 .ok = true,
+                 .output_json = R"({"model":"m","dimensions":2,"vector":[0.25,0.5]})",
+                 .artifacts_json = "{}"},
+                {.url = "http://a/1.jpg",
+                 .method = "ocr.tesseract",
+                 .version = 1,
+                 .step_key = "k2",
+                 .ok = true,
+                 .output_json = R"({"text":"Summer SALE"})",
+                 .artifacts_json = "{}"},
+                {.url = "",
+                 .method = "set.summary",
+                 .version = 1,
+                 .step_key = "ks",
+                 .ok = true,
+                 .output_json = R"({"items":6})",
+                 .artifacts_json = "{}"}}};
   ASSERT_TRUE(db_->CommitAnalysis("brand-a", commit, std::nullopt).ok());
+  ASSERT_TRUE(db_->RecordItems("brand-b", {items[1]}).ok());
   auto body = [&]() -> asio::awaitable<void> {
     json::object sets = Json(co_await Call("GET", "/v1/sets"));
     EXPECT_EQ(sets.at("sets").at(0).at("ok").as_int64(), 5);
@@ -267,6 +288,30 @@ TEST_F(ApiTest, SetItemsComeInPagesWithEveryMethodsResult) {
     EXPECT_EQ(failed.at("items").as_array().size(), 1u);
     if (failed.at("items").as_array().size() != 1u) co_return;
     EXPECT_EQ(failed.at("items").at(0).at("failure").at("cause").as_string(), "http_404");
+    // Filters by words in any result; vectors only when asked for.
+    json::object sale = Json(co_await Call("GET", "/v1/sets/brand-a/items?q=sale"));
+    EXPECT_EQ(sale.at("items").as_array().size(), 1u);
+    if (sale.at("items").as_array().size() != 1u) co_return;
+    const json::object& steps = sale.at("items").at(0).at("steps").as_object();
+    EXPECT_EQ(steps.at("image.embedding").at("dimensions").as_int64(), 2);
+    EXPECT_FALSE(steps.at("image.embedding").as_object().contains("vector"));
+    json::object with = Json(co_await Call("GET", "/v1/sets/brand-a/items?q=sale&vectors=true"));
+    EXPECT_EQ(with.at("items").at(0).at("steps").at("image.embedding").at("vector").at(1),
+              json::value(0.5));
+    EXPECT_TRUE(Json(co_await Call("GET", "/v1/sets/brand-a/items?q=winter"))
+                    .at("items")
+                    .as_array()
+                    .empty())
+        << "a known set with nothing matching is an empty page, not a 404";
+    // One content, every item that holds it.
+    json::object item = Json(co_await Call("GET", "/v1/items/" + items[1].sha256));
+    EXPECT_EQ(item.at("kind").as_string(), "image");
+    EXPECT_EQ(item.at("items").as_array().size(), 2u);
+    if (item.at("items").as_array().size() != 2u) co_return;
+    EXPECT_EQ(item.at("items").at(0).at("set").as_string(), "brand-a");
+    EXPECT_EQ(item.at("items").at(0).at("steps").at("ocr.tesseract").at("text").as_string(),
+              "Summer SALE");
+    EXPECT_EQ(item.at("items").at(1).at("set").as_string(), "brand-b");
   };
   WithServer(body);
 }
@@ -353,6 +398,8 @@ TEST_F(ApiTest, MediaAreServedByContentWithRangesAndValidators) {
     }
     std::string unknown = "/v1/media/" + std::string(64, 'a');
     EXPECT_EQ((co_await Call("GET", unknown)).status, 404);
+    EXPECT_EQ((co_await Call("GET", "/v1/sets/brand-a/ledger")).body, "{}")
+        << "the ledger has its own route";
   };
   WithServer(body);
 }

@@ -29,4 +29,14 @@ std::string_view ItemStatusName(ItemStatus status) {
   return status == ItemStatus::kOk ? "ok" : "failed";
 }
 
+std::string ContainsPattern(std::string_view text) {
+  std::string pattern = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') pattern.push_back('\\');
+    pattern.push_back(c);
+  }
+  pattern.push_back('%');
+  return pattern;
+}
+
 }  // namespace sluice::db

@@ -127,9 +127,22 @@ struct HashSpace {
 
 // One item (a URL of a set) whose content has an embedding or a hash: search results name these.
 struct ItemOfContent {
-  int64_t item_id = 0;
+  int64_t item_id = 0;  // 0 from ItemsOfContent
   std::string set;
   ItemRecord item;
+};
+
+// Which items of a set one page lists (Catalog::ListItemsPage).
+struct ItemPageQuery {
+  std::string after_url;  // the last URL of the page before; "" for the first page
+  int limit = 100;
+  std::optional<ItemStatus> status;  // every status when unset
+  std::string kind;                  // "image", "video", "audio"; "" for every kind
+  // Only items whose URL or one of whose step results (tags, content types, OCR and transcript
+  // text, failures) contains these characters, ASCII letters in any case; "" for every item.
+  std::string text;
+  // Methods whose results `text` does not look into (embeddings: numbers, and long ones).
+  std::vector<std::string> text_skips_methods;
 };
 
 // What one set's analysis commits, in one transaction (Catalog::CommitAnalysis).
@@ -154,6 +167,12 @@ class Catalog {
   virtual Result<SetTotals> FinishSet(std::string_view set) = 0;
   // The set's items ordered by URL. Empty for an unknown set.
   virtual Result<std::vector<ItemRecord>> ListItems(std::string_view set) = 0;
+  // Up to query.limit items of the set matching the query's filters, by URL after
+  // query.after_url. Empty past the end and for an unknown set.
+  virtual Result<std::vector<ItemRecord>> ListItemsPage(std::string_view set,
+                                                        const ItemPageQuery& query) = 0;
+  // Every item, in every set, whose content is `sha256`; by set then URL. Empty when none.
+  virtual Result<std::vector<ItemOfContent>> ItemsOfContent(std::string_view sha256) = 0;
   // Every set with its totals as of its last FinishSet, by name.
   virtual Result<std::vector<SetTotals>> ListSets() = 0;
 
@@ -177,6 +196,9 @@ class Catalog {
                                            std::optional<Lease> lease) = 0;
   // The set's step results, by url then method (set steps first: their url is "").
   virtual Result<std::vector<StepRow>> ListSteps(std::string_view set) = 0;
+  // The step results of these URLs of the set ("" for the set's own steps), by url then method.
+  virtual Result<std::vector<StepRow>> ListSteps(std::string_view set,
+                                                 const std::vector<std::string>& urls) = 0;
 
   // Checkpoints: journal lines of the set's finished steps kept in the database, so that any
   // worker can resume a set another one was analysing. CommitAnalysis removes them.
@@ -216,6 +238,10 @@ class Database : public Catalog, public JobStore, public KeyStore {};
 // The refusal of an embedding whose dimension differs from the `stored` one of its method and
 // model: InvalidArgument, cause "embedding_dimension".
 Status EmbeddingDimensionMismatch(const EmbeddingRow& row, int64_t stored);
+
+// `text` as a LIKE pattern that matches it anywhere, with %, _ and \ escaped by '\'
+// (ESCAPE '\'): what ItemPageQuery.text filters with on both databases.
+std::string ContainsPattern(std::string_view text);
 
 // The failure for a write under a stale lease: FailedPrecondition, cause "lease_lost".
 Status LeaseLost(const Lease& lease);

@@ -134,6 +134,61 @@ TEST_P(CatalogConformance, CommitAnalysisReplacesStepsAndCachesOnce) {
   EXPECT_EQ(db_->ListSets()->at(0).commits, 3);
 }
 
+TEST_P(CatalogConformance, PagesFilterItemsAndListTheirSteps) {
+  ItemRecord video = Ok("http://a/4.mp4", "dd", 4);
+  video.kind = "video";
+  ASSERT_TRUE(db_->RecordItems("s", {Ok("http://a/1", "aa", 1), Ok("http://a/2", "bb", 2),
+                                     Failed("http://a/3", "http_404"), video})
+                  .ok());
+  ASSERT_TRUE(db_->RecordItems("other", {Ok("http://b/1", "aa", 1)}).ok());
+  std::vector<StepRow> steps = {
+      Step("", "set.summary", true, R"({"words":"SALE"})"),
+      Step("http://a/1", "ocr.tesseract", true, R"({"text":"Summer SALE 50%"})"),
+      Step("http://a/1", "image.embedding", true, R"({"vector":[0.5,0.25]})"),
+      Step("http://a/2", "ocr.tesseract", true, R"({"text":"new arrivals"})"),
+      Step("http://a/2", "image.embedding", true, R"({"vector":[0.5,0.5]})")};
+  ASSERT_TRUE(db_->CommitAnalysis("s", {.steps = steps}, std::nullopt).ok());
+  auto urls = [](const Result<std::vector<ItemRecord>>& items) {
+    std::vector<std::string> out;
+    for (const ItemRecord& item : *items) out.push_back(item.url);
+    return out;
+  };
+  using Urls = std::vector<std::string>;
+  EXPECT_EQ(urls(db_->ListItemsPage("s", {.limit = 2})), (Urls{"http://a/1", "http://a/2"}));
+  EXPECT_EQ(urls(db_->ListItemsPage("s", {.after_url = "http://a/2", .limit = 2})),
+            (Urls{"http://a/3", "http://a/4.mp4"}));
+  EXPECT_EQ(urls(db_->ListItemsPage("s", {.after_url = "http://a/4.mp4"})), Urls{});
+  EXPECT_EQ(urls(db_->ListItemsPage("s", {.status = ItemStatus::kFailed})), Urls{"http://a/3"});
+  EXPECT_EQ(urls(db_->ListItemsPage("s", {.kind = "video"})), Urls{"http://a/4.mp4"});
+  EXPECT_EQ(urls(db_->ListItemsPage("s", {.text = "sale"})), Urls{"http://a/1"})
+      << "results are searched in any case; the set's own steps are not an item";
+  EXPECT_EQ(urls(db_->ListItemsPage("s", {.text = "50%"})), Urls{"http://a/1"});
+  EXPECT_EQ(urls(db_->ListItemsPage("s", {.text = "5_%"})), Urls{}) << "wildcards are literal";
+  EXPECT_EQ(urls(db_->ListItemsPage("s", {.text = "404"})), Urls{"http://a/3"});
+  EXPECT_EQ(urls(db_->ListItemsPage("s", {.text = ".mp4"})), Urls{"http://a/4.mp4"});
+  EXPECT_EQ(urls(db_->ListItemsPage("s", {.text = "0.5"})), (Urls{"http://a/1", "http://a/2"}));
+  EXPECT_EQ(
+      urls(db_->ListItemsPage("s", {.text = "0.5", .text_skips_methods = {"image.embedding"}})),
+      Urls{});
+  EXPECT_EQ(urls(db_->ListItemsPage("nope", {})), Urls{});
+
+  std::vector<StepRow> rows = *db_->ListSteps("s", {"http://a/2", "http://a/1", "http://a/9"});
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0].url, "http://a/1");
+  EXPECT_EQ(rows[0].method, "image.embedding");
+  EXPECT_EQ(rows[3].url, "http://a/2");
+  EXPECT_EQ(rows[3].method, "ocr.tesseract");
+  EXPECT_EQ(db_->ListSteps("s", {""})->size(), 1u);
+  EXPECT_TRUE(db_->ListSteps("s", std::vector<std::string>{})->empty());
+
+  std::vector<ItemOfContent> holders = *db_->ItemsOfContent("aa");
+  ASSERT_EQ(holders.size(), 2u);
+  EXPECT_EQ(holders[0].set, "other");
+  EXPECT_EQ(holders[1].set, "s");
+  EXPECT_EQ(holders[1].item.url, "http://a/1");
+  EXPECT_TRUE(db_->ItemsOfContent("zz")->empty());
+}
+
 TEST_P(CatalogConformance, CommitAnalysisRecordsItemsFoundFaulty) {
   ASSERT_TRUE(db_->RecordItems("s", {Ok("u1", "aa", 1), Ok("bomb", "bb", 2)}).ok());
   Result<SetTotals> totals =

@@ -91,6 +91,21 @@ void AppendCopyField(std::string& line, std::string_view value, bool first) {
 
 void AppendCopyNull(std::string& line) { line.append("\t\\N"); }
 
+std::string TextArray(const std::vector<std::string>& values) {
+  std::string array = "{";
+  for (const std::string& value : values) {
+    if (array.size() > 1) array.push_back(',');
+    array.push_back('"');
+    for (char c : value) {
+      if (c == '"' || c == '\\') array.push_back('\\');
+      array.push_back(c);
+    }
+    array.push_back('"');
+  }
+  array.push_back('}');
+  return array;
+}
+
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo) {
   PGconn* conn = PQconnectdb(conninfo.c_str());
   if (conn == nullptr) return Unavailable("libpq could not allocate a connection");

@@ -75,6 +75,9 @@ class Rows {
 void AppendCopyField(std::string& line, std::string_view value, bool first = false);
 void AppendCopyNull(std::string& line);
 
+// `values` as a text[] literal ({"a","b"}), each element quoted: a parameter for `= ANY($n)`.
+std::string TextArray(const std::vector<std::string>& values);
+
 class Connection {
  public:
   // Connects with a libpq URI or key=value string. Unavailable when the server cannot be reached

@@ -439,6 +439,52 @@ Result<std::vector<ItemRecord>> PostgresCatalog::ListItems(std::string_view set)
       });
 }
 
+Result<std::vector<ItemRecord>> PostgresCatalog::ListItemsPage(std::string_view set,
+                                                               const ItemPageQuery& query) {
+  return pool_->Get<std::vector<ItemRecord>>(
+      [&](pg::Connection& c) -> Result<std::vector<ItemRecord>> {
+        SLUICE_ASSIGN_OR_RETURN(
+            pg::Rows rows,
+            c.Exec(StrCat("SELECT ", kItemColumns, R"sql( FROM items i
+          WHERE i.set_name = $1 AND i.url COLLATE "C" > $2
+            AND ($4 = '' OR i.status = $4) AND ($5 = '' OR i.kind = $5)
+            AND ($6 = '' OR i.url ILIKE $6 OR i.failure_cause ILIKE $6
+                 OR i.failure_details ILIKE $6
+                 OR EXISTS (SELECT 1 FROM steps s WHERE s.set_name = i.set_name AND s.url = i.url
+                            AND s.method <> ALL($7::text[])
+                            AND (s.output ILIKE $6 OR s.failure_details ILIKE $6)))
+          ORDER BY i.url COLLATE "C" LIMIT $3)sql"),
+                   pg::Params()
+                       .Add(set)
+                       .Add(query.after_url)
+                       .Add(int64_t{query.limit})
+                       .Add(query.status ? ItemStatusName(*query.status) : std::string_view(""))
+                       .Add(query.kind)
+                       .Add(query.text.empty() ? std::string() : ContainsPattern(query.text))
+                       .Add(pg::TextArray(query.text_skips_methods))));
+        std::vector<ItemRecord> items;
+        items.reserve(static_cast<size_t>(rows.size()));
+        for (int i = 0; i < rows.size(); ++i) items.push_back(ItemFromRow(rows, i, 0));
+        return items;
+      });
+}
+
+Result<std::vector<ItemOfContent>> PostgresCatalog::ItemsOfContent(std::string_view sha256) {
+  return pool_->Get<std::vector<ItemOfContent>>(
+      [&](pg::Connection& c) -> Result<std::vector<ItemOfContent>> {
+        SLUICE_ASSIGN_OR_RETURN(
+            pg::Rows rows,
+            c.Exec(StrCat("SELECT set_name, ", kItemColumns,
+                          " FROM items WHERE sha256 = $1 ORDER BY set_name COLLATE \"C\", url "
+                          "COLLATE \"C\""),
+                   pg::Params().Add(sha256)));
+        std::vector<ItemOfContent> out;
+        for (int i = 0; i < rows.size(); ++i)
+          out.push_back({.set = rows.Text(i, 0), .item = ItemFromRow(rows, i, 1)});
+        return out;
+      });
+}
+
 Result<std::vector<SetTotals>> PostgresCatalog::ListSets() {
   return pool_->Get<std::vector<SetTotals>>(
       [&](pg::Connection& c) -> Result<std::vector<SetTotals>> {
@@ -458,13 +504,7 @@ Result<std::vector<SetTotals>> PostgresCatalog::ListSets() {
 Result<std::vector<CachedStep>> PostgresCatalog::CachedSteps(
     const std::vector<std::string>& item_sha256s) {
   if (item_sha256s.empty()) return std::vector<CachedStep>{};
-  // A text[] literal; digests are hex, so they need no quoting beyond the commas.
-  std::string array = "{";
-  for (size_t i = 0; i < item_sha256s.size(); ++i) {
-    if (i) array.push_back(',');
-    pg::AppendCopyField(array, item_sha256s[i], /*first=*/true);
-  }
-  array.push_back('}');
+  std::string array = pg::TextArray(item_sha256s);
   return pool_->Get<std::vector<CachedStep>>(
       [&](pg::Connection& c) -> Result<std::vector<CachedStep>> {
         SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
@@ -657,21 +697,49 @@ Result<std::vector<ItemOfContent>> PostgresCatalog::ItemsWithContentIds(
       });
 }
 
+namespace {
+
+// The rows of SELECT kStepColumns.
+std::vector<StepRow> StepRowsOf(const pg::Rows& rows) {
+  std::vector<StepRow> out;
+  out.reserve(static_cast<size_t>(rows.size()));
+  for (int i = 0; i < rows.size(); ++i) {
+    out.push_back({rows.Text(i, 0), rows.Text(i, 1), static_cast<int>(rows.Int(i, 2)),
+                   rows.Text(i, 3), rows.Text(i, 4) == "t", rows.Text(i, 5), rows.Text(i, 6),
+                   rows.Text(i, 7), rows.Text(i, 8), rows.Double(i, 9)});
+  }
+  return out;
+}
+
+constexpr const char* kStepColumns =
+    "url, method, version, step_key, ok, output, artifacts, failure_cause, failure_details, "
+    "millis";
+
+}  // namespace
+
 Result<std::vector<StepRow>> PostgresCatalog::ListSteps(std::string_view set) {
   return pool_->Get<std::vector<StepRow>>([&](pg::Connection& c) -> Result<std::vector<StepRow>> {
-    SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
-      SELECT url, method, version, step_key, ok, output, artifacts, failure_cause,
-             failure_details, millis
-      FROM steps WHERE set_name = $1 ORDER BY url COLLATE "C", method COLLATE "C")sql",
-                                                  pg::Params().Add(set)));
-    std::vector<StepRow> out;
-    out.reserve(static_cast<size_t>(rows.size()));
-    for (int i = 0; i < rows.size(); ++i) {
-      out.push_back({rows.Text(i, 0), rows.Text(i, 1), static_cast<int>(rows.Int(i, 2)),
-                     rows.Text(i, 3), rows.Text(i, 4) == "t", rows.Text(i, 5), rows.Text(i, 6),
-                     rows.Text(i, 7), rows.Text(i, 8), rows.Double(i, 9)});
-    }
-    return out;
+    SLUICE_ASSIGN_OR_RETURN(
+        pg::Rows rows,
+        c.Exec(StrCat("SELECT ", kStepColumns,
+                      " FROM steps WHERE set_name = $1 ORDER BY url COLLATE \"C\", method "
+                      "COLLATE \"C\""),
+               pg::Params().Add(set)));
+    return StepRowsOf(rows);
+  });
+}
+
+Result<std::vector<StepRow>> PostgresCatalog::ListSteps(std::string_view set,
+                                                        const std::vector<std::string>& urls) {
+  if (urls.empty()) return std::vector<StepRow>{};
+  return pool_->Get<std::vector<StepRow>>([&](pg::Connection& c) -> Result<std::vector<StepRow>> {
+    SLUICE_ASSIGN_OR_RETURN(
+        pg::Rows rows,
+        c.Exec(StrCat("SELECT ", kStepColumns,
+                      " FROM steps WHERE set_name = $1 AND url = ANY($2::text[]) ORDER BY url "
+                      "COLLATE \"C\", method COLLATE \"C\""),
+               pg::Params().Add(set).Add(pg::TextArray(urls))));
+    return StepRowsOf(rows);
   });
 }
 

@@ -33,12 +33,17 @@ class PostgresCatalog : public Database {
   Status RecordItems(std::string_view set, const std::vector<ItemRecord>& items) override;
   Result<SetTotals> FinishSet(std::string_view set) override;
   Result<std::vector<ItemRecord>> ListItems(std::string_view set) override;
+  Result<std::vector<ItemRecord>> ListItemsPage(std::string_view set,
+                                                const ItemPageQuery& query) override;
+  Result<std::vector<ItemOfContent>> ItemsOfContent(std::string_view sha256) override;
   Result<std::vector<SetTotals>> ListSets() override;
   Result<std::vector<CachedStep>> CachedSteps(
       const std::vector<std::string>& item_sha256s) override;
   Result<SetTotals> CommitAnalysis(std::string_view set, const AnalysisCommit& commit,
                                    std::optional<Lease> lease) override;
   Result<std::vector<StepRow>> ListSteps(std::string_view set) override;
+  Result<std::vector<StepRow>> ListSteps(std::string_view set,
+                                         const std::vector<std::string>& urls) override;
   Result<std::vector<std::string>> LoadCheckpoints(std::string_view set) override;
   Status SaveCheckpoints(std::string_view set, const std::vector<std::string>& lines) override;
   Result<std::vector<EmbeddingSpace>> EmbeddingSpaces() override;

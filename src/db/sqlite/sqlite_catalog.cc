@@ -371,6 +371,49 @@ Result<std::vector<ItemRecord>> SqliteCatalog::ListItems(std::string_view set) {
   return items;
 }
 
+Result<std::vector<ItemRecord>> SqliteCatalog::ListItemsPage(std::string_view set,
+                                                             const ItemPageQuery& query) {
+  std::string skipped;
+  for (size_t i = 0; i < query.text_skips_methods.size(); ++i)
+    StrAppend(skipped, i ? ", " : "", "?", i + 7);
+  std::string sql = StrCat("SELECT ", kItemColumns, R"sql( FROM items i
+    WHERE i.set_name = ?1 AND i.url > ?2 AND (?4 = '' OR i.status = ?4) AND (?5 = '' OR i.kind = ?5)
+      AND (?6 = '' OR i.url LIKE ?6 ESCAPE '\' OR i.failure_cause LIKE ?6 ESCAPE '\'
+           OR i.failure_details LIKE ?6 ESCAPE '\'
+           OR EXISTS (SELECT 1 FROM steps s WHERE s.set_name = i.set_name AND s.url = i.url
+                      AND s.method NOT IN ()sql",
+                           skipped, R"sql()
+                      AND (s.output LIKE ?6 ESCAPE '\' OR s.failure_details LIKE ?6 ESCAPE '\')))
+    ORDER BY i.url LIMIT ?3)sql");
+  std::lock_guard lock(mu_);
+  Statement select(db_, sql.c_str());
+  if (!select.ok()) return Error("preparing ListItemsPage");
+  select.Bind(1, set);
+  select.Bind(2, query.after_url);
+  select.Bind(3, int64_t{query.limit});
+  select.Bind(4, query.status ? ItemStatusName(*query.status) : std::string_view(""));
+  select.Bind(5, query.kind);
+  select.Bind(6, query.text.empty() ? std::string() : ContainsPattern(query.text));
+  for (size_t i = 0; i < query.text_skips_methods.size(); ++i)
+    select.Bind(static_cast<int>(i) + 7, query.text_skips_methods[i]);
+  std::vector<ItemRecord> items;
+  while (sqlite3_step(select.get()) == SQLITE_ROW) items.push_back(ItemFromRow(select, 0));
+  return items;
+}
+
+Result<std::vector<ItemOfContent>> SqliteCatalog::ItemsOfContent(std::string_view sha256) {
+  std::lock_guard lock(mu_);
+  Statement select(db_, StrCat("SELECT set_name, ", kItemColumns,
+                               " FROM items WHERE sha256 = ?1 ORDER BY set_name, url")
+                            .c_str());
+  if (!select.ok()) return Error("preparing ItemsOfContent");
+  select.Bind(1, sha256);
+  std::vector<ItemOfContent> out;
+  while (sqlite3_step(select.get()) == SQLITE_ROW)
+    out.push_back({.set = select.Text(0), .item = ItemFromRow(select, 1)});
+  return out;
+}
+
 Result<std::vector<SetTotals>> SqliteCatalog::ListSets() {
   std::lock_guard lock(mu_);
   Statement select(db_, "SELECT name, items, ok, failed, bytes, commits FROM sets ORDER BY name");
@@ -634,18 +677,51 @@ Result<std::vector<ItemOfContent>> SqliteCatalog::ItemsWithContentIds(
   return out;
 }
 
-Result<std::vector<StepRow>> SqliteCatalog::ListSteps(std::string_view set) {
-  std::lock_guard lock(mu_);
-  Statement select(db_, R"sql(
-    SELECT url, method, version, step_key, ok, output, artifacts, failure_cause, failure_details, millis
-    FROM steps WHERE set_name = ?1 ORDER BY url, method)sql");
-  if (!select.ok()) return Error("preparing ListSteps");
-  select.Bind(1, set);
-  std::vector<StepRow> out;
+namespace {
+
+constexpr const char* kStepColumns =
+    "url, method, version, step_key, ok, output, artifacts, failure_cause, failure_details, "
+    "millis";
+
+// Appends the rows of a SELECT kStepColumns to `out`.
+void AppendStepRows(Statement& select, std::vector<StepRow>& out) {
   while (sqlite3_step(select.get()) == SQLITE_ROW) {
     out.push_back({select.Text(0), select.Text(1), static_cast<int>(select.Int(2)), select.Text(3),
                    select.Int(4) != 0, select.Text(5), select.Text(6), select.Text(7),
                    select.Text(8), sqlite3_column_double(select.get(), 9)});
+  }
+}
+
+}  // namespace
+
+Result<std::vector<StepRow>> SqliteCatalog::ListSteps(std::string_view set) {
+  std::lock_guard lock(mu_);
+  Statement select(
+      db_, StrCat("SELECT ", kStepColumns, " FROM steps WHERE set_name = ?1 ORDER BY url, method")
+               .c_str());
+  if (!select.ok()) return Error("preparing ListSteps");
+  select.Bind(1, set);
+  std::vector<StepRow> out;
+  AppendStepRows(select, out);
+  return out;
+}
+
+Result<std::vector<StepRow>> SqliteCatalog::ListSteps(std::string_view set,
+                                                      const std::vector<std::string>& urls) {
+  std::vector<std::string> sorted = urls;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::lock_guard lock(mu_);
+  Statement select(db_, StrCat("SELECT ", kStepColumns,
+                               " FROM steps WHERE set_name = ?1 AND url = ?2 ORDER BY method")
+                            .c_str());
+  if (!select.ok()) return Error("preparing ListSteps");
+  std::vector<StepRow> out;
+  for (const std::string& url : sorted) {
+    sqlite3_reset(select.get());
+    select.Bind(1, set);
+    select.Bind(2, url);
+    AppendStepRows(select, out);
   }
   return out;
 }
