@@ -31,6 +31,9 @@ packages=(
   curl aria2 nginx-light time python3
   # the backfill test reads its .npy outputs with NumPy
   python3-numpy
+  # the web UI's browser tests (driven by npm playwright-core) and the API benchmark's load
+  # generator (issue 13)
+  chromium wrk
 )
 
 missing=()

@@ -422,6 +422,16 @@ TEST_F(ApiTest, KeysAreAskedForCheckedRevokedAndRateLimited) {
     http::ClientResponse wrong = co_await Call("GET", "/v1/sets", {}, {}, "sk_not-a-key");
     EXPECT_EQ(Json(wrong).at("cause").as_string(), "bad_key");
     EXPECT_EQ((co_await Call("GET", "/v1/sets", {}, {}, good)).status, 200);
+    // The web UI's files are open; its pictures send the key as a cookie, for reads only.
+    EXPECT_EQ((co_await Call("GET", "/ui/app.js")).status, 200);
+    EXPECT_EQ((co_await Call("GET", "/")).status, 302);
+    next_headers_ = {{"Cookie", "theme=dark; sluice_key=" + good}};
+    EXPECT_EQ((co_await Call("GET", "/v1/sets")).status, 200) << "a read with the cookie";
+    next_headers_ = {{"Cookie", "sluice_key=" + good}};
+    http::ClientResponse posted = co_await Call("POST", "/v1/jobs", "{}");
+    EXPECT_EQ(posted.status, 401) << "a change needs the header: another site's form cannot";
+    next_headers_ = {{"Cookie", "sluice_key=sk_nope"}};
+    EXPECT_EQ((co_await Call("GET", "/v1/sets")).status, 401);
 
     EXPECT_EQ((co_await Call("GET", "/v1/sets", {}, {}, slow)).status, 200);
     EXPECT_EQ((co_await Call("GET", "/v1/sets", {}, {}, slow)).status, 200);

@@ -51,7 +51,7 @@ std::optional<std::pair<std::string, std::map<std::string, std::string>>> SplitT
 bhttp::response<bhttp::string_body> ToBeast(Response response, unsigned version, bool keep_alive) {
   bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(response.status), version};
   out.set(bhttp::field::server, "sluice");
-  out.set(bhttp::field::content_type, response.content_type);
+  if (!response.content_type.empty()) out.set(bhttp::field::content_type, response.content_type);
   for (auto& [name, value] : response.headers) out.insert(name, value);
   out.body() = std::move(response.body);
   out.keep_alive(keep_alive);

@@ -15,6 +15,14 @@ KeyGate::KeyGate(runtime::Runtime& runtime, db::KeyStore& keys, bool required,
                  std::chrono::milliseconds cache_for)
     : runtime_(runtime), keys_(keys), required_(required), cache_for_(cache_for) {}
 
+std::string KeyFromCookie(std::string_view header) {
+  for (std::string_view part : Split(header, ";")) {
+    part = Trim(part);
+    if (ConsumePrefix(part, "sluice_key=")) return std::string(part);
+  }
+  return "";
+}
+
 Handler KeyGate::Wrap(Handler inner) {
   if (!required_) return inner;
   return [this, inner = std::move(inner)](Request request) {
@@ -23,12 +31,23 @@ Handler KeyGate::Wrap(Handler inner) {
 }
 
 asio::awaitable<Response> KeyGate::Admit(Request request, const Handler& inner) {
-  // Probes and the scraper need no key (they show counts, not content).
-  if (request.path == "/healthz" || request.path == "/readyz" || request.path == "/metrics")
+  // Probes and the scraper need no key (they show counts, not content), nor the UI's files (the
+  // pages ask for a key and send it with every /v1 call).
+  if (request.path == "/healthz" || request.path == "/readyz" || request.path == "/metrics" ||
+      request.path == "/" || request.path == "/ui" || request.path.starts_with("/ui/"))
     co_return co_await inner(request);
   std::string header = request.Header("authorization");
   std::string_view presented = header;
-  if (!ConsumePrefix(presented, "Bearer ") || Trim(presented).empty()) {
+  bool bearer = ConsumePrefix(presented, "Bearer ");
+  // Pictures and videos in the UI's pages cannot send headers: reads take the key from the
+  // SameSite=Strict cookie the UI sets. Only reads, so another site cannot act with it.
+  std::string cookie_key;
+  if (!bearer && (request.method == "GET" || request.method == "HEAD")) {
+    cookie_key = KeyFromCookie(request.Header("cookie"));
+    presented = cookie_key;
+    bearer = !cookie_key.empty();
+  }
+  if (!bearer || Trim(presented).empty()) {
     Response refused = Problem(401, "API key required",
                                "send the key as \"Authorization: Bearer <key>\" (`sluice keys "
                                "create` makes one)",

@@ -19,13 +19,18 @@
 
 namespace sluice::api {
 
+// The key in a Cookie header's "sluice_key" (keys are "sk_" and hex: nothing to decode); "" when
+// it has none.
+std::string KeyFromCookie(std::string_view header);
+
 class KeyGate {
  public:
   // `required` false: every request passes (loopback with --no-auth).
   KeyGate(runtime::Runtime& runtime, db::KeyStore& keys, bool required,
           std::chrono::milliseconds cache_for = std::chrono::milliseconds(5000));
 
-  // `inner` behind the gate: 401 problem for a missing, unknown or revoked key, 429 over the
+  // `inner` behind the gate; the key comes as "Authorization: Bearer", or for GET and HEAD as
+  // the cookie the web UI sets. 401 problem for a missing, unknown or revoked key, 429 over the
   // key's rate, 503 when the keys cannot be read; the request otherwise.
   Handler Wrap(Handler inner);
 

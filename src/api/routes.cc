@@ -96,6 +96,7 @@ void AddRoutes(Router& router, const ApiParts& parts) {
   AddJobRoutes(router, parts);
   AddCatalogRoutes(router, parts);
   AddSearchRoutes(router, parts);
+  AddUiRoutes(router);
 }
 
 }  // namespace sluice::api

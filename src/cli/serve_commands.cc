@@ -121,9 +121,10 @@ int Serve(ServeConfig config) {
         WorkerOptionsFor(one, StrCat(name, "/", n), *registry), nullptr, &log));
   }
   std::fprintf(stderr,
-               "sluice serve: listening on %s (API %s/v1, OpenAPI %s/v1/openapi.json); %s; %d "
-               "worker(s); database %s, objects %s\n",
+               "sluice serve: listening on %s (web UI %s/ui/, API %s/v1, OpenAPI "
+               "%s/v1/openapi.json); %s; %d worker(s); database %s, objects %s\n",
                (*server)->url().c_str(), (*server)->url().c_str(), (*server)->url().c_str(),
+               (*server)->url().c_str(),
                config.no_auth ? "no API keys asked (--no-auth)" : "API keys required",
                config.workers, data->database().c_str(), data->objects().c_str());
   std::fflush(stderr);
