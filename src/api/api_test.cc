@@ -39,8 +39,8 @@ class ApiTest : public ::testing::Test {
     parts_ = {.runtime = &rt_,
               .db = db_.get(),
               .store = &store_,
-              .check_pipeline = [](const std::string& name) -> Status {
-                if (name == "default" || name == "video") return absl::OkStatus();
+              .pipeline_named = [](const std::string& name) -> Result<pipeline::PipelineDef> {
+                if (name == "default" || name == "video") return pipeline::PipelineDef{};
                 return absl::InvalidArgumentError(StrCat("no pipeline '", name, "'"));
               },
               .metrics = &metrics_};

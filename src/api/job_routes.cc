@@ -66,7 +66,7 @@ class JobRoutes {
       if (key.size() > 200) co_return Problem(400, "Bad request", "Idempotency-Key is too long");
       spec->dedupe_key = StrCat("api:", key);
     }
-    auto check = [&] { return parts_.check_pipeline(spec->pipeline); };
+    auto check = [&] { return parts_.pipeline_named(spec->pipeline).status(); };
     if (Status known = co_await Blocking(parts_, check); !known.ok()) co_return ProblemFor(known);
     auto submit = [&] { return parts_.db->Submit(*spec); };
     Result<db::Submitted> submitted = co_await Blocking(parts_, submit);

@@ -36,10 +36,12 @@ Handler BindRoute(std::shared_ptr<Routes> routes,
   return [routes, member](Request request) { return ((*routes).*member)(std::move(request)); };
 }
 
-// The routes of each file: /v1/jobs…; /v1/sets…, /v1/items, /v1/media; /v1/search; the web UI.
+// The routes of each file: /v1/jobs…; /v1/sets…, /v1/items, /v1/media; /v1/search;
+// /v1/analyze; the web UI.
 void AddJobRoutes(Router& router, const ApiParts& parts);
 void AddCatalogRoutes(Router& router, const ApiParts& parts);
 void AddSearchRoutes(Router& router, const ApiParts& parts);
+void AddAnalyzeRoutes(Router& router, const ApiParts& parts);
 void AddUiRoutes(Router& router);
 
 }  // namespace sluice::api

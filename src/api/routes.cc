@@ -96,6 +96,7 @@ void AddRoutes(Router& router, const ApiParts& parts) {
   AddJobRoutes(router, parts);
   AddCatalogRoutes(router, parts);
   AddSearchRoutes(router, parts);
+  AddAnalyzeRoutes(router, parts);
   AddUiRoutes(router);
 }
 

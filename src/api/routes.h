@@ -15,6 +15,8 @@
 #include "db/catalog.h"
 #include "index/index_folder.h"
 #include "methods/registry.h"
+#include "pipeline/definition.h"
+#include "pipeline/set_runner.h"
 #include "runtime/runtime.h"
 #include "storage/blob_store.h"
 
@@ -24,9 +26,15 @@ struct ApiParts {
   runtime::Runtime* runtime = nullptr;
   db::Database* db = nullptr;
   storage::BlobStore* store = nullptr;
-  // Whether jobs may name this pipeline ("default", "video", a file the workers read):
-  // InvalidArgument naming what is wrong otherwise. Called on the blocking pool.
-  std::function<Status(const std::string&)> check_pipeline;
+  // The pipeline of this name ("default", "video", a file the workers read), for jobs and the
+  // real-time path: InvalidArgument naming what is wrong otherwise. Called on the blocking pool.
+  std::function<Result<pipeline::PipelineDef>(const std::string&)> pipeline_named;
+  // The real-time path (POST /v1/analyze) runs through the set runner with these parts and
+  // fetch options (the same guard as every set's). Null: the route answers 503.
+  const pipeline::SetParts* set_parts = nullptr;
+  http::FetchOptions fetch;
+  // The pipeline POST /v1/analyze runs when the request names none (the server's own).
+  std::string default_pipeline = "default";
   // Similarity search (/v1/search): the methods that embed queries and the indexes. Null: the
   // route answers 503.
   const methods::Registry* registry = nullptr;

@@ -1241,11 +1241,13 @@ TEST_F(CliTest, ServeRunsAJobSubmittedOverHttpAndServesItsResults) {
 
   runtime::Runtime rt;
   auto client = std::move(*http::HttpClient::Create(rt.loop_executor(), {}));
-  auto call = [&](std::string method, std::string path, std::string body = "") {
+  auto call = [&](std::string method, std::string path, std::string body = "",
+                  std::string content_type = "") {
     http::ClientRequest request{.method = std::move(method),
                                 .url = base + path,
                                 .body = std::move(body),
                                 .addresses = {.allow_private = true}};
+    if (!content_type.empty()) request.headers.emplace_back("Content-Type", content_type);
     Result<http::ClientResponse> response = rt.Run(http::Send(*client, std::move(request)));
     EXPECT_TRUE(response.ok()) << response.status();
     return response.ok() ? *response : http::ClientResponse{};
@@ -1283,6 +1285,48 @@ TEST_F(CliTest, ServeRunsAJobSubmittedOverHttpAndServesItsResults) {
   EXPECT_EQ(media.body, bodies[0]) << "the stored bytes are the origin's";
   EXPECT_EQ(media.Header("content-type"), "image/png");
   EXPECT_NE(call("GET", "/metrics").body.find("sluice_jobs{state=\"done\"} 1"), std::string::npos);
+
+  // The real-time path: a picture sent as the body is stored, analysed by the pipeline's item
+  // steps and answered at once, into set "realtime" and the index.
+  cv::Mat picture(90, 160, CV_8UC3, cv::Scalar(40, 180, 250));
+  cv::putText(picture, "NOW", cv::Point(30, 60), cv::FONT_HERSHEY_SIMPLEX, 1.4,
+              cv::Scalar(20, 20, 20), 3);
+  std::vector<uchar> png;
+  cv::imencode(".png", picture, png);
+  std::string upload(png.begin(), png.end()), upload_sha = Sha256::HexOf(upload);
+  http::ClientResponse analysed = call("POST", "/v1/analyze?timeout=120", upload, "image/png");
+  ASSERT_EQ(analysed.status, 200) << analysed.body;
+  boost::json::object now = Json(analysed.body);
+  EXPECT_EQ(now["set"].as_string(), "realtime");
+  EXPECT_EQ(now["sha256"].as_string(), upload_sha);
+  EXPECT_EQ(now["url"].as_string(), "upload:" + upload_sha);
+  EXPECT_EQ(now["steps_run"].as_int64(), 2);
+  EXPECT_EQ(now["steps"].at("image.embedding").at("vector").as_array().size(), 1280u);
+  EXPECT_TRUE(now["steps"].as_object().contains("image.phash"));
+  boost::json::object found = Json(call("GET", "/v1/search?k=1&like=" + upload_sha).body);
+  ASSERT_EQ(found["hits"].as_array().size(), 1u) << boost::json::serialize(found);
+  EXPECT_EQ(found["hits"].at(0).at("sha256").as_string(), upload_sha) << "in the index at once";
+  EXPECT_EQ(Json(call("GET", "/v1/items/" + upload_sha).body)["items"].at(0).at("set").as_string(),
+            "realtime");
+  // A URL through the same fetch guard, into a set that was run: known content comes from the
+  // result cache, and the set's other items and its set results stay.
+  boost::json::object by_url{{"url", urls[0]}, {"set", "images"}};
+  http::ClientResponse again =
+      call("POST", "/v1/analyze", boost::json::serialize(by_url), "application/json");
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(Json(again.body)["steps_run"].as_int64(), 0) << again.body;
+  EXPECT_EQ(Json(again.body)["steps_cached"].as_int64(), 2) << again.body;
+  boost::json::object after = Json(call("GET", "/v1/sets/images/items").body);
+  EXPECT_EQ(after["items"].as_array().size(), 3u);
+  EXPECT_TRUE(after["set_results"].as_object().contains("set.summary"));
+  EXPECT_EQ(after["items"].at(2).at("steps").as_object().size(), 2u);
+  http::ClientResponse html = call("POST", "/v1/analyze", "<!doctype html><p>hi", "text/html");
+  EXPECT_EQ(html.status, 400);
+  EXPECT_EQ(Json(html.body)["cause"].as_string(), "unsupported_content");
+  EXPECT_EQ(call("POST", "/v1/analyze", R"({"url": 5})", "application/json").status, 400);
+  http::ClientResponse unknown = call("POST", "/v1/analyze?pipeline=nope", upload, "image/png");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_NE(unknown.body.find("nope"), std::string::npos) << unknown.body;
 
   serve->Kill(SIGTERM);
   ProcessResult stopped = serve->Wait();

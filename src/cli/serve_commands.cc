@@ -81,17 +81,20 @@ int Serve(ServeConfig config) {
   runtime::Runtime& rt = (*process)->runtime;
   const methods::Registry* registry = &(*stack)->registry;
   api::ApiMetrics metrics;
-  api::ApiParts parts{.runtime = &rt,
-                      .db = data->db.get(),
-                      .store = data->store,
-                      .check_pipeline =
-                          [registry](const std::string& name) {
-                            return app::PipelineFor(name, *registry).status();
-                          },
-                      .registry = registry,
-                      .indexes = data->indexes.get(),
-                      .scratch_dir = data->scratch,
-                      .metrics = &metrics};
+  pipeline::SetParts set_parts = app::SetPartsOf(**process, *data, **stack);
+  api::ApiParts parts{
+      .runtime = &rt,
+      .db = data->db.get(),
+      .store = data->store,
+      .pipeline_named =
+          [registry](const std::string& name) { return app::PipelineFor(name, *registry); },
+      .set_parts = &set_parts,
+      .fetch = config.worker.fetch,
+      .default_pipeline = config.worker.pipeline,
+      .registry = registry,
+      .indexes = data->indexes.get(),
+      .scratch_dir = data->scratch,
+      .metrics = &metrics};
   api::Router router;
   api::AddRoutes(router, parts);
   api::KeyGate gate(rt, *data->db, !config.no_auth);

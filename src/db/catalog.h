@@ -147,6 +147,11 @@ struct ItemPageQuery {
 
 // What one set's analysis commits, in one transaction (Catalog::CommitAnalysis).
 struct AnalysisCommit {
+  // Empty: the commit is the set's whole analysis, and `steps` replace every step result of
+  // the set (and its checkpoints go). Otherwise only these items (URLs) were analysed (the
+  // real-time path): their step results are replaced and the rest of the set's stay, set steps
+  // and checkpoints included.
+  std::vector<std::string> only_urls;
   std::vector<StepRow> steps;             // replace the set's step results
   std::vector<CachedStep> cache;          // added to the result cache
   std::vector<ItemFailure> failed_items;  // recorded as failed, ok or not before
@@ -167,6 +172,9 @@ class Catalog {
   virtual Result<SetTotals> FinishSet(std::string_view set) = 0;
   // The set's items ordered by URL. Empty for an unknown set.
   virtual Result<std::vector<ItemRecord>> ListItems(std::string_view set) = 0;
+  // The set's items with these URLs, by URL; URLs it does not hold are left out.
+  virtual Result<std::vector<ItemRecord>> ListItems(std::string_view set,
+                                                    const std::vector<std::string>& urls) = 0;
   // Up to query.limit items of the set matching the query's filters, by URL after
   // query.after_url. Empty past the end and for an unknown set.
   virtual Result<std::vector<ItemRecord>> ListItemsPage(std::string_view set,

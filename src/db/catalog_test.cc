@@ -189,6 +189,41 @@ TEST_P(CatalogConformance, PagesFilterItemsAndListTheirSteps) {
   EXPECT_TRUE(db_->ItemsOfContent("zz")->empty());
 }
 
+TEST_P(CatalogConformance, ACommitOfSomeItemsLeavesTheRestOfTheSet) {
+  ASSERT_TRUE(
+      db_->RecordItems("s", {Ok("u1", "aa", 1), Ok("u2", "bb", 2), Ok("u3", "cc", 3)}).ok());
+  ASSERT_TRUE(db_->CommitAnalysis("s",
+                                  {.steps = {Step("", "set.summary", true, R"({"items":3})"),
+                                             Step("u1", "image.phash", true, R"({"v":1})"),
+                                             Step("u2", "image.phash", true, R"({"v":1})")}},
+                                  std::nullopt)
+                  .ok());
+  ASSERT_TRUE(db_->SaveCheckpoints("s", {"line"}).ok());
+  // The real-time path analysed u2 (again) and u3 alone.
+  Result<SetTotals> totals =
+      db_->CommitAnalysis("s",
+                          {.only_urls = {"u2", "u3"},
+                           .steps = {Step("u2", "image.phash", true, R"({"v":2})"),
+                                     Step("u3", "image.phash", true, R"({"v":2})"),
+                                     Step("u3", "image.colors", false, "")}},
+                          std::nullopt);
+  ASSERT_TRUE(totals.ok()) << totals.status();
+  EXPECT_EQ(totals->commits, 2);
+  std::vector<StepRow> rows = *db_->ListSteps("s");
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows[0].method, "set.summary") << "set steps stay";
+  EXPECT_EQ(rows[1].output_json, R"({"v":1})") << "u1 stays";
+  EXPECT_EQ(rows[2].output_json, R"({"v":2})") << "u2 replaced";
+  EXPECT_EQ(rows[3].url, "u3");
+  EXPECT_EQ(db_->LoadCheckpoints("s")->size(), 1u) << "a set run may be going on";
+
+  std::vector<ItemRecord> items = *db_->ListItems("s", {"u3", "u1", "nope"});
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].url, "u1");
+  EXPECT_EQ(items[1].sha256, "cc");
+  EXPECT_TRUE(db_->ListItems("s", std::vector<std::string>{})->empty());
+}
+
 TEST_P(CatalogConformance, CommitAnalysisRecordsItemsFoundFaulty) {
   ASSERT_TRUE(db_->RecordItems("s", {Ok("u1", "aa", 1), Ok("bomb", "bb", 2)}).ok());
   Result<SetTotals> totals =

@@ -511,8 +511,10 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
   }
 
   SLUICE_CO_ASSIGN_OR_RETURN(
-      std::vector<db::ItemRecord> records,
-      co_await runtime::RunOn(impl.rt.blocking(), [&] { return impl.catalog.ListItems(set); }));
+      std::vector<db::ItemRecord> records, co_await runtime::RunOn(impl.rt.blocking(), [&] {
+        const std::vector<std::string>& only = impl.options.only_urls;
+        return only.empty() ? impl.catalog.ListItems(set) : impl.catalog.ListItems(set, only);
+      }));
   std::vector<std::unique_ptr<Item>> items;
   std::vector<std::string> shas;
   for (db::ItemRecord& record : records) {
@@ -561,14 +563,15 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
       group.Spawn(impl.ItemStage(*item, std::move(steps), std::move(permit)));
     }
     co_await group.Wait();
-    if (!extra) co_await impl.SetStage(items, pipeline.cycles[c].set_steps);
+    if (!extra && impl.options.only_urls.empty())
+      co_await impl.SetStage(items, pipeline.cycles[c].set_steps);
   }
   SLUICE_CO_RETURN_IF_ERROR(impl.fatal);
   SLUICE_CO_RETURN_IF_ERROR(
       co_await runtime::RunOn(impl.rt.blocking(), [&] { return journal.Sync(); }));
 
   // Finalize: result documents, then one transaction.
-  db::AnalysisCommit commit{.failed_items = impl.failed_items};
+  db::AnalysisCommit commit{.only_urls = impl.options.only_urls, .failed_items = impl.failed_items};
   std::vector<db::StepRow>& rows = commit.steps;
   std::vector<db::CachedStep>& to_cache = commit.cache;
   auto row_of = [](const std::string& url, const StepResult& step) {
@@ -639,7 +642,9 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
           co_await impl.store.PutBatch(std::exchange(documents, {}), document_options));
     }
   }
-  documents.push_back({LedgerKey(set), JsonText(LedgerJson(set, impl.report))});
+  // The ledger is the set run's; the real-time path reports its costs to its caller.
+  if (impl.options.only_urls.empty())
+    documents.push_back({LedgerKey(set), JsonText(LedgerJson(set, impl.report))});
   SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.PutBatch(std::move(documents), document_options));
   for (const StepResult& step : impl.set_steps) rows.push_back(row_of("", step));
   SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.Flush());

@@ -58,6 +58,10 @@ struct AnalyzeOptions {
   // Where the indexes' files are copied once they absorbed the set (index_copies.h). Null: not
   // copied.
   storage::BlobStore* index_copies = nullptr;
+  // Empty: every item of the set, then the set steps, and the commit replaces the set's whole
+  // analysis. Otherwise only the items with these URLs (the real-time path): their item steps,
+  // no set steps and no ledger document, and the commit replaces only their results.
+  std::vector<std::string> only_urls;
   // The job this analysis runs under (a worker's claim): the commit completes it in the same
   // transaction and is refused (cause "lease_lost") when another worker has taken it over.
   std::optional<db::Lease> lease;

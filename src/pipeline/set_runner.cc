@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cctype>
 
+#include "common/sha256.h"
 #include "common/strings.h"
 #include "pipeline/journal.h"
 #include "runtime/offload.h"
@@ -79,6 +80,9 @@ asio::awaitable<void> SetRunner::ReportProgress(const Acquirer& acquirer) {
 asio::awaitable<Result<SetReport>> SetRunner::Run(std::string set, std::vector<std::string> urls,
                                                   PipelineDef pipeline) {
   runtime::Runtime& rt = *parts_.runtime;
+  if (options_.only_these_urls && (urls.empty() || options_.lease))
+    co_return absl::InvalidArgumentError(
+        "analysing chosen items takes at least one URL and no job lease");
   options_.fetch.scratch_dir = parts_.scratch_dir;
   // Connections stay warm between items: at least one per item in flight.
   parts_.http->KeepConnections(static_cast<long>(std::max<size_t>(options_.concurrency, 16)));
@@ -98,6 +102,8 @@ asio::awaitable<Result<SetReport>> SetRunner::Run(std::string set, std::vector<s
   if (stopped_) acquirer.Stop();
   runtime::TaskGroup side(rt.loop_executor());
   if (observer_) side.Spawn(ReportProgress(acquirer));
+  std::vector<std::string> only_urls;
+  if (options_.only_these_urls) only_urls = urls;
   Result<AcquireReport> acquired = co_await acquirer.Run(set, std::move(urls));
   KeptFiles kept{acquirer.TakeKeptFiles()};
   acquiring_done_ = true;
@@ -111,20 +117,27 @@ asio::awaitable<Result<SetReport>> SetRunner::Run(std::string set, std::vector<s
   if (report.interrupted() || options_.fetch_only) co_return report;
   analysing_ = true;
   if (observer_) observer_->OnAnalysisStarted(set);
-  SLUICE_CO_ASSIGN_OR_RETURN(report.analysis,
-                             co_await Analyse(set, std::move(pipeline), &kept.files));
+  SLUICE_CO_ASSIGN_OR_RETURN(report.analysis, co_await Analyse(set, std::move(pipeline),
+                                                               std::move(only_urls), &kept.files));
   report.analysed = true;
   co_return report;
 }
 
 asio::awaitable<Result<AnalysisReport>> SetRunner::Analyse(
-    std::string set, PipelineDef pipeline,
+    std::string set, PipelineDef pipeline, std::vector<std::string> only_urls,
     const std::map<std::string, std::filesystem::path>* local_copies) {
   runtime::Runtime& rt = *parts_.runtime;
   // A worker's checkpoints go to the database, where whichever worker takes the set over next
-  // finds them; a local run keeps them in a file under the data directory.
+  // finds them; a local run keeps them in a file under the data directory, one of its own when
+  // it analyses chosen items (others may be analysing other items of the set).
   auto open_journal = [&]() -> Result<std::unique_ptr<Journal>> {
     if (options_.lease) return Journal::OpenInDatabase(*parts_.db, set);
+    if (!only_urls.empty()) {
+      std::string names;
+      for (const std::string& url : only_urls) StrAppend(names, url, "\n");
+      return Journal::OpenFile(JournalPath(
+          parts_.data_root, StrCat(set, ".items-", Sha256::HexOf(names).substr(0, 16))));
+    }
     return Journal::OpenFile(JournalPath(parts_.data_root, set));
   };
   SLUICE_CO_ASSIGN_OR_RETURN(std::unique_ptr<Journal> journal,
@@ -140,6 +153,7 @@ asio::awaitable<Result<AnalysisReport>> SetRunner::Analyse(
                      .executed_steps_log = options_.executed_steps_log,
                      .indexes = parts_.indexes,
                      .index_copies = parts_.index_copies,
+                     .only_urls = std::move(only_urls),
                      .lease = options_.lease});
   co_return co_await analyzer.Run(std::move(set), std::move(pipeline), *journal);
 }

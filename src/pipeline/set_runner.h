@@ -85,6 +85,10 @@ struct SetRunOptions {
   // The job this set runs under (a worker's claim): checkpoints go to the database and the
   // commit completes the job, fenced by the lease. Default none: a file journal, no job.
   std::optional<db::Lease> lease;
+  // The real-time path: analyse only the items of this run's URLs (their item steps; no set
+  // steps) and commit only their results, leaving the rest of the set as it was; each run keeps
+  // a journal of its own, so runs in one set may go on at once. Not with a lease.
+  bool only_these_urls = false;
   // Test hooks, passed to the Analyzer (AnalyzeOptions documents them). 0 / empty: off.
   int64_t crash_after_steps = 0;
   std::filesystem::path executed_steps_log;
@@ -126,7 +130,7 @@ class SetRunner {
 
  private:
   boost::asio::awaitable<Result<AnalysisReport>> Analyse(
-      std::string set, PipelineDef pipeline,
+      std::string set, PipelineDef pipeline, std::vector<std::string> only_urls,
       const std::map<std::string, std::filesystem::path>* local_copies);
   boost::asio::awaitable<void> ReportProgress(const Acquirer& acquirer);
 

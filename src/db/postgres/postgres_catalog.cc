@@ -439,6 +439,23 @@ Result<std::vector<ItemRecord>> PostgresCatalog::ListItems(std::string_view set)
       });
 }
 
+Result<std::vector<ItemRecord>> PostgresCatalog::ListItems(std::string_view set,
+                                                           const std::vector<std::string>& urls) {
+  if (urls.empty()) return std::vector<ItemRecord>{};
+  return pool_->Get<std::vector<ItemRecord>>(
+      [&](pg::Connection& c) -> Result<std::vector<ItemRecord>> {
+        SLUICE_ASSIGN_OR_RETURN(
+            pg::Rows rows,
+            c.Exec(StrCat("SELECT ", kItemColumns,
+                          " FROM items WHERE set_name = $1 AND url = ANY($2::text[]) ORDER BY "
+                          "url COLLATE \"C\""),
+                   pg::Params().Add(set).Add(pg::TextArray(urls))));
+        std::vector<ItemRecord> items;
+        for (int i = 0; i < rows.size(); ++i) items.push_back(ItemFromRow(rows, i, 0));
+        return items;
+      });
+}
+
 Result<std::vector<ItemRecord>> PostgresCatalog::ListItemsPage(std::string_view set,
                                                                const ItemPageQuery& query) {
   return pool_->Get<std::vector<ItemRecord>>(
@@ -562,10 +579,17 @@ Result<SetTotals> PostgresCatalog::CommitAnalysis(std::string_view set,
           pg::Rows locked,
           c.Exec("SELECT 1 FROM sets WHERE name = $1 FOR UPDATE", pg::Params().Add(set)));
       if (locked.empty()) return absl::NotFoundError(StrCat("no set named '", set, "'"));
-      SLUICE_RETURN_IF_ERROR(
-          c.Exec("DELETE FROM steps WHERE set_name = $1", pg::Params().Add(set)).status());
-      SLUICE_RETURN_IF_ERROR(
-          c.Exec("DELETE FROM checkpoints WHERE set_name = $1", pg::Params().Add(set)).status());
+      if (commit.only_urls.empty()) {
+        SLUICE_RETURN_IF_ERROR(
+            c.Exec("DELETE FROM steps WHERE set_name = $1", pg::Params().Add(set)).status());
+        SLUICE_RETURN_IF_ERROR(
+            c.Exec("DELETE FROM checkpoints WHERE set_name = $1", pg::Params().Add(set)).status());
+      } else {
+        SLUICE_RETURN_IF_ERROR(
+            c.Exec("DELETE FROM steps WHERE set_name = $1 AND url = ANY($2::text[])",
+                   pg::Params().Add(set).Add(pg::TextArray(commit.only_urls)))
+                .status());
+      }
       if (!step_data.empty()) {
         SLUICE_RETURN_IF_ERROR(
             c.CopyIn("COPY steps(set_name, url, method, version, step_key, ok, output, artifacts, "

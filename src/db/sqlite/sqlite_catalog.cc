@@ -371,6 +371,25 @@ Result<std::vector<ItemRecord>> SqliteCatalog::ListItems(std::string_view set) {
   return items;
 }
 
+Result<std::vector<ItemRecord>> SqliteCatalog::ListItems(std::string_view set,
+                                                         const std::vector<std::string>& urls) {
+  std::vector<std::string> sorted = urls;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::lock_guard lock(mu_);
+  Statement select(
+      db_, StrCat("SELECT ", kItemColumns, " FROM items WHERE set_name = ?1 AND url = ?2").c_str());
+  if (!select.ok()) return Error("preparing ListItems");
+  std::vector<ItemRecord> items;
+  for (const std::string& url : sorted) {
+    sqlite3_reset(select.get());
+    select.Bind(1, set);
+    select.Bind(2, url);
+    while (sqlite3_step(select.get()) == SQLITE_ROW) items.push_back(ItemFromRow(select, 0));
+  }
+  return items;
+}
+
 Result<std::vector<ItemRecord>> SqliteCatalog::ListItemsPage(std::string_view set,
                                                              const ItemPageQuery& query) {
   std::string skipped;
@@ -465,12 +484,23 @@ Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set, const Anal
     known.Bind(1, set);
     if (sqlite3_step(known.get()) != SQLITE_ROW)
       return rollback(absl::NotFoundError(StrCat("no set named '", set, "'")));
-    for (const char* sql :
-         {"DELETE FROM steps WHERE set_name = ?1", "DELETE FROM checkpoints WHERE set_name = ?1"}) {
-      Statement clear(db_, sql);
+    if (commit.only_urls.empty()) {
+      for (const char* sql : {"DELETE FROM steps WHERE set_name = ?1",
+                              "DELETE FROM checkpoints WHERE set_name = ?1"}) {
+        Statement clear(db_, sql);
+        if (!clear.ok()) return rollback(Error("preparing step delete"));
+        clear.Bind(1, set);
+        if (sqlite3_step(clear.get()) != SQLITE_DONE) return rollback(Error("clearing steps"));
+      }
+    } else {
+      Statement clear(db_, "DELETE FROM steps WHERE set_name = ?1 AND url = ?2");
       if (!clear.ok()) return rollback(Error("preparing step delete"));
-      clear.Bind(1, set);
-      if (sqlite3_step(clear.get()) != SQLITE_DONE) return rollback(Error("clearing steps"));
+      for (const std::string& url : commit.only_urls) {
+        sqlite3_reset(clear.get());
+        clear.Bind(1, set);
+        clear.Bind(2, url);
+        if (sqlite3_step(clear.get()) != SQLITE_DONE) return rollback(Error("clearing steps"));
+      }
     }
     Statement insert(db_, R"sql(
       INSERT INTO steps(set_name, url, method, version, step_key, ok, output, artifacts, failure_cause,

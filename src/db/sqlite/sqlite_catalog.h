@@ -28,6 +28,8 @@ class SqliteCatalog : public Database {
   Status RecordItems(std::string_view set, const std::vector<ItemRecord>& items) override;
   Result<SetTotals> FinishSet(std::string_view set) override;
   Result<std::vector<ItemRecord>> ListItems(std::string_view set) override;
+  Result<std::vector<ItemRecord>> ListItems(std::string_view set,
+                                            const std::vector<std::string>& urls) override;
   Result<std::vector<ItemRecord>> ListItemsPage(std::string_view set,
                                                 const ItemPageQuery& query) override;
   Result<std::vector<ItemOfContent>> ItemsOfContent(std::string_view sha256) override;
