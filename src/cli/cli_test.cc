@@ -1206,10 +1206,11 @@ TEST_F(CliTest, RunRecordsIntoPostgres) {
 // Starts `sluice serve ARGS` with its output in `logs` and returns it with the URL it printed
 // ("" when it printed none within 10 s).
 std::pair<std::unique_ptr<sluice::testing::Subprocess>, std::string> StartServe(
-    std::vector<std::string> args, const std::filesystem::path& logs) {
+    std::vector<std::string> args, const std::filesystem::path& logs,
+    const std::vector<std::string>& env = {}) {
   std::filesystem::create_directories(logs);
   args.insert(args.begin(), {SLUICE_BINARY, "serve"});
-  auto serve = std::make_unique<sluice::testing::Subprocess>(args, logs);
+  auto serve = std::make_unique<sluice::testing::Subprocess>(args, logs, std::nullopt, env);
   for (int i = 0; i < 200; ++i) {
     std::string text;
     for (const auto& entry : std::filesystem::directory_iterator(logs)) {
@@ -1363,6 +1364,108 @@ TEST_F(CliTest, ServeRunsAJobSubmittedOverHttpAndServesItsResults) {
   EXPECT_EQ(Sluice({"keys", "revoke", "ci", "--data", data().string()}).exit_code, 0);
   EXPECT_NE(Sluice({"keys", "list", "--data", data().string()}).out.find("revoked"),
             std::string::npos);
+}
+
+// The service as a fleet runs it: Postgres and S3 (s3rver) behind `sluice serve --workers 1`.
+// A job submitted twice with one Idempotency-Key is one job; it runs to done and its media come
+// back from S3 byte for byte; a job cancelled before it commits is dead with cause "cancelled"
+// and a retry runs it to done.
+TEST_F(CliTest, ServeOnPostgresAndS3RunsJobsAndServesTheirMedia) {
+  auto s3 = testing::S3rver::Start();
+  ASSERT_TRUE(s3.ok()) << s3.status();
+  Result<std::string> db = testing::FreshPostgresDatabase();
+  ASSERT_TRUE(db.ok()) << db.status();
+  std::vector<std::string> bodies;
+  std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);
+  std::vector<std::string> urls;
+  std::ifstream lines(list);
+  for (std::string line; std::getline(lines, line);) urls.push_back(line);
+  std::vector<std::string> env = {
+      "AWS_ENDPOINT_URL=" + (*s3)->endpoint(),
+      std::string("AWS_ACCESS_KEY_ID=") + testing::S3rver::kAccessKey,
+      std::string("AWS_SECRET_ACCESS_KEY=") + testing::S3rver::kSecretKey, "AWS_REGION=us-east-1"};
+  auto [serve, base] =
+      StartServe({"--listen", "127.0.0.1:0", "--no-auth", "--workers", "1", "--poll", "0.1",
+                  "--allow-private", "--data", data().string(), "--db", *db, "--store",
+                  "s3://sluice-test/service", "--pipeline", (dir_.path() / "cheap.toml").string()},
+                 dir_.path() / "serve-logs", env);
+  ASSERT_FALSE(base.empty());
+
+  runtime::Runtime rt;
+  auto client = std::move(*http::HttpClient::Create(rt.loop_executor(), {}));
+  auto call = [&](std::string method, std::string path, std::string body = "",
+                  std::vector<std::pair<std::string, std::string>> headers = {}) {
+    http::ClientRequest request{.method = std::move(method),
+                                .url = base + path,
+                                .headers = std::move(headers),
+                                .body = std::move(body),
+                                .addresses = {.allow_private = true}};
+    Result<http::ClientResponse> response = rt.Run(http::Send(*client, std::move(request)));
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? *response : http::ClientResponse{};
+  };
+  auto wait_for = [&](const std::string& location, std::string_view state) {
+    boost::json::object job;
+    for (int i = 0; i < 600; ++i) {
+      job = Json(call("GET", location).body);
+      if (job["state"].as_string() == state) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return job;
+  };
+  std::string job_body = boost::json::serialize(boost::json::object{
+      {"set", "fleet-a"}, {"urls", boost::json::array(urls.begin(), urls.end())}});
+  std::vector<std::pair<std::string, std::string>> once = {{"Idempotency-Key", "fleet-a-1"},
+                                                           {"Content-Type", "application/json"}};
+  http::ClientResponse first = call("POST", "/v1/jobs", job_body, once);
+  ASSERT_EQ(first.status, 202) << first.body;
+  http::ClientResponse repeat = call("POST", "/v1/jobs", job_body, once);
+  EXPECT_EQ(repeat.status, 200) << "the same key: the same job, not another";
+  EXPECT_EQ(Json(repeat.body)["token"], Json(first.body)["token"]);
+  boost::json::object done = wait_for(first.Header("location"), "done");
+  EXPECT_EQ(done["state"].as_string(), "done") << boost::json::serialize(done);
+  EXPECT_EQ(done["items_ok"].as_int64(), 3);
+  boost::json::object items = Json(call("GET", "/v1/sets/fleet-a/items").body);
+  ASSERT_EQ(items["items"].as_array().size(), 3u) << boost::json::serialize(items);
+  for (const std::string& body : bodies) {
+    http::ClientResponse media = call("GET", "/v1/media/" + Sha256::HexOf(body));
+    EXPECT_EQ(media.status, 200);
+    EXPECT_EQ(media.body, body) << "the bytes S3 holds are the origin's";
+  }
+  EXPECT_EQ(
+      call("GET", "/v1/jobs?state=done")
+              .body.find(std::string(Json(first.body)["token"].as_string())) != std::string::npos,
+      true);
+
+  // Cancelled before it commits (its one URL answers after 3 s): dead, cause "cancelled", and
+  // the worker's commit is refused; a retry runs it to done.
+  std::string slow_body = bodies[0] + "slow";
+  origin_.Route("/slow.png", [&](const HttpRequest& r, int) {
+    HttpReply reply = ServeBytes(r, slow_body, "image/png");
+    reply.delay = std::chrono::milliseconds(3000);
+    return reply;
+  });
+  std::string second_body = boost::json::serialize(boost::json::object{
+      {"set", "fleet-b"}, {"urls", boost::json::array{origin_.Url("/slow.png")}}});
+  http::ClientResponse second =
+      call("POST", "/v1/jobs", second_body, {{"Content-Type", "application/json"}});
+  ASSERT_EQ(second.status, 202) << second.body;
+  std::string location = second.Header("location");
+  http::ClientResponse cancelled = call("DELETE", location);
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(Json(cancelled.body)["state"].as_string(), "dead");
+  std::this_thread::sleep_for(std::chrono::milliseconds(4000));  // past the fetch and commit
+  boost::json::object dead = Json(call("GET", location).body);
+  EXPECT_EQ(dead["state"].as_string(), "dead") << boost::json::serialize(dead);
+  EXPECT_EQ(dead["failure"].at("cause").as_string(), "cancelled");
+  EXPECT_EQ(Json(call("GET", "/v1/sets/fleet-b/items").body)["set_results"].is_null(), true)
+      << "the refused commit wrote no results";
+  EXPECT_EQ(call("POST", location + "/retry").status, 200);
+  EXPECT_EQ(wait_for(location, "done")["state"].as_string(), "done");
+  EXPECT_EQ(call("DELETE", first.Header("location")).status, 409) << "done jobs stay done";
+  EXPECT_EQ(call("GET", "/readyz").status, 200);
+  serve->Kill(SIGTERM);
+  EXPECT_EQ(serve->Wait().exit_code, 130);
 }
 
 }  // namespace
