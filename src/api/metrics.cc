@@ -7,11 +7,7 @@ namespace sluice::api {
 void ApiMetrics::Observe(std::string_view method, std::string_view route, int status,
                          double seconds) {
   ++requests_[{std::string(method), std::string(route), status}];
-  Latency& latency = latency_[{std::string(method), std::string(route)}];
-  for (size_t i = 0; i < kBuckets.size(); ++i)
-    if (seconds <= kBuckets[i]) ++latency.below[i];
-  ++latency.count;
-  latency.sum += seconds;
+  latency_[{std::string(method), std::string(route)}].Observe(seconds);
 }
 
 std::string ApiMetrics::Render(const std::map<db::JobState, int64_t>& jobs,
@@ -24,18 +20,11 @@ std::string ApiMetrics::Render(const std::map<db::JobState, int64_t>& jobs,
     StrAppend(out, "sluice_http_requests_total{method=\"", method, "\",route=\"", route,
               "\",status=\"", status, "\"} ", count, "\n");
   }
-  StrAppend(out,
-            "# HELP sluice_http_request_seconds Time from the request's header to its answer.\n",
-            "# TYPE sluice_http_request_seconds histogram\n");
-  for (const auto& [key, latency] : latency_) {
-    std::string labels = StrCat("method=\"", key.first, "\",route=\"", key.second, "\"");
-    for (size_t i = 0; i < kBuckets.size(); ++i)
-      StrAppend(out, "sluice_http_request_seconds_bucket{", labels, ",le=\"", kBuckets[i], "\"} ",
-                latency.below[i], "\n");
-    StrAppend(out, "sluice_http_request_seconds_bucket{", labels, ",le=\"+Inf\"} ", latency.count,
-              "\n", "sluice_http_request_seconds_sum{", labels, "} ", latency.sum, "\n",
-              "sluice_http_request_seconds_count{", labels, "} ", latency.count, "\n");
-  }
+  prometheus::AppendHeader(out, "sluice_http_request_seconds", "histogram",
+                           "Time from the request's header to its answer.");
+  for (const auto& [key, latency] : latency_)
+    latency.AppendTo(out, "sluice_http_request_seconds",
+                     StrCat("method=\"", key.first, "\",route=\"", key.second, "\""));
   StrAppend(out, "# HELP sluice_jobs Jobs in the queue by state.\n", "# TYPE sluice_jobs gauge\n");
   for (db::JobState state :
        {db::JobState::kQueued, db::JobState::kRunning, db::JobState::kDone, db::JobState::kDead}) {

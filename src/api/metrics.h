@@ -5,7 +5,6 @@
 // Event-loop only.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -13,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "common/prometheus.h"
 #include "db/catalog.h"
 
 namespace sluice::api {
@@ -28,15 +28,8 @@ class ApiMetrics {
                      const std::vector<db::SetTotals>& sets) const;
 
  private:
-  static constexpr std::array<double, 10> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                      0.05,  0.1,    0.25,  1,    5};
-  struct Latency {
-    std::array<int64_t, kBuckets.size()> below{};  // cumulative at render time
-    int64_t count = 0;
-    double sum = 0;
-  };
   std::map<std::tuple<std::string, std::string, int>, int64_t> requests_;
-  std::map<std::pair<std::string, std::string>, Latency> latency_;
+  std::map<std::pair<std::string, std::string>, prometheus::Histogram> latency_;
 };
 
 }  // namespace sluice::api

@@ -51,8 +51,9 @@ class ServiceRoutes {
     };
     auto state = co_await Blocking(parts_, read);
     if (!state.ok()) co_return ProblemFor(state.status());
-    co_return Response{.content_type = "text/plain; version=0.0.4",
-                       .body = parts_.metrics->Render(state->first, state->second)};
+    std::string text = parts_.metrics->Render(state->first, state->second);
+    if (parts_.process_metrics) text += parts_.process_metrics();
+    co_return Response{.content_type = "text/plain; version=0.0.4", .body = std::move(text)};
   }
 
   asio::awaitable<Response> Ready(Request) {

@@ -43,6 +43,9 @@ struct ApiParts {
   std::filesystem::path scratch_dir;
   // Counts every answered request and serves /metrics. Null: no /metrics route.
   ApiMetrics* metrics = nullptr;
+  // More of the scrape, in Prometheus's text format: what the process's runs and providers did.
+  // Called on the event loop. Empty: nothing more.
+  std::function<std::string()> process_metrics;
 };
 
 // Adds every route to `router`. `parts` must outlive it.

@@ -1285,7 +1285,13 @@ TEST_F(CliTest, ServeRunsAJobSubmittedOverHttpAndServesItsResults) {
   http::ClientResponse media = call("GET", "/v1/media/" + first_sha);
   EXPECT_EQ(media.body, bodies[0]) << "the stored bytes are the origin's";
   EXPECT_EQ(media.Header("content-type"), "image/png");
-  EXPECT_NE(call("GET", "/metrics").body.find("sluice_jobs{state=\"done\"} 1"), std::string::npos);
+  std::string scrape = call("GET", "/metrics").body;
+  for (const char* line :
+       {"sluice_jobs{state=\"done\"} 1\n", "sluice_items_fetched_total 3\n",
+        "sluice_step_seconds_count{method=\"image.phash\"} 3\n", "sluice_sets_in_flight 0\n",
+        "sluice_provider_calls_total{provider=\"openai\"} 0\n",
+        "sluice_provider_breaker_state{provider=\"openai\"} 0\n"})
+    EXPECT_NE(scrape.find(line), std::string::npos) << line << scrape;
 
   // The real-time path: a picture sent as the body is stored, analysed by the pipeline's item
   // steps and answered at once, into set "realtime" and the index.

@@ -17,6 +17,8 @@
 #include "common/json_text.h"
 #include "common/sha256.h"
 #include "common/strings.h"
+#include "methods/remote/config.h"
+#include "pipeline/run_metrics.h"
 
 namespace sluice::cli {
 namespace {
@@ -81,7 +83,11 @@ int Serve(ServeConfig config) {
   runtime::Runtime& rt = (*process)->runtime;
   const methods::Registry* registry = &(*stack)->registry;
   api::ApiMetrics metrics;
+  // The workers' and the real-time path's runs are counted for /metrics.
+  pipeline::RunMetrics run_metrics;
   pipeline::SetParts set_parts = app::SetPartsOf(**process, *data, **stack);
+  set_parts.metrics = &run_metrics;
+  const methods::remote::Providers* providers = (*stack)->providers.get();
   api::ApiParts parts{
       .runtime = &rt,
       .db = data->db.get(),
@@ -94,7 +100,13 @@ int Serve(ServeConfig config) {
       .registry = registry,
       .indexes = data->indexes.get(),
       .scratch_dir = data->scratch,
-      .metrics = &metrics};
+      .metrics = &metrics,
+      .process_metrics =
+          [&run_metrics, providers] {
+            std::string text = run_metrics.Render();
+            if (providers) text += methods::remote::ProviderMetricsText(*providers);
+            return text;
+          }};
   api::Router router;
   api::AddRoutes(router, parts);
   api::KeyGate gate(rt, *data->db, !config.no_auth);
@@ -120,8 +132,8 @@ int Serve(ServeConfig config) {
     WorkerConfig one = config.worker;
     one.jobs = 1;
     workers.push_back(std::make_unique<worker::Worker>(
-        app::SetPartsOf(**process, *data, **stack), *definition,
-        WorkerOptionsFor(one, StrCat(name, "/", n), *registry), nullptr, &log));
+        set_parts, *definition, WorkerOptionsFor(one, StrCat(name, "/", n), *registry), nullptr,
+        &log));
   }
   std::fprintf(stderr,
                "sluice serve: listening on %s (web UI %s/ui/, API %s/v1, OpenAPI "

@@ -227,6 +227,8 @@ struct Analyzer::Impl {
   }
 
   void Account(const StepResult& step) {
+    if (options.metrics)
+      options.metrics->StepRan(step.method, step.millis / 1000.0, step.status.ok());
     // Local methods bill nothing; an input carried by another item's request costs no call.
     if (step.cost.calls == 0 && step.cost.inputs == 0) return;
     report.cost_by_method[step.method] += step.cost;

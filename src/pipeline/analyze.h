@@ -27,6 +27,7 @@
 #include "methods/registry.h"
 #include "pipeline/definition.h"
 #include "pipeline/journal.h"
+#include "pipeline/run_metrics.h"
 #include "runtime/runtime.h"
 #include "storage/blob_store.h"
 
@@ -62,6 +63,8 @@ struct AnalyzeOptions {
   // analysis. Otherwise only the items with these URLs (the real-time path): their item steps,
   // no set steps and no ledger document, and the commit replaces only their results.
   std::vector<std::string> only_urls;
+  // Counts every step run here (latency, failures). Null: not counted.
+  RunMetrics* metrics = nullptr;
   // The job this analysis runs under (a worker's claim): the commit completes it in the same
   // transaction and is refused (cause "lease_lost") when another worker has taken it over.
   std::optional<db::Lease> lease;

@@ -36,6 +36,7 @@ asio::awaitable<Result<std::string>> RecordUpload(const SetParts& parts, const s
   SLUICE_CO_RETURN_IF_ERROR(stored.status());
   auto record_item = [&] { return parts.db->RecordItems(set, {record}); };
   SLUICE_CO_RETURN_IF_ERROR(co_await runtime::RunOn(parts.runtime->blocking(), record_item));
+  if (parts.metrics) parts.metrics->ItemRecorded(record);
   co_return record.url;
 }
 

@@ -41,6 +41,14 @@ Status ValidateSetName(std::string_view set) {
 
 namespace {
 
+// A set run counted in flight until it ends, however it ends.
+struct CountedRun {
+  RunMetrics* metrics;
+  ~CountedRun() {
+    if (metrics) metrics->SetFinished();
+  }
+};
+
 // Acquisition's downloads, removed when the run ends however it ends.
 struct KeptFiles {
   std::map<std::string, std::filesystem::path> files;
@@ -84,6 +92,8 @@ asio::awaitable<Result<SetReport>> SetRunner::Run(std::string set, std::vector<s
     co_return absl::InvalidArgumentError(
         "analysing chosen items takes at least one URL and no job lease");
   options_.fetch.scratch_dir = parts_.scratch_dir;
+  if (parts_.metrics) parts_.metrics->SetStarted();
+  CountedRun counted{parts_.metrics};  // finished however the run ends
   // Connections stay warm between items: at least one per item in flight.
   parts_.http->KeepConnections(static_cast<long>(std::max<size_t>(options_.concurrency, 16)));
   SLUICE_CO_ASSIGN_OR_RETURN(
@@ -95,8 +105,11 @@ asio::awaitable<Result<SetReport>> SetRunner::Run(std::string set, std::vector<s
                     {.concurrency = options_.concurrency,
                      .per_host = options_.per_host,
                      .keep_files = !options_.fetch_only});
-  if (observer_) {
-    acquirer.OnItem([this](const db::ItemRecord& item) { observer_->OnItemRecorded(item); });
+  if (observer_ || parts_.metrics) {
+    acquirer.OnItem([this](const db::ItemRecord& item) {
+      if (parts_.metrics) parts_.metrics->ItemRecorded(item);
+      if (observer_) observer_->OnItemRecorded(item);
+    });
   }
   acquirer_ = &acquirer;
   if (stopped_) acquirer.Stop();
@@ -154,6 +167,7 @@ asio::awaitable<Result<AnalysisReport>> SetRunner::Analyse(
                      .indexes = parts_.indexes,
                      .index_copies = parts_.index_copies,
                      .only_urls = std::move(only_urls),
+                     .metrics = parts_.metrics,
                      .lease = options_.lease});
   co_return co_await analyzer.Run(std::move(set), std::move(pipeline), *journal);
 }

@@ -34,6 +34,7 @@
 #include "pipeline/acquire.h"
 #include "pipeline/analyze.h"
 #include "pipeline/definition.h"
+#include "pipeline/run_metrics.h"
 #include "runtime/runtime.h"
 #include "storage/blob_store.h"
 
@@ -70,6 +71,8 @@ struct SetParts {
   std::filesystem::path data_root;
   // This process's scratch directory: downloads land here before the store takes them.
   std::filesystem::path scratch_dir;
+  // Counts what the runs do (items, steps, sets in flight). Null: not counted.
+  RunMetrics* metrics = nullptr;
 };
 
 struct SetRunOptions {

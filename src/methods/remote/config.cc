@@ -3,7 +3,9 @@
 #include <toml++/toml.h>
 
 #include <cstdlib>
+#include <functional>
 
+#include "common/prometheus.h"
 #include "common/strings.h"
 #include "common/toml_file.h"
 
@@ -189,6 +191,56 @@ std::vector<Provider*> Providers::All() const {
   std::vector<Provider*> all;
   for (const auto& provider : providers_) all.push_back(provider.get());
   return all;
+}
+
+std::string ProviderMetricsText(const Providers& providers) {
+  struct Counter {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::function<double(const ProviderGate&)> value;
+  };
+  const std::vector<Counter> counters = {
+      {"sluice_provider_calls_total", "counter", "Calls a provider answered, success or not.",
+       [](const ProviderGate& g) { return static_cast<double>(g.stats().calls); }},
+      {"sluice_provider_retries_total", "counter", "Requests sent again after a retryable error.",
+       [](const ProviderGate& g) { return static_cast<double>(g.stats().retries); }},
+      {"sluice_provider_failures_total", "counter", "Calls that ended in an error.",
+       [](const ProviderGate& g) { return static_cast<double>(g.stats().failures); }},
+      {"sluice_provider_throttled_total", "counter", "429 answers.",
+       [](const ProviderGate& g) { return static_cast<double>(g.stats().throttled); }},
+      {"sluice_provider_input_tokens_total", "counter", "Input tokens the provider counted.",
+       [](const ProviderGate& g) { return static_cast<double>(g.stats().input_tokens); }},
+      {"sluice_provider_output_tokens_total", "counter", "Output tokens the provider counted.",
+       [](const ProviderGate& g) { return static_cast<double>(g.stats().output_tokens); }},
+      {"sluice_provider_breaker_opened_total", "counter", "Times the circuit opened (outages).",
+       [](const ProviderGate& g) { return static_cast<double>(g.stats().breaker_opened); }},
+      {"sluice_provider_breaker_state", "gauge", "The circuit now: 0 closed, 1 half-open, 2 open.",
+       [](const ProviderGate& g) {
+         switch (g.breaker_state()) {
+           case runtime::CircuitBreaker::State::kClosed:
+             return 0.0;
+           case runtime::CircuitBreaker::State::kHalfOpen:
+             return 1.0;
+           case runtime::CircuitBreaker::State::kOpen:
+             return 2.0;
+         }
+         return 0.0;
+       }},
+      {"sluice_provider_peak_in_flight", "gauge", "The most calls in flight at once so far.",
+       [](const ProviderGate& g) { return static_cast<double>(g.stats().peak_in_flight); }},
+      {"sluice_provider_call_seconds_total", "counter", "Time spent in calls, waits included.",
+       [](const ProviderGate& g) { return g.stats().millis / 1000.0; }}};
+  std::string out;
+  for (const Counter& counter : counters) {
+    prometheus::AppendHeader(out, counter.name, counter.type, counter.help);
+    for (Provider* provider : providers.All()) {
+      ProviderGate& gate = provider->gate();
+      StrAppend(out, counter.name, "{provider=\"", prometheus::LabelValue(gate.name()), "\"} ",
+                counter.value(gate), "\n");
+    }
+  }
+  return out;
 }
 
 }  // namespace sluice::methods::remote

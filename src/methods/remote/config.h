@@ -63,4 +63,9 @@ class Providers {
   std::vector<std::unique_ptr<Provider>> providers_;
 };
 
+// Each provider's ledger and circuit state since start, in Prometheus's text format: calls,
+// retries, failures, 429 answers, tokens, circuit openings, the circuit's state now (0 closed,
+// 1 half-open, 2 open) and the most calls ever in flight. Call on the event loop.
+std::string ProviderMetricsText(const Providers& providers);
+
 }  // namespace sluice::methods::remote
