@@ -63,9 +63,16 @@ class ServiceRoutes {
     Result<storage::BlobInfo> probe = co_await parts_.store->Stat("readyz-probe");
     Status store_status =
         probe.ok() || absl::IsNotFound(probe.status()) ? absl::OkStatus() : probe.status();
-    json::object checks{{"database", db_status.ok() ? "ok" : std::string(db_status.message())},
-                        {"store", store_status.ok() ? "ok" : std::string(store_status.message())}};
-    bool ready = db_status.ok() && store_status.ok();
+    std::vector<std::pair<std::string, Status>> results = {{"database", db_status},
+                                                           {"store", store_status}};
+    if (parts_.readiness_checks)
+      for (auto& check : parts_.readiness_checks()) results.push_back(std::move(check));
+    json::object checks;
+    bool ready = true;
+    for (const auto& [name, status] : results) {
+      checks[name] = status.ok() ? "ok" : std::string(status.message());
+      ready = ready && status.ok();
+    }
     co_return JsonResponse(
         ready ? 200 : 503,
         json::object{{"status", ready ? "ready" : "not ready"}, {"checks", std::move(checks)}});

@@ -46,6 +46,9 @@ struct ApiParts {
   // More of the scrape, in Prometheus's text format: what the process's runs and providers did.
   // Called on the event loop. Empty: nothing more.
   std::function<std::string()> process_metrics;
+  // More of /readyz beside the database and the store (the providers): each check's name and
+  // whether it passes. Called on the event loop. Empty: none.
+  std::function<std::vector<std::pair<std::string, Status>>()> readiness_checks;
 };
 
 // Adds every route to `router`. `parts` must outlive it.

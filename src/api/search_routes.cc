@@ -14,6 +14,29 @@ namespace asio = boost::asio;
 
 namespace {
 
+// The JSON body of a vector search: {"vector": [numbers], "model": "…" (optional)}.
+Result<methods::Embedding> VectorOf(const Request& request) {
+  SLUICE_ASSIGN_OR_RETURN(boost::json::object body, BodyObject(request));
+  methods::Embedding out;
+  for (const auto& [key, value] : body) {
+    if (key == "vector" && value.is_array()) {
+      for (const boost::json::value& x : value.as_array()) {
+        if (!x.is_number()) return absl::InvalidArgumentError("vector must hold numbers only");
+        out.vector.push_back(static_cast<float>(x.to_number<double>()));
+      }
+    } else if (key == "model" && value.is_string()) {
+      out.model = std::string(value.as_string());
+    } else {
+      return absl::InvalidArgumentError(
+          StrCat("'", std::string_view(key),
+                 "' is not a field of a vector search (vector: [numbers], model: string)"));
+    }
+  }
+  if (out.vector.empty() || out.vector.size() > 65536)
+    return absl::InvalidArgumentError("vector must hold 1 to 65536 numbers");
+  return out;
+}
+
 class SearchRoutes {
  public:
   explicit SearchRoutes(const ApiParts& parts) : parts_(parts) {}
@@ -36,10 +59,19 @@ class SearchRoutes {
                                   .method = param("method")};
     if (query.method.empty()) query.method = "image.embedding";
     std::filesystem::path upload;
-    if (request.method == "POST") {
+    if (request.method == "POST" &&
+        request.Header("content-type").starts_with("application/json")) {
+      // {"vector": [numbers], "model": "…"}: a caller's own embedding.
+      Result<methods::Embedding> vector = VectorOf(request);
+      if (!vector.ok()) co_return ProblemFor(vector.status());
+      if (!query.like.empty() || !query.text.empty())
+        co_return Problem(400, "Bad request", "a vector search takes no like or text");
+      query.vector = std::move(*vector);
+    } else if (request.method == "POST") {
       if (request.body.empty() || !query.like.empty() || !query.text.empty())
         co_return Problem(400, "Bad request",
-                          "POST /v1/search takes a picture as the body and no like or text");
+                          "POST /v1/search takes a picture as the body (or a JSON vector) and no "
+                          "like or text");
       std::error_code ec;
       std::filesystem::create_directories(parts_.scratch_dir, ec);
       upload = parts_.scratch_dir / StrCat("query-", Sha256::HexOf(request.body));

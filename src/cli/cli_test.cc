@@ -1281,6 +1281,18 @@ TEST_F(CliTest, ServeRunsAJobSubmittedOverHttpAndServesItsResults) {
   ASSERT_EQ(by_picture["hits"].as_array().size(), 1u) << boost::json::serialize(by_picture);
   EXPECT_EQ(by_picture["hits"].at(0).at("sha256").as_string(), second_sha);
   EXPECT_EQ(call("GET", "/v1/search?text=red").status, 400) << "a picture-only model";
+  // By a vector the caller has: the stored embedding of the second picture finds it first.
+  boost::json::object stored = Json(call("GET", "/v1/items/" + second_sha + "?vectors=true").body);
+  boost::json::object vector_query{
+      {"vector", stored["items"].at(0).at("steps").at("image.embedding").at("vector")}};
+  boost::json::object by_vector =
+      Json(call("POST", "/v1/search?k=1", boost::json::serialize(vector_query), "application/json")
+               .body);
+  ASSERT_EQ(by_vector["hits"].as_array().size(), 1u) << boost::json::serialize(by_vector);
+  EXPECT_EQ(by_vector["hits"].at(0).at("sha256").as_string(), second_sha);
+  EXPECT_EQ(call("POST", "/v1/search", R"({"vector": [1, 2, 3]})", "application/json").status, 404)
+      << "no index of 3 dimensions";
+  EXPECT_EQ(call("POST", "/v1/search", R"({"vector": ["a"]})", "application/json").status, 400);
   EXPECT_EQ(call("GET", "/v1/search?like=../../etc/passwd").status, 400);
   http::ClientResponse media = call("GET", "/v1/media/" + first_sha);
   EXPECT_EQ(media.body, bodies[0]) << "the stored bytes are the origin's";
@@ -1469,7 +1481,9 @@ TEST_F(CliTest, ServeOnPostgresAndS3RunsJobsAndServesTheirMedia) {
   EXPECT_EQ(call("POST", location + "/retry").status, 200);
   EXPECT_EQ(wait_for(location, "done")["state"].as_string(), "done");
   EXPECT_EQ(call("DELETE", first.Header("location")).status, 409) << "done jobs stay done";
-  EXPECT_EQ(call("GET", "/readyz").status, 200);
+  http::ClientResponse ready = call("GET", "/readyz");
+  EXPECT_EQ(ready.status, 200) << ready.body;
+  EXPECT_EQ(Json(ready.body)["checks"].at("provider openai").as_string(), "ok") << ready.body;
   serve->Kill(SIGTERM);
   EXPECT_EQ(serve->Wait().exit_code, 130);
 }

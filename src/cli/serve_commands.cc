@@ -106,6 +106,11 @@ int Serve(ServeConfig config) {
             std::string text = run_metrics.Render();
             if (providers) text += methods::remote::ProviderMetricsText(*providers);
             return text;
+          },
+      .readiness_checks =
+          [providers] {
+            return providers ? methods::remote::ProviderReadiness(*providers)
+                             : std::vector<std::pair<std::string, Status>>{};
           }};
   api::Router router;
   api::AddRoutes(router, parts);

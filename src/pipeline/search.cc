@@ -1,5 +1,7 @@
 #include "pipeline/search.h"
 
+#include <absl/strings/str_join.h>
+
 #include <boost/json/parse.hpp>
 #include <map>
 
@@ -58,8 +60,10 @@ asio::awaitable<Result<SearchAnswer>> Search(runtime::Runtime& runtime,
     co_return absl::InvalidArgumentError(
         StrCat(request.method, " is not a method that makes embeddings"));
 
-  if (request.like.empty() == request.text.empty())
-    co_return absl::InvalidArgumentError("search for a picture (like) or for words (text), one");
+  if (int(!request.like.empty()) + int(!request.text.empty()) + int(request.vector.has_value()) !=
+      1)
+    co_return absl::InvalidArgumentError(
+        "search for a picture (like), for words (text) or near a vector, one of them");
 
   SearchAnswer answer;
   std::optional<methods::Embedding> query;
@@ -77,6 +81,25 @@ asio::awaitable<Result<SearchAnswer>> Search(runtime::Runtime& runtime,
     SLUICE_CO_ASSIGN_OR_RETURN(methods::Embedding embedded,
                                co_await text_side->EmbedQueryText(request.text, std::move(params)));
     query = std::move(embedded);
+  } else if (request.vector) {
+    query = std::move(*request.vector);
+    if (query->vector.empty()) co_return absl::InvalidArgumentError("the vector is empty");
+    answer.query = StrCat("vector:", query->vector.size(), " dimensions");
+    if (query->model.empty()) {
+      auto spaces_of = [&] { return catalog.EmbeddingSpaces(); };
+      SLUICE_CO_ASSIGN_OR_RETURN(std::vector<db::EmbeddingSpace> spaces,
+                                 co_await runtime::RunOn(runtime.blocking(), spaces_of));
+      std::vector<std::string> models;
+      for (const db::EmbeddingSpace& space : spaces)
+        if (space.method == request.method &&
+            space.dimensions == static_cast<int>(query->vector.size()))
+          models.push_back(space.model);
+      if (models.size() > 1)
+        co_return absl::InvalidArgumentError(StrCat(request.method, " has several models of ",
+                                                    query->vector.size(), " dimensions: name one (",
+                                                    absl::StrJoin(models, ", "), ")"));
+      if (!models.empty()) query->model = models.front();
+    }
   } else if (IsSha256Hex(request.like)) {
     answer.query = StrCat("sha256:", request.like);
     auto stored_of = [&] { return catalog.EmbeddingsOf(request.like); };

@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,13 +22,16 @@
 
 namespace sluice::pipeline {
 
-// The query is exactly one of `like` and `text`.
+// The query is exactly one of `like`, `text` and `vector`.
 struct SearchRequest {
   // A SHA-256 (64 hex digits) of analysed content, or a file to embed now.
   std::string like;
   // Words to embed now with the method's model, which must also embed text (TextQueryEmbedder:
   // a multimodal image model finds pictures, a text model finds descriptions and OCR text).
   std::string text;
+  // A vector as it is (a caller's own embedding); its model names the index, or, left empty,
+  // the method's one model of the vector's dimension.
+  std::optional<methods::Embedding> vector;
   int k = 10;
   // Only items of this set ("" for every set).
   std::string set;
@@ -54,8 +58,9 @@ struct SearchAnswer {
 // InvalidArgument for k outside 1..1000 or a method that makes no embeddings; NotFound (cause
 // "no_embedding") for a SHA-256 without a stored embedding by the method, or when nothing was
 // ever embedded by it ("no_index"); InvalidArgument (cause "no_text_model") for text with a
-// method whose model sees pictures only; the method's failure on the query file or text (its
-// cause); the catalog's and index's errors.
+// method whose model sees pictures only; InvalidArgument for an empty vector, or one whose model
+// is not named when the method has several models of its dimension; the method's failure on the
+// query file or text (its cause); the catalog's and index's errors.
 boost::asio::awaitable<Result<SearchAnswer>> Search(runtime::Runtime& runtime,
                                                     const methods::Registry& registry,
                                                     db::Catalog& catalog,

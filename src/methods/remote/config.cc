@@ -243,4 +243,16 @@ std::string ProviderMetricsText(const Providers& providers) {
   return out;
 }
 
+std::vector<std::pair<std::string, Status>> ProviderReadiness(const Providers& providers) {
+  std::vector<std::pair<std::string, Status>> out;
+  for (Provider* provider : providers.All()) {
+    const ProviderGate& gate = provider->gate();
+    out.emplace_back(StrCat("provider ", gate.name()),
+                     gate.breaker_state() == runtime::CircuitBreaker::State::kOpen
+                         ? absl::UnavailableError("its circuit is open: it stopped answering")
+                         : absl::OkStatus());
+  }
+  return out;
+}
+
 }  // namespace sluice::methods::remote

@@ -68,4 +68,8 @@ class Providers {
 // 1 half-open, 2 open) and the most calls ever in flight. Call on the event loop.
 std::string ProviderMetricsText(const Providers& providers);
 
+// Whether each provider may be called now, by name: Unavailable while its circuit is open (an
+// outage: calls wait for it), OK otherwise. Call on the event loop.
+std::vector<std::pair<std::string, Status>> ProviderReadiness(const Providers& providers);
+
 }  // namespace sluice::methods::remote
