@@ -23,3 +23,16 @@ CONF
   echo "bench: nginx did not start" >&2
   return 1
 }
+
+# serve_distinct_pngs COUNT: COUNT distinct small PNGs under $work/www — one picture, each copy
+# with its own trailing bytes (decoders and header readers ignore data after IEND), so no two
+# items share a step key — served by start_nginx, their URLs in $work/urls.txt.
+serve_distinct_pngs() {
+  mkdir -p "$work/www"
+  convert -size 96x64 gradient:red-blue "$work/base.png"
+  for ((i = 0; i < $1; i++)); do
+    { cat "$work/base.png"; printf 'item %d' "$i"; } > "$work/www/$(printf 'i%05d.png' "$i")"
+  done
+  start_nginx i00000.png
+  for ((i = 0; i < $1; i++)); do printf 'http://127.0.0.1:%d/i%05d.png\n' "$port" "$i"; done > "$work/urls.txt"
+}

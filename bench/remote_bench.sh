@@ -28,15 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ITEMS distinct small PNGs: one picture, each copy with its own trailing bytes (decoders and
-# header readers ignore data after IEND), so no two items share a step key.
-mkdir -p "$work/www"
-convert -size 96x64 gradient:red-blue "$work/base.png"
-for ((i = 0; i < items; i++)); do
-  { cat "$work/base.png"; printf 'item %d' "$i"; } > "$work/www/$(printf 'i%05d.png' "$i")"
-done
-start_nginx i00000.png
-for ((i = 0; i < items; i++)); do printf 'http://127.0.0.1:%d/i%05d.png\n' "$port" "$i"; done > "$work/urls.txt"
+serve_distinct_pngs "$items"
 
 cat > "$work/pipeline.toml" <<'TOML'
 name = "three-remote-calls"

@@ -111,6 +111,9 @@ class AnalyzeRoutes {
     out["steps_run"] = analysis.steps_run;
     out["steps_cached"] = analysis.steps_cached;
     out["steps_failed"] = analysis.steps_failed;
+    json::object millis;
+    for (const auto& [method, spent] : analysis.millis_by_method) millis[method] = spent;
+    out["millis_by_method"] = std::move(millis);
     co_return JsonResponse(200, out);
   }
 

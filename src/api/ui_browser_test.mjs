@@ -179,6 +179,13 @@ try {
   check((await page.textContent("main")).includes("Cost ledger of browser"), "the ledger page");
   await shot("7-ledger");
 
+  // The demo set's gallery, as the README shows it.
+  await page.goto(`${base}/ui/#/sets/demo`);
+  await page.waitForFunction(() => document.querySelectorAll("#gallery .card").length === 9);
+  await page.waitForFunction(() => [...document.querySelectorAll("#gallery img")].every((img) => img.complete && img.naturalWidth > 0));
+  await page.setViewportSize({ width: 1280, height: 760 });
+  await page.screenshot({ path: join(artifacts, "8-gallery-demo.png") });
+
   check(pageErrors.length === 0, `no script errors (${pageErrors.join("; ")})`);
 } catch (error) {
   failures++;

@@ -33,6 +33,20 @@ void AppendHeader(std::string& out, std::string_view name, std::string_view type
   StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
 }
 
+void AppendMetric(std::string& out, std::string_view name, std::string_view type,
+                  std::string_view help, double value) {
+  AppendHeader(out, name, type, help);
+  StrAppend(out, name, " ", value, "\n");
+}
+
+void AppendByLabel(std::string& out, std::string_view name, std::string_view type,
+                   std::string_view help, std::string_view label,
+                   const std::map<std::string, int64_t>& values) {
+  AppendHeader(out, name, type, help);
+  for (const auto& [key, value] : values)
+    StrAppend(out, name, "{", label, "=\"", LabelValue(key), "\"} ", value, "\n");
+}
+
 std::string LabelValue(std::string_view value) {
   std::string out;
   for (char c : value) {

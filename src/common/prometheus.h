@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,15 @@ class Histogram {
 // "# HELP NAME HELP" and "# TYPE NAME TYPE" lines.
 void AppendHeader(std::string& out, std::string_view name, std::string_view type,
                   std::string_view help);
+
+// One metric with one value: its header and "NAME VALUE".
+void AppendMetric(std::string& out, std::string_view name, std::string_view type,
+                  std::string_view help, double value);
+
+// One metric with a value per label value: its header and NAME{LABEL="KEY"} VALUE for each.
+void AppendByLabel(std::string& out, std::string_view name, std::string_view type,
+                   std::string_view help, std::string_view label,
+                   const std::map<std::string, int64_t>& values);
 
 // `value` escaped for a label value: backslash, double quote and newline.
 std::string LabelValue(std::string_view value);

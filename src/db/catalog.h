@@ -10,6 +10,7 @@
 
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -132,6 +133,14 @@ struct ItemOfContent {
   ItemRecord item;
 };
 
+// How the chosen URLs of a set stand (Catalog::CountOutcomes): recorded ok, recorded failed by
+// cause; URLs not recorded yet are in neither.
+struct Outcomes {
+  int64_t ok = 0;
+  int64_t failed = 0;
+  std::map<std::string, int64_t> failed_by_cause;
+};
+
 // Which items of a set one page lists (Catalog::ListItemsPage).
 struct ItemPageQuery {
   std::string after_url;  // the last URL of the page before; "" for the first page
@@ -179,6 +188,10 @@ class Catalog {
   // query.after_url. Empty past the end and for an unknown set.
   virtual Result<std::vector<ItemRecord>> ListItemsPage(std::string_view set,
                                                         const ItemPageQuery& query) = 0;
+  // How these URLs of the set stand, counted without reading their records (a job's status is
+  // polled often).
+  virtual Result<Outcomes> CountOutcomes(std::string_view set,
+                                         const std::vector<std::string>& urls) = 0;
   // Every item, in every set, whose content is `sha256`; by set then URL. Empty when none.
   virtual Result<std::vector<ItemOfContent>> ItemsOfContent(std::string_view sha256) = 0;
   // Every set with its totals as of its last FinishSet, by name.

@@ -181,6 +181,12 @@ TEST_P(CatalogConformance, PagesFilterItemsAndListTheirSteps) {
   EXPECT_EQ(db_->ListSteps("s", {""})->size(), 1u);
   EXPECT_TRUE(db_->ListSteps("s", std::vector<std::string>{})->empty());
 
+  Outcomes outcomes = *db_->CountOutcomes("s", {"http://a/1", "http://a/3", "http://a/9"});
+  EXPECT_EQ(outcomes.ok, 1);
+  EXPECT_EQ(outcomes.failed, 1);
+  EXPECT_EQ(outcomes.failed_by_cause, (std::map<std::string, int64_t>{{"http_404", 1}}));
+  EXPECT_EQ(db_->CountOutcomes("s", {})->ok, 0);
+
   std::vector<ItemOfContent> holders = *db_->ItemsOfContent("aa");
   ASSERT_EQ(holders.size(), 2u);
   EXPECT_EQ(holders[0].set, "other");

@@ -1,7 +1,5 @@
 #include "db/job_status.h"
 
-#include <set>
-
 namespace sluice::db {
 
 boost::json::object JobToJson(const Job& job) {
@@ -24,19 +22,11 @@ boost::json::object JobToJson(const Job& job) {
 }
 
 Result<JobProgress> ProgressOf(Catalog& catalog, const Job& job) {
-  SLUICE_ASSIGN_OR_RETURN(std::vector<ItemRecord> items, catalog.ListItems(job.set));
-  std::set<std::string> wanted(job.urls.begin(), job.urls.end());
-  JobProgress progress{.urls = static_cast<int64_t>(job.urls.size())};
-  for (const ItemRecord& item : items) {
-    if (!wanted.contains(item.url)) continue;
-    if (item.status == ItemStatus::kOk) {
-      ++progress.ok;
-    } else {
-      ++progress.failed;
-      ++progress.failures_by_cause[item.failure_cause];
-    }
-  }
-  return progress;
+  SLUICE_ASSIGN_OR_RETURN(Outcomes outcomes, catalog.CountOutcomes(job.set, job.urls));
+  return JobProgress{.urls = static_cast<int64_t>(job.urls.size()),
+                     .ok = outcomes.ok,
+                     .failed = outcomes.failed,
+                     .failures_by_cause = std::move(outcomes.failed_by_cause)};
 }
 
 boost::json::object JobStatusJson(const Job& job, const JobProgress& progress) {

@@ -245,8 +245,7 @@ TEST_P(JobStoreConformance, ConcurrentClaimersNeverShareAJob) {
   for (int t = 0; t < 8; ++t) {
     claimers.emplace_back([&, t] {
       while (true) {
-        Result<std::vector<Job>> jobs =
-            db_->Claim("w" + std::to_string(t), 3, milliseconds(60'000), {});
+        Result<std::vector<Job>> jobs = db_->Claim(StrCat("w", t), 3, milliseconds(60'000), {});
         if (!jobs.ok() || jobs->empty()) return;
         std::vector<Lease> leases;
         for (const Job& job : *jobs) leases.push_back(LeaseOf(job));

@@ -34,33 +34,29 @@ void RunMetrics::SetFinished() {
 std::string RunMetrics::Render() const {
   std::lock_guard lock(mu_);
   std::string out;
-  prometheus::AppendHeader(out, "sluice_items_fetched_total", "counter",
-                           "Items this process fetched (or was sent) and stored.");
-  StrAppend(out, "sluice_items_fetched_total ", items_ok_, "\n");
-  prometheus::AppendHeader(out, "sluice_fetched_bytes_total", "counter",
-                           "Bytes of the items this process fetched (or was sent).");
-  StrAppend(out, "sluice_fetched_bytes_total ", bytes_, "\n");
-  prometheus::AppendHeader(out, "sluice_items_failed_total", "counter",
-                           "Items this process could not fetch or store, by cause.");
-  for (const auto& [cause, count] : failed_by_cause_)
-    StrAppend(out, "sluice_items_failed_total{cause=\"", prometheus::LabelValue(cause), "\"} ",
-              count, "\n");
+  prometheus::AppendMetric(out, "sluice_items_fetched_total", "counter",
+                           "Items this process fetched (or was sent) and stored.",
+                           static_cast<double>(items_ok_));
+  prometheus::AppendMetric(out, "sluice_fetched_bytes_total", "counter",
+                           "Bytes of the items this process fetched (or was sent).",
+                           static_cast<double>(bytes_));
+  prometheus::AppendByLabel(out, "sluice_items_failed_total", "counter",
+                            "Items this process could not fetch or store, by cause.", "cause",
+                            failed_by_cause_);
   prometheus::AppendHeader(out, "sluice_step_seconds", "histogram",
                            "Time of each step this process ran, by method.");
   for (const auto& [method, latency] : step_seconds_)
     latency.AppendTo(out, "sluice_step_seconds",
                      StrCat("method=\"", prometheus::LabelValue(method), "\""));
-  prometheus::AppendHeader(out, "sluice_step_failures_total", "counter",
-                           "Steps this process ran that failed, by method.");
-  for (const auto& [method, count] : step_failures_)
-    StrAppend(out, "sluice_step_failures_total{method=\"", prometheus::LabelValue(method), "\"} ",
-              count, "\n");
-  prometheus::AppendHeader(out, "sluice_sets_in_flight", "gauge",
-                           "Sets this process is running now (workers and real-time requests).");
-  StrAppend(out, "sluice_sets_in_flight ", sets_in_flight_, "\n");
-  prometheus::AppendHeader(out, "sluice_sets_finished_total", "counter",
-                           "Set runs this process finished, committed or not.");
-  StrAppend(out, "sluice_sets_finished_total ", sets_finished_, "\n");
+  prometheus::AppendByLabel(out, "sluice_step_failures_total", "counter",
+                            "Steps this process ran that failed, by method.", "method",
+                            step_failures_);
+  prometheus::AppendMetric(out, "sluice_sets_in_flight", "gauge",
+                           "Sets this process is running now (workers and real-time requests).",
+                           static_cast<double>(sets_in_flight_));
+  prometheus::AppendMetric(out, "sluice_sets_finished_total", "counter",
+                           "Set runs this process finished, committed or not.",
+                           static_cast<double>(sets_finished_));
   return out;
 }
 

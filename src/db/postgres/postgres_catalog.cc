@@ -486,6 +486,27 @@ Result<std::vector<ItemRecord>> PostgresCatalog::ListItemsPage(std::string_view 
       });
 }
 
+Result<Outcomes> PostgresCatalog::CountOutcomes(std::string_view set,
+                                                const std::vector<std::string>& urls) {
+  if (urls.empty()) return Outcomes{};
+  return pool_->Get<Outcomes>([&](pg::Connection& c) -> Result<Outcomes> {
+    SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
+      SELECT status, COALESCE(failure_cause, ''), count(*) FROM items
+      WHERE set_name = $1 AND url = ANY($2::text[]) GROUP BY 1, 2)sql",
+                                                  pg::Params().Add(set).Add(pg::TextArray(urls))));
+    Outcomes out;
+    for (int i = 0; i < rows.size(); ++i) {
+      if (rows.Text(i, 0) == "ok") {
+        out.ok += rows.Int(i, 2);
+      } else {
+        out.failed += rows.Int(i, 2);
+        out.failed_by_cause[rows.Text(i, 1)] += rows.Int(i, 2);
+      }
+    }
+    return out;
+  });
+}
+
 Result<std::vector<ItemOfContent>> PostgresCatalog::ItemsOfContent(std::string_view sha256) {
   return pool_->Get<std::vector<ItemOfContent>>(
       [&](pg::Connection& c) -> Result<std::vector<ItemOfContent>> {

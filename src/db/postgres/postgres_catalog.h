@@ -37,6 +37,8 @@ class PostgresCatalog : public Database {
                                             const std::vector<std::string>& urls) override;
   Result<std::vector<ItemRecord>> ListItemsPage(std::string_view set,
                                                 const ItemPageQuery& query) override;
+  Result<Outcomes> CountOutcomes(std::string_view set,
+                                 const std::vector<std::string>& urls) override;
   Result<std::vector<ItemOfContent>> ItemsOfContent(std::string_view sha256) override;
   Result<std::vector<SetTotals>> ListSets() override;
   Result<std::vector<CachedStep>> CachedSteps(

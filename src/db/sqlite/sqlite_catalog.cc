@@ -5,6 +5,7 @@
 #include <cstring>
 #include <thread>
 #include <tuple>
+#include <unordered_set>
 
 #include "common/strings.h"
 #include "db/sqlite/statement.h"
@@ -178,7 +179,10 @@ Result<std::unique_ptr<SqliteCatalog>> SqliteCatalog::Open(const std::filesystem
   return catalog;
 }
 
-SqliteCatalog::~SqliteCatalog() { sqlite3_close(db_); }
+SqliteCatalog::~SqliteCatalog() {
+  statements_.Clear();  // a connection with statements left does not close
+  sqlite3_close(db_);
+}
 
 Status SqliteCatalog::InTransaction(const std::function<Status()>& body) {
   SLUICE_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -194,7 +198,7 @@ Status SqliteCatalog::Migrate() {
   return InTransaction([&]() -> Status {
     int64_t at = 0;
     {
-      Statement version(db_, "PRAGMA user_version");
+      Statement version(statements_, "PRAGMA user_version");
       if (!version.ok() || sqlite3_step(version.get()) != SQLITE_ROW)
         return Error("reading the schema version");
       at = version.Int(0);
@@ -230,7 +234,7 @@ Status SqliteCatalog::Exec(const char* sql) {
 
 Result<std::vector<std::string>> SqliteCatalog::CompletedUrls(std::string_view set) {
   std::lock_guard lock(mu_);
-  Statement select(db_, "SELECT url FROM items WHERE set_name = ?1 AND status = 'ok'");
+  Statement select(statements_, "SELECT url FROM items WHERE set_name = ?1 AND status = 'ok'");
   if (!select.ok()) return Error("preparing CompletedUrls");
   select.Bind(1, set);
   std::vector<std::string> urls;
@@ -248,14 +252,15 @@ Status SqliteCatalog::RecordItems(std::string_view set, const std::vector<ItemRe
   int64_t now = NowMillis();
   {
     Statement upsert_set(
-        db_, "INSERT INTO sets(name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING");
+        statements_,
+        "INSERT INTO sets(name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING");
     if (!upsert_set.ok()) return rollback(Error("preparing set insert"));
     upsert_set.Bind(1, set);
     upsert_set.Bind(2, now);
     if (sqlite3_step(upsert_set.get()) != SQLITE_DONE) return rollback(Error("recording set"));
 
     // An ok row is never replaced by a failure: a late retry of a finished item changes nothing.
-    Statement upsert(db_, R"sql(
+    Statement upsert(statements_, R"sql(
       INSERT INTO items(set_name, url, status, final_url, sha256, size, mime, kind, store_key,
                         failure_cause, failure_details, requests, updated_at)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
@@ -297,7 +302,7 @@ Result<SetTotals> SqliteCatalog::FinishSet(std::string_view set) {
 }
 
 Result<SetTotals> SqliteCatalog::FinishSetLocked(std::string_view set, bool count_commit) {
-  Statement update(db_, R"sql(
+  Statement update(statements_, R"sql(
     UPDATE sets SET finished_at = ?2,
       items = (SELECT count(*) FROM items WHERE set_name = ?1),
       ok = (SELECT count(*) FROM items WHERE set_name = ?1 AND status = 'ok'),
@@ -363,7 +368,8 @@ std::vector<EmbeddingRow> EmbeddingRows(Statement& select) {
 Result<std::vector<ItemRecord>> SqliteCatalog::ListItems(std::string_view set) {
   std::lock_guard lock(mu_);
   Statement select(
-      db_, StrCat("SELECT ", kItemColumns, " FROM items WHERE set_name = ?1 ORDER BY url").c_str());
+      statements_,
+      StrCat("SELECT ", kItemColumns, " FROM items WHERE set_name = ?1 ORDER BY url").c_str());
   if (!select.ok()) return Error("preparing ListItems");
   select.Bind(1, set);
   std::vector<ItemRecord> items;
@@ -378,7 +384,8 @@ Result<std::vector<ItemRecord>> SqliteCatalog::ListItems(std::string_view set,
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
   std::lock_guard lock(mu_);
   Statement select(
-      db_, StrCat("SELECT ", kItemColumns, " FROM items WHERE set_name = ?1 AND url = ?2").c_str());
+      statements_,
+      StrCat("SELECT ", kItemColumns, " FROM items WHERE set_name = ?1 AND url = ?2").c_str());
   if (!select.ok()) return Error("preparing ListItems");
   std::vector<ItemRecord> items;
   for (const std::string& url : sorted) {
@@ -405,7 +412,7 @@ Result<std::vector<ItemRecord>> SqliteCatalog::ListItemsPage(std::string_view se
                       AND (s.output LIKE ?6 ESCAPE '\' OR s.failure_details LIKE ?6 ESCAPE '\')))
     ORDER BY i.url LIMIT ?3)sql");
   std::lock_guard lock(mu_);
-  Statement select(db_, sql.c_str());
+  Statement select(statements_, sql.c_str());
   if (!select.ok()) return Error("preparing ListItemsPage");
   select.Bind(1, set);
   select.Bind(2, query.after_url);
@@ -420,11 +427,35 @@ Result<std::vector<ItemRecord>> SqliteCatalog::ListItemsPage(std::string_view se
   return items;
 }
 
+Result<Outcomes> SqliteCatalog::CountOutcomes(std::string_view set,
+                                              const std::vector<std::string>& urls) {
+  std::unordered_set<std::string_view> wanted(urls.begin(), urls.end());
+  std::lock_guard lock(mu_);
+  Statement select(statements_,
+                   "SELECT url, status = 'ok', failure_cause FROM items WHERE set_name = ?1");
+  if (!select.ok()) return Error("preparing CountOutcomes");
+  select.Bind(1, set);
+  Outcomes out;
+  sqlite3_stmt* row = select.get();
+  while (sqlite3_step(row) == SQLITE_ROW) {
+    std::string_view url(reinterpret_cast<const char*>(sqlite3_column_text(row, 0)),
+                         static_cast<size_t>(sqlite3_column_bytes(row, 0)));
+    if (!wanted.contains(url)) continue;
+    if (sqlite3_column_int(row, 1)) {
+      ++out.ok;
+    } else {
+      ++out.failed;
+      ++out.failed_by_cause[select.Text(2)];
+    }
+  }
+  return out;
+}
+
 Result<std::vector<ItemOfContent>> SqliteCatalog::ItemsOfContent(std::string_view sha256) {
   std::lock_guard lock(mu_);
-  Statement select(db_, StrCat("SELECT set_name, ", kItemColumns,
-                               " FROM items WHERE sha256 = ?1 ORDER BY set_name, url")
-                            .c_str());
+  Statement select(statements_, StrCat("SELECT set_name, ", kItemColumns,
+                                       " FROM items WHERE sha256 = ?1 ORDER BY set_name, url")
+                                    .c_str());
   if (!select.ok()) return Error("preparing ItemsOfContent");
   select.Bind(1, sha256);
   std::vector<ItemOfContent> out;
@@ -435,7 +466,8 @@ Result<std::vector<ItemOfContent>> SqliteCatalog::ItemsOfContent(std::string_vie
 
 Result<std::vector<SetTotals>> SqliteCatalog::ListSets() {
   std::lock_guard lock(mu_);
-  Statement select(db_, "SELECT name, items, ok, failed, bytes, commits FROM sets ORDER BY name");
+  Statement select(statements_,
+                   "SELECT name, items, ok, failed, bytes, commits FROM sets ORDER BY name");
   if (!select.ok()) return Error("preparing ListSets");
   std::vector<SetTotals> sets;
   while (sqlite3_step(select.get()) == SQLITE_ROW) {
@@ -448,7 +480,7 @@ Result<std::vector<SetTotals>> SqliteCatalog::ListSets() {
 Result<std::vector<CachedStep>> SqliteCatalog::CachedSteps(
     const std::vector<std::string>& item_sha256s) {
   std::lock_guard lock(mu_);
-  Statement select(db_, R"sql(
+  Statement select(statements_, R"sql(
     SELECT step_key, item_sha256, method, version, output, artifacts FROM step_cache WHERE item_sha256 = ?1)sql");
   if (!select.ok()) return Error("preparing CachedSteps");
   std::vector<CachedStep> out;
@@ -479,7 +511,7 @@ Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set, const Anal
     if (!completed.ok()) return rollback(completed);
   }
   {
-    Statement known(db_, "SELECT 1 FROM sets WHERE name = ?1");
+    Statement known(statements_, "SELECT 1 FROM sets WHERE name = ?1");
     if (!known.ok()) return rollback(Error("preparing set lookup"));
     known.Bind(1, set);
     if (sqlite3_step(known.get()) != SQLITE_ROW)
@@ -487,13 +519,13 @@ Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set, const Anal
     if (commit.only_urls.empty()) {
       for (const char* sql : {"DELETE FROM steps WHERE set_name = ?1",
                               "DELETE FROM checkpoints WHERE set_name = ?1"}) {
-        Statement clear(db_, sql);
+        Statement clear(statements_, sql);
         if (!clear.ok()) return rollback(Error("preparing step delete"));
         clear.Bind(1, set);
         if (sqlite3_step(clear.get()) != SQLITE_DONE) return rollback(Error("clearing steps"));
       }
     } else {
-      Statement clear(db_, "DELETE FROM steps WHERE set_name = ?1 AND url = ?2");
+      Statement clear(statements_, "DELETE FROM steps WHERE set_name = ?1 AND url = ?2");
       if (!clear.ok()) return rollback(Error("preparing step delete"));
       for (const std::string& url : commit.only_urls) {
         sqlite3_reset(clear.get());
@@ -502,7 +534,7 @@ Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set, const Anal
         if (sqlite3_step(clear.get()) != SQLITE_DONE) return rollback(Error("clearing steps"));
       }
     }
-    Statement insert(db_, R"sql(
+    Statement insert(statements_, R"sql(
       INSERT INTO steps(set_name, url, method, version, step_key, ok, output, artifacts, failure_cause,
                         failure_details, millis)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11))sql");
@@ -523,7 +555,7 @@ Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set, const Anal
       if (sqlite3_step(insert.get()) != SQLITE_DONE)
         return rollback(Error("recording step " + step.method));
     }
-    Statement cache_insert(db_, R"sql(
+    Statement cache_insert(statements_, R"sql(
       INSERT INTO step_cache(step_key, item_sha256, method, version, output, artifacts, created_at)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(step_key) DO NOTHING)sql");
     if (!cache_insert.ok()) return rollback(Error("preparing cache insert"));
@@ -540,7 +572,7 @@ Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set, const Anal
       if (sqlite3_step(cache_insert.get()) != SQLITE_DONE)
         return rollback(Error("caching step " + entry.method));
     }
-    Statement fail_item(db_, R"sql(
+    Statement fail_item(statements_, R"sql(
       UPDATE items SET status = 'failed', failure_cause = ?3, failure_details = ?4, updated_at = ?5
       WHERE set_name = ?1 AND url = ?2)sql");
     if (!fail_item.ok()) return rollback(Error("preparing item failure"));
@@ -568,9 +600,9 @@ Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set, const Anal
 Status SqliteCatalog::StoreEmbeddingsLocked(const std::vector<EmbeddingRow>& embeddings,
                                             int64_t now) {
   if (embeddings.empty()) return absl::OkStatus();
-  Statement dimension(db_,
+  Statement dimension(statements_,
                       "SELECT dimensions FROM embeddings WHERE method = ?1 AND model = ?2 LIMIT 1");
-  Statement insert(db_, R"sql(
+  Statement insert(statements_, R"sql(
     INSERT INTO embeddings(item_sha256, method, model, item_id, dimensions, vector, created_at)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING)sql");
   if (!dimension.ok() || !insert.ok()) return Error("preparing embedding insert");
@@ -597,7 +629,7 @@ Status SqliteCatalog::StoreEmbeddingsLocked(const std::vector<EmbeddingRow>& emb
 
 Status SqliteCatalog::StoreHashesLocked(const std::vector<HashRow>& hashes, int64_t now) {
   if (hashes.empty()) return absl::OkStatus();
-  Statement insert(db_, R"sql(
+  Statement insert(statements_, R"sql(
     INSERT INTO content_hashes(item_sha256, method, item_id, hash, created_at)
     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING)sql");
   if (!insert.ok()) return Error("preparing hash insert");
@@ -615,7 +647,7 @@ Status SqliteCatalog::StoreHashesLocked(const std::vector<HashRow>& hashes, int6
 
 Result<std::vector<HashSpace>> SqliteCatalog::HashSpaces() {
   std::lock_guard lock(mu_);
-  Statement select(db_,
+  Statement select(statements_,
                    "SELECT method, COUNT(*) FROM content_hashes GROUP BY method ORDER BY method");
   if (!select.ok()) return Error("preparing HashSpaces");
   std::vector<HashSpace> spaces;
@@ -627,7 +659,7 @@ Result<std::vector<HashSpace>> SqliteCatalog::HashSpaces() {
 Result<std::vector<HashRow>> SqliteCatalog::ListHashes(std::string_view method,
                                                        std::string_view after_sha256, int limit) {
   std::lock_guard lock(mu_);
-  Statement select(db_, R"sql(
+  Statement select(statements_, R"sql(
     SELECT item_sha256, item_id, hash FROM content_hashes
     WHERE method = ?1 AND item_sha256 > ?2 ORDER BY item_sha256 LIMIT ?3)sql");
   if (!select.ok()) return Error("preparing ListHashes");
@@ -645,7 +677,7 @@ Result<std::vector<HashRow>> SqliteCatalog::ListHashes(std::string_view method,
 
 Result<std::vector<EmbeddingSpace>> SqliteCatalog::EmbeddingSpaces() {
   std::lock_guard lock(mu_);
-  Statement select(db_, R"sql(
+  Statement select(statements_, R"sql(
     SELECT method, model, MAX(dimensions), COUNT(*) FROM embeddings
     GROUP BY method, model ORDER BY method, model)sql");
   if (!select.ok()) return Error("preparing EmbeddingSpaces");
@@ -661,7 +693,7 @@ Result<std::vector<EmbeddingRow>> SqliteCatalog::ListEmbeddings(std::string_view
                                                                 std::string_view after_sha256,
                                                                 int limit) {
   std::lock_guard lock(mu_);
-  Statement select(db_, R"sql(
+  Statement select(statements_, R"sql(
     SELECT item_sha256, method, model, item_id, vector FROM embeddings
     WHERE method = ?1 AND model = ?2 AND item_sha256 > ?3 ORDER BY item_sha256 LIMIT ?4)sql");
   if (!select.ok()) return Error("preparing ListEmbeddings");
@@ -674,7 +706,7 @@ Result<std::vector<EmbeddingRow>> SqliteCatalog::ListEmbeddings(std::string_view
 
 Result<std::vector<EmbeddingRow>> SqliteCatalog::EmbeddingsOf(std::string_view sha256) {
   std::lock_guard lock(mu_);
-  Statement select(db_, R"sql(
+  Statement select(statements_, R"sql(
     SELECT item_sha256, method, model, item_id, vector FROM embeddings
     WHERE item_sha256 = ?1 ORDER BY method, model)sql");
   if (!select.ok()) return Error("preparing EmbeddingsOf");
@@ -686,12 +718,12 @@ Result<std::vector<ItemOfContent>> SqliteCatalog::ItemsWithContentIds(
     const std::vector<int64_t>& item_ids) {
   std::lock_guard lock(mu_);
   // kItemColumns name only items' columns: the subquery's are item_id and item_sha256.
-  Statement select(db_, StrCat("SELECT e.item_id, i.set_name, ", kItemColumns, R"sql(
+  Statement select(statements_, StrCat("SELECT e.item_id, i.set_name, ", kItemColumns, R"sql(
     FROM (SELECT item_id, item_sha256 FROM embeddings WHERE item_id = ?1
           UNION SELECT item_id, item_sha256 FROM content_hashes WHERE item_id = ?1) e
     JOIN items i ON i.sha256 = e.item_sha256
     WHERE i.status = 'ok' ORDER BY i.set_name, i.url)sql")
-                            .c_str());
+                                    .c_str());
   if (!select.ok()) return Error("preparing ItemsWithContentIds");
   std::vector<ItemOfContent> out;
   for (int64_t id : item_ids) {
@@ -726,9 +758,9 @@ void AppendStepRows(Statement& select, std::vector<StepRow>& out) {
 
 Result<std::vector<StepRow>> SqliteCatalog::ListSteps(std::string_view set) {
   std::lock_guard lock(mu_);
-  Statement select(
-      db_, StrCat("SELECT ", kStepColumns, " FROM steps WHERE set_name = ?1 ORDER BY url, method")
-               .c_str());
+  Statement select(statements_, StrCat("SELECT ", kStepColumns,
+                                       " FROM steps WHERE set_name = ?1 ORDER BY url, method")
+                                    .c_str());
   if (!select.ok()) return Error("preparing ListSteps");
   select.Bind(1, set);
   std::vector<StepRow> out;
@@ -742,9 +774,10 @@ Result<std::vector<StepRow>> SqliteCatalog::ListSteps(std::string_view set,
   std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
   std::lock_guard lock(mu_);
-  Statement select(db_, StrCat("SELECT ", kStepColumns,
-                               " FROM steps WHERE set_name = ?1 AND url = ?2 ORDER BY method")
-                            .c_str());
+  Statement select(statements_,
+                   StrCat("SELECT ", kStepColumns,
+                          " FROM steps WHERE set_name = ?1 AND url = ?2 ORDER BY method")
+                       .c_str());
   if (!select.ok()) return Error("preparing ListSteps");
   std::vector<StepRow> out;
   for (const std::string& url : sorted) {
@@ -758,7 +791,7 @@ Result<std::vector<StepRow>> SqliteCatalog::ListSteps(std::string_view set,
 
 Result<std::vector<std::string>> SqliteCatalog::LoadCheckpoints(std::string_view set) {
   std::lock_guard lock(mu_);
-  Statement select(db_, "SELECT entry FROM checkpoints WHERE set_name = ?1 ORDER BY seq");
+  Statement select(statements_, "SELECT entry FROM checkpoints WHERE set_name = ?1 ORDER BY seq");
   if (!select.ok()) return Error("preparing LoadCheckpoints");
   select.Bind(1, set);
   std::vector<std::string> lines;
@@ -769,7 +802,7 @@ Result<std::vector<std::string>> SqliteCatalog::LoadCheckpoints(std::string_view
 Status SqliteCatalog::SaveCheckpoints(std::string_view set, const std::vector<std::string>& lines) {
   std::lock_guard lock(mu_);
   return InTransaction([&]() -> Status {
-    Statement insert(db_, "INSERT INTO checkpoints(set_name, entry) VALUES (?1, ?2)");
+    Statement insert(statements_, "INSERT INTO checkpoints(set_name, entry) VALUES (?1, ?2)");
     if (!insert.ok()) return Error("preparing checkpoint insert");
     for (const std::string& line : lines) {
       sqlite3_reset(insert.get());

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "db/catalog.h"
+#include "db/sqlite/statement.h"
 
 namespace sluice::db {
 
@@ -32,6 +33,8 @@ class SqliteCatalog : public Database {
                                             const std::vector<std::string>& urls) override;
   Result<std::vector<ItemRecord>> ListItemsPage(std::string_view set,
                                                 const ItemPageQuery& query) override;
+  Result<Outcomes> CountOutcomes(std::string_view set,
+                                 const std::vector<std::string>& urls) override;
   Result<std::vector<ItemOfContent>> ItemsOfContent(std::string_view sha256) override;
   Result<std::vector<SetTotals>> ListSets() override;
   Result<std::vector<CachedStep>> CachedSteps(
@@ -76,7 +79,7 @@ class SqliteCatalog : public Database {
   Result<ApiKey> FindKey(std::string_view hash) override;
 
  private:
-  explicit SqliteCatalog(sqlite3* db) : db_(db) {}
+  explicit SqliteCatalog(sqlite3* db) : db_(db), statements_(db) {}
   Status Exec(const char* sql);
   Result<SetTotals> FinishSetLocked(std::string_view set, bool count_commit);
   // Brings the schema to the newest version (PRAGMA user_version).
@@ -97,6 +100,7 @@ class SqliteCatalog : public Database {
 
   std::mutex mu_;
   sqlite3* db_;
+  StatementCache statements_;  // of db_, under mu_
 };
 
 }  // namespace sluice::db

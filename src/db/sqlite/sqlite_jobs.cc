@@ -27,7 +27,7 @@ Result<Submitted> SqliteCatalog::Submit(const JobSpec& spec) {
   Submitted out;
   SLUICE_RETURN_IF_ERROR(InTransaction([&]() -> Status {
     if (!spec.dedupe_key.empty()) {
-      Statement existing(db_, SelectJob("WHERE dedupe_key = ?1", true).c_str());
+      Statement existing(statements_, SelectJob("WHERE dedupe_key = ?1", true).c_str());
       existing.Bind(1, spec.dedupe_key);
       if (sqlite3_step(existing.get()) == SQLITE_ROW) {
         out = {ReadJob(existing, true), false};
@@ -35,7 +35,7 @@ Result<Submitted> SqliteCatalog::Submit(const JobSpec& spec) {
       }
     }
     int64_t now = NowMillis();
-    Statement insert(db_, R"sql(
+    Statement insert(statements_, R"sql(
       INSERT INTO jobs(token, set_name, state, priority, fair_rank, max_attempts, urls, dedupe_key,
                        run_at, created_at, pipeline)
       VALUES (?1, ?2, 'queued', ?3,
@@ -56,7 +56,7 @@ Result<Submitted> SqliteCatalog::Submit(const JobSpec& spec) {
     if (sqlite3_step(insert.get()) != SQLITE_ROW) return Error("queueing the job");
     int64_t id = insert.Int(0);
     sqlite3_reset(insert.get());
-    Statement select(db_, SelectJob("WHERE id = ?1", true).c_str());
+    Statement select(statements_, SelectJob("WHERE id = ?1", true).c_str());
     select.Bind(1, id);
     if (sqlite3_step(select.get()) != SQLITE_ROW) return Error("reading the queued job");
     out = {ReadJob(select, true), true};
@@ -66,7 +66,7 @@ Result<Submitted> SqliteCatalog::Submit(const JobSpec& spec) {
 }
 
 Status SqliteCatalog::ReapExpiredLeases(int64_t now) {
-  Statement reap(db_, R"sql(
+  Statement reap(statements_, R"sql(
     UPDATE jobs SET
       state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
       finished_at = CASE WHEN attempts >= max_attempts THEN ?1 ELSE NULL END,
@@ -88,15 +88,15 @@ Result<std::vector<Job>> SqliteCatalog::Claim(std::string_view worker, int max_j
   SLUICE_RETURN_IF_ERROR(InTransaction([&]() -> Status {
     int64_t now = NowMillis();
     SLUICE_RETURN_IF_ERROR(ReapExpiredLeases(now));
-    Statement claim(db_, StrCat(R"sql(
+    Statement claim(statements_, StrCat(R"sql(
       UPDATE jobs SET state = 'running', epoch = epoch + 1, attempts = attempts + 1, worker = ?1,
                       started_at = ?2, lease_until = ?2 + ?3, heartbeat_at = ?2
       WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?2
                    AND (?5 = '' OR instr(',' || ?5 || ',', ',' || pipeline || ',') > 0)
                    ORDER BY priority DESC, fair_rank, id LIMIT ?4)
       RETURNING )sql",
-                                kJobColumns, ", urls")
-                             .c_str());
+                                        kJobColumns, ", urls")
+                                     .c_str());
     if (!claim.ok()) return Error("preparing claim");
     claim.Bind(1, worker);
     claim.Bind(2, now);
@@ -118,7 +118,7 @@ Result<std::vector<int64_t>> SqliteCatalog::Heartbeat(const std::vector<Lease>& 
   std::vector<int64_t> lost;
   SLUICE_RETURN_IF_ERROR(InTransaction([&]() -> Status {
     int64_t now = NowMillis();
-    Statement renew(db_, R"sql(
+    Statement renew(statements_, R"sql(
       UPDATE jobs SET lease_until = ?3 + ?4, heartbeat_at = ?3
       WHERE id = ?1 AND epoch = ?2 AND state = 'running')sql");
     if (!renew.ok()) return Error("preparing heartbeat");
@@ -141,7 +141,7 @@ Status SqliteCatalog::Fail(const Lease& lease, const Status& cause, bool retryab
   std::lock_guard lock(mu_);
   return InTransaction([&]() -> Status {
     int64_t now = NowMillis();
-    Statement fail(db_, R"sql(
+    Statement fail(statements_, R"sql(
       UPDATE jobs SET
         state = CASE WHEN ?3 AND attempts < max_attempts THEN 'queued' ELSE 'dead' END,
         finished_at = CASE WHEN ?3 AND attempts < max_attempts THEN NULL ELSE ?4 END,
@@ -162,7 +162,7 @@ Status SqliteCatalog::Fail(const Lease& lease, const Status& cause, bool retryab
 }
 
 Status SqliteCatalog::CompleteLocked(const Lease& lease) {
-  Statement complete(db_, R"sql(
+  Statement complete(statements_, R"sql(
     UPDATE jobs SET state = 'done', finished_at = ?3, lease_until = NULL
     WHERE id = ?1 AND epoch = ?2 AND state IN ('running', 'done'))sql");
   if (!complete.ok()) return Error("preparing job completion");
@@ -194,11 +194,17 @@ Result<int> SqliteCatalog::Complete(const std::vector<Lease>& leases) {
 Result<Job> SqliteCatalog::FindJob(std::string_view token_or_id) {
   std::lock_guard lock(mu_);
   int64_t id = 0;
-  bool numeric = ParseInt(token_or_id, id);
-  Statement select(db_, SelectJob("WHERE token = ?1 OR id = ?2", true).c_str());
+  // Ids are short numbers; tokens are 20 hex digits, even when they are all decimal ones.
+  bool numeric = token_or_id.size() < 20 && ParseInt(token_or_id, id);
+  // Two statements, not one with OR: each uses its index.
+  Statement select(statements_,
+                   SelectJob(numeric ? "WHERE id = ?1" : "WHERE token = ?1", true).c_str());
   if (!select.ok()) return Error("preparing job lookup");
-  select.Bind(1, token_or_id);
-  select.Bind(2, numeric ? id : int64_t{-1});
+  if (numeric) {
+    select.Bind(1, id);
+  } else {
+    select.Bind(1, token_or_id);
+  }
   if (sqlite3_step(select.get()) != SQLITE_ROW)
     return absl::NotFoundError(StrCat("no job '", token_or_id, "'"));
   return ReadJob(select, true);
@@ -207,7 +213,8 @@ Result<Job> SqliteCatalog::FindJob(std::string_view token_or_id) {
 Result<std::vector<Job>> SqliteCatalog::ListJobs(std::optional<JobState> state, int limit) {
   std::lock_guard lock(mu_);
   Statement select(
-      db_, SelectJob("WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC LIMIT ?2", false).c_str());
+      statements_,
+      SelectJob("WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC LIMIT ?2", false).c_str());
   if (!select.ok()) return Error("preparing job list");
   if (state) select.Bind(1, JobStateName(*state));
   select.Bind(2, int64_t{limit});
@@ -218,7 +225,7 @@ Result<std::vector<Job>> SqliteCatalog::ListJobs(std::optional<JobState> state, 
 
 Result<std::map<JobState, int64_t>> SqliteCatalog::CountJobs() {
   std::lock_guard lock(mu_);
-  Statement select(db_, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+  Statement select(statements_, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
   if (!select.ok()) return Error("preparing CountJobs");
   std::map<JobState, int64_t> counts;
   while (sqlite3_step(select.get()) == SQLITE_ROW) {
@@ -233,9 +240,10 @@ Result<Job> SqliteCatalog::ChangeJobState(int64_t id, std::string_view set_claus
   std::lock_guard lock(mu_);
   Job job;
   SLUICE_RETURN_IF_ERROR(InTransaction([&]() -> Status {
-    Statement update(db_, StrCat("UPDATE jobs SET ", set_clause, " WHERE id = ?1 AND state IN (",
-                                 from_states, ") RETURNING ", kJobColumns)
-                              .c_str());
+    Statement update(statements_,
+                     StrCat("UPDATE jobs SET ", set_clause, " WHERE id = ?1 AND state IN (",
+                            from_states, ") RETURNING ", kJobColumns)
+                         .c_str());
     if (!update.ok()) return Error("preparing a job state change");
     update.Bind(1, id);
     update.Bind(2, NowMillis());
@@ -243,7 +251,7 @@ Result<Job> SqliteCatalog::ChangeJobState(int64_t id, std::string_view set_claus
       job = ReadJob(update, false);
       return absl::OkStatus();
     }
-    Statement state(db_, "SELECT state FROM jobs WHERE id = ?1");
+    Statement state(statements_, "SELECT state FROM jobs WHERE id = ?1");
     state.Bind(1, id);
     if (sqlite3_step(state.get()) != SQLITE_ROW) return absl::NotFoundError(StrCat("no job ", id));
     return absl::FailedPreconditionError(StrCat("job ", id, " is ", state.Text(0), "; ", only));

@@ -22,7 +22,7 @@ ApiKey ReadKey(Statement& row) {
 
 Status SqliteCatalog::AddKey(const ApiKey& key) {
   std::lock_guard lock(mu_);
-  Statement insert(db_, R"sql(
+  Statement insert(statements_, R"sql(
     INSERT INTO api_keys(name, prefix, hash, requests_per_minute, created_ms)
     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING RETURNING name)sql");
   if (!insert.ok()) return Error("preparing the key insert");
@@ -41,7 +41,8 @@ Status SqliteCatalog::AddKey(const ApiKey& key) {
 
 Result<std::vector<ApiKey>> SqliteCatalog::ListKeys() {
   std::lock_guard lock(mu_);
-  Statement select(db_, StrCat("SELECT ", kKeyColumns, " FROM api_keys ORDER BY name").c_str());
+  Statement select(statements_,
+                   StrCat("SELECT ", kKeyColumns, " FROM api_keys ORDER BY name").c_str());
   if (!select.ok()) return Error("preparing ListKeys");
   std::vector<ApiKey> keys;
   while (sqlite3_step(select.get()) == SQLITE_ROW) keys.push_back(ReadKey(select));
@@ -50,10 +51,11 @@ Result<std::vector<ApiKey>> SqliteCatalog::ListKeys() {
 
 Result<ApiKey> SqliteCatalog::RevokeKey(std::string_view name) {
   std::lock_guard lock(mu_);
-  Statement update(db_, StrCat("UPDATE api_keys SET revoked_ms = CASE WHEN revoked_ms = 0 THEN ?2 "
-                               "ELSE revoked_ms END WHERE name = ?1 RETURNING ",
-                               kKeyColumns)
-                            .c_str());
+  Statement update(statements_,
+                   StrCat("UPDATE api_keys SET revoked_ms = CASE WHEN revoked_ms = 0 THEN ?2 "
+                          "ELSE revoked_ms END WHERE name = ?1 RETURNING ",
+                          kKeyColumns)
+                       .c_str());
   if (!update.ok()) return Error("preparing RevokeKey");
   update.Bind(1, name);
   update.Bind(2, NowMillis());
@@ -64,7 +66,8 @@ Result<ApiKey> SqliteCatalog::RevokeKey(std::string_view name) {
 
 Result<ApiKey> SqliteCatalog::FindKey(std::string_view hash) {
   std::lock_guard lock(mu_);
-  Statement select(db_, StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE hash = ?1").c_str());
+  Statement select(statements_,
+                   StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE hash = ?1").c_str());
   if (!select.ok()) return Error("preparing FindKey");
   select.Bind(1, hash);
   if (sqlite3_step(select.get()) != SQLITE_ROW) return absl::NotFoundError("no such key");
