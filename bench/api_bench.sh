@@ -6,14 +6,18 @@
 #   requests/s, p50, p99, peak RSS;
 #   the real-time path — POST /v1/analyze of PICTURES distinct 800×450 pictures one after
 #   another (the default pipeline: local methods): latency p50/p99 against the time of the
-#   request's own steps (millis_by_method) and the analysis it reports.
-# Usage: bench/api_bench.sh [ITEMS] [DURATION_S] [PICTURES]   (default 100, 10, 30). Markdown.
+#   request's own steps (millis_by_method) and the analysis it reports;
+#   a gallery of GALLERY items — pages of the UI's set view (GET /v1/sets/{set}/items?limit=60):
+#   the first, one near the end, and filters that scan every result.
+# Usage: bench/api_bench.sh [ITEMS] [DURATION_S] [PICTURES] [GALLERY]   (default 100, 10, 30,
+# 10000). Markdown on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 items=${1:-100}
 duration=${2:-10}
 pictures=${3:-30}
+gallery=${4:-10000}
 scripts/install-deps.sh
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiohttp >/dev/null
 scripts/build.sh release >&2
@@ -30,11 +34,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A finished job of ITEMS distinct small PNGs.
-serve_distinct_pngs "$items"
+# GALLERY distinct small PNGs; a finished job of the first ITEMS of them.
+serve_distinct_pngs "$((gallery > items ? gallery : items))"
+head -n "$items" "$work/urls.txt" > "$work/job-urls.txt"
 printf '[[cycle]]\n[[cycle.item]]\nmethod = "image.phash"\n' > "$work/cheap.toml"
 data=$work/data
-token=$("$sluice" submit "$work/urls.txt" --set polled --data "$data" --json |
+token=$("$sluice" submit "$work/job-urls.txt" --set polled --data "$data" --json |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 "$sluice" worker --data "$data" --allow-private --exit-when-idle --poll 0.1 \
   --pipeline "$work/cheap.toml" 2>/dev/null
@@ -127,3 +132,28 @@ print(f"| analysis as the server reports it (fetch to commit) | {pct(analysis, 5
 print(f"| the steps' own time, summed | {pct(steps, 50):.1f} | {pct(steps, 99):.1f} |")
 print(f"\nrequest p50 / steps p50: {pct(latency, 50) / pct(steps, 50):.2f}x; peak RSS {rss:.0f} MB")
 PY
+
+# The gallery: GALLERY items in one set, pages as the UI asks for them.
+echo
+echo "## A set of $gallery items: GET /v1/sets/gallery/items?limit=60 (median of 5, ms)"
+echo
+"$sluice" run "$work/urls.txt" --set gallery --data "$data" --allow-private \
+  --pipeline "$work/cheap.toml" > /dev/null 2>&1
+port_sluice=$(free_port)
+/usr/bin/time -v -o "$work/time-gallery.txt" "$sluice" serve --data "$data" --no-auth \
+  --listen "127.0.0.1:$port_sluice" 2>/dev/null &
+server_pid=$!
+wait_for "http://127.0.0.1:$port_sluice/healthz"
+base="http://127.0.0.1:$port_sluice/v1/sets/gallery/items?limit=60"
+near_end=$(sed -n "$((gallery - 30))p" "$work/urls.txt" | python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.stdin.read().strip(), safe=""))')
+echo "| page | ms | items |"
+echo "|---|---:|---:|"
+for spec in "first page|" "a page near the end|&cursor=$near_end" "words matching nothing (every result scanned)|&q=no-such-words" \
+    "words matching one item|&q=$(printf 'i%05d.png' $((gallery - 1)))" "failed only|&status=failed"; do
+  label=${spec%%|*}; query=${spec#*|}
+  for _ in 1 2 3 4 5; do curl -s -o "$work/page.json" -w '%{time_total}\n' "$base$query"; done > "$work/page-times.txt"
+  count=$(python3 -c "import json; print(len(json.load(open('$work/page.json'))['items']))")
+  median=$(sort -n "$work/page-times.txt" | sed -n 3p)
+  printf '| %s | %.1f | %s |\n' "$label" "$(python3 -c "print($median * 1000)")" "$count"
+done
+stop_server

@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "api/api_parts.h"
 #include "api/router.h"
-#include "api/routes.h"
 #include "runtime/offload.h"
 
 namespace sluice::api {

@@ -1,12 +1,15 @@
 // The web UI in a real browser: Debian's chromium, driven by npm playwright-core, against the
 // real binary (`sluice serve --workers 1` on embedded defaults) and a loopback origin serving the
-// bundled sample media. Submits a list from the form, watches the job finish, opens the gallery,
-// filters it, opens a video and plays it, opens an image with its text boxes, asks for "more like
-// this" and reads the ledger. Screenshots of each page land in --artifacts.
+// bundled sample media, with sluice-fake-provider as the model server of the video pipeline.
+// Submits a list from the form (pipeline "video"), watches the job finish, opens the gallery,
+// filters it, opens the video and plays it and the clip the pipeline cut, opens an image with its
+// text boxes, asks for "more like this" and reads the ledger. Screenshots of each page land in
+// --artifacts.
 //
-//   node ui_browser_test.mjs --sluice BIN --modules DIR/node_modules --artifacts DIR [--chromium PATH]
+//   node ui_browser_test.mjs --sluice BIN --fake-provider BIN --modules DIR/node_modules
+//        --artifacts DIR [--chromium PATH]
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -17,10 +20,11 @@ function option(name, fallback) {
   return at > 0 ? process.argv[at + 1] : fallback;
 }
 const sluice = option("sluice");
+const fakeProvider = option("fake-provider");
 const modules = option("modules");
 const artifacts = option("artifacts", "ui-screenshots");
 const chromiumPath = option("chromium", "/usr/bin/chromium");
-for (const [name, path] of [["--sluice", sluice], ["--modules", modules], ["--chromium", chromiumPath]]) {
+for (const [name, path] of [["--sluice", sluice], ["--fake-provider", fakeProvider], ["--modules", modules], ["--chromium", chromiumPath]]) {
   if (!path || !existsSync(path)) {
     console.error(`${name} ${path}: not found (scripts/test-servers.sh installs playwright-core; scripts/install-deps.sh chromium)`);
     process.exit(1);
@@ -71,9 +75,25 @@ const origin = createServer((request, response) => {
 await new Promise((resolve) => origin.listen(0, "127.0.0.1", resolve));
 const originUrl = `http://127.0.0.1:${origin.address().port}`;
 
+// The model server: it chooses the whole 6 s spot as the one clip.
+const provider = spawn(fakeProvider, ["--answer", "clips",
+  JSON.stringify({ clips: [{ start: 0, end: 6, title: "the whole spot", reason: "all of it", score: 0.9 }] })],
+{ stdio: ["ignore", "pipe", "ignore"] });
+children.push(provider);
+const providerUrl = await new Promise((resolve, reject) => {
+  let text = "";
+  provider.stdout.on("data", (chunk) => {
+    text += chunk;
+    if (text.includes("\n")) resolve(text.trim());
+  });
+  provider.on("exit", (code) => reject(new Error(`sluice-fake-provider exited ${code}`)));
+});
+const config = join(work, "sluice.toml");
+writeFileSync(config, `[providers]\ndefault = "fake"\n[providers.fake]\nbase_url = "${providerUrl}/"\nchat_model = "fake-chat"\n`);
+
 // The service: API, UI and one worker in one process.
 const serve = spawn(sluice, ["serve", "--data", data, "--listen", "127.0.0.1:0", "--no-auth", "--workers", "1",
-  "--poll", "0.2", "--allow-private"], { stdio: ["ignore", "ignore", "pipe"] });
+  "--poll", "0.2", "--allow-private", "--config", config], { stdio: ["ignore", "ignore", "pipe"] });
 children.push(serve);
 let serveLog = "";
 const base = await new Promise((resolve, reject) => {
@@ -103,6 +123,7 @@ try {
   await page.fill('input[name="set"]', "browser");
   const urls = ["ad-coffee.jpg", "ad-summer-sale.jpg", "ad-summer-sale-copy.jpg", "video-ad-speech.mp4", "missing.jpg"];
   await page.fill('textarea[name="urls"]', urls.map((u) => `${originUrl}/${u}`).join("\n"));
+  await page.selectOption('select[name="pipeline"]', "video");
   await shot("1-submit");
   await page.click('#submit-form button[type="submit"]');
   await page.waitForURL(/#\/jobs\/[0-9a-z]+/);
@@ -155,6 +176,13 @@ try {
   await page.evaluate(() => { const v = document.querySelector("#player"); v.muted = true; v.currentTime = 0; return v.play(); });
   await page.waitForFunction(() => document.querySelector("#player").currentTime > 0.5, null, { timeout: 30000 });
   check(true, "the video plays");
+  // The clip the pipeline cut (chosen by the model, snapped to the shots), with its poster.
+  const clips = await page.$$("#clips video");
+  check(clips.length === 1, `the clip is listed (${clips.length})`);
+  check((await page.textContent("#clips")).includes("the whole spot"), "with its title");
+  await page.evaluate(() => { const v = document.querySelector("#clips video"); v.muted = true; return v.play(); });
+  await page.waitForFunction(() => document.querySelector("#clips video").currentTime > 0.5, null, { timeout: 30000 });
+  check(true, "the clip plays");
   await shot("5-video");
 
   // An image: its text boxes drawn over it, then look-alikes through the index.
@@ -176,7 +204,8 @@ try {
   // The cost ledger.
   await page.goto(`${base}/ui/#/sets/browser/ledger`);
   await page.waitForSelector("table.ledger");
-  check((await page.textContent("main")).includes("Cost ledger of browser"), "the ledger page");
+  const ledger = await page.textContent("main");
+  check(ledger.includes("Cost ledger of browser") && ledger.includes("llm.clips"), "the ledger lists the provider's calls by method");
   await shot("7-ledger");
 
   // The demo set's gallery, as the README shows it.

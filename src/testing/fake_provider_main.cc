@@ -3,6 +3,7 @@
 // and the CPU it used.
 //
 //   sluice-fake-provider [--port N] [--latency-ms MS] [--dimensions N]
+//                        [--answer SCHEMA_NAME JSON]...   (the next chat for that schema)
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -10,23 +11,32 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "testing/fake_provider.h"
 
 int main(int argc, char** argv) {
   sluice::testing::FakeProviderOptions options;
   int port = 0;
+  std::vector<std::pair<std::string, std::string>> answers;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     long value = std::strtol(argv[i + 1], nullptr, 10);
-    if (flag == "--port") {
+    if (flag == "--answer" && i + 2 < argc) {
+      answers.emplace_back(argv[i + 1], argv[i + 2]);
+      ++i;
+    } else if (flag == "--port") {
       port = static_cast<int>(value);
     } else if (flag == "--latency-ms") {
       options.latency = std::chrono::milliseconds(value);
     } else if (flag == "--dimensions") {
       options.dimensions = static_cast<int>(value);
     } else {
-      std::fprintf(stderr, "usage: %s [--port N] [--latency-ms MS] [--dimensions N]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--port N] [--latency-ms MS] [--dimensions N] "
+                   "[--answer SCHEMA_NAME JSON]...\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -41,6 +51,7 @@ int main(int argc, char** argv) {
                  std::string(fake.status().message()).c_str());
     return 1;
   }
+  for (auto& [schema, answer] : answers) (*fake)->AnswerChatsWith(answer, schema);
   std::printf("%s\n", (*fake)->openai_url().c_str());
   std::fflush(stdout);
   int received = 0;

@@ -407,7 +407,7 @@ async function ledgerView(set) {
     const columns = [...new Set(rows.flatMap(([, costs]) => Object.keys(costs)))];
     return [el("h2", { text: title }), rows.length ? el("table", { class: "ledger" },
       el("thead", {}, el("tr", {}, el("th", { text: "" }), columns.map((c) => el("th", { text: c.replace(/_/g, " ") })))),
-      el("tbody", {}, rows.map(([name, costs]) => el("tr", {}, el("td", { text: name }), columns.map((c) => el("td", { text: costs[c] ?? 0 }))))))
+      el("tbody", {}, rows.map(([name, costs]) => el("tr", {}, el("td", { text: name }), columns.map((c) => el("td", { text: typeof costs[c] === "number" && !Number.isInteger(costs[c]) ? costs[c].toFixed(1) : costs[c] ?? 0 }))))))
       : el("p", { class: "muted", text: "No remote calls: every method of this set ran on this machine." })];
   };
   view.replaceChildren(el("div", { class: "row" }, el("a", { href: `#/sets/${encodeURIComponent(set)}`, text: `← ${set}` })),
