@@ -110,9 +110,12 @@ class CatalogRoutes {
                          [&](const db::SetTotals& known) { return known.set == set; }))
           return absl::NotFoundError(StrCat("there is no set '", set, "'"));
       }
+      // The steps of this page's items (not of the one more read to see whether a page
+      // follows), and of the set itself on the first page.
       std::vector<std::string> urls;
-      for (const db::ItemRecord& item : items) urls.push_back(item.url);
-      if (first_page) urls.push_back("");  // the set's own steps
+      for (size_t i = 0; i < items.size() && static_cast<int>(i) < *limit; ++i)
+        urls.push_back(items[i].url);
+      if (first_page) urls.push_back("");
       SLUICE_ASSIGN_OR_RETURN(std::vector<db::StepRow> steps, parts_.db->ListSteps(set, urls));
       return std::pair{std::move(items), db::GroupSetResults(steps)};
     };
@@ -164,16 +167,10 @@ class CatalogRoutes {
   asio::awaitable<Response> GetLedger(Request request) {
     const std::string& set = request.params.at("set");
     if (Status valid = pipeline::ValidateSetName(set); !valid.ok()) co_return ProblemFor(valid);
-    std::string key = pipeline::Analyzer::LedgerKey(set);
-    Result<storage::BlobInfo> info = co_await parts_.store->Stat(key);
-    if (!info.ok()) {
-      if (absl::IsNotFound(info.status()))
-        co_return Problem(404, "Not found",
-                          StrCat("set '", set, "' has no ledger: it has not been analysed"));
-      co_return ProblemFor(info.status());
-    }
-    Result<std::string> ledger =
-        co_await parts_.store->Get(key, storage::ByteRange{.offset = 0, .length = info->size});
+    Result<std::string> ledger = co_await parts_.store->Get(pipeline::Analyzer::LedgerKey(set));
+    if (absl::IsNotFound(ledger.status()))
+      co_return Problem(404, "Not found",
+                        StrCat("set '", set, "' has no ledger: it has not been analysed"));
     if (!ledger.ok()) co_return ProblemFor(ledger.status());
     co_return Response{.body = std::move(*ledger)};
   }

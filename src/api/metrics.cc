@@ -13,8 +13,8 @@ void ApiMetrics::Observe(std::string_view method, std::string_view route, int st
 std::string ApiMetrics::Render(const std::map<db::JobState, int64_t>& jobs,
                                const std::vector<db::SetTotals>& sets) const {
   std::string out;
-  StrAppend(out, "# HELP sluice_http_requests_total API requests answered, by route and status.\n",
-            "# TYPE sluice_http_requests_total counter\n");
+  prometheus::AppendHeader(out, "sluice_http_requests_total", "counter",
+                           "API requests answered, by route and status.");
   for (const auto& [key, count] : requests_) {
     const auto& [method, route, status] = key;
     StrAppend(out, "sluice_http_requests_total{method=\"", method, "\",route=\"", route,
@@ -25,7 +25,7 @@ std::string ApiMetrics::Render(const std::map<db::JobState, int64_t>& jobs,
   for (const auto& [key, latency] : latency_)
     latency.AppendTo(out, "sluice_http_request_seconds",
                      StrCat("method=\"", key.first, "\",route=\"", key.second, "\""));
-  StrAppend(out, "# HELP sluice_jobs Jobs in the queue by state.\n", "# TYPE sluice_jobs gauge\n");
+  prometheus::AppendHeader(out, "sluice_jobs", "gauge", "Jobs in the queue by state.");
   for (db::JobState state :
        {db::JobState::kQueued, db::JobState::kRunning, db::JobState::kDone, db::JobState::kDead}) {
     auto it = jobs.find(state);
@@ -38,13 +38,12 @@ std::string ApiMetrics::Render(const std::map<db::JobState, int64_t>& jobs,
     failed += set.failed;
     bytes += set.bytes;
   }
-  StrAppend(out, "# HELP sluice_items Items recorded in every set, by status.\n",
-            "# TYPE sluice_items gauge\n", "sluice_items{status=\"ok\"} ", ok, "\n",
-            "sluice_items{status=\"failed\"} ", failed, "\n",
-            "# HELP sluice_stored_bytes Bytes of the ok items of every set.\n",
-            "# TYPE sluice_stored_bytes gauge\n", "sluice_stored_bytes ", bytes, "\n",
-            "# HELP sluice_sets Sets recorded.\n", "# TYPE sluice_sets gauge\n", "sluice_sets ",
-            static_cast<int64_t>(sets.size()), "\n");
+  prometheus::AppendByLabel(out, "sluice_items", "gauge", "Items recorded in every set, by status.",
+                            "status", {{"ok", ok}, {"failed", failed}});
+  prometheus::AppendMetric(out, "sluice_stored_bytes", "gauge",
+                           "Bytes of the ok items of every set.", static_cast<double>(bytes));
+  prometheus::AppendMetric(out, "sluice_sets", "gauge", "Sets recorded.",
+                           static_cast<double>(sets.size()));
   return out;
 }
 

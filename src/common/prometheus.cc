@@ -1,5 +1,7 @@
 #include "common/prometheus.h"
 
+#include <charconv>
+
 #include "common/strings.h"
 
 namespace sluice::prometheus {
@@ -20,12 +22,13 @@ void Histogram::AppendTo(std::string& out, std::string_view name, std::string_vi
   int64_t cumulative = 0;
   for (size_t i = 0; i < kBuckets.size(); ++i) {
     cumulative += below_[i];
-    StrAppend(out, name, "_bucket{", labels, comma, "le=\"", kBuckets[i], "\"} ", cumulative, "\n");
+    StrAppend(out, name, "_bucket{", labels, comma, "le=\"", Number(kBuckets[i]), "\"} ",
+              cumulative, "\n");
   }
   StrAppend(out, name, "_bucket{", labels, comma, "le=\"+Inf\"} ", count_, "\n", name, "_sum",
-            labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}", " ", sum_, "\n", name,
-            "_count", labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}", " ", count_,
-            "\n");
+            labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}", " ", Number(sum_), "\n",
+            name, "_count", labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}", " ",
+            count_, "\n");
 }
 
 void AppendHeader(std::string& out, std::string_view name, std::string_view type,
@@ -33,10 +36,16 @@ void AppendHeader(std::string& out, std::string_view name, std::string_view type
   StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
 }
 
+std::string Number(double value) {
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, end);
+}
+
 void AppendMetric(std::string& out, std::string_view name, std::string_view type,
                   std::string_view help, double value) {
   AppendHeader(out, name, type, help);
-  StrAppend(out, name, " ", value, "\n");
+  StrAppend(out, name, " ", Number(value), "\n");
 }
 
 void AppendByLabel(std::string& out, std::string_view name, std::string_view type,

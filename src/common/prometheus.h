@@ -32,6 +32,10 @@ class Histogram {
 void AppendHeader(std::string& out, std::string_view name, std::string_view type,
                   std::string_view help);
 
+// `value` as a sample value: integers as integers, other numbers in the shortest form that
+// reads back exactly (never rounded to six digits, as byte and token counters would be).
+std::string Number(double value);
+
 // One metric with one value: its header and "NAME VALUE".
 void AppendMetric(std::string& out, std::string_view name, std::string_view type,
                   std::string_view help, double value);

@@ -23,6 +23,16 @@ TEST(PrometheusTest, HistogramBucketsAreCumulative) {
   EXPECT_NE(bare.find("y_sum 0\ny_count 0\n"), std::string::npos) << bare;
 }
 
+TEST(PrometheusTest, NumbersAreExact) {
+  EXPECT_EQ(Number(12'345'678), "12345678") << "not 1.23457e+07";
+  EXPECT_EQ(Number(9'007'199'254'740'992.0), "9007199254740992");
+  EXPECT_EQ(Number(0.0025), "0.0025");
+  EXPECT_EQ(Number(1.5), "1.5");
+  std::string out;
+  AppendMetric(out, "bytes_total", "counter", "Bytes.", 123'456'789);
+  EXPECT_NE(out.find("bytes_total 123456789\n"), std::string::npos) << out;
+}
+
 TEST(PrometheusTest, LabelValuesAreEscaped) {
   EXPECT_EQ(LabelValue("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
   std::string out;

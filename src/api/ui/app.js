@@ -382,17 +382,21 @@ async function itemView(sha) {
     el("button", { id: "more-like-this", onclick: () => moreLikeThis(content.sha256, similar) }, "Find look-alikes"), similar);
 }
 
+// A search hit as a card: its picture, the first item holding it, its score and set.
+function hitCard(h) {
+  const item = h.items[0] || {};
+  return el("a", { class: "card", href: `#/items/${h.sha256}`, "data-score": h.score },
+    el("div", { class: "thumb" }, item.kind === "image" ? el("img", { src: mediaUrl(h.sha256), loading: "lazy", alt: "" }) : item.kind || ""),
+    el("div", { class: "meta" }, el("div", { class: "name", text: fileName(item.url || h.sha256) }), el("div", { class: "line", text: `score ${h.score} · ${item.set || ""}` })));
+}
+
 async function moreLikeThis(sha, box) {
   box.replaceChildren(el("p", { class: "muted", text: "Searching…" }));
   try {
     const answer = await api(`/v1/search?like=${sha}&k=13`);
     const hits = answer.hits.filter((h) => h.sha256 !== sha);
-    box.replaceChildren(hits.length ? el("div", { class: "grid" }, hits.map((h) => {
-      const item = h.items[0] || {};
-      return el("a", { class: "card", href: `#/items/${h.sha256}`, "data-score": h.score },
-        el("div", { class: "thumb" }, item.kind === "image" ? el("img", { src: mediaUrl(h.sha256), loading: "lazy", alt: "" }) : item.kind || ""),
-        el("div", { class: "meta" }, el("div", { class: "name", text: fileName(item.url || h.sha256) }), el("div", { class: "line", text: `score ${h.score} · ${item.set || ""}` })));
-    })) : el("p", { class: "muted", text: "Nothing else in the index looks like it." }));
+    box.replaceChildren(hits.length ? el("div", { class: "grid" }, hits.map(hitCard))
+      : el("p", { class: "muted", text: "Nothing else in the index looks like it." }));
   } catch (e) {
     box.replaceChildren(el("p", { class: "muted", text: e.message }));
   }
@@ -450,11 +454,7 @@ function searchView() {
     try {
       const answer = picture && picture.size ? await api("/v1/search?k=24", { method: "POST", body: picture })
         : await api(`/v1/search?k=24&method=embed.image&text=${encodeURIComponent(data.get("text"))}`);
-      results.replaceChildren(el("div", { class: "grid" }, answer.hits.map((h) => {
-        const item = h.items[0] || {};
-        return el("a", { class: "card", href: `#/items/${h.sha256}` }, el("div", { class: "thumb" }, item.kind === "image" ? el("img", { src: mediaUrl(h.sha256), alt: "" }) : item.kind || ""),
-          el("div", { class: "meta" }, el("div", { class: "name", text: fileName(item.url || h.sha256) }), el("div", { class: "line", text: `score ${h.score}` })));
-      })));
+      results.replaceChildren(el("div", { class: "grid" }, answer.hits.map(hitCard)));
     } catch (err) { results.replaceChildren(el("p", { class: "muted", text: err.message })); }
   });
   view.replaceChildren(el("h1", { text: "Search" }), form, results);

@@ -237,7 +237,7 @@ std::string ProviderMetricsText(const Providers& providers) {
     for (Provider* provider : providers.All()) {
       ProviderGate& gate = provider->gate();
       StrAppend(out, counter.name, "{provider=\"", prometheus::LabelValue(gate.name()), "\"} ",
-                counter.value(gate), "\n");
+                prometheus::Number(counter.value(gate)), "\n");
     }
   }
   return out;
