@@ -20,13 +20,15 @@ packages=(
   libswresample-dev libebur128-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libopencv-objdetect-dev opencv-data
   # the local image embedding and safety network (issue 12)
-  libopencv-dnn-dev
+  libopencv-dnn-dev libopencv-features2d-dev
   libtesseract-dev libleptonica-dev tesseract-ocr-eng
   # the vector index (issue 12); OpenBLAS replaces the reference BLAS FAISS would run on (its
   # k-means and exact search are 25× faster)
   libfaiss-dev libopenblas0-pthread
   # sample media for the demo and test fixtures
   imagemagick fonts-dejavu-core ffmpeg espeak-ng
+  # the quality corpus (bench/quality): more fonts; the OCR dictionary check
+  fonts-liberation fonts-freefont-ttf fonts-open-sans fonts-roboto-unhinted fonts-lato wamerican
   # benchmarks: reference clients, the loopback web server, peak-RSS measurement
   curl aria2 nginx-light time python3
   # the backfill test reads its .npy outputs with NumPy

@@ -1,9 +1,13 @@
 #include "cli/console.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <boost/asio/signal_set.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
+#include <cstdlib>
+#include <functional>
 
 #include "common/strings.h"
 
@@ -246,6 +250,60 @@ void PrintProviderLedger(const app::MethodStack& stack) {
         static_cast<long long>(s.output_tokens), s.peak_in_flight,
         static_cast<long long>(s.breaker_opened));
   }
+}
+
+namespace asio = boost::asio;
+
+namespace {
+
+asio::awaitable<Result<pipeline::SetReport>> RunSetOnLoop(
+    app::Process& process, pipeline::SetParts parts, pipeline::SetRunOptions options,
+    ConsoleObserver& console, std::string set, std::vector<std::string> urls,
+    pipeline::PipelineDef definition, std::function<void()> reload) {
+  pipeline::SetRunner runner(std::move(parts), std::move(options), &console);
+  asio::signal_set signals(process.runtime.loop(), SIGINT, SIGTERM);
+  auto on_second_signal = [](boost::system::error_code ec, int) {
+    if (!ec) std::_Exit(kExitInterrupted);
+  };
+  auto on_signal = [&](boost::system::error_code ec, int) {
+    if (ec) return;
+    if (runner.analysing()) {
+      std::fprintf(stderr, "\nsluice: interrupted; finished steps are kept, rerun to continue\n");
+      std::_Exit(kExitInterrupted);
+    }
+    std::fprintf(
+        stderr, "\nsluice: interrupted; recording finished items (Ctrl-C again to quit at once)\n");
+    runner.Stop();
+    signals.async_wait(on_second_signal);
+  };
+  signals.async_wait(on_signal);
+  asio::signal_set hangups(process.runtime.loop(), SIGHUP);
+  std::function<void(boost::system::error_code, int)> on_hangup = [&](boost::system::error_code ec,
+                                                                      int) {
+    if (ec) return;
+    if (reload) reload();
+    hangups.async_wait(on_hangup);
+  };
+  hangups.async_wait(on_hangup);
+  Result<pipeline::SetReport> report =
+      co_await runner.Run(std::move(set), std::move(urls), std::move(definition));
+  boost::system::error_code ignored;
+  signals.cancel(ignored);  // the loop then runs dry and Runtime::Run returns
+  hangups.cancel(ignored);
+  co_return report;
+}
+
+}  // namespace
+
+Result<pipeline::SetReport> RunWithConsole(app::Process& process, pipeline::SetParts parts,
+                                           pipeline::SetRunOptions options,
+                                           ConsoleObserver& console, std::string set,
+                                           std::vector<std::string> urls,
+                                           pipeline::PipelineDef definition,
+                                           std::function<void()> reload) {
+  return process.runtime.Run(RunSetOnLoop(process, std::move(parts), std::move(options), console,
+                                          std::move(set), std::move(urls), std::move(definition),
+                                          std::move(reload)));
 }
 
 }  // namespace sluice::cli

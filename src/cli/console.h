@@ -10,8 +10,10 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "app/compose.h"
 #include "common/status.h"
@@ -82,5 +84,16 @@ void ReportProviderOutages(app::MethodStack& stack);
 
 // One line per provider that was called: the provider side of the cost ledger.
 void PrintProviderLedger(const app::MethodStack& stack);
+
+// Runs one set with progress on `console`: the first SIGINT/SIGTERM stops acquisition gracefully
+// (what finished is recorded; once analysis has begun the process quits at once, its journal
+// keeps what finished), a second quits at once; SIGHUP calls `reload` when given. What the
+// runner answered (SetRunner::Run).
+Result<pipeline::SetReport> RunWithConsole(app::Process& process, pipeline::SetParts parts,
+                                           pipeline::SetRunOptions options,
+                                           ConsoleObserver& console, std::string set,
+                                           std::vector<std::string> urls,
+                                           pipeline::PipelineDef definition,
+                                           std::function<void()> reload = {});
 
 }  // namespace sluice::cli

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/backfill_commands.h"
+#include "cli/eval_commands.h"
 #include "cli/index_commands.h"
 #include "cli/queue_commands.h"
 #include "cli/serve_commands.h"
@@ -126,6 +127,21 @@ int main(int argc, char** argv) {
       "--samples", demo.samples,
       "Sample media directory (default: the bundled samples, written to DATA/samples)");
   demo_cmd->add_option("--progress", demo_progress, "auto, bar, lines or none")
+      ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
+
+  // sluice eval
+  sluice::cli::EvalConfig eval;
+  std::string eval_progress = "auto";
+  CLI::App* eval_cmd = app.add_subcommand(
+      "eval", "Score the methods' results on a quality corpus (bench/quality/make_corpus.py)");
+  eval_cmd->add_option("CORPUS", eval.corpus, "Corpus folder holding truth.json")->required();
+  eval_cmd->add_option("--pipeline", eval.pipeline,
+                       "Pipeline file (TOML) or built-in name (default: default)");
+  eval_cmd->add_option("--json", eval.json, "Also write the scores as JSON to FILE (- for stdout)");
+  eval_cmd->add_option("--floors", eval.floors,
+                       "Fail (exit 3) when a score is below its floor in FILE "
+                       "(bench/quality/floors.json)");
+  eval_cmd->add_option("--progress", eval_progress, "auto, bar, lines or none")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
 
   // sluice results
@@ -427,6 +443,10 @@ int main(int argc, char** argv) {
   if (*demo_cmd) {
     demo.progress = ParseProgress(demo_progress);
     return sluice::cli::RunDemo(std::move(demo));
+  }
+  if (*eval_cmd) {
+    eval.progress = ParseProgress(eval_progress);
+    return sluice::cli::RunEval(std::move(eval));
   }
   if (*results_cmd) return sluice::cli::ShowResults(std::move(results));
   if (*try_cmd) return sluice::cli::TryMethod(std::move(try_config));

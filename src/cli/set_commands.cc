@@ -27,60 +27,6 @@
 namespace sluice::cli {
 namespace {
 
-namespace asio = boost::asio;
-
-// Runs one set with progress on the console. The first SIGINT/SIGTERM stops acquisition
-// gracefully (what finished is recorded; once analysis has begun the process quits at once,
-// its journal keeps what finished); a second quits at once. SIGHUP re-reads the config file's
-// provider limits (with `reload`).
-asio::awaitable<Result<pipeline::SetReport>> RunSetOnLoop(
-    app::Process& process, pipeline::SetParts parts, pipeline::SetRunOptions options,
-    ConsoleObserver& console, std::string set, std::vector<std::string> urls,
-    pipeline::PipelineDef definition, std::function<void()> reload) {
-  pipeline::SetRunner runner(std::move(parts), std::move(options), &console);
-  asio::signal_set signals(process.runtime.loop(), SIGINT, SIGTERM);
-  auto on_second_signal = [](boost::system::error_code ec, int) {
-    if (!ec) std::_Exit(kExitInterrupted);
-  };
-  auto on_signal = [&](boost::system::error_code ec, int) {
-    if (ec) return;
-    if (runner.analysing()) {
-      std::fprintf(stderr, "\nsluice: interrupted; finished steps are kept, rerun to continue\n");
-      std::_Exit(kExitInterrupted);
-    }
-    std::fprintf(
-        stderr, "\nsluice: interrupted; recording finished items (Ctrl-C again to quit at once)\n");
-    runner.Stop();
-    signals.async_wait(on_second_signal);
-  };
-  signals.async_wait(on_signal);
-  asio::signal_set hangups(process.runtime.loop(), SIGHUP);
-  std::function<void(boost::system::error_code, int)> on_hangup = [&](boost::system::error_code ec,
-                                                                      int) {
-    if (ec) return;
-    if (reload) reload();
-    hangups.async_wait(on_hangup);
-  };
-  hangups.async_wait(on_hangup);
-  Result<pipeline::SetReport> report =
-      co_await runner.Run(std::move(set), std::move(urls), std::move(definition));
-  boost::system::error_code ignored;
-  signals.cancel(ignored);  // the loop then runs dry and Runtime::Run returns
-  hangups.cancel(ignored);
-  co_return report;
-}
-
-Result<pipeline::SetReport> RunWithConsole(app::Process& process, pipeline::SetParts parts,
-                                           pipeline::SetRunOptions options,
-                                           ConsoleObserver& console, std::string set,
-                                           std::vector<std::string> urls,
-                                           pipeline::PipelineDef definition,
-                                           std::function<void()> reload = {}) {
-  return process.runtime.Run(RunSetOnLoop(process, std::move(parts), std::move(options), console,
-                                          std::move(set), std::move(urls), std::move(definition),
-                                          std::move(reload)));
-}
-
 // Applies the config file's provider limits to the live providers, and says so.
 void ReloadLimits(app::MethodStack& stack, const std::filesystem::path& config_file) {
   Result<std::vector<app::ReloadedLimits>> reloaded = app::ReloadProviderLimits(stack, config_file);

@@ -4,6 +4,7 @@
 // Thread-safe: pure functions.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
 #include <concepts>
 #include <cstdint>
@@ -66,6 +67,25 @@ bool ParseInt(std::string_view s, int& out);
 // "1234", "10k", "500MB", "2GiB" (k/M/G/T decimal, Ki/Mi/Gi/Ti binary; a trailing "B" and any
 // case accepted). False for anything else or overflow.
 bool ParseByteSize(std::string_view s, int64_t& out);
+// Levenshtein distance between two sequences (strings, vectors of words): the fewest
+// insertions, deletions and substitutions that turn one into the other. O(|a|·|b|) time.
+template <class Sequence>
+size_t EditDistance(const Sequence& a, const Sequence& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min(std::min(row[j], row[j - 1]) + 1, substitute);
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
 // Splits at every occurrence of `separator` (non-empty); keeps empty pieces.
 std::vector<std::string_view> Split(std::string_view s, std::string_view separator);
 

@@ -134,6 +134,21 @@ Result<json::object> ResolveMethodParams(const MethodBase& method, const json::o
   return params;
 }
 
+std::optional<std::vector<uint8_t>> ThumbOf(const json::value& output) {
+  const json::object* object = output.if_object();
+  const json::value* field = object ? object->if_contains("thumb") : nullptr;
+  if (!field || !field->is_string() || field->get_string().size() != kThumbSide * kThumbSide)
+    return std::nullopt;
+  std::vector<uint8_t> levels;
+  levels.reserve(kThumbSide * kThumbSide);
+  for (char c : field->get_string()) {
+    int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (digit < 0) return std::nullopt;
+    levels.push_back(static_cast<uint8_t>(digit * 16 + 8));
+  }
+  return levels;
+}
+
 std::optional<uint64_t> HashOf(const json::value& output) {
   const json::object* object = output.if_object();
   const json::value* field = object ? object->if_contains("phash") : nullptr;

@@ -299,6 +299,13 @@ std::optional<Embedding> EmbeddingOf(const json::value& output);
 // the output does not have that form.
 std::optional<uint64_t> HashOf(const json::value& output);
 
+// The small grey picture a "hash" method's output may hold beside its hash, for checking what
+// the hash alone cannot tell apart (set.near_duplicates): "thumb", kThumbSide² hex digits, one
+// per pixel (its grey level / 16), rows top to bottom, of the whole picture squeezed to a
+// square. std::nullopt when absent or malformed.
+inline constexpr int kThumbSide = 32;
+std::optional<std::vector<uint8_t>> ThumbOf(const json::value& output);
+
 // An embedding method whose model also places text in the space of its outputs — a multimodal
 // model (CLIP, Titan Multimodal) or a text embedding model: what `sluice search --text` asks for
 // the query's vector. Implemented beside AsyncMethod by the methods that can (embed.image,

@@ -61,14 +61,15 @@ class ProbeMethod : public Method {
 class PhashMethod : public Method {
  public:
   const MethodSpec& spec() const override {
+    // Version 2: "thumb" added (what set.near_duplicates checks close hashes with).
     static const MethodSpec spec{.name = "image.phash",
-                                 .version = 1,
+                                 .version = 2,
                                  .kinds = {MediaKind::kImage},
                                  .inputs = {"image"},
                                  .output = "hash",
                                  .description =
-                                     "64-bit DCT perceptual hash: near-identical images differ in "
-                                     "few bits"};
+                                     "64-bit DCT perceptual hash (near-identical images differ in "
+                                     "few bits) and a 32x32 grey thumbnail"};
     return spec;
   }
   Result<MethodOutput> Run(const ItemContext& item, const json::object&) const override {
@@ -92,7 +93,15 @@ class PhashMethod : public Method {
     }
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
-    return MethodOutput{.value = json::object{{"phash", hex}}};
+    cv::Mat thumb;
+    cv::resize(gray, thumb, cv::Size(kThumbSide, kThumbSide), 0, 0, cv::INTER_AREA);
+    std::string levels;
+    levels.reserve(kThumbSide * kThumbSide);
+    for (int y = 0; y < kThumbSide; ++y) {
+      for (int x = 0; x < kThumbSide; ++x)
+        levels.push_back("0123456789abcdef"[thumb.at<uchar>(y, x) >> 4]);
+    }
+    return MethodOutput{.value = json::object{{"phash", hex}, {"thumb", std::move(levels)}}};
   }
 };
 

@@ -14,6 +14,7 @@
 #include "methods/builtin.h"
 #include "methods/registry.h"
 #include "methods/runner.h"
+#include "quality/scores.h"
 #include "storage/memory/memory_blob_store.h"
 #include "testing/fixtures.h"
 #include "testing/subprocess.h"
@@ -349,29 +350,6 @@ TEST_F(VideoMethodsTest, MemoryDoesNotGrowWithTheVideosLength) {
   EXPECT_LT(long_peak - short_peak, 16 * 1024) << "the pass held frames";
 }
 
-// Word error rate: word-level edit distance over the truth's length.
-double WordErrorRate(const std::string& truth, const std::string& heard) {
-  auto words = [](const std::string& text) {
-    std::vector<std::string> out;
-    for (std::string_view w : Split(text, " "))
-      if (!w.empty()) out.emplace_back(w);
-    return out;
-  };
-  std::vector<std::string> a = words(truth), b = words(heard);
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return static_cast<double>(row[b.size()]) / static_cast<double>(std::max<size_t>(1, a.size()));
-}
-
 TEST_F(VideoMethodsTest, LocalTranscriptFindsTheSpeechAndItsTimes) {
   // Two sentences of espeak-ng speech at 2 s and 9 s over a test pattern.
   const std::string first = "the weather is nice today", second =
@@ -404,7 +382,8 @@ TEST_F(VideoMethodsTest, LocalTranscriptFindsTheSpeechAndItsTimes) {
   EXPECT_TRUE(second_found) << json::serialize(out);
   // PocketSphinx's US English model on espeak-ng's en-us+f2 voice (the accuracy depends much
   // on the voice: bench/RESULTS.md); the floor keeps it from getting worse.
-  double wer = WordErrorRate(StrCat(first, " ", second), std::string(out.at("text").as_string()));
+  double wer =
+      quality::WordErrorRate(StrCat(first, " ", second), std::string(out.at("text").as_string()));
   std::printf("local transcript WER %.2f: \"%s\"\n", wer,
               std::string(out.at("text").as_string()).c_str());
   EXPECT_LE(wer, 0.3);

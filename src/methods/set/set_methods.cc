@@ -5,9 +5,11 @@
 #include <bit>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
 
+#include "common/disjoint_sets.h"
 #include "common/strings.h"
 
 namespace sluice::methods {
@@ -18,25 +20,169 @@ const json::object* ResultOf(const SetItem& item, std::string_view method) {
   return result ? result->if_object() : nullptr;
 }
 
+// Bilinear sample of a kThumbSide² picture at (x, y), clamped to its edge.
+float Sample(const std::vector<float>& picture, double x, double y) {
+  constexpr int n = kThumbSide;
+  x = std::clamp(x, 0.0, n - 1.0);
+  y = std::clamp(y, 0.0, n - 1.0);
+  int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
+  int x1 = std::min(x0 + 1, n - 1), y1 = std::min(y0 + 1, n - 1);
+  double fx = x - x0, fy = y - y0;
+  auto at = [&](int xx, int yy) { return picture[static_cast<size_t>(yy * n + xx)]; };
+  return static_cast<float>((1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x1, y0)) +
+                            fy * ((1 - fx) * at(x0, y1) + fx * at(x1, y1)));
+}
+
+// Levels made comparable across a brightness or contrast change: zero mean, unit spread.
+void Normalise(std::vector<float>& levels) {
+  double mean = 0, squares = 0;
+  for (float v : levels) mean += v;
+  mean /= static_cast<double>(levels.size());
+  for (float v : levels) squares += (v - mean) * (v - mean);
+  double spread = std::sqrt(squares / static_cast<double>(levels.size()));
+  for (float& v : levels) v = spread < 1 ? 0.0f : static_cast<float>((v - mean) / spread);
+}
+
+// How much two thumbnails differ once aligned: the least, over centred crops of either (scales
+// 1 to 0.9, shifted by up to half a pixel), of the mean absolute difference of their inner
+// pixels' normalised levels. Resized and re-encoded copies differ by ~0.0-0.1, crops and colour
+// shifts by up to ~0.3 (bench/quality), unrelated pictures mostly by 0.4 and more.
+double ThumbDifference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  constexpr int n = kThumbSide, margin = 2;
+  std::vector<float> fa(a.begin(), a.end()), fb(b.begin(), b.end());
+  double best = std::numeric_limits<double>::infinity();
+  const double centre = (n - 1) / 2.0;
+  for (bool crop_a : {true, false}) {
+    const std::vector<float>& cropped = crop_a ? fa : fb;
+    const std::vector<float>& whole = crop_a ? fb : fa;
+    std::vector<float> inner;
+    for (int r = margin; r < n - margin; ++r) {
+      for (int c = margin; c < n - margin; ++c)
+        inner.push_back(whole[static_cast<size_t>(r * n + c)]);
+    }
+    Normalise(inner);
+    for (double scale : {1.0, 0.965, 0.93, 0.9}) {
+      for (int dy = -1; dy <= 1; ++dy) {
+        for (int dx = -1; dx <= 1; ++dx) {
+          std::vector<float> x;
+          x.reserve(inner.size());
+          for (int r = margin; r < n - margin; ++r) {
+            for (int c = margin; c < n - margin; ++c) {
+              x.push_back(Sample(cropped, centre + (c - centre) * scale + dx * 0.5,
+                                 centre + (r - centre) * scale + dy * 0.5));
+            }
+          }
+          Normalise(x);
+          double total = 0;
+          for (size_t i = 0; i < x.size(); ++i) total += std::abs(x[i] - inner[i]);
+          best = std::min(best, total / static_cast<double>(x.size()));
+        }
+      }
+    }
+  }
+  return best;
+}
+
+// Text as the comparison below reads it: lower case letters, digits and '%' only.
+std::string Letters(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '%') out.push_back(static_cast<char>(std::tolower(u)));
+  }
+  return out;
+}
+
+// What OCR read in a picture: its main lines (those read surely, of three letters or more, at
+// least half the area of the largest such: the headline, whatever its height; what tells
+// creatives of one template apart) and all of its text, as Letters().
+struct ReadText {
+  std::vector<std::string> main;
+  std::string all;
+};
+ReadText TextOf(const json::value* ocr) {
+  ReadText out;
+  const json::object* result = ocr ? ocr->if_object() : nullptr;
+  const json::value* lines = result ? result->if_contains("lines") : nullptr;
+  if (!lines || !lines->is_array()) return out;
+  std::vector<std::pair<double, std::string>> sure;
+  double largest = 0;
+  for (const json::value& line : lines->as_array()) {
+    std::string text = Letters(line.at("text").as_string());
+    const json::value& box = line.at("box");
+    double area = box.at("w").to_number<double>() * box.at("h").to_number<double>();
+    const json::value* confidence = line.as_object().if_contains("confidence");
+    out.all += text;
+    if ((confidence && confidence->to_number<double>() < 80) || text.size() < 3) continue;
+    largest = std::max(largest, area);
+    sure.emplace_back(area, std::move(text));
+  }
+  for (auto& [area, text] : sure) {
+    if (area >= 0.5 * largest) out.main.push_back(std::move(text));
+  }
+  return out;
+}
+
+// Whether `needle` occurs in `haystack` with at most a fifth of its letters misread, a digit
+// read as another digit counting thrice ("30% OFF" is not "50% OFF"): the least edit cost of
+// `needle` against any stretch of `haystack` (approximate substring matching).
+bool FoundIn(const std::string& needle, const std::string& haystack) {
+  std::vector<double> row(haystack.size() + 1, 0);  // a match may start anywhere
+  for (size_t i = 1; i <= needle.size(); ++i) {
+    double diagonal = row[0];
+    row[0] = static_cast<double>(i);
+    for (size_t j = 1; j <= haystack.size(); ++j) {
+      double above = row[j];
+      char a = needle[i - 1], b = haystack[j - 1];
+      bool digits = std::isdigit(static_cast<unsigned char>(a)) &&
+                    std::isdigit(static_cast<unsigned char>(b));
+      double substitute = diagonal + (a == b ? 0 : digits ? 3 : 1);
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitute});
+      diagonal = above;
+    }
+  }
+  return *std::min_element(row.begin(), row.end()) <= 0.2 * static_cast<double>(needle.size());
+}
+
+// Whether two pictures' texts agree: all main lines of either found in the other's text (so
+// a main line misread, or missed, in one of them does not part copies).
+bool SameWords(const ReadText& a, const ReadText& b) {
+  if (a.main.empty() || b.main.empty()) return true;  // nothing to tell them apart by
+  auto all_found = [](const ReadText& lines, const ReadText& in) {
+    return std::all_of(lines.main.begin(), lines.main.end(),
+                       [&](const std::string& line) { return FoundIn(line, in.all); });
+  };
+  return all_found(a, b) && all_found(b, a);
+}
+
 class NearDuplicatesMethod : public SetMethod {
  public:
   const MethodSpec& spec() const override {
     static const MethodSpec spec{
         .name = "set.near_duplicates",
-        .version = 2,
-        .inputs = {"set", "result:image.phash"},
+        .version = 3,
+        .inputs = {"set", "result:image.phash", "result?:ocr.tesseract"},
         .output = "set",
         .description =
-            "Groups images whose perceptual hashes differ in at most max_distance "
-            "bits (exact copies included), and finds those already known: near "
-            "images held by other sets, through the hash index",
-        .params = {{"max_distance", 10}, {"across_sets", true}, {"known_per_image", 5}}};
+            "Groups copies of one picture (resized, re-encoded, cropped, recoloured, "
+            "with a sticker): perceptual hashes within max_distance bits, thumbnails "
+            "within max_thumb_difference once aligned, and the same main line of text "
+            "when OCR read one; and finds near images held by other sets through the "
+            "hash index (within known_max_distance bits)",
+        // Chosen on bench/quality's corpus (design note 36).
+        .params = {{"max_distance", 24},
+                   {"max_thumb_difference", 0.3},
+                   {"known_max_distance", 10},
+                   {"across_sets", true},
+                   {"known_per_image", 5}}};
     return spec;
   }
 
   // Checked when the pipeline loads, and again for a method run alone.
   static Status CheckRanges(const json::object& params) {
     SLUICE_RETURN_IF_ERROR(RequireRange(params, "max_distance", 0, 64));
+    SLUICE_RETURN_IF_ERROR(RequireRange(params, "max_thumb_difference", 0, 10));
+    SLUICE_RETURN_IF_ERROR(RequireRange(params, "known_max_distance", 0, 64));
     return RequireRange(params, "known_per_image", 1, 100);
   }
   Status CompleteParams(json::object& params) const override { return CheckRanges(params); }
@@ -45,32 +191,39 @@ class NearDuplicatesMethod : public SetMethod {
                         const SetScope& scope) const override {
     SLUICE_RETURN_IF_ERROR(CheckRanges(params));
     int max_distance = static_cast<int>(NumberParam(params, "max_distance"));
+    double max_difference = NumberParam(params, "max_thumb_difference");
     std::vector<size_t> hashed;
     std::vector<uint64_t> hashes;
+    std::vector<std::optional<std::vector<uint8_t>>> thumbs;
+    std::vector<ReadText> texts;
     for (size_t i = 0; i < items.size(); ++i) {
       const json::value* phash = items[i].results.if_contains("image.phash");
       std::optional<uint64_t> value = phash ? HashOf(*phash) : std::nullopt;
       if (!value) continue;
       hashed.push_back(i);
       hashes.push_back(*value);
+      thumbs.push_back(ThumbOf(*phash));
+      texts.push_back(TextOf(items[i].results.if_contains("ocr.tesseract")));
     }
     // Within the set, union-find over every close pair: n² comparisons of 64-bit words (a
     // hundred thousand images take seconds); other sets are searched through the index.
-    std::vector<size_t> parent(hashed.size());
-    std::iota(parent.begin(), parent.end(), 0);
-    auto find = [&](size_t x) {
-      while (parent[x] != x) x = parent[x] = parent[parent[x]];
-      return x;
-    };
+    DisjointSets sets(hashed.size());
     for (size_t a = 0; a < hashed.size(); ++a) {
       for (size_t b = a + 1; b < hashed.size(); ++b) {
-        if (std::popcount(hashes[a] ^ hashes[b]) <= max_distance) parent[find(a)] = find(b);
+        if (std::popcount(hashes[a] ^ hashes[b]) > max_distance) continue;
+        // Close hashes are checked by what the hash cannot see: the thumbnails aligned (when
+        // both have one; hashes of older versions have none) and the main line's words (when
+        // OCR read one in both): the same template with other words is another creative.
+        if (thumbs[a] && thumbs[b] && ThumbDifference(*thumbs[a], *thumbs[b]) > max_difference)
+          continue;
+        if (!SameWords(texts[a], texts[b])) continue;
+        sets.Join(a, b);
       }
     }
     std::map<size_t, json::array> groups;
     for (size_t i = 0; i < hashed.size(); ++i) {
       const SetItem& item = items[hashed[i]];
-      groups[find(i)].push_back(json::object{{"url", item.url}, {"sha256", item.sha256}});
+      groups[sets.Find(i)].push_back(json::object{{"url", item.url}, {"sha256", item.sha256}});
     }
     json::array out;
     int64_t grouped = 0;
@@ -85,7 +238,8 @@ class NearDuplicatesMethod : public SetMethod {
     if (params.at("across_sets").as_bool() && scope.known) {
       SLUICE_ASSIGN_OR_RETURN(
           std::vector<std::vector<KnownImage>> near,
-          scope.known->Near("image.phash", hashes, max_distance,
+          scope.known->Near("image.phash", hashes,
+                            static_cast<int>(NumberParam(params, "known_max_distance")),
                             static_cast<int>(NumberParam(params, "known_per_image")), scope.set));
       json::array known;
       for (size_t i = 0; i < hashed.size(); ++i) {

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <boost/json/serialize.hpp>
+#include <functional>
+#include <set>
 
 #include "methods/builtin.h"
 #include "methods/execute.h"
@@ -50,6 +53,89 @@ TEST_F(SetMethodsTest, NearDuplicatesGroupsByHammingDistance) {
   EXPECT_NE(step.step_key, Run("set.near_duplicates", {items[0], items[2]}).step_key);
 }
 
+// A kThumbSide² thumbnail ("thumb" of image.phash) drawn by `level(x, y)`, 0-255.
+std::string Thumb(const std::function<double(double, double)>& level) {
+  std::string out;
+  for (int y = 0; y < kThumbSide; ++y) {
+    for (int x = 0; x < kThumbSide; ++x) {
+      int value = std::clamp(static_cast<int>(level(x, y)), 0, 255);
+      out.push_back("0123456789abcdef"[value >> 4]);
+    }
+  }
+  return out;
+}
+
+// An ad-like picture: a vertical gradient with a dark band of "words" across the middle, whose
+// letters are `pattern`'s bits; `scale` < 1 draws a centred crop of it (what is left after
+// cutting the edges off, scaled back up).
+std::string AdThumb(uint32_t pattern, double scale = 1) {
+  return Thumb([=](double x, double y) {
+    double c = (kThumbSide - 1) / 2.0;
+    double u = c + (x - c) * scale, v = c + (y - c) * scale;
+    double level = 60 + 5 * v;
+    if (v >= 12 && v < 19 && u >= 2 && u < 30) {
+      int letter = static_cast<int>((u - 2) / 3.5);
+      if (pattern >> letter & 1) level = 20;
+    }
+    return level;
+  });
+}
+
+SetItem Creative(std::string name, std::string thumb, std::string headline = "") {
+  SetItem item = Image(std::move(name), "ffff0000ffff0000");
+  item.results["image.phash"].as_object()["thumb"] = std::move(thumb);
+  if (!headline.empty()) {
+    auto line = [](std::string text, int height) {
+      return json::object{{"text", std::move(text)},
+                          {"confidence", 95},
+                          {"box", json::object{{"x", 10}, {"y", 10}, {"w", 300}, {"h", height}}}};
+    };
+    item.results["ocr.tesseract"] =
+        json::object{{"lines", json::array{line(headline, 60), line("free returns", 20)}}};
+  }
+  return item;
+}
+
+std::vector<std::set<std::string>> Groups(const StepResult& step) {
+  std::vector<std::set<std::string>> out;
+  for (const json::value& group : step.output.at("groups").as_array()) {
+    std::set<std::string>& names = out.emplace_back();
+    for (const json::value& member : group.as_array())
+      names.insert(std::string(member.at("sha256").as_string()));
+  }
+  return out;
+}
+
+TEST_F(SetMethodsTest, NearDuplicatesCheckCloseHashesByThumbnailAndWords) {
+  // One hash for all (what the 64-bit hash cannot tell apart); the thumbnails and the main line
+  // decide.
+  std::vector<SetItem> items = {
+      Creative("original", AdThumb(0b10110111011101), "SUMMER SALE"),
+      Creative("cropped", AdThumb(0b10110111011101, 0.93), "SUMMER SALE"),
+      Creative("misread", AdThumb(0b10110111011101), "SUMMER SA1E"),
+      Creative("other-words", AdThumb(0b11101101110111), "WINTER DEALS"),
+      Creative("other-picture", Thumb([](double x, double y) {
+                 return (static_cast<int>(x / 4) + static_cast<int>(y / 4)) % 2 ? 230 : 30;
+               }))};
+  StepResult step = Run("set.near_duplicates", items);
+  ASSERT_TRUE(step.status.ok()) << step.status;
+  std::vector<std::set<std::string>> groups = Groups(step);
+  ASSERT_EQ(groups.size(), 1u) << json::serialize(step.output);
+  EXPECT_EQ(groups[0], (std::set<std::string>{"original", "cropped", "misread"}));
+
+  // Without OCR the thumbnails alone decide: other words on one template differ too little.
+  for (SetItem& item : items) item.results.erase("ocr.tesseract");
+  StepResult pictures_only = Run("set.near_duplicates", items);
+  ASSERT_EQ(Groups(pictures_only).size(), 1u);
+  EXPECT_TRUE(Groups(pictures_only)[0].contains("other-words"));
+  EXPECT_FALSE(Groups(pictures_only)[0].contains("other-picture"));
+
+  StepResult strict = Run("set.near_duplicates", items, {{"max_thumb_difference", 0.01}});
+  EXPECT_FALSE(Groups(strict).empty() || Groups(strict)[0].contains("cropped"))
+      << "a crop differs a little even aligned";
+  EXPECT_FALSE(Run("set.near_duplicates", items, {{"max_thumb_difference", -1}}).status.ok());
+}
+
 // Earlier sets' images as a list, searched by brute force: what the hash index answers.
 class ListedKnownImages : public KnownImages {
  public:
@@ -93,7 +179,7 @@ TEST_F(SetMethodsTest, NearDuplicatesFindsWhatOtherSetsAlreadyHold) {
                            {0xffff0000ffff0000, "mine", "brand-b", "http://b/old"}});
   std::vector<SetItem> items = {Image("a", "ffff0000ffff0000"), Image("c", "123456789abcdef0")};
   SetScope scope{.set = "brand-b", .known = &known};
-  StepResult step = Run("set.near_duplicates", items, {{"max_distance", 4}}, &scope);
+  StepResult step = Run("set.near_duplicates", items, {{"known_max_distance", 4}}, &scope);
   ASSERT_TRUE(step.status.ok()) << step.status;
   EXPECT_EQ(known.asked, std::vector<std::string>{"image.phash in brand-b"});
   EXPECT_EQ(step.output.at("items_known").as_int64(), 1);
