@@ -475,6 +475,9 @@ class OcrMethod : public Method {
     constexpr int kBorder = 12;  // Tesseract reads a line better with white space around it
     Reading best;
     auto read = [&](const cv::Mat& binary) {
+      // Nothing dark, nothing to read (and Tesseract's single-line layout leaks the row it
+      // makes for a line without letters).
+      if (cv::countNonZero(binary < 128) < 8) return;
       cv::Mat padded;
       cv::copyMakeBorder(binary, padded, kBorder, kBorder, kBorder, kBorder, cv::BORDER_CONSTANT,
                          cv::Scalar(255));

@@ -123,21 +123,23 @@ ReadText TextOf(const json::value* ocr) {
   return out;
 }
 
-// Whether `needle` occurs in `haystack` with at most a fifth of its letters misread, a digit
-// read as another digit counting thrice ("30% OFF" is not "50% OFF"): the least edit cost of
-// `needle` against any stretch of `haystack` (approximate substring matching).
+// Whether `needle` occurs in `haystack` with at most a fifth of its letters misread: the least
+// edit cost of `needle` against any stretch of `haystack` (approximate substring matching). A
+// digit costs thrice to drop, add or read as another digit: "30% OFF" is not "50% OFF", nor is
+// it "0% OFF" found inside "70% OFF".
 bool FoundIn(const std::string& needle, const std::string& haystack) {
+  auto cost = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) ? 3.0 : 1.0; };
   std::vector<double> row(haystack.size() + 1, 0);  // a match may start anywhere
   for (size_t i = 1; i <= needle.size(); ++i) {
+    char a = needle[i - 1];
     double diagonal = row[0];
-    row[0] = static_cast<double>(i);
+    row[0] += cost(a);
     for (size_t j = 1; j <= haystack.size(); ++j) {
       double above = row[j];
-      char a = needle[i - 1], b = haystack[j - 1];
-      bool digits = std::isdigit(static_cast<unsigned char>(a)) &&
-                    std::isdigit(static_cast<unsigned char>(b));
+      char b = haystack[j - 1];
+      bool digits = cost(a) == 3 && cost(b) == 3;
       double substitute = diagonal + (a == b ? 0 : digits ? 3 : 1);
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitute});
+      row[j] = std::min({row[j] + cost(a), row[j - 1] + cost(b), substitute});
       diagonal = above;
     }
   }
