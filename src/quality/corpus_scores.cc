@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "common/strings.h"
 #include "quality/scores.h"
@@ -88,6 +89,66 @@ Result<json::object> ScoreOcr(const json::array& creatives, const CorpusOutputs&
   return out;
 }
 
+// Unit-length vectors of image.embedding by file.
+std::map<std::string, std::vector<double>> Embeddings(const CorpusOutputs& outputs) {
+  std::map<std::string, std::vector<double>> out;
+  for (const auto& [file, results] : outputs.results) {
+    auto it = results.find("image.embedding");
+    const json::value* vector = it == results.end() ? nullptr : it->second.if_contains("vector");
+    if (!vector || !vector->is_array()) continue;
+    std::vector<double> v;
+    double norm = 0;
+    for (const json::value& x : vector->as_array()) {
+      v.push_back(x.to_number<double>());
+      norm += v.back() * v.back();
+    }
+    if (norm <= 0) continue;
+    for (double& x : v) x /= std::sqrt(norm);
+    out[file] = std::move(v);
+  }
+  return out;
+}
+
+// How well the embedding finds copies: for each image of a near-duplicate group (of at least
+// 6), the share of its 5 nearest other images of the near section (by cosine) that are of its
+// group, averaged. std::nullopt without embeddings.
+std::optional<double> RetrievalPrecisionAt5(const json::array& groups,
+                                            const CorpusOutputs& outputs) {
+  std::map<std::string, std::vector<double>> vectors = Embeddings(outputs);
+  std::map<std::string, std::string> group_of;
+  for (const json::value& group : groups) {
+    for (const json::value& file : group.at("files").as_array()) {
+      std::string name(file.as_string());
+      if (vectors.contains(name)) group_of[name] = std::string(group.at("group").as_string());
+    }
+  }
+  std::map<std::string, int> sizes;
+  for (const auto& [file, group] : group_of) ++sizes[group];
+  double total = 0;
+  int queries = 0;
+  for (const auto& [file, group] : group_of) {
+    if (sizes[group] < 6) continue;
+    std::vector<std::pair<double, const std::string*>> ranked;
+    for (const auto& [other, other_group] : group_of) {
+      if (other == file) continue;
+      const std::vector<double>& a = vectors[file];
+      const std::vector<double>& b = vectors[other];
+      double cosine = 0;
+      for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) cosine += a[i] * b[i];
+      ranked.emplace_back(cosine, &other_group);
+    }
+    std::partial_sort(ranked.begin(), ranked.begin() + std::min<size_t>(5, ranked.size()),
+                      ranked.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+    int hits = 0;
+    for (size_t i = 0; i < std::min<size_t>(5, ranked.size()); ++i)
+      hits += *ranked[i].second == group;
+    total += hits / 5.0;
+    ++queries;
+  }
+  if (queries == 0) return std::nullopt;
+  return total / queries;
+}
+
 Result<json::object> ScoreNearDuplicates(const json::array& groups, const CorpusOutputs& outputs) {
   std::map<std::string, std::string> truth_group;
   for (const json::value& value : groups) {
@@ -116,12 +177,15 @@ Result<json::object> ScoreNearDuplicates(const json::array& groups, const Corpus
     }
   }
   MatchCounts pairs = MatchPairs(truth_group, found);
-  return json::object{{"images", static_cast<int64_t>(truth_group.size())},
-                      {"pairs_true", pairs.truth},
-                      {"pairs_found", pairs.found},
-                      {"pairs_matched", pairs.matched},
-                      {"precision", Rounded(pairs.Precision())},
-                      {"recall", Rounded(pairs.Recall())}};
+  json::object out{{"images", static_cast<int64_t>(truth_group.size())},
+                   {"pairs_true", pairs.truth},
+                   {"pairs_found", pairs.found},
+                   {"pairs_matched", pairs.matched},
+                   {"precision", Rounded(pairs.Precision())},
+                   {"recall", Rounded(pairs.Recall())}};
+  if (std::optional<double> at5 = RetrievalPrecisionAt5(groups, outputs))
+    out["embedding_precision_at_5"] = Rounded(*at5);
+  return out;
 }
 
 std::vector<Span> SpansOf(const json::value& spans) {

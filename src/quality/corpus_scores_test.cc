@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "common/strings.h"
+
 namespace sluice::quality {
 namespace {
 namespace json = boost::json;
@@ -57,6 +61,31 @@ TEST(CorpusScoresTest, ScoresEveryMethodAgainstTheTruth) {
   EXPECT_DOUBLE_EQ(video.at("shot_cut_f1").as_double(), 0.5);
   EXPECT_DOUBLE_EQ(video.at("defect_span_f1").as_double(), 0.6667);  // 1 of 2 spans, 1 found
   EXPECT_DOUBLE_EQ(video.at("transcript_wer").as_double(), 0.2);
+}
+
+TEST(CorpusScoresTest, EmbeddingsAreScoredByWhatTheirNearestFiveAre) {
+  json::object truth = json::parse(R"({"near": [
+    {"group": "g", "files": ["g0", "g1", "g2", "g3", "g4", "g5"]},
+    {"group": "t", "files": ["t0"]}, {"group": "u", "files": ["u0"]}]})")
+                           .as_object();
+  CorpusOutputs outputs;
+  // The group near one direction; t0 nearer to g0 than g0's copies are, farther from them.
+  for (int i = 0; i < 6; ++i) {
+    outputs.results[StrCat("g", i)]["image.embedding"] =
+        json::object{{"vector", json::array{1.0, 0.02 * i + (i == 0 ? 0 : 0.3)}}};
+  }
+  outputs.results["t0"]["image.embedding"] = json::object{{"vector", json::array{1.0, -0.01}}};
+  outputs.results["u0"]["image.embedding"] = json::object{{"vector", json::array{0.0, 1.0}}};
+  Result<json::object> scores = ScoreCorpus(truth, outputs);
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  // g0's five nearest: t0 and four of its group (4/5); every other member's: its group (5/5).
+  EXPECT_DOUBLE_EQ(scores->at("near_duplicates").at("embedding_precision_at_5").as_double(),
+                   std::round((0.8 + 5 * 1.0) / 6 * 10000) / 10000);
+  outputs.results.clear();
+  EXPECT_FALSE(ScoreCorpus(truth, outputs)
+                   ->at("near_duplicates")
+                   .as_object()
+                   .contains("embedding_precision_at_5"));
 }
 
 TEST(CorpusScoresTest, AMissingResultScoresAsNothingRead) {
