@@ -511,11 +511,7 @@ class OcrMethod : public Method {
     };
     read_channel(0);
     if (!sure()) read(LetterByLetter(found, line, to_line, crop.tl(), gray));
-    for (size_t i = 1; i < 2 && !sure(); ++i) {
-      cv::Mat binary;
-      cv::threshold(candidates[i].channel, binary, candidates[i].threshold, 255, cv::THRESH_BINARY);
-      read(WhiteBackground(binary));
-    }
+    if (!sure()) read_channel(1);
     if (!sure()) {  // a shape behind some letters: the dark shapes cut by the crop's edge go
       cv::Mat binary, labels, stats, centroids;
       cv::threshold(candidates[0].channel, binary, candidates[0].threshold, 255, cv::THRESH_BINARY);
