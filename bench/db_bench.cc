@@ -1,10 +1,10 @@
 // db_bench: the fleet database's two hot paths on a real Postgres (bench/db_bench.sh starts one).
 //
 //   db_bench queue URI JOBS BATCH POOL CLAIMERS...
-//     JOBS no-op jobs; CLAIMERS threads each claiming BATCH jobs at a time and completing them
-//     in one statement, until the queue is empty, through a pool of POOL connections (0: one
-//     connection per claimer). Prints claims+completions per second per claimer count (the
-//     queue is refilled before each).
+//     JOBS no-op jobs; CLAIMERS threads each completing the BATCH jobs it holds and claiming
+//     the next BATCH in one call (CompleteAndClaim: one statement), until the queue is empty,
+//     through a pool of POOL connections (0: one connection per claimer). Prints
+//     claims+completions per second per claimer count (the queue is refilled before each).
 //   db_bench commit URI ROWS
 //     One set of ROWS items and ROWS step rows committed through the catalog (COPY into staging,
 //     then upserts, one transaction each) versus the same rows inserted one statement at a time
@@ -75,23 +75,24 @@ int Queue(const std::string& uri, int jobs, int batch, int pool, const std::vect
     for (int t = 0; t < n; ++t) {
       threads.emplace_back([&, t] {
         std::string name = StrCat("bench-", t);
+        std::vector<db::Lease> finished;
         while (!failed) {
-          Result<std::vector<db::Job>> claimed =
-              db.Claim(name, batch, std::chrono::milliseconds(60'000), {});
-          if (!claimed.ok()) {
-            std::fprintf(stderr, "claim: %s\n", std::string(claimed.status().message()).c_str());
+          // The jobs of the last round completed and the next ones claimed in one call.
+          Result<db::Claimed> next =
+              db.CompleteAndClaim(finished, name, batch, std::chrono::milliseconds(60'000), {});
+          if (!next.ok()) {
+            std::fprintf(stderr, "claim: %s\n", std::string(next.status().message()).c_str());
             failed = true;
             return;
           }
-          if (claimed->empty()) return;
-          std::vector<db::Lease> leases;
-          for (const db::Job& job : *claimed) leases.push_back({job.id, job.epoch});
-          Result<int> done = db.Complete(leases);
-          if (!done.ok() || *done != static_cast<int>(leases.size())) {
+          if (next->completed != static_cast<int>(finished.size())) {
             failed = true;
             return;
           }
-          completed += *done;
+          completed += next->completed;
+          if (next->jobs.empty()) return;
+          finished.clear();
+          for (const db::Job& job : next->jobs) finished.push_back({job.id, job.epoch});
         }
       });
     }

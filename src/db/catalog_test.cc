@@ -434,6 +434,29 @@ TEST(PostgresCatalogTest, MigrationsApplyOnceAndRefuseANewerSchema) {
   EXPECT_EQ(CauseOf(newer.status()), "schema_too_new") << newer.status();
 }
 
+TEST(PostgresCatalogTest, GenericPlansAreAskedForPerStatementAndSurviveARollback) {
+  Result<std::string> uri = sluice::testing::FreshPostgresDatabase();
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  auto catalog = PostgresCatalog::Open(*uri, {.max_connections = 1});
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  constexpr const char* kMode = "SELECT current_setting('plan_cache_mode')";
+  Status checked = (*catalog)->pool().Run([&](pg::Connection& c) -> Status {
+    auto mode = [&](pg::Plan plan) { return c.Exec(kMode, {}, plan)->Text(0, 0); };
+    EXPECT_EQ(mode(pg::Plan::kServerChooses), "auto");
+    EXPECT_EQ(mode(pg::Plan::kGeneric), "force_generic_plan");
+    EXPECT_EQ(mode(pg::Plan::kServerChooses), "auto");
+    // A switch inside a transaction that rolls back is undone by the server; the next
+    // statement asking for generic plans gets them again.
+    EXPECT_FALSE(c.Transaction([&]() -> Status {
+                    EXPECT_EQ(mode(pg::Plan::kGeneric), "force_generic_plan");
+                    return absl::AbortedError("rolled back on purpose");
+                  }).ok());
+    EXPECT_EQ(mode(pg::Plan::kGeneric), "force_generic_plan");
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(checked.ok()) << checked;
+}
+
 TEST(PostgresCatalogTest, UnreachableServerIsUnavailable) {
   auto catalog = PostgresCatalog::Open("postgresql://postgres@127.0.0.1:1/none",
                                        {.max_connections = 1, .reconnect_for = {}});

@@ -28,6 +28,18 @@ std::optional<JobState> ParseJobState(std::string_view name) {
   return std::nullopt;
 }
 
+Result<Claimed> JobStore::CompleteAndClaim(const std::vector<Lease>& finished,
+                                           std::string_view worker, int max_jobs,
+                                           std::chrono::milliseconds lease,
+                                           const std::vector<std::string>& pipelines) {
+  Claimed out;
+  if (!finished.empty()) {
+    SLUICE_ASSIGN_OR_RETURN(out.completed, Complete(finished));
+  }
+  SLUICE_ASSIGN_OR_RETURN(out.jobs, Claim(worker, max_jobs, lease, pipelines));
+  return out;
+}
+
 Status LeaseLost(const Lease& lease) {
   return Failure(absl::StatusCode::kFailedPrecondition, "lease_lost",
                  StrCat("job ", lease.job_id, ": the lease of epoch ", lease.epoch,

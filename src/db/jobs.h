@@ -84,6 +84,12 @@ struct Lease {
   int64_t epoch = 0;
 };
 
+// What CompleteAndClaim did: the jobs it claimed and how many finished leases it completed.
+struct Claimed {
+  std::vector<Job> jobs;
+  int completed = 0;
+};
+
 struct Submitted {
   Job job;
   // False when `dedupe_key` matched an existing job, which is returned instead.
@@ -115,6 +121,13 @@ class JobStore {
   // benchmark). Returns how many were completed; the rest had lost their lease. A lease that
   // already completed counts as completed (a retried call after an ambiguous commit).
   virtual Result<int> Complete(const std::vector<Lease>& leases) = 0;
+  // Complete(`finished`) and then Claim(...), in one round trip where the backend can (Postgres:
+  // one statement, one transaction), so that a claimer finishing jobs and asking for more pays
+  // one commit instead of two. `completed` counts as Complete's result does.
+  virtual Result<Claimed> CompleteAndClaim(const std::vector<Lease>& finished,
+                                           std::string_view worker, int max_jobs,
+                                           std::chrono::milliseconds lease,
+                                           const std::vector<std::string>& pipelines);
   // The job with this token, or this numeric id. NotFound when there is none.
   virtual Result<Job> FindJob(std::string_view token_or_id) = 0;
   // Jobs newest first, optionally only in `state`, at most `limit`. URLs are not loaded.

@@ -98,6 +98,34 @@ TEST_P(JobStoreConformance, SubmitClaimComplete) {
   EXPECT_TRUE(Claim("w1", 4).empty());
 }
 
+TEST_P(JobStoreConformance, CompleteAndClaimFinishesJobsAndLeasesTheNextOnes) {
+  for (const char* set : {"a", "b", "c"}) ASSERT_TRUE(db_->Submit(Spec(set)).ok());
+  std::vector<Job> first = Claim("w1", 1);
+  ASSERT_EQ(first.size(), 1u);
+
+  Result<Claimed> next =
+      db_->CompleteAndClaim({LeaseOf(first[0])}, "w1", 5, milliseconds(60'000), {});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->completed, 1);
+  ASSERT_EQ(next->jobs.size(), 2u);
+  for (const Job& job : next->jobs) {
+    EXPECT_EQ(job.state, JobState::kRunning);
+    EXPECT_NE(job.id, first[0].id);
+    EXPECT_EQ(job.urls.size(), 2u);
+  }
+  EXPECT_EQ(db_->FindJob(first[0].token)->state, JobState::kDone);
+
+  // A stale lease is not completed, and nothing left to claim is not an error.
+  Lease stale{next->jobs[0].id, next->jobs[0].epoch - 1};
+  Result<Claimed> last =
+      db_->CompleteAndClaim({stale, LeaseOf(next->jobs[1])}, "w1", 5, milliseconds(60'000), {});
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(last->completed, 1);
+  EXPECT_TRUE(last->jobs.empty());
+  EXPECT_EQ(db_->FindJob(next->jobs[0].token)->state, JobState::kRunning);
+  EXPECT_EQ(db_->FindJob(next->jobs[1].token)->state, JobState::kDone);
+}
+
 TEST_P(JobStoreConformance, BadSpecsAreRefused) {
   EXPECT_EQ(db_->Submit(JobSpec{.set = "", .urls = {"u"}}).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -244,21 +272,42 @@ TEST_P(JobStoreConformance, ConcurrentClaimersNeverShareAJob) {
   std::vector<std::thread> claimers;
   for (int t = 0; t < 8; ++t) {
     claimers.emplace_back([&, t] {
+      // Half complete and claim apart, half in one call.
+      std::vector<Lease> finished;
       while (true) {
-        Result<std::vector<Job>> jobs = db_->Claim(StrCat("w", t), 3, milliseconds(60'000), {});
-        if (!jobs.ok() || jobs->empty()) return;
-        std::vector<Lease> leases;
-        for (const Job& job : *jobs) leases.push_back(LeaseOf(job));
-        Result<int> done = db_->Complete(leases);
+        Result<Claimed> next = Claimed{};
+        if (t % 2) {
+          next = db_->CompleteAndClaim(finished, StrCat("w", t), 3, milliseconds(60'000), {});
+        } else {
+          Result<int> done = db_->Complete(finished);
+          EXPECT_TRUE(done.ok()) << done.status();
+          if (done.ok()) next->completed = *done;
+          if (Result<std::vector<Job>> jobs =
+                  db_->Claim(StrCat("w", t), 3, milliseconds(60'000), {});
+              jobs.ok()) {
+            next->jobs = std::move(*jobs);
+          } else {
+            next = jobs.status();
+          }
+        }
+        ASSERT_TRUE(next.ok()) << next.status();
+        EXPECT_EQ(next->completed, static_cast<int>(finished.size()));
+        finished.clear();
+        if (next->jobs.empty()) return;
         std::lock_guard lock(mu);
-        for (const Job& job : *jobs) ++claims[job.id];
-        EXPECT_EQ(*done, static_cast<int>(leases.size()));
+        for (const Job& job : next->jobs) {
+          ++claims[job.id];
+          finished.push_back(LeaseOf(job));
+        }
       }
     });
   }
   for (std::thread& claimer : claimers) claimer.join();
   EXPECT_EQ(claims.size(), static_cast<size_t>(kJobs));
   for (const auto& [id, count] : claims) EXPECT_EQ(count, 1) << "job " << id;
+  Result<std::map<JobState, int64_t>> counts = db_->CountJobs();
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(*counts, (std::map<JobState, int64_t>{{JobState::kDone, kJobs}}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, JobStoreConformance,

@@ -24,6 +24,7 @@ Worker::Worker(pipeline::SetParts parts, pipeline::PipelineDef pipeline, WorkerO
       options_(std::move(options)),
       intake_(intake),
       observer_(observer ? observer : &silent_),
+      renewing_(parts_.runtime->loop_executor()),
       slot_freed_(parts_.runtime->loop_executor()) {}
 
 Worker::~Worker() = default;
@@ -35,21 +36,31 @@ void Worker::Stop() {
   slot_freed_.cancel();
 }
 
-asio::awaitable<void> Worker::KeepLease(db::Job job, asio::steady_timer& stop, const bool& finished,
-                                        bool& lost) {
-  db::Lease lease{job.id, job.epoch};
-  while (!finished) {
-    stop.expires_after(options_.lease / 3);
+asio::awaitable<void> Worker::KeepLeases() {
+  while (true) {
+    renewing_.expires_after(options_.lease / 3);
     boost::system::error_code ec;
-    co_await stop.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;  // cancelled: the job is over
-    auto renew = [&] { return parts_.db->Heartbeat({lease}, options_.lease); };
+    co_await renewing_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;  // cancelled: the worker is done
+    std::vector<db::Lease> leases;
+    for (const auto& [id, held] : held_) {
+      if (!held.lost) leases.push_back({id, held.job.epoch});
+    }
+    if (leases.empty()) continue;
+    auto renew = [&] { return parts_.db->Heartbeat(leases, options_.lease); };
     Result<std::vector<int64_t>> lost_jobs =
         co_await runtime::RunOn(parts_.runtime->blocking(), renew);
-    if (lost_jobs.ok() && !lost_jobs->empty() && !finished) {
-      lost = true;
-      observer_->OnLeaseLost(job);
-      co_return;
+    if (!lost_jobs.ok()) continue;  // the next round tries again, well within the lease
+    for (int64_t id : *lost_jobs) {
+      // A job that finished meanwhile is gone from held_ (or held again under a new epoch).
+      auto it = held_.find(id);
+      auto sent = std::find_if(leases.begin(), leases.end(),
+                               [id](const db::Lease& lease) { return lease.job_id == id; });
+      if (it == held_.end() || it->second.lost || sent == leases.end() ||
+          sent->epoch != it->second.job.epoch)
+        continue;
+      it->second.lost = true;
+      observer_->OnLeaseLost(it->second.job);
     }
   }
 }
@@ -74,11 +85,7 @@ asio::awaitable<Result<pipeline::SetReport>> Worker::RunLeased(db::Job job) {
   db::Lease lease{job.id, job.epoch};
   SLUICE_CO_ASSIGN_OR_RETURN(const pipeline::PipelineDef* definition,
                              co_await PipelineOf(job.pipeline));
-  asio::steady_timer stop(parts_.runtime->loop_executor());
-  bool lost = false;
-  bool finished = false;
-  runtime::TaskGroup side(parts_.runtime->loop_executor());
-  side.Spawn(KeepLease(job, stop, finished, lost));
+  held_[job.id] = Held{job};
   pipeline::SetRunOptions run = options_.run;
   run.lease = lease;
   pipeline::SetRunner runner(parts_, std::move(run));
@@ -90,9 +97,8 @@ asio::awaitable<Result<pipeline::SetReport>> Worker::RunLeased(db::Job job) {
     report = Failure(absl::StatusCode::kUnavailable, "worker_stopped",
                      "the worker was stopped before the set was acquired");
   }
-  finished = true;
-  stop.cancel();
-  co_await side.Wait();
+  bool lost = held_[job.id].lost;
+  held_.erase(job.id);
   if (!report.ok() && lost) co_return db::LeaseLost(lease);
   co_return report;
 }
@@ -126,6 +132,7 @@ asio::awaitable<void> Worker::RunJob(db::Job job) {
 asio::awaitable<WorkerCounts> Worker::Run() {
   runtime::TaskGroup side(parts_.runtime->loop_executor());
   if (intake_) side.Spawn(intake_->Run());
+  side.Spawn(KeepLeases());
   runtime::TaskGroup jobs(parts_.runtime->loop_executor());
   while (!counts_.stopped) {
     int free = std::max(0, options_.jobs - running_);
@@ -161,6 +168,7 @@ asio::awaitable<WorkerCounts> Worker::Run() {
   }
   co_await jobs.Wait();
   if (intake_) intake_->Stop();
+  renewing_.cancel();
   co_await side.Wait();
   co_return counts_;
 }

@@ -1,6 +1,7 @@
 // Worker: the claim loop over the durable queue (DESIGN.md §2, §4 Queue). It claims jobs (up to
 // `jobs` at once, in one batch as slots free up), runs each through a SetRunner under the job's
-// lease — renewed every third of its length — and settles it:
+// lease — the leases of all its running jobs renewed together, in one call every third of the
+// lease's length — and settles it:
 //
 //   committed        the set's commit completed the job in the same transaction;
 //   lease lost       another worker took the job over; this one's commit was refused;
@@ -94,8 +95,9 @@ class Worker {
   boost::asio::awaitable<Result<pipeline::SetReport>> RunLeased(db::Job job);
   // The pipeline a job names, resolved once per name (options_.resolve_pipeline).
   boost::asio::awaitable<Result<const pipeline::PipelineDef*>> PipelineOf(std::string name);
-  boost::asio::awaitable<void> KeepLease(db::Job job, boost::asio::steady_timer& stop,
-                                         const bool& finished, bool& lost);
+  // Renews every running job's lease in one call each third of the lease until renewing_ is
+  // cancelled; marks the jobs whose lease was lost.
+  boost::asio::awaitable<void> KeepLeases();
 
   pipeline::SetParts parts_;
   pipeline::PipelineDef pipeline_;
@@ -106,6 +108,13 @@ class Worker {
   WorkerObserver silent_;
   WorkerCounts counts_;
   int running_ = 0;
+  // The jobs running, by id: what KeepLeases renews.
+  struct Held {
+    db::Job job;
+    bool lost = false;
+  };
+  std::map<int64_t, Held> held_;
+  boost::asio::steady_timer renewing_;
   std::set<pipeline::SetRunner*> runners_;
   boost::asio::steady_timer slot_freed_;
 };

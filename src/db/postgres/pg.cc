@@ -140,7 +140,13 @@ Status Connection::ErrorFrom(PGresult* result, std::string_view what) {
                                     sqlstate, sqlstate.empty() ? "" : ")"));
 }
 
-Result<Rows> Connection::Exec(std::string_view sql, const Params& params) {
+Result<Rows> Connection::Exec(std::string_view sql, const Params& params, Plan plan) {
+  if (plan_ != plan) {
+    SLUICE_RETURN_IF_ERROR(ExecScript(plan == Plan::kGeneric
+                                          ? "SET plan_cache_mode = force_generic_plan"
+                                          : "RESET plan_cache_mode"));
+    plan_ = plan;
+  }
   std::string text(sql);
   auto it = prepared_.find(text);
   if (it == prepared_.end()) {
@@ -200,7 +206,10 @@ Status Connection::Transaction(const std::function<Status()>& body) {
   SLUICE_RETURN_IF_ERROR(ExecScript("BEGIN"));
   Status status = body();
   if (status.ok()) status = ExecScript("COMMIT");
-  if (!status.ok() && healthy()) ExecScript("ROLLBACK").IgnoreError();
+  if (!status.ok()) {
+    plan_.reset();
+    if (healthy()) ExecScript("ROLLBACK").IgnoreError();
+  }
   return status;
 }
 

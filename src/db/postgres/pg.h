@@ -78,6 +78,11 @@ void AppendCopyNull(std::string& line);
 // `values` as a text[] literal ({"a","b"}), each element quoted: a parameter for `= ANY($n)`.
 std::string TextArray(const std::vector<std::string>& values);
 
+// How the server plans a prepared statement. kServerChooses: custom plans for the parameters
+// until a generic plan looks as cheap (Postgres's default). kGeneric: planned once per
+// connection; for small hot statements whose planning costs more than running them.
+enum class Plan { kServerChooses, kGeneric };
+
 class Connection {
  public:
   // Connects with a libpq URI or key=value string. Unavailable when the server cannot be reached
@@ -87,7 +92,10 @@ class Connection {
 
   // Runs one statement with parameters ($1, $2, ...). Prepared on its first use on this
   // connection and reused after (planning is most of a small statement's server time).
-  Result<Rows> Exec(std::string_view sql, const Params& params = {});
+  // `plan` switches the session's plan_cache_mode when it differs from the last statement's (a
+  // round trip of its own).
+  Result<Rows> Exec(std::string_view sql, const Params& params = {},
+                    Plan plan = Plan::kServerChooses);
   // Runs one or more statements without parameters (schema, BEGIN/COMMIT).
   Status ExecScript(std::string_view sql);
   // COPY ... FROM STDIN with `data` (COPY text format lines, each ending in '\n').
@@ -107,6 +115,9 @@ class Connection {
   explicit Connection(PGconn* conn) : conn_(conn) {}
   Status ErrorFrom(PGresult* result, std::string_view what);
   PGconn* conn_;
+  // The session's plan_cache_mode as last set; unknown after a rolled-back transaction (which
+  // undoes a SET made inside it).
+  std::optional<Plan> plan_ = Plan::kServerChooses;
   // Statement text -> prepared statement name on this connection.
   std::unordered_map<std::string, std::string> prepared_;
 };

@@ -71,6 +71,9 @@ class PostgresCatalog : public Database {
   Status Fail(const Lease& lease, const Status& cause, bool retryable,
               std::chrono::milliseconds backoff) override;
   Result<int> Complete(const std::vector<Lease>& leases) override;
+  Result<Claimed> CompleteAndClaim(const std::vector<Lease>& finished, std::string_view worker,
+                                   int max_jobs, std::chrono::milliseconds lease,
+                                   const std::vector<std::string>& pipelines) override;
   Result<Job> FindJob(std::string_view token_or_id) override;
   Result<std::vector<Job>> ListJobs(std::optional<JobState> state, int limit) override;
   Result<std::map<JobState, int64_t>> CountJobs() override;
