@@ -445,9 +445,11 @@ TEST_F(CliTest, KillNineAtEveryStepBoundaryThenRerunGivesTheSameResults) {
     ProcessResult rerun = run(data, {});
     ASSERT_EQ(rerun.exit_code, 0) << "k=" << k << " " << rerun.err;
     boost::json::object again = Json(rerun.out)["analysis"].as_object();
-    EXPECT_EQ(again["steps_replayed"].as_int64(), k)
-        << "k=" << k << ": finished steps come from the journal";
-    EXPECT_EQ(again["steps_run"].as_int64(), total - k)
+    // The crash comes at the first checkpoint by which k steps ran; an item's wave of
+    // concurrent steps is journaled in one append, so that checkpoint may hold more than k.
+    int64_t replayed = again["steps_replayed"].as_int64();
+    EXPECT_GE(replayed, k) << "k=" << k << ": finished steps come from the journal";
+    EXPECT_EQ(again["steps_run"].as_int64(), total - replayed)
         << "k=" << k << ": no finished step runs again";
     EXPECT_EQ(results(data), expected) << "k=" << k;
   }

@@ -135,16 +135,23 @@ struct Analyzer::Impl {
        AnalyzeOptions o)
       : rt(r), registry(reg), store(s), catalog(c), options(std::move(o)) {}
 
-  // Journals a finished step. Crashes on purpose when the test hook says so.
-  asio::awaitable<void> Checkpoint(const std::string& url, const StepResult& step) {
-    Status appended = journal->Append(
-        boost::json::object{{"item", url}, {"step", methods::StepResultToJson(step)}});
-    if (!options.executed_steps_log.empty())
-      unlogged.push_back(StrCat(set, "\t", url, "\t", step.method, "\n"));
+  // Journals finished steps of one item (a wave's, in one append). Crashes on purpose when the
+  // test hook says so.
+  asio::awaitable<void> Checkpoint(const std::string& url, std::span<const StepResult> steps) {
+    std::vector<boost::json::object> entries;
+    entries.reserve(steps.size());
+    for (const StepResult& step : steps) {
+      entries.push_back(
+          boost::json::object{{"item", url}, {"step", methods::StepResultToJson(step)}});
+      if (!options.executed_steps_log.empty())
+        unlogged.push_back(StrCat(set, "\t", url, "\t", step.method, "\n"));
+    }
+    Status appended = journal->AppendAll(entries);
     if (!appended.ok() && fatal.ok()) fatal = appended;
     int64_t every =
         options.journal_sync_every > 0 ? options.journal_sync_every : journal->sync_every();
-    if (++since_sync >= every) {
+    since_sync += static_cast<int64_t>(steps.size());
+    if (since_sync >= every) {
       since_sync = 0;
       // Lines appended before this sync starts are durable once it returns.
       std::vector<std::string> covered = std::exchange(unlogged, {});
@@ -396,11 +403,13 @@ struct Analyzer::Impl {
              .artifacts = &store,
              .artifact_durability = storage::Durability::kDeferred,
              .earlier_steps = &item.steps});
-        for (size_t j = 0; j < ran.size(); ++j) {
+        for (const StepResult& step : ran) {
           ++report.steps_run;
-          report.millis_by_method[ran[j].method] += ran[j].millis;
-          Account(ran[j]);
-          co_await Checkpoint(item.record.url, ran[j]);
+          report.millis_by_method[step.method] += step.millis;
+          Account(step);
+        }
+        co_await Checkpoint(item.record.url, ran);
+        for (size_t j = 0; j < ran.size(); ++j) {
           if (ran[j].status.ok()) {
             cache[keys[j]] = {keys[j],        item.record.sha256,      ran[j].method,
                               ran[j].version, JsonText(ran[j].output), JsonText(ran[j].artifacts)};
@@ -458,7 +467,7 @@ struct Analyzer::Impl {
         ++report.steps_run;
         report.millis_by_method[def.method] += step->millis;
         Account(*step);
-        co_await Checkpoint("", *step);
+        co_await Checkpoint("", {&*step, 1});
       }
       if (step->status.ok()) {
         report.set_results[def.method] = step->output;
@@ -576,7 +585,9 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
   db::AnalysisCommit commit{.only_urls = impl.options.only_urls, .failed_items = impl.failed_items};
   std::vector<db::StepRow>& rows = commit.steps;
   std::vector<db::CachedStep>& to_cache = commit.cache;
-  auto row_of = [](const std::string& url, const StepResult& step) {
+  // `text_cached`: the step ran here or came from the cache, whose entry for its key holds its
+  // output's text (a replayed step's output may differ from that entry's).
+  auto row_of = [&impl](const std::string& url, const StepResult& step, bool text_cached) {
     db::StepRow row{.url = url,
                     .method = step.method,
                     .version = step.version,
@@ -584,8 +595,14 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
                     .ok = step.status.ok(),
                     .millis = step.millis};
     if (step.status.ok()) {
-      row.output_json = JsonText(step.output);
-      row.artifacts_json = JsonText(step.artifacts);
+      auto cached = text_cached ? impl.cache.find(step.step_key) : impl.cache.end();
+      if (cached != impl.cache.end()) {
+        row.output_json = cached->second.output_json;
+        row.artifacts_json = cached->second.artifacts_json;
+      } else {
+        row.output_json = JsonText(step.output);
+        row.artifacts_json = JsonText(step.artifacts);
+      }
     } else {
       row.failure_cause = CauseOf(step.status);
       row.failure_details = std::string(step.status.message());
@@ -605,7 +622,7 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
       boost::json::object doc = methods::StepResultToJson(step);
       doc["source"] = SourceName(item->sources[method]);
       steps_doc[method] = std::move(doc);
-      rows.push_back(row_of(item->record.url, step));
+      rows.push_back(row_of(item->record.url, step, item->sources[method] != Source::kJournal));
       const std::string& output = impl.registry.Find(method)->spec().output;
       if (step.status.ok() && output == "hash") {
         std::optional<uint64_t> hash = methods::HashOf(step.output);
@@ -648,7 +665,7 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
   if (impl.options.only_urls.empty())
     documents.push_back({LedgerKey(set), JsonText(LedgerJson(set, impl.report))});
   SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.PutBatch(std::move(documents), document_options));
-  for (const StepResult& step : impl.set_steps) rows.push_back(row_of("", step));
+  for (const StepResult& step : impl.set_steps) rows.push_back(row_of("", step, false));
   SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.Flush());
   SLUICE_CO_ASSIGN_OR_RETURN(impl.report.totals, co_await runtime::RunOn(impl.rt.blocking(), [&] {
                                return impl.catalog.CommitAnalysis(set, commit, impl.options.lease);

@@ -38,11 +38,14 @@ class FileJournal : public Journal {
     return absl::OkStatus();
   }
 
-  Status Append(const boost::json::object& entry) override {
-    std::string line = boost::json::serialize(entry);
-    line += '\n';
-    SLUICE_RETURN_IF_ERROR(WriteAll(fd_, line, path_.string()));
-    ++appended_;
+  Status AppendAll(std::span<const boost::json::object> entries) override {
+    std::string lines;
+    for (const boost::json::object& entry : entries) {
+      lines += boost::json::serialize(entry);
+      lines += '\n';
+    }
+    SLUICE_RETURN_IF_ERROR(WriteAll(fd_, lines, path_.string()));
+    appended_ += static_cast<int64_t>(entries.size());
     return absl::OkStatus();
   }
 
@@ -76,10 +79,11 @@ class DatabaseJournal : public Journal {
     return absl::OkStatus();
   }
 
-  Status Append(const boost::json::object& entry) override {
+  Status AppendAll(std::span<const boost::json::object> entries) override {
     std::lock_guard lock(mu_);
-    pending_.push_back(boost::json::serialize(entry));
-    ++appended_;
+    for (const boost::json::object& entry : entries)
+      pending_.push_back(boost::json::serialize(entry));
+    appended_ += static_cast<int64_t>(entries.size());
     return absl::OkStatus();
   }
 

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -41,8 +42,10 @@ class Journal {
   int dropped_lines() const { return dropped_; }
   int64_t appended() const { return appended_; }
 
-  // Records `entry`. Internal / ResourceExhausted when the write fails.
-  virtual Status Append(const boost::json::object& entry) = 0;
+  // Records `entries` in order (the file journal: in one write). Internal / ResourceExhausted
+  // when the write fails.
+  virtual Status AppendAll(std::span<const boost::json::object> entries) = 0;
+  Status Append(const boost::json::object& entry) { return AppendAll({&entry, 1}); }
   // Everything appended so far is durable when this returns OK.
   virtual Status Sync() = 0;
   // How many appends the engine should let pass between syncs.
