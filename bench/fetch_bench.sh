@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Whole-process fetch benchmark (issue 2). In one run, against one loopback nginx:
-#   5,000 files of 20–60 KB, 64 in flight: sluice run vs curl --parallel vs aria2c, files/s and
-#   peak RSS, with output on tmpfs and on disk;
+#   5,000 files of 20–60 KB, 64 in flight: sluice run vs curl --parallel vs wget2 vs aria2c,
+#   files/s and peak RSS, with output on tmpfs and on disk (BASELINE_SLUICE=path/to/sluice adds
+#   another sluice binary's row to the same run: before/after);
 #   one 300 MB file from a server that drops the connection three times: bytes sent ÷ size and
 #   sluice's peak RSS.
 # Usage: bench/fetch_bench.sh [FILES]   (default 5000). Prints a Markdown report on stdout.
@@ -55,29 +56,42 @@ measure() {
 
 run_suite() {  # run_suite LABEL ROOT
   local label=$1 root=$2
-  rm -rf "$root"; mkdir -p "$root/curl" "$root/aria2" "$root/sluice"
+  rm -rf "$root"; mkdir -p "$root/curl" "$root/aria2" "$root/wget2" "$root/sluice"
   awk -v dir="$root/curl" '{ n = split($0, p, "/"); printf "url = \"%s\"\noutput = \"%s/%s\"\n", $0, dir, p[n] }' \
     "$work/urls.txt" > "$work/curl.cfg"
   read -r curl_s curl_kb < <(measure curl "rm -rf $root/curl; mkdir -p $root/curl" curl -sf --parallel --parallel-max 64 -K "$work/curl.cfg")
   read -r aria_s aria_kb < <(measure aria2 "rm -rf $root/aria2; mkdir -p $root/aria2" aria2c --console-log-level=warn --download-result=hide -j 64 -i "$work/urls.txt" -d "$root/aria2" \
     --file-allocation=none --auto-file-renaming=false --allow-overwrite=true --summary-interval=0)
+  read -r wget_s wget_kb < <(measure wget2 "rm -rf $root/wget2; mkdir -p $root/wget2" wget2 -q --max-threads=64 --no-robots \
+    -i "$work/urls.txt" -P "$root/wget2")
   read -r sl_s sl_kb < <(measure sluice "rm -rf $root/sluice" "$sluice" run "$work/urls.txt" --data "$root/sluice" --allow-private \
     --concurrency 64 --per-host 64 --progress none --json --fetch-only)
+  local base_row=""
+  if [[ -n ${BASELINE_SLUICE:-} ]]; then
+    read -r bs_s bs_kb < <(measure baseline "rm -rf $root/baseline" "$BASELINE_SLUICE" run "$work/urls.txt" --data "$root/baseline" \
+      --allow-private --concurrency 64 --per-host 64 --progress none --json --fetch-only)
+    base_row=$(awk -v l="$label" -v n="$files" -v s="$bs_s" -v k="$bs_kb" \
+      'BEGIN { printf "| %s | sluice run (baseline binary) | %.0f | %.2f | %.1f |", l, n / s, s, k / 1024 }')
+  fi
   # Every client must have fetched every byte, or its rate means nothing.
   local want got
   want=$(file_bytes "$work/www")
-  for client in curl aria2 sluice/objects; do
+  local clients="curl aria2 wget2 sluice/objects"
+  [[ -n ${BASELINE_SLUICE:-} ]] && clients+=" baseline/objects"
+  for client in $clients; do
     got=$(file_bytes "$root/$client")
     (( got == want )) || {
       echo "bench: $client holds $got bytes, expected $want" >&2; exit 1; }
   done
+  [[ -n $base_row ]] && echo "$base_row"
   awk -v l="$label" -v n="$files" -v cs="$curl_s" -v ck="$curl_kb" -v as="$aria_s" -v ak="$aria_kb" \
-      -v ss="$sl_s" -v sk="$sl_kb" 'BEGIN {
-    cr = n / cs; ar = n / as; sr = n / ss;
+      -v ws="$wget_s" -v wk="$wget_kb" -v ss="$sl_s" -v sk="$sl_kb" 'BEGIN {
+    cr = n / cs; ar = n / as; wr = n / ws; sr = n / ss;
     printf "| %s | sluice run | %.0f | %.2f | %.1f |\n", l, sr, ss, sk / 1024;
     printf "| %s | curl --parallel --parallel-max 64 | %.0f | %.2f | %.1f |\n", l, cr, cs, ck / 1024;
+    printf "| %s | wget2 --max-threads=64 | %.0f | %.2f | %.1f |\n", l, wr, ws, wk / 1024;
     printf "| %s | aria2c -j 64 | %.0f | %.2f | %.1f |\n", l, ar, as, ak / 1024;
-    printf "| %s | **ratios** | sluice/curl **%.2f**, sluice/aria2c **%.2f** | | |\n", l, sr / cr, sr / ar;
+    printf "| %s | **ratios** | sluice/curl **%.2f**, sluice/wget2 **%.2f**, sluice/aria2c **%.2f** | | |\n", l, sr / cr, sr / wr, sr / ar;
   }'
 }
 

@@ -30,7 +30,7 @@ packages=(
   # the quality corpus (bench/quality): more fonts; the OCR dictionary check
   fonts-liberation fonts-freefont-ttf fonts-open-sans fonts-roboto-unhinted fonts-lato wamerican
   # benchmarks: reference clients, the loopback web server, peak-RSS measurement
-  curl aria2 nginx-light time python3
+  curl aria2 wget2 nginx-light time python3
   # the backfill test reads its .npy outputs with NumPy
   python3-numpy
   # the web UI's browser tests (driven by npm playwright-core) and the API benchmark's load
