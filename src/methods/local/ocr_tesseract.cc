@@ -24,7 +24,6 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <numeric>
 #include <opencv2/features2d.hpp>
 #include <opencv2/imgproc.hpp>
 #include <unordered_set>
@@ -504,18 +503,17 @@ class OcrMethod : public Method {
                                    [](const Word& w) { return w.confidence >= 85; });
       return each_sure && best.score >= 95;
     };
-    auto read_channel = [&](size_t i) {
+    auto binary_of = [&](size_t i) {
       cv::Mat binary;
       cv::threshold(candidates[i].channel, binary, candidates[i].threshold, 255, cv::THRESH_BINARY);
-      read(WhiteBackground(binary));
+      return WhiteBackground(binary);
     };
-    read_channel(0);
+    const cv::Mat first = binary_of(0);
+    read(first);
     if (!sure()) read(LetterByLetter(found, line, to_line, crop.tl(), gray));
-    if (!sure()) read_channel(1);
+    if (!sure()) read(binary_of(1));
     if (!sure()) {  // a shape behind some letters: the dark shapes cut by the crop's edge go
-      cv::Mat binary, labels, stats, centroids;
-      cv::threshold(candidates[0].channel, binary, candidates[0].threshold, 255, cv::THRESH_BINARY);
-      binary = WhiteBackground(binary);
+      cv::Mat binary = first.clone(), labels, stats, centroids;
       cv::Mat dark = binary < 128;
       int count = cv::connectedComponentsWithStats(dark, labels, stats, centroids, 8, CV_32S);
       bool cleared = false;

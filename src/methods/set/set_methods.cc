@@ -7,7 +7,6 @@
 #include <cmath>
 #include <limits>
 #include <map>
-#include <numeric>
 
 #include "common/disjoint_sets.h"
 #include "common/strings.h"
