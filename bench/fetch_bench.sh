@@ -64,12 +64,11 @@ run_suite() {  # run_suite LABEL ROOT
     --file-allocation=none --auto-file-renaming=false --allow-overwrite=true --summary-interval=0)
   read -r wget_s wget_kb < <(measure wget2 "rm -rf $root/wget2; mkdir -p $root/wget2" wget2 -q --max-threads=64 --no-robots \
     -i "$work/urls.txt" -P "$root/wget2")
-  read -r sl_s sl_kb < <(measure sluice "rm -rf $root/sluice" "$sluice" run "$work/urls.txt" --data "$root/sluice" --allow-private \
-    --concurrency 64 --per-host 64 --progress none --json --fetch-only)
+  local fetch=(run "$work/urls.txt" --allow-private --concurrency 64 --per-host 64 --progress none --json --fetch-only)
+  read -r sl_s sl_kb < <(measure sluice "rm -rf $root/sluice" "$sluice" "${fetch[@]}" --data "$root/sluice")
   local base_row=""
   if [[ -n ${BASELINE_SLUICE:-} ]]; then
-    read -r bs_s bs_kb < <(measure baseline "rm -rf $root/baseline" "$BASELINE_SLUICE" run "$work/urls.txt" --data "$root/baseline" \
-      --allow-private --concurrency 64 --per-host 64 --progress none --json --fetch-only)
+    read -r bs_s bs_kb < <(measure baseline "rm -rf $root/baseline" "$BASELINE_SLUICE" "${fetch[@]}" --data "$root/baseline")
     base_row=$(awk -v l="$label" -v n="$files" -v s="$bs_s" -v k="$bs_kb" \
       'BEGIN { printf "| %s | sluice run (baseline binary) | %.0f | %.2f | %.1f |", l, n / s, s, k / 1024 }')
   fi

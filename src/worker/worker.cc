@@ -44,7 +44,7 @@ asio::awaitable<void> Worker::KeepLeases() {
     if (ec) co_return;  // cancelled: the worker is done
     std::vector<db::Lease> leases;
     for (const auto& [id, held] : held_) {
-      if (!held.lost) leases.push_back({id, held.job.epoch});
+      if (!held.lost) leases.push_back({id, held.job->epoch});
     }
     if (leases.empty()) continue;
     auto renew = [&] { return parts_.db->Heartbeat(leases, options_.lease); };
@@ -57,10 +57,10 @@ asio::awaitable<void> Worker::KeepLeases() {
       auto sent = std::find_if(leases.begin(), leases.end(),
                                [id](const db::Lease& lease) { return lease.job_id == id; });
       if (it == held_.end() || it->second.lost || sent == leases.end() ||
-          sent->epoch != it->second.job.epoch)
+          sent->epoch != it->second.job->epoch)
         continue;
       it->second.lost = true;
-      observer_->OnLeaseLost(it->second.job);
+      observer_->OnLeaseLost(*it->second.job);
     }
   }
 }
@@ -85,7 +85,7 @@ asio::awaitable<Result<pipeline::SetReport>> Worker::RunLeased(db::Job job) {
   db::Lease lease{job.id, job.epoch};
   SLUICE_CO_ASSIGN_OR_RETURN(const pipeline::PipelineDef* definition,
                              co_await PipelineOf(job.pipeline));
-  held_[job.id] = Held{job};
+  held_[job.id] = Held{&job};
   pipeline::SetRunOptions run = options_.run;
   run.lease = lease;
   pipeline::SetRunner runner(parts_, std::move(run));

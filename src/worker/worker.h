@@ -108,9 +108,10 @@ class Worker {
   WorkerObserver silent_;
   WorkerCounts counts_;
   int running_ = 0;
-  // The jobs running, by id: what KeepLeases renews.
+  // The jobs running, by id: what KeepLeases renews. `job` is RunLeased's own (its URLs are
+  // not copied), valid until RunLeased erases the entry.
   struct Held {
-    db::Job job;
+    const db::Job* job = nullptr;
     bool lost = false;
   };
   std::map<int64_t, Held> held_;
