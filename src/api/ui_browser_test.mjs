@@ -115,6 +115,37 @@ const pageErrors = [];
 page.on("pageerror", (error) => pageErrors.push(error.message));
 const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 
+// Plays a <video> from the start and waits for its clock to pass 0.5 s. play()'s promise is not
+// awaited: it stays pending while the media pipeline waits for data, and page.evaluate has no
+// timeout of its own. One more play() after a stall; a failure reports the element's state.
+async function plays(selector, what) {
+  const start = (s) => { const v = document.querySelector(s); v.muted = true; v.currentTime = 0; v.play().catch(() => {}); };
+  const moving = (s) => document.querySelector(s).currentTime > 0.5;
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    await page.evaluate(start, selector);
+    try {
+      await page.waitForFunction(moving, selector, { timeout: 45000 });
+      check(true, what);
+      return;
+    } catch (error) {
+      const state = await page.evaluate((s) => {
+        const v = document.querySelector(s);
+        return { readyState: v.readyState, networkState: v.networkState, paused: v.paused, currentTime: v.currentTime, error: v.error?.message };
+      }, selector);
+      if (attempt === 2) check(false, `${what}: still ${JSON.stringify(state)}`);
+      else console.log(`${what}: stalled at ${JSON.stringify(state)}; playing again`);
+    }
+  }
+}
+
+// ctest kills a hung run without a word; this says where it stood and what the server said.
+const watchdog = setTimeout(async () => {
+  console.error(`FAILED: no end after 360 s; sluice serve said:\n${serveLog}`);
+  await shot("watchdog").catch(() => {});
+  cleanup();
+  process.exit(1);
+}, 360000);
+
 try {
   // Submit a list from the form.
   await page.goto(`${base}/`);
@@ -173,16 +204,12 @@ try {
   const seekTo = Number(await lines[lines.length - 1].getAttribute("data-start"));
   await page.waitForFunction((at) => Math.abs(document.querySelector("#player").currentTime - at) < 1.5, seekTo);
   check(true, `a transcript line seeks the player to ${seekTo} s`);
-  await page.evaluate(() => { const v = document.querySelector("#player"); v.muted = true; v.currentTime = 0; return v.play(); });
-  await page.waitForFunction(() => document.querySelector("#player").currentTime > 0.5, null, { timeout: 30000 });
-  check(true, "the video plays");
+  await plays("#player", "the video plays");
   // The clip the pipeline cut (chosen by the model, snapped to the shots), with its poster.
   const clips = await page.$$("#clips video");
   check(clips.length === 1, `the clip is listed (${clips.length})`);
   check((await page.textContent("#clips")).includes("the whole spot"), "with its title");
-  await page.evaluate(() => { const v = document.querySelector("#clips video"); v.muted = true; return v.play(); });
-  await page.waitForFunction(() => document.querySelector("#clips video").currentTime > 0.5, null, { timeout: 30000 });
-  check(true, "the clip plays");
+  await plays("#clips video", "the clip plays");
   await shot("5-video");
 
   // An image: its text boxes drawn over it, then look-alikes through the index.
@@ -222,6 +249,7 @@ try {
   await shot("failure").catch(() => {});
   console.error(`sluice serve said:\n${serveLog}`);
 } finally {
+  clearTimeout(watchdog);
   await browser.close();
   origin.close();
   cleanup();
