@@ -154,6 +154,19 @@ struct ItemPageQuery {
   std::vector<std::string> text_skips_methods;
 };
 
+// Step results and cache entries of a commit too many to hold in memory at once (a large
+// set's, spilled to a file as its items finished): read in batches inside the commit's
+// transaction.
+class CommitRows {
+ public:
+  virtual ~CommitRows() = default;
+  // Starts over from the first batch (a transaction tried again reads them all again).
+  virtual Status Rewind() = 0;
+  // Replaces `steps` and `cache` with the next batch: false when none is left (both empty). An
+  // error aborts the commit.
+  virtual Result<bool> Next(std::vector<StepRow>& steps, std::vector<CachedStep>& cache) = 0;
+};
+
 // What one set's analysis commits, in one transaction (Catalog::CommitAnalysis).
 struct AnalysisCommit {
   // Empty: the commit is the set's whole analysis, and `steps` replace every step result of
@@ -166,6 +179,8 @@ struct AnalysisCommit {
   std::vector<ItemFailure> failed_items;  // recorded as failed, ok or not before
   std::vector<EmbeddingRow> embeddings;   // stored unless (content, method, model) already is
   std::vector<HashRow> hashes;            // stored unless (content, method) already is
+  // More step results and cache entries, as if they were in `steps` and `cache`. Null: none.
+  CommitRows* more = nullptr;
 };
 
 class Catalog {
@@ -201,7 +216,8 @@ class Catalog {
   virtual Result<std::vector<CachedStep>> CachedSteps(
       const std::vector<std::string>& item_sha256s) = 0;
   // In ONE transaction: replaces the set's step results (item and set steps) with
-  // `commit.steps`, adds `commit.cache` to the result cache, records `commit.failed_items` as
+  // `commit.steps` (and `commit.more`'s), adds `commit.cache` (and `commit.more`'s) to the
+  // result cache, records `commit.failed_items` as
   // failed (ok or not before), stores `commit.embeddings` (an embedding already stored for the
   // same content, method and model is kept) and `commit.hashes` (likewise per content and
   // method), recounts the set and stamps it finished.

@@ -134,6 +134,67 @@ TEST_P(CatalogConformance, CommitAnalysisReplacesStepsAndCachesOnce) {
   EXPECT_EQ(db_->ListSets()->at(0).commits, 3);
 }
 
+// Rows handed over in batches, as a large set's spill file does; `fail_at` batches in, Next
+// fails.
+class BatchedRows : public CommitRows {
+ public:
+  BatchedRows(std::vector<std::vector<StepRow>> batches, int fail_at = -1)
+      : batches_(std::move(batches)), fail_at_(fail_at) {}
+  Status Rewind() override {
+    ++rewinds;
+    next_ = 0;
+    return absl::OkStatus();
+  }
+  Result<bool> Next(std::vector<StepRow>& steps, std::vector<CachedStep>& cache) override {
+    if (static_cast<int>(next_) == fail_at_) return absl::DataLossError("the spill file is torn");
+    steps.clear();
+    cache.clear();
+    if (next_ == batches_.size()) return false;
+    steps = batches_[next_++];
+    for (const StepRow& step : steps)
+      cache.push_back({step.step_key, "aa", step.method, 1, step.output_json, "{}"});
+    return true;
+  }
+  int rewinds = 0;
+
+ private:
+  std::vector<std::vector<StepRow>> batches_;
+  size_t next_ = 0;
+  int fail_at_;
+};
+
+TEST_P(CatalogConformance, CommitAnalysisTakesMoreRowsInBatchesAllOrNone) {
+  ASSERT_TRUE(db_->RecordItems("s", {Ok("u1", "aa", 1), Ok("u2", "bb", 2)}).ok());
+  std::vector<StepRow> own = {Step("", "set.summary", true, R"({"items":2})")};
+  std::vector<std::vector<StepRow>> batches = {
+      {Step("u1", "image.phash", true, R"({"hash":"01"})"),
+       Step("u1", "ocr.tesseract", true, R"({"text":"a"})")},
+      {Step("u2", "image.phash", true, R"({"hash":"02"})")},
+      {Step("u2", "ocr.tesseract", false, "")}};
+  // A batch that cannot be read aborts the whole commit: nothing of it is written.
+  BatchedRows torn(batches, /*fail_at=*/2);
+  Result<SetTotals> refused = db_->CommitAnalysis("s", {.steps = own, .more = &torn}, std::nullopt);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
+  EXPECT_TRUE(db_->ListSteps("s")->empty());
+  EXPECT_TRUE(db_->CachedSteps({"aa"})->empty());
+  EXPECT_EQ(db_->ListSets()->at(0).commits, 0);
+
+  BatchedRows rows(batches);
+  Result<SetTotals> committed =
+      db_->CommitAnalysis("s", {.steps = own, .more = &rows}, std::nullopt);
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  EXPECT_EQ(committed->commits, 1);
+  EXPECT_GE(rows.rewinds, 1) << "read from the first batch";
+  std::vector<StepRow> stored = *db_->ListSteps("s");
+  ASSERT_EQ(stored.size(), 5u);
+  EXPECT_EQ(stored[0].method, "set.summary");
+  EXPECT_EQ(stored[1].url, "u1");
+  EXPECT_EQ(stored[2].output_json, R"({"text":"a"})");
+  EXPECT_FALSE(stored[4].ok);
+  // Every batch's cache entries, each once (the staging of one batch is not inserted again).
+  EXPECT_EQ(db_->CachedSteps({"aa"})->size(), 4u);
+}
+
 TEST_P(CatalogConformance, PagesFilterItemsAndListTheirSteps) {
   ItemRecord video = Ok("http://a/4.mp4", "dd", 4);
   video.kind = "video";

@@ -52,8 +52,10 @@ struct MethodSpec {
   // What it reads: "file" (the stored bytes), "image" (decoded pixels, shared per item),
   // "stream" (a video's or audio file's frames and samples: stream methods only),
   // "result:<method>" (an earlier step's output), "result?:<method>" (the same when the item
-  // has it: waited for when the pipeline runs that method, never required), "set" (all item
-  // results; set methods).
+  // has it: waited for when the pipeline runs that method, never required), "set" (the set's
+  // items; set methods, which see of each item's results only those some step of the
+  // pipeline reads: a set method lists every result it reads, as "result?:<method>" when
+  // optional).
   std::vector<std::string> inputs;
   // Output kind: "json" (with optional artifacts), "embedding" (json of the form {model,
   // dimensions, vector: [floats]}: the framework also stores the vector in the database's

@@ -21,6 +21,7 @@
 #include "common/strings.h"
 #include "media/image_header.h"
 #include "methods/execute.h"
+#include "pipeline/commit_spill.h"
 #include "pipeline/index_copies.h"
 #include "pipeline/index_upkeep.h"
 #include "pipeline/known_images.h"
@@ -95,6 +96,7 @@ struct Analyzer::Item {
   std::map<std::string, Source> sources;
   std::set<std::string> rerun;  // asked for by a set step, for the next cycle
   std::filesystem::path copy;   // a scratch copy when the store keeps nothing locally
+  bool settled = false;         // its rows are in the spill and its document is written
 };
 
 // The outcome of one step of one item: nothing (skipped) or a result.
@@ -130,6 +132,27 @@ struct Analyzer::Impl {
   int64_t since_sync = 0;
   std::vector<std::string> unlogged;  // executed_steps_log lines waiting for their sync
   Status fatal;
+
+  // What settled items leave for the commit: their step results and cache entries in the spill,
+  // their documents written in batches; hashes and embeddings (those held until the indexes
+  // absorb them after the commit).
+  std::unique_ptr<CommitSpill> spill;
+  std::vector<storage::BlobWrite> documents;
+  std::vector<db::HashRow> hashes;
+  std::vector<db::EmbeddingRow> embeddings;
+  std::set<std::pair<std::string, std::string>> embedded;  // (content, method)
+  std::set<std::pair<std::string, std::string>> hashed;    // (content, method)
+  // The results some step of the pipeline reads (an input or a condition): all a settled item
+  // keeps of its results.
+  std::set<std::string, std::less<>> read_results;
+  // Items not yet settled, by content, and the cache's keys by content: a content's entries go
+  // once its last item has settled (another item with the same bytes may still take them).
+  std::unordered_map<std::string_view, int64_t> unsettled;
+  std::unordered_map<std::string, std::vector<std::string>> cache_keys;
+
+  static constexpr size_t kDocumentBatch = 1000;
+  const storage::PutOptions document_options{.durability = storage::Durability::kDeferred,
+                                             .overwrite = true};
 
   Impl(runtime::Runtime& r, const methods::Registry& reg, storage::BlobStore& s, db::Catalog& c,
        AnalyzeOptions o)
@@ -345,8 +368,16 @@ struct Analyzer::Impl {
 
   // One item's steps of one stage: waves of steps whose dependencies are done, each wave
   // concurrently. Outputs are applied after each wave so no step sees a result map change.
+  // The item's stage, then (`settle`: the last one) its settling.
   asio::awaitable<void> ItemStage(Item& item, std::vector<StepDef> steps,
-                                  [[maybe_unused]] runtime::Limiter::Permit permit) {
+                                  [[maybe_unused]] runtime::Limiter::Permit permit, bool settle) {
+    co_await RunItemStage(item, std::move(steps));
+    if (settle && fatal.ok()) {
+      if (Status settled = co_await Settle(item); !settled.ok() && fatal.ok()) fatal = settled;
+    }
+  }
+
+  asio::awaitable<void> RunItemStage(Item& item, std::vector<StepDef> steps) {
     if (Status opened = co_await Open(item); !opened.ok()) {
       FailSteps(item, steps, opened);
       co_return;
@@ -411,8 +442,8 @@ struct Analyzer::Impl {
         co_await Checkpoint(item.record.url, ran);
         for (size_t j = 0; j < ran.size(); ++j) {
           if (ran[j].status.ok()) {
-            cache[keys[j]] = {keys[j],        item.record.sha256,      ran[j].method,
-                              ran[j].version, JsonText(ran[j].output), JsonText(ran[j].artifacts)};
+            Remember({keys[j], item.record.sha256, ran[j].method, ran[j].version,
+                      JsonText(ran[j].output), JsonText(ran[j].artifacts)});
           }
           owned[j]->result = ran[j];
           owned[j]->done.cancel();
@@ -438,6 +469,130 @@ struct Analyzer::Impl {
       steps = std::move(later);
     }
     CloseCopy(item);
+  }
+
+  void Remember(db::CachedStep entry) {
+    auto [it, added] = cache.try_emplace(entry.step_key);
+    if (added) cache_keys[entry.item_sha256].push_back(entry.step_key);
+    it->second = std::move(entry);
+  }
+
+  // A step's row. `text_cached`: the step ran here or came from the cache, whose entry for its
+  // key holds its output's text (a replayed step's output may differ from that entry's).
+  db::StepRow RowOf(const std::string& url, const StepResult& step, bool text_cached) const {
+    db::StepRow row{.url = url,
+                    .method = step.method,
+                    .version = step.version,
+                    .step_key = step.step_key,
+                    .ok = step.status.ok(),
+                    .millis = step.millis};
+    if (step.status.ok()) {
+      auto cached = text_cached ? cache.find(step.step_key) : cache.end();
+      if (cached != cache.end()) {
+        row.output_json = cached->second.output_json;
+        row.artifacts_json = cached->second.artifacts_json;
+      } else {
+        row.output_json = JsonText(step.output);
+        row.artifacts_json = JsonText(step.artifacts);
+      }
+    } else {
+      row.failure_cause = CauseOf(step.status);
+      row.failure_details = std::string(step.status.message());
+    }
+    return row;
+  }
+
+  asio::awaitable<Status> PutDocuments(size_t at_least) {
+    if (documents.empty() || documents.size() < at_least) co_return absl::OkStatus();
+    co_return co_await store.PutBatch(std::exchange(documents, {}), document_options);
+  }
+
+  // An item whose analysis is over: its rows go to the spill, its result document to the
+  // store (in batches), its hashes and embeddings to the commit; it keeps only the results
+  // that later steps read. An item settled again (steps a set step asked for) replaces the rows
+  // of those steps and adds them to its stored document.
+  asio::awaitable<Status> Settle(Item& item) {
+    std::vector<db::StepRow> rows;
+    std::vector<db::CachedStep> to_cache;
+    boost::json::object steps_doc;
+    const std::string& sha256 = item.record.sha256;
+    for (const auto& [method, step] : item.steps) {
+      Source source = item.sources[method];
+      boost::json::object doc = methods::StepResultToJson(step);
+      doc["source"] = SourceName(source);
+      steps_doc[method] = std::move(doc);
+      rows.push_back(RowOf(item.record.url, step, source != Source::kJournal));
+      const std::string& output = registry.Find(method)->spec().output;
+      if (step.status.ok() && output == "hash") {
+        std::optional<uint64_t> hash = methods::HashOf(step.output);
+        Result<index::VectorId> id = index::IdFromSha256(sha256);
+        if (hash && id.ok() && hashed.emplace(sha256, method).second)
+          hashes.push_back(
+              {.item_sha256 = sha256, .item_id = *id, .method = method, .hash = *hash});
+      }
+      if (step.status.ok() && output == "embedding") {
+        std::optional<methods::Embedding> embedding = methods::EmbeddingOf(step.output);
+        Result<index::VectorId> id = index::IdFromSha256(sha256);
+        // One content under two URLs of the set is stored once.
+        if (embedding && id.ok() && embedded.emplace(sha256, method).second) {
+          embeddings.push_back({.item_sha256 = sha256,
+                                .item_id = *id,
+                                .method = method,
+                                .model = std::move(embedding->model),
+                                .vector = std::move(embedding->vector)});
+        }
+      }
+      if (step.status.ok() && source != Source::kCache) {
+        to_cache.push_back({step.step_key, sha256, step.method, step.version,
+                            rows.back().output_json, rows.back().artifacts_json});
+      }
+    }
+    bool again = item.settled;
+    if (Status spilled = spill->Append(rows, to_cache, again); !spilled.ok()) co_return spilled;
+    std::string key = Analyzer::ResultKey(set, item.record.url);
+    boost::json::object doc;
+    if (again) {
+      // Rare (only set steps asking for more): the document written before, read back.
+      if (Status put = co_await PutDocuments(0); !put.ok()) co_return put;
+      Result<std::string> before = co_await store.Get(key);
+      if (!before.ok()) co_return before.status();
+      boost::system::error_code ec;
+      boost::json::value parsed = boost::json::parse(*before, ec);
+      if (ec || !parsed.is_object() || !parsed.as_object().contains("steps"))
+        co_return absl::DataLossError(StrCat("the result document ", key, " is not one"));
+      doc = std::move(parsed.as_object());
+      for (auto& [method, step] : steps_doc) doc["steps"].as_object()[method] = std::move(step);
+    } else {
+      doc = db::ItemToJson(item.record);
+      doc["set"] = set;
+      doc["steps"] = std::move(steps_doc);
+    }
+    documents.push_back({std::move(key), JsonText(doc)});
+    if (Status put = co_await PutDocuments(kDocumentBatch); !put.ok()) co_return put;
+
+    item.steps.clear();
+    item.sources.clear();
+    if (item.copy.empty()) {  // a scratch copy goes with its stage (CloseCopy)
+      item.context.file.clear();
+      item.media = {};
+      item.context.image = nullptr;
+      item.context.stream = nullptr;
+    }
+    for (auto it = item.results.begin(); it != item.results.end();) {
+      it = read_results.contains(it->key()) ? std::next(it) : item.results.erase(it);
+    }
+    if (!item.settled) {
+      item.settled = true;
+      auto left = unsettled.find(sha256);
+      if (left != unsettled.end() && --left->second == 0) {
+        unsettled.erase(left);
+        if (auto keys = cache_keys.find(sha256); keys != cache_keys.end()) {
+          for (const std::string& step_key : keys->second) cache.erase(step_key);
+          cache_keys.erase(keys);
+        }
+      }
+    }
+    co_return absl::OkStatus();
   }
 
   asio::awaitable<void> SetStage(std::vector<std::unique_ptr<Item>>& items,
@@ -544,14 +699,30 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
   SLUICE_CO_ASSIGN_OR_RETURN(
       std::vector<db::CachedStep> cached,
       co_await runtime::RunOn(impl.rt.blocking(), [&] { return impl.catalog.CachedSteps(shas); }));
-  for (db::CachedStep& entry : cached) impl.cache.emplace(entry.step_key, std::move(entry));
+  for (db::CachedStep& entry : cached) impl.Remember(std::move(entry));
+  for (const auto& item : items) {
+    if (item->record.status == db::ItemStatus::kOk) ++impl.unsettled[item->record.sha256];
+  }
+  for (const CycleDef& cycle : pipeline.cycles) {
+    for (const auto* steps : {&cycle.item_steps, &cycle.set_steps}) {
+      for (const StepDef& step : *steps) {
+        std::set<std::string> read = DependenciesOf(step, impl.registry.Find(step.method)->spec());
+        impl.read_results.insert(read.begin(), read.end());
+      }
+    }
+  }
+  std::filesystem::path spill_dir = impl.options.scratch_dir.empty()
+                                        ? std::filesystem::temp_directory_path()
+                                        : impl.options.scratch_dir;
+  SLUICE_CO_ASSIGN_OR_RETURN(impl.spill, CommitSpill::Create(spill_dir));
 
   size_t concurrency = impl.options.concurrency
                            ? impl.options.concurrency
                            : std::max<size_t>(1, std::thread::hardware_concurrency());
   runtime::Limiter limiter(impl.rt.loop_executor(), concurrency);
   for (size_t c = 0; c < pipeline.cycles.size() + 1 && impl.fatal.ok(); ++c) {
-    bool extra = c == pipeline.cycles.size();  // only for reruns asked by the last set stage
+    bool extra = c == pipeline.cycles.size();     // only for reruns asked by the last set stage
+    bool last = c + 1 >= pipeline.cycles.size();  // items settle as their stage ends
     bool any_rerun = std::any_of(items.begin(), items.end(),
                                  [](const auto& item) { return !item->rerun.empty(); });
     if (extra && !any_rerun) break;
@@ -571,9 +742,14 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
       item->rerun.clear();
       if (steps.empty()) continue;
       runtime::Limiter::Permit permit = co_await limiter.Acquire();
-      group.Spawn(impl.ItemStage(*item, std::move(steps), std::move(permit)));
+      group.Spawn(impl.ItemStage(*item, std::move(steps), std::move(permit), last));
     }
     co_await group.Wait();
+    // Items with nothing to run in the last cycle (failed to acquire, or no step applies).
+    for (auto& item : items) {
+      if (!last || item->settled || !impl.fatal.ok()) continue;
+      if (Status settled = co_await impl.Settle(*item); !settled.ok()) impl.fatal = settled;
+    }
     if (!extra && impl.options.only_urls.empty())
       co_await impl.SetStage(items, pipeline.cycles[c].set_steps);
   }
@@ -581,91 +757,17 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
   SLUICE_CO_RETURN_IF_ERROR(
       co_await runtime::RunOn(impl.rt.blocking(), [&] { return journal.Sync(); }));
 
-  // Finalize: result documents, then one transaction.
-  db::AnalysisCommit commit{.only_urls = impl.options.only_urls, .failed_items = impl.failed_items};
-  std::vector<db::StepRow>& rows = commit.steps;
-  std::vector<db::CachedStep>& to_cache = commit.cache;
-  // `text_cached`: the step ran here or came from the cache, whose entry for its key holds its
-  // output's text (a replayed step's output may differ from that entry's).
-  auto row_of = [&impl](const std::string& url, const StepResult& step, bool text_cached) {
-    db::StepRow row{.url = url,
-                    .method = step.method,
-                    .version = step.version,
-                    .step_key = step.step_key,
-                    .ok = step.status.ok(),
-                    .millis = step.millis};
-    if (step.status.ok()) {
-      auto cached = text_cached ? impl.cache.find(step.step_key) : impl.cache.end();
-      if (cached != impl.cache.end()) {
-        row.output_json = cached->second.output_json;
-        row.artifacts_json = cached->second.artifacts_json;
-      } else {
-        row.output_json = JsonText(step.output);
-        row.artifacts_json = JsonText(step.artifacts);
-      }
-    } else {
-      row.failure_cause = CauseOf(step.status);
-      row.failure_details = std::string(step.status.message());
-    }
-    return row;
-  };
-  // Result documents are rewritten on every run of the set, in batches (one store round each).
-  constexpr size_t kDocumentBatch = 1000;
-  const storage::PutOptions document_options{.durability = storage::Durability::kDeferred,
-                                             .overwrite = true};
-  std::vector<storage::BlobWrite> documents;
-  std::set<std::pair<std::string, std::string>> embedded;  // (content, method)
-  std::set<std::pair<std::string, std::string>> hashed;    // (content, method)
-  for (auto& item : items) {
-    boost::json::object steps_doc;
-    for (const auto& [method, step] : item->steps) {
-      boost::json::object doc = methods::StepResultToJson(step);
-      doc["source"] = SourceName(item->sources[method]);
-      steps_doc[method] = std::move(doc);
-      rows.push_back(row_of(item->record.url, step, item->sources[method] != Source::kJournal));
-      const std::string& output = impl.registry.Find(method)->spec().output;
-      if (step.status.ok() && output == "hash") {
-        std::optional<uint64_t> hash = methods::HashOf(step.output);
-        Result<index::VectorId> id = index::IdFromSha256(item->record.sha256);
-        if (hash && id.ok() && hashed.emplace(item->record.sha256, method).second) {
-          commit.hashes.push_back({.item_sha256 = item->record.sha256,
-                                   .item_id = *id,
-                                   .method = method,
-                                   .hash = *hash});
-        }
-      }
-      if (step.status.ok() && output == "embedding") {
-        std::optional<methods::Embedding> embedding = methods::EmbeddingOf(step.output);
-        Result<index::VectorId> id = index::IdFromSha256(item->record.sha256);
-        // One content under two URLs of the set is stored once.
-        if (embedding && id.ok() && embedded.emplace(item->record.sha256, method).second) {
-          commit.embeddings.push_back({.item_sha256 = item->record.sha256,
-                                       .item_id = *id,
-                                       .method = method,
-                                       .model = std::move(embedding->model),
-                                       .vector = std::move(embedding->vector)});
-        }
-      }
-      if (step.status.ok() && item->sources[method] != Source::kCache) {
-        to_cache.push_back({step.step_key, item->record.sha256, step.method, step.version,
-                            rows.back().output_json, rows.back().artifacts_json});
-      }
-    }
-    const db::ItemRecord& r = item->record;
-    boost::json::object doc = db::ItemToJson(r);
-    doc["set"] = set;
-    doc["steps"] = std::move(steps_doc);
-    documents.push_back({ResultKey(set, r.url), JsonText(doc)});
-    if (documents.size() >= kDocumentBatch) {
-      SLUICE_CO_RETURN_IF_ERROR(
-          co_await impl.store.PutBatch(std::exchange(documents, {}), document_options));
-    }
-  }
+  // Finalize: the last result documents, then one transaction.
+  db::AnalysisCommit commit{.only_urls = impl.options.only_urls,
+                            .failed_items = impl.failed_items,
+                            .embeddings = std::move(impl.embeddings),
+                            .hashes = std::move(impl.hashes),
+                            .more = impl.spill.get()};
   // The ledger is the set run's; the real-time path reports its costs to its caller.
   if (impl.options.only_urls.empty())
-    documents.push_back({LedgerKey(set), JsonText(LedgerJson(set, impl.report))});
-  SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.PutBatch(std::move(documents), document_options));
-  for (const StepResult& step : impl.set_steps) rows.push_back(row_of("", step, false));
+    impl.documents.push_back({LedgerKey(set), JsonText(LedgerJson(set, impl.report))});
+  SLUICE_CO_RETURN_IF_ERROR(co_await impl.PutDocuments(0));
+  for (const StepResult& step : impl.set_steps) commit.steps.push_back(impl.RowOf("", step, false));
   SLUICE_CO_RETURN_IF_ERROR(co_await impl.store.Flush());
   SLUICE_CO_ASSIGN_OR_RETURN(impl.report.totals, co_await runtime::RunOn(impl.rt.blocking(), [&] {
                                return impl.catalog.CommitAnalysis(set, commit, impl.options.lease);

@@ -7,8 +7,11 @@
 //       analysed before, in any set), or run; every finished step is appended to the journal.
 //     set stage — set methods over all item results; items they ask to run again get those
 //       steps in the next cycle.
-//   finalize — each item's result document into the object store, then ONE transaction: step
-//   results, set results, result cache, set totals. The journal is removed after the commit.
+//   settle — as an item's stage of the last cycle ends: its step rows go to a scratch file
+//     (CommitSpill), its result document to the object store (in batches), and it keeps only
+//     the results some step reads (memory does not grow with the items' results).
+//   finalize — ONE transaction: step results (read back from the scratch file), set results,
+//   result cache, set totals. The journal is removed after the commit.
 //
 // A failed step fails only its item's step (recorded with cause and details); the set commits.
 // Event-loop only.

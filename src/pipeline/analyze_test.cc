@@ -8,8 +8,10 @@
 #include <boost/json/parse.hpp>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "common/sha256.h"
+#include "common/strings.h"
 #include "db/sqlite/sqlite_catalog.h"
 #include "methods/builtin.h"
 #include "storage/memory/memory_blob_store.h"
@@ -23,6 +25,7 @@ using methods::ItemContext;
 using methods::MethodOutput;
 
 std::map<std::string, std::atomic<int>> calls;
+std::set<std::string> results_seen_by_set_step;
 
 // An item method computing `body` from the item and its results, counting calls.
 class Fake : public methods::Method {
@@ -57,6 +60,7 @@ class RerunLargest : public methods::SetMethod {
     ++calls.at("fake.rerun");
     const methods::SetItem* largest = nullptr;
     for (const auto& item : items) {
+      for (const auto& [method, result] : item.results) results_seen_by_set_step.emplace(method);
       if (item.ok && (!largest || item.results.at("fake.a").at("n").as_int64() >
                                       largest->results.at("fake.a").at("n").as_int64())) {
         largest = &item;
@@ -74,6 +78,7 @@ class AnalyzeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     calls.clear();
+    results_seen_by_set_step.clear();
     for (const char* name :
          {"fake.a", "fake.b", "fake.c", "fake.video", "fake.throws", "fake.after", "fake.rerun"}) {
       calls[name] = 0;
@@ -249,6 +254,34 @@ TEST_F(AnalyzeTest, ASetStepCanScheduleASecondCycle) {
   std::map<std::string, db::StepRow> steps = Steps("s");
   EXPECT_TRUE(steps.contains("http://x/2 fake.c")) << "the largest item ran fake.c";
   EXPECT_FALSE(steps.contains("http://x/0 fake.c"));
+  // Its document, written when its first stage ended, gained the step run again.
+  Result<std::string> doc =
+      rt_.Run(store_.Get(Analyzer::ResultKey("s", "http://x/2"), std::nullopt));
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  json::value parsed = json::parse(*doc);
+  const json::object& doc_steps = parsed.at("steps").as_object();
+  EXPECT_TRUE(doc_steps.contains("fake.a"));
+  EXPECT_TRUE(doc_steps.contains("fake.c"));
+}
+
+TEST_F(AnalyzeTest, SetStepsSeeTheResultsThePipelineReadsAndTheCommitHasEveryRow) {
+  Record("s", {1, 2, 4});
+  // fake.b's result is read by no step: items let go of it once their last stage is over (their
+  // rows wait in the spill file), and the set step sees fake.a's only.
+  Result<AnalysisReport> report = Analyze(
+      "s", Pipeline({{{.method = "fake.a"}, {.method = "fake.b"}}}, {{{.method = "fake.rerun"}}}));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(results_seen_by_set_step, (std::set<std::string>{"fake.a"}));
+  std::map<std::string, db::StepRow> steps = Steps("s");
+  for (const char* url : {"http://x/0", "http://x/1", "http://x/2"}) {
+    EXPECT_TRUE(steps.at(StrCat(url, " fake.a")).ok);
+    EXPECT_NE(steps.at(StrCat(url, " fake.b")).output_json.find("a_plus_one"), std::string::npos);
+  }
+  EXPECT_TRUE(steps.contains(" fake.rerun"));
+  std::vector<std::string> contents;
+  for (int size : {1, 2, 4})
+    contents.push_back(Sha256::HexOf(std::string(size, static_cast<char>('a' + size))));
+  EXPECT_EQ(catalog_->CachedSteps(contents)->size(), 7u) << "fake.a and fake.b of 3, fake.c";
 }
 
 TEST_F(AnalyzeTest, MediaThatCannotBeReadFailsTheItemsStepsWithTheCause) {

@@ -558,37 +558,60 @@ Result<std::vector<CachedStep>> PostgresCatalog::CachedSteps(
       });
 }
 
+namespace {
+
+// Copies step results (of `set`) and result cache entries inside the caller's transaction on
+// `c`; the cache's staging rows go again, so that the next batch inserts only its own.
+Status CopyStepsOn(pg::Connection& c, std::string_view set, const std::vector<StepRow>& steps,
+                   const std::vector<CachedStep>& cache) {
+  if (!steps.empty()) {
+    std::string data;
+    for (const StepRow& step : steps) {
+      pg::AppendCopyField(data, set, /*first=*/true);
+      pg::AppendCopyField(data, step.url);
+      pg::AppendCopyField(data, step.method);
+      pg::AppendCopyField(data, IntText(step.version));
+      pg::AppendCopyField(data, step.step_key);
+      pg::AppendCopyField(data, step.ok ? "t" : "f");
+      AppendOptional(data, step.output_json);
+      AppendOptional(data, step.artifacts_json);
+      AppendOptional(data, step.failure_cause);
+      AppendOptional(data, step.failure_details);
+      pg::AppendCopyField(data, std::to_string(step.millis));
+      data.push_back('\n');
+    }
+    SLUICE_RETURN_IF_ERROR(
+        c.CopyIn("COPY steps(set_name, url, method, version, step_key, ok, output, artifacts, "
+                 "failure_cause, failure_details, millis) FROM STDIN",
+                 data));
+  }
+  if (cache.empty()) return absl::OkStatus();
+  std::string data;
+  for (const CachedStep& entry : cache) {
+    pg::AppendCopyField(data, entry.step_key, /*first=*/true);
+    pg::AppendCopyField(data, entry.item_sha256);
+    pg::AppendCopyField(data, entry.method);
+    pg::AppendCopyField(data, IntText(entry.version));
+    pg::AppendCopyField(data, entry.output_json);
+    pg::AppendCopyField(data, entry.artifacts_json);
+    data.push_back('\n');
+  }
+  SLUICE_RETURN_IF_ERROR(c.ExecScript(kStaging));
+  SLUICE_RETURN_IF_ERROR(c.CopyIn("COPY step_cache_staging FROM STDIN", data));
+  return c.ExecScript(R"sql(
+    INSERT INTO step_cache(step_key, item_sha256, method, version, output, artifacts)
+    SELECT DISTINCT ON (step_key) step_key, item_sha256, method, version, output, artifacts
+    FROM step_cache_staging ORDER BY step_key
+    ON CONFLICT (step_key) DO NOTHING;
+    TRUNCATE step_cache_staging)sql");
+}
+
+}  // namespace
+
 Result<SetTotals> PostgresCatalog::CommitAnalysis(std::string_view set,
                                                   const AnalysisCommit& commit,
                                                   std::optional<Lease> lease) {
-  const std::vector<StepRow>& steps = commit.steps;
-  const std::vector<CachedStep>& cache = commit.cache;
   const std::vector<ItemFailure>& failed_items = commit.failed_items;
-  std::string step_data;
-  for (const StepRow& step : steps) {
-    pg::AppendCopyField(step_data, set, /*first=*/true);
-    pg::AppendCopyField(step_data, step.url);
-    pg::AppendCopyField(step_data, step.method);
-    pg::AppendCopyField(step_data, IntText(step.version));
-    pg::AppendCopyField(step_data, step.step_key);
-    pg::AppendCopyField(step_data, step.ok ? "t" : "f");
-    AppendOptional(step_data, step.output_json);
-    AppendOptional(step_data, step.artifacts_json);
-    AppendOptional(step_data, step.failure_cause);
-    AppendOptional(step_data, step.failure_details);
-    pg::AppendCopyField(step_data, std::to_string(step.millis));
-    step_data.push_back('\n');
-  }
-  std::string cache_data;
-  for (const CachedStep& entry : cache) {
-    pg::AppendCopyField(cache_data, entry.step_key, /*first=*/true);
-    pg::AppendCopyField(cache_data, entry.item_sha256);
-    pg::AppendCopyField(cache_data, entry.method);
-    pg::AppendCopyField(cache_data, IntText(entry.version));
-    pg::AppendCopyField(cache_data, entry.output_json);
-    pg::AppendCopyField(cache_data, entry.artifacts_json);
-    cache_data.push_back('\n');
-  }
   return pool_->Get<SetTotals>([&](pg::Connection& c) -> Result<SetTotals> {
     std::optional<SetTotals> totals;
     SLUICE_RETURN_IF_ERROR(c.Transaction([&]() -> Status {
@@ -611,20 +634,16 @@ Result<SetTotals> PostgresCatalog::CommitAnalysis(std::string_view set,
                    pg::Params().Add(set).Add(pg::TextArray(commit.only_urls)))
                 .status());
       }
-      if (!step_data.empty()) {
-        SLUICE_RETURN_IF_ERROR(
-            c.CopyIn("COPY steps(set_name, url, method, version, step_key, ok, output, artifacts, "
-                     "failure_cause, failure_details, millis) FROM STDIN",
-                     step_data));
-      }
-      if (!cache_data.empty()) {
-        SLUICE_RETURN_IF_ERROR(c.ExecScript(kStaging));
-        SLUICE_RETURN_IF_ERROR(c.CopyIn("COPY step_cache_staging FROM STDIN", cache_data));
-        SLUICE_RETURN_IF_ERROR(c.ExecScript(R"sql(
-          INSERT INTO step_cache(step_key, item_sha256, method, version, output, artifacts)
-          SELECT DISTINCT ON (step_key) step_key, item_sha256, method, version, output, artifacts
-          FROM step_cache_staging ORDER BY step_key
-          ON CONFLICT (step_key) DO NOTHING)sql"));
+      SLUICE_RETURN_IF_ERROR(CopyStepsOn(c, set, commit.steps, commit.cache));
+      if (commit.more) {
+        SLUICE_RETURN_IF_ERROR(commit.more->Rewind());
+        std::vector<StepRow> steps;
+        std::vector<CachedStep> cache;
+        for (;;) {
+          SLUICE_ASSIGN_OR_RETURN(bool more, commit.more->Next(steps, cache));
+          if (!more) break;
+          SLUICE_RETURN_IF_ERROR(CopyStepsOn(c, set, steps, cache));
+        }
       }
       for (const ItemFailure& failure : failed_items) {
         SLUICE_RETURN_IF_ERROR(

@@ -497,8 +497,6 @@ Result<std::vector<CachedStep>> SqliteCatalog::CachedSteps(
 
 Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set, const AnalysisCommit& commit,
                                                 std::optional<Lease> lease) {
-  const std::vector<StepRow>& steps = commit.steps;
-  const std::vector<CachedStep>& cache = commit.cache;
   const std::vector<ItemFailure>& failed_items = commit.failed_items;
   std::lock_guard lock(mu_);
   SLUICE_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -539,38 +537,55 @@ Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set, const Anal
                         failure_details, millis)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11))sql");
     if (!insert.ok()) return rollback(Error("preparing step insert"));
-    for (const StepRow& step : steps) {
-      sqlite3_reset(insert.get());
-      insert.Bind(1, set);
-      insert.Bind(2, step.url);
-      insert.Bind(3, step.method);
-      insert.Bind(4, int64_t{step.version});
-      insert.Bind(5, step.step_key);
-      insert.Bind(6, int64_t{step.ok ? 1 : 0});
-      insert.BindOrNull(7, step.output_json);
-      insert.BindOrNull(8, step.artifacts_json);
-      insert.BindOrNull(9, step.failure_cause);
-      insert.BindOrNull(10, step.failure_details);
-      sqlite3_bind_double(insert.get(), 11, step.millis);
-      if (sqlite3_step(insert.get()) != SQLITE_DONE)
-        return rollback(Error("recording step " + step.method));
-    }
     Statement cache_insert(statements_, R"sql(
       INSERT INTO step_cache(step_key, item_sha256, method, version, output, artifacts, created_at)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(step_key) DO NOTHING)sql");
     if (!cache_insert.ok()) return rollback(Error("preparing cache insert"));
     int64_t now = NowMillis();
-    for (const CachedStep& entry : cache) {
-      sqlite3_reset(cache_insert.get());
-      cache_insert.Bind(1, entry.step_key);
-      cache_insert.Bind(2, entry.item_sha256);
-      cache_insert.Bind(3, entry.method);
-      cache_insert.Bind(4, int64_t{entry.version});
-      cache_insert.Bind(5, entry.output_json);
-      cache_insert.Bind(6, entry.artifacts_json);
-      cache_insert.Bind(7, now);
-      if (sqlite3_step(cache_insert.get()) != SQLITE_DONE)
-        return rollback(Error("caching step " + entry.method));
+    auto insert_rows = [&](const std::vector<StepRow>& steps,
+                           const std::vector<CachedStep>& cache) -> Status {
+      for (const StepRow& step : steps) {
+        sqlite3_reset(insert.get());
+        insert.Bind(1, set);
+        insert.Bind(2, step.url);
+        insert.Bind(3, step.method);
+        insert.Bind(4, int64_t{step.version});
+        insert.Bind(5, step.step_key);
+        insert.Bind(6, int64_t{step.ok ? 1 : 0});
+        insert.BindOrNull(7, step.output_json);
+        insert.BindOrNull(8, step.artifacts_json);
+        insert.BindOrNull(9, step.failure_cause);
+        insert.BindOrNull(10, step.failure_details);
+        sqlite3_bind_double(insert.get(), 11, step.millis);
+        if (sqlite3_step(insert.get()) != SQLITE_DONE)
+          return Error("recording step " + step.method);
+      }
+      for (const CachedStep& entry : cache) {
+        sqlite3_reset(cache_insert.get());
+        cache_insert.Bind(1, entry.step_key);
+        cache_insert.Bind(2, entry.item_sha256);
+        cache_insert.Bind(3, entry.method);
+        cache_insert.Bind(4, int64_t{entry.version});
+        cache_insert.Bind(5, entry.output_json);
+        cache_insert.Bind(6, entry.artifacts_json);
+        cache_insert.Bind(7, now);
+        if (sqlite3_step(cache_insert.get()) != SQLITE_DONE)
+          return Error("caching step " + entry.method);
+      }
+      return absl::OkStatus();
+    };
+    if (Status inserted = insert_rows(commit.steps, commit.cache); !inserted.ok())
+      return rollback(inserted);
+    if (commit.more) {
+      if (Status rewound = commit.more->Rewind(); !rewound.ok()) return rollback(rewound);
+      std::vector<StepRow> steps;
+      std::vector<CachedStep> cache;
+      for (;;) {
+        Result<bool> next = commit.more->Next(steps, cache);
+        if (!next.ok()) return rollback(next.status());
+        if (!*next) break;
+        if (Status inserted = insert_rows(steps, cache); !inserted.ok()) return rollback(inserted);
+      }
     }
     Statement fail_item(statements_, R"sql(
       UPDATE items SET status = 'failed', failure_cause = ?3, failure_details = ?4, updated_at = ?5

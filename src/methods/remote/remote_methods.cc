@@ -598,7 +598,8 @@ class SetSummaryMethod : public AsyncSetMethod, protected RemoteBase {
  public:
   explicit SetSummaryMethod(RemoteEnv env) : RemoteBase(env, false) {
     spec_ = {.name = "llm.set_summary",
-             .inputs = {"set"},
+             .inputs = {"set", "result?:llm.content_type", "result?:llm.tags",
+                        "result?:llm.describe", "result?:ocr.tesseract"},
              .output = "set",
              .description = "a summary of a whole set from its items' results (tags, descriptions)",
              .params = {{"max_items", 200}, {"max_reasks", 2}}};

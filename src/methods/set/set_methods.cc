@@ -271,7 +271,7 @@ class SummaryMethod : public SetMethod {
     static const MethodSpec spec{
         .name = "set.summary",
         .version = 1,
-        .inputs = {"set"},
+        .inputs = {"set", "result?:image.colors", "result?:ocr.tesseract"},
         .output = "set",
         .description =
             "Counts by kind and status, the set's overall palette, and the "
@@ -343,7 +343,8 @@ class VideoSummaryMethod : public SetMethod {
     static const MethodSpec spec{
         .name = "set.video_summary",
         .version = 1,
-        .inputs = {"set"},
+        .inputs = {"set", "result?:media.probe", "result?:video.shots", "result?:audio.transcript",
+                   "result?:video.clips", "result?:llm.content_type", "result?:video.defects"},
         .output = "set",
         .description =
             "The set's videos: total duration, shots, transcribed words, defects "
