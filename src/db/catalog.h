@@ -207,6 +207,10 @@ class Catalog {
   // polled often).
   virtual Result<Outcomes> CountOutcomes(std::string_view set,
                                          const std::vector<std::string>& urls) = 0;
+  // The contents that more than one ok item of the set holds, with how many hold each (what an
+  // analysis keeps cached results of until the last of those items is done). Empty for an
+  // unknown set.
+  virtual Result<std::map<std::string, int64_t>> RepeatedContents(std::string_view set) = 0;
   // Every item, in every set, whose content is `sha256`; by set then URL. Empty when none.
   virtual Result<std::vector<ItemOfContent>> ItemsOfContent(std::string_view sha256) = 0;
   // Every set with its totals as of its last FinishSet, by name.

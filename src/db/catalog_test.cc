@@ -134,6 +134,18 @@ TEST_P(CatalogConformance, CommitAnalysisReplacesStepsAndCachesOnce) {
   EXPECT_EQ(db_->ListSets()->at(0).commits, 3);
 }
 
+TEST_P(CatalogConformance, RepeatedContentsCountsTheOkItemsOfEachSharedContent) {
+  ASSERT_TRUE(db_->RecordItems("s", {Ok("u1", "aa", 1), Ok("u2", "aa", 1), Ok("u3", "aa", 1),
+                                     Ok("u4", "bb", 2), Ok("u5", "cc", 3), Ok("u6", "cc", 3),
+                                     Failed("u7", "http_404")})
+                  .ok());
+  ASSERT_TRUE(db_->RecordItems("other", {Ok("v1", "bb", 2)}).ok());
+  std::map<std::string, int64_t> repeated = *db_->RepeatedContents("s");
+  EXPECT_EQ(repeated, (std::map<std::string, int64_t>{{"aa", 3}, {"cc", 2}}))
+      << "bb is held once in this set (another set's copy does not count)";
+  EXPECT_TRUE(db_->RepeatedContents("unknown")->empty());
+}
+
 // Rows handed over in batches, as a large set's spill file does; `fail_at` batches in, Next
 // fails.
 class BatchedRows : public CommitRows {

@@ -94,9 +94,9 @@ struct Analyzer::Item {
   boost::json::object results;  // successful outputs by method
   std::map<std::string, StepResult> steps;
   std::map<std::string, Source> sources;
-  std::set<std::string> rerun;  // asked for by a set step, for the next cycle
-  std::filesystem::path copy;   // a scratch copy when the store keeps nothing locally
-  bool settled = false;         // its rows are in the spill and its document is written
+  std::filesystem::path copy;  // a scratch copy when the store keeps nothing locally
+  size_t position = 0;         // in the set's list of items (by URL)
+  bool settled = false;        // its rows are in the spill and its document is written
 };
 
 // The outcome of one step of one item: nothing (skipped) or a result.
@@ -145,9 +145,16 @@ struct Analyzer::Impl {
   // The results some step of the pipeline reads (an input or a condition): all a settled item
   // keeps of its results.
   std::set<std::string, std::less<>> read_results;
-  // Items not yet settled, by content, and the cache's keys by content: a content's entries go
-  // once its last item has settled (another item with the same bytes may still take them).
-  std::unordered_map<std::string_view, int64_t> unsettled;
+  // Settled items as set steps see them, by position in the set's list (when the pipeline has
+  // set steps and the run is the whole set's).
+  std::vector<methods::SetItem> views;
+  bool viewed = false;
+  // Item steps set steps asked to run again, by content, for the next cycle.
+  std::map<std::string, std::set<std::string>> reruns;
+  // Contents several items of the set hold, with how many of those have not settled, and the
+  // cache's keys by content: a content's entries go once its last item has settled (another
+  // item with the same bytes may still take them).
+  std::map<std::string, int64_t> repeated;
   std::unordered_map<std::string, std::vector<std::string>> cache_keys;
 
   static constexpr size_t kDocumentBatch = 1000;
@@ -368,8 +375,10 @@ struct Analyzer::Impl {
 
   // One item's steps of one stage: waves of steps whose dependencies are done, each wave
   // concurrently. Outputs are applied after each wave so no step sees a result map change.
-  // The item's stage, then (`settle`: the last one) its settling.
-  asio::awaitable<void> ItemStage(Item& item, std::vector<StepDef> steps,
+  // The item's stage, then (`settle`: the last one) its settling. `owned`, when given, is the
+  // item itself, let go of once it settled.
+  asio::awaitable<void> ItemStage(Item& item, [[maybe_unused]] std::unique_ptr<Item> owned,
+                                  std::vector<StepDef> steps,
                                   [[maybe_unused]] runtime::Limiter::Permit permit, bool settle) {
     co_await RunItemStage(item, std::move(steps));
     if (settle && fatal.ok()) {
@@ -581,32 +590,100 @@ struct Analyzer::Impl {
     for (auto it = item.results.begin(); it != item.results.end();) {
       it = read_results.contains(it->key()) ? std::next(it) : item.results.erase(it);
     }
+    if (viewed) {
+      views.at(item.position) = {.url = item.record.url,
+                                 .sha256 = sha256,
+                                 .kind = item.record.kind,
+                                 .ok = item.record.status == db::ItemStatus::kOk,
+                                 .results = item.results};
+    }
     if (!item.settled) {
       item.settled = true;
-      auto left = unsettled.find(sha256);
-      if (left != unsettled.end() && --left->second == 0) {
-        unsettled.erase(left);
-        if (auto keys = cache_keys.find(sha256); keys != cache_keys.end()) {
-          for (const std::string& step_key : keys->second) cache.erase(step_key);
-          cache_keys.erase(keys);
-        }
+      auto left = repeated.find(sha256);
+      bool last_holder = left == repeated.end() || --left->second <= 0;
+      if (left != repeated.end() && left->second <= 0) repeated.erase(left);
+      if (auto keys = cache_keys.find(sha256); last_holder && keys != cache_keys.end()) {
+        for (const std::string& step_key : keys->second) cache.erase(step_key);
+        cache_keys.erase(keys);
       }
     }
     co_return absl::OkStatus();
   }
 
-  asio::awaitable<void> SetStage(std::vector<std::unique_ptr<Item>>& items,
-                                 const std::vector<StepDef>& steps) {
+  // The next page of the set's items after the URL `after` (the chosen items, all in the first
+  // page), their contents' cached results remembered.
+  asio::awaitable<Result<std::vector<db::ItemRecord>>> ListPage(std::string after, bool first) {
+    const std::vector<std::string>& only = options.only_urls;
+    if (!only.empty() && !first) co_return std::vector<db::ItemRecord>{};
+    auto list = [&] {
+      return only.empty()
+                 ? catalog.ListItemsPage(set, {.after_url = after, .limit = options.page_items})
+                 : catalog.ListItems(set, only);
+    };
+    SLUICE_CO_ASSIGN_OR_RETURN(std::vector<db::ItemRecord> page,
+                               co_await runtime::RunOn(rt.blocking(), list));
+    std::vector<std::string> shas;
+    for (const db::ItemRecord& record : page) {
+      if (record.status == db::ItemStatus::kOk) shas.push_back(record.sha256);
+    }
+    auto cached_of = [&] { return catalog.CachedSteps(shas); };
+    SLUICE_CO_ASSIGN_OR_RETURN(std::vector<db::CachedStep> cached,
+                               co_await runtime::RunOn(rt.blocking(), cached_of));
+    for (db::CachedStep& entry : cached) {
+      if (!cache.contains(entry.step_key)) Remember(std::move(entry));
+    }
+    co_return page;
+  }
+
+  std::unique_ptr<Item> NewItem(db::ItemRecord record, size_t position) {
+    auto item = std::make_unique<Item>();
+    if (record.status == db::ItemStatus::kOk) {
+      item->context.sha256 = record.sha256;
+      item->context.mime = record.mime;
+      item->context.kind = MediaKindFromName(record.kind).value_or(MediaKind::kOther);
+      item->context.size = record.size;
+      item->context.results = &item->results;
+    }
+    item->record = std::move(record);
+    item->position = position;
+    if (viewed && views.size() <= position) views.resize(position + 1);
+    return item;
+  }
+
+  // An item's steps in a cycle: the cycle's (`base`), and those a set step asked again for its
+  // content. None for an item that was not stored.
+  std::vector<StepDef> StepsOf(const Item& item, const std::vector<StepDef>& base,
+                               const std::map<std::string, std::set<std::string>>& asked) const {
+    if (item.record.status != db::ItemStatus::kOk) return {};
+    std::vector<StepDef> steps = base;
+    auto again = asked.find(item.record.sha256);
+    if (again == asked.end()) return steps;
+    for (const std::string& method : again->second) {
+      bool listed = std::any_of(steps.begin(), steps.end(),
+                                [&](const StepDef& s) { return s.method == method; });
+      const methods::MethodBase* found = registry.Find(method);
+      if (listed || !found || methods::IsSetMethod(found)) continue;
+      Result<boost::json::object> params = methods::ResolveMethodParams(*found, {});
+      if (params.ok()) steps.push_back({.method = method, .params = std::move(*params)});
+    }
+    return steps;
+  }
+
+  // Views of items that have not settled (set stages before the last cycle's).
+  void ViewAll(const std::vector<std::unique_ptr<Item>>& items) {
+    for (const auto& item : items) {
+      views.at(item->position) = {.url = item->record.url,
+                                  .sha256 = item->record.sha256,
+                                  .kind = item->record.kind,
+                                  .ok = item->record.status == db::ItemStatus::kOk,
+                                  .results = item->results};
+    }
+  }
+
+  asio::awaitable<void> SetStage(const std::vector<StepDef>& steps) {
     for (const StepDef& def : steps) {
       if (!fatal.ok()) co_return;
-      std::vector<methods::SetItem> view;
-      for (const auto& item : items) {
-        view.push_back({.url = item->record.url,
-                        .sha256 = item->record.sha256,
-                        .kind = item->record.kind,
-                        .ok = item->record.status == db::ItemStatus::kOk,
-                        .results = item->results});
-      }
+      const std::vector<methods::SetItem>& view = views;
       const methods::MethodBase* method = registry.Find(def.method);
       std::string key =
           methods::StepKey(method->spec(), def.params, methods::SetInputDigests(view));
@@ -629,12 +706,8 @@ struct Analyzer::Impl {
       } else {
         ++report.steps_failed;
       }
-      for (const methods::ItemRerun& rerun : step->rerun) {
-        for (auto& item : items) {
-          if (item->record.sha256 == rerun.sha256)
-            item->rerun.insert(rerun.methods.begin(), rerun.methods.end());
-        }
-      }
+      for (const methods::ItemRerun& rerun : step->rerun)
+        reruns[rerun.sha256].insert(rerun.methods.begin(), rerun.methods.end());
       set_steps.push_back(std::move(*step));
     }
   }
@@ -676,33 +749,11 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
         step->as_object();
   }
 
-  SLUICE_CO_ASSIGN_OR_RETURN(
-      std::vector<db::ItemRecord> records, co_await runtime::RunOn(impl.rt.blocking(), [&] {
-        const std::vector<std::string>& only = impl.options.only_urls;
-        return only.empty() ? impl.catalog.ListItems(set) : impl.catalog.ListItems(set, only);
-      }));
-  std::vector<std::unique_ptr<Item>> items;
-  std::vector<std::string> shas;
-  for (db::ItemRecord& record : records) {
-    auto item = std::make_unique<Item>();
-    if (record.status == db::ItemStatus::kOk) {
-      item->context.sha256 = record.sha256;
-      item->context.mime = record.mime;
-      item->context.kind = MediaKindFromName(record.kind).value_or(MediaKind::kOther);
-      item->context.size = record.size;
-      item->context.results = &item->results;
-      shas.push_back(record.sha256);
-    }
-    item->record = std::move(record);
-    items.push_back(std::move(item));
-  }
-  SLUICE_CO_ASSIGN_OR_RETURN(
-      std::vector<db::CachedStep> cached,
-      co_await runtime::RunOn(impl.rt.blocking(), [&] { return impl.catalog.CachedSteps(shas); }));
-  for (db::CachedStep& entry : cached) impl.Remember(std::move(entry));
-  for (const auto& item : items) {
-    if (item->record.status == db::ItemStatus::kOk) ++impl.unsettled[item->record.sha256];
-  }
+  impl.viewed = impl.options.only_urls.empty() &&
+                std::any_of(pipeline.cycles.begin(), pipeline.cycles.end(),
+                            [](const CycleDef& cycle) { return !cycle.set_steps.empty(); });
+  auto repeated = [&] { return impl.catalog.RepeatedContents(set); };
+  SLUICE_CO_ASSIGN_OR_RETURN(impl.repeated, co_await runtime::RunOn(impl.rt.blocking(), repeated));
   for (const CycleDef& cycle : pipeline.cycles) {
     for (const auto* steps : {&cycle.item_steps, &cycle.set_steps}) {
       for (const StepDef& step : *steps) {
@@ -720,38 +771,75 @@ asio::awaitable<Result<AnalysisReport>> Analyzer::Run(std::string set, PipelineD
                            ? impl.options.concurrency
                            : std::max<size_t>(1, std::thread::hardware_concurrency());
   runtime::Limiter limiter(impl.rt.loop_executor(), concurrency);
+  // Items are listed a page at a time and let go of as they settle; a pipeline of several
+  // cycles keeps them all instead (each cycle's steps read the results of the ones before).
+  bool keep = pipeline.cycles.size() > 1;
+  std::vector<std::unique_ptr<Item>> kept;
   for (size_t c = 0; c < pipeline.cycles.size() + 1 && impl.fatal.ok(); ++c) {
     bool extra = c == pipeline.cycles.size();     // only for reruns asked by the last set stage
     bool last = c + 1 >= pipeline.cycles.size();  // items settle as their stage ends
-    bool any_rerun = std::any_of(items.begin(), items.end(),
-                                 [](const auto& item) { return !item->rerun.empty(); });
-    if (extra && !any_rerun) break;
+    if (extra && impl.reruns.empty()) break;
     ++impl.report.cycles;
+    std::map<std::string, std::set<std::string>> asked = std::exchange(impl.reruns, {});
+    const std::vector<StepDef> none;
+    const std::vector<StepDef>& base = extra ? none : pipeline.cycles[c].item_steps;
     runtime::TaskGroup group(impl.rt.loop_executor());
-    for (auto& item : items) {
-      if (item->record.status != db::ItemStatus::kOk) continue;
-      std::vector<StepDef> steps = extra ? std::vector<StepDef>{} : pipeline.cycles[c].item_steps;
-      for (const std::string& method : item->rerun) {
-        bool listed = std::any_of(steps.begin(), steps.end(),
-                                  [&](const StepDef& s) { return s.method == method; });
-        const methods::MethodBase* found = impl.registry.Find(method);
-        if (listed || !found || methods::IsSetMethod(found)) continue;
-        Result<boost::json::object> params = methods::ResolveMethodParams(*found, {});
-        if (params.ok()) steps.push_back({.method = method, .params = std::move(*params)});
+    if (keep && c > 0) {
+      for (auto& item : kept) {
+        std::vector<StepDef> steps = impl.StepsOf(*item, base, asked);
+        if (steps.empty() || !impl.fatal.ok()) continue;
+        runtime::Limiter::Permit permit = co_await limiter.Acquire();
+        group.Spawn(impl.ItemStage(*item, nullptr, std::move(steps), std::move(permit), last));
       }
-      item->rerun.clear();
-      if (steps.empty()) continue;
-      runtime::Limiter::Permit permit = co_await limiter.Acquire();
-      group.Spawn(impl.ItemStage(*item, std::move(steps), std::move(permit), last));
+    } else {
+      std::string after;
+      size_t position = 0;
+      for (bool first = true; impl.fatal.ok(); first = false) {
+        SLUICE_CO_ASSIGN_OR_RETURN(std::vector<db::ItemRecord> page,
+                                   co_await impl.ListPage(after, first));
+        if (page.empty()) break;
+        after = page.back().url;
+        for (db::ItemRecord& record : page) {
+          size_t at = position++;
+          // Run again: only the items whose content a set step asked for, settled before.
+          if (extra && !asked.contains(record.sha256)) continue;
+          std::unique_ptr<Item> item = impl.NewItem(std::move(record), at);
+          if (extra) {
+            item->results = impl.views.at(at).results;
+            item->settled = true;
+          }
+          std::vector<StepDef> steps = impl.StepsOf(*item, base, asked);
+          if (steps.empty()) {
+            if (keep) {
+              kept.push_back(std::move(item));
+            } else if (!extra && impl.fatal.ok()) {
+              if (Status settled = co_await impl.Settle(*item); !settled.ok()) impl.fatal = settled;
+            }
+            continue;
+          }
+          runtime::Limiter::Permit permit = co_await limiter.Acquire();
+          Item& started = *item;
+          std::unique_ptr<Item> owned;
+          if (keep) {
+            kept.push_back(std::move(item));
+          } else {
+            owned = std::move(item);
+          }
+          group.Spawn(
+              impl.ItemStage(started, std::move(owned), std::move(steps), std::move(permit), last));
+        }
+      }
     }
     co_await group.Wait();
-    // Items with nothing to run in the last cycle (failed to acquire, or no step applies).
-    for (auto& item : items) {
+    // Kept items with nothing to run in the last cycle (failed to acquire, or no step applies).
+    for (auto& item : kept) {
       if (!last || item->settled || !impl.fatal.ok()) continue;
       if (Status settled = co_await impl.Settle(*item); !settled.ok()) impl.fatal = settled;
     }
-    if (!extra && impl.options.only_urls.empty())
-      co_await impl.SetStage(items, pipeline.cycles[c].set_steps);
+    if (!extra && impl.options.only_urls.empty()) {
+      if (!last) impl.ViewAll(kept);
+      co_await impl.SetStage(pipeline.cycles[c].set_steps);
+    }
   }
   SLUICE_CO_RETURN_IF_ERROR(impl.fatal);
   SLUICE_CO_RETURN_IF_ERROR(

@@ -8,8 +8,9 @@
 //     set stage — set methods over all item results; items they ask to run again get those
 //       steps in the next cycle.
 //   settle — as an item's stage of the last cycle ends: its step rows go to a scratch file
-//     (CommitSpill), its result document to the object store (in batches), and it keeps only
-//     the results some step reads (memory does not grow with the items' results).
+//     (CommitSpill), its result document to the object store (in batches), and what set steps
+//     see of it keeps only the results some step reads. The items of a one-cycle pipeline are
+//     listed a page at a time and let go of as they settle: memory does not grow with the set.
 //   finalize — ONE transaction: step results (read back from the scratch file), set results,
 //   result cache, set totals. The journal is removed after the commit.
 //
@@ -68,6 +69,9 @@ struct AnalyzeOptions {
   std::vector<std::string> only_urls;
   // Counts every step run here (latency, failures). Null: not counted.
   RunMetrics* metrics = nullptr;
+  // Items listed from the catalog at a time: those of a one-cycle pipeline are held only from
+  // their page's listing to their settling.
+  int page_items = 1000;
   // The job this analysis runs under (a worker's claim): the commit completes it in the same
   // transaction and is refused (cause "lease_lost") when another worker has taken it over.
   std::optional<db::Lease> lease;

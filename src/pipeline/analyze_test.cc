@@ -152,10 +152,12 @@ class AnalyzeTest : public ::testing::Test {
 
   Result<AnalysisReport> Analyze(
       const std::string& set, const PipelineDef& def,
-      const std::map<std::string, std::filesystem::path>* local_copies = nullptr) {
+      const std::map<std::string, std::filesystem::path>* local_copies = nullptr,
+      int page_items = 1000) {
     auto journal = std::move(*Journal::OpenFile(JournalPath(dir_.path(), set)));
-    Analyzer analyzer(rt_, registry_, store_, *catalog_,
-                      {.scratch_dir = dir_.path(), .local_copies = local_copies});
+    Analyzer analyzer(
+        rt_, registry_, store_, *catalog_,
+        {.scratch_dir = dir_.path(), .local_copies = local_copies, .page_items = page_items});
     return rt_.Run(analyzer.Run(set, def, *journal));
   }
 
@@ -262,6 +264,32 @@ TEST_F(AnalyzeTest, ASetStepCanScheduleASecondCycle) {
   const json::object& doc_steps = parsed.at("steps").as_object();
   EXPECT_TRUE(doc_steps.contains("fake.a"));
   EXPECT_TRUE(doc_steps.contains("fake.c"));
+}
+
+TEST_F(AnalyzeTest, ItemsListedPageByPageRunEachContentOnceAndAllReachTheSetStep) {
+  // Items 0, 2 and 5 hold the same bytes, 1 and 4 too: pages of two split each group.
+  Record("s", {1, 2, 1, 4, 2, 1, 5});
+  for (int cycles : {1, 2}) {
+    calls["fake.a"] = 0;
+    results_seen_by_set_step.clear();
+    std::vector<std::vector<StepDef>> item_stages(static_cast<size_t>(cycles));
+    std::vector<std::vector<StepDef>> set_stages(static_cast<size_t>(cycles));
+    item_stages.back() = {{.method = "fake.a"}, {.method = "fake.b"}};
+    set_stages.back() = {{.method = "fake.rerun"}};
+    Result<AnalysisReport> report =
+        Analyze("s", Pipeline(item_stages, set_stages), nullptr, /*page_items=*/2);
+    ASSERT_TRUE(report.ok()) << report.status();
+    // 4 contents: run once each the first time (the copies on later pages take the result
+    // still cached), and all from the result cache the second time.
+    EXPECT_EQ(calls["fake.a"], cycles == 1 ? 4 : 0);
+    EXPECT_EQ(report->steps_cached, cycles == 1 ? 6 : 14) << cycles;
+    std::map<std::string, db::StepRow> steps = Steps("s");
+    for (int i = 0; i < 7; ++i) EXPECT_TRUE(steps.at(StrCat("http://x/", i, " fake.b")).ok) << i;
+    // The set step saw the last page's item (the largest) and ran fake.c on it again.
+    EXPECT_TRUE(steps.contains("http://x/6 fake.c")) << cycles;
+    EXPECT_FALSE(steps.contains("http://x/3 fake.c"));
+    EXPECT_EQ(results_seen_by_set_step, (std::set<std::string>{"fake.a"}));
+  }
 }
 
 TEST_F(AnalyzeTest, SetStepsSeeTheResultsThePipelineReadsAndTheCommitHasEveryRow) {

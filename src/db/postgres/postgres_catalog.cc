@@ -507,6 +507,19 @@ Result<Outcomes> PostgresCatalog::CountOutcomes(std::string_view set,
   });
 }
 
+Result<std::map<std::string, int64_t>> PostgresCatalog::RepeatedContents(std::string_view set) {
+  return pool_->Get<std::map<std::string, int64_t>>(
+      [&](pg::Connection& c) -> Result<std::map<std::string, int64_t>> {
+        SLUICE_ASSIGN_OR_RETURN(pg::Rows rows, c.Exec(R"sql(
+          SELECT sha256, count(*) FROM items WHERE set_name = $1 AND status = 'ok'
+          GROUP BY sha256 HAVING count(*) > 1)sql",
+                                                      pg::Params().Add(set)));
+        std::map<std::string, int64_t> out;
+        for (int i = 0; i < rows.size(); ++i) out[rows.Text(i, 0)] = rows.Int(i, 1);
+        return out;
+      });
+}
+
 Result<std::vector<ItemOfContent>> PostgresCatalog::ItemsOfContent(std::string_view sha256) {
   return pool_->Get<std::vector<ItemOfContent>>(
       [&](pg::Connection& c) -> Result<std::vector<ItemOfContent>> {

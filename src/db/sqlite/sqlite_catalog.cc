@@ -451,6 +451,19 @@ Result<Outcomes> SqliteCatalog::CountOutcomes(std::string_view set,
   return out;
 }
 
+Result<std::map<std::string, int64_t>> SqliteCatalog::RepeatedContents(std::string_view set) {
+  std::lock_guard lock(mu_);
+  Statement select(statements_, R"sql(
+    SELECT sha256, count(*) FROM items WHERE set_name = ?1 AND status = 'ok'
+    GROUP BY sha256 HAVING count(*) > 1)sql");
+  if (!select.ok()) return Error("preparing RepeatedContents");
+  select.Bind(1, set);
+  std::map<std::string, int64_t> out;
+  while (sqlite3_step(select.get()) == SQLITE_ROW)
+    out[select.Text(0)] = sqlite3_column_int64(select.get(), 1);
+  return out;
+}
+
 Result<std::vector<ItemOfContent>> SqliteCatalog::ItemsOfContent(std::string_view sha256) {
   std::lock_guard lock(mu_);
   Statement select(statements_, StrCat("SELECT set_name, ", kItemColumns,

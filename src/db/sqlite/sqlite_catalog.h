@@ -35,6 +35,7 @@ class SqliteCatalog : public Database {
                                                 const ItemPageQuery& query) override;
   Result<Outcomes> CountOutcomes(std::string_view set,
                                  const std::vector<std::string>& urls) override;
+  Result<std::map<std::string, int64_t>> RepeatedContents(std::string_view set) override;
   Result<std::vector<ItemOfContent>> ItemsOfContent(std::string_view sha256) override;
   Result<std::vector<SetTotals>> ListSets() override;
   Result<std::vector<CachedStep>> CachedSteps(
