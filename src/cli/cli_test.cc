@@ -806,6 +806,14 @@ TEST_F(CliTest, DemoServesSamplesAndRecordsThem) {
   ASSERT_EQ(demo.exit_code, 0) << demo.err;
   EXPECT_NE(demo.out.find("3 URLs -> 1 stored objects"), std::string::npos) << demo.out;
   EXPECT_NE(demo.out.find(data().string()), std::string::npos) << demo.out;
+  // Again on the same data: the same URLs (the demo's port), nothing added to the set.
+  ProcessResult again = Sluice({"demo", "--data", data().string(), "--samples",
+                                (dir_.path() / "samples").string(), "--progress", "none"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  const std::string port = "on http://127.0.0.1:18787";
+  if (demo.err.find(port) != std::string::npos && again.err.find(port) != std::string::npos) {
+    EXPECT_NE(again.out.find("3 URLs -> 1 stored objects"), std::string::npos) << again.out;
+  }
   ProcessResult empty =
       Sluice({"demo", "--data", data().string(), "--samples", (dir_.path() / "nothing").string()});
   EXPECT_EQ(empty.exit_code, 2);

@@ -204,7 +204,12 @@ int RunDemo(DemoConfig config) {
   auto serve = [samples](const http::HttpRequest& request) {
     return http::ServeDirectory(request, samples);
   };
-  Result<std::unique_ptr<http::LoopbackServer>> server = http::LoopbackServer::Start(serve);
+  // One port when it is free, so that a second demo lists the same URLs (it skips what it has
+  // stored and takes analysed results from its cache) instead of adding a copy of every sample.
+  constexpr int kDemoPort = 18787;
+  Result<std::unique_ptr<http::LoopbackServer>> server =
+      http::LoopbackServer::Start(serve, "127.0.0.1", kDemoPort);
+  if (!server.ok()) server = http::LoopbackServer::Start(serve);
   if (!server.ok()) return Fail(kExitFatal, server.status());
   std::vector<std::string> urls;
   for (const auto& file : files) urls.push_back((*server)->base_url() + "/" + file.string());
