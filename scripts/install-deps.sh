@@ -36,6 +36,8 @@ packages=(
   # the web UI's browser tests (driven by npm playwright-core) and the API benchmark's load
   # generator (issue 13)
   chromium wrk
+  # the libFuzzer targets (fuzz/, scripts/fuzz.sh; issue 16)
+  clang-14 libfuzzer-14-dev
 )
 
 missing=()

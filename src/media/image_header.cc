@@ -60,19 +60,23 @@ std::optional<ImageSize> ReadImageSize(const std::filesystem::path& file) {
   if (!in.read(head.data(), head.size()) && in.gcount() < 26) return std::nullopt;
   head.resize(static_cast<size_t>(in.gcount()));
   in.clear();
-  if (head.starts_with("\x89PNG\r\n\x1A\n") && head.substr(12, 4) == "IHDR") {
+  if (head.starts_with("\x89PNG\r\n\x1A\n") && head.size() >= 24 && head.substr(12, 4) == "IHDR") {
     return ImageSize{Be32(head, 16), Be32(head, 20)};
   }
   if (head.starts_with("\xFF\xD8")) return JpegSize(in);
   if (head.starts_with("GIF87a") || head.starts_with("GIF89a"))
     return ImageSize{Le16(head, 6), Le16(head, 8)};
   if (head.starts_with("BM")) {
+    // A negative height is a top-down bitmap; a negative width, a damaged header.
+    auto width = static_cast<int32_t>(Le32(head, 18));
     auto height = static_cast<int32_t>(Le32(head, 22));
-    return ImageSize{static_cast<int32_t>(Le32(head, 18)), std::abs(int64_t{height})};
+    if (width < 0) return std::nullopt;
+    return ImageSize{width, std::abs(int64_t{height})};
   }
   if (head.starts_with("RIFF") && head.substr(8, 4) == "WEBP") {
     std::string chunk = head.substr(12, 4);
-    if (chunk == "VP8X") return ImageSize{Le24(head, 24) + 1, Le24(head, 27) + 1};
+    if (chunk == "VP8X" && head.size() >= 30)
+      return ImageSize{Le24(head, 24) + 1, Le24(head, 27) + 1};
     if (chunk == "VP8L" && head.size() >= 25) {
       uint32_t bits = Le32(head, 21);
       return ImageSize{(bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1};
@@ -84,9 +88,12 @@ std::optional<ImageSize> ReadImageSize(const std::filesystem::path& file) {
 }
 
 Status CheckPixels(int64_t width, int64_t height, int64_t max_pixels) {
-  if (width * height <= max_pixels) return absl::OkStatus();
+  // Divided rather than multiplied: two 32-bit sides overflow a product of 64 bits.
+  bool fits = width >= 0 && height >= 0 && (height == 0 || width <= max_pixels / height);
+  if (fits) return absl::OkStatus();
   return Failure(absl::StatusCode::kFailedPrecondition, "too_many_pixels",
-                 StrCat("image is ", width, "x", height, " (", width * height,
+                 StrCat("image is ", width, "x", height, " (",
+                        static_cast<double>(width) * static_cast<double>(height),
                         " pixels); the limit is ", max_pixels));
 }
 

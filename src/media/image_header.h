@@ -22,7 +22,8 @@ struct ImageSize {
 // formats or a header too damaged to read.
 std::optional<ImageSize> ReadImageSize(const std::filesystem::path& file);
 
-// FailedPrecondition (cause "too_many_pixels") naming the size when width × height > max_pixels.
+// FailedPrecondition (cause "too_many_pixels") naming the size when width × height > max_pixels
+// or a side is negative.
 Status CheckPixels(int64_t width, int64_t height, int64_t max_pixels);
 
 // What is wrong with a JPEG, PNG or GIF file that decoders forgive: a file cut short decodes

@@ -105,6 +105,28 @@ TEST_F(MediaTest, HeaderSizesWithoutDecoding) {
   EXPECT_FALSE(ReadImageSize(dir_.path() / "short.png").has_value());
 }
 
+// Found by fuzz/image_header_fuzzer.cc: a BMP header declaring a negative width read as a
+// negative size, whose product with the height passed the pixel limit.
+TEST_F(MediaTest, DamagedHeadersNeverDeclareASizeThatSlipsPastTheLimit) {
+  const char bytes[] =
+      "BMGIF87\x00\x89\x11\x13\x14\x15\x14\x14\x14"
+      "\xff\x55\xe9\xf8\x2a\xfb\x7f\xc3\xd4\x00\x00\x00";
+  std::string bmp(bytes, sizeof(bytes) - 1);
+  ASSERT_EQ(bmp.size(), 28u);
+  std::ofstream(dir_.path() / "negative.bmp", std::ios::binary) << bmp;
+  EXPECT_FALSE(ReadImageSize(dir_.path() / "negative.bmp").has_value());
+  // A WebP extended header cut inside its size fields is not read past its end.
+  std::string webp = std::string("RIFF\x10\x00\x00\x00WEBPVP8X", 16) + std::string(11, '\x01');
+  std::ofstream(dir_.path() / "short.webp", std::ios::binary) << webp;
+  EXPECT_FALSE(ReadImageSize(dir_.path() / "short.webp").has_value());
+  // Sides whose product does not fit 64 bits, or a negative side, are refused.
+  EXPECT_EQ(CauseOf(CheckPixels(int64_t{1} << 32, int64_t{1} << 32, 1 << 28)), "too_many_pixels");
+  EXPECT_EQ(CauseOf(CheckPixels(-5, 100, 1 << 28)), "too_many_pixels");
+  EXPECT_TRUE(CheckPixels(100, 0, 1 << 28).ok());
+  EXPECT_TRUE(CheckPixels(1 << 14, 1 << 14, 1 << 28).ok());
+  EXPECT_FALSE(CheckPixels((1 << 14) + 1, 1 << 14, 1 << 28).ok());
+}
+
 TEST_F(MediaTest, DecompressionBombIsRefusedBeforeDecoding) {
   auto bomb = sluice::testing::MakePngBomb(dir_.path(), "bomb.png", 50'000, 50'000);
   Result<ProbeResult> probe = Probe(bomb);

@@ -85,8 +85,10 @@ Result<ProvidersConfig> LoadProvidersConfig(const std::filesystem::path& file,
         if (kind != "openai" && kind != "bedrock")
           return at(value, StrCat("providers.", key.str(), ".kind must be openai or bedrock"));
         ProviderConfig provider = Defaults(std::string(key.str()), kind, environment);
-        for (const auto& [field, node] : *table) {
-          std::string name(field.str());
+        for (const auto& entry : *table) {
+          // Not a structured binding: clang 14 (the fuzz build) cannot capture one in lambdas.
+          const toml::node& node = entry.second;
+          std::string name(entry.first.str());
           auto text = [&](std::string& out) -> Status {
             if (!node.is_string()) return at(node, StrCat(name, " must be a string"));
             out = *node.value<std::string>();
