@@ -25,6 +25,19 @@ Status EmbeddingDimensionMismatch(const EmbeddingRow& row, int64_t stored) {
                         row.model, "), whose stored embeddings have ", stored));
 }
 
+Status ForEachStepBatch(const AnalysisCommit& commit, const InsertSteps& insert) {
+  SLUICE_RETURN_IF_ERROR(insert(commit.steps, commit.cache));
+  if (!commit.more) return absl::OkStatus();
+  SLUICE_RETURN_IF_ERROR(commit.more->Rewind());
+  std::vector<StepRow> steps;
+  std::vector<CachedStep> cache;
+  for (;;) {
+    SLUICE_ASSIGN_OR_RETURN(bool more, commit.more->Next(steps, cache));
+    if (!more) return absl::OkStatus();
+    SLUICE_RETURN_IF_ERROR(insert(steps, cache));
+  }
+}
+
 std::string_view ItemStatusName(ItemStatus status) {
   return status == ItemStatus::kOk ? "ok" : "failed";
 }

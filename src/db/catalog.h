@@ -10,6 +10,7 @@
 
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -279,6 +280,13 @@ class Database : public Catalog, public JobStore, public KeyStore {};
 // The refusal of an embedding whose dimension differs from the `stored` one of its method and
 // model: InvalidArgument, cause "embedding_dimension".
 Status EmbeddingDimensionMismatch(const EmbeddingRow& row, int64_t stored);
+
+// Hands `insert` the commit's own step results and cache entries, then every batch of
+// `commit.more` from its first: how both backends write them inside their transaction. The
+// first error (of `insert` or of reading a batch) stops it and is returned.
+using InsertSteps =
+    std::function<Status(const std::vector<StepRow>& steps, const std::vector<CachedStep>& cache)>;
+Status ForEachStepBatch(const AnalysisCommit& commit, const InsertSteps& insert);
 
 // `text` as a LIKE pattern that matches it anywhere, with %, _ and \ escaped by '\'
 // (ESCAPE '\'): what ItemPageQuery.text filters with on both databases.

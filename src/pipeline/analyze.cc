@@ -590,13 +590,7 @@ struct Analyzer::Impl {
     for (auto it = item.results.begin(); it != item.results.end();) {
       it = read_results.contains(it->key()) ? std::next(it) : item.results.erase(it);
     }
-    if (viewed) {
-      views.at(item.position) = {.url = item.record.url,
-                                 .sha256 = sha256,
-                                 .kind = item.record.kind,
-                                 .ok = item.record.status == db::ItemStatus::kOk,
-                                 .results = item.results};
-    }
+    if (viewed) views.at(item.position) = ViewOf(item);
     if (!item.settled) {
       item.settled = true;
       auto left = repeated.find(sha256);
@@ -669,15 +663,18 @@ struct Analyzer::Impl {
     return steps;
   }
 
+  // An item as set steps see it.
+  static methods::SetItem ViewOf(const Item& item) {
+    return {.url = item.record.url,
+            .sha256 = item.record.sha256,
+            .kind = item.record.kind,
+            .ok = item.record.status == db::ItemStatus::kOk,
+            .results = item.results};
+  }
+
   // Views of items that have not settled (set stages before the last cycle's).
   void ViewAll(const std::vector<std::unique_ptr<Item>>& items) {
-    for (const auto& item : items) {
-      views.at(item->position) = {.url = item->record.url,
-                                  .sha256 = item->record.sha256,
-                                  .kind = item->record.kind,
-                                  .ok = item->record.status == db::ItemStatus::kOk,
-                                  .results = item->results};
-    }
+    for (const auto& item : items) views.at(item->position) = ViewOf(*item);
   }
 
   asio::awaitable<void> SetStage(const std::vector<StepDef>& steps) {

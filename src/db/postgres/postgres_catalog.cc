@@ -647,17 +647,10 @@ Result<SetTotals> PostgresCatalog::CommitAnalysis(std::string_view set,
                    pg::Params().Add(set).Add(pg::TextArray(commit.only_urls)))
                 .status());
       }
-      SLUICE_RETURN_IF_ERROR(CopyStepsOn(c, set, commit.steps, commit.cache));
-      if (commit.more) {
-        SLUICE_RETURN_IF_ERROR(commit.more->Rewind());
-        std::vector<StepRow> steps;
-        std::vector<CachedStep> cache;
-        for (;;) {
-          SLUICE_ASSIGN_OR_RETURN(bool more, commit.more->Next(steps, cache));
-          if (!more) break;
-          SLUICE_RETURN_IF_ERROR(CopyStepsOn(c, set, steps, cache));
-        }
-      }
+      SLUICE_RETURN_IF_ERROR(ForEachStepBatch(
+          commit, [&](const std::vector<StepRow>& steps, const std::vector<CachedStep>& cache) {
+            return CopyStepsOn(c, set, steps, cache);
+          }));
       for (const ItemFailure& failure : failed_items) {
         SLUICE_RETURN_IF_ERROR(
             c.Exec("UPDATE items SET status = 'failed', failure_cause = $3, "

@@ -587,19 +587,8 @@ Result<SetTotals> SqliteCatalog::CommitAnalysis(std::string_view set, const Anal
       }
       return absl::OkStatus();
     };
-    if (Status inserted = insert_rows(commit.steps, commit.cache); !inserted.ok())
+    if (Status inserted = ForEachStepBatch(commit, insert_rows); !inserted.ok())
       return rollback(inserted);
-    if (commit.more) {
-      if (Status rewound = commit.more->Rewind(); !rewound.ok()) return rollback(rewound);
-      std::vector<StepRow> steps;
-      std::vector<CachedStep> cache;
-      for (;;) {
-        Result<bool> next = commit.more->Next(steps, cache);
-        if (!next.ok()) return rollback(next.status());
-        if (!*next) break;
-        if (Status inserted = insert_rows(steps, cache); !inserted.ok()) return rollback(inserted);
-      }
-    }
     Statement fail_item(statements_, R"sql(
       UPDATE items SET status = 'failed', failure_cause = ?3, failure_details = ?4, updated_at = ?5
       WHERE set_name = ?1 AND url = ?2)sql");
