@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -60,7 +61,7 @@ std::optional<ImageSize> ReadImageSize(const std::filesystem::path& file) {
   if (!in.read(head.data(), head.size()) && in.gcount() < 26) return std::nullopt;
   head.resize(static_cast<size_t>(in.gcount()));
   in.clear();
-  if (head.starts_with("\x89PNG\r\n\x1A\n") && head.size() >= 24 && head.substr(12, 4) == "IHDR") {
+  if (head.starts_with("\x89PNG\r\n\x1A\n") && head.substr(12, 4) == "IHDR") {
     return ImageSize{Be32(head, 16), Be32(head, 20)};
   }
   if (head.starts_with("\xFF\xD8")) return JpegSize(in);
@@ -89,12 +90,14 @@ std::optional<ImageSize> ReadImageSize(const std::filesystem::path& file) {
 
 Status CheckPixels(int64_t width, int64_t height, int64_t max_pixels) {
   // Divided rather than multiplied: two 32-bit sides overflow a product of 64 bits.
-  bool fits = width >= 0 && height >= 0 && (height == 0 || width <= max_pixels / height);
-  if (fits) return absl::OkStatus();
+  auto at_most = [&](int64_t limit) {
+    return width >= 0 && height >= 0 && (height == 0 || width <= limit / height);
+  };
+  if (at_most(max_pixels)) return absl::OkStatus();
+  std::string pixels =
+      at_most(std::numeric_limits<int64_t>::max()) ? StrCat(" (", width * height, " pixels)") : "";
   return Failure(absl::StatusCode::kFailedPrecondition, "too_many_pixels",
-                 StrCat("image is ", width, "x", height, " (",
-                        static_cast<double>(width) * static_cast<double>(height),
-                        " pixels); the limit is ", max_pixels));
+                 StrCat("image is ", width, "x", height, pixels, "; the limit is ", max_pixels));
 }
 
 std::vector<std::string> ImageWarnings(const std::filesystem::path& file) {
