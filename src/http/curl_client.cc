@@ -38,6 +38,29 @@ void ConnectGuard::Install(CURL* easy) {
   curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION,
                    static_cast<curl_opensocket_callback>(open_socket));
   curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, this);
+  // A connection taken from the cache was checked for whoever opened it, under their policy:
+  // every request is checked again here, on the address it is about to be sent to, so a media
+  // URL cannot ride on the connection a credential or S3 request opened to a private address.
+  auto before_request = [](void* self, char* primary_ip, char* /*local_ip*/, int primary_port,
+                           int /*local_port*/) -> int {
+    auto* guard = static_cast<ConnectGuard*>(self);
+    if (!guard->policy) return CURL_PREREQFUNC_OK;
+    std::optional<sockaddr_storage> address = ParseIpLiteral(primary_ip);
+    if (!address) return CURL_PREREQFUNC_OK;  // not an IP connection (a unix socket)
+    auto* raw = reinterpret_cast<sockaddr*>(&*address);
+    if (raw->sa_family == AF_INET) {
+      reinterpret_cast<sockaddr_in*>(raw)->sin_port = htons(static_cast<uint16_t>(primary_port));
+    } else if (raw->sa_family == AF_INET6) {
+      reinterpret_cast<sockaddr_in6*>(raw)->sin6_port = htons(static_cast<uint16_t>(primary_port));
+    }
+    Status allowed = guard->policy->Check(raw);
+    if (allowed.ok()) return CURL_PREREQFUNC_OK;
+    guard->refused = allowed;
+    return CURL_PREREQFUNC_ABORT;
+  };
+  curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION,
+                   static_cast<curl_prereq_callback>(before_request));
+  curl_easy_setopt(easy, CURLOPT_PREREQDATA, this);
 }
 
 Status CurlFailureStatus(CURLcode code, const char* detail, bool connected) {

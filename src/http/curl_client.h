@@ -58,9 +58,11 @@ class CurlList {
 };
 
 // Checks every connection an easy handle opens against an AddressPolicy — the SSRF guard on the
-// address actually connected, for every redirect hop. When it refuses, `refused` holds why
-// (PermissionDenied, cause "blocked_address") and the transfer fails with CURLE_COULDNT_CONNECT.
-// Must outlive the transfer.
+// address actually connected, for every redirect hop — and, before each request is sent, the
+// connection it goes out on, which may be one another transfer opened under a wider policy.
+// When it refuses, `refused` holds why (PermissionDenied, cause "blocked_address") and the
+// transfer fails with CURLE_COULDNT_CONNECT or CURLE_ABORTED_BY_CALLBACK. Must outlive the
+// transfer.
 struct ConnectGuard {
   const AddressPolicy* policy = nullptr;
   Status refused;

@@ -51,6 +51,12 @@ asio::awaitable<Result<ClientResponse>> Send(HttpClient& client, ClientRequest r
     co_return Failure(absl::StatusCode::kPermissionDenied, "scheme_not_allowed",
                       StrCat("'", request.url, "': only http and https"));
   }
+  if (request.aws_credentials && request.sigv4) {
+    SLUICE_CO_ASSIGN_OR_RETURN(AwsCredentials keys, co_await request.aws_credentials->Current());
+    request.sigv4->access_key = std::move(keys.access_key);
+    request.sigv4->secret_key = std::move(keys.secret_key);
+    request.sigv4->session_token = std::move(keys.session_token);
+  }
   EasyHandle easy = client.TakeEasyHandle();
   if (!easy) co_return absl::InternalError("curl_easy_init failed");
   CURL* e = easy.get();
@@ -104,7 +110,8 @@ asio::awaitable<Result<ClientResponse>> Send(HttpClient& client, ClientRequest r
     co_return Failure(absl::StatusCode::kFailedPrecondition, "too_large",
                       StrCat("the response exceeds ", request.max_response_bytes, " bytes"));
   }
-  if (code == CURLE_COULDNT_CONNECT && !exchange.guard.refused.ok())
+  if (!exchange.guard.refused.ok() &&
+      (code == CURLE_COULDNT_CONNECT || code == CURLE_ABORTED_BY_CALLBACK))
     co_return exchange.guard.refused;
   if (code == CURLE_OPERATION_TIMEDOUT) {
     co_return Failure(absl::StatusCode::kDeadlineExceeded, "timeout",

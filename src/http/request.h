@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -16,6 +17,7 @@
 
 #include "common/status.h"
 #include "http/address_guard.h"
+#include "http/aws_credentials.h"
 #include "http/curl_client.h"
 #include "http/sigv4.h"
 #include "runtime/retry.h"
@@ -29,6 +31,9 @@ struct ClientRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::optional<SigV4> sigv4;
+  // When set, the keys sigv4 signs with are this provider's current ones (sigv4 must be set for
+  // the region and service); its error fails the request before anything is sent.
+  std::shared_ptr<AwsCredentialProvider> aws_credentials;
   runtime::Duration connect_timeout{10'000};
   // Whole exchange. Default 60 s.
   runtime::Duration timeout{60'000};
