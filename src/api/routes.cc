@@ -5,6 +5,7 @@
 
 #include "api/route_kit.h"
 #include "common/strings.h"
+#include "pipeline/readiness.h"
 
 namespace sluice::api {
 
@@ -33,12 +34,8 @@ class ServiceRoutes {
   }
 
   asio::awaitable<Response> Ready(Request) {
-    // The database answers a query and the store a lookup (an absent key is an answer).
-    auto database = [&] { return parts_.db->ListJobs(std::nullopt, 1).status(); };
-    Status db_status = co_await Blocking(parts_, database);
-    Result<storage::BlobInfo> probe = co_await parts_.store->Stat("readyz-probe");
-    Status store_status =
-        probe.ok() || absl::IsNotFound(probe.status()) ? absl::OkStatus() : probe.status();
+    Status db_status = co_await pipeline::DatabaseAnswers(*parts_.db, parts_.runtime->blocking());
+    Status store_status = co_await pipeline::StoreAnswers(*parts_.store);
     std::vector<std::pair<std::string, Status>> results = {{"database", db_status},
                                                            {"store", store_status}};
     if (parts_.readiness_checks)

@@ -10,12 +10,14 @@
 
 namespace sluice::app {
 
+struct Process;
+
 // S3 settings for "s3://bucket/prefix" from the standard AWS variables: AWS_ENDPOINT_URL
 // (default https://s3.REGION.amazonaws.com), AWS_REGION or AWS_DEFAULT_REGION (default
-// us-east-1), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN. InvalidArgument for
-// a bad URI or missing credentials.
-Result<storage::S3Options> S3OptionsFromEnvironment(const std::string& uri);
-// SigV4 credentials for `service` from the same variables.
-http::SigV4 AwsCredentialsFromEnvironment(const std::string& service);
+// us-east-1), and the process's credential chain (Process::Aws). InvalidArgument for a bad URI;
+// the chain's error, naming the URI, when it finds no usable source.
+Result<storage::S3Options> S3OptionsFromEnvironment(const std::string& uri, Process& process);
+// AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.
+std::string AwsRegion();
 
 }  // namespace sluice::app

@@ -18,6 +18,14 @@ Result<std::unique_ptr<Process>> Process::Create() {
   return process;
 }
 
+Result<std::shared_ptr<http::AwsCredentialProvider>> Process::Aws() {
+  if (aws_) return aws_;
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<http::AwsCredentialSource> source,
+                          http::FindAwsCredentials(*http, {.blocking = &runtime.blocking()}));
+  aws_ = http::AwsCredentialProvider::Create(runtime.loop_executor(), std::move(source));
+  return aws_;
+}
+
 std::filesystem::path ConfigFile(const std::filesystem::path& given) {
   if (!given.empty()) return given;
   const char* from_env =
@@ -29,8 +37,7 @@ Result<DataDir> OpenData(const std::filesystem::path& root, Process& process, Ba
                          const std::filesystem::path& config_file, bool existing) {
   SLUICE_ASSIGN_OR_RETURN(Backends uris,
                           ResolveBackends(std::move(flags), ConfigFile(config_file)));
-  return existing ? DataDir::OpenExisting(root, process.runtime, *process.http, uris)
-                  : DataDir::Open(root, process.runtime, *process.http, uris);
+  return existing ? DataDir::OpenExisting(root, process, uris) : DataDir::Open(root, process, uris);
 }
 
 int64_t MethodStack::recorded() const {
@@ -46,6 +53,17 @@ Result<std::unique_ptr<MethodStack>> BuildMethods(Process* process,
                           methods::remote::LoadProvidersConfig(ConfigFile(config_file)));
   methods::remote::RemoteEnv env{.config = &stack->config};
   if (process) {
+    // Bedrock signs with the process's AWS chain; a chain that finds nothing fails its calls,
+    // not the methods that never reach Bedrock.
+    for (methods::remote::ProviderConfig& provider : stack->config.providers) {
+      if (provider.kind != "bedrock") continue;
+      Result<std::shared_ptr<http::AwsCredentialProvider>> aws = process->Aws();
+      if (aws.ok()) {
+        provider.aws_credentials = *aws;
+      } else {
+        provider.aws_problem = std::string(aws.status().message());
+      }
+    }
     stack->network = std::make_unique<methods::remote::NetworkTransport>(*process->http);
     methods::remote::Transport* transport = stack->network.get();
     if (!cassettes.replay.empty()) {
@@ -115,7 +133,8 @@ boost::asio::awaitable<Result<std::string>> ReadManifest(Process& process, std::
   }
   // The store reads the whole bucket; the rest of the URI is the manifest's key.
   std::string key = uri.substr(StrCat("s3://", parsed.bucket, "/").size());
-  Result<storage::S3Options> options = S3OptionsFromEnvironment(StrCat("s3://", parsed.bucket));
+  Result<storage::S3Options> options =
+      S3OptionsFromEnvironment(StrCat("s3://", parsed.bucket), process);
   SLUICE_CO_RETURN_IF_ERROR(options.status());
   storage::S3BlobStore store(*process.http, process.runtime.loop_executor(),
                              process.runtime.blocking(), *options);
@@ -125,10 +144,12 @@ boost::asio::awaitable<Result<std::string>> ReadManifest(Process& process, std::
 // The SQS queue and the intake over it, owned together.
 class OwnedSqsIntake : public intake::Intake {
  public:
-  OwnedSqsIntake(Process& process, DataDir& data, const SqsSettings& settings)
+  OwnedSqsIntake(Process& process, DataDir& data, const SqsSettings& settings,
+                 std::shared_ptr<http::AwsCredentialProvider> credentials)
       : queue_(*process.http,
                intake::SqsOptions{.queue_url = settings.queue_url,
-                                  .credentials = AwsCredentialsFromEnvironment("sqs"),
+                                  .credentials = {.region = AwsRegion(), .service = "sqs"},
+                                  .credential_provider = credentials,
                                   .wait_seconds = settings.wait_seconds,
                                   // The operator names the queue; it may be local.
                                   .allow_private = true}),
@@ -151,9 +172,16 @@ class OwnedSqsIntake : public intake::Intake {
 
 }  // namespace
 
-std::unique_ptr<intake::Intake> MakeSqsIntake(Process& process, DataDir& data,
-                                              SqsSettings settings) {
-  return std::make_unique<OwnedSqsIntake>(process, data, settings);
+Result<std::unique_ptr<intake::Intake>> MakeSqsIntake(Process& process, DataDir& data,
+                                                      SqsSettings settings) {
+  Result<std::shared_ptr<http::AwsCredentialProvider>> credentials = process.Aws();
+  if (!credentials.ok()) {
+    return Failure(
+        credentials.status().code(), CauseOf(credentials.status()),
+        StrCat(settings.queue_url, " needs AWS credentials: ", credentials.status().message()));
+  }
+  return std::unique_ptr<intake::Intake>(
+      std::make_unique<OwnedSqsIntake>(process, data, settings, *credentials));
 }
 
 }  // namespace sluice::app

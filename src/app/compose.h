@@ -13,6 +13,7 @@
 
 #include "app/backends.h"
 #include "app/data_dir.h"
+#include "http/aws_credentials.h"
 #include "http/curl_client.h"
 #include "methods/registry.h"
 #include "methods/remote/config.h"
@@ -32,6 +33,14 @@ struct Process {
 
   // Internal when libcurl cannot initialise.
   static Result<std::unique_ptr<Process>> Create();
+
+  // The AWS credentials every S3, SQS and Bedrock request of the process signs with, from the
+  // chain AWS SDKs follow (http/aws_credentials.h), looked up on first use and kept. The
+  // chain's error when a configured source is broken or nothing is configured.
+  Result<std::shared_ptr<http::AwsCredentialProvider>> Aws();
+
+ private:
+  std::shared_ptr<http::AwsCredentialProvider> aws_;
 };
 
 // Where the configuration comes from: the config file given, else $SLUICE_CONFIG, else none.
@@ -98,8 +107,8 @@ struct SqsSettings {
 };
 // An intake turning the SQS queue's messages into jobs of `data`'s queue; manifests named by
 // messages are read from S3 (s3://bucket/key) with the standard AWS settings. Credentials from
-// the environment.
-std::unique_ptr<intake::Intake> MakeSqsIntake(Process& process, DataDir& data,
-                                              SqsSettings settings);
+// the process's chain (Process::Aws): its error, naming the queue, when it finds none.
+Result<std::unique_ptr<intake::Intake>> MakeSqsIntake(Process& process, DataDir& data,
+                                                      SqsSettings settings);
 
 }  // namespace sluice::app

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "app/compose.h"
 #include "app/methods_module.h"
 #include "aws_settings.h"  // private to app/
 #include "common/strings.h"
@@ -40,24 +41,22 @@ std::string Environment(const char* name, std::string fallback = "") {
 
 }  // namespace
 
-http::SigV4 AwsCredentialsFromEnvironment(const std::string& service) {
-  return {.access_key = Environment("AWS_ACCESS_KEY_ID"),
-          .secret_key = Environment("AWS_SECRET_ACCESS_KEY"),
-          .session_token = Environment("AWS_SESSION_TOKEN"),
-          .region = Environment("AWS_REGION", Environment("AWS_DEFAULT_REGION", "us-east-1")),
-          .service = service};
+std::string AwsRegion() {
+  return Environment("AWS_REGION", Environment("AWS_DEFAULT_REGION", "us-east-1"));
 }
 
-Result<storage::S3Options> S3OptionsFromEnvironment(const std::string& uri) {
+Result<storage::S3Options> S3OptionsFromEnvironment(const std::string& uri, Process& process) {
   storage::S3Options options;
   SLUICE_RETURN_IF_ERROR(storage::ParseS3Uri(uri, options));
-  options.credentials = AwsCredentialsFromEnvironment("s3");
+  options.credentials = {.region = AwsRegion(), .service = "s3"};
+  Result<std::shared_ptr<http::AwsCredentialProvider>> credentials = process.Aws();
+  if (!credentials.ok()) {
+    return Failure(credentials.status().code(), CauseOf(credentials.status()),
+                   StrCat(uri, " needs AWS credentials: ", credentials.status().message()));
+  }
+  options.credential_provider = *credentials;
   options.endpoint = Environment(
       "AWS_ENDPOINT_URL", StrCat("https://s3.", options.credentials.region, ".amazonaws.com"));
-  if (options.credentials.access_key.empty() || options.credentials.secret_key.empty()) {
-    return absl::InvalidArgumentError(
-        StrCat(uri, " needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"));
-  }
   // The endpoint is the operator's choice (MinIO on this host is common), not input.
   options.allow_private = true;
   return options;
@@ -72,8 +71,9 @@ std::string DataDir::objects() const {
   return (root / "objects").string();
 }
 
-Result<DataDir> DataDir::Open(const std::filesystem::path& root, runtime::Runtime& runtime,
-                              http::HttpClient& http, const Backends& uris) {
+Result<DataDir> DataDir::Open(const std::filesystem::path& root, Process& process,
+                              const Backends& uris) {
+  runtime::Runtime& runtime = process.runtime;
   DataDir dir;
   dir.runtime_ = &runtime;
   std::error_code ec;
@@ -82,8 +82,8 @@ Result<DataDir> DataDir::Open(const std::filesystem::path& root, runtime::Runtim
   dir.store = dir.local.get();
   const std::string& uri = uris.store;
   if (uri.starts_with("s3://")) {
-    SLUICE_ASSIGN_OR_RETURN(storage::S3Options options, S3OptionsFromEnvironment(uri));
-    dir.remote_ = std::make_unique<storage::S3BlobStore>(http, runtime.loop_executor(),
+    SLUICE_ASSIGN_OR_RETURN(storage::S3Options options, S3OptionsFromEnvironment(uri, process));
+    dir.remote_ = std::make_unique<storage::S3BlobStore>(*process.http, runtime.loop_executor(),
                                                          runtime.blocking(), options);
     dir.store = dir.remote_.get();
   } else if (!uri.empty() && uri != "file://" && uri != StrCat("file://", dir.root.string())) {
@@ -134,14 +134,14 @@ Status DataDir::OpenIndexes() {
   return absl::OkStatus();
 }
 
-Result<DataDir> DataDir::OpenExisting(const std::filesystem::path& root, runtime::Runtime& runtime,
-                                      http::HttpClient& http, const Backends& uris) {
+Result<DataDir> DataDir::OpenExisting(const std::filesystem::path& root, Process& process,
+                                      const Backends& uris) {
   if (uris.db.empty() && !std::filesystem::exists(root / "sluice.db")) {
     return Failure(absl::StatusCode::kNotFound, "no_data",
                    StrCat("no sluice data at ", root.string(),
                           " (run `sluice run` or `sluice demo` first, or pass --data)"));
   }
-  return Open(root, runtime, http, uris);
+  return Open(root, process, uris);
 }
 
 DataDir::DataDir() = default;

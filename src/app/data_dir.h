@@ -27,6 +27,8 @@ class LocalBlobStore;
 
 namespace sluice::app {
 
+struct Process;
+
 struct DataDir {
   std::filesystem::path root;  // absolute
   // The local store under `root`: objects by default, and always the scratch space.
@@ -63,19 +65,21 @@ struct DataDir {
   // Opens (creating when missing) the data directory at `root` with the backends in `uris`
   // (see Backends). Objects: "" for `root` itself, "s3://bucket/prefix" for S3 (endpoint
   // AWS_ENDPOINT_URL, default https://s3.REGION.amazonaws.com; region AWS_REGION or
-  // AWS_DEFAULT_REGION, default us-east-1; credentials AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-  // AWS_SESSION_TOKEN). Database: "" for `root`/sluice.db, "sqlite://PATH", or
+  // AWS_DEFAULT_REGION, default us-east-1; credentials from the process's AWS chain,
+  // Process::Aws). Database: "" for `root`/sluice.db, "sqlite://PATH", or
   // "postgres://…" / "postgresql://…" (any libpq URI).
   // FailedPrecondition (cause "data_dir_unwritable") when it cannot be created or written;
   // DataLoss when sluice.db is not a sluice database; InvalidArgument for a bad URI;
-  // Unavailable when Postgres cannot be reached.
-  // An S3 store sends its requests through `http`, which must outlive the DataDir.
-  static Result<DataDir> Open(const std::filesystem::path& root, runtime::Runtime& runtime,
-                              http::HttpClient& http, const Backends& uris = {});
+  // Unavailable when Postgres cannot be reached; the credential chain's error for an S3 store
+  // whose credentials are misconfigured.
+  // An S3 store sends its requests through the process's HTTP client: `process` must outlive
+  // the DataDir.
+  static Result<DataDir> Open(const std::filesystem::path& root, Process& process,
+                              const Backends& uris = {});
   // Opens an existing data directory for reading results. NotFound when there is none (only
   // checked for the embedded database: a Postgres database is always "existing").
-  static Result<DataDir> OpenExisting(const std::filesystem::path& root, runtime::Runtime& runtime,
-                                      http::HttpClient& http, const Backends& uris = {});
+  static Result<DataDir> OpenExisting(const std::filesystem::path& root, Process& process,
+                                      const Backends& uris = {});
 
   DataDir();
   DataDir(DataDir&&);

@@ -24,6 +24,7 @@
 #include "http/request.h"
 #include "runtime/runtime.h"
 #include "storage/s3/s3_blob_store.h"
+#include "testing/aws_fakes.h"
 #include "testing/fake_provider.h"
 #include "testing/fixtures.h"
 #include "testing/origin.h"
@@ -1496,6 +1497,86 @@ TEST_F(CliTest, ServeOnPostgresAndS3RunsJobsAndServesTheirMedia) {
   EXPECT_EQ(Json(ready.body)["checks"].at("provider openai").as_string(), "ok") << ready.body;
   serve->Kill(SIGTERM);
   EXPECT_EQ(serve->Wait().exit_code, 130);
+}
+
+}  // namespace
+}  // namespace sluice::cli
+
+namespace sluice::cli {
+namespace {
+
+// `sluice doctor` on the embedded defaults: everything local answers; nothing AWS is asked.
+TEST_F(CliTest, DoctorChecksTheEmbeddedDefaults) {
+  auto fake = testing::FakeProvider::Start();
+  ASSERT_TRUE(fake.ok());
+  ProcessResult doctor = testing::RunProcess(
+      {SLUICE_BINARY, "doctor", "--data", data().string()}, dir_.path(), std::nullopt,
+      {"OPENAI_BASE_URL=" + (*fake)->openai_url(), "OPENAI_API_KEY=sk-test"});
+  ASSERT_EQ(doctor.exit_code, 0) << doctor.out << doctor.err;
+  EXPECT_NE(doctor.out.find("aws        not used"), std::string::npos) << doctor.out;
+  EXPECT_NE(doctor.out.find(StrCat("database   ", (data() / "sluice.db").string(), ": ok")),
+            std::string::npos)
+      << doctor.out;
+  EXPECT_NE(doctor.out.find("objects    "), std::string::npos) << doctor.out;
+  EXPECT_NE(doctor.out.find(StrCat("provider   openai (openai, ", (*fake)->openai_url(), "): ok")),
+            std::string::npos)
+      << doctor.out;
+  EXPECT_EQ((*fake)->requests_of("models"), 1);
+
+  // A key the provider refuses, a profile that does not exist: named, and the exit says so.
+  (*fake).reset();
+  ProcessResult broken = testing::RunProcess(
+      {SLUICE_BINARY, "doctor", "--data", data().string(), "--store", "s3://bucket/p"}, dir_.path(),
+      std::nullopt,
+      {"AWS_PROFILE=nope", "HOME=" + dir_.path().string(),
+       "OPENAI_BASE_URL=http://127.0.0.1:9/v1"});
+  EXPECT_EQ(broken.exit_code, 1) << broken.out << broken.err;
+  EXPECT_NE(broken.out.find("aws        credentials: FAILED: AWS_PROFILE=nope: no such profile"),
+            std::string::npos)
+      << broken.out;
+  EXPECT_NE(broken.out.find("s3://bucket/p needs AWS credentials"), std::string::npos)
+      << broken.out;
+  EXPECT_NE(broken.out.find("provider   openai (openai, http://127.0.0.1:9/v1): FAILED"),
+            std::string::npos)
+      << broken.out;
+}
+
+// Temporary credentials from the container endpoint (as ECS and EKS Pod Identity give them)
+// sign every S3 request of a run, refreshed while it runs; `doctor` names the source. The
+// endpoint's keys live 4 s and are refreshed 5 minutes before they expire, so the run fetches
+// them again and again (s3rver checks signatures against its fixed pair, which the fake hands
+// out with a new session token each time).
+TEST_F(CliTest, ContainerCredentialsSignTheS3RequestsOfARun) {
+  auto server = testing::S3rver::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  testing::FakeAws aws(std::chrono::seconds(4));
+  aws.set_fixed_keys(testing::S3rver::kAccessKey, testing::S3rver::kSecretKey);
+  std::vector<std::string> env = {
+      "AWS_ENDPOINT_URL=" + (*server)->endpoint(), "AWS_REGION=us-east-1",
+      "AWS_CONTAINER_CREDENTIALS_FULL_URI=" + aws.container_uri(),
+      StrCat("AWS_CONTAINER_AUTHORIZATION_TOKEN=", testing::FakeAws::kContainerToken),
+      "HOME=" + dir_.path().string()};
+  ProcessResult doctor = testing::RunProcess(
+      {SLUICE_BINARY, "doctor", "--data", data().string(), "--store", "s3://sluice-test/doc"},
+      dir_.path(), std::nullopt, env);
+  ASSERT_EQ(doctor.exit_code, 0) << doctor.out << doctor.err;
+  EXPECT_NE(doctor.out.find(StrCat("aws        credentials from container endpoint ",
+                                   aws.container_uri(), ": ok")),
+            std::string::npos)
+      << doctor.out;
+  EXPECT_NE(doctor.out.find("key S3RV…RVER, temporary"), std::string::npos) << doctor.out;
+  EXPECT_NE(doctor.out.find("objects    s3://sluice-test/doc"), std::string::npos) << doctor.out;
+
+  std::vector<std::string> bodies;
+  std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);
+  int before = aws.issued();
+  ProcessResult run = testing::RunProcess(
+      {SLUICE_BINARY, "run", list.string(), "--data", data().string(), "--allow-private", "--json",
+       "--pipeline", (dir_.path() / "cheap.toml").string(), "--store", "s3://sluice-test/doc"},
+      dir_.path(), std::nullopt, env);
+  ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
+  EXPECT_EQ(Json(run.out).at("fetched"), 3);
+  EXPECT_GE(aws.issued() - before, 2) << "keys refreshed during the run";
 }
 
 }  // namespace

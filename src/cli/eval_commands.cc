@@ -119,7 +119,7 @@ int RunEval(EvalConfig config) {
     return Fail(kExitFatal, absl::InternalError(StrCat("cannot clear ", data_path.string(), ": ",
                                                        removed.message())));
   }
-  Result<app::DataDir> data = app::DataDir::Open(data_path, (*process)->runtime, *(*process)->http);
+  Result<app::DataDir> data = app::DataDir::Open(data_path, **process);
   if (!data.ok()) return Fail(kExitFatal, data.status());
   if (Status opened = data->OpenIndexes(); !opened.ok()) return Fail(kExitFatal, opened);
   pipeline::SetRunOptions options{.concurrency = 8, .per_host = 8};

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/backfill_commands.h"
+#include "cli/doctor_commands.h"
 #include "cli/eval_commands.h"
 #include "cli/index_commands.h"
 #include "cli/queue_commands.h"
@@ -428,6 +429,14 @@ int main(int argc, char** argv) {
   for (CLI::App* cmd : {keys_create_cmd, keys_list_cmd, keys_revoke_cmd})
     add_data_options(cmd, keys.where);
 
+  sluice::cli::DoctorConfig doctor;
+  CLI::App* doctor_cmd = app.add_subcommand(
+      "doctor", "Check the AWS credentials, database, object store and AI providers answer");
+  doctor_cmd->add_option("--provider", doctor.providers,
+                         "Probe this provider (repeatable; default: every OpenAI-compatible one "
+                         "with a key or its own URL, and Bedrock when it is the default)");
+  add_data_options(doctor_cmd, doctor.where);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -448,6 +457,7 @@ int main(int argc, char** argv) {
     eval.progress = ParseProgress(eval_progress);
     return sluice::cli::RunEval(std::move(eval));
   }
+  if (*doctor_cmd) return sluice::cli::RunDoctor(std::move(doctor));
   if (*results_cmd) return sluice::cli::ShowResults(std::move(results));
   if (*try_cmd) return sluice::cli::TryMethod(std::move(try_config));
   if (*methods_cmd) return sluice::cli::ListMethods(methods_json, methods_config);

@@ -252,11 +252,14 @@ int RunWorker(WorkerConfig config) {
                config.sqs.empty() ? "" : StrCat(", intake ", config.sqs).c_str());
   std::unique_ptr<intake::Intake> sqs;
   if (!config.sqs.empty()) {
-    sqs = app::MakeSqsIntake(**process, *data,
-                             {.queue_url = config.sqs,
-                              .wait_seconds = config.sqs_wait_seconds,
-                              .visibility_seconds = config.sqs_visibility_seconds,
-                              .max_attempts = config.max_attempts});
+    Result<std::unique_ptr<intake::Intake>> made =
+        app::MakeSqsIntake(**process, *data,
+                           {.queue_url = config.sqs,
+                            .wait_seconds = config.sqs_wait_seconds,
+                            .visibility_seconds = config.sqs_visibility_seconds,
+                            .max_attempts = config.max_attempts});
+    if (!made.ok()) return Fail(kExitFatal, made.status());
+    sqs = std::move(*made);
   }
   worker::WorkerOptions options = WorkerOptionsFor(config, name, (*stack)->registry);
   ReportProviderOutages(**stack);

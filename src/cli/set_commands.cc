@@ -220,8 +220,7 @@ int RunDemo(DemoConfig config) {
   Result<std::unique_ptr<app::Process>> process = app::Process::Create();
   if (!process.ok()) return Fail(kExitFatal, process.status());
   // The demo is the embedded default, whatever the environment names for the fleet.
-  Result<app::DataDir> data =
-      app::DataDir::Open(config.data, (*process)->runtime, *(*process)->http);
+  Result<app::DataDir> data = app::DataDir::Open(config.data, **process);
   if (!data.ok()) return Fail(kExitFatal, data.status());
   if (Status opened = data->OpenIndexes(); !opened.ok()) return Fail(kExitFatal, opened);
   Result<std::unique_ptr<app::MethodStack>> stack = app::BuildMethods(nullptr, {});

@@ -42,7 +42,8 @@ std::string FormValue(const std::string& body, const std::string& name) {
 }
 
 HttpReply Xml(int status, std::string body) {
-  return HttpReply{.status = status, .headers = {{"Content-Type", "text/xml"}}, .body = std::move(body)};
+  return HttpReply{
+      .status = status, .headers = {{"Content-Type", "text/xml"}}, .body = std::move(body)};
 }
 
 }  // namespace
@@ -54,30 +55,34 @@ FakeAws::FakeAws(std::chrono::seconds lifetime) : lifetime_(lifetime) {
       std::string authorization = request.Header("authorization");
       size_t at = authorization.find("Credential=");
       std::string signer =
-          at == std::string::npos ? "" : authorization.substr(at + 11, authorization.find('/', at) - at - 11);
+          at == std::string::npos
+              ? ""
+              : authorization.substr(at + 11, authorization.find('/', at) - at - 11);
       {
         std::lock_guard lock(mu_);
         assume_role_signer_ = signer;
       }
       if (signer.empty()) {
-        return Xml(403, "<ErrorResponse><Error><Code>MissingAuthenticationToken</Code>"
-                        "<Message>unsigned</Message></Error></ErrorResponse>");
+        return Xml(403,
+                   "<ErrorResponse><Error><Code>MissingAuthenticationToken</Code>"
+                   "<Message>unsigned</Message></Error></ErrorResponse>");
       }
     } else if (action == "AssumeRoleWithWebIdentity") {
       if (FormValue(request.body, "WebIdentityToken") != kWebToken) {
-        return Xml(400, "<ErrorResponse><Error><Code>InvalidIdentityToken</Code>"
-                        "<Message>bad token</Message></Error></ErrorResponse>");
+        return Xml(400,
+                   "<ErrorResponse><Error><Code>InvalidIdentityToken</Code>"
+                   "<Message>bad token</Message></Error></ErrorResponse>");
       }
     } else {
       return Xml(400, "<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>");
     }
     Issued issued = Issue();
-    return Xml(200, StrCat("<", action, "Response><", action, "Result><Credentials><AccessKeyId>",
-                           issued.key, "</AccessKeyId><SecretAccessKey>", issued.secret,
-                           "</SecretAccessKey><SessionToken>", issued.token,
-                           "</SessionToken><Expiration>", issued.expiration,
-                           "</Expiration></Credentials></", action, "Result></", action,
-                           "Response>"));
+    return Xml(
+        200,
+        StrCat("<", action, "Response><", action, "Result><Credentials><AccessKeyId>", issued.key,
+               "</AccessKeyId><SecretAccessKey>", issued.secret, "</SecretAccessKey><SessionToken>",
+               issued.token, "</SessionToken><Expiration>", issued.expiration,
+               "</Expiration></Credentials></", action, "Result></", action, "Response>"));
   });
   origin_.Route("/latest/api/token", [](const HttpRequest& request, int) {
     if (request.method != "PUT" || request.Header("x-aws-ec2-metadata-token-ttl-seconds").empty())
@@ -89,17 +94,17 @@ FakeAws::FakeAws(std::chrono::seconds lifetime) : lifetime_(lifetime) {
       return HttpReply{.status = 401};
     return HttpReply{.body = kRole};
   });
-  origin_.Route(StrCat("/latest/meta-data/iam/security-credentials/", kRole),
-                [this](const HttpRequest& request, int) {
-                  if (request.Header("x-aws-ec2-metadata-token") != "imds-session-token")
-                    return HttpReply{.status = 401};
-                  Issued issued = Issue();
-                  return HttpReply{
-                      .body = StrCat(R"({"Code":"Success","Type":"AWS-HMAC","AccessKeyId":")",
-                                     issued.key, R"(","SecretAccessKey":")", issued.secret,
-                                     R"(","Token":")", issued.token, R"(","Expiration":")",
-                                     issued.expiration, R"("})")};
-                });
+  origin_.Route(
+      StrCat("/latest/meta-data/iam/security-credentials/", kRole),
+      [this](const HttpRequest& request, int) {
+        if (request.Header("x-aws-ec2-metadata-token") != "imds-session-token")
+          return HttpReply{.status = 401};
+        Issued issued = Issue();
+        return HttpReply{.body = StrCat(R"({"Code":"Success","Type":"AWS-HMAC","AccessKeyId":")",
+                                        issued.key, R"(","SecretAccessKey":")", issued.secret,
+                                        R"(","Token":")", issued.token, R"(","Expiration":")",
+                                        issued.expiration, R"("})")};
+      });
   origin_.Route("/container/creds", [this](const HttpRequest& request, int) {
     if (request.Header("authorization") != kContainerToken) return HttpReply{.status = 401};
     Issued issued = Issue();
@@ -113,11 +118,11 @@ FakeAws::Issued FakeAws::Issue() {
   std::lock_guard lock(mu_);
   ++issued_;
   auto expires = std::chrono::system_clock::now() + lifetime_;
-  Issued issued{.key = StrCat("ASIA", issued_),
-                .secret = StrCat("secret-", issued_),
+  Issued issued{.key = fixed_key_.empty() ? StrCat("ASIA", issued_) : fixed_key_,
+                .secret = fixed_key_.empty() ? StrCat("secret-", issued_) : fixed_secret_,
                 .token = StrCat("session-", issued_),
                 .expiration = Iso8601(expires)};
-  expiry_[issued.key] = expires;
+  expiry_[fixed_key_.empty() ? issued.key : issued.token] = expires;
   return issued;
 }
 
@@ -135,6 +140,12 @@ bool FakeAws::Valid(const std::string& access_key) const {
 std::string FakeAws::assume_role_signer() const {
   std::lock_guard lock(mu_);
   return assume_role_signer_;
+}
+
+void FakeAws::set_fixed_keys(std::string access_key, std::string secret_key) {
+  std::lock_guard lock(mu_);
+  fixed_key_ = std::move(access_key);
+  fixed_secret_ = std::move(secret_key);
 }
 
 void FakeAws::set_lifetime(std::chrono::seconds lifetime) {

@@ -2,7 +2,7 @@
 // and the CLI's: STS (AssumeRole, AssumeRoleWithWebIdentity) at /sts/, IMDSv2 at /latest/…,
 // and a container credentials endpoint at /container/creds. Every answer hands out new keys
 // ("ASIA1", "ASIA2", …) that expire `lifetime` later, so tests can watch refreshes; Valid()
-// says whether a key is one it issued and still unexpired.
+// says whether a key (or, with fixed keys, a session token) is one it issued and unexpired.
 //
 // Thread-safe: the routes run on the server thread; the rest may be called from any thread.
 #pragma once
@@ -23,6 +23,9 @@ class FakeAws {
   static constexpr const char* kContainerToken = "container-auth-token";
 
   explicit FakeAws(std::chrono::seconds lifetime = std::chrono::seconds(3600));
+  // Hand out this key pair every time (with a new session token and expiry), for a service that
+  // checks signatures against fixed keys (s3rver).
+  void set_fixed_keys(std::string access_key, std::string secret_key);
 
   // Environment values that point the chain here.
   std::string sts_endpoint() const { return origin_.Url("/sts"); }
@@ -52,6 +55,7 @@ class FakeAws {
   int issued_ = 0;
   std::map<std::string, std::chrono::system_clock::time_point> expiry_;
   std::string assume_role_signer_;
+  std::string fixed_key_, fixed_secret_;
   ScriptedOrigin origin_;
 };
 

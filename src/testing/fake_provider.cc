@@ -257,6 +257,7 @@ http::HttpReply FakeProvider::Handle(const http::HttpRequest& request) {
                      : path == "/v1/chat/completions"     ? "chat"
                      : path == "/v1/embeddings"           ? "embeddings"
                      : path == "/v1/audio/transcriptions" ? "transcriptions"
+                     : path == "/v1/models"               ? "models"
                                                           : "unknown";
   std::lock_guard lock(mu_);
   arrivals_.push_back(now);
@@ -312,6 +313,12 @@ http::HttpReply FakeProvider::Handle(const http::HttpRequest& request) {
     return reply(r);
   }
 
+  if (kind == "models") {
+    return reply(JsonReply(
+        200, json::object{
+                 {"object", "list"},
+                 {"data", json::array{json::object{{"id", "fake-model"}, {"object", "model"}}}}}));
+  }
   boost::system::error_code ec;
   json::value body = json::parse(request.body, ec);
   if (kind == "transcriptions") {

@@ -152,6 +152,18 @@ class BedrockProvider : public Provider {
                              " (bedrock) has no transcription API; use an OpenAI-compatible one"));
   }
 
+  asio::awaitable<Status> Probe() override {
+    if (!config_.aws_credentials) {
+      if (!config_.aws.access_key.empty() && !config_.aws.secret_key.empty())
+        co_return absl::OkStatus();
+      co_return Failure(absl::StatusCode::kFailedPrecondition, "no_credentials",
+                        StrCat("no AWS credentials", config_.aws_problem.empty() ? "" : ": ",
+                               config_.aws_problem));
+    }
+    Result<http::AwsCredentials> credentials = co_await config_.aws_credentials->Current();
+    co_return credentials.status();
+  }
+
  private:
   // One Titan embedding call with `body`; its vector is appended to `out`.
   asio::awaitable<Result<Usage>> InvokeEmbedding(const std::string& model, json::object body,
@@ -177,10 +189,11 @@ class BedrockProvider : public Provider {
 
   Result<http::ClientRequest> Post(std::string_view model, std::string_view action,
                                    const json::object& body) const {
-    if (config_.aws.access_key.empty() || config_.aws.secret_key.empty()) {
+    if (!config_.aws_credentials &&
+        (config_.aws.access_key.empty() || config_.aws.secret_key.empty())) {
       return Failure(absl::StatusCode::kFailedPrecondition, "no_credentials",
-                     StrCat("provider ", config_.name,
-                            ": AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"));
+                     StrCat("provider ", config_.name, ": no AWS credentials",
+                            config_.aws_problem.empty() ? "" : ": ", config_.aws_problem));
     }
     http::ClientRequest request;
     request.method = "POST";
@@ -189,6 +202,7 @@ class BedrockProvider : public Provider {
     request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
     request.body = json::serialize(body);
     request.sigv4 = config_.aws;
+    request.aws_credentials = config_.aws_credentials;
     request.sigv4->sign_payload = false;     // Bedrock does not ask for x-amz-content-sha256
     request.addresses.allow_private = true;  // operator-configured endpoint
     return request;

@@ -53,6 +53,7 @@ class OpenAiProvider : public Provider {
  public:
   OpenAiProvider(ProviderConfig config, asio::any_io_executor loop, Transport& transport)
       : config_(std::move(config)),
+        transport_(transport),
         gate_(config_.name, loop, transport, config_.limits, &ClassifyOpenAi) {
     while (!config_.base_url.empty() && config_.base_url.back() == '/') config_.base_url.pop_back();
   }
@@ -266,6 +267,18 @@ class OpenAiProvider : public Provider {
     return request;
   }
 
+  asio::awaitable<Status> Probe() override {
+    http::ClientRequest request = Request("/models");
+    request.timeout = runtime::Duration{10'000};
+    SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse response,
+                               co_await transport_.Exchange(std::move(request)));
+    if (response.successful()) co_return absl::OkStatus();
+    co_return Failure(
+        response.status == 401 || response.status == 403 ? absl::StatusCode::kUnauthenticated
+                                                         : absl::StatusCode::kUnavailable,
+        "provider_error", StrCat("GET ", config_.base_url, "/models: HTTP ", response.status));
+  }
+
   http::ClientRequest Post(std::string_view path, const json::object& body) const {
     http::ClientRequest request = Request(path);
     request.headers.emplace_back("Content-Type", "application/json");
@@ -274,6 +287,7 @@ class OpenAiProvider : public Provider {
   }
 
   ProviderConfig config_;
+  Transport& transport_;
   ProviderGate gate_;
 };
 

@@ -227,10 +227,13 @@ struct ProviderConfig {
   // The environment variable holding the API key (openai); its value is read at start.
   std::string api_key_env;
   std::string api_key;
-  // bedrock: region and credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-  // AWS_SESSION_TOKEN at start).
+  // bedrock: region and long-term keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+  // AWS_SESSION_TOKEN at start), or the process's credential chain when the composition root
+  // sets aws_credentials; aws_problem says why it could not (for the call's error).
   std::string region;
   http::SigV4 aws;
+  std::shared_ptr<http::AwsCredentialProvider> aws_credentials;
+  std::string aws_problem;
   std::string chat_model;
   std::string embedding_model;
   // The model embed.image uses: openai, none by default (name the CLIP server's model);
@@ -270,6 +273,10 @@ class Provider {
   virtual asio::awaitable<Result<TranscriptReply>> Transcribe(std::string audio, std::string mime,
                                                               std::string model,
                                                               std::string language) = 0;
+  // One cheap call, outside the gate (no retries, no rate budget), that shows whether the
+  // provider answers and takes our credentials: openai lists its models (GET /models); bedrock
+  // resolves its AWS credentials. The call's error otherwise ("HTTP 401: …" for a refused key).
+  virtual asio::awaitable<Status> Probe() = 0;
 };
 
 // The wire formats. `transport` and `loop` outlive the provider.

@@ -42,6 +42,7 @@ boost::asio::awaitable<Result<std::string>> SqsQueue::Call(std::string action, P
   request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
   request.body = std::move(body);
   request.sigv4 = options_.credentials;
+  request.aws_credentials = options_.credential_provider;
   request.addresses.allow_private = options_.allow_private;
   request.timeout = runtime::Duration{(options_.wait_seconds + 30) * 1000};
   SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse response,

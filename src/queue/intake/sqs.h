@@ -7,6 +7,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,8 +21,10 @@ struct SqsOptions {
   // "https://sqs.eu-west-1.amazonaws.com/123456789012/media" or, with sqslite,
   // "http://localhost:PORT/queues/NAME".
   std::string queue_url;
-  // Credentials and region; service is set to "sqs".
+  // Region (service is set to "sqs"), and long-term keys when credential_provider is null.
   http::SigV4 credentials;
+  // Where the keys come from when set (temporary credentials refreshed as they expire).
+  std::shared_ptr<http::AwsCredentialProvider> credential_provider;
   // Long-poll wait of a receive, 0–20 s. Default 20.
   int wait_seconds = 20;
   // Messages per receive, 1–10. Default 10.

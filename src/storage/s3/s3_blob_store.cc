@@ -121,6 +121,7 @@ http::ClientRequest S3BlobStore::Request(std::string method, std::string_view ob
   request.url = StrCat(options_.endpoint, "/", options_.bucket, object.empty() ? "" : "/",
                        http::AwsUriEncode(object, true), query.empty() ? "" : "?", query);
   request.sigv4 = options_.credentials;
+  request.aws_credentials = options_.credential_provider;
   request.addresses.allow_private = options_.allow_private;
   request.timeout = runtime::Duration{300'000};
   return request;

@@ -33,8 +33,10 @@ struct S3Options {
   std::string bucket;
   // Key prefix inside the bucket, without leading or trailing '/'; "" for none.
   std::string prefix;
-  // Access key, secret, session token and region; service is set to "s3".
+  // Region (service is set to "s3"), and long-term keys when credential_provider is null.
   http::SigV4 credentials;
+  // Where the keys come from when set (temporary credentials refreshed as they expire).
+  std::shared_ptr<http::AwsCredentialProvider> credential_provider;
   int64_t multipart_threshold = int64_t{64} << 20;
   int64_t part_size = int64_t{16} << 20;
   int parts_in_flight = 4;
