@@ -59,9 +59,8 @@ AddressPolicy OnlyEndpoint(std::string_view url) {
   if (!parsed) return policy;
   std::string host(parsed->encoded_host_address());
   if (ParseIpLiteral(host)) {
-    policy.allowed_endpoints.push_back(parsed->has_port()
-                                           ? StrCat(host, ":", std::string(parsed->port()))
-                                           : host);
+    policy.allowed_endpoints.push_back(
+        parsed->has_port() ? StrCat(host, ":", std::string(parsed->port())) : host);
   } else {
     policy.allow_private = true;  // a hostname the operator configured
   }
@@ -102,7 +101,8 @@ Result<IniSections> ReadIni(const std::filesystem::path& file) {
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) return IniSections{};
   Result<std::string> text = ReadWholeFile(file.string());
-  if (!text.ok()) return BadCredentials(StrCat("cannot read ", file.string(), ": ", text.status().message()));
+  if (!text.ok())
+    return BadCredentials(StrCat("cannot read ", file.string(), ": ", text.status().message()));
   return ParseIni(*text);
 }
 
@@ -123,8 +123,7 @@ struct SharedFiles {
     return merged;
   }
   std::string Where(const std::string& name) const {
-    return StrCat(credentials_file.string(), " or ", config_file.string(), " (profile ", name,
-                  ")");
+    return StrCat(credentials_file.string(), " or ", config_file.string(), " (profile ", name, ")");
   }
 };
 
@@ -218,8 +217,9 @@ asio::awaitable<Result<AwsCredentials>> CallSts(HttpClient& client, const StsSet
   if (!response.ok()) co_return Unreachable(response.status(), StrCat("STS at ", sts.endpoint));
   if (!response->successful()) {
     AwsError error = ParseAwsError(*response, StrCat("STS ", action));
-    co_return response->status >= 500 ? Failure(absl::StatusCode::kUnavailable, "sts_error", error.text)
-                                      : NoCredentials(error.text);
+    co_return response->status >= 500
+        ? Failure(absl::StatusCode::kUnavailable, "sts_error", error.text)
+        : NoCredentials(error.text);
   }
   co_return CredentialsFromStsXml(response->body, action);
 }
@@ -307,8 +307,7 @@ Result<std::string> RunCapturingOutput(const std::string& command, std::chrono::
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
   const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, "/bin/sh", &actions, nullptr, const_cast<char* const*>(argv),
-                       environ);
+  int rc = posix_spawn(&pid, "/bin/sh", &actions, nullptr, const_cast<char* const*>(argv), environ);
   posix_spawn_file_actions_destroy(&actions);
   close(pipe_fds[1]);
   if (rc != 0) {
@@ -356,7 +355,9 @@ class ProcessSource : public AwsCredentialSource {
 
   asio::awaitable<Result<AwsCredentials>> Fetch() override {
     if (!blocking_) co_return absl::InternalError("credential_process needs a blocking pool");
-    auto run = [command = command_] { return RunCapturingOutput(command, std::chrono::seconds(60)); };
+    auto run = [command = command_] {
+      return RunCapturingOutput(command, std::chrono::seconds(60));
+    };
     Result<std::string> output = co_await runtime::RunOn(*blocking_, std::move(run));
     SLUICE_CO_RETURN_IF_ERROR(output.status());
     boost::system::error_code ec;
@@ -364,7 +365,8 @@ class ProcessSource : public AwsCredentialSource {
     if (ec || !parsed.is_object() || !parsed.as_object().contains("Version") ||
         !parsed.as_object().at("Version").is_int64() ||
         parsed.as_object().at("Version").as_int64() != 1) {
-      co_return BadCredentials("credential_process did not print a JSON object with \"Version\": 1");
+      co_return BadCredentials(
+          "credential_process did not print a JSON object with \"Version\": 1");
     }
     co_return CredentialsFromJson(*output, "credential_process");
   }
@@ -396,8 +398,8 @@ class ContainerSource : public AwsCredentialSource {
       // Read on every fetch: EKS Pod Identity rotates it.
       Result<std::string> read = ReadWholeFile(token_file_.string());
       if (!read.ok()) {
-        co_return NoCredentials(
-            StrCat("container authorization token ", token_file_.string(), ": ", read.status().message()));
+        co_return NoCredentials(StrCat("container authorization token ", token_file_.string(), ": ",
+                                       read.status().message()));
       }
       token = Trim(*read);
     }
@@ -405,11 +407,13 @@ class ContainerSource : public AwsCredentialSource {
       co_return BadCredentials("the container authorization token holds a line break");
     if (!token.empty()) request.headers.emplace_back("Authorization", token);
     Result<ClientResponse> response = co_await Send(client_, std::move(request));
-    if (!response.ok()) co_return Unreachable(response.status(), StrCat("container endpoint ", url_));
+    if (!response.ok())
+      co_return Unreachable(response.status(), StrCat("container endpoint ", url_));
     if (!response->successful()) {
       std::string text = StrCat("container endpoint ", url_, " answered HTTP ", response->status);
-      co_return response->status >= 500 ? Failure(absl::StatusCode::kUnavailable, "endpoint_error", text)
-                                        : NoCredentials(text);
+      co_return response->status >= 500
+          ? Failure(absl::StatusCode::kUnavailable, "endpoint_error", text)
+          : NoCredentials(text);
     }
     co_return CredentialsFromJson(response->body, StrCat("container endpoint ", url_));
   }
@@ -424,7 +428,8 @@ class ContainerSource : public AwsCredentialSource {
 
 class InstanceMetadataSource : public AwsCredentialSource {
  public:
-  InstanceMetadataSource(HttpClient& client, std::string endpoint, std::chrono::milliseconds timeout)
+  InstanceMetadataSource(HttpClient& client, std::string endpoint,
+                         std::chrono::milliseconds timeout)
       : client_(client), endpoint_(std::move(endpoint)), timeout_(timeout) {}
 
   asio::awaitable<Result<AwsCredentials>> Fetch() override {
@@ -434,10 +439,10 @@ class InstanceMetadataSource : public AwsCredentialSource {
     put.headers.emplace_back("X-aws-ec2-metadata-token-ttl-seconds", "21600");
     Result<ClientResponse> token = co_await Send(client_, std::move(put));
     if (!token.ok()) {
-      co_return Unreachable(
-          token.status(),
-          StrCat("instance metadata at ", endpoint_, " (in a container, an instance whose metadata "
-                 "hop limit is 1 does not answer: use IRSA or Pod Identity)"));
+      co_return Unreachable(token.status(),
+                            StrCat("instance metadata at ", endpoint_,
+                                   " (in a container, an instance whose metadata "
+                                   "hop limit is 1 does not answer: use IRSA or Pod Identity)"));
     }
     if (!token->successful()) {
       co_return NoCredentials(StrCat("instance metadata at ", endpoint_,
@@ -448,17 +453,18 @@ class InstanceMetadataSource : public AwsCredentialSource {
     ClientRequest list = Request("GET", "/latest/meta-data/iam/security-credentials/");
     list.headers.emplace_back("X-aws-ec2-metadata-token", session);
     Result<ClientResponse> roles = co_await Send(client_, std::move(list));
-    if (!roles.ok()) co_return Unreachable(roles.status(), StrCat("instance metadata at ", endpoint_));
+    if (!roles.ok())
+      co_return Unreachable(roles.status(), StrCat("instance metadata at ", endpoint_));
     std::string role = Trim(roles->body.substr(0, roles->body.find('\n')));
     if (!roles->successful() || role.empty()) {
-      co_return NoCredentials(
-          StrCat("instance metadata at ", endpoint_, ": the instance has no IAM role (HTTP ",
-                 roles->status, ")"));
+      co_return NoCredentials(StrCat("instance metadata at ", endpoint_,
+                                     ": the instance has no IAM role (HTTP ", roles->status, ")"));
     }
     ClientRequest get = Request("GET", StrCat("/latest/meta-data/iam/security-credentials/", role));
     get.headers.emplace_back("X-aws-ec2-metadata-token", session);
     Result<ClientResponse> answer = co_await Send(client_, std::move(get));
-    if (!answer.ok()) co_return Unreachable(answer.status(), StrCat("instance metadata at ", endpoint_));
+    if (!answer.ok())
+      co_return Unreachable(answer.status(), StrCat("instance metadata at ", endpoint_));
     if (!answer->successful()) {
       co_return NoCredentials(StrCat("instance metadata at ", endpoint_, ": role ", role,
                                      " answered HTTP ", answer->status));
@@ -475,7 +481,8 @@ class InstanceMetadataSource : public AwsCredentialSource {
     co_return CredentialsFromJson(answer->body, StrCat("instance metadata role ", role));
   }
   std::string Describe() const override {
-    return StrCat("instance metadata ", endpoint_, role_.empty() ? "" : StrCat(" (role ", role_, ")"));
+    return StrCat("instance metadata ", endpoint_,
+                  role_.empty() ? "" : StrCat(" (role ", role_, ")"));
   }
 
  private:
@@ -556,7 +563,8 @@ class Chain {
   Status LoadFiles() {
     std::filesystem::path home = options_.home;
     if (home.empty()) home = Env("HOME").value_or("/");
-    files_.credentials_file = Env("AWS_SHARED_CREDENTIALS_FILE").value_or((home / ".aws/credentials").string());
+    files_.credentials_file =
+        Env("AWS_SHARED_CREDENTIALS_FILE").value_or((home / ".aws/credentials").string());
     files_.config_file = Env("AWS_CONFIG_FILE").value_or((home / ".aws/config").string());
     SLUICE_ASSIGN_OR_RETURN(files_.credentials, ReadIni(files_.credentials_file));
     SLUICE_ASSIGN_OR_RETURN(files_.config, ReadIni(files_.config_file));
@@ -578,10 +586,11 @@ class Chain {
       sts.endpoint = StrCat("https://sts.", region, ".amazonaws.com");
     }
     while (!sts.endpoint.empty() && sts.endpoint.back() == '/') sts.endpoint.pop_back();
-    sts.session_name = Env("AWS_ROLE_SESSION_NAME").value_or(
-        StrCat("sluice-", std::chrono::duration_cast<std::chrono::seconds>(
-                              Clock::now().time_since_epoch())
-                              .count()));
+    sts.session_name =
+        Env("AWS_ROLE_SESSION_NAME")
+            .value_or(StrCat("sluice-", std::chrono::duration_cast<std::chrono::seconds>(
+                                            Clock::now().time_since_epoch())
+                                            .count()));
     return sts;
   }
 
@@ -589,8 +598,8 @@ class Chain {
                                                            std::set<std::string>& visited) {
     std::optional<Section> found = files_.Profile(name);
     if (!found) {
-      return BadCredentials(StrCat("source_profile ", name, ": no such profile in ",
-                                   files_.Where(name)));
+      return BadCredentials(
+          StrCat("source_profile ", name, ": no such profile in ", files_.Where(name)));
     }
     const Section& profile = *found;
     auto get = [&profile](const char* key) {
@@ -601,7 +610,8 @@ class Chain {
     std::string role_arn = get("role_arn");
     if (!role_arn.empty()) {
       StsSettings sts = Sts(Region(get("region")));
-      if (std::string session = get("role_session_name"); !session.empty()) sts.session_name = session;
+      if (std::string session = get("role_session_name"); !session.empty())
+        sts.session_name = session;
       if (std::string token_file = get("web_identity_token_file"); !token_file.empty()) {
         return std::unique_ptr<AwsCredentialSource>(
             std::make_unique<WebIdentitySource>(client_, sts, role_arn, token_file, where));
@@ -623,8 +633,10 @@ class Chain {
           std::optional<std::string> key = Env("AWS_ACCESS_KEY_ID");
           std::optional<std::string> secret = Env("AWS_SECRET_ACCESS_KEY");
           if (!key || !secret)
-            return BadCredentials(StrCat(where, ": credential_source Environment, but AWS_ACCESS_KEY_ID is not set"));
-          base = FixedAwsCredentials({.access_key = *key, .secret_key = *secret,
+            return BadCredentials(
+                StrCat(where, ": credential_source Environment, but AWS_ACCESS_KEY_ID is not set"));
+          base = FixedAwsCredentials({.access_key = *key,
+                                      .secret_key = *secret,
                                       .session_token = Env("AWS_SESSION_TOKEN").value_or("")},
                                      "environment");
         } else if (source == "Ec2InstanceMetadata") {
@@ -632,14 +644,17 @@ class Chain {
         } else if (source == "EcsContainer") {
           std::optional<std::unique_ptr<AwsCredentialSource>> container = Container();
           if (!container)
-            return BadCredentials(StrCat(where, ": credential_source EcsContainer, but no container endpoint is set"));
+            return BadCredentials(StrCat(
+                where, ": credential_source EcsContainer, but no container endpoint is set"));
           base = std::move(*container);
         } else {
-          return BadCredentials(StrCat(where, ": credential_source '", source,
-                                       "' is not Environment, Ec2InstanceMetadata or EcsContainer"));
+          return BadCredentials(
+              StrCat(where, ": credential_source '", source,
+                     "' is not Environment, Ec2InstanceMetadata or EcsContainer"));
         }
       } else {
-        return BadCredentials(StrCat(where, " names role_arn without source_profile, "
+        return BadCredentials(StrCat(where,
+                                     " names role_arn without source_profile, "
                                      "credential_source or web_identity_token_file"));
       }
       return std::unique_ptr<AwsCredentialSource>(std::make_unique<AssumeRoleSource>(
@@ -659,7 +674,8 @@ class Chain {
       return it == profile.end() ? std::string() : it->second;
     };
     if (get("aws_access_key_id").empty() || get("aws_secret_access_key").empty()) {
-      return BadCredentials(StrCat(where, " has no aws_access_key_id and aws_secret_access_key, "
+      return BadCredentials(StrCat(where,
+                                   " has no aws_access_key_id and aws_secret_access_key, "
                                    "role_arn or credential_process"));
     }
     return FixedAwsCredentials({.access_key = get("aws_access_key_id"),
@@ -684,7 +700,8 @@ class Chain {
   }
 
   std::unique_ptr<AwsCredentialSource> InstanceMetadata() {
-    std::string endpoint = Env("AWS_EC2_METADATA_SERVICE_ENDPOINT").value_or("http://169.254.169.254");
+    std::string endpoint =
+        Env("AWS_EC2_METADATA_SERVICE_ENDPOINT").value_or("http://169.254.169.254");
     while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
     return std::make_unique<InstanceMetadataSource>(client_, endpoint, options_.metadata_timeout);
   }
@@ -708,7 +725,8 @@ Status CheckContainerUri(const std::string& url) {
                                                         "fd00:ec2::23", "localhost"};
   if (kContainerHosts.contains(host)) return absl::OkStatus();
   if (std::optional<sockaddr_storage> address = ParseIpLiteral(host)) {
-    std::optional<std::string> reason = NonPublicReason(reinterpret_cast<const sockaddr*>(&*address));
+    std::optional<std::string> reason =
+        NonPublicReason(reinterpret_cast<const sockaddr*>(&*address));
     if (reason && reason->find("loopback") != std::string::npos) return absl::OkStatus();
   }
   return BadCredentials(StrCat("AWS_CONTAINER_CREDENTIALS_FULL_URI '", url,
@@ -756,7 +774,7 @@ std::unique_ptr<AwsCredentialSource> FixedAwsCredentials(AwsCredentials credenti
 }
 
 Result<std::unique_ptr<AwsCredentialSource>> FindAwsCredentials(HttpClient& client,
-                                                                 const AwsChainOptions& options) {
+                                                                const AwsChainOptions& options) {
   Chain chain(client, options);
   if (auto full = chain.Env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
       full && !chain.Env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")) {

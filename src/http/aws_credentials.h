@@ -80,7 +80,7 @@ struct AwsChainOptions {
 // loop, or a container URI outside the allowed addresses; NotFound (cause "no_credentials") when
 // nothing is configured and instance metadata is disabled.
 Result<std::unique_ptr<AwsCredentialSource>> FindAwsCredentials(HttpClient& client,
-                                                                 const AwsChainOptions& options);
+                                                                const AwsChainOptions& options);
 
 // Long-term keys given directly (tests, configuration).
 std::unique_ptr<AwsCredentialSource> FixedAwsCredentials(AwsCredentials credentials,

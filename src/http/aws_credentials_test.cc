@@ -2,11 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
@@ -40,7 +40,9 @@ class AwsCredentialsTest : public ::testing::Test {
     options.metadata_timeout = 1s;
     return options;
   }
-  Result<std::unique_ptr<AwsCredentialSource>> Find() { return FindAwsCredentials(*client_, Options()); }
+  Result<std::unique_ptr<AwsCredentialSource>> Find() {
+    return FindAwsCredentials(*client_, Options());
+  }
   Result<AwsCredentials> Fetch(AwsCredentialSource& source) { return rt_.Run(source.Fetch()); }
   // The source the chain picks, fetched once.
   Result<AwsCredentials> FindAndFetch(std::string* description = nullptr) {
@@ -76,8 +78,10 @@ TEST(Iso8601Test, ReadsTheFormsAwsServicesWrite) {
 }
 
 TEST_F(AwsCredentialsTest, EnvironmentKeysComeFirst) {
-  env_ = {{"AWS_ACCESS_KEY_ID", "AKENV"}, {"AWS_SECRET_ACCESS_KEY", "SKENV"},
-          {"AWS_SESSION_TOKEN", "TOKENV"}, {"AWS_PROFILE", "absent"}};
+  env_ = {{"AWS_ACCESS_KEY_ID", "AKENV"},
+          {"AWS_SECRET_ACCESS_KEY", "SKENV"},
+          {"AWS_SESSION_TOKEN", "TOKENV"},
+          {"AWS_PROFILE", "absent"}};
   std::string description;
   Result<AwsCredentials> credentials = FindAndFetch(&description);
   ASSERT_TRUE(credentials.ok()) << credentials.status();
@@ -129,7 +133,8 @@ TEST_F(AwsCredentialsTest, ARoleProfileAssumesTheRoleWithItsSourceProfilesKeys) 
   ASSERT_TRUE(credentials->expires);
   EXPECT_GT(*credentials->expires, std::chrono::system_clock::now() + 3000s);
   EXPECT_EQ(aws.assume_role_signer(), "AKBASE");
-  EXPECT_NE(description.find("assume role arn:aws:iam::123456789012:role/deploy"), std::string::npos)
+  EXPECT_NE(description.find("assume role arn:aws:iam::123456789012:role/deploy"),
+            std::string::npos)
       << description;
   auto logged = aws.origin().Log().back();
   EXPECT_NE(logged.body.find("ExternalId=ext-1"), std::string::npos) << logged.body;
@@ -153,11 +158,10 @@ TEST_F(AwsCredentialsTest, RoleProfilesThatCannotWorkAreRefusedBeforeAnyCall) {
         "[profile odd]\nrole_arn = arn:aws:iam::1:role/x\ncredential_source = Somewhere\n"
         "[profile empty]\nregion = us-east-2\n");
   for (const auto& [profile, expected] :
-       std::vector<std::pair<std::string, std::string>>{
-           {"a", "loops back"},
-           {"lonely", "without source_profile"},
-           {"odd", "'Somewhere' is not"},
-           {"empty", "has no aws_access_key_id"}}) {
+       std::vector<std::pair<std::string, std::string>>{{"a", "loops back"},
+                                                        {"lonely", "without source_profile"},
+                                                        {"odd", "'Somewhere' is not"},
+                                                        {"empty", "has no aws_access_key_id"}}) {
     env_["AWS_PROFILE"] = profile;
     Result<std::unique_ptr<AwsCredentialSource>> source = Find();
     ASSERT_FALSE(source.ok()) << profile;
@@ -171,10 +175,10 @@ TEST_F(AwsCredentialsTest, CredentialProcessPrintsTheKeys) {
   Write("tool.sh",
         "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"AKPROC\", \"SecretAccessKey\": "
         "\"SKPROC\", \"SessionToken\": \"TPROC\", \"Expiration\": \"2099-01-01T00:00:00Z\"}'\n");
-  Write(".aws/config", StrCat("[profile tool]\ncredential_process = sh ",
-                             (home_.path() / "tool.sh").string(), "\n",
-                             "[profile broken]\ncredential_process = sh -c 'exit 3'\n",
-                             "[profile chatty]\ncredential_process = echo not json\n"));
+  Write(".aws/config",
+        StrCat("[profile tool]\ncredential_process = sh ", (home_.path() / "tool.sh").string(),
+               "\n", "[profile broken]\ncredential_process = sh -c 'exit 3'\n",
+               "[profile chatty]\ncredential_process = echo not json\n"));
   Result<AwsCredentials> credentials = FindAndFetch();
   ASSERT_TRUE(credentials.ok()) << credentials.status();
   EXPECT_EQ(credentials->access_key, "AKPROC");
@@ -184,7 +188,8 @@ TEST_F(AwsCredentialsTest, CredentialProcessPrintsTheKeys) {
   env_["AWS_PROFILE"] = "broken";
   credentials = FindAndFetch();
   ASSERT_FALSE(credentials.ok());
-  EXPECT_NE(credentials.status().message().find("exit 3"), std::string::npos) << credentials.status();
+  EXPECT_NE(credentials.status().message().find("exit 3"), std::string::npos)
+      << credentials.status();
   env_["AWS_PROFILE"] = "chatty";
   credentials = FindAndFetch();
   ASSERT_FALSE(credentials.ok());
@@ -309,7 +314,8 @@ TEST_F(AwsCredentialsTest, ConcurrentCallersShareOneFetch) {
       keys.push_back(got.ok() ? got->access_key : std::string(got.status().message()));
       ++done;
     };
-    for (int i = 0; i < 20; ++i) asio::co_spawn(co_await asio::this_coro::executor, one(), asio::detached);
+    for (int i = 0; i < 20; ++i)
+      asio::co_spawn(co_await asio::this_coro::executor, one(), asio::detached);
     asio::steady_timer wait(co_await asio::this_coro::executor);
     while (done < 20) {
       wait.expires_after(5ms);

@@ -58,8 +58,7 @@ void ConnectGuard::Install(CURL* easy) {
     guard->refused = allowed;
     return CURL_PREREQFUNC_ABORT;
   };
-  curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION,
-                   static_cast<curl_prereq_callback>(before_request));
+  curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, static_cast<curl_prereq_callback>(before_request));
   curl_easy_setopt(easy, CURLOPT_PREREQDATA, this);
 }
 

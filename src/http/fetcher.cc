@@ -492,7 +492,8 @@ asio::awaitable<Status> Fetcher::Attempt(Download& d) {
   if (d.is_file && code == CURLE_OK) status = 200;
 
   if (!d.abort.ok()) co_return d.abort;
-  if (!d.guard.refused.ok() && (code == CURLE_COULDNT_CONNECT || code == CURLE_ABORTED_BY_CALLBACK)) co_return d.guard.refused;
+  if (!d.guard.refused.ok() && (code == CURLE_COULDNT_CONNECT || code == CURLE_ABORTED_BY_CALLBACK))
+    co_return d.guard.refused;
   if (code == CURLE_OK || (d.discarding && code == CURLE_WRITE_ERROR)) {
     if (status < 200 || status >= 300) co_return StatusFailure(status, d.retry_after);
     if (d.total >= 0 && d.committed != d.total) {
