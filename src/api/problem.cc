@@ -2,6 +2,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "common/redact.h"
+
 namespace sluice::api {
 
 namespace json = boost::json;
@@ -47,7 +49,8 @@ Response ProblemFor(const Status& status) {
         return {500, "Internal error"};
     }
   }();
-  return Problem(mapping.status, mapping.title, std::string(status.message()), CauseOf(status));
+  return Problem(mapping.status, mapping.title, RedactSecrets(std::string(status.message())),
+                 CauseOf(status));
 }
 
 }  // namespace sluice::api

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "api/route_kit.h"
+#include "common/redact.h"
 #include "common/strings.h"
 #include "pipeline/readiness.h"
 
@@ -43,7 +44,7 @@ class ServiceRoutes {
     json::object checks;
     bool ready = true;
     for (const auto& [name, status] : results) {
-      checks[name] = status.ok() ? "ok" : std::string(status.message());
+      checks[name] = status.ok() ? "ok" : RedactSecrets(std::string(status.message()));
       ready = ready && status.ok();
     }
     co_return JsonResponse(

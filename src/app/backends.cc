@@ -34,14 +34,4 @@ Result<Backends> ResolveBackends(Backends flags, const std::filesystem::path& co
   return flags;
 }
 
-std::string RedactPassword(const std::string& uri) {
-  // scheme://user:password@host…: the password is between the first ':' after "//" and '@'.
-  size_t authority = uri.find("//");
-  size_t at = uri.find('@');
-  if (authority == std::string::npos || at == std::string::npos || at < authority) return uri;
-  size_t colon = uri.find(':', authority + 2);
-  if (colon == std::string::npos || colon > at) return uri;
-  return uri.substr(0, colon + 1) + "***" + uri.substr(at);
-}
-
 }  // namespace sluice::app

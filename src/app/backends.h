@@ -21,7 +21,4 @@ struct Backends {
 // data directory. InvalidArgument naming FILE:LINE for a malformed [backends] table.
 Result<Backends> ResolveBackends(Backends flags, const std::filesystem::path& config_file);
 
-// The URI with any password replaced by "***", for messages and logs.
-std::string RedactPassword(const std::string& uri);
-
 }  // namespace sluice::app

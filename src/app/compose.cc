@@ -4,6 +4,7 @@
 
 #include "app/methods_module.h"
 #include "aws_settings.h"  // private to app/
+#include "common/redact.h"
 #include "common/strings.h"
 #include "methods/remote/cassette.h"
 #include "queue/intake/sqs_intake.h"
@@ -56,6 +57,7 @@ Result<std::unique_ptr<MethodStack>> BuildMethods(Process* process,
     // Bedrock signs with the process's AWS chain; a chain that finds nothing fails its calls,
     // not the methods that never reach Bedrock.
     for (methods::remote::ProviderConfig& provider : stack->config.providers) {
+      RegisterSecret(provider.api_key);
       if (provider.kind != "bedrock") continue;
       Result<std::shared_ptr<http::AwsCredentialProvider>> aws = process->Aws();
       if (aws.ok()) {

@@ -8,6 +8,7 @@
 #include "app/compose.h"
 #include "app/methods_module.h"
 #include "aws_settings.h"  // private to app/
+#include "common/redact.h"
 #include "common/strings.h"
 #include "db/postgres/postgres_catalog.h"
 #include "db/sqlite/sqlite_catalog.h"
@@ -92,7 +93,7 @@ Result<DataDir> DataDir::Open(const std::filesystem::path& root, Process& proces
   }
   if (uris.db.starts_with("postgres://") || uris.db.starts_with("postgresql://")) {
     SLUICE_ASSIGN_OR_RETURN(dir.db, db::PostgresCatalog::Open(uris.db));
-    dir.database_ = RedactPassword(uris.db);
+    dir.database_ = RedactSecrets(uris.db);
   } else {
     std::filesystem::path file = dir.root / "sluice.db";
     if (std::string_view rest = uris.db; ConsumePrefix(rest, "sqlite://")) {

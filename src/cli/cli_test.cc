@@ -1579,5 +1579,50 @@ TEST_F(CliTest, ContainerCredentialsSignTheS3RequestsOfARun) {
   EXPECT_GE(aws.issued() - before, 2) << "keys refreshed during the run";
 }
 
+// Secrets stay out of what sluice prints and stores: a media URL's password, and an API key a
+// provider echoes in its refusal (as some OpenAI-compatible proxies do), appear neither in the
+// run's log, nor in the recorded failure details, nor in `results`.
+TEST_F(CliTest, SecretsAreRedactedInLogsFailuresAndResults) {
+  const std::string key = "local-proxy-key-0123456789abcdef";
+  origin_.Route("/v1/chat/completions", [](const HttpRequest& r, int) {
+    return HttpReply{.status = 401,
+                     .headers = {{"Content-Type", "application/json"}},
+                     .body = StrCat(R"({"error":{"message":"Invalid key: )",
+                                    r.Header("authorization"), R"("}})")};
+  });
+  std::vector<std::string> bodies;
+  std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);
+  std::string with_password = origin_.Url("/gone.jpg");
+  with_password.insert(with_password.find("://") + 3, "ann:hunter2222@");
+  std::ofstream(list, std::ios::app) << with_password << "\n";
+  std::ofstream(dir_.path() / "tags.toml")
+      << "[[cycle]]\n  [[cycle.item]]\n  method = \"llm.tags\"\n";
+  std::ofstream(dir_.path() / "sluice.toml")
+      << "[providers]\ndefault = \"proxy\"\n[providers.proxy]\nbase_url = \"" << origin_.Url("/v1")
+      << "\"\napi_key_env = \"PROXY_KEY\"\nmax_attempts = 1\n";
+  ProcessResult run = testing::RunProcess(
+      {SLUICE_BINARY, "run", list.string(), "--data", data().string(), "--progress", "lines",
+       "--allow-private", "--pipeline", (dir_.path() / "tags.toml").string(), "--config",
+       (dir_.path() / "sluice.toml").string()},
+      dir_.path(), std::nullopt, {"PROXY_KEY=" + key});
+  ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
+  std::string everything = run.out + run.err;
+  EXPECT_NE(everything.find("ann:***@"), std::string::npos) << run.err;
+  EXPECT_EQ(everything.find("hunter2222"), std::string::npos) << run.err;
+  EXPECT_EQ(everything.find(key), std::string::npos) << run.err;
+
+  auto catalog = db::SqliteCatalog::Open(data() / "sluice.db");
+  ASSERT_TRUE(catalog.ok());
+  ProcessResult results = Sluice({"results", "--data", data().string(), "--set", "images"});
+  ProcessResult jsonl =
+      Sluice({"results", "--data", data().string(), "--set", "images", "--format", "jsonl"});
+  ASSERT_EQ(results.exit_code, 0) << results.err;
+  EXPECT_NE(jsonl.out.find("Invalid key: Bearer ***"), std::string::npos) << jsonl.out;
+  for (const std::string& shown : {results.out, jsonl.out}) {
+    EXPECT_EQ(shown.find(key), std::string::npos) << shown;
+  }
+  EXPECT_EQ(results.out.find("hunter2222"), std::string::npos) << results.out;
+}
+
 }  // namespace
 }  // namespace sluice::cli

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <functional>
 
+#include "common/redact.h"
 #include "common/strings.h"
 
 namespace sluice::cli {
@@ -16,7 +17,7 @@ namespace sluice::cli {
 using namespace std::chrono_literals;
 
 int Fail(int code, const Status& status) {
-  std::fprintf(stderr, "sluice: error: %s\n", std::string(status.message()).c_str());
+  std::fprintf(stderr, "sluice: error: %s\n", RedactSecrets(std::string(status.message())).c_str());
   return code;
 }
 
@@ -67,8 +68,8 @@ void ConsoleObserver::OnItemRecorded(const db::ItemRecord& item) {
   if (item.status == db::ItemStatus::kOk) return;
   ++failures_by_cause_[item.failure_cause];
   if (style_ == ProgressStyle::kLines) {
-    std::fprintf(stderr, "failed %s: %s: %s\n", item.url.c_str(), item.failure_cause.c_str(),
-                 item.failure_details.c_str());
+    std::fprintf(stderr, "failed %s: %s: %s\n", RedactSecrets(item.url).c_str(),
+                 item.failure_cause.c_str(), RedactSecrets(item.failure_details).c_str());
   }
 }
 
@@ -226,7 +227,7 @@ void ReportProviderOutages(app::MethodStack& stack) {
                      "sluice: provider %s is not answering (%s: %s); its calls wait, next try in "
                      "%lld s\n",
                      notice.provider.c_str(), CauseOf(notice.error).c_str(),
-                     std::string(notice.error.message()).c_str(),
+                     RedactSecrets(std::string(notice.error.message())).c_str(),
                      static_cast<long long>((notice.retry_in.count() + 999) / 1000));
       } else {
         std::fprintf(stderr, "sluice: provider %s answers again\n", notice.provider.c_str());

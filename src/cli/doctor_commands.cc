@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "app/compose.h"
+#include "common/redact.h"
 #include "common/strings.h"
 #include "pipeline/readiness.h"
 
@@ -27,7 +28,7 @@ class Report {
     } else {
       failed_ = true;
       std::printf("%-10s %s: FAILED: %s\n", part.c_str(), what.c_str(),
-                  std::string(status.message()).c_str());
+                  RedactSecrets(std::string(status.message())).c_str());
     }
     std::fflush(stdout);
   }

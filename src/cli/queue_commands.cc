@@ -14,6 +14,7 @@
 #include "app/compose.h"
 #include "cli/test_hooks.h"
 #include "common/json_text.h"
+#include "common/redact.h"
 #include "common/strings.h"
 #include "db/job_status.h"
 #include "pipeline/set_runner.h"
@@ -104,7 +105,8 @@ int ShowJobStatus(StatusConfig config) {
   for (const auto& [cause, count] : causes)
     std::printf("items failed with %s: %lld\n", cause.c_str(), static_cast<long long>(count));
   if (!job->failure_cause.empty()) {
-    std::printf("last failure: %s: %s\n", job->failure_cause.c_str(), job->failure_details.c_str());
+    std::printf("last failure: %s: %s\n", job->failure_cause.c_str(),
+                RedactSecrets(job->failure_details).c_str());
   }
   if (job->state == db::JobState::kDead)
     std::printf("re-drive it with: sluice jobs retry %lld\n", static_cast<long long>(job->id));
@@ -194,18 +196,20 @@ void WorkerLog::OnLeaseLost(const db::Job& job) {
 void WorkerLog::OnJobFailed(const db::Job& job, const Status& status, bool requeued,
                             bool recorded) {
   if (CauseOf(status) == "lease_lost") {
-    std::fprintf(stderr, "sluice worker: %s\n", std::string(status.message()).c_str());
+    std::fprintf(stderr, "sluice worker: %s\n",
+                 RedactSecrets(std::string(status.message())).c_str());
     return;
   }
   std::fprintf(stderr, "sluice worker: job %lld failed (%s): %s%s\n",
                static_cast<long long>(job.id), CauseOf(status).c_str(),
-               std::string(status.message()).c_str(),
+               RedactSecrets(std::string(status.message())).c_str(),
                !recorded  ? " (the failure was not recorded)"
                : requeued ? "; queued again"
                           : "; dead-lettered");
 }
 void WorkerLog::OnClaimFailed(const Status& status) {
-  std::fprintf(stderr, "sluice worker: cannot claim: %s\n", std::string(status.message()).c_str());
+  std::fprintf(stderr, "sluice worker: cannot claim: %s\n",
+               RedactSecrets(std::string(status.message())).c_str());
 }
 
 namespace {

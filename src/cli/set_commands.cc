@@ -17,6 +17,7 @@
 #include "cli/sample_media.h"
 #include "cli/test_hooks.h"
 #include "common/json_text.h"
+#include "common/redact.h"
 #include "common/strings.h"
 #include "db/set_results.h"
 #include "http/loopback_server.h"
@@ -298,10 +299,11 @@ int ShowResults(ResultsConfig config) {
     }
     if (item.status == db::ItemStatus::kOk) {
       std::printf("ok      %.12s  %10s  %-12s %s\n", item.sha256.c_str(),
-                  HumanBytes(item.size).c_str(), item.mime.c_str(), item.url.c_str());
+                  HumanBytes(item.size).c_str(), item.mime.c_str(),
+                  RedactSecrets(item.url).c_str());
     } else {
-      std::printf("failed  %-34s %s  (%s)\n", item.failure_cause.c_str(), item.url.c_str(),
-                  item.failure_details.c_str());
+      std::printf("failed  %-34s %s  (%s)\n", item.failure_cause.c_str(),
+                  RedactSecrets(item.url).c_str(), RedactSecrets(item.failure_details).c_str());
     }
     for (const auto& [method, value] : methods) {
       std::string text = JsonText(value);

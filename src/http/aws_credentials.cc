@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/file_io.h"
+#include "common/redact.h"
 #include "common/strings.h"
 #include "http/aws_error.h"
 #include "http/request.h"
@@ -279,6 +280,7 @@ class WebIdentitySource : public AwsCredentialSource {
       co_return NoCredentials(
           StrCat("web identity token ", token_file_.string(), ": ", token.status().message()));
     }
+    RegisterSecret(Trim(*token));
     std::string params = StrCat("RoleArn=", AwsUriEncode(role_arn_, false),
                                 "&RoleSessionName=", AwsUriEncode(sts_.session_name, false),
                                 "&WebIdentityToken=", AwsUriEncode(Trim(*token), false));
@@ -403,6 +405,7 @@ class ContainerSource : public AwsCredentialSource {
       }
       token = Trim(*read);
     }
+    RegisterSecret(token);
     if (token.find_first_of("\r\n") != std::string::npos)
       co_return BadCredentials("the container authorization token holds a line break");
     if (!token.empty()) request.headers.emplace_back("Authorization", token);
@@ -806,6 +809,8 @@ asio::awaitable<void> AwsCredentialProvider::Refresh() {
   Result<AwsCredentials> fetched = co_await source_->Fetch();
   refreshing_ = false;
   if (fetched.ok()) {
+    RegisterSecret(fetched->secret_key);
+    RegisterSecret(fetched->session_token);
     current_ = std::move(*fetched);
     last_error_ = absl::OkStatus();
     next_attempt_ = {};

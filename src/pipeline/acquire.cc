@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <unordered_set>
 
+#include "common/redact.h"
 #include "common/strings.h"
 #include "runtime/offload.h"
 #include "runtime/task_group.h"
@@ -140,11 +141,11 @@ asio::awaitable<void> Acquirer::Item(std::string url,
       std::error_code ignored;
       std::filesystem::remove(fetched->path, ignored);
       record.failure_cause = "store_failed";
-      record.failure_details = std::string(put.status().message());
+      record.failure_details = RedactSecrets(std::string(put.status().message()));
     }
   } else {
     record.failure_cause = CauseOf(fetched.status());
-    record.failure_details = std::string(fetched.status().message());
+    record.failure_details = RedactSecrets(std::string(fetched.status().message()));
   }
   --progress_.in_flight;
   // An interrupted item is not an outcome: it stays unrecorded and the next run fetches it.

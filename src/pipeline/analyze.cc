@@ -17,6 +17,7 @@
 
 #include "common/file_io.h"
 #include "common/json_text.h"
+#include "common/redact.h"
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "media/image_header.h"
@@ -338,7 +339,7 @@ struct Analyzer::Impl {
   void FailItem(Item& item, const Status& why) {
     item.record.status = db::ItemStatus::kFailed;
     item.record.failure_cause = CauseOf(why);
-    item.record.failure_details = std::string(why.message());
+    item.record.failure_details = RedactSecrets(std::string(why.message()));
     failed_items.push_back(
         {item.record.url, item.record.failure_cause, item.record.failure_details});
   }
@@ -506,7 +507,7 @@ struct Analyzer::Impl {
       }
     } else {
       row.failure_cause = CauseOf(step.status);
-      row.failure_details = std::string(step.status.message());
+      row.failure_details = RedactSecrets(std::string(step.status.message()));
     }
     return row;
   }

@@ -4,6 +4,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/redact.h"
 #include "common/strings.h"
 #include "runtime/offload.h"
 #include "runtime/task_group.h"
@@ -120,7 +121,8 @@ asio::awaitable<void> Worker::RunJob(db::Job job) {
         given_back ? std::chrono::milliseconds(0) : RetryBackoff(job.attempts);
     bool retryable = IsRetryable(report.status());
     db::Lease held{job.id, job.epoch};
-    auto fail = [&] { return parts_.db->Fail(held, report.status(), retryable, backoff); };
+    Status cause = RedactSecrets(report.status());
+    auto fail = [&] { return parts_.db->Fail(held, cause, retryable, backoff); };
     Status recorded = co_await runtime::RunOn(parts_.runtime->blocking(), fail);
     observer_->OnJobFailed(job, report.status(), retryable && job.attempts < job.max_attempts,
                            recorded.ok());
