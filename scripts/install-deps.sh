@@ -31,8 +31,8 @@ packages=(
   fonts-liberation fonts-freefont-ttf fonts-open-sans fonts-roboto-unhinted fonts-lato wamerican
   # benchmarks: reference clients, the loopback web server, peak-RSS measurement
   curl aria2 wget2 nginx-light time python3
-  # the backfill test reads its .npy outputs with NumPy
-  python3-numpy
+  # the backfill test reads its .npy outputs with NumPy; the deploy check reads YAML
+  python3-numpy python3-yaml
   # the web UI's browser tests (driven by npm playwright-core) and the API benchmark's load
   # generator (issue 13)
   chromium wrk

@@ -368,7 +368,7 @@ int main(int argc, char** argv) {
   worker_cmd->add_option("--sqs", worker.sqs,
                          "Also take jobs from this SQS queue URL: each message "
                          "{\"set\": …, \"urls\": […]} or {\"set\": …, \"manifest\": \"s3://…\"} "
-                         "becomes a job (AWS credentials from the environment)");
+                         "becomes a job (AWS credentials as AWS SDKs find them)");
   worker_cmd->add_option("--sqs-wait", worker.sqs_wait_seconds, "Long-poll seconds (0-20)")
       ->capture_default_str()
       ->check(CLI::Range(0, 20));
