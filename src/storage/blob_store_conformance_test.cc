@@ -1,11 +1,13 @@
 // The BlobStore contract, run against every backend.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fstream>
 #include <functional>
+#include <map>
 
 #include "common/sha256.h"
 #include "common/strings.h"
@@ -15,6 +17,7 @@
 #include "storage/local/local_blob_store.h"
 #include "storage/memory/memory_blob_store.h"
 #include "storage/s3/s3_blob_store.h"
+#include "testing/origin.h"
 #include "testing/temp_dir.h"
 #include "testing/test_servers.h"
 
@@ -367,6 +370,121 @@ TEST(S3UriTest, ParsesS3Locations) {
   ASSERT_TRUE(ParseS3Uri("s3://media", options).ok());
   EXPECT_EQ(options.prefix, "");
   EXPECT_EQ(ParseS3Uri("file:///tmp", options).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// S3 answering 503 SlowDown and 500 InternalError, and dropping a connection: single puts and
+// multipart parts are sent again after a backoff and the upload completes; a store that keeps
+// refusing fails with S3's own words once the attempts are spent, and the upload is aborted.
+class S3RetryTest : public ::testing::Test {
+ protected:
+  void SetUp() override { client_ = std::move(*http::HttpClient::Create(rt.loop_executor(), {})); }
+  std::unique_ptr<S3BlobStore> Store() {
+    S3Options options{
+        .endpoint = origin_.Url(""),
+        .bucket = "b",
+        .credentials = {.access_key = "AK", .secret_key = "SK", .region = "us-east-1"},
+        .multipart_threshold = 1000,
+        .part_size = 600,
+        .allow_private = true,
+        .retry = {.max_attempts = 4, .initial_backoff = runtime::Duration{5}}};
+    return std::make_unique<S3BlobStore>(*client_, rt.loop_executor(), rt.blocking(), options);
+  }
+  static http::HttpReply Error(int status, const std::string& code) {
+    return http::HttpReply{
+        .status = status,
+        .headers = {{"Content-Type", "application/xml"}},
+        .body = "<Error><Code>" + code + "</Code><Message>try again</Message></Error>"};
+  }
+
+  runtime::Runtime rt;
+  std::unique_ptr<http::HttpClient> client_;
+  sluice::testing::ScriptedOrigin origin_;
+  sluice::testing::TempDir dir_;
+};
+
+TEST_F(S3RetryTest, SlowDownAndInternalErrorsAreRetriedUntilTheUploadCompletes) {
+  std::atomic<int> puts{0};
+  std::string stored;
+  origin_.Route("/b/small", [&](const http::HttpRequest& r, int) {
+    if (r.method == "HEAD") return http::HttpReply{.status = 404};
+    if (++puts <= 2) return Error(503, "SlowDown");
+    stored = r.body;
+    return http::HttpReply{.status = 200};
+  });
+  std::map<std::string, int> part_calls;
+  std::map<int, std::string> parts;
+  bool completed = false, aborted = false;
+  origin_.Route("/b/big", [&](const http::HttpRequest& r, int) {
+    if (r.method == "HEAD") return http::HttpReply{.status = 404};
+    if (r.method == "POST" && r.target.find("?uploads") != std::string::npos) {
+      return http::HttpReply{.body =
+                                 "<InitiateMultipartUploadResult><UploadId>u1</UploadId>"
+                                 "</InitiateMultipartUploadResult>"};
+    }
+    if (r.method == "PUT") {
+      int n = std::stoi(r.target.substr(r.target.find("partNumber=") + 11));
+      // Part 2 meets an InternalError, part 3 a dropped connection, once each.
+      if (n == 2 && part_calls["2"]++ == 0) return Error(500, "InternalError");
+      if (n == 3 && part_calls["3"]++ == 0) return http::HttpReply{.body = "x", .drop_after = 0};
+      parts[n] = r.body;
+      return http::HttpReply{.headers = {{"ETag", "\"e" + std::to_string(n) + "\""}}};
+    }
+    if (r.method == "POST") {
+      completed = true;
+      return http::HttpReply{.body = "<CompleteMultipartUploadResult/>"};
+    }
+    if (r.method == "DELETE") aborted = true;
+    return http::HttpReply{.status = 204};
+  });
+  auto store = Store();
+  Result<PutOutcome> small = rt.Run(store->PutBytes("small", "hello", {}));
+  ASSERT_TRUE(small.ok()) << small.status();
+  EXPECT_EQ(stored, "hello");
+  EXPECT_EQ(puts.load(), 3);
+
+  std::string content(1'500, 'z');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>('a' + i % 26);
+  std::ofstream(dir_.path() / "big") << content;
+  Result<PutOutcome> big = rt.Run(store->PutFile("big", dir_.path() / "big", {}));
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_TRUE(completed);
+  EXPECT_FALSE(aborted);
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(parts[1] + parts[2] + parts[3], content);
+  EXPECT_EQ(store->retries(), 2 + 1 + 1);
+}
+
+TEST_F(S3RetryTest, AStoreThatKeepsRefusingFailsInItsOwnWordsAndTheUploadIsAborted) {
+  bool aborted = false;
+  origin_.Route("/b/small", [](const http::HttpRequest& r, int) {
+    if (r.method == "HEAD") return http::HttpReply{.status = 404};
+    return Error(503, "SlowDown");
+  });
+  origin_.Route("/b/big", [&](const http::HttpRequest& r, int) {
+    if (r.method == "HEAD") return http::HttpReply{.status = 404};
+    if (r.method == "POST") {
+      return http::HttpReply{.body =
+                                 "<InitiateMultipartUploadResult><UploadId>u1</UploadId>"
+                                 "</InitiateMultipartUploadResult>"};
+    }
+    if (r.method == "DELETE") {
+      aborted = true;
+      return http::HttpReply{.status = 204};
+    }
+    return Error(500, "InternalError");
+  });
+  auto store = Store();
+  Result<PutOutcome> small = rt.Run(store->PutBytes("small", "hello", {}));
+  ASSERT_FALSE(small.ok());
+  EXPECT_EQ(small.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(small.status().message().find("SlowDown"), std::string::npos) << small.status();
+  EXPECT_EQ(origin_.Count("/b/small"), 1 + 4) << "a HEAD, then four attempts";
+
+  std::ofstream(dir_.path() / "big") << std::string(1'500, 'q');
+  Result<PutOutcome> big = rt.Run(store->PutFile("big", dir_.path() / "big", {}));
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.status().message().find("InternalError"), std::string::npos) << big.status();
+  EXPECT_TRUE(aborted) << "a failed multipart upload is aborted, not left behind";
 }
 
 }  // namespace

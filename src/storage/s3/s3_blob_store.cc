@@ -13,6 +13,7 @@
 #include "common/strings.h"
 #include "http/aws_error.h"
 #include "http/request.h"
+#include "http/retry_after.h"
 #include "runtime/limiter.h"
 #include "runtime/offload.h"
 #include "runtime/task_group.h"
@@ -128,7 +129,35 @@ http::ClientRequest S3BlobStore::Request(std::string method, std::string_view ob
 }
 
 asio::awaitable<Result<http::ClientResponse>> S3BlobStore::Send(http::ClientRequest request) {
-  co_return co_await http::Send(client_, std::move(request));
+  // Every S3 request is idempotent at the key (PUTs of whole objects or numbered parts, GETs,
+  // DELETEs, a copy); sending one again after a drop or a 5xx is what AWS asks clients to do.
+  std::string what = StrCat("S3 ", request.method, " ", request.url);
+  for (int attempt = 1;; ++attempt) {
+    bool last = attempt >= options_.retry.max_attempts;
+    // The request is needed again if this attempt fails: send a copy unless it is the last.
+    // (Made before the co_await: g++ 12 mishandles a conditional temporary inside one.)
+    http::ClientRequest sent = last ? std::move(request) : request;
+    Result<http::ClientResponse> response = co_await http::Send(client_, std::move(sent));
+    std::optional<runtime::Duration> hint;
+    if (response.ok()) {
+      if (response->status < 500 && response->status != 429) co_return response;
+      hint =
+          http::ParseRetryAfter(response->Header("retry-after"), std::chrono::system_clock::now());
+    } else if (!absl::IsUnavailable(response.status()) &&
+               !absl::IsDeadlineExceeded(response.status())) {
+      co_return response;  // refused by the guard, too large: not going to change
+    }
+    if (last) {
+      if (response.ok()) co_return response;  // the caller reads S3's error document
+      co_return Failure(
+          absl::StatusCode::kUnavailable, CauseOf(response.status()),
+          StrCat(what, " after ", attempt, " attempts: ", response.status().message()));
+    }
+    ++retries_;
+    asio::steady_timer wait(loop_, options_.retry.Backoff(attempt, hint, random_));
+    boost::system::error_code ignored;
+    co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
 }
 
 asio::awaitable<Status> S3BlobStore::EnsureBucket() {

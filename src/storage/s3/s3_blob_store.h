@@ -17,12 +17,14 @@
 #include <boost/asio/thread_pool.hpp>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "http/curl_client.h"
 #include "http/request.h"
 #include "http/sigv4.h"
 #include "runtime/limiter.h"
+#include "runtime/retry.h"
 #include "storage/blob_store.h"
 
 namespace sluice::storage {
@@ -42,6 +44,9 @@ struct S3Options {
   int parts_in_flight = 4;
   // Endpoints on this machine or a private network (MinIO, s3rver) need this.
   bool allow_private = false;
+  // Requests that meet a dropped connection, a timeout, 429 or a 5xx (SlowDown, InternalError)
+  // are sent again after a jittered backoff (or the server's Retry-After), up to max_attempts.
+  runtime::RetryPolicy retry{.max_attempts = 6};
 };
 
 // "s3://bucket/prefix" → bucket and prefix into `options`. InvalidArgument for other URIs.
@@ -70,6 +75,8 @@ class S3BlobStore : public BlobStore {
 
   // Creates the bucket when absent (tests, local fleets). OK when it exists.
   asio::awaitable<Status> EnsureBucket();
+  // Requests sent again after a retryable failure (tests, diagnostics).
+  int64_t retries() const { return retries_; }
 
  private:
   struct KeyLock;
@@ -111,6 +118,8 @@ class S3BlobStore : public BlobStore {
   S3Options options_;
   // Keys being put by this process, and how many puts wait on each.
   std::map<std::string, std::shared_ptr<KeyLock>> putting_;
+  std::mt19937_64 random_{std::random_device{}()};
+  int64_t retries_ = 0;
 };
 
 }  // namespace sluice::storage
