@@ -2,14 +2,17 @@
 // what a user sees (exit codes, --json, messages) and what lands in the data directory.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 
 #include <atomic>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -1622,6 +1625,84 @@ TEST_F(CliTest, SecretsAreRedactedInLogsFailuresAndResults) {
     EXPECT_EQ(shown.find(key), std::string::npos) << shown;
   }
   EXPECT_EQ(results.out.find("hunter2222"), std::string::npos) << results.out;
+}
+
+// The data directory on a small tmpfs that fills mid-run. With the database elsewhere, the
+// items that find no room fail with no_space and the set records the rest; with the database
+// on the full disk too, the run stops saying the disk is full. Either way a rerun, once space is
+// freed, continues where the first stopped and loses nothing.
+TEST_F(CliTest, AFullDiskFailsItemsWithNoSpaceAndARerunContinuesOnceSpaceIsFreed) {
+  std::filesystem::path small = dir_.path() / "small";
+  std::filesystem::create_directories(small);
+  if (mount("tmpfs", small.c_str(), "tmpfs", 0, "size=5m") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
+  struct Unmount {
+    std::filesystem::path at;
+    ~Unmount() { umount2(at.c_str(), MNT_DETACH); }
+  } unmount{small};
+  std::filesystem::path image = testing::MakeTextImage(dir_.path(), "base.png", "FULL");
+  std::ifstream in(image, std::ios::binary);
+  std::string picture(std::istreambuf_iterator<char>(in), {});
+  std::mt19937 random(7);
+  std::vector<std::string> urls;
+  for (int i = 0; i < 12; ++i) {
+    std::string body = picture;
+    for (int b = 0; b < 700'000; ++b) body += static_cast<char>(random());
+    origin_.Route(StrCat("/big/", i, ".png"),
+                  [body](const HttpRequest& r, int) { return ServeBytes(r, body, "image/png"); });
+    urls.push_back(origin_.Url(StrCat("/big/", i, ".png")));
+  }
+  std::filesystem::path list = WriteList(urls, "big.txt");
+  std::string elsewhere = "sqlite://" + (dir_.path() / "elsewhere.db").string();
+  std::vector<std::string> run = {"run",        list.string(), "--data",       small.string(),
+                                  "--db",       elsewhere,     "--fetch-only", "--allow-private",
+                                  "--progress", "lines"};
+  ProcessResult full = Sluice(run);
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  auto catalog = db::SqliteCatalog::Open(dir_.path() / "elsewhere.db");
+  ASSERT_TRUE(catalog.ok());
+  Result<std::vector<db::ItemRecord>> items = (*catalog)->ListItems("big");
+  ASSERT_TRUE(items.ok());
+  ASSERT_EQ(items->size(), 12u);
+  int failed = 0;
+  for (const db::ItemRecord& item : *items) {
+    if (item.status == db::ItemStatus::kOk) continue;
+    ++failed;
+    EXPECT_EQ(item.failure_cause, "no_space") << item.failure_details;
+  }
+  EXPECT_GT(failed, 0) << "5 MB cannot hold 12 bodies of 700 kB";
+  EXPECT_LT(failed, 12);
+
+  ASSERT_EQ(mount("tmpfs", small.c_str(), "tmpfs", MS_REMOUNT, "size=64m"), 0)
+      << std::strerror(errno);
+  ProcessResult freed = Sluice(run);
+  ASSERT_EQ(freed.exit_code, 0) << freed.err;
+  EXPECT_NE((freed.out + freed.err).find(StrCat(12 - failed, " already done")), std::string::npos)
+      << freed.out << freed.err;
+  items = (*catalog)->ListItems("big");
+  ASSERT_TRUE(items.ok());
+  for (const db::ItemRecord& item : *items) EXPECT_EQ(item.status, db::ItemStatus::kOk) << item.url;
+
+  // The database on the full disk too: the run stops and says so; a rerun after freeing space
+  // completes.
+  std::filesystem::path second = dir_.path() / "second";
+  std::filesystem::create_directories(second);
+  ASSERT_EQ(mount("tmpfs", second.c_str(), "tmpfs", 0, "size=5m"), 0);
+  Unmount unmount_second{second};
+  std::vector<std::string> inside = {"run",           list.string(),  "--data",
+                                     second.string(), "--fetch-only", "--allow-private",
+                                     "--progress",    "none"};
+  ProcessResult stopped = Sluice(inside);
+  if (stopped.exit_code != 0) {
+    EXPECT_EQ(stopped.exit_code, 1);
+    EXPECT_NE(stopped.err.find("is full: free space and run again"), std::string::npos)
+        << stopped.err;
+  }
+  ASSERT_EQ(mount("tmpfs", second.c_str(), "tmpfs", MS_REMOUNT, "size=64m"), 0);
+  ProcessResult rerun = Sluice(inside);
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+  EXPECT_NE((rerun.out + rerun.err).find("12 items, 12 ok"), std::string::npos)
+      << rerun.out << rerun.err;
 }
 
 }  // namespace

@@ -20,6 +20,12 @@
 namespace sluice::http {
 namespace {
 
+// "no_space" when the scratch disk is full (the operator frees space; a rerun continues),
+// "scratch_write_failed" for any other write error.
+std::string_view ScratchCause(const Status& written) {
+  return absl::IsResourceExhausted(written) ? "no_space" : "scratch_write_failed";
+}
+
 using Clock = std::chrono::steady_clock;
 
 // Bodies are written in chunks of this size; most images fit in one, so one write per file.
@@ -89,7 +95,7 @@ struct Fetcher::Download {
     buffer.clear();
     if (written.ok() && observer != nullptr && committed > 0)
       observer->OnBodyBytes(path, committed);
-    return WithCause(written, "scratch_write_failed");
+    return WithCause(written, ScratchCause(written));
   }
 
   void StartOver() {
@@ -355,7 +361,9 @@ asio::awaitable<Result<FetchedFile>> Fetcher::Fetch(std::string url, BodyObserve
   d.fd = open(d.path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
   if (d.fd < 0) {
     d.path.clear();
-    co_return Failure(absl::StatusCode::kInternal, "scratch_write_failed",
+    bool full = errno == ENOSPC || errno == EDQUOT;
+    co_return Failure(full ? absl::StatusCode::kResourceExhausted : absl::StatusCode::kInternal,
+                      full ? "no_space" : "scratch_write_failed",
                       StrCat("creating a scratch file in ", options_.scratch_dir.string(), ": ",
                              std::strerror(errno)));
   }

@@ -140,7 +140,8 @@ asio::awaitable<void> Acquirer::Item(std::string url,
     } else {
       std::error_code ignored;
       std::filesystem::remove(fetched->path, ignored);
-      record.failure_cause = "store_failed";
+      // A full disk is named as such: the operator frees space and a rerun continues.
+      record.failure_cause = absl::IsResourceExhausted(put.status()) ? "no_space" : "store_failed";
       record.failure_details = RedactSecrets(std::string(put.status().message()));
     }
   } else {

@@ -218,8 +218,24 @@ Status SqliteCatalog::Migrate() {
   });
 }
 
+namespace {
+
+// A full disk is the operator's to fix and says so; anything else is an internal error.
+Status SqliteFailure(sqlite3* db, std::string_view what, std::string_view message) {
+  if ((sqlite3_extended_errcode(db) & 0xff) == SQLITE_FULL) {
+    const char* file = sqlite3_db_filename(db, "main");
+    return Failure(absl::StatusCode::kResourceExhausted, "no_space",
+                   StrCat(what.empty() ? "" : StrCat(what, ": "), "the disk holding ",
+                          file && *file ? file : "the database",
+                          " is full: free space and run again (what was recorded is kept)"));
+  }
+  return absl::InternalError(what.empty() ? std::string(message) : StrCat(what, ": ", message));
+}
+
+}  // namespace
+
 Status SqliteCatalog::Error(std::string_view what) const {
-  return absl::InternalError(StrCat(what, ": ", sqlite3_errmsg(db_)));
+  return SqliteFailure(db_, what, sqlite3_errmsg(db_));
 }
 
 Status SqliteCatalog::Exec(const char* sql) {
@@ -227,7 +243,7 @@ Status SqliteCatalog::Exec(const char* sql) {
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
     std::string text = message ? message : "unknown error";
     sqlite3_free(message);
-    return absl::InternalError(text);
+    return SqliteFailure(db_, "", text);
   }
   return absl::OkStatus();
 }
