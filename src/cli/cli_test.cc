@@ -1705,5 +1705,59 @@ TEST_F(CliTest, AFullDiskFailsItemsWithNoSpaceAndARerunContinuesOnceSpaceIsFreed
       << rerun.out << rerun.err;
 }
 
+// An object whose bytes no longer match its key (a disk error, a hand edit) and one that is
+// gone are found by `sluice verify` and fetched again by `--repair`; an origin that now serves
+// other bytes is reported, not stored under the old key.
+TEST_F(CliTest, VerifyFindsDamagedAndMissingObjectsAndRepairFetchesThemAgain) {
+  std::vector<std::string> bodies;
+  std::filesystem::path list = ServeImagesWithPipeline(origin_, dir_.path(), bodies);
+  ProcessResult run = Sluice(RunArgs(list, {"--allow-private", "--fetch-only"}));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ProcessResult clean = Sluice({"verify", "--data", data().string()});
+  ASSERT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+  EXPECT_NE(clean.out.find("verify: 3 objects"), std::string::npos) << clean.out;
+  EXPECT_NE(clean.out.find("0 missing or damaged"), std::string::npos) << clean.out;
+
+  auto object_of = [&](const std::string& body) {
+    std::string sha = Sha256::HexOf(body);
+    return data() / "objects" / sha.substr(0, 2) / sha;
+  };
+  auto damage = [](const std::filesystem::path& object) {
+    std::filesystem::permissions(object, std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::add);
+    std::fstream file(object, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(40);
+    file.put('\x7f');
+  };
+  ASSERT_TRUE(std::filesystem::exists(object_of(bodies[0])));
+  damage(object_of(bodies[0]));
+  std::filesystem::remove(object_of(bodies[1]));
+  ProcessResult found = Sluice({"verify", "--data", data().string(), "--json"});
+  EXPECT_EQ(found.exit_code, 1) << found.err;
+  boost::json::object report = Json(found.out);
+  EXPECT_EQ(report.at("checked"), 3);
+  ASSERT_EQ(report.at("problems").as_array().size(), 2u) << found.out;
+  EXPECT_NE(found.out.find("\"damaged\""), std::string::npos) << found.out;
+  EXPECT_NE(found.out.find("\"missing\""), std::string::npos) << found.out;
+
+  ProcessResult repaired =
+      Sluice({"verify", "--data", data().string(), "--repair", "--allow-private"});
+  ASSERT_EQ(repaired.exit_code, 0) << repaired.out << repaired.err;
+  EXPECT_NE(repaired.out.find("2 repaired"), std::string::npos) << repaired.out;
+  EXPECT_EQ(Sluice({"verify", "--data", data().string()}).exit_code, 0);
+
+  // The origin changed the picture since: the damaged object is reported, the new bytes are
+  // not stored under the old key.
+  damage(object_of(bodies[2]));
+  origin_.Route("/img2.png", [](const HttpRequest& r, int) {
+    return ServeBytes(r, ScriptedOrigin::MediaBody(5000, 99), "image/jpeg");
+  });
+  ProcessResult changed =
+      Sluice({"verify", "--data", data().string(), "--repair", "--allow-private"});
+  EXPECT_EQ(changed.exit_code, 1) << changed.out << changed.err;
+  EXPECT_NE(changed.out.find("the origin now serves other bytes"), std::string::npos)
+      << changed.out;
+}
+
 }  // namespace
 }  // namespace sluice::cli

@@ -10,6 +10,7 @@
 #include "cli/queue_commands.h"
 #include "cli/serve_commands.h"
 #include "cli/set_commands.h"
+#include "cli/verify_commands.h"
 #include "common/strings.h"
 #include "http/address_guard.h"
 
@@ -429,6 +430,18 @@ int main(int argc, char** argv) {
   for (CLI::App* cmd : {keys_create_cmd, keys_list_cmd, keys_revoke_cmd})
     add_data_options(cmd, keys.where);
 
+  sluice::cli::VerifyConfig verify;
+  CLI::App* verify_cmd = app.add_subcommand(
+      "verify", "Read every stored object back and check it holds the bytes its key names");
+  verify_cmd->add_option("--set", verify.set, "Only this set's objects");
+  verify_cmd->add_flag("--repair", verify.repair,
+                       "Fetch a missing or damaged object's URL again and store it when the "
+                       "bytes match");
+  verify_cmd->add_flag("--json", verify.json, "Print one JSON object");
+  FetchFlags verify_fetch;
+  verify_fetch.Add(verify_cmd, verify.fetch);
+  add_data_options(verify_cmd, verify.where);
+
   sluice::cli::DoctorConfig doctor;
   CLI::App* doctor_cmd = app.add_subcommand(
       "doctor", "Check the AWS credentials, database, object store and AI providers answer");
@@ -458,6 +471,10 @@ int main(int argc, char** argv) {
     return sluice::cli::RunEval(std::move(eval));
   }
   if (*doctor_cmd) return sluice::cli::RunDoctor(std::move(doctor));
+  if (*verify_cmd) {
+    verify_fetch.Apply(verify.fetch);
+    return sluice::cli::VerifyStore(std::move(verify));
+  }
   if (*results_cmd) return sluice::cli::ShowResults(std::move(results));
   if (*try_cmd) return sluice::cli::TryMethod(std::move(try_config));
   if (*methods_cmd) return sluice::cli::ListMethods(methods_json, methods_config);

@@ -136,6 +136,16 @@ TEST_P(BlobStoreConformance, OverwriteReplacesOtherwiseTheFirstObjectStays) {
   EXPECT_EQ(*Run(store_->Get("results/s/a.json")), "v1");
   ASSERT_TRUE(Run(store_->PutBytes("results/s/a.json", "v3", {.overwrite = true})).ok());
   EXPECT_EQ(*Run(store_->Get("results/s/a.json")), "v3");
+  // Files too, whether the store copies them or takes them over (a repair's re-fetch).
+  ASSERT_TRUE(
+      Run(store_->PutFile("results/s/a.json", WriteSource("v4", "v4"), {.overwrite = true})).ok());
+  EXPECT_EQ(*Run(store_->Get("results/s/a.json")), "v4");
+  ASSERT_TRUE(Run(store_->PutFile("results/s/a.json", WriteSource("v5", "v5"),
+                                  {.overwrite = true, .consume_source = true}))
+                  .ok());
+  EXPECT_EQ(*Run(store_->Get("results/s/a.json")), "v5");
+  ASSERT_TRUE(Run(store_->PutFile("results/s/a.json", WriteSource("v6", "v6"), {})).ok());
+  EXPECT_EQ(*Run(store_->Get("results/s/a.json")), "v5");
 }
 
 TEST_P(BlobStoreConformance, PutBatchStoresEveryObjectAndStopsAtABadKey) {

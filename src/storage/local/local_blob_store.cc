@@ -132,11 +132,12 @@ Result<PutOutcome> LocalBlobStore::PutFileNow(const std::string& key,
   struct stat source_stat {};
   if (stat(source.c_str(), &source_stat) != 0) return Errno("reading", source);
   if (options.consume_source && source_stat.st_dev == root_device_) {
-    return Publish(source, key, source_stat.st_size, sync);  // same filesystem: no copy
+    // Same filesystem: no copy.
+    return Publish(source, key, source_stat.st_size, sync, options.overwrite);
   }
   std::filesystem::path temp = temp_dir() / TempName();
   SLUICE_RETURN_IF_ERROR(CopyFile(source, temp));
-  Result<PutOutcome> published = Publish(temp, key, source_stat.st_size, sync);
+  Result<PutOutcome> published = Publish(temp, key, source_stat.st_size, sync, options.overwrite);
   if (!published.ok()) unlink(temp.c_str());
   if (published.ok() && options.consume_source) unlink(source.c_str());
   return published;
@@ -152,7 +153,7 @@ asio::awaitable<Result<PutOutcome>> LocalBlobStore::PutFile(std::string key,
     struct stat source_stat {};
     if (stat(source.c_str(), &source_stat) == 0 && source_stat.st_dev == root_device_) {
       SLUICE_CO_RETURN_IF_ERROR(ValidateKey(key));
-      co_return Publish(source, key, source_stat.st_size, false);
+      co_return Publish(source, key, source_stat.st_size, false, options.overwrite);
     }
   }
   co_return co_await runtime::RunOn(blocking_, [&] { return PutFileNow(key, source, options); });
