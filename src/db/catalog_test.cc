@@ -579,6 +579,33 @@ TEST(SqliteCatalogTest, UnusableFilesAreClearErrors) {
   Result<std::unique_ptr<SqliteCatalog>> junk = SqliteCatalog::Open(dir.path() / "junk.db");
   ASSERT_FALSE(junk.ok());
   EXPECT_EQ(junk.status().code(), absl::StatusCode::kDataLoss) << junk.status();
+  // A real database whose pages were overwritten: the first query that reads them says so.
+  {
+    Result<std::unique_ptr<SqliteCatalog>> made = SqliteCatalog::Open(dir.path() / "hurt.db");
+    ASSERT_TRUE(made.ok()) << made.status();
+    std::vector<ItemRecord> items;
+    for (int i = 0; i < 2000; ++i) {
+      items.push_back({.url = "https://e.example/" + std::to_string(i) + std::string(200, 'p'),
+                       .status = ItemStatus::kFailed,
+                       .failure_cause = "http_404"});
+    }
+    ASSERT_TRUE((*made)->RecordItems("hurt", items).ok());
+  }
+  {
+    std::fstream file(dir.path() / "hurt.db", std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(0, std::ios::end);
+    int64_t size = file.tellp();
+    for (int64_t at = 4096 * 2; at + 4096 < size; at += 4096 * 3) {
+      file.seekp(at);
+      file << std::string(4096, '\xA5');
+    }
+  }
+  Result<std::unique_ptr<SqliteCatalog>> hurt = SqliteCatalog::Open(dir.path() / "hurt.db");
+  Status read = hurt.ok() ? (*hurt)->ListItems("hurt").status() : hurt.status();
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.code(), absl::StatusCode::kDataLoss) << read;
+  EXPECT_NE(read.message().find("damaged"), std::string::npos) << read;
+
   Result<std::unique_ptr<SqliteCatalog>> nowhere = SqliteCatalog::Open("/proc/nope/sluice.db");
   ASSERT_FALSE(nowhere.ok());
   EXPECT_EQ(CauseOf(nowhere.status()), "data_dir_unwritable");

@@ -222,8 +222,15 @@ namespace {
 
 // A full disk is the operator's to fix and says so; anything else is an internal error.
 Status SqliteFailure(sqlite3* db, std::string_view what, std::string_view message) {
-  if ((sqlite3_extended_errcode(db) & 0xff) == SQLITE_FULL) {
-    const char* file = sqlite3_db_filename(db, "main");
+  int code = sqlite3_extended_errcode(db) & 0xff;
+  const char* file = sqlite3_db_filename(db, "main");
+  if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
+    return Failure(absl::StatusCode::kDataLoss, "database_damaged",
+                   StrCat(what.empty() ? "" : StrCat(what, ": "), "the database ",
+                          file && *file ? file : "", " is damaged (", message,
+                          "): restore it from a backup, or move it aside to start afresh"));
+  }
+  if (code == SQLITE_FULL) {
     return Failure(absl::StatusCode::kResourceExhausted, "no_space",
                    StrCat(what.empty() ? "" : StrCat(what, ": "), "the disk holding ",
                           file && *file ? file : "the database",
@@ -254,7 +261,8 @@ Result<std::vector<std::string>> SqliteCatalog::CompletedUrls(std::string_view s
   if (!select.ok()) return Error("preparing CompletedUrls");
   select.Bind(1, set);
   std::vector<std::string> urls;
-  while (sqlite3_step(select.get()) == SQLITE_ROW) urls.push_back(select.Text(0));
+  while (select.Next()) urls.push_back(select.Text(0));
+  if (!select.finished()) return Error("reading rows");
   return urls;
 }
 
@@ -365,7 +373,7 @@ ItemRecord ItemFromRow(Statement& row, int first) {
 // SELECT item_sha256, method, model, item_id, vector ... as rows.
 std::vector<EmbeddingRow> EmbeddingRows(Statement& select) {
   std::vector<EmbeddingRow> out;
-  while (sqlite3_step(select.get()) == SQLITE_ROW) {
+  while (select.Next()) {
     EmbeddingRow row{.item_sha256 = select.Text(0),
                      .item_id = select.Int(3),
                      .method = select.Text(1),
@@ -376,7 +384,7 @@ std::vector<EmbeddingRow> EmbeddingRows(Statement& select) {
     if (blob && bytes > 0) std::memcpy(row.vector.data(), blob, row.vector.size() * sizeof(float));
     out.push_back(std::move(row));
   }
-  return out;
+  return out;  // the caller checks select.finished()
 }
 
 }  // namespace
@@ -389,7 +397,8 @@ Result<std::vector<ItemRecord>> SqliteCatalog::ListItems(std::string_view set) {
   if (!select.ok()) return Error("preparing ListItems");
   select.Bind(1, set);
   std::vector<ItemRecord> items;
-  while (sqlite3_step(select.get()) == SQLITE_ROW) items.push_back(ItemFromRow(select, 0));
+  while (select.Next()) items.push_back(ItemFromRow(select, 0));
+  if (!select.finished()) return Error("reading rows");
   return items;
 }
 
@@ -408,7 +417,8 @@ Result<std::vector<ItemRecord>> SqliteCatalog::ListItems(std::string_view set,
     sqlite3_reset(select.get());
     select.Bind(1, set);
     select.Bind(2, url);
-    while (sqlite3_step(select.get()) == SQLITE_ROW) items.push_back(ItemFromRow(select, 0));
+    while (select.Next()) items.push_back(ItemFromRow(select, 0));
+    if (!select.finished()) return Error("reading rows");
   }
   return items;
 }
@@ -439,7 +449,8 @@ Result<std::vector<ItemRecord>> SqliteCatalog::ListItemsPage(std::string_view se
   for (size_t i = 0; i < query.text_skips_methods.size(); ++i)
     select.Bind(static_cast<int>(i) + 7, query.text_skips_methods[i]);
   std::vector<ItemRecord> items;
-  while (sqlite3_step(select.get()) == SQLITE_ROW) items.push_back(ItemFromRow(select, 0));
+  while (select.Next()) items.push_back(ItemFromRow(select, 0));
+  if (!select.finished()) return Error("reading rows");
   return items;
 }
 
@@ -453,7 +464,7 @@ Result<Outcomes> SqliteCatalog::CountOutcomes(std::string_view set,
   select.Bind(1, set);
   Outcomes out;
   sqlite3_stmt* row = select.get();
-  while (sqlite3_step(row) == SQLITE_ROW) {
+  while (select.Next()) {
     std::string_view url(reinterpret_cast<const char*>(sqlite3_column_text(row, 0)),
                          static_cast<size_t>(sqlite3_column_bytes(row, 0)));
     if (!wanted.contains(url)) continue;
@@ -464,6 +475,7 @@ Result<Outcomes> SqliteCatalog::CountOutcomes(std::string_view set,
       ++out.failed_by_cause[select.Text(2)];
     }
   }
+  if (!select.finished()) return Error("reading rows");
   return out;
 }
 
@@ -475,8 +487,8 @@ Result<std::map<std::string, int64_t>> SqliteCatalog::RepeatedContents(std::stri
   if (!select.ok()) return Error("preparing RepeatedContents");
   select.Bind(1, set);
   std::map<std::string, int64_t> out;
-  while (sqlite3_step(select.get()) == SQLITE_ROW)
-    out[select.Text(0)] = sqlite3_column_int64(select.get(), 1);
+  while (select.Next()) out[select.Text(0)] = sqlite3_column_int64(select.get(), 1);
+  if (!select.finished()) return Error("reading rows");
   return out;
 }
 
@@ -488,8 +500,8 @@ Result<std::vector<ItemOfContent>> SqliteCatalog::ItemsOfContent(std::string_vie
   if (!select.ok()) return Error("preparing ItemsOfContent");
   select.Bind(1, sha256);
   std::vector<ItemOfContent> out;
-  while (sqlite3_step(select.get()) == SQLITE_ROW)
-    out.push_back({.set = select.Text(0), .item = ItemFromRow(select, 1)});
+  while (select.Next()) out.push_back({.set = select.Text(0), .item = ItemFromRow(select, 1)});
+  if (!select.finished()) return Error("reading rows");
   return out;
 }
 
@@ -499,10 +511,11 @@ Result<std::vector<SetTotals>> SqliteCatalog::ListSets() {
                    "SELECT name, items, ok, failed, bytes, commits FROM sets ORDER BY name");
   if (!select.ok()) return Error("preparing ListSets");
   std::vector<SetTotals> sets;
-  while (sqlite3_step(select.get()) == SQLITE_ROW) {
+  while (select.Next()) {
     sets.push_back({select.Text(0), select.Int(1), select.Int(2), select.Int(3), select.Int(4),
                     select.Int(5)});
   }
+  if (!select.finished()) return Error("reading rows");
   return sets;
 }
 
@@ -516,10 +529,11 @@ Result<std::vector<CachedStep>> SqliteCatalog::CachedSteps(
   for (const std::string& sha : item_sha256s) {
     sqlite3_reset(select.get());
     select.Bind(1, sha);
-    while (sqlite3_step(select.get()) == SQLITE_ROW) {
+    while (select.Next()) {
       out.push_back({select.Text(0), select.Text(1), select.Text(2),
                      static_cast<int>(select.Int(3)), select.Text(4), select.Text(5)});
     }
+    if (!select.finished()) return Error("reading rows");
   }
   return out;
 }
@@ -684,8 +698,8 @@ Result<std::vector<HashSpace>> SqliteCatalog::HashSpaces() {
                    "SELECT method, COUNT(*) FROM content_hashes GROUP BY method ORDER BY method");
   if (!select.ok()) return Error("preparing HashSpaces");
   std::vector<HashSpace> spaces;
-  while (sqlite3_step(select.get()) == SQLITE_ROW)
-    spaces.push_back({select.Text(0), select.Int(1)});
+  while (select.Next()) spaces.push_back({select.Text(0), select.Int(1)});
+  if (!select.finished()) return Error("reading rows");
   return spaces;
 }
 
@@ -700,11 +714,12 @@ Result<std::vector<HashRow>> SqliteCatalog::ListHashes(std::string_view method,
   select.Bind(2, after_sha256);
   select.Bind(3, int64_t{limit});
   std::vector<HashRow> out;
-  while (sqlite3_step(select.get()) == SQLITE_ROW)
+  while (select.Next())
     out.push_back({.item_sha256 = select.Text(0),
                    .item_id = select.Int(1),
                    .method = std::string(method),
                    .hash = static_cast<uint64_t>(select.Int(2))});
+  if (!select.finished()) return Error("reading rows");
   return out;
 }
 
@@ -715,9 +730,10 @@ Result<std::vector<EmbeddingSpace>> SqliteCatalog::EmbeddingSpaces() {
     GROUP BY method, model ORDER BY method, model)sql");
   if (!select.ok()) return Error("preparing EmbeddingSpaces");
   std::vector<EmbeddingSpace> spaces;
-  while (sqlite3_step(select.get()) == SQLITE_ROW)
+  while (select.Next())
     spaces.push_back(
         {select.Text(0), select.Text(1), static_cast<int>(select.Int(2)), select.Int(3)});
+  if (!select.finished()) return Error("reading rows");
   return spaces;
 }
 
@@ -734,7 +750,9 @@ Result<std::vector<EmbeddingRow>> SqliteCatalog::ListEmbeddings(std::string_view
   select.Bind(2, model);
   select.Bind(3, after_sha256);
   select.Bind(4, int64_t{limit});
-  return EmbeddingRows(select);
+  std::vector<EmbeddingRow> rows = EmbeddingRows(select);
+  if (!select.finished()) return Error("reading embeddings");
+  return rows;
 }
 
 Result<std::vector<EmbeddingRow>> SqliteCatalog::EmbeddingsOf(std::string_view sha256) {
@@ -744,7 +762,9 @@ Result<std::vector<EmbeddingRow>> SqliteCatalog::EmbeddingsOf(std::string_view s
     WHERE item_sha256 = ?1 ORDER BY method, model)sql");
   if (!select.ok()) return Error("preparing EmbeddingsOf");
   select.Bind(1, sha256);
-  return EmbeddingRows(select);
+  std::vector<EmbeddingRow> rows = EmbeddingRows(select);
+  if (!select.finished()) return Error("reading embeddings");
+  return rows;
 }
 
 Result<std::vector<ItemOfContent>> SqliteCatalog::ItemsWithContentIds(
@@ -762,9 +782,10 @@ Result<std::vector<ItemOfContent>> SqliteCatalog::ItemsWithContentIds(
   for (int64_t id : item_ids) {
     sqlite3_reset(select.get());
     select.Bind(1, id);
-    while (sqlite3_step(select.get()) == SQLITE_ROW)
+    while (select.Next())
       out.push_back(
           {.item_id = select.Int(0), .set = select.Text(1), .item = ItemFromRow(select, 2)});
+    if (!select.finished()) return Error("reading rows");
   }
   std::sort(out.begin(), out.end(), [](const ItemOfContent& a, const ItemOfContent& b) {
     return std::tie(a.set, a.item.url) < std::tie(b.set, b.item.url);
@@ -780,11 +801,12 @@ constexpr const char* kStepColumns =
 
 // Appends the rows of a SELECT kStepColumns to `out`.
 void AppendStepRows(Statement& select, std::vector<StepRow>& out) {
-  while (sqlite3_step(select.get()) == SQLITE_ROW) {
+  while (select.Next()) {
     out.push_back({select.Text(0), select.Text(1), static_cast<int>(select.Int(2)), select.Text(3),
                    select.Int(4) != 0, select.Text(5), select.Text(6), select.Text(7),
                    select.Text(8), sqlite3_column_double(select.get(), 9)});
   }
+  // The caller checks select.finished().
 }
 
 }  // namespace
@@ -798,6 +820,7 @@ Result<std::vector<StepRow>> SqliteCatalog::ListSteps(std::string_view set) {
   select.Bind(1, set);
   std::vector<StepRow> out;
   AppendStepRows(select, out);
+  if (!select.finished()) return Error("reading steps");
   return out;
 }
 
@@ -818,6 +841,7 @@ Result<std::vector<StepRow>> SqliteCatalog::ListSteps(std::string_view set,
     select.Bind(1, set);
     select.Bind(2, url);
     AppendStepRows(select, out);
+    if (!select.finished()) return Error("reading steps");
   }
   return out;
 }
@@ -828,7 +852,8 @@ Result<std::vector<std::string>> SqliteCatalog::LoadCheckpoints(std::string_view
   if (!select.ok()) return Error("preparing LoadCheckpoints");
   select.Bind(1, set);
   std::vector<std::string> lines;
-  while (sqlite3_step(select.get()) == SQLITE_ROW) lines.push_back(select.Text(0));
+  while (select.Next()) lines.push_back(select.Text(0));
+  if (!select.finished()) return Error("reading rows");
   return lines;
 }
 

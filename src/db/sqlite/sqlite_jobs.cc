@@ -219,7 +219,8 @@ Result<std::vector<Job>> SqliteCatalog::ListJobs(std::optional<JobState> state, 
   if (state) select.Bind(1, JobStateName(*state));
   select.Bind(2, int64_t{limit});
   std::vector<Job> jobs;
-  while (sqlite3_step(select.get()) == SQLITE_ROW) jobs.push_back(ReadJob(select, false));
+  while (select.Next()) jobs.push_back(ReadJob(select, false));
+  if (!select.finished()) return Error("reading rows");
   return jobs;
 }
 
@@ -228,10 +229,11 @@ Result<std::map<JobState, int64_t>> SqliteCatalog::CountJobs() {
   Statement select(statements_, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
   if (!select.ok()) return Error("preparing CountJobs");
   std::map<JobState, int64_t> counts;
-  while (sqlite3_step(select.get()) == SQLITE_ROW) {
+  while (select.Next()) {
     if (std::optional<JobState> state = ParseJobState(select.Text(0)))
       counts[*state] = select.Int(1);
   }
+  if (!select.finished()) return Error("reading rows");
   return counts;
 }
 

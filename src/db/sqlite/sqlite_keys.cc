@@ -45,7 +45,8 @@ Result<std::vector<ApiKey>> SqliteCatalog::ListKeys() {
                    StrCat("SELECT ", kKeyColumns, " FROM api_keys ORDER BY name").c_str());
   if (!select.ok()) return Error("preparing ListKeys");
   std::vector<ApiKey> keys;
-  while (sqlite3_step(select.get()) == SQLITE_ROW) keys.push_back(ReadKey(select));
+  while (select.Next()) keys.push_back(ReadKey(select));
+  if (!select.finished()) return Error("reading rows");
   return keys;
 }
 

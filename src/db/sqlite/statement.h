@@ -85,6 +85,14 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
   bool ok() const { return rc_ == SQLITE_OK; }
   sqlite3_stmt* get() { return stmt_; }
+  // Steps to the next row: true while there is one. Once it returns false, finished() says
+  // whether the statement ran to its end rather than failing (a damaged file, a full disk): a
+  // loop over rows checks it, or a failure would pass for fewer rows.
+  bool Next() {
+    step_rc_ = sqlite3_step(stmt_);
+    return step_rc_ == SQLITE_ROW;
+  }
+  bool finished() const { return step_rc_ == SQLITE_DONE; }
   void Bind(int i, std::string_view text) {
     sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
   }
@@ -105,6 +113,7 @@ class Statement {
   StatementCache* cache_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
   int rc_;
+  int step_rc_ = SQLITE_OK;
 };
 
 }  // namespace sluice::db
