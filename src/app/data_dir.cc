@@ -1,6 +1,7 @@
 #include "app/data_dir.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -33,6 +34,15 @@ void SweepStaleScratch(const std::filesystem::path& temp) {
       std::filesystem::remove_all(it->path(), ignored);
     }
   }
+}
+
+// " (owned by uid N; this process runs as uid M)" when the directory belongs to someone else:
+// the usual reason a data directory cannot be read or written.
+std::string OwnerHint(const std::filesystem::path& root) {
+  struct stat info {};
+  if (stat(root.c_str(), &info) != 0 || info.st_uid == geteuid()) return "";
+  return StrCat(" (owned by uid ", info.st_uid, "; this process runs as uid ", geteuid(),
+                ": run as that user or pass another --data)");
 }
 
 std::string Environment(const char* name, std::string fallback = "") {
@@ -79,7 +89,13 @@ Result<DataDir> DataDir::Open(const std::filesystem::path& root, Process& proces
   dir.runtime_ = &runtime;
   std::error_code ec;
   dir.root = std::filesystem::absolute(root, ec).lexically_normal();
-  SLUICE_ASSIGN_OR_RETURN(dir.local, storage::LocalBlobStore::Create(dir.root, runtime.blocking()));
+  Result<std::unique_ptr<storage::LocalBlobStore>> local =
+      storage::LocalBlobStore::Create(dir.root, runtime.blocking());
+  if (!local.ok()) {
+    return Failure(local.status().code(), CauseOf(local.status()),
+                   StrCat(local.status().message(), OwnerHint(dir.root)));
+  }
+  dir.local = std::move(*local);
   dir.store = dir.local.get();
   const std::string& uri = uris.store;
   if (uri.starts_with("s3://")) {
@@ -137,7 +153,14 @@ Status DataDir::OpenIndexes() {
 
 Result<DataDir> DataDir::OpenExisting(const std::filesystem::path& root, Process& process,
                                       const Backends& uris) {
-  if (uris.db.empty() && !std::filesystem::exists(root / "sluice.db")) {
+  std::error_code ec;
+  bool present = std::filesystem::exists(root / "sluice.db", ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return Failure(absl::StatusCode::kFailedPrecondition, "data_dir_unwritable",
+                   StrCat("cannot read the data directory ", root.string(), ": ", ec.message(),
+                          OwnerHint(root)));
+  }
+  if (uris.db.empty() && !present) {
     return Failure(absl::StatusCode::kNotFound, "no_data",
                    StrCat("no sluice data at ", root.string(),
                           " (run `sluice run` or `sluice demo` first, or pass --data)"));

@@ -1759,5 +1759,31 @@ TEST_F(CliTest, VerifyFindsDamagedAndMissingObjectsAndRepairFetchesThemAgain) {
       << changed.out;
 }
 
+// A data directory that belongs to another user: every command says so and exits 1, none
+// crashes (`results` used to die on an uncaught filesystem error).
+TEST_F(CliTest, ADataDirectoryOfAnotherUserIsAClearError) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run sluice as another user";
+  std::filesystem::path shared = dir_.path() / "shared";
+  std::filesystem::create_directories(shared / "data");
+  std::filesystem::permissions(dir_.path(), std::filesystem::perms::all);
+  std::filesystem::permissions(shared, std::filesystem::perms::all);
+  std::filesystem::permissions(shared / "data", std::filesystem::perms::owner_all);
+  std::filesystem::path list = shared / "urls.txt";
+  std::ofstream(list) << origin_.Url("/absent.png") << "\n";
+  std::filesystem::permissions(list, std::filesystem::perms::all);
+  for (std::vector<std::string> command :
+       {std::vector<std::string>{"run", list.string()}, std::vector<std::string>{"results"},
+        std::vector<std::string>{"verify"}}) {
+    std::vector<std::string> args = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                                     "--clear-groups", SLUICE_BINARY};
+    args.insert(args.end(), command.begin(), command.end());
+    args.insert(args.end(), {"--data", (shared / "data").string()});
+    ProcessResult refused = testing::RunProcess(args, shared);
+    EXPECT_EQ(refused.exit_code, 1) << command[0] << ": " << refused.err;
+    EXPECT_NE(refused.err.find("owned by uid 0; this process runs as uid 65534"), std::string::npos)
+        << command[0] << ": " << refused.err;
+  }
+}
+
 }  // namespace
 }  // namespace sluice::cli
