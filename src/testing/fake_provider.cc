@@ -286,6 +286,10 @@ http::HttpReply FakeProvider::Handle(const http::HttpRequest& request) {
   }
   if (outage_)
     return reply(JsonReply(503, json::object{{"error", {{"message", "the model is down"}}}}));
+  if (options_.failure_percent > 0 && kind != "models" &&
+      static_cast<int>(random_() % 100) < options_.failure_percent) {
+    return reply(JsonReply(500, json::object{{"error", {{"message", "an injected failure"}}}}));
+  }
   if (quota_exhausted_) {
     if (bedrock) {
       http::HttpReply r =

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,8 @@ struct FakeProviderOptions {
   // Sent as x-ratelimit-limit-requests / -remaining-requests when > 0: the server's own limit
   // per minute, counted over the last minute's requests.
   int64_t advertised_requests_per_minute = 0;
+  // Percent of requests answered 500 at random (the soak's flaky model server).
+  int failure_percent = 0;
 };
 
 class FakeProvider {
@@ -84,6 +87,7 @@ class FakeProvider {
 
   mutable std::mutex mu_;
   FakeProviderOptions options_;
+  std::mt19937 random_{14};
   int throttle_left_ = 0;
   std::chrono::milliseconds throttle_after_{0};
   bool throttle_in_ms_ = true;
