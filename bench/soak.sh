@@ -80,8 +80,10 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 fake_port=$(sed -E 's#.*:([0-9]+)/v1#\1#' "$work/fake.url")
-queue_url=$(curl -sS "http://127.0.0.1:$sqs_port/" --data-urlencode Action=CreateQueue \
-  --data-urlencode QueueName=soak | sed -E 's#.*<QueueUrl>(.*)</QueueUrl>.*#\1#')
+curl -sS "http://127.0.0.1:$sqs_port/" --data-urlencode Action=CreateQueue \
+  --data-urlencode QueueName=soak >/dev/null
+# sqslite recognises queue URLs that name localhost only.
+queue_url="http://localhost:$sqs_port/queues/soak"
 
 # Everything sluice talks to goes through a proxy.
 origin_proxy=$(start_proxy "$origin_port")
@@ -90,7 +92,7 @@ s3_proxy=$(start_proxy "$s3_port")
 sqs_proxy=$(start_proxy "$sqs_port")
 fake_proxy=$(start_proxy "$fake_port")
 sed -E "s#127.0.0.1:$origin_port#127.0.0.1:$origin_proxy#" "$work/urls.txt" >"$work/urls-proxied.txt"
-queue_proxied=$(echo "$queue_url" | sed -E "s#:$sqs_port/#:$sqs_proxy/#")
+queue_proxied="http://localhost:$sqs_proxy/queues/soak"
 
 cat >"$work/sluice.toml" <<TOML
 [providers]
@@ -189,7 +191,7 @@ while (( $(date +%s) < deadline )); do
   open_jobs=$(psql_direct "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')")
   waiting=$(curl -sS "http://127.0.0.1:$sqs_port/" --data-urlencode Action=GetQueueAttributes \
     --data-urlencode "QueueUrl=$queue_url" --data-urlencode AttributeName.1=ApproximateNumberOfMessages |
-    sed -E 's#.*<Value>([0-9]+)</Value>.*#\1#')
+    grep -o '<Value>[0-9]*' | sed 's/<Value>//')
   (( done_jobs >= sets && open_jobs == 0 && waiting == 0 )) && break
   sleep 10
 done

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "testing/fake_provider.h"
+#include "testing/stop_signals.h"
 
 int main(int argc, char** argv) {
   sluice::testing::FakeProviderOptions options;
@@ -50,11 +51,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // the server thread inherits the mask
+  sigset_t signals = sluice::testing::BlockStopSignals();
   auto fake = sluice::testing::FakeProvider::Start(options, port);
   if (!fake.ok()) {
     std::fprintf(stderr, "sluice-fake-provider: %s\n",
@@ -72,8 +69,7 @@ int main(int argc, char** argv) {
         (*fake)->Throttle(20, std::chrono::milliseconds(1000));
     }
   });
-  int received = 0;
-  sigwait(&signals, &received);
+  sluice::testing::WaitForStopSignal(signals);
   done = true;
   bursts.join();
   rusage usage{};

@@ -5,8 +5,6 @@
 //
 //   sluice-fault-proxy --target HOST:PORT [--port N] [--calm-ms MS] [--fault-ms MS]
 //                      [--faults latency,bandwidth,stall,reset,half_open,refuse]
-#include <signal.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +15,7 @@
 
 #include "common/strings.h"
 #include "testing/fault_proxy.h"
+#include "testing/stop_signals.h"
 
 namespace {
 
@@ -71,11 +70,7 @@ int main(int argc, char** argv) {
                  argv[0]);
     return 2;
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // the proxy's threads inherit the mask
+  sigset_t signals = sluice::testing::BlockStopSignals();
   auto proxy = sluice::testing::FaultProxy::Start(target.substr(0, colon),
                                                   std::stoi(target.substr(colon + 1)));
   if (!proxy.ok()) {
@@ -102,8 +97,7 @@ int main(int argc, char** argv) {
       (*proxy)->Set(Fault::kNone);
     }
   });
-  int received = 0;
-  sigwait(&signals, &received);
+  sluice::testing::WaitForStopSignal(signals);
   done = true;
   flipper.join();
   std::fprintf(
