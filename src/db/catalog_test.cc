@@ -530,6 +530,41 @@ TEST(PostgresCatalogTest, GenericPlansAreAskedForPerStatementAndSurviveARollback
   EXPECT_TRUE(checked.ok()) << checked;
 }
 
+// A serialisation failure, a deadlock or a statement timeout voids the transaction; the pool
+// runs it again from the start a few times, then gives the error back.
+TEST(PostgresCatalogTest, ConflictsAndStatementTimeoutsAreRetriedAsAWholeTransaction) {
+  Result<std::string> uri = sluice::testing::FreshPostgresDatabase();
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  auto catalog = PostgresCatalog::Open(*uri, {.max_connections = 1});
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  for (const char* sqlstate : {"40001", "40P01"}) {
+    int runs = 0;
+    Status done = (*catalog)->pool().Run([&](pg::Connection& c) -> Status {
+      return c.Transaction([&]() -> Status {
+        if (++runs < 3) {
+          return c.ExecScript(StrCat("DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '",
+                                     sqlstate, "'; END $$"));
+        }
+        return c.ExecScript("SELECT 1");
+      });
+    });
+    EXPECT_TRUE(done.ok()) << sqlstate << ": " << done;
+    EXPECT_EQ(runs, 3) << sqlstate;
+  }
+  int runs = 0;
+  Status timed_out = (*catalog)->pool().Run([&](pg::Connection& c) -> Status {
+    ++runs;
+    return c.ExecScript("SET statement_timeout = 50; SELECT pg_sleep(1)");
+  });
+  ASSERT_FALSE(timed_out.ok());
+  EXPECT_EQ(CauseOf(timed_out), "database_busy") << timed_out;
+  EXPECT_EQ(runs, 5) << "five runs, then the error";
+  ASSERT_TRUE((*catalog)
+                  ->pool()
+                  .Run([](pg::Connection& c) { return c.ExecScript("SET statement_timeout = 0"); })
+                  .ok());
+}
+
 TEST(PostgresCatalogTest, UnreachableServerIsUnavailable) {
   auto catalog = PostgresCatalog::Open("postgresql://postgres@127.0.0.1:1/none",
                                        {.max_connections = 1, .reconnect_for = {}});

@@ -136,6 +136,10 @@ Status Connection::ErrorFrom(PGresult* result, std::string_view what) {
   if (sqlstate == "40001" || sqlstate == "40P01") {
     return Failure(absl::StatusCode::kAborted, "database_conflict", StrCat(what, ": ", message));
   }
+  if (sqlstate == "57014" || sqlstate == "55P03") {
+    // statement_timeout or lock_timeout: the server was busy; the transaction is void.
+    return Failure(absl::StatusCode::kAborted, "database_busy", StrCat(what, ": ", message));
+  }
   return absl::InternalError(StrCat(what, ": ", message, sqlstate.empty() ? "" : " (SQLSTATE ",
                                     sqlstate, sqlstate.empty() ? "" : ")"));
 }
@@ -238,6 +242,12 @@ bool IsConnectionLoss(const Status& status) {
   return status.code() == absl::StatusCode::kUnavailable && CauseOf(status) == kUnavailableCause;
 }
 
+bool IsTransientConflict(const Status& status) {
+  if (status.code() != absl::StatusCode::kAborted) return false;
+  std::string cause = CauseOf(status);
+  return cause == "database_conflict" || cause == "database_busy";
+}
+
 Pool::Pool(std::string conninfo, Options options)
     : conninfo_(std::move(conninfo)), options_(options) {}
 
@@ -276,6 +286,7 @@ Status Pool::Run(const std::function<Status(Connection&)>& body) {
   auto deadline = std::chrono::steady_clock::now() + options_.reconnect_for;
   std::chrono::milliseconds backoff{50};
   thread_local std::minstd_rand jitter(std::random_device{}());
+  int conflicts = 0;
   while (true) {
     Result<std::unique_ptr<Connection>> connection = Take();
     Status status = connection.status();
@@ -288,7 +299,11 @@ Status Pool::Run(const std::function<Status(Connection&)>& body) {
       }
       Give(std::move(*connection));
     }
-    if (!IsConnectionLoss(status) || std::chrono::steady_clock::now() + backoff > deadline)
+    // A serialisation failure, a deadlock or a statement timeout voided the whole transaction:
+    // it runs again from the start, a few times, like a lost connection.
+    bool conflict = IsTransientConflict(status) && ++conflicts < options_.conflict_attempts;
+    if (!(IsConnectionLoss(status) || conflict) ||
+        std::chrono::steady_clock::now() + backoff > deadline)
       return status;
     std::this_thread::sleep_for(backoff / 2 +
                                 std::chrono::milliseconds(jitter() % (backoff.count() / 2 + 1)));

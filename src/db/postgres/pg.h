@@ -3,8 +3,9 @@
 //
 // Errors: a lost or refused connection (SQLSTATE class 08, 57P0x, or libpq's own connection
 // errors) is Unavailable with cause "database_unavailable"; serialisation failures and deadlocks
-// (40001, 40P01) are Aborted with cause "database_conflict"; everything else is Internal with
-// the server's message and SQLSTATE.
+// (40001, 40P01) are Aborted with cause "database_conflict", statement and lock timeouts (57014,
+// 55P03) Aborted with cause "database_busy"; everything else is Internal with the server's
+// message and SQLSTATE.
 #pragma once
 
 #include <libpq-fe.h>
@@ -130,12 +131,17 @@ class Pool {
   struct Options {
     int max_connections = 8;
     std::chrono::milliseconds reconnect_for{30'000};
+    // Runs of a body that ends in a conflict or a timeout (database_conflict, database_busy),
+    // the first included, before its error is returned.
+    int conflict_attempts = 5;
   };
   Pool(std::string conninfo, Options options);
   ~Pool();
 
   // Runs `body` on a connection of the pool. The body must be safe to run again from the start
-  // when it fails with a lost connection (a whole transaction is; half of one is not).
+  // when it fails with a lost connection, a conflict or a timeout (a whole transaction is; half
+  // of one is not): it is, with backoff, until `reconnect_for` has passed or, for conflicts,
+  // `conflict_attempts` runs.
   Status Run(const std::function<Status(Connection&)>& body);
   template <class T>
   Result<T> Get(const std::function<Result<T>(Connection&)>& body) {
@@ -163,5 +169,8 @@ class Pool {
 
 // True for failures that mean the connection (not the statement) failed.
 bool IsConnectionLoss(const Status& status);
+// True for a serialisation failure, deadlock, statement or lock timeout: the transaction was
+// void and may run again.
+bool IsTransientConflict(const Status& status);
 
 }  // namespace sluice::db::pg
