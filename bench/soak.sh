@@ -212,20 +212,11 @@ no_cause=$(psql_direct "SELECT count(*) FROM items WHERE status <> 'ok' AND coal
 causes=$(psql_direct "SELECT string_agg(failure_cause || ' ×' || n, ', ') FROM (SELECT failure_cause, count(*) n FROM items WHERE status <> 'ok' GROUP BY 1 ORDER BY 2 DESC) c")
 commits=$(psql_direct "SELECT coalesce(max(commits), 0) || ' max, ' || coalesce(min(commits), 0) || ' min' FROM sets")
 hashes=$(psql_direct "SELECT count(DISTINCT sha256) FROM items WHERE status = 'ok'")
-objects=$(python3 - "$s3_port" <<'PY'
-import re, sys, urllib.parse, urllib.request
-port, token, count = sys.argv[1], "", 0
-while True:
-    query = "list-type=2&prefix=data/objects/" + ("&continuation-token=" + urllib.parse.quote(token) if token else "")
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/soak?{query}").read().decode()
-    count += len(re.findall(r"<Key>", body))
-    match = re.search(r"<NextContinuationToken>(.*?)</NextContinuationToken>", body)
-    if not match:
-        break
-    token = match.group(1)
-print(count)
-PY
-)
+# s3rver keeps each object as a file named by its key: count them, and hash each against its
+# name (an object under a content key holds exactly those bytes).
+objects=$(find "$work/s3/soak/data/objects" -name '*._S3rver_object' | wc -l)
+mismatched=$(find "$work/s3/soak/data/objects" -name '*._S3rver_object' -print0 |
+  xargs -0 -r sha256sum | awk '{ n = split($2, p, "/"); sub(/\._S3rver_object$/, "", p[n]); if ($1 != p[n]) bad++ } END { print bad + 0 }')
 uploads=$(curl -s "http://127.0.0.1:$s3_port/soak?uploads" | grep -c "<Upload>" || true)
 read -r rss_early rss_late fds_early fds_late < <(python3 - "$work/samples.tsv" <<'PY'
 import statistics, sys
@@ -255,7 +246,7 @@ the model server failing 5 % of requests and throttling bursts; $kills worker ki
 | items recorded once | $item_rows rows, $item_distinct distinct (set, URL), of $items | $(verdict "$(yes_if "(( item_rows == items && item_distinct == items ))")") |
 | failed items with a cause | $((item_rows - items_ok)) failed (${causes:-none}); $no_cause without a cause | $(verdict "$(yes_if "(( no_cause == 0 ))")") |
 | set commits | $commits | $(verdict "$(yes_if "[[ '$commits' == '1 max, 1 min' ]]")") |
-| objects = distinct contents | $objects objects, $hashes distinct hashes | $(verdict "$(yes_if "(( objects == hashes ))")") |
+| objects = distinct contents | $objects objects, $hashes distinct hashes, $mismatched not matching their key | $(verdict "$(yes_if "(( objects == hashes && mismatched == 0 ))")") |
 | multipart uploads left open | $uploads | $(verdict "$(yes_if "(( uploads == 0 ))")") |
 | worker 1 RSS (median, middle → last third) | ${rss_early} → ${rss_late} kB | $(verdict "$(yes_if "python3 -c 'import sys; sys.exit(0 if $rss_late <= 1.2 * $rss_early else 1)'")") |
 | worker 1 open descriptors | ${fds_early} → ${fds_late} | $(verdict "$(yes_if "python3 -c 'import sys; sys.exit(0 if $fds_late <= $fds_early + 16 else 1)'")") |
