@@ -37,6 +37,7 @@ work=$(mktemp -d /tmp/sluice-soak.XXXXXX)
 chmod 755 "$work"
 echo "soak: work directory $work" >&2
 pids=()
+counted=()  # the proxies and the model server: they print their counts when stopped
 nginx_pid=""
 running=1
 cleanup() {
@@ -50,13 +51,15 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# A proxy in front of 127.0.0.1:$1; prints its port.
+# start_proxy VAR PORT NAME: a proxy in front of 127.0.0.1:PORT (NAME: what listens there), its
+# own port in $VAR (not through $(…): a subshell would keep the proxy's pid from the cleanup).
 start_proxy() {
-  "$proxy_bin" --target "127.0.0.1:$1" --calm-ms 6000 --fault-ms 1500 \
-    --faults latency,bandwidth,stall,reset >"$work/proxy-$1.port" 2>"$work/proxy-$1.log" &
+  "$proxy_bin" --target "127.0.0.1:$2" --calm-ms 6000 --fault-ms 1500 \
+    --faults latency,bandwidth,stall,reset >"$work/proxy-$3.port" 2>"$work/proxy-$3.log" &
   pids+=($!)
-  for _ in $(seq 50); do [[ -s $work/proxy-$1.port ]] && break; sleep 0.1; done
-  cat "$work/proxy-$1.port"
+  counted+=($!)
+  for _ in $(seq 50); do [[ -s $work/proxy-$3.port ]] && break; sleep 0.1; done
+  printf -v "$1" '%s' "$(cat "$work/proxy-$3.port")"
 }
 
 # --- the dependencies --------------------------------------------------------------------
@@ -74,6 +77,7 @@ node "$node_modules/sqslite/bin/cli.js" --host 127.0.0.1 --port "$sqs_port" >"$w
 pids+=($!)
 "$fake_bin" --latency-ms 50 --fail-percent 5 --burst-every-s 20 >"$work/fake.url" 2>"$work/fake.log" &
 pids+=($!)
+counted+=($!)
 for _ in $(seq 100); do
   curl -sf "http://127.0.0.1:$s3_port/" -o /dev/null && curl -s "http://127.0.0.1:$sqs_port/" -o /dev/null &&
     [[ -s $work/fake.url ]] && break
@@ -86,11 +90,11 @@ curl -sS "http://127.0.0.1:$sqs_port/" --data-urlencode Action=CreateQueue \
 queue_url="http://localhost:$sqs_port/queues/soak"
 
 # Everything sluice talks to goes through a proxy.
-origin_proxy=$(start_proxy "$origin_port")
-pg_proxy=$(start_proxy "$pg_port")
-s3_proxy=$(start_proxy "$s3_port")
-sqs_proxy=$(start_proxy "$sqs_port")
-fake_proxy=$(start_proxy "$fake_port")
+start_proxy origin_proxy "$origin_port" origin
+start_proxy pg_proxy "$pg_port" postgres
+start_proxy s3_proxy "$s3_port" s3
+start_proxy sqs_proxy "$sqs_port" sqs
+start_proxy fake_proxy "$fake_port" model-server
 sed -E "s#127.0.0.1:$origin_port#127.0.0.1:$origin_proxy#" "$work/urls.txt" >"$work/urls-proxied.txt"
 queue_proxied="http://localhost:$sqs_proxy/queues/soak"
 
@@ -230,6 +234,8 @@ print(statistics.median(r for _, r, _ in early), statistics.median(r for _, r, _
       statistics.median(f for _, _, f in early), statistics.median(f for _, _, f in late))
 PY
 )
+for pid in "${counted[@]}"; do kill "$pid" 2>/dev/null || true; done
+for pid in "${counted[@]}"; do wait "$pid" 2>/dev/null || true; done
 verdict() { if [[ $1 == yes ]]; then echo "✅"; else echo "❌"; fi; }
 yes_if() { if eval "$1"; then echo yes; else echo no; fi; }
 
