@@ -1,7 +1,8 @@
 // The fault matrix: every dependency sluice talks to over the network (Postgres, the S3 store,
 // an SQS queue, the model server, the media origin) behind a FaultProxy, under every fault it
 // plays (latency, a bandwidth limit, a stall, a reset mid-stream, a half-open connection, a
-// refusal), for two seconds in the middle of a run of the real binary.
+// refusal, a keep-alive connection closed as the client reuses it), for two seconds in the
+// middle of a run of the real binary.
 //
 // What must hold in every cell: the run either records every item (ok, or failed with a cause)
 // or stops with a clear error and a rerun without the fault completes; a set commits once per
@@ -38,6 +39,7 @@ using http::HttpReply;
 using http::HttpRequest;
 using testing::Fault;
 using testing::FaultProxy;
+using testing::FaultSettings;
 using testing::ProcessResult;
 using testing::Subprocess;
 
@@ -176,14 +178,20 @@ class FaultMatrixTest : public ::testing::TestWithParam<std::tuple<Dependency, F
     return urls;
   }
 
-  // Runs `args` with the fault on from 300 ms to 2.3 s after the start; what it printed.
+  // Runs `args` with the fault on from 300 ms to 2.3 s after the start — for SQS from the start
+  // to 2 s, as a worker's exchanges with the queue (receive, delete) come first; what it printed.
   ProcessResult RunUnderFault(const std::vector<std::string>& args, const std::string& name) {
     std::filesystem::path logs = dir_.path() / name;
     std::filesystem::create_directories(logs);
+    FaultSettings faulty{
+        .fault = fault_, .latency = 300ms, .bytes_per_second = 32 * 1024, .reset_after = 2000};
+    bool from_start = dependency_ == Dependency::kSqs;
+    if (from_start) proxy_->Set(faulty);
     Subprocess process(args, logs, std::nullopt, Environment());
-    std::this_thread::sleep_for(300ms);
-    proxy_->Set(
-        {.fault = fault_, .latency = 300ms, .bytes_per_second = 32 * 1024, .reset_after = 2000});
+    if (!from_start) {
+      std::this_thread::sleep_for(300ms);
+      proxy_->Set(faulty);
+    }
     std::this_thread::sleep_for(2s);
     proxy_->Set(Fault::kNone);
     return process.Wait();
@@ -286,6 +294,14 @@ class FaultMatrixTest : public ::testing::TestWithParam<std::tuple<Dependency, F
 };
 
 TEST_P(FaultMatrixTest, NothingIsLostAndNothingCommitsTwice) {
+  if (dependency_ == Dependency::kS3 && fault_ == Fault::kCloseIdle) {
+    // Closing a connection while a PUT's body is under way leaves s3rver storing the part it
+    // received (tried: Content-Length 100, 10 bytes, close → a 10-byte object, Content-MD5 or
+    // not), so the cell would test s3rver. S3 refuses such a body (IncompleteBody; sluice also
+    // signs the payload's SHA-256, which S3 checks).
+    Report("not run: s3rver stores a body cut short by a closed connection");
+    GTEST_SKIP() << "s3rver stores a PUT body cut short by a closed connection";
+  }
   if (dependency_ == Dependency::kSqs) {
     // A message names the set; a worker takes it from SQS through the proxy.
     Result<std::string> queue = sqs_->CreateQueue("matrix");
@@ -331,7 +347,9 @@ TEST_P(FaultMatrixTest, NothingIsLostAndNothingCommitsTwice) {
     EXPECT_EQ(sets->at(0).commits, 1);
     ExpectEveryItemRecorded(*db);
     ExpectObjectsMatchTheirKeys();
-    EXPECT_GT(proxy_->affected(), 0) << "the fault never touched sluice's traffic";
+    EXPECT_GT(proxy_->affected(), 0) << "the fault never touched sluice's traffic\n"
+                                     << proxy_->connections() << " connections\n"
+                                     << first.err;
     Report(first.exit_code == 0 && runs_after == 0
                ? "finished"
                : StrCat("finished after ", runs_after, " more worker run(s)"));
@@ -385,7 +403,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(Dependency::kPostgres, Dependency::kS3, Dependency::kSqs,
                                          Dependency::kModelServer, Dependency::kOrigin),
                        ::testing::Values(Fault::kLatency, Fault::kBandwidth, Fault::kStall,
-                                         Fault::kReset, Fault::kHalfOpen, Fault::kRefuse)),
+                                         Fault::kReset, Fault::kHalfOpen, Fault::kRefuse,
+                                         Fault::kCloseIdle)),
     CellName);
 
 }  // namespace

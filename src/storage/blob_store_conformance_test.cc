@@ -382,6 +382,20 @@ TEST(S3UriTest, ParsesS3Locations) {
   EXPECT_EQ(ParseS3Uri("file:///tmp", options).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// An object cut short under a key (s3rver keeps the part of a body it received before the
+// connection closed) is not taken for the stored content: a put of the whole replaces it.
+TEST_F(S3BlobStoreTest, AnObjectOfAnotherSizeUnderTheKeyIsReplaced) {
+  auto store = Store("cut");
+  ASSERT_TRUE(rt.Run(store->PutBytes("objects/ab/abc", "0123", {.overwrite = true})).ok());
+  Result<PutOutcome> whole = rt.Run(store->PutBytes("objects/ab/abc", "0123456789", {}));
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_TRUE(whole->created);
+  EXPECT_EQ(*rt.Run(store->Get("objects/ab/abc", std::nullopt)), "0123456789");
+  Result<PutOutcome> again = rt.Run(store->PutBytes("objects/ab/abc", "0123456789", {}));
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->created) << "the same size: stored already";
+}
+
 // S3 answering 503 SlowDown and 500 InternalError, and dropping a connection: single puts and
 // multipart parts are sent again after a backoff and the upload completes; a store that keeps
 // refusing fails with S3's own words once the attempts are spent, and the upload is aborted.

@@ -78,6 +78,8 @@ const char* FaultName(Fault fault) {
       return "half_open";
     case Fault::kRefuse:
       return "refuse";
+    case Fault::kCloseIdle:
+      return "close_idle";
   }
   return "?";
 }
@@ -166,12 +168,12 @@ void FaultProxy::Serve(int client) {
     return;
   }
   std::atomic<int64_t> server_bytes{0};
-  std::atomic<bool> reset{false};
+  std::atomic<int> ending{kRunning};
   std::atomic<bool> touched{false};
-  std::thread upstream([&] { Pump(client, server, false, server_bytes, reset, touched); });
-  Pump(server, client, true, server_bytes, reset, touched);
+  std::thread upstream([&] { Pump(client, server, false, server_bytes, ending, touched); });
+  Pump(server, client, true, server_bytes, ending, touched);
   upstream.join();
-  if (reset.load()) {
+  if (ending.load() == kResetEnd) {
     ResetAndClose(client);
   } else {
     close(client);
@@ -180,18 +182,18 @@ void FaultProxy::Serve(int client) {
 }
 
 void FaultProxy::Pump(int from, int to, bool from_server, std::atomic<int64_t>& server_bytes,
-                      std::atomic<bool>& reset, std::atomic<bool>& touched) {
+                      std::atomic<int>& ending, std::atomic<bool>& touched) {
   char buffer[16 * 1024];
   auto touch = [&] {
     if (!touched.exchange(true)) ++affected_;
   };
-  while (!stopping_ && !reset) {
+  while (!stopping_ && ending.load() == kRunning) {
     FaultSettings now = settings();
     if (now.fault == Fault::kRefuse) {
       // The server went away: its open connections die with it.
       touch();
       ++resets_;
-      reset = true;
+      ending = kResetEnd;
       return;
     }
     if (now.fault == Fault::kStall || now.fault == Fault::kHalfOpen) {
@@ -208,6 +210,13 @@ void FaultProxy::Pump(int from, int to, bool from_server, std::atomic<int64_t>& 
     }
     ssize_t n = recv(from, buffer, want, 0);
     if (n <= 0) break;
+    if (!from_server && now.fault == Fault::kCloseIdle && server_bytes.load() > 0) {
+      // The client reuses a connection an answer already came back on: the server has just
+      // ended its keep-alive, and the request meets a closed connection.
+      touch();
+      ending = kCloseEnd;
+      break;
+    }
     if (now.fault == Fault::kLatency) {
       touch();
       std::this_thread::sleep_for(now.latency);
@@ -218,7 +227,7 @@ void FaultProxy::Pump(int from, int to, bool from_server, std::atomic<int64_t>& 
       int64_t allowed = std::max<int64_t>(0, now.reset_after - server_bytes.load());
       SendAll(to, buffer, static_cast<size_t>(allowed));
       ++resets_;
-      reset = true;  // the other direction stops too; Serve resets the client
+      ending = kResetEnd;  // the other direction stops too; Serve resets the client
       return;
     }
     if (!SendAll(to, buffer, static_cast<size_t>(n))) break;

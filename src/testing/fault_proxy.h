@@ -10,7 +10,10 @@
 //   kHalfOpen   new connections are accepted and read, but never reach the server nor answer;
 //               open ones go silent (the peer vanished without a FIN);
 //   kRefuse     new connections are reset as soon as they are accepted; open ones are reset
-//               (the server went away).
+//               (the server went away);
+//   kCloseIdle  a connection an answer already came back on is closed (FIN) when the client
+//               sends its next request on it: a server's keep-alive ending early, racing the
+//               client's reuse (the request is lost, never answered).
 //
 // A fault applies to connections open when it is set as well as to new ones (kReset counts
 // each connection's bytes from its start). Setting kNone again releases stalled connections.
@@ -31,9 +34,9 @@
 
 namespace sluice::testing {
 
-enum class Fault { kNone, kLatency, kBandwidth, kStall, kReset, kHalfOpen, kRefuse };
+enum class Fault { kNone, kLatency, kBandwidth, kStall, kReset, kHalfOpen, kRefuse, kCloseIdle };
 
-// "none", "latency", "bandwidth", "stall", "reset", "half_open", "refuse".
+// "none", "latency", "bandwidth", "stall", "reset", "half_open", "refuse", "close_idle".
 const char* FaultName(Fault fault);
 
 struct FaultSettings {
@@ -66,10 +69,12 @@ class FaultProxy {
   FaultProxy() = default;
   void AcceptLoop();
   void Serve(int client);
-  // Copies `from` → `to` until `from` closes, the connection is reset or the proxy stops,
+  // Copies `from` → `to` until `from` closes, the connection ends early or the proxy stops,
   // applying the fault.
+  // How a connection ends early: not at all, reset (RST) or closed (FIN).
+  enum Ending : int { kRunning = 0, kResetEnd = 1, kCloseEnd = 2 };
   void Pump(int from, int to, bool from_server, std::atomic<int64_t>& server_bytes,
-            std::atomic<bool>& reset, std::atomic<bool>& touched);
+            std::atomic<int>& ending, std::atomic<bool>& touched);
 
   std::string target_host_;
   int target_port_ = 0;

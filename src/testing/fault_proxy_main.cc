@@ -4,7 +4,7 @@
 // served, touched and reset.
 //
 //   sluice-fault-proxy --target HOST:PORT [--port N] [--calm-ms MS] [--fault-ms MS]
-//                      [--faults latency,bandwidth,stall,reset,half_open,refuse]
+//                      [--faults latency,bandwidth,stall,reset,half_open,refuse,close_idle]
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -23,7 +23,7 @@ using sluice::testing::Fault;
 
 bool FaultNamed(const std::string& name, Fault& fault) {
   for (Fault f : {Fault::kLatency, Fault::kBandwidth, Fault::kStall, Fault::kReset,
-                  Fault::kHalfOpen, Fault::kRefuse}) {
+                  Fault::kHalfOpen, Fault::kRefuse, Fault::kCloseIdle}) {
     if (name == sluice::testing::FaultName(f)) {
       fault = f;
       return true;
@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   if (target.empty() || colon == std::string::npos || faults.empty()) {
     std::fprintf(stderr,
                  "usage: %s --target HOST:PORT [--calm-ms MS] [--fault-ms MS] "
-                 "[--faults latency,bandwidth,stall,reset,half_open,refuse]\n",
+                 "[--faults latency,bandwidth,stall,reset,half_open,refuse,close_idle]\n",
                  argv[0]);
     return 2;
   }

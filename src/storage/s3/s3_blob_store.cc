@@ -178,15 +178,19 @@ asio::awaitable<Result<PutOutcome>> S3BlobStore::PutBytesLocked(std::string key,
                                                                 PutOptions options) {
   std::string object = ObjectName(key);
   auto size = static_cast<int64_t>(bytes.size());
+  bool replace = options.overwrite;
   if (!options.overwrite) {
-    // Endpoints that ignore If-None-Match (s3rver) would overwrite: ask first.
+    // Endpoints that ignore If-None-Match (s3rver) would overwrite: ask first. An object of
+    // another size under the key is one cut short (a store that kept a body whose connection
+    // closed mid-way, as s3rver does): it is replaced.
     Result<int64_t> stored = co_await StoredSize(key);
-    if (stored.ok()) co_return PutOutcome{.created = false, .size = *stored};
+    if (stored.ok() && *stored == size) co_return PutOutcome{.created = false, .size = *stored};
+    replace = stored.ok();
   }
   http::ClientRequest put = Request("PUT", object);
   put.body = std::move(bytes);
   put.headers.emplace_back("Content-Type", "application/octet-stream");
-  if (!options.overwrite) put.headers.emplace_back("If-None-Match", "*");
+  if (!replace) put.headers.emplace_back("If-None-Match", "*");
   SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse response, co_await Send(std::move(put)));
   if (response.status == 412) co_return PutOutcome{.created = false, .size = size};
   if (!response.successful()) co_return S3Error(response, StrCat("putting ", key));
@@ -207,7 +211,7 @@ asio::awaitable<Result<PutOutcome>> S3BlobStore::PutFile(std::string key,
   if (size > options_.multipart_threshold) {
     Result<int64_t> stored = absl::NotFoundError("");
     if (!options.overwrite) stored = co_await StoredSize(key);
-    if (stored.ok()) {
+    if (stored.ok() && *stored == size) {
       outcome = PutOutcome{.created = false, .size = *stored};
     } else {
       outcome = co_await PutMultipart(ObjectName(key), source, size);
