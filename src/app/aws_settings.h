@@ -2,9 +2,12 @@
 // intake it builds.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
+#include "http/aws_credentials.h"
 #include "http/sigv4.h"
 #include "storage/s3/s3_blob_store.h"
 
@@ -19,5 +22,9 @@ struct Process;
 Result<storage::S3Options> S3OptionsFromEnvironment(const std::string& uri, Process& process);
 // AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.
 std::string AwsRegion();
+// The process's AWS credentials (Process::Aws) for `what` (an S3 or SQS URI); the chain's error,
+// naming `what`, when it finds no usable source.
+Result<std::shared_ptr<http::AwsCredentialProvider>> AwsCredentialsFor(Process& process,
+                                                                       std::string_view what);
 
 }  // namespace sluice::app

@@ -176,14 +176,10 @@ class OwnedSqsIntake : public intake::Intake {
 
 Result<std::unique_ptr<intake::Intake>> MakeSqsIntake(Process& process, DataDir& data,
                                                       SqsSettings settings) {
-  Result<std::shared_ptr<http::AwsCredentialProvider>> credentials = process.Aws();
-  if (!credentials.ok()) {
-    return Failure(
-        credentials.status().code(), CauseOf(credentials.status()),
-        StrCat(settings.queue_url, " needs AWS credentials: ", credentials.status().message()));
-  }
+  SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<http::AwsCredentialProvider> credentials,
+                          AwsCredentialsFor(process, settings.queue_url));
   return std::unique_ptr<intake::Intake>(
-      std::make_unique<OwnedSqsIntake>(process, data, settings, *credentials));
+      std::make_unique<OwnedSqsIntake>(process, data, settings, std::move(credentials)));
 }
 
 }  // namespace sluice::app

@@ -56,16 +56,19 @@ std::string AwsRegion() {
   return Environment("AWS_REGION", Environment("AWS_DEFAULT_REGION", "us-east-1"));
 }
 
+Result<std::shared_ptr<http::AwsCredentialProvider>> AwsCredentialsFor(Process& process,
+                                                                       std::string_view what) {
+  Result<std::shared_ptr<http::AwsCredentialProvider>> credentials = process.Aws();
+  if (credentials.ok()) return credentials;
+  return Failure(credentials.status().code(), CauseOf(credentials.status()),
+                 StrCat(what, " needs AWS credentials: ", credentials.status().message()));
+}
+
 Result<storage::S3Options> S3OptionsFromEnvironment(const std::string& uri, Process& process) {
   storage::S3Options options;
   SLUICE_RETURN_IF_ERROR(storage::ParseS3Uri(uri, options));
   options.credentials = {.region = AwsRegion(), .service = "s3"};
-  Result<std::shared_ptr<http::AwsCredentialProvider>> credentials = process.Aws();
-  if (!credentials.ok()) {
-    return Failure(credentials.status().code(), CauseOf(credentials.status()),
-                   StrCat(uri, " needs AWS credentials: ", credentials.status().message()));
-  }
-  options.credential_provider = *credentials;
+  SLUICE_ASSIGN_OR_RETURN(options.credential_provider, AwsCredentialsFor(process, uri));
   options.endpoint = Environment(
       "AWS_ENDPOINT_URL", StrCat("https://s3.", options.credentials.region, ".amazonaws.com"));
   // The endpoint is the operator's choice (MinIO on this host is common), not input.

@@ -44,14 +44,6 @@ Status NoCredentials(std::string message) {
   return Failure(absl::StatusCode::kUnauthenticated, "no_credentials", std::move(message));
 }
 
-std::string Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() &&
-         (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n'))
-    text.remove_suffix(1);
-  return std::string(text);
-}
-
 // The requests to a metadata or container endpoint, or an STS endpoint the operator named, may
 // reach that one address and no other non-public one.
 AddressPolicy OnlyEndpoint(std::string_view url) {
@@ -83,16 +75,17 @@ IniSections ParseIni(std::string_view text) {
     std::string_view line = text.substr(0, end);
     text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
     if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) continue;
-    std::string trimmed = Trim(line);
+    std::string trimmed(Trim(line));
     if (trimmed.empty() || trimmed[0] == '#' || trimmed[0] == ';') continue;
     if (trimmed.front() == '[' && trimmed.back() == ']') {
-      current = &sections[Trim(std::string_view(trimmed).substr(1, trimmed.size() - 2))];
+      current =
+          &sections[std::string(Trim(std::string_view(trimmed).substr(1, trimmed.size() - 2)))];
       continue;
     }
     size_t equals = trimmed.find('=');
     if (!current || equals == std::string::npos) continue;
     (*current)[ToLower(Trim(std::string_view(trimmed).substr(0, equals)))] =
-        Trim(std::string_view(trimmed).substr(equals + 1));
+        std::string(Trim(std::string_view(trimmed).substr(equals + 1)));
   }
   return sections;
 }
@@ -127,6 +120,12 @@ struct SharedFiles {
     return StrCat(credentials_file.string(), " or ", config_file.string(), " (profile ", name, ")");
   }
 };
+
+// `key` of a profile's section; "" when absent.
+std::string Setting(const Section& section, const char* key) {
+  auto it = section.find(key);
+  return it == section.end() ? std::string() : it->second;
+}
 
 // ---- reading answers ----------------------------------------------------------------------
 
@@ -403,7 +402,7 @@ class ContainerSource : public AwsCredentialSource {
         co_return NoCredentials(StrCat("container authorization token ", token_file_.string(), ": ",
                                        read.status().message()));
       }
-      token = Trim(*read);
+      token = std::string(Trim(*read));
     }
     RegisterSecret(token);
     if (token.find_first_of("\r\n") != std::string::npos)
@@ -451,14 +450,14 @@ class InstanceMetadataSource : public AwsCredentialSource {
       co_return NoCredentials(StrCat("instance metadata at ", endpoint_,
                                      " refused an IMDSv2 token: HTTP ", token->status));
     }
-    std::string session = Trim(token->body);
+    std::string session(Trim(token->body));
     role_.clear();
     ClientRequest list = Request("GET", "/latest/meta-data/iam/security-credentials/");
     list.headers.emplace_back("X-aws-ec2-metadata-token", session);
     Result<ClientResponse> roles = co_await Send(client_, std::move(list));
     if (!roles.ok())
       co_return Unreachable(roles.status(), StrCat("instance metadata at ", endpoint_));
-    std::string role = Trim(roles->body.substr(0, roles->body.find('\n')));
+    std::string role(Trim(roles->body.substr(0, roles->body.find('\n'))));
     if (!roles->successful() || role.empty()) {
       co_return NoCredentials(StrCat("instance metadata at ", endpoint_,
                                      ": the instance has no IAM role (HTTP ", roles->status, ")"));
@@ -523,14 +522,7 @@ class Chain {
 
   Result<std::unique_ptr<AwsCredentialSource>> Find() {
     // 1. Environment.
-    std::optional<std::string> key = Env("AWS_ACCESS_KEY_ID");
-    std::optional<std::string> secret = Env("AWS_SECRET_ACCESS_KEY");
-    if (key && secret) {
-      return FixedAwsCredentials({.access_key = *key,
-                                  .secret_key = *secret,
-                                  .session_token = Env("AWS_SESSION_TOKEN").value_or("")},
-                                 "environment (AWS_ACCESS_KEY_ID)");
-    }
+    if (std::unique_ptr<AwsCredentialSource> keys = EnvironmentKeys()) return keys;
     // 2. The shared files.
     SLUICE_RETURN_IF_ERROR(LoadFiles());
     std::optional<std::string> named = Env("AWS_PROFILE");
@@ -563,6 +555,17 @@ class Chain {
   }
 
  private:
+  // AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN); null when unset.
+  std::unique_ptr<AwsCredentialSource> EnvironmentKeys() const {
+    std::optional<std::string> key = Env("AWS_ACCESS_KEY_ID");
+    std::optional<std::string> secret = Env("AWS_SECRET_ACCESS_KEY");
+    if (!key || !secret) return nullptr;
+    return FixedAwsCredentials({.access_key = *key,
+                                .secret_key = *secret,
+                                .session_token = Env("AWS_SESSION_TOKEN").value_or("")},
+                               "environment (AWS_ACCESS_KEY_ID)");
+  }
+
   Status LoadFiles() {
     std::filesystem::path home = options_.home;
     if (home.empty()) home = Env("HOME").value_or("/");
@@ -605,10 +608,7 @@ class Chain {
           StrCat("source_profile ", name, ": no such profile in ", files_.Where(name)));
     }
     const Section& profile = *found;
-    auto get = [&profile](const char* key) {
-      auto it = profile.find(key);
-      return it == profile.end() ? std::string() : it->second;
-    };
+    auto get = [&profile](const char* key) { return Setting(profile, key); };
     std::string where = StrCat("profile ", name);
     std::string role_arn = get("role_arn");
     if (!role_arn.empty()) {
@@ -633,15 +633,10 @@ class Chain {
         }
       } else if (std::string source = get("credential_source"); !source.empty()) {
         if (source == "Environment") {
-          std::optional<std::string> key = Env("AWS_ACCESS_KEY_ID");
-          std::optional<std::string> secret = Env("AWS_SECRET_ACCESS_KEY");
-          if (!key || !secret)
+          base = EnvironmentKeys();
+          if (!base)
             return BadCredentials(
                 StrCat(where, ": credential_source Environment, but AWS_ACCESS_KEY_ID is not set"));
-          base = FixedAwsCredentials({.access_key = *key,
-                                      .secret_key = *secret,
-                                      .session_token = Env("AWS_SESSION_TOKEN").value_or("")},
-                                     "environment");
         } else if (source == "Ec2InstanceMetadata") {
           base = InstanceMetadata();
         } else if (source == "EcsContainer") {
@@ -672,10 +667,7 @@ class Chain {
 
   Result<std::unique_ptr<AwsCredentialSource>> StaticKeys(const Section& profile,
                                                           const std::string& where) {
-    auto get = [&profile](const char* key) {
-      auto it = profile.find(key);
-      return it == profile.end() ? std::string() : it->second;
-    };
+    auto get = [&profile](const char* key) { return Setting(profile, key); };
     if (get("aws_access_key_id").empty() || get("aws_secret_access_key").empty()) {
       return BadCredentials(StrCat(where,
                                    " has no aws_access_key_id and aws_secret_access_key, "
