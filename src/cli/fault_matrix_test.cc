@@ -160,7 +160,8 @@ class FaultMatrixTest : public ::testing::TestWithParam<std::tuple<Dependency, F
     std::ofstream(dir_.path() / "sluice.toml")
         << "[providers]\ndefault = \"fake\"\n[providers.fake]\nbase_url = \""
         << Via(Dependency::kModelServer, fake_->openai_url(), "127.0.0.1")
-        << "\"\nchat_model = \"fake-chat\"\ntimeout_seconds = 2\nmax_attempts = 4\n";
+        << "\"\nchat_model = \"fake-chat\"\ntimeout_seconds = 2\nmax_attempts = "
+           "4\nbreaker_open_seconds = 3\n";
     return {"SLUICE_DB=" + Via(Dependency::kPostgres, db_uri_, "127.0.0.1"),
             StrCat("SLUICE_STORE=s3://", s3_->bucket(), "/matrix"),
             "AWS_ENDPOINT_URL=" + Via(Dependency::kS3, s3_->endpoint() + "/", "127.0.0.1"),
@@ -183,8 +184,12 @@ class FaultMatrixTest : public ::testing::TestWithParam<std::tuple<Dependency, F
   ProcessResult RunUnderFault(const std::vector<std::string>& args, const std::string& name) {
     std::filesystem::path logs = dir_.path() / name;
     std::filesystem::create_directories(logs);
-    FaultSettings faulty{
-        .fault = fault_, .latency = 300ms, .bytes_per_second = 32 * 1024, .reset_after = 2000};
+    // The model server's answers are a few hundred bytes: a reset after 2000 bytes might come
+    // on no connection within the window, so there it comes within the first answer.
+    FaultSettings faulty{.fault = fault_,
+                         .latency = 300ms,
+                         .bytes_per_second = 32 * 1024,
+                         .reset_after = dependency_ == Dependency::kModelServer ? 200 : 2000};
     bool from_start = dependency_ == Dependency::kSqs;
     if (from_start) proxy_->Set(faulty);
     Subprocess process(args, logs, std::nullopt, Environment());
