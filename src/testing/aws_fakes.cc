@@ -19,33 +19,6 @@ std::string Iso8601(std::chrono::system_clock::time_point when) {
   return text;
 }
 
-// The value of `name` in an application/x-www-form-urlencoded body.
-std::string FormValue(const std::string& body, const std::string& name) {
-  std::string_view rest = body;
-  while (!rest.empty()) {
-    std::string_view pair = rest.substr(0, rest.find('&'));
-    rest.remove_prefix(std::min(rest.size(), pair.size() + 1));
-    if (pair.substr(0, pair.find('=')) != name) continue;
-    std::string_view encoded = pair.substr(std::min(pair.size(), name.size() + 1));
-    std::string value;
-    for (size_t i = 0; i < encoded.size(); ++i) {
-      if (encoded[i] == '%' && i + 2 < encoded.size()) {
-        value += static_cast<char>(std::stoi(std::string(encoded.substr(i + 1, 2)), nullptr, 16));
-        i += 2;
-      } else {
-        value += encoded[i] == '+' ? ' ' : encoded[i];
-      }
-    }
-    return value;
-  }
-  return "";
-}
-
-HttpReply Xml(int status, std::string body) {
-  return HttpReply{
-      .status = status, .headers = {{"Content-Type", "text/xml"}}, .body = std::move(body)};
-}
-
 }  // namespace
 
 FakeAws::FakeAws(std::chrono::seconds lifetime) : lifetime_(lifetime) {
@@ -63,21 +36,22 @@ FakeAws::FakeAws(std::chrono::seconds lifetime) : lifetime_(lifetime) {
         assume_role_signer_ = signer;
       }
       if (signer.empty()) {
-        return Xml(403,
-                   "<ErrorResponse><Error><Code>MissingAuthenticationToken</Code>"
-                   "<Message>unsigned</Message></Error></ErrorResponse>");
+        return XmlReply(403,
+                        "<ErrorResponse><Error><Code>MissingAuthenticationToken</Code>"
+                        "<Message>unsigned</Message></Error></ErrorResponse>");
       }
     } else if (action == "AssumeRoleWithWebIdentity") {
       if (FormValue(request.body, "WebIdentityToken") != kWebToken) {
-        return Xml(400,
-                   "<ErrorResponse><Error><Code>InvalidIdentityToken</Code>"
-                   "<Message>bad token</Message></Error></ErrorResponse>");
+        return XmlReply(400,
+                        "<ErrorResponse><Error><Code>InvalidIdentityToken</Code>"
+                        "<Message>bad token</Message></Error></ErrorResponse>");
       }
     } else {
-      return Xml(400, "<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>");
+      return XmlReply(400,
+                      "<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>");
     }
     Issued issued = Issue();
-    return Xml(
+    return XmlReply(
         200,
         StrCat("<", action, "Response><", action, "Result><Credentials><AccessKeyId>", issued.key,
                "</AccessKeyId><SecretAccessKey>", issued.secret, "</SecretAccessKey><SessionToken>",

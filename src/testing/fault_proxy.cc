@@ -167,13 +167,11 @@ void FaultProxy::Serve(int client) {
     ResetAndClose(client);
     return;
   }
-  std::atomic<int64_t> server_bytes{0};
-  std::atomic<int> ending{kRunning};
-  std::atomic<bool> touched{false};
-  std::thread upstream([&] { Pump(client, server, false, server_bytes, ending, touched); });
-  Pump(server, client, true, server_bytes, ending, touched);
+  Connection connection;
+  std::thread upstream([&] { Pump(client, server, false, connection); });
+  Pump(server, client, true, connection);
   upstream.join();
-  if (ending.load() == kResetEnd) {
+  if (connection.ending.load() == kResetEnd) {
     ResetAndClose(client);
   } else {
     close(client);
@@ -181,8 +179,10 @@ void FaultProxy::Serve(int client) {
   close(server);
 }
 
-void FaultProxy::Pump(int from, int to, bool from_server, std::atomic<int64_t>& server_bytes,
-                      std::atomic<int>& ending, std::atomic<bool>& touched) {
+void FaultProxy::Pump(int from, int to, bool from_server, Connection& connection) {
+  std::atomic<int64_t>& server_bytes = connection.server_bytes;
+  std::atomic<int>& ending = connection.ending;
+  std::atomic<bool>& touched = connection.touched;
   char buffer[16 * 1024];
   auto touch = [&] {
     if (!touched.exchange(true)) ++affected_;
@@ -210,9 +210,10 @@ void FaultProxy::Pump(int from, int to, bool from_server, std::atomic<int64_t>& 
     }
     ssize_t n = recv(from, buffer, want, 0);
     if (n <= 0) break;
-    if (!from_server && now.fault == Fault::kCloseIdle && server_bytes.load() > 0) {
+    if (!from_server && now.fault == Fault::kCloseIdle && connection.answered.load()) {
       // The client reuses a connection an answer already came back on: the server has just
-      // ended its keep-alive, and the request meets a closed connection.
+      // ended its keep-alive, and the request meets a closed connection. Nothing of it is
+      // passed on (a server that got half a body would see a request cut short instead).
       touch();
       ending = kCloseEnd;
       break;
@@ -230,6 +231,8 @@ void FaultProxy::Pump(int from, int to, bool from_server, std::atomic<int64_t>& 
       ending = kResetEnd;  // the other direction stops too; Serve resets the client
       return;
     }
+    // Before the bytes go on: the client answers to them only once they have arrived.
+    connection.answered = from_server;
     if (!SendAll(to, buffer, static_cast<size_t>(n))) break;
     if (from_server) {
       server_bytes += n;

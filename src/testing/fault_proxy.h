@@ -12,8 +12,9 @@
 //   kRefuse     new connections are reset as soon as they are accepted; open ones are reset
 //               (the server went away);
 //   kCloseIdle  a connection an answer already came back on is closed (FIN) when the client
-//               sends its next request on it: a server's keep-alive ending early, racing the
-//               client's reuse (the request is lost, never answered).
+//               starts its next request on it: a server's keep-alive ending early, racing the
+//               client's reuse (the request is lost, never answered, and none of it reaches
+//               the server; a request already under way passes whole).
 //
 // A fault applies to connections open when it is set as well as to new ones (kReset counts
 // each connection's bytes from its start). Setting kNone again releases stalled connections.
@@ -69,12 +70,20 @@ class FaultProxy {
   FaultProxy() = default;
   void AcceptLoop();
   void Serve(int client);
-  // Copies `from` → `to` until `from` closes, the connection ends early or the proxy stops,
-  // applying the fault.
   // How a connection ends early: not at all, reset (RST) or closed (FIN).
   enum Ending : int { kRunning = 0, kResetEnd = 1, kCloseEnd = 2 };
-  void Pump(int from, int to, bool from_server, std::atomic<int64_t>& server_bytes,
-            std::atomic<int>& ending, std::atomic<bool>& touched);
+  // What both directions of one proxied connection share.
+  struct Connection {
+    std::atomic<int64_t> server_bytes{0};
+    std::atomic<int> ending{kRunning};
+    std::atomic<bool> touched{false};
+    // The last bytes passed came from the server: an answer ended (for HTTP/1.1 without
+    // pipelining), so the client's next bytes start a new request.
+    std::atomic<bool> answered{false};
+  };
+  // Copies `from` → `to` until `from` closes, the connection ends early or the proxy stops,
+  // applying the fault.
+  void Pump(int from, int to, bool from_server, Connection& connection);
 
   std::string target_host_;
   int target_port_ = 0;

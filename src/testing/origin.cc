@@ -1,7 +1,9 @@
 #include "testing/origin.h"
 
+#include <algorithm>
 #include <random>
 #include <stdexcept>
+#include <string_view>
 
 namespace sluice::testing {
 
@@ -57,6 +59,32 @@ int ScriptedOrigin::Count(const std::string& path) const {
 void ScriptedOrigin::ClearLog() {
   std::lock_guard lock(mu_);
   log_.clear();
+}
+
+std::string FormValue(const std::string& body, const std::string& name) {
+  std::string_view rest = body;
+  while (!rest.empty()) {
+    std::string_view pair = rest.substr(0, rest.find('&'));
+    rest.remove_prefix(std::min(rest.size(), pair.size() + 1));
+    if (pair.substr(0, pair.find('=')) != name) continue;
+    std::string_view encoded = pair.substr(std::min(pair.size(), name.size() + 1));
+    std::string value;
+    for (size_t i = 0; i < encoded.size(); ++i) {
+      if (encoded[i] == '%' && i + 2 < encoded.size()) {
+        value += static_cast<char>(std::stoi(std::string(encoded.substr(i + 1, 2)), nullptr, 16));
+        i += 2;
+      } else {
+        value += encoded[i] == '+' ? ' ' : encoded[i];
+      }
+    }
+    return value;
+  }
+  return "";
+}
+
+http::HttpReply XmlReply(int status, std::string body) {
+  return http::HttpReply{
+      .status = status, .headers = {{"Content-Type", "text/xml"}}, .body = std::move(body)};
 }
 
 }  // namespace sluice::testing

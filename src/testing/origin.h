@@ -53,4 +53,11 @@ class ScriptedOrigin {
   std::unique_ptr<http::LoopbackServer> server_;
 };
 
+// The value of `name` in an application/x-www-form-urlencoded body ("" when absent), as the
+// AWS query protocols (STS, SQS) send their parameters.
+std::string FormValue(const std::string& body, const std::string& name);
+
+// An XML answer with `status`.
+http::HttpReply XmlReply(int status, std::string body);
+
 }  // namespace sluice::testing

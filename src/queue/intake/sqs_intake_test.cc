@@ -1,13 +1,18 @@
 // SqsIntake against sqslite and a SQLite job store: messages become jobs keyed by MessageId,
-// bad messages are left for the redrive policy, manifests are read, deletes are checked.
+// bad messages are left for the redrive policy, manifests are read, deletes are checked; and
+// against StrictSqs, a message redelivered while its job is being made makes one job.
 #include "queue/intake/sqs_intake.h"
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <map>
 
 #include "db/sqlite/sqlite_catalog.h"
+#include "runtime/task_group.h"
 #include "testing/sqs_fixture.h"
+#include "testing/strict_sqs.h"
 #include "testing/temp_dir.h"
 
 namespace sluice::intake {
@@ -102,6 +107,71 @@ TEST_F(SqsIntakeTest, MessagesBecomeJobsKeyedByMessageId) {
   EXPECT_FALSE(intake.idle());
   ASSERT_TRUE(rt_.Run(intake.PollOnce()).ok());
   EXPECT_TRUE(intake.idle()) << "an empty receive marks the intake idle";
+}
+
+// A worker's extensions are lost and its message's visibility (1 s) runs out while it still
+// reads the manifest (2.5 s); SQS hands the message to a second worker. Whichever finishes
+// first makes the job, the other finds it, and the message is gone once its newest receipt
+// handle deletes it — the older handle's delete is answered 200 and deletes nothing, as in SQS.
+TEST(SqsVisibilityTest, AMessageRedeliveredWhileItsJobIsMadeMakesOneJob) {
+  using namespace std::chrono_literals;
+  for (std::chrono::milliseconds second_reads : {0ms, 2000ms}) {
+    SCOPED_TRACE(::testing::Message()
+                 << "the second worker reads for " << second_reads.count() << " ms");
+    testing::StrictSqs sqs(1000ms);
+    std::string id = sqs.Add(R"({"set": "shard-1", "manifest": "s3://lists/one.txt"})");
+    sqs.RefuseExtensions(true);
+    testing::TempDir dir;
+    std::unique_ptr<db::SqliteCatalog> db =
+        std::move(*db::SqliteCatalog::Open(dir.path() / "sluice.db"));
+    runtime::Runtime rt;
+    std::unique_ptr<http::HttpClient> client =
+        std::move(*http::HttpClient::Create(rt.loop_executor(), {}));
+    SqsQueue queue(*client,
+                   {.queue_url = sqs.queue_url(),
+                    .credentials = {.access_key = "AK", .secret_key = "SK", .region = "us-east-1"},
+                    .wait_seconds = 1,
+                    .allow_private = true});
+    auto reader = [&rt](std::chrono::milliseconds takes) -> ManifestReader {
+      return [&rt, takes](std::string) -> boost::asio::awaitable<Result<std::string>> {
+        boost::asio::steady_timer reading(rt.loop_executor(), takes);
+        co_await reading.async_wait(boost::asio::use_awaitable);
+        co_return std::string("http://x/a\nhttp://x/b\n");
+      };
+    };
+    SqsIntake first(rt, queue, *db, reader(2500ms), {.visibility_seconds = 1});
+    SqsIntake second(rt, queue, *db, reader(second_reads), {.visibility_seconds = 1});
+    Result<int> first_polled = 0;
+    Result<int> second_polled = 0;
+    auto poll_first = [&]() -> boost::asio::awaitable<void> {
+      first_polled = co_await first.PollOnce();
+    };
+    auto both = [&]() -> boost::asio::awaitable<bool> {
+      runtime::TaskGroup group(rt.loop_executor());
+      group.Spawn(poll_first());
+      boost::asio::steady_timer expired(rt.loop_executor(), 1500ms);
+      co_await expired.async_wait(boost::asio::use_awaitable);
+      second_polled = co_await second.PollOnce();
+      co_await group.Wait();
+      co_return true;
+    };
+    rt.Run(both());
+    ASSERT_TRUE(first_polled.ok()) << first_polled.status();
+    ASSERT_TRUE(second_polled.ok()) << second_polled.status();
+    EXPECT_EQ(*first_polled, 1);
+    EXPECT_EQ(*second_polled, 1) << "the message came back once its visibility ran out";
+    EXPECT_EQ(sqs.receives(), 2);
+
+    std::vector<db::Job> jobs = *db->ListJobs(std::nullopt, 10);
+    ASSERT_EQ(jobs.size(), 1u) << "one job however often the message was received";
+    db::Job job = *db->FindJob(std::to_string(jobs[0].id));
+    EXPECT_EQ(job.dedupe_key, "sqs:" + id);
+    EXPECT_EQ(job.urls, (std::vector<std::string>{"http://x/a", "http://x/b"}));
+    EXPECT_EQ(first.counts().jobs_created + second.counts().jobs_created, 1);
+    EXPECT_EQ(first.counts().duplicates + second.counts().duplicates, 1);
+    EXPECT_EQ(sqs.stale_deletes(), 1) << "the first worker's handle was no longer the newest";
+    EXPECT_EQ(sqs.messages_left(), 0) << "the newest handle deleted the message";
+  }
 }
 
 }  // namespace

@@ -1,0 +1,160 @@
+#include "testing/strict_sqs.h"
+
+#include "common/strings.h"
+
+namespace sluice::testing {
+namespace {
+
+using http::HttpReply;
+using http::HttpRequest;
+
+std::string XmlText(std::string_view text) {
+  std::string escaped;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        escaped += "&amp;";
+        break;
+      case '<':
+        escaped += "&lt;";
+        break;
+      case '>':
+        escaped += "&gt;";
+        break;
+      default:
+        escaped += c;
+    }
+  }
+  return escaped;
+}
+
+HttpReply SqsError(int status, std::string_view code) {
+  return XmlReply(status, StrCat("<ErrorResponse><Error><Type>Sender</Type><Code>", code,
+                                 "</Code><Message>", code, "</Message></Error></ErrorResponse>"));
+}
+
+}  // namespace
+
+StrictSqs::StrictSqs(std::chrono::milliseconds visibility) : visibility_(visibility) {
+  // The query protocol posts to the endpoint's root and names the queue in QueueUrl.
+  origin_.Route("/", [this](const HttpRequest& request, int) { return Handle(request); });
+}
+
+std::string StrictSqs::Add(std::string body) {
+  std::lock_guard lock(mu_);
+  std::string id = StrCat("msg-", messages_.size() + 1);
+  messages_.push_back({.id = id,
+                       .body = std::move(body),
+                       .visible_at = std::chrono::steady_clock::now(),
+                       .deleted = false});
+  return id;
+}
+
+void StrictSqs::RefuseExtensions(bool refuse) {
+  std::lock_guard lock(mu_);
+  refuse_extensions_ = refuse;
+}
+
+int StrictSqs::messages_left() const {
+  std::lock_guard lock(mu_);
+  int left = 0;
+  for (const Message& message : messages_) left += message.deleted ? 0 : 1;
+  return left;
+}
+
+int StrictSqs::receives() const {
+  std::lock_guard lock(mu_);
+  return receives_;
+}
+
+int StrictSqs::stale_deletes() const {
+  std::lock_guard lock(mu_);
+  return stale_deletes_;
+}
+
+StrictSqs::Message* StrictSqs::FindByHandleLocked(const std::string& handle) {
+  // Handles are "<id>/<receive count>".
+  size_t slash = handle.find('/');
+  if (slash == std::string::npos) return nullptr;
+  for (Message& message : messages_)
+    if (message.id == handle.substr(0, slash)) return &message;
+  return nullptr;
+}
+
+std::string StrictSqs::DeleteLocked(const std::string& handle) {
+  Message* message = FindByHandleLocked(handle);
+  if (!message) return "ReceiptHandleIsInvalid";
+  if (handle == message->receipt_handle) {
+    message->deleted = true;
+  } else {
+    ++stale_deletes_;
+  }
+  return "";
+}
+
+HttpReply StrictSqs::Handle(const HttpRequest& request) {
+  std::lock_guard lock(mu_);
+  if (FormValue(request.body, "QueueUrl") != queue_url())
+    return SqsError(400, "AWS.SimpleQueueService.NonExistentQueue");
+  std::string action = FormValue(request.body, "Action");
+  auto now = std::chrono::steady_clock::now();
+  if (action == "ReceiveMessage") {
+    int max = 1;
+    ParseInt(FormValue(request.body, "MaxNumberOfMessages"), max);
+    std::string listed;
+    for (Message& message : messages_) {
+      if (max == 0) break;
+      if (message.deleted || message.visible_at > now) continue;
+      --max;
+      ++receives_;
+      ++message.receive_count;
+      message.receipt_handle = StrCat(message.id, "/", message.receive_count);
+      message.visible_at = now + visibility_;
+      StrAppend(listed, "<Message><MessageId>", message.id, "</MessageId><ReceiptHandle>",
+                message.receipt_handle, "</ReceiptHandle><Body>", XmlText(message.body),
+                "</Body><Attribute><Name>ApproximateReceiveCount</Name><Value>",
+                message.receive_count, "</Value></Attribute></Message>");
+    }
+    return XmlReply(200, StrCat("<ReceiveMessageResponse><ReceiveMessageResult>", listed,
+                                "</ReceiveMessageResult></ReceiveMessageResponse>"));
+  }
+  if (action == "ChangeMessageVisibility") {
+    if (refuse_extensions_) return SqsError(500, "InternalError");
+    Message* message = FindByHandleLocked(FormValue(request.body, "ReceiptHandle"));
+    if (!message) return SqsError(400, "ReceiptHandleIsInvalid");
+    if (message->deleted || message->receipt_handle != FormValue(request.body, "ReceiptHandle") ||
+        message->visible_at <= now)
+      return SqsError(400, "MessageNotInflight");
+    int seconds = 0;
+    ParseInt(FormValue(request.body, "VisibilityTimeout"), seconds);
+    message->visible_at = now + std::chrono::seconds(seconds);
+    return XmlReply(200, "<ChangeMessageVisibilityResponse/>");
+  }
+  if (action == "DeleteMessage") {
+    std::string error = DeleteLocked(FormValue(request.body, "ReceiptHandle"));
+    if (!error.empty()) return SqsError(400, error);
+    return XmlReply(200, "<DeleteMessageResponse/>");
+  }
+  if (action == "DeleteMessageBatch") {
+    std::string results;
+    for (int i = 1; i <= 10; ++i) {
+      std::string entry = StrCat("DeleteMessageBatchRequestEntry.", i);
+      std::string id = FormValue(request.body, entry + ".Id");
+      if (id.empty()) break;
+      std::string error = DeleteLocked(FormValue(request.body, entry + ".ReceiptHandle"));
+      if (error.empty()) {
+        StrAppend(results, "<DeleteMessageBatchResultEntry><Id>", id,
+                  "</Id></DeleteMessageBatchResultEntry>");
+      } else {
+        StrAppend(results, "<BatchResultErrorEntry><Id>", id, "</Id><Code>", error,
+                  "</Code><Message>", error, "</Message><SenderFault>true</SenderFault>",
+                  "</BatchResultErrorEntry>");
+      }
+    }
+    return XmlReply(200, StrCat("<DeleteMessageBatchResponse><DeleteMessageBatchResult>", results,
+                                "</DeleteMessageBatchResult></DeleteMessageBatchResponse>"));
+  }
+  return SqsError(400, "InvalidAction");
+}
+
+}  // namespace sluice::testing
