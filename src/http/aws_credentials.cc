@@ -134,8 +134,8 @@ std::string JsonString(const json::object& object, std::string_view key) {
   return value && value->is_string() ? std::string(value->as_string()) : std::string();
 }
 
-// {AccessKeyId, SecretAccessKey, Token | SessionToken, Expiration}: the container endpoint,
-// instance metadata and credential_process all answer with this shape.
+}  // namespace
+
 Result<AwsCredentials> CredentialsFromJson(std::string_view text, const std::string& from) {
   boost::system::error_code ec;
   json::value parsed = json::parse(text, ec);
@@ -156,9 +156,7 @@ Result<AwsCredentials> CredentialsFromJson(std::string_view text, const std::str
   return credentials;
 }
 
-// <…Result><Credentials><AccessKeyId/>…</Credentials></…Result> of AssumeRole and
-// AssumeRoleWithWebIdentity.
-Result<AwsCredentials> CredentialsFromStsXml(const std::string& xml, const std::string& action) {
+Result<AwsCredentials> CredentialsFromStsXml(std::string_view xml, const std::string& action) {
   pugi::xml_document doc;
   if (!doc.load_buffer(xml.data(), xml.size()))
     return BadCredentials(StrCat("STS ", action, " answered something that is not XML"));
@@ -173,6 +171,8 @@ Result<AwsCredentials> CredentialsFromStsXml(const std::string& xml, const std::
     return BadCredentials(StrCat("STS ", action, " answered without credentials"));
   return credentials;
 }
+
+namespace {
 
 // Unavailable for a transport failure, with `what` in front.
 Status Unreachable(const Status& status, std::string_view what) {
@@ -753,8 +753,10 @@ std::optional<Clock::time_point> ParseIso8601(std::string_view text) {
   } else {
     return std::nullopt;
   }
-  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-      tm.tm_min > 59 || tm.tm_sec > 60) {
+  // Years past 2200 would overflow the clock's nanoseconds (2262); no credential lives that long.
+  if (tm.tm_year < 1970 || tm.tm_year > 2200 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+      tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 ||
+      tm.tm_sec < 0 || tm.tm_sec > 60) {
     return std::nullopt;
   }
   tm.tm_year -= 1900;

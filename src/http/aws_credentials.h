@@ -131,6 +131,15 @@ class AwsCredentialProvider : public std::enable_shared_from_this<AwsCredentialP
   int fetches_ = 0;
 };
 
+// The readers of the credential services' answers (tests and the fuzz target use them).
+// {AccessKeyId, SecretAccessKey, Token | SessionToken, Expiration}, as the container endpoint,
+// instance metadata and credential_process answer; InvalidArgument "bad_credentials" naming
+// `from` when it is not JSON, lacks the keys or has an unreadable Expiration.
+Result<AwsCredentials> CredentialsFromJson(std::string_view text, const std::string& from);
+// <`action`Response><`action`Result><Credentials>… of STS AssumeRole and
+// AssumeRoleWithWebIdentity; the same error when it is not XML or lacks keys or expiry.
+Result<AwsCredentials> CredentialsFromStsXml(std::string_view xml, const std::string& action);
+
 // "2026-12-03T14:00:00Z", with optional fractional seconds and a "+HH:MM" offset instead of Z.
 std::optional<std::chrono::system_clock::time_point> ParseIso8601(std::string_view text);
 

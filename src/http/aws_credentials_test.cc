@@ -75,6 +75,15 @@ TEST(Iso8601Test, ReadsTheFormsAwsServicesWrite) {
   EXPECT_FALSE(ParseIso8601("2026-12-03 14:00:00"));
   EXPECT_FALSE(ParseIso8601("2026-13-03T14:00:00Z"));
   EXPECT_FALSE(ParseIso8601("2026-12-03T14:00:00"));
+  // Found by the aws_answers fuzz target: a year past 2262 overflowed the clock.
+  EXPECT_FALSE(ParseIso8601("6455-12-03T18:00:00.000Z"));
+  EXPECT_FALSE(ParseIso8601("1969-12-31T23:59:59Z"));
+  Result<AwsCredentials> far = CredentialsFromStsXml(
+      "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>A</AccessKeyId>"
+      "<SecretAccessKey>s</SecretAccessKey><Expiration>6455-12-03T18:00:00Z</Expiration>"
+      "</Credentials></AssumeRoleResult></AssumeRoleResponse>",
+      "AssumeRole");
+  EXPECT_EQ(far.status().message(), "STS AssumeRole answered without credentials");
 }
 
 TEST_F(AwsCredentialsTest, EnvironmentKeysComeFirst) {

@@ -602,7 +602,8 @@ asio::awaitable<Result<BackfillLoadReport>> LoadBackfill(
     auto repair = [&] { return RepairIndexes(indexes, catalog).status(); };
     SLUICE_CO_RETURN_IF_ERROR(co_await runtime::RunOn(runtime.cpu(), repair));
   }
-  for (const auto& [name, spec] : specs) {
+  for (const auto& named : specs) {
+    const auto& spec = named.second;  // clang 14 cannot capture a structured binding
     auto save = [&] { return indexes.Save(spec); };
     SLUICE_CO_RETURN_IF_ERROR(co_await runtime::RunOn(runtime.blocking(), save));
     SLUICE_CO_ASSIGN_OR_RETURN(std::shared_ptr<index::VectorIndex> index, indexes.Open(spec));

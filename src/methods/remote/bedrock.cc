@@ -81,10 +81,8 @@ class BedrockProvider : public Provider {
     SLUICE_CO_ASSIGN_OR_RETURN(json::object o, ReplyObject(answer.response, config_.name));
     Usage usage = answer.usage;
     if (const json::value* u = o.if_contains("usage"); u && u->is_object()) {
-      if (const json::value* v = u->as_object().if_contains("inputTokens"); v && v->is_number())
-        usage.input_tokens = v->to_number<int64_t>();
-      if (const json::value* v = u->as_object().if_contains("outputTokens"); v && v->is_number())
-        usage.output_tokens = v->to_number<int64_t>();
+      usage.input_tokens = CountIn(u->as_object(), "inputTokens");
+      usage.output_tokens = CountIn(u->as_object(), "outputTokens");
     }
     gate_.RecordTokens(usage.input_tokens, usage.output_tokens, estimate);
     const json::value* content = nullptr;
@@ -172,17 +170,12 @@ class BedrockProvider : public Provider {
     SLUICE_CO_ASSIGN_OR_RETURN(ProviderGate::Answer answer,
                                co_await gate_.Call(std::move(call), estimate));
     SLUICE_CO_ASSIGN_OR_RETURN(json::object reply, ReplyObject(answer.response, config_.name));
-    const json::value* vector = reply.if_contains("embedding");
-    if (!vector || !vector->is_array()) co_return BadReply(config_.name, "no embedding");
-    std::vector<float> values;
-    for (const json::value& x : vector->as_array()) {
-      if (!x.is_number()) co_return BadReply(config_.name, "a non-numeric embedding value");
-      values.push_back(static_cast<float>(x.to_number<double>()));
-    }
+    SLUICE_CO_ASSIGN_OR_RETURN(std::vector<float> values,
+                               EmbeddingFrom(reply.if_contains("embedding"), config_.name));
     out.vectors.push_back(std::move(values));
+    SLUICE_CO_RETURN_IF_ERROR(SameLength(out, config_.name));
     Usage usage = answer.usage;
-    if (const json::value* n = reply.if_contains("inputTextTokenCount"); n && n->is_number())
-      usage.input_tokens = n->to_number<int64_t>();
+    usage.input_tokens = CountIn(reply, "inputTextTokenCount");
     gate_.RecordTokens(usage.input_tokens, 0, estimate);
     co_return usage;
   }

@@ -3,6 +3,7 @@
 // server, LiteLLM and Ollama alike.
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cmath>
 
 #include "common/sha256.h"
 #include "common/strings.h"
@@ -40,11 +41,8 @@ Status ClassifyOpenAi(const http::ClientResponse& response, std::string_view pro
 Usage UsageOf(const json::object& body) {
   Usage usage;
   if (const json::value* u = body.if_contains("usage"); u && u->is_object()) {
-    const json::object& o = u->as_object();
-    if (const json::value* v = o.if_contains("prompt_tokens"); v && v->is_number())
-      usage.input_tokens = v->to_number<int64_t>();
-    if (const json::value* v = o.if_contains("completion_tokens"); v && v->is_number())
-      usage.output_tokens = v->to_number<int64_t>();
+    usage.input_tokens = CountIn(u->as_object(), "prompt_tokens");
+    usage.output_tokens = CountIn(u->as_object(), "completion_tokens");
   }
   return usage;
 }
@@ -209,15 +207,20 @@ class OpenAiProvider : public Provider {
             !part->at("start").is_number() || !part->at("end").is_number() ||
             !part->contains("text") || !part->at("text").is_string())
           co_return BadReply(config_.name, "a transcript segment without start, end and text");
-        out.segments.push_back({.start_s = part->at("start").to_number<double>(),
-                                .end_s = part->at("end").to_number<double>(),
-                                .text = std::string(part->at("text").as_string())});
+        TranscriptSegment read{.start_s = part->at("start").to_number<double>(),
+                               .end_s = part->at("end").to_number<double>(),
+                               .text = std::string(part->at("text").as_string())};
+        if (!(read.start_s >= 0 && read.start_s <= read.end_s && std::isfinite(read.end_s)))
+          co_return BadReply(config_.name, StrCat("a transcript segment from ", read.start_s,
+                                                  " s to ", read.end_s, " s"));
+        out.segments.push_back(std::move(read));
       }
     }
     if (out.segments.empty() && !out.text.empty()) {
       double duration = 0;
       if (const json::value* d = reply.if_contains("duration"); d && d->is_number())
         duration = d->to_number<double>();
+      if (!(duration >= 0 && std::isfinite(duration))) duration = 0;
       out.segments.push_back({.start_s = 0, .end_s = duration, .text = out.text});
     }
     co_return out;
@@ -242,17 +245,17 @@ class OpenAiProvider : public Provider {
     for (const json::value& entry : data->as_array()) {
       const json::value* index =
           entry.is_object() ? entry.as_object().if_contains("index") : nullptr;
-      const json::value* vector =
-          entry.is_object() ? entry.as_object().if_contains("embedding") : nullptr;
-      if (!index || !index->is_number() || !vector || !vector->is_array())
-        co_return BadReply(config_.name, "an embedding without index or vector");
-      auto i = index->to_number<size_t>();
-      if (i >= count) co_return BadReply(config_.name, "an embedding index out of range");
-      for (const json::value& x : vector->as_array()) {
-        if (!x.is_number()) co_return BadReply(config_.name, "a non-numeric embedding value");
-        out.vectors[i].push_back(static_cast<float>(x.to_number<double>()));
-      }
+      boost::system::error_code ec;
+      auto i = index && index->is_number() ? index->to_number<int64_t>(ec) : -1;
+      if (ec || i < 0 || static_cast<size_t>(i) >= count)
+        co_return BadReply(config_.name, "an embedding without a valid index");
+      if (!out.vectors[static_cast<size_t>(i)].empty())
+        co_return BadReply(config_.name, StrCat("two embeddings for input ", i));
+      SLUICE_CO_ASSIGN_OR_RETURN(
+          out.vectors[static_cast<size_t>(i)],
+          EmbeddingFrom(entry.as_object().if_contains("embedding"), config_.name));
     }
+    SLUICE_CO_RETURN_IF_ERROR(SameLength(out, config_.name));
     co_return out;
   }
 

@@ -280,6 +280,37 @@ Result<json::object> ReplyObject(const http::ClientResponse& response, std::stri
   return std::move(body.as_object());
 }
 
+int64_t CountIn(const json::object& object, std::string_view key) {
+  const json::value* value = object.if_contains(key);
+  if (!value || !value->is_number()) return 0;
+  boost::system::error_code ec;
+  auto count = value->to_number<int64_t>(ec);
+  return ec || count < 0 ? 0 : count;
+}
+
+Result<std::vector<float>> EmbeddingFrom(const json::value* value, std::string_view provider) {
+  if (!value || !value->is_array() || value->as_array().empty())
+    return BadReply(provider, "an embedding that is not a non-empty array of numbers");
+  std::vector<float> vector;
+  vector.reserve(value->as_array().size());
+  for (const json::value& x : value->as_array()) {
+    if (!x.is_number()) return BadReply(provider, "a non-numeric embedding value");
+    auto f = static_cast<float>(x.to_number<double>());
+    if (!std::isfinite(f)) return BadReply(provider, "an embedding value out of range");
+    vector.push_back(f);
+  }
+  return vector;
+}
+
+Status SameLength(const EmbedReply& reply, std::string_view provider) {
+  for (const std::vector<float>& vector : reply.vectors) {
+    if (vector.size() != reply.vectors.front().size())
+      return BadReply(provider, StrCat("embeddings of different lengths (",
+                                       reply.vectors.front().size(), " and ", vector.size(), ")"));
+  }
+  return absl::OkStatus();
+}
+
 double EstimateTokens(const ChatRequest& request) {
   double chars = static_cast<double>(request.system.size());
   double images = 0;

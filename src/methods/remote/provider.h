@@ -290,6 +290,14 @@ Status BadReply(std::string_view provider, std::string_view what);
 // The body of a 2xx answer as a JSON object, or BadReply.
 Result<json::object> ReplyObject(const http::ClientResponse& response, std::string_view provider);
 
+// A count a reply reports (tokens) under `key`: the number when it is a whole number ≥ 0, else
+// 0 — usage is bookkeeping, and an odd count must not fail a call that succeeded.
+int64_t CountIn(const json::object& object, std::string_view key);
+// An embedding in a reply: BadReply unless a non-empty array of numbers finite as floats.
+Result<std::vector<float>> EmbeddingFrom(const json::value* value, std::string_view provider);
+// BadReply unless every vector of `reply` has the same length.
+Status SameLength(const EmbedReply& reply, std::string_view provider);
+
 // Rough token count of a request before sending it (for the tokens-per-minute bucket): text at
 // four characters a token, a fixed amount per image, plus the output allowance.
 double EstimateTokens(const ChatRequest& request);

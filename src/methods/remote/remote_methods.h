@@ -59,9 +59,4 @@ struct ClipRules {
 json::object ChooseClips(const json::array& proposed, const json::object& shots,
                          const json::object* transcript, const ClipRules& rules);
 
-// Whether `value` fits `schema` (type, properties, required, additionalProperties, items,
-// enum, minItems/maxItems, minLength/maxLength, minimum/maximum). InvalidArgument naming the
-// first place that does not, as a JSON path ("$.tags[2]").
-Status CheckAgainstSchema(const json::value& value, const json::object& schema);
-
 }  // namespace sluice::methods::remote

@@ -17,6 +17,7 @@
 #include "methods/remote/cassette.h"
 #include "methods/remote/config.h"
 #include "methods/remote/harness.h"
+#include "methods/remote/json_schema.h"
 #include "methods/remote/provider.h"
 #include "methods/remote/remote_methods.h"
 #include "methods/runner.h"
@@ -748,6 +749,70 @@ TEST(SchemaTest, ChecksTypesRequiredEnumsBoundsAndExtras) {
   EXPECT_EQ(why(R"({"kind":"a","tags":["x","y","z"]})"), "$.tags: too many items");
   EXPECT_EQ(why(R"({"kind":"a","other":1})"), "$: unexpected \"other\"");
   EXPECT_EQ(why(R"([1])"), "$: expected object, got array");
+}
+
+// Answers every request with the body it is given (status 200).
+class AnswerTransport : public Transport {
+ public:
+  std::string body;
+  asio::awaitable<Result<http::ClientResponse>> Exchange(http::ClientRequest) override {
+    co_return http::ClientResponse{.status = 200, .headers = {}, .body = body};
+  }
+};
+
+// Replies the provider-replies fuzz target found sluice reading wrongly: each must fail the call
+// as bad_reply naming what is wrong — or, for bookkeeping only, be read as nothing.
+TEST(ProviderRepliesTest, BrokenAnswersFailTheCallSayingWhat) {
+  runtime::Runtime rt;
+  AnswerTransport transport;
+  ProviderLimits limits;
+  limits.retry.max_attempts = 1;
+  std::unique_ptr<Provider> openai = NewOpenAiProvider(
+      {.name = "m", .base_url = "http://m/v1", .embedding_model = "e", .limits = limits},
+      rt.loop_executor(), transport);
+  auto embed = [&](const char* body) {
+    transport.body = body;
+    return rt.Run(openai->Embed({"a", "b"}, ""));
+  };
+  auto bad = [](const Result<EmbedReply>& reply) {
+    return reply.ok() ? std::string("ok")
+                      : StrCat(CauseOf(reply.status()), ": ", reply.status().message());
+  };
+  // Input 1 twice and input 0 never: this used to come back as success with an empty vector.
+  EXPECT_NE(
+      bad(embed(R"({"data":[{"index":1,"embedding":[1,2]},{"index":1,"embedding":[3,4]}]})"))
+          .find(
+              "bad_reply: provider m sent a reply sluice cannot read: two embeddings for input 1"),
+      std::string::npos);
+  // A fractional or negative index used to throw out of the coroutine.
+  EXPECT_NE(bad(embed(R"({"data":[{"index":0.5,"embedding":[1]},{"index":1,"embedding":[1]}]})"))
+                .find("without a valid index"),
+            std::string::npos);
+  EXPECT_NE(bad(embed(R"({"data":[{"index":-1,"embedding":[1]},{"index":1,"embedding":[1]}]})"))
+                .find("without a valid index"),
+            std::string::npos);
+  EXPECT_NE(bad(embed(R"({"data":[{"index":0,"embedding":[1,2]},{"index":1,"embedding":[1]}]})"))
+                .find("embeddings of different lengths (2 and 1)"),
+            std::string::npos);
+  EXPECT_NE(bad(embed(R"({"data":[{"index":0,"embedding":[1e300]},{"index":1,"embedding":[1]}]})"))
+                .find("an embedding value out of range"),
+            std::string::npos);
+  EXPECT_NE(bad(embed(R"({"data":[{"index":0,"embedding":[]},{"index":1,"embedding":[1]}]})"))
+                .find("not a non-empty array"),
+            std::string::npos);
+  // An odd token count is bookkeeping: the call stands, the count reads as 0.
+  Result<EmbedReply> odd = embed(
+      R"({"data":[{"index":0,"embedding":[1]},{"index":1,"embedding":[2]}],"usage":{"prompt_tokens":1.5}})");
+  ASSERT_TRUE(odd.ok()) << odd.status();
+  EXPECT_EQ(odd->usage.input_tokens, 0);
+  EXPECT_EQ(odd->vectors, (std::vector<std::vector<float>>{{1}, {2}}));
+
+  transport.body = R"({"text":"hi","segments":[{"start":2,"end":1,"text":"hi"}]})";
+  Result<TranscriptReply> backwards = rt.Run(openai->Transcribe("RIFF", "audio/wav", "w", ""));
+  EXPECT_EQ(CauseOf(backwards.status()), "bad_reply");
+  EXPECT_NE(backwards.status().message().find("a transcript segment from 2 s to 1 s"),
+            std::string::npos)
+      << backwards.status();
 }
 
 }  // namespace

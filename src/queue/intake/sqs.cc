@@ -22,6 +22,49 @@ Status SqsError(const http::ClientResponse& response, std::string_view action) {
 
 }  // namespace
 
+Result<std::string> MessageIdOfSend(std::string_view xml) {
+  pugi::xml_document doc;
+  doc.load_buffer(xml.data(), xml.size());
+  std::string id =
+      doc.child("SendMessageResponse").child("SendMessageResult").child_value("MessageId");
+  if (id.empty()) return absl::InternalError("SQS SendMessage answered without a MessageId");
+  return id;
+}
+
+Result<std::vector<SqsMessage>> MessagesOfReceive(std::string_view xml) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(xml.data(), xml.size()))
+    return absl::InternalError("SQS ReceiveMessage answered with something that is not XML");
+  std::vector<SqsMessage> messages;
+  for (pugi::xml_node m :
+       doc.child("ReceiveMessageResponse").child("ReceiveMessageResult").children("Message")) {
+    SqsMessage message{.id = m.child_value("MessageId"),
+                       .receipt_handle = m.child_value("ReceiptHandle"),
+                       .body = m.child_value("Body")};
+    if (message.id.empty() || message.receipt_handle.empty())
+      return absl::InternalError("SQS ReceiveMessage answered a message without its id or handle");
+    for (pugi::xml_node attribute : m.children("Attribute")) {
+      if (std::string_view(attribute.child_value("Name")) == "ApproximateReceiveCount")
+        ParseInt(attribute.child_value("Value"), message.receive_count);
+    }
+    messages.push_back(std::move(message));
+  }
+  return messages;
+}
+
+std::string FailuresOfDeleteBatch(std::string_view xml) {
+  pugi::xml_document doc;
+  doc.load_buffer(xml.data(), xml.size());
+  std::string failed;
+  for (pugi::xml_node entry : doc.child("DeleteMessageBatchResponse")
+                                  .child("DeleteMessageBatchResult")
+                                  .children("BatchResultErrorEntry")) {
+    StrAppend(failed, failed.empty() ? "" : "; ", entry.child_value("Id"), ": ",
+              entry.child_value("Code"), " ", entry.child_value("Message"));
+  }
+  return failed;
+}
+
 SqsQueue::SqsQueue(http::HttpClient& client, SqsOptions options)
     : client_(client), options_(std::move(options)) {
   options_.credentials.service = "sqs";
@@ -57,12 +100,7 @@ boost::asio::awaitable<Result<std::string>> SqsQueue::Send(std::string body) {
   Params params;
   params.emplace_back("MessageBody", std::move(body));
   SLUICE_CO_ASSIGN_OR_RETURN(std::string xml, co_await Call("SendMessage", std::move(params)));
-  pugi::xml_document doc;
-  doc.load_buffer(xml.data(), xml.size());
-  std::string id =
-      doc.child("SendMessageResponse").child("SendMessageResult").child_value("MessageId");
-  if (id.empty()) co_return absl::InternalError("SQS SendMessage answered without a MessageId");
-  co_return id;
+  co_return MessageIdOfSend(xml);
 }
 
 boost::asio::awaitable<Result<std::vector<SqsMessage>>> SqsQueue::Receive() {
@@ -71,22 +109,7 @@ boost::asio::awaitable<Result<std::vector<SqsMessage>>> SqsQueue::Receive() {
   params.emplace_back("WaitTimeSeconds", std::to_string(options_.wait_seconds));
   params.emplace_back("AttributeName.1", "ApproximateReceiveCount");
   SLUICE_CO_ASSIGN_OR_RETURN(std::string xml, co_await Call("ReceiveMessage", std::move(params)));
-  pugi::xml_document doc;
-  if (!doc.load_buffer(xml.data(), xml.size()))
-    co_return absl::InternalError("SQS ReceiveMessage answered with something that is not XML");
-  std::vector<SqsMessage> messages;
-  for (pugi::xml_node m :
-       doc.child("ReceiveMessageResponse").child("ReceiveMessageResult").children("Message")) {
-    SqsMessage message{.id = m.child_value("MessageId"),
-                       .receipt_handle = m.child_value("ReceiptHandle"),
-                       .body = m.child_value("Body")};
-    for (pugi::xml_node attribute : m.children("Attribute")) {
-      if (std::string_view(attribute.child_value("Name")) == "ApproximateReceiveCount")
-        ParseInt(attribute.child_value("Value"), message.receive_count);
-    }
-    messages.push_back(std::move(message));
-  }
-  co_return messages;
+  co_return MessagesOfReceive(xml);
 }
 
 boost::asio::awaitable<Status> SqsQueue::ExtendVisibility(std::string receipt_handle, int seconds) {
@@ -116,15 +139,7 @@ boost::asio::awaitable<Status> SqsQueue::DeleteBatch(std::vector<std::string> re
   }
   SLUICE_CO_ASSIGN_OR_RETURN(std::string xml,
                              co_await Call("DeleteMessageBatch", std::move(params)));
-  pugi::xml_document doc;
-  doc.load_buffer(xml.data(), xml.size());
-  std::string failed;
-  for (pugi::xml_node entry : doc.child("DeleteMessageBatchResponse")
-                                  .child("DeleteMessageBatchResult")
-                                  .children("BatchResultErrorEntry")) {
-    StrAppend(failed, failed.empty() ? "" : "; ", entry.child_value("Id"), ": ",
-              entry.child_value("Code"), " ", entry.child_value("Message"));
-  }
+  std::string failed = FailuresOfDeleteBatch(xml);
   if (!failed.empty()) {
     co_return Failure(absl::StatusCode::kUnavailable, "delete_failed",
                       StrCat("SQS kept some messages: ", failed));

@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -39,6 +40,15 @@ struct SqsMessage {
   std::string body;
   int receive_count = 0;  // ApproximateReceiveCount
 };
+
+// The readers of SQS's answers, apart from the calls (tests and the fuzz target use them).
+// The MessageId a SendMessage answer gives; Internal when it gives none.
+Result<std::string> MessageIdOfSend(std::string_view xml);
+// The messages of a ReceiveMessage answer; Internal when it is not XML or a message lacks its
+// MessageId or ReceiptHandle.
+Result<std::vector<SqsMessage>> MessagesOfReceive(std::string_view xml);
+// The entries a DeleteMessageBatch answer says SQS kept, "Id: Code Message; …" ("" for none).
+std::string FailuresOfDeleteBatch(std::string_view xml);
 
 class SqsQueue {
  public:

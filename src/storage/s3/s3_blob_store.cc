@@ -232,14 +232,39 @@ asio::awaitable<Result<PutOutcome>> S3BlobStore::PutFile(std::string key,
   co_return outcome;
 }
 
+Result<std::string> UploadIdOf(std::string_view xml) {
+  pugi::xml_document doc;
+  doc.load_buffer(xml.data(), xml.size());
+  std::string upload_id = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
+  if (upload_id.empty()) return absl::InternalError("S3 gave no UploadId");
+  return upload_id;
+}
+
+Result<S3ListPage> ListPageOf(std::string_view xml) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(xml.data(), xml.size()))
+    return absl::InternalError("S3 sent a listing that is not XML");
+  pugi::xml_node result = doc.child("ListBucketResult");
+  S3ListPage page;
+  for (pugi::xml_node item : result.children("Contents")) {
+    BlobInfo object{.key = item.child_value("Key"), .size = 0};
+    if (!ParseInt(item.child_value("Size"), object.size) || object.size < 0)
+      return absl::InternalError(StrCat("S3 listed ", object.key, " without a size"));
+    page.objects.push_back(std::move(object));
+  }
+  if (std::string_view(result.child_value("IsTruncated")) == "true") {
+    page.next_token = result.child_value("NextContinuationToken");
+    if (page.next_token.empty())
+      return absl::InternalError("S3 sent a cut listing without a continuation token");
+  }
+  return page;
+}
+
 asio::awaitable<Result<std::string>> S3BlobStore::StartMultipart(std::string object) {
   SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse started,
                              co_await Send(Request("POST", object, "uploads")));
   if (!started.successful()) co_return S3Error(started, StrCat("starting the upload of ", object));
-  pugi::xml_document doc;
-  doc.load_buffer(started.body.data(), started.body.size());
-  std::string upload_id = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
-  if (upload_id.empty()) co_return absl::InternalError("S3 gave no UploadId");
+  SLUICE_CO_ASSIGN_OR_RETURN(std::string upload_id, UploadIdOf(started.body));
   co_return StrCat("uploadId=", http::AwsUriEncode(upload_id, false));
 }
 
@@ -535,18 +560,12 @@ asio::awaitable<Result<std::vector<BlobInfo>>> S3BlobStore::List(std::string pre
     SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse response,
                                co_await Send(Request("GET", "", query)));
     if (!response.successful()) co_return S3Error(response, StrCat("listing ", prefix));
-    pugi::xml_document doc;
-    if (!doc.load_buffer(response.body.data(), response.body.size()))
-      co_return absl::InternalError("S3 sent a listing that is not XML");
-    pugi::xml_node result = doc.child("ListBucketResult");
-    for (pugi::xml_node item : result.children("Contents")) {
-      std::string name = item.child_value("Key");
-      int64_t size = 0;
-      ParseInt(item.child_value("Size"), size);
-      if (name.size() >= strip) out.push_back({name.substr(strip), size});
+    SLUICE_CO_ASSIGN_OR_RETURN(S3ListPage page, ListPageOf(response.body));
+    for (BlobInfo& object : page.objects) {
+      if (object.key.size() >= strip) out.push_back({object.key.substr(strip), object.size});
     }
-    token = result.child_value("NextContinuationToken");
-    if (std::string_view(result.child_value("IsTruncated")) != "true" || token.empty()) break;
+    token = std::move(page.next_token);
+    if (token.empty()) break;
   }
   std::sort(out.begin(), out.end(),
             [](const BlobInfo& a, const BlobInfo& b) { return a.key < b.key; });

@@ -52,6 +52,17 @@ struct S3Options {
 // "s3://bucket/prefix" → bucket and prefix into `options`. InvalidArgument for other URIs.
 Status ParseS3Uri(std::string_view uri, S3Options& options);
 
+// The readers of S3's XML answers, apart from the calls (tests and the fuzz target use them).
+// The UploadId of a CreateMultipartUpload answer; Internal when it gives none.
+Result<std::string> UploadIdOf(std::string_view xml);
+// One page of a ListObjectsV2 answer: full keys and sizes, and the token of the next page (""
+// on the last). Internal when it is not XML, an entry has no size, or a cut page no token.
+struct S3ListPage {
+  std::vector<BlobInfo> objects;
+  std::string next_token;
+};
+Result<S3ListPage> ListPageOf(std::string_view xml);
+
 class S3BlobStore : public BlobStore {
  public:
   // `client`, `loop` and `blocking` (file reads for PutFile) outlive the store.
