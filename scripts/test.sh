@@ -2,7 +2,7 @@
 # The README's second command: installs what is missing, then builds and runs every test in
 # the debug build and again under AddressSanitizer + UndefinedBehaviorSanitizer, against a
 # PostgreSQL server, s3rver and sqslite it starts on loopback and stops afterwards.
-# Usage: scripts/test.sh [PRESET...]   (default: debug asan, then the fuzz targets for 30 s each)
+# Usage: scripts/test.sh [PRESET...]   (default: debug asan, then the fuzz targets for 20 s each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -27,5 +27,5 @@ done
 # The parsers of outside input under libFuzzer (ASan + UBSan), briefly; scripts/fuzz.sh alone
 # runs them longer.
 if ((${#@} == 0)); then
-  FUZZ_SECONDS=${FUZZ_SECONDS:-30} scripts/fuzz.sh
+  FUZZ_SECONDS=${FUZZ_SECONDS:-20} scripts/fuzz.sh
 fi

@@ -46,16 +46,21 @@ std::string ClientResponse::Header(const std::string& name) const {
 }
 
 asio::awaitable<Result<ClientResponse>> Send(HttpClient& client, ClientRequest request) {
+  co_return co_await SendKept(client, request);
+}
+
+asio::awaitable<Result<ClientResponse>> SendKept(HttpClient& client, const ClientRequest& request) {
   std::string scheme = ToLower(request.url.substr(0, request.url.find(':')));
   if (scheme != "http" && scheme != "https") {
     co_return Failure(absl::StatusCode::kPermissionDenied, "scheme_not_allowed",
                       StrCat("'", request.url, "': only http and https"));
   }
-  if (request.aws_credentials && request.sigv4) {
+  std::optional<SigV4> sigv4 = request.sigv4;
+  if (request.aws_credentials && sigv4) {
     SLUICE_CO_ASSIGN_OR_RETURN(AwsCredentials keys, co_await request.aws_credentials->Current());
-    request.sigv4->access_key = std::move(keys.access_key);
-    request.sigv4->secret_key = std::move(keys.secret_key);
-    request.sigv4->session_token = std::move(keys.session_token);
+    sigv4->access_key = std::move(keys.access_key);
+    sigv4->secret_key = std::move(keys.secret_key);
+    sigv4->session_token = std::move(keys.session_token);
   }
   EasyHandle easy = client.TakeEasyHandle();
   if (!easy) co_return absl::InternalError("curl_easy_init failed");
@@ -71,10 +76,10 @@ asio::awaitable<Result<ClientResponse>> Send(HttpClient& client, ClientRequest r
   exchange.guard.policy = &request.addresses;
 
   std::vector<std::pair<std::string, std::string>> headers = request.headers;
-  if (request.sigv4) {
+  if (sigv4) {
     SLUICE_CO_ASSIGN_OR_RETURN(SignedRequest signed_request,
-                               SignV4(*request.sigv4, request.method, request.url, headers,
-                                      request.body, std::chrono::system_clock::now()));
+                               SignV4(*sigv4, request.method, request.url, headers, request.body,
+                                      std::chrono::system_clock::now()));
     headers = std::move(signed_request.headers);
   }
   CurlList header_list;

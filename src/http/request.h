@@ -58,5 +58,9 @@ struct ClientResponse {
 // "blocked_address"; FailedPrecondition "too_large"; DeadlineExceeded "timeout"; Unavailable for
 // connection failures (CurlFailureStatus causes).
 boost::asio::awaitable<Result<ClientResponse>> Send(HttpClient& client, ClientRequest request);
+// The same, with the request left to the caller, who keeps it until the call completes: a
+// request sent again after a failure (an S3 part of 16 MiB) is not copied for each attempt.
+boost::asio::awaitable<Result<ClientResponse>> SendKept(HttpClient& client,
+                                                        const ClientRequest& request);
 
 }  // namespace sluice::http

@@ -134,10 +134,8 @@ asio::awaitable<Result<http::ClientResponse>> S3BlobStore::Send(http::ClientRequ
   std::string what = StrCat("S3 ", request.method, " ", request.url);
   for (int attempt = 1;; ++attempt) {
     bool last = attempt >= options_.retry.max_attempts;
-    // The request is needed again if this attempt fails: send a copy unless it is the last.
-    // (Made before the co_await: g++ 12 mishandles a conditional temporary inside one.)
-    http::ClientRequest sent = last ? std::move(request) : request;
-    Result<http::ClientResponse> response = co_await http::Send(client_, std::move(sent));
+    // Kept here for the next attempt: a part's body is not copied per attempt.
+    Result<http::ClientResponse> response = co_await http::SendKept(client_, request);
     std::optional<runtime::Duration> hint;
     if (response.ok()) {
       if (response->status < 500 && response->status != 429) co_return response;
