@@ -10,7 +10,13 @@
 namespace sluice::methods {
 namespace {
 
-std::string_view KindName(json::kind kind) {
+std::string_view PlacementName(Placement placement) {
+  return placement == Placement::kCpuPool ? "cpu_pool" : "event_loop";
+}
+
+}  // namespace
+
+std::string_view JsonKindName(json::kind kind) {
   switch (kind) {
     case json::kind::bool_:
       return "boolean";
@@ -30,12 +36,6 @@ std::string_view KindName(json::kind kind) {
   return "value";
 }
 
-std::string_view PlacementName(Placement placement) {
-  return placement == Placement::kCpuPool ? "cpu_pool" : "event_loop";
-}
-
-}  // namespace
-
 Result<json::object> ResolveParams(const MethodSpec& spec, const json::object& given) {
   json::object out = spec.params;
   for (const auto& [key, value] : given) {
@@ -48,10 +48,10 @@ Result<json::object> ResolveParams(const MethodSpec& spec, const json::object& g
           StrCat(spec.name, " has no parameter '", std::string_view(key), "'",
                  known.empty() ? " (it takes none)" : StrCat(" (it takes: ", known, ")")));
     }
-    if (KindName(it->value().kind()) != KindName(value.kind())) {
+    if (JsonKindName(it->value().kind()) != JsonKindName(value.kind())) {
       return absl::InvalidArgumentError(StrCat(spec.name, " parameter '", std::string_view(key),
-                                               "' must be a ", KindName(it->value().kind()),
-                                               ", not a ", KindName(value.kind())));
+                                               "' must be a ", JsonKindName(it->value().kind()),
+                                               ", not a ", JsonKindName(value.kind())));
     }
     out[key] = value;
   }

@@ -285,6 +285,10 @@ bool Accepts(const MethodSpec& spec, MediaKind kind);
 // Compact JSON with object keys sorted at every level: the same value always prints the same.
 std::string CanonicalJson(const json::value& value);
 
+// JSON Schema's name of a kind of value: "boolean", "number" (integers too), "string", "array",
+// "object" or "null".
+std::string_view JsonKindName(json::kind kind);
+
 // The method's spec and placement as JSON (for `sluice methods --json`).
 json::object SpecToJson(const MethodBase& method);
 

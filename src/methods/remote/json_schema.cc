@@ -7,29 +7,17 @@
 #include <string_view>
 
 #include "common/strings.h"
+#include "methods/method.h"
 
 namespace sluice::methods::remote {
 namespace {
 
 namespace json = boost::json;
 
+// JSON Schema's name of `value`'s type, "integer" for whole numbers written as such.
 std::string TypeOf(const json::value& value) {
-  switch (value.kind()) {
-    case json::kind::object:
-      return "object";
-    case json::kind::array:
-      return "array";
-    case json::kind::string:
-      return "string";
-    case json::kind::bool_:
-      return "boolean";
-    case json::kind::null:
-      return "null";
-    case json::kind::double_:
-      return "number";
-    default:
-      return "integer";
-  }
+  if (value.is_int64() || value.is_uint64()) return "integer";
+  return std::string(JsonKindName(value.kind()));
 }
 
 Status Misfit(const std::string& path, std::string_view what) {

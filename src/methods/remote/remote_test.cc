@@ -774,32 +774,28 @@ TEST(ProviderRepliesTest, BrokenAnswersFailTheCallSayingWhat) {
     transport.body = body;
     return rt.Run(openai->Embed({"a", "b"}, ""));
   };
-  auto bad = [](const Result<EmbedReply>& reply) {
-    return reply.ok() ? std::string("ok")
-                      : StrCat(CauseOf(reply.status()), ": ", reply.status().message());
+  // Each reply and what the call's error must say. The first used to come back as success
+  // with an empty vector (input 1 twice, input 0 never); a fractional or negative index used to
+  // throw out of the coroutine.
+  std::pair<const char*, const char*> broken[] = {
+      {R"({"data":[{"index":1,"embedding":[1,2]},{"index":1,"embedding":[3,4]}]})",
+       "provider m sent a reply sluice cannot read: two embeddings for input 1"},
+      {R"({"data":[{"index":0.5,"embedding":[1]},{"index":1,"embedding":[1]}]})",
+       "without a valid index"},
+      {R"({"data":[{"index":-1,"embedding":[1]},{"index":1,"embedding":[1]}]})",
+       "without a valid index"},
+      {R"({"data":[{"index":0,"embedding":[1,2]},{"index":1,"embedding":[1]}]})",
+       "embeddings of different lengths (2 and 1)"},
+      {R"({"data":[{"index":0,"embedding":[1e300]},{"index":1,"embedding":[1]}]})",
+       "an embedding value out of range"},
+      {R"({"data":[{"index":0,"embedding":[]},{"index":1,"embedding":[1]}]})",
+       "not a non-empty array"},
   };
-  // Input 1 twice and input 0 never: this used to come back as success with an empty vector.
-  EXPECT_NE(
-      bad(embed(R"({"data":[{"index":1,"embedding":[1,2]},{"index":1,"embedding":[3,4]}]})"))
-          .find(
-              "bad_reply: provider m sent a reply sluice cannot read: two embeddings for input 1"),
-      std::string::npos);
-  // A fractional or negative index used to throw out of the coroutine.
-  EXPECT_NE(bad(embed(R"({"data":[{"index":0.5,"embedding":[1]},{"index":1,"embedding":[1]}]})"))
-                .find("without a valid index"),
-            std::string::npos);
-  EXPECT_NE(bad(embed(R"({"data":[{"index":-1,"embedding":[1]},{"index":1,"embedding":[1]}]})"))
-                .find("without a valid index"),
-            std::string::npos);
-  EXPECT_NE(bad(embed(R"({"data":[{"index":0,"embedding":[1,2]},{"index":1,"embedding":[1]}]})"))
-                .find("embeddings of different lengths (2 and 1)"),
-            std::string::npos);
-  EXPECT_NE(bad(embed(R"({"data":[{"index":0,"embedding":[1e300]},{"index":1,"embedding":[1]}]})"))
-                .find("an embedding value out of range"),
-            std::string::npos);
-  EXPECT_NE(bad(embed(R"({"data":[{"index":0,"embedding":[]},{"index":1,"embedding":[1]}]})"))
-                .find("not a non-empty array"),
-            std::string::npos);
+  for (const auto& [body, why] : broken) {
+    Result<EmbedReply> reply = embed(body);
+    EXPECT_EQ(CauseOf(reply.status()), "bad_reply") << body;
+    EXPECT_NE(reply.status().message().find(why), std::string::npos) << reply.status();
+  }
   // An odd token count is bookkeeping: the call stands, the count reads as 0.
   Result<EmbedReply> odd = embed(
       R"({"data":[{"index":0,"embedding":[1]},{"index":1,"embedding":[2]}],"usage":{"prompt_tokens":1.5}})");
