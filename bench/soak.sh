@@ -2,7 +2,9 @@
 # Soak (issue 16; not run by CI): a local fleet under faults for a long run, then the checks
 # that nothing was lost.
 #
-#   Postgres, s3rver, sqslite, nginx (media) and sluice-fake-provider (5 % of requests answer
+#   Postgres, s3rver, sluice-strict-sqs (an SQS queue that redelivers a message whose
+#   visibility ran out, as SQS does: sqslite never does, and loses every message whose receive
+#   answer a fault cut), nginx (media) and sluice-fake-provider (5 % of requests answer
 #   500, a burst of 429s every 20 s), each behind sluice-fault-proxy flipping a fault (latency,
 #   bandwidth, stall, reset) on for 1.5 s every 6 s; 3 workers taking jobs from the Postgres
 #   queue and from SQS; one of workers 2 and 3 killed with SIGKILL every 30 s and restarted
@@ -30,6 +32,7 @@ bin=${SOAK_BUILD:-build/release}
 sluice=$(pwd)/$bin/src/cli/sluice
 proxy_bin=$(pwd)/$bin/src/testing/sluice-fault-proxy
 fake_bin=$(pwd)/$bin/src/testing/sluice-fake-provider
+sqs_bin=$(pwd)/$bin/src/testing/sluice-strict-sqs
 node_modules=$(pwd)/.test-servers/node_modules
 export OPENBLAS_NUM_THREADS=1
 
@@ -72,22 +75,21 @@ mkdir -p "$work/s3"
 node "$node_modules/s3rver/bin/s3rver.js" -d "$work/s3" -a 127.0.0.1 -p "$s3_port" --silent \
   --configure-bucket soak >"$work/s3rver.log" 2>&1 &
 pids+=($!)
-sqs_port=$(free_port)
-node "$node_modules/sqslite/bin/cli.js" --host 127.0.0.1 --port "$sqs_port" >"$work/sqslite.log" 2>&1 &
+# A received message stays invisible 30 s unless its worker renews it (at half of 60 s).
+"$sqs_bin" --queue soak --visibility-seconds 30 >"$work/sqs.port" 2>"$work/sqs.log" &
 pids+=($!)
+counted+=($!)
 "$fake_bin" --latency-ms 50 --fail-percent 5 --burst-every-s 20 >"$work/fake.url" 2>"$work/fake.log" &
 pids+=($!)
 counted+=($!)
 for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$s3_port/" -o /dev/null && curl -s "http://127.0.0.1:$sqs_port/" -o /dev/null &&
-    [[ -s $work/fake.url ]] && break
+  curl -sf "http://127.0.0.1:$s3_port/" -o /dev/null && [[ -s $work/sqs.port && -s $work/fake.url ]] &&
+    break
   sleep 0.2
 done
 fake_port=$(sed -E 's#.*:([0-9]+)/v1#\1#' "$work/fake.url")
-curl -sS "http://127.0.0.1:$sqs_port/" --data-urlencode Action=CreateQueue \
-  --data-urlencode QueueName=soak >/dev/null
-# sqslite recognises queue URLs that name localhost only.
-queue_url="http://localhost:$sqs_port/queues/soak"
+sqs_port=$(cat "$work/sqs.port")
+queue_url="http://127.0.0.1:$sqs_port/queue/soak"
 
 # Everything sluice talks to goes through a proxy.
 start_proxy origin_proxy "$origin_port" origin
@@ -96,7 +98,7 @@ start_proxy s3_proxy "$s3_port" s3
 start_proxy sqs_proxy "$sqs_port" sqs
 start_proxy fake_proxy "$fake_port" model-server
 sed -E "s#127.0.0.1:$origin_port#127.0.0.1:$origin_proxy#" "$work/urls.txt" >"$work/urls-proxied.txt"
-queue_proxied="http://localhost:$sqs_proxy/queues/soak"
+queue_proxied="http://127.0.0.1:$sqs_proxy/queue/soak"
 
 cat >"$work/sluice.toml" <<TOML
 [providers]
@@ -188,14 +190,16 @@ PY
 done
 echo "soak: all $sets sets submitted after $(( $(date +%s) - started )) s; waiting for the queue" >&2
 
-# Until every set has a finished job and SQS is empty (at most 30 more minutes).
+# Until every set has a finished job and SQS is empty, in flight included (at most 30 more
+# minutes).
 deadline=$(( $(date +%s) + 1800 ))
 while (( $(date +%s) < deadline )); do
   done_jobs=$(psql_direct "SELECT count(*) FROM jobs WHERE state = 'done'")
   open_jobs=$(psql_direct "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')")
   waiting=$(curl -sS "http://127.0.0.1:$sqs_port/" --data-urlencode Action=GetQueueAttributes \
-    --data-urlencode "QueueUrl=$queue_url" --data-urlencode AttributeName.1=ApproximateNumberOfMessages |
-    grep -o '<Value>[0-9]*' | sed 's/<Value>//')
+    --data-urlencode "QueueUrl=$queue_url" --data-urlencode AttributeName.1=ApproximateNumberOfMessages \
+    --data-urlencode AttributeName.2=ApproximateNumberOfMessagesNotVisible |
+    grep -o '<Value>[0-9]*' | sed 's/<Value>//' | awk '{ n += $1 } END { print n + 0 }')
   (( done_jobs >= sets && open_jobs == 0 && waiting == 0 )) && break
   sleep 10
 done
@@ -257,5 +261,5 @@ the model server failing 5 % of requests and throttling bursts; $kills worker ki
 | worker 1 RSS (median, middle → last third) | ${rss_early} → ${rss_late} kB | $(verdict "$(yes_if "python3 -c 'import sys; sys.exit(0 if $rss_late <= 1.2 * $rss_early else 1)'")") |
 | worker 1 open descriptors | ${fds_early} → ${fds_late} | $(verdict "$(yes_if "python3 -c 'import sys; sys.exit(0 if $fds_late <= $fds_early + 16 else 1)'")") |
 MD
-for f in "$work"/proxy-*.log; do echo "- $(basename "$f" .log): $(tail -1 "$f")"; done
+for f in "$work"/proxy-*.log "$work/sqs.log"; do echo "- $(basename "$f" .log): $(tail -1 "$f")"; done
 echo "- model server: $(tail -1 "$work/fake.log")"

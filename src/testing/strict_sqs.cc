@@ -33,15 +33,30 @@ HttpReply SqsError(int status, std::string_view code) {
                                  "</Code><Message>", code, "</Message></Error></ErrorResponse>"));
 }
 
+// The path of a URL ("http://host:port/path" → "/path"); "" when it has none.
+std::string_view PathOf(std::string_view url) {
+  size_t authority = url.find("://");
+  if (authority == std::string_view::npos) return "";
+  size_t path = url.find('/', authority + 3);
+  return path == std::string_view::npos ? "" : url.substr(path);
+}
+
 }  // namespace
 
-StrictSqs::StrictSqs(std::chrono::milliseconds visibility) : visibility_(visibility) {
+StrictSqs::StrictSqs(std::chrono::milliseconds visibility, std::string queue_name)
+    : visibility_(visibility),
+      queue_name_(std::move(queue_name)),
+      queue_path_(StrCat("/queue/", queue_name_)) {
   // The query protocol posts to the endpoint's root and names the queue in QueueUrl.
   origin_.Route("/", [this](const HttpRequest& request, int) { return Handle(request); });
 }
 
 std::string StrictSqs::Add(std::string body) {
   std::lock_guard lock(mu_);
+  return AddLocked(std::move(body));
+}
+
+std::string StrictSqs::AddLocked(std::string body) {
   std::string id = StrCat("msg-", messages_.size() + 1);
   messages_.push_back({.id = id,
                        .body = std::move(body),
@@ -55,16 +70,37 @@ void StrictSqs::RefuseExtensions(bool refuse) {
   refuse_extensions_ = refuse;
 }
 
+int StrictSqs::CountLocked(bool visible, std::chrono::steady_clock::time_point now) const {
+  int count = 0;
+  for (const Message& message : messages_)
+    count += !message.deleted && (message.visible_at <= now) == visible ? 1 : 0;
+  return count;
+}
+
 int StrictSqs::messages_left() const {
   std::lock_guard lock(mu_);
-  int left = 0;
-  for (const Message& message : messages_) left += message.deleted ? 0 : 1;
-  return left;
+  auto now = std::chrono::steady_clock::now();
+  return CountLocked(true, now) + CountLocked(false, now);
+}
+
+int StrictSqs::messages_visible() const {
+  std::lock_guard lock(mu_);
+  return CountLocked(true, std::chrono::steady_clock::now());
+}
+
+int StrictSqs::redeliveries() const {
+  std::lock_guard lock(mu_);
+  return redeliveries_;
 }
 
 int StrictSqs::receives() const {
   std::lock_guard lock(mu_);
   return receives_;
+}
+
+int StrictSqs::receive_calls() const {
+  std::lock_guard lock(mu_);
+  return receive_calls_;
 }
 
 int StrictSqs::stale_deletes() const {
@@ -94,11 +130,35 @@ std::string StrictSqs::DeleteLocked(const std::string& handle) {
 
 HttpReply StrictSqs::Handle(const HttpRequest& request) {
   std::lock_guard lock(mu_);
-  if (FormValue(request.body, "QueueUrl") != queue_url())
-    return SqsError(400, "AWS.SimpleQueueService.NonExistentQueue");
   std::string action = FormValue(request.body, "Action");
+  if (action == "CreateQueue") {
+    // Of its one queue only; creating an existing queue answers its URL, as SQS does.
+    if (FormValue(request.body, "QueueName") != queue_name_)
+      return SqsError(400, "InvalidParameterValue");
+    return XmlReply(200, StrCat("<CreateQueueResponse><CreateQueueResult><QueueUrl>", queue_url(),
+                                "</QueueUrl></CreateQueueResult></CreateQueueResponse>"));
+  }
+  if (PathOf(FormValue(request.body, "QueueUrl")) != queue_path_)
+    return SqsError(400, "AWS.SimpleQueueService.NonExistentQueue");
   auto now = std::chrono::steady_clock::now();
+  if (action == "SendMessage") {
+    std::string body = FormValue(request.body, "MessageBody");
+    if (body.empty()) return SqsError(400, "MissingParameter");
+    std::string id = AddLocked(std::move(body));
+    return XmlReply(200, StrCat("<SendMessageResponse><SendMessageResult><MessageId>", id,
+                                "</MessageId></SendMessageResult></SendMessageResponse>"));
+  }
+  if (action == "GetQueueAttributes") {
+    return XmlReply(200,
+                    StrCat("<GetQueueAttributesResponse><GetQueueAttributesResult>",
+                           "<Attribute><Name>ApproximateNumberOfMessages</Name><Value>",
+                           CountLocked(true, now), "</Value></Attribute>",
+                           "<Attribute><Name>ApproximateNumberOfMessagesNotVisible</Name><Value>",
+                           CountLocked(false, now), "</Value></Attribute>",
+                           "</GetQueueAttributesResult></GetQueueAttributesResponse>"));
+  }
   if (action == "ReceiveMessage") {
+    ++receive_calls_;
     int max = 1;
     ParseInt(FormValue(request.body, "MaxNumberOfMessages"), max);
     std::string listed;
@@ -107,6 +167,7 @@ HttpReply StrictSqs::Handle(const HttpRequest& request) {
       if (message.deleted || message.visible_at > now) continue;
       --max;
       ++receives_;
+      if (message.receive_count > 0) ++redeliveries_;
       ++message.receive_count;
       message.receipt_handle = StrCat(message.id, "/", message.receive_count);
       message.visible_at = now + visibility_;

@@ -171,11 +171,19 @@ asio::awaitable<Result<int>> SqsIntake::PollOnce() {
 asio::awaitable<void> SqsIntake::Run() {
   asio::steady_timer pause(runtime_.loop_executor());
   while (!stopping_) {
+    auto started = std::chrono::steady_clock::now();
     Result<int> polled = co_await PollOnce();
-    if (polled.ok()) continue;
-    std::fprintf(stderr, "sluice intake: receive failed: %s\n",
-                 std::string(polled.status().message()).c_str());
-    pause.expires_after(std::chrono::seconds(2));
+    if (polled.ok() && *polled > 0) continue;
+    if (!polled.ok()) {
+      std::fprintf(stderr, "sluice intake: receive failed: %s\n",
+                   std::string(polled.status().message()).c_str());
+      pause.expires_after(std::chrono::seconds(2));
+    } else {
+      // An empty receive: SQS held it for the long-poll wait. One that came back sooner (a
+      // short poll, or a queue server that does not long-poll) must not turn into a loop of
+      // requests — each is billed: the next starts min_idle_interval after this one did.
+      pause.expires_at(started + options_.min_idle_interval);
+    }
     boost::system::error_code ec;
     co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }

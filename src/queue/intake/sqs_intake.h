@@ -14,6 +14,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -31,6 +32,9 @@ struct SqsIntakeOptions {
   // Seconds a received message stays invisible; renewed at half of it while its job is made.
   int visibility_seconds = 60;
   int max_attempts = 3;  // for the jobs created
+  // Receives that bring nothing start at least this far apart (long polls take their wait
+  // anyway; this bounds short polls and servers that answer at once). Default 1 s.
+  std::chrono::milliseconds min_idle_interval{1000};
   // Set names become keys and file names; the same rule as `sluice submit`.
   std::function<Status(std::string_view)> validate_set;
 };

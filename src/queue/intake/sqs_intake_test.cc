@@ -174,5 +174,42 @@ TEST(SqsVisibilityTest, AMessageRedeliveredWhileItsJobIsMadeMakesOneJob) {
   }
 }
 
+// StrictSqs answers a receive at once, as sqslite does (neither long-polls): an idle intake
+// must not loop on empty receives — each is a billed request on SQS — but start them at least
+// min_idle_interval apart.
+TEST(SqsVisibilityTest, AnIdleIntakePacesItsReceivesWhenTheServerAnswersAtOnce) {
+  using namespace std::chrono_literals;
+  testing::StrictSqs sqs(1000ms);
+  testing::TempDir dir;
+  std::unique_ptr<db::SqliteCatalog> db =
+      std::move(*db::SqliteCatalog::Open(dir.path() / "sluice.db"));
+  runtime::Runtime rt;
+  std::unique_ptr<http::HttpClient> client =
+      std::move(*http::HttpClient::Create(rt.loop_executor(), {}));
+  SqsQueue queue(*client,
+                 {.queue_url = sqs.queue_url(),
+                  .credentials = {.access_key = "AK", .secret_key = "SK", .region = "us-east-1"},
+                  .wait_seconds = 5,
+                  .allow_private = true});
+  ManifestReader none = [](std::string) -> boost::asio::awaitable<Result<std::string>> {
+    co_return absl::NotFoundError("no manifests here");
+  };
+  SqsIntake intake(rt, queue, *db, none, {.min_idle_interval = 500ms});
+  auto idle_for_two_seconds = [&]() -> boost::asio::awaitable<bool> {
+    runtime::TaskGroup group(rt.loop_executor());
+    group.Spawn(intake.Run());
+    boost::asio::steady_timer idle(rt.loop_executor(), 2000ms);
+    co_await idle.async_wait(boost::asio::use_awaitable);
+    intake.Stop();
+    co_await group.Wait();
+    co_return true;
+  };
+  rt.Run(idle_for_two_seconds());
+  // Two seconds at one receive per 500 ms: 4 or 5 (a loop would send thousands).
+  EXPECT_GE(sqs.receive_calls(), 2);
+  EXPECT_LE(sqs.receive_calls(), 6);
+  EXPECT_TRUE(intake.idle());
+}
+
 }  // namespace
 }  // namespace sluice::intake
