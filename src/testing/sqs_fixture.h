@@ -1,4 +1,5 @@
-// Test-only: sqslite on loopback, an HTTP client on a runtime, and queues made on it.
+// Test-only: sqslite on loopback, an HTTP client on a runtime, and queues made on it; and a
+// client of a StrictSqs queue.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 
 #include "queue/intake/sqs.h"
 #include "runtime/runtime.h"
+#include "testing/strict_sqs.h"
 #include "testing/test_servers.h"
 
 namespace sluice::intake {
@@ -36,6 +38,24 @@ class SqsFixture : public ::testing::Test {
   runtime::Runtime rt_;
   std::unique_ptr<testing::Sqslite> server_;
   std::unique_ptr<http::HttpClient> client_;
+};
+
+// A runtime, an HTTP client on it and an SqsQueue client of `sqs`'s queue (receives of up to
+// `max_messages`, long polls of `wait_seconds`, which StrictSqs answers at once anyway).
+struct StrictSqsClient {
+  explicit StrictSqsClient(const testing::StrictSqs& sqs, int wait_seconds = 1,
+                           int max_messages = 10)
+      : client(std::move(*http::HttpClient::Create(rt.loop_executor(), {}))),
+        queue(*client,
+              {.queue_url = sqs.queue_url(),
+               .credentials = {.access_key = "AK", .secret_key = "SK", .region = "us-east-1"},
+               .wait_seconds = wait_seconds,
+               .max_messages = max_messages,
+               .allow_private = true}) {}
+
+  runtime::Runtime rt;
+  std::unique_ptr<http::HttpClient> client;
+  SqsQueue queue;
 };
 
 }  // namespace sluice::intake

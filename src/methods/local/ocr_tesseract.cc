@@ -306,8 +306,9 @@ class OcrMethod : public Method {
  public:
   const MethodSpec& spec() const override {
     // Version 3: lines found and read one by one (see the top of this file); "lines" added.
+    // Version 4: a line's box is its words' box.
     static const MethodSpec spec{.name = "ocr.tesseract",
-                                 .version = 3,
+                                 .version = 4,
                                  .kinds = {MediaKind::kImage},
                                  .inputs = {"image"},
                                  .description =
@@ -348,10 +349,14 @@ class OcrMethod : public Method {
       std::string line_text;
       json::array line_words;
       double confidence = 0;
+      // The line's box is its words' (the region it was found in may hold shapes or letters
+      // read as nothing: a set method compares text sizes by it).
+      cv::Rect2d words_box;
       for (const Word& word : reading.words) {
         if (word.confidence < min_confidence) continue;
         StrAppend(line_text, line_text.empty() ? "" : " ", word.text);
         confidence += word.confidence;
+        words_box = line_words.empty() ? word.box : (words_box | word.box);
         json::object out = WordJson(word);
         line_words.push_back(out);
         words.push_back(std::move(out));
@@ -361,7 +366,7 @@ class OcrMethod : public Method {
       lines.push_back(json::object{
           {"text", line_text},
           {"confidence", std::round(confidence / static_cast<double>(line_words.size()) * 10) / 10},
-          {"box", BoxJson(cv::Rect2d(line.box) & cv::Rect2d(0, 0, image->cols, image->rows))}});
+          {"box", BoxJson(words_box & cv::Rect2d(0, 0, image->cols, image->rows))}});
     }
     if (lines.empty()) {  // no line found: the whole picture, the plain way
       SLUICE_ASSIGN_OR_RETURN(std::vector<Word> page, ReadPage(*api, gray));

@@ -5,8 +5,10 @@
 #include <bit>
 #include <cctype>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
+#include <tuple>
 
 #include "common/disjoint_sets.h"
 #include "common/strings.h"
@@ -92,11 +94,18 @@ std::string Letters(std::string_view text) {
   return out;
 }
 
-// What OCR read in a picture: its main lines (those read surely, of three letters or more, at
-// least half the area of the largest such: the headline, whatever its height; what tells
-// creatives of one template apart) and all of its text, as Letters().
+// What OCR read in a picture: its lines, as Letters(), and all of its text; its main lines
+// (those read surely, of three letters or more, at least half the area of the largest such:
+// the headline, whatever its height; what tells creatives of one template apart), the
+// largest first.
+struct ReadLine {
+  std::string text;
+  double width = 0, height = 0;
+  bool sure = false;  // read with confidence 80 or more, of three letters or more
+};
 struct ReadText {
-  std::vector<std::string> main;
+  std::vector<ReadLine> lines;
+  std::vector<size_t> main;  // indexes into lines, the largest first
   std::string all;
 };
 ReadText TextOf(const json::value* ocr) {
@@ -104,29 +113,35 @@ ReadText TextOf(const json::value* ocr) {
   const json::object* result = ocr ? ocr->if_object() : nullptr;
   const json::value* lines = result ? result->if_contains("lines") : nullptr;
   if (!lines || !lines->is_array()) return out;
-  std::vector<std::pair<double, std::string>> sure;
+  std::vector<std::pair<double, size_t>> sure;  // (area, line)
   double largest = 0;
   for (const json::value& line : lines->as_array()) {
-    std::string text = Letters(line.at("text").as_string());
     const json::value& box = line.at("box");
-    double area = box.at("w").to_number<double>() * box.at("h").to_number<double>();
+    ReadLine read{.text = Letters(line.at("text").as_string()),
+                  .width = box.at("w").to_number<double>(),
+                  .height = box.at("h").to_number<double>()};
+    out.all += read.text;
     const json::value* confidence = line.as_object().if_contains("confidence");
-    out.all += text;
-    if ((confidence && confidence->to_number<double>() < 80) || text.size() < 3) continue;
-    largest = std::max(largest, area);
-    sure.emplace_back(area, std::move(text));
+    read.sure = !(confidence && confidence->to_number<double>() < 80) && read.text.size() >= 3;
+    double area = read.width * read.height;
+    if (read.sure) {
+      largest = std::max(largest, area);
+      sure.emplace_back(area, out.lines.size());
+    }
+    out.lines.push_back(std::move(read));
   }
-  for (auto& [area, text] : sure) {
-    if (area >= 0.5 * largest) out.main.push_back(std::move(text));
+  std::sort(sure.begin(), sure.end(), std::greater<>());
+  for (auto [area, line] : sure) {
+    if (area >= 0.5 * largest) out.main.push_back(line);
   }
   return out;
 }
 
-// Whether `needle` occurs in `haystack` with at most a fifth of its letters misread: the least
+// Whether `needle` occurs in `haystack` with at most `misread` of its letters misread: the least
 // edit cost of `needle` against any stretch of `haystack` (approximate substring matching). A
 // digit costs thrice to drop, add or read as another digit: "30% OFF" is not "50% OFF", nor is
 // it "0% OFF" found inside "70% OFF".
-bool FoundIn(const std::string& needle, const std::string& haystack) {
+bool FoundIn(const std::string& needle, const std::string& haystack, double misread = 0.2) {
   auto cost = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) ? 3.0 : 1.0; };
   std::vector<double> row(haystack.size() + 1, 0);  // a match may start anywhere
   for (size_t i = 1; i <= needle.size(); ++i) {
@@ -142,18 +157,137 @@ bool FoundIn(const std::string& needle, const std::string& haystack) {
       diagonal = above;
     }
   }
-  return *std::min_element(row.begin(), row.end()) <= 0.2 * static_cast<double>(needle.size());
+  return *std::min_element(row.begin(), row.end()) <= misread * static_cast<double>(needle.size());
 }
 
-// Whether two pictures' texts agree: all main lines of either found in the other's text (so
-// a main line misread, or missed, in one of them does not part copies).
-bool SameWords(const ReadText& a, const ReadText& b) {
-  if (a.main.empty() || b.main.empty()) return true;  // nothing to tell them apart by
-  auto all_found = [](const ReadText& lines, const ReadText& in) {
-    return std::all_of(lines.main.begin(), lines.main.end(),
-                       [&](const std::string& line) { return FoundIn(line, in.all); });
+// What two pictures' texts say of them: the same words, other words (look-alikes: one
+// template, another headline), or nothing to tell (OCR read no main line surely in one).
+enum class Words { kSame, kUnknown, kOther };
+
+// Text narrower than this (pixels per letter) is not expected to be read: a copy resized to
+// half keeps its headline legible and loses its small print. (Widths, not heights: a line's
+// height varies with the letters and marks OCR took into its box.)
+constexpr double kLegibleLetterWidth = 5;
+// A line found with up to this share of its letters misread is garbled, not other words:
+// look-alikes differ by whole words, OCR on a poor copy by a few letters ("WINTER STYLE"
+// read as "wi -R STYLE").
+constexpr double kGarbled = 0.3;
+
+// Whether `b` shows the main lines of `a`: kOther when one that b would show legibly — at the
+// scale a line read in both gives (a resized copy) — is not found in b's text, not even
+// garbled, and b read nothing like it there; kUnknown when it is found only garbled, or b
+// read it only unsurely (a line of its size and of letters half alike: the line misread), or
+// when a line as large that a read unsurely is not found in b (more text than a's sure
+// lines); else kSame.
+Words ShowsMainLines(const ReadText& a, const ReadText& b) {
+  // The scale: from the first of a's lines, main ones first, that b read too — of eight
+  // letters or more: a short word is found in too many places ("Loka" in "Zenloka").
+  std::vector<size_t> order = a.main;
+  for (size_t i = 0; i < a.lines.size(); ++i) order.push_back(i);
+  double scale = 1;
+  for (size_t i : order) {
+    auto match = std::find_if(b.lines.begin(), b.lines.end(), [&](const ReadLine& line) {
+      return line.text.size() >= 8 && FoundIn(a.lines[i].text, line.text, kGarbled);
+    });
+    if (a.lines[i].text.size() >= 8 && match != b.lines.end() && a.lines[i].width > 0) {
+      scale = match->width / a.lines[i].width;
+      break;
+    }
+  }
+  auto legible = [&](const ReadLine& line) {
+    return line.width * scale >= kLegibleLetterWidth * static_cast<double>(line.text.size());
   };
-  return all_found(a, b) && all_found(b, a);
+  Words shown = Words::kSame;
+  for (size_t i : a.main) {
+    const ReadLine& line = a.lines[i];
+    if (!legible(line) || FoundIn(line.text, b.all)) continue;
+    if (FoundIn(line.text, b.all, kGarbled)) {  // read, but garbled in one of them
+      shown = Words::kUnknown;
+      continue;
+    }
+    bool misread = std::any_of(b.lines.begin(), b.lines.end(), [&](const ReadLine& other) {
+      return !other.sure && other.text.size() >= 3 &&
+             std::abs(other.width - line.width * scale) <= 0.25 * line.width * scale &&
+             std::abs(other.height - line.height * scale) <= 0.5 * line.height * scale &&
+             FoundIn(line.text, other.text, 0.5);
+    });
+    // Other words are a line of b as large; with none, OCR missed the line in b.
+    bool missed = std::none_of(b.lines.begin(), b.lines.end(), [&](const ReadLine& other) {
+      return other.width * other.height >= 0.5 * line.width * line.height * scale * scale;
+    });
+    if (!misread && !missed) return Words::kOther;
+    shown = Words::kUnknown;
+  }
+  const ReadLine& smallest_main = a.lines[a.main.back()];
+  for (const ReadLine& line : a.lines) {
+    if (!line.sure && line.text.size() >= 3 &&
+        line.width * line.height >= smallest_main.width * smallest_main.height && legible(line) &&
+        !FoundIn(line.text, b.all))
+      shown = Words::kUnknown;
+  }
+  return shown;
+}
+
+// Whether the two read a line of eight letters or more alike (a short word is found in too
+// many places: "Loka" in "Zenloka"; copies share their headline or their small print).
+bool ShareALine(const ReadText& a, const ReadText& b) {
+  return std::any_of(a.lines.begin(), a.lines.end(), [&](const ReadLine& line) {
+    return line.text.size() >= 8 &&
+           std::any_of(b.lines.begin(), b.lines.end(), [&](const ReadLine& other) {
+             return other.text.size() >= 8 &&
+                    (FoundIn(line.text, other.text) || FoundIn(other.text, line.text));
+           });
+  });
+}
+
+Words CompareWords(const ReadText& a, const ReadText& b) {
+  if (a.main.empty() || b.main.empty()) return Words::kUnknown;
+  // Both read lines surely and none alike: other creatives.
+  if (!ShareALine(a, b)) return Words::kOther;
+  Words ab = ShowsMainLines(a, b), ba = ShowsMainLines(b, a);
+  if (ab == Words::kOther || ba == Words::kOther) return Words::kOther;
+  return ab == Words::kSame && ba == Words::kSame ? Words::kSame : Words::kUnknown;
+}
+
+// Groups of near pictures from the pairs that may join: single linkage, except that two groups
+// never merge while a picture of one has other words than a picture of the other — so a copy
+// whose text OCR could not read joins its own group, not every look-alike of the template as
+// well. Pairs join in order of trust: the same words before unknown ones, then the closest
+// thumbnails first.
+struct NearPair {
+  size_t a, b;
+  Words words;
+  double difference;
+};
+DisjointSets GroupNear(size_t count, std::vector<NearPair> pairs) {
+  std::vector<std::vector<size_t>> other_words(count);
+  for (const NearPair& pair : pairs) {
+    if (pair.words != Words::kOther) continue;
+    other_words[pair.a].push_back(pair.b);
+    other_words[pair.b].push_back(pair.a);
+  }
+  std::erase_if(pairs, [](const NearPair& pair) { return pair.words == Words::kOther; });
+  std::sort(pairs.begin(), pairs.end(), [](const NearPair& x, const NearPair& y) {
+    return std::tie(x.words, x.difference) < std::tie(y.words, y.difference);
+  });
+  DisjointSets groups(count);
+  std::vector<std::vector<size_t>> members(count);
+  for (size_t i = 0; i < count; ++i) members[i] = {i};
+  for (const NearPair& pair : pairs) {
+    size_t root_a = groups.Find(pair.a), root_b = groups.Find(pair.b);
+    if (root_a == root_b) continue;
+    if (members[root_a].size() > members[root_b].size()) std::swap(root_a, root_b);
+    bool apart = std::any_of(members[root_a].begin(), members[root_a].end(), [&](size_t m) {
+      return std::any_of(other_words[m].begin(), other_words[m].end(),
+                         [&](size_t o) { return groups.Find(o) == root_b; });
+    });
+    if (apart) continue;
+    groups.Join(root_a, root_b);
+    size_t root = groups.Find(root_a), gone = root == root_a ? root_b : root_a;
+    members[root].insert(members[root].end(), members[gone].begin(), members[gone].end());
+    members[gone].clear();
+  }
+  return groups;
 }
 
 class NearDuplicatesMethod : public SetMethod {
@@ -161,14 +295,15 @@ class NearDuplicatesMethod : public SetMethod {
   const MethodSpec& spec() const override {
     static const MethodSpec spec{
         .name = "set.near_duplicates",
-        .version = 3,
+        .version = 4,
         .inputs = {"set", "result:image.phash", "result?:ocr.tesseract"},
         .output = "set",
         .description =
             "Groups copies of one picture (resized, re-encoded, cropped, recoloured, "
             "with a sticker): perceptual hashes within max_distance bits, thumbnails "
-            "within max_thumb_difference once aligned, and the same main line of text "
-            "when OCR read one; and finds near images held by other sets through the "
+            "within max_thumb_difference once aligned, and no other words where OCR "
+            "read both (a group never takes in a picture with other words than one of "
+            "its own); and finds near images held by other sets through the "
             "hash index (within known_max_distance bits)",
         // Chosen on bench/quality's corpus (design note 36).
         .params = {{"max_distance", 24},
@@ -206,21 +341,21 @@ class NearDuplicatesMethod : public SetMethod {
       thumbs.push_back(ThumbOf(*phash));
       texts.push_back(TextOf(items[i].results.if_contains("ocr.tesseract")));
     }
-    // Within the set, union-find over every close pair: n² comparisons of 64-bit words (a
-    // hundred thousand images take seconds); other sets are searched through the index.
-    DisjointSets sets(hashed.size());
+    // Within the set, every close pair: n² comparisons of 64-bit words (a hundred thousand
+    // images take seconds); other sets are searched through the index.
+    std::vector<NearPair> pairs;
     for (size_t a = 0; a < hashed.size(); ++a) {
       for (size_t b = a + 1; b < hashed.size(); ++b) {
         if (std::popcount(hashes[a] ^ hashes[b]) > max_distance) continue;
         // Close hashes are checked by what the hash cannot see: the thumbnails aligned (when
-        // both have one; hashes of older versions have none) and the main line's words (when
-        // OCR read one in both): the same template with other words is another creative.
-        if (thumbs[a] && thumbs[b] && ThumbDifference(*thumbs[a], *thumbs[b]) > max_difference)
-          continue;
-        if (!SameWords(texts[a], texts[b])) continue;
-        sets.Join(a, b);
+        // both have one; hashes of older versions have none) and the main lines' words (when
+        // OCR read them in both): the same template with other words is another creative.
+        double difference = thumbs[a] && thumbs[b] ? ThumbDifference(*thumbs[a], *thumbs[b]) : 0;
+        if (difference > max_difference) continue;
+        pairs.push_back({a, b, CompareWords(texts[a], texts[b]), difference});
       }
     }
+    DisjointSets sets = GroupNear(hashed.size(), std::move(pairs));
     std::map<size_t, json::array> groups;
     for (size_t i = 0; i < hashed.size(); ++i) {
       const SetItem& item = items[hashed[i]];

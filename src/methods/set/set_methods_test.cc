@@ -136,6 +136,57 @@ TEST_F(SetMethodsTest, NearDuplicatesCheckCloseHashesByThumbnailAndWords) {
   EXPECT_FALSE(Run("set.near_duplicates", items, {{"max_thumb_difference", -1}}).status.ok());
 }
 
+// A line as ocr.tesseract reports it.
+json::object OcrLine(std::string text, double confidence, int width, int height) {
+  return json::object{{"text", std::move(text)},
+                      {"confidence", confidence},
+                      {"box", json::object{{"x", 10}, {"y", 10}, {"w", width}, {"h", height}}}};
+}
+
+SetItem ReadCreative(std::string name, json::array lines, uint32_t words = 0b10110111011101) {
+  SetItem item = Creative(std::move(name), AdThumb(words));
+  item.results["ocr.tesseract"] = json::object{{"lines", std::move(lines)}};
+  return item;
+}
+
+TEST_F(SetMethodsTest, NearDuplicatesKeepLookAlikesApartThroughCopiesOcrCouldNotRead) {
+  // One template and one hash for all; the look-alikes' thumbnails differ a little in the band
+  // of words, too little to tell them apart: the words do.
+  std::vector<SetItem> items = {
+      ReadCreative("original", {OcrLine("SUMMER SALE", 95, 400, 60),
+                                OcrLine("free returns on every order", 95, 160, 12)}),
+      // Resized to half: the headline read, the small print too small to read.
+      ReadCreative("half-size", {OcrLine("SUMMER SALE", 95, 200, 30)}),
+      // The headline read unsurely: a misreading of a line of its size, not other words.
+      ReadCreative("misread", {OcrLine("SUMER SAIE", 60, 398, 58),
+                               OcrLine("free returns on every order", 95, 160, 12)}),
+      // Nothing read surely: nothing to tell it by — it must not join the look-alike to the
+      // copies.
+      ReadCreative("unread", {OcrLine("SUMMER SALE", 50, 400, 60)}),
+      ReadCreative("look-alike",
+                   {OcrLine("WINTER DEALS", 95, 420, 60),
+                    OcrLine("free returns on every order", 95, 160, 12)},
+                   0b11101101110111)};
+  StepResult step = Run("set.near_duplicates", items);
+  ASSERT_TRUE(step.status.ok()) << step.status;
+  std::vector<std::set<std::string>> groups = Groups(step);
+  ASSERT_EQ(groups.size(), 1u) << json::serialize(step.output);
+  EXPECT_EQ(groups[0], (std::set<std::string>{"original", "half-size", "misread", "unread"}));
+
+  // Resized to a third, the copy still shows its headline, and a line of the look-alike's
+  // size read surely with other words keeps a copy apart.
+  items.push_back(ReadCreative("third-size", {OcrLine("SUMMER SALE", 95, 133, 20)}));
+  items.push_back(ReadCreative(
+      "other-headline",
+      {OcrLine("FLASH OFFER", 95, 400, 60), OcrLine("free returns on every order", 95, 160, 12)},
+      0b11011101101101));
+  groups = Groups(Run("set.near_duplicates", items));
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_TRUE(groups[0].contains("third-size"));
+  EXPECT_FALSE(groups[0].contains("other-headline"));
+  EXPECT_FALSE(groups[0].contains("look-alike"));
+}
+
 // Earlier sets' images as a list, searched by brute force: what the hash index answers.
 class ListedKnownImages : public KnownImages {
  public:

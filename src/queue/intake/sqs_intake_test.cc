@@ -124,14 +124,9 @@ TEST(SqsVisibilityTest, AMessageRedeliveredWhileItsJobIsMadeMakesOneJob) {
     testing::TempDir dir;
     std::unique_ptr<db::SqliteCatalog> db =
         std::move(*db::SqliteCatalog::Open(dir.path() / "sluice.db"));
-    runtime::Runtime rt;
-    std::unique_ptr<http::HttpClient> client =
-        std::move(*http::HttpClient::Create(rt.loop_executor(), {}));
-    SqsQueue queue(*client,
-                   {.queue_url = sqs.queue_url(),
-                    .credentials = {.access_key = "AK", .secret_key = "SK", .region = "us-east-1"},
-                    .wait_seconds = 1,
-                    .allow_private = true});
+    StrictSqsClient sqs_client(sqs, 1);
+    runtime::Runtime& rt = sqs_client.rt;
+    SqsQueue& queue = sqs_client.queue;
     auto reader = [&rt](std::chrono::milliseconds takes) -> ManifestReader {
       return [&rt, takes](std::string) -> boost::asio::awaitable<Result<std::string>> {
         boost::asio::steady_timer reading(rt.loop_executor(), takes);
@@ -183,14 +178,9 @@ TEST(SqsVisibilityTest, AnIdleIntakePacesItsReceivesWhenTheServerAnswersAtOnce) 
   testing::TempDir dir;
   std::unique_ptr<db::SqliteCatalog> db =
       std::move(*db::SqliteCatalog::Open(dir.path() / "sluice.db"));
-  runtime::Runtime rt;
-  std::unique_ptr<http::HttpClient> client =
-      std::move(*http::HttpClient::Create(rt.loop_executor(), {}));
-  SqsQueue queue(*client,
-                 {.queue_url = sqs.queue_url(),
-                  .credentials = {.access_key = "AK", .secret_key = "SK", .region = "us-east-1"},
-                  .wait_seconds = 5,
-                  .allow_private = true});
+  StrictSqsClient sqs_client(sqs, 5);
+  runtime::Runtime& rt = sqs_client.rt;
+  SqsQueue& queue = sqs_client.queue;
   ManifestReader none = [](std::string) -> boost::asio::awaitable<Result<std::string>> {
     co_return absl::NotFoundError("no manifests here");
   };

@@ -7,7 +7,6 @@
 #include <thread>
 
 #include "testing/sqs_fixture.h"
-#include "testing/strict_sqs.h"
 
 namespace sluice::intake {
 namespace {
@@ -54,15 +53,9 @@ TEST_F(SqsTest, SendReceiveExtendAndDeleteInABatch) {
 TEST(StrictSqsTest, SendReceiveExtendDeleteAndRedeliver) {
   using namespace std::chrono_literals;
   testing::StrictSqs sqs(300ms, "media");
-  runtime::Runtime rt;
-  std::unique_ptr<http::HttpClient> client =
-      std::move(*http::HttpClient::Create(rt.loop_executor(), {}));
-  SqsQueue queue(*client,
-                 {.queue_url = sqs.queue_url(),
-                  .credentials = {.access_key = "AK", .secret_key = "SK", .region = "us-east-1"},
-                  .wait_seconds = 0,
-                  .max_messages = 10,
-                  .allow_private = true});
+  StrictSqsClient sqs_client(sqs, 0);
+  runtime::Runtime& rt = sqs_client.rt;
+  SqsQueue& queue = sqs_client.queue;
   ExpectSendReceiveExtendAndDeleteInABatch(rt, &queue);
   EXPECT_EQ(sqs.messages_left(), 0);
 
