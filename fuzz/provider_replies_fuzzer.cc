@@ -24,7 +24,7 @@ class AnswerTransport : public remote::Transport {
  public:
   sluice::http::ClientResponse answer;
   asio::awaitable<sluice::Result<sluice::http::ClientResponse>> Exchange(
-      sluice::http::ClientRequest) override {
+      const sluice::http::ClientRequest&) override {
     co_return answer;
   }
 };

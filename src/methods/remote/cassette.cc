@@ -40,13 +40,13 @@ RecordingTransport::RecordingTransport(Transport& inner, std::filesystem::path d
     : inner_(inner), dir_(std::move(dir)) {}
 
 asio::awaitable<Result<http::ClientResponse>> RecordingTransport::Exchange(
-    http::ClientRequest request) {
+    const http::ClientRequest& request) {
   std::string key = CassetteKey(request);
   json::object cassette_request{{"method", request.method},
                                 {"path", PathOf(request.url)},
                                 {"body_sha256", Sha256::HexOf(request.body)}};
   if (request.body.size() <= 4096) cassette_request["body"] = request.body;
-  Result<http::ClientResponse> response = co_await inner_.Exchange(std::move(request));
+  Result<http::ClientResponse> response = co_await inner_.Exchange(request);
   json::object exchange;
   if (response.ok()) {
     json::object headers;
@@ -78,7 +78,7 @@ asio::awaitable<Result<http::ClientResponse>> RecordingTransport::Exchange(
 ReplayTransport::ReplayTransport(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
 asio::awaitable<Result<http::ClientResponse>> ReplayTransport::Exchange(
-    http::ClientRequest request) {
+    const http::ClientRequest& request) {
   std::string key = CassetteKey(request);
   auto it = served_.find(key);
   if (it == served_.end()) {

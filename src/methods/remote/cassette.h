@@ -27,7 +27,8 @@ class RecordingTransport : public Transport {
   RecordingTransport(Transport& inner, std::filesystem::path dir);
   // The inner transport's answer; also saved. A failure to save is logged to stderr, the answer
   // still returned.
-  asio::awaitable<Result<http::ClientResponse>> Exchange(http::ClientRequest request) override;
+  asio::awaitable<Result<http::ClientResponse>> Exchange(
+      const http::ClientRequest& request) override;
   int64_t recorded() const { return recorded_; }
 
  private:
@@ -42,7 +43,8 @@ class ReplayTransport : public Transport {
   explicit ReplayTransport(std::filesystem::path dir);
   // The recorded answer. FailedPrecondition "not_recorded" (naming the request and the
   // directory) when the request was never recorded; DataLoss "bad_cassette" for a damaged file.
-  asio::awaitable<Result<http::ClientResponse>> Exchange(http::ClientRequest request) override;
+  asio::awaitable<Result<http::ClientResponse>> Exchange(
+      const http::ClientRequest& request) override;
   int64_t replayed() const { return replayed_; }
 
  private:

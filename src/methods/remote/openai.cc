@@ -274,7 +274,7 @@ class OpenAiProvider : public Provider {
     http::ClientRequest request = Request("/models");
     request.timeout = runtime::Duration{10'000};
     SLUICE_CO_ASSIGN_OR_RETURN(http::ClientResponse response,
-                               co_await transport_.Exchange(std::move(request)));
+                               co_await transport_.Exchange(request));
     if (response.successful()) co_return absl::OkStatus();
     co_return Failure(
         response.status == 401 || response.status == 403 ? absl::StatusCode::kUnauthenticated

@@ -37,8 +37,8 @@ std::optional<Duration> ServerHint(const http::ClientResponse& response) {
 }  // namespace
 
 asio::awaitable<Result<http::ClientResponse>> NetworkTransport::Exchange(
-    http::ClientRequest request) {
-  co_return co_await http::Send(client_, std::move(request));
+    const http::ClientRequest& request) {
+  co_return co_await http::SendKept(client_, request);
 }
 
 std::optional<Duration> ParseResetDuration(std::string_view text) {

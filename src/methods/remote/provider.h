@@ -39,14 +39,17 @@ using Usage = Cost;
 class Transport {
  public:
   virtual ~Transport() = default;
-  // The response whatever its status; errors as http::Send.
-  virtual asio::awaitable<Result<http::ClientResponse>> Exchange(http::ClientRequest request) = 0;
+  // The response whatever its status; errors as http::Send. The caller keeps `request` until
+  // the call completes (the gate sends one request again on a retry without copying it).
+  virtual asio::awaitable<Result<http::ClientResponse>> Exchange(
+      const http::ClientRequest& request) = 0;
 };
 
 class NetworkTransport : public Transport {
  public:
   explicit NetworkTransport(http::HttpClient& client) : client_(client) {}
-  asio::awaitable<Result<http::ClientResponse>> Exchange(http::ClientRequest request) override;
+  asio::awaitable<Result<http::ClientResponse>> Exchange(
+      const http::ClientRequest& request) override;
 
  private:
   http::HttpClient& client_;

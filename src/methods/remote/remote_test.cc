@@ -755,7 +755,7 @@ TEST(SchemaTest, ChecksTypesRequiredEnumsBoundsAndExtras) {
 class AnswerTransport : public Transport {
  public:
   std::string body;
-  asio::awaitable<Result<http::ClientResponse>> Exchange(http::ClientRequest) override {
+  asio::awaitable<Result<http::ClientResponse>> Exchange(const http::ClientRequest&) override {
     co_return http::ClientResponse{.status = 200, .headers = {}, .body = body};
   }
 };
