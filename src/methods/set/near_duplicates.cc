@@ -93,21 +93,31 @@ std::string Letters(std::string_view text) {
 // (those read surely, of three letters or more, at least half the area of the largest such:
 // the headline, whatever its height; what tells creatives of one template apart), the
 // largest first.
+struct ReadWord {
+  std::string text;  // as Letters()
+  bool sure = true;  // read with confidence 80 or more
+};
 struct ReadLine {
   std::string text;
   double width = 0, height = 0;
   bool sure = false;  // read with confidence 80 or more, of three letters or more
+  std::vector<ReadWord> words;
 };
 struct ReadText {
   std::vector<ReadLine> lines;
   std::vector<size_t> main;  // indexes into lines, the largest first
   std::string all;
+  std::vector<std::string> unsure_words;  // as Letters()
 };
 ReadText TextOf(const json::value* ocr) {
   ReadText out;
   const json::object* result = ocr ? ocr->if_object() : nullptr;
   const json::value* lines = result ? result->if_contains("lines") : nullptr;
   if (!lines || !lines->is_array()) return out;
+  // A line's words are the next ones of "words" (ocr.tesseract lists them line by line), as
+  // its text is them joined by spaces.
+  const json::value* words = result->if_contains("words");
+  size_t next_word = 0;
   std::vector<std::pair<double, size_t>> sure;  // (area, line)
   double largest = 0;
   for (const json::value& line : lines->as_array()) {
@@ -115,6 +125,20 @@ ReadText TextOf(const json::value* ocr) {
     ReadLine read{.text = Letters(line.at("text").as_string()),
                   .width = box.at("w").to_number<double>(),
                   .height = box.at("h").to_number<double>()};
+    for (std::string_view token : Split(line.at("text").as_string(), " ")) {
+      ReadWord word{.text = Letters(token)};
+      const json::object* listed =
+          words && words->is_array() && next_word < words->as_array().size()
+              ? words->as_array()[next_word].if_object()
+              : nullptr;
+      if (listed && listed->contains("text") && listed->at("text").as_string() == token &&
+          listed->contains("confidence")) {
+        word.sure = listed->at("confidence").to_number<double>() >= 80;
+        ++next_word;
+      }
+      if (!word.sure) out.unsure_words.push_back(word.text);
+      read.words.push_back(std::move(word));
+    }
     out.all += read.text;
     const json::value* confidence = line.as_object().if_contains("confidence");
     read.sure = !(confidence && confidence->to_number<double>() < 80) && read.text.size() >= 3;
@@ -168,6 +192,41 @@ constexpr double kLegibleLetterWidth = 5;
 // read as "wi -R STYLE").
 constexpr double kGarbled = 0.3;
 
+// A word's shape: its letters as 'a', digits as '0', the rest as they are ("30%" → "00%").
+std::string ShapeOf(std::string_view word) {
+  std::string shape;
+  for (char c : word)
+    shape += std::isdigit(static_cast<unsigned char>(c))   ? '0'
+             : std::isalpha(static_cast<unsigned char>(c)) ? 'a'
+                                                           : c;
+  return shape;
+}
+
+// Whether `line` (of one picture) is found in `b` once the numbers that may have been misread
+// are left out: those read unsurely in the line, and those of the shape of a number b read
+// unsurely ("30%" read surely here and unsurely as "90%" there; OCR confuses 3, 5 and 9 in
+// heavy fonts). A number read surely in both counts: "30% OFF" and "50% OFF" are other words.
+bool ApartOnlyByUnsureNumbers(const ReadLine& line, const ReadText& b) {
+  auto is_number = [](const std::string& word) {
+    return std::any_of(word.begin(), word.end(),
+                       [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  };
+  std::string rest;
+  bool left_out = false;
+  for (const ReadWord& word : line.words) {
+    bool unsure_there =
+        std::any_of(b.unsure_words.begin(), b.unsure_words.end(), [&](const std::string& other) {
+          return is_number(other) && ShapeOf(other) == ShapeOf(word.text);
+        });
+    if (is_number(word.text) && (!word.sure || unsure_there)) {
+      left_out = true;
+    } else {
+      rest += word.text;
+    }
+  }
+  return left_out && rest.size() >= 3 && FoundIn(rest, b.all);
+}
+
 // Whether `b` shows the main lines of `a`: kOther when one that b would show legibly — at the
 // scale a line read in both gives (a resized copy) — is not found in b's text, not even
 // garbled, and b read nothing like it there; kUnknown when it is found only garbled, or b
@@ -196,7 +255,7 @@ Words ShowsMainLines(const ReadText& a, const ReadText& b) {
   for (size_t i : a.main) {
     const ReadLine& line = a.lines[i];
     if (!legible(line) || FoundIn(line.text, b.all)) continue;
-    if (FoundIn(line.text, b.all, kGarbled)) {  // read, but garbled in one of them
+    if (FoundIn(line.text, b.all, kGarbled) || ApartOnlyByUnsureNumbers(line, b)) {
       shown = Words::kUnknown;
       continue;
     }
