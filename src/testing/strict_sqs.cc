@@ -1,5 +1,7 @@
 #include "testing/strict_sqs.h"
 
+#include <boost/url/parse.hpp>
+
 #include "common/strings.h"
 
 namespace sluice::testing {
@@ -33,12 +35,10 @@ HttpReply SqsError(int status, std::string_view code) {
                                  "</Code><Message>", code, "</Message></Error></ErrorResponse>"));
 }
 
-// The path of a URL ("http://host:port/path" → "/path"); "" when it has none.
-std::string_view PathOf(std::string_view url) {
-  size_t authority = url.find("://");
-  if (authority == std::string_view::npos) return "";
-  size_t path = url.find('/', authority + 3);
-  return path == std::string_view::npos ? "" : url.substr(path);
+// The path of a URL ("http://host:port/path" → "/path"); "" when it is not one.
+std::string PathOf(std::string_view url) {
+  boost::system::result<boost::urls::url_view> parsed = boost::urls::parse_uri(url);
+  return parsed ? std::string(parsed->encoded_path()) : "";
 }
 
 }  // namespace
@@ -79,8 +79,9 @@ int StrictSqs::CountLocked(bool visible, std::chrono::steady_clock::time_point n
 
 int StrictSqs::messages_left() const {
   std::lock_guard lock(mu_);
-  auto now = std::chrono::steady_clock::now();
-  return CountLocked(true, now) + CountLocked(false, now);
+  int left = 0;
+  for (const Message& message : messages_) left += message.deleted ? 0 : 1;
+  return left;
 }
 
 int StrictSqs::messages_visible() const {

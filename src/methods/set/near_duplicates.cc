@@ -7,6 +7,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include "common/disjoint_sets.h"
@@ -89,6 +90,22 @@ std::string Letters(std::string_view text) {
   return out;
 }
 
+// A word's shape: its letters as 'a', digits as '0', the rest as they are ("30%" → "00%").
+std::string ShapeOf(std::string_view word) {
+  std::string shape;
+  for (char c : word)
+    shape += std::isdigit(static_cast<unsigned char>(c))   ? '0'
+             : std::isalpha(static_cast<unsigned char>(c)) ? 'a'
+                                                           : c;
+  return shape;
+}
+
+// Whether a word holds a digit ("30%", "2for1").
+bool IsNumber(std::string_view word) {
+  return std::any_of(word.begin(), word.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
 // What OCR read in a picture: its lines, as Letters(), and all of its text; its main lines
 // (those read surely, of three letters or more, at least half the area of the largest such:
 // the headline, whatever its height; what tells creatives of one template apart), the
@@ -107,7 +124,8 @@ struct ReadText {
   std::vector<ReadLine> lines;
   std::vector<size_t> main;  // indexes into lines, the largest first
   std::string all;
-  std::vector<std::string> unsure_words;  // as Letters()
+  // The shapes (ShapeOf) of the numbers read unsurely: words with a digit.
+  std::vector<std::string> unsure_number_shapes;
 };
 ReadText TextOf(const json::value* ocr) {
   ReadText out;
@@ -116,7 +134,8 @@ ReadText TextOf(const json::value* ocr) {
   if (!lines || !lines->is_array()) return out;
   // A line's words are the next ones of "words" (ocr.tesseract lists them line by line), as
   // its text is them joined by spaces.
-  const json::value* words = result->if_contains("words");
+  const json::value* words_value = result->if_contains("words");
+  const json::array* words = words_value ? words_value->if_array() : nullptr;
   size_t next_word = 0;
   std::vector<std::pair<double, size_t>> sure;  // (area, line)
   double largest = 0;
@@ -128,15 +147,13 @@ ReadText TextOf(const json::value* ocr) {
     for (std::string_view token : Split(line.at("text").as_string(), " ")) {
       ReadWord word{.text = Letters(token)};
       const json::object* listed =
-          words && words->is_array() && next_word < words->as_array().size()
-              ? words->as_array()[next_word].if_object()
-              : nullptr;
+          words && next_word < words->size() ? (*words)[next_word].if_object() : nullptr;
       if (listed && listed->contains("text") && listed->at("text").as_string() == token &&
           listed->contains("confidence")) {
         word.sure = listed->at("confidence").to_number<double>() >= 80;
         ++next_word;
       }
-      if (!word.sure) out.unsure_words.push_back(word.text);
+      if (!word.sure && IsNumber(word.text)) out.unsure_number_shapes.push_back(ShapeOf(word.text));
       read.words.push_back(std::move(word));
     }
     out.all += read.text;
@@ -192,39 +209,33 @@ constexpr double kLegibleLetterWidth = 5;
 // read as "wi -R STYLE").
 constexpr double kGarbled = 0.3;
 
-// A word's shape: its letters as 'a', digits as '0', the rest as they are ("30%" → "00%").
-std::string ShapeOf(std::string_view word) {
-  std::string shape;
-  for (char c : word)
-    shape += std::isdigit(static_cast<unsigned char>(c))   ? '0'
-             : std::isalpha(static_cast<unsigned char>(c)) ? 'a'
-                                                           : c;
-  return shape;
-}
-
 // Whether `line` (of one picture) is found in `b` once the numbers that may have been misread
 // are left out: those read unsurely in the line, and those of the shape of a number b read
 // unsurely ("30%" read surely here and unsurely as "90%" there; OCR confuses 3, 5 and 9 in
 // heavy fonts). A number read surely in both counts: "30% OFF" and "50% OFF" are other words.
 bool ApartOnlyByUnsureNumbers(const ReadLine& line, const ReadText& b) {
-  auto is_number = [](const std::string& word) {
-    return std::any_of(word.begin(), word.end(),
-                       [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
-  };
   std::string rest;
   bool left_out = false;
   for (const ReadWord& word : line.words) {
-    bool unsure_there =
-        std::any_of(b.unsure_words.begin(), b.unsure_words.end(), [&](const std::string& other) {
-          return is_number(other) && ShapeOf(other) == ShapeOf(word.text);
-        });
-    if (is_number(word.text) && (!word.sure || unsure_there)) {
+    if (IsNumber(word.text) &&
+        (!word.sure || std::find(b.unsure_number_shapes.begin(), b.unsure_number_shapes.end(),
+                                 ShapeOf(word.text)) != b.unsure_number_shapes.end())) {
       left_out = true;
     } else {
       rest += word.text;
     }
   }
   return left_out && rest.size() >= 3 && FoundIn(rest, b.all);
+}
+
+// The first of b's lines that reads like `line` — `line` found in it with at most `misread` of
+// its letters misread —, both of eight letters or more: a short word is found in too many
+// places ("Loka" in "Zenloka").
+const ReadLine* LongLineLike(const ReadLine& line, const ReadText& b, double misread) {
+  if (line.text.size() < 8) return nullptr;
+  for (const ReadLine& other : b.lines)
+    if (other.text.size() >= 8 && FoundIn(line.text, other.text, misread)) return &other;
+  return nullptr;
 }
 
 // Whether `b` shows the main lines of `a`: kOther when one that b would show legibly — at the
@@ -234,20 +245,15 @@ bool ApartOnlyByUnsureNumbers(const ReadLine& line, const ReadText& b) {
 // when a line as large that a read unsurely is not found in b (more text than a's sure
 // lines); else kSame.
 Words ShowsMainLines(const ReadText& a, const ReadText& b) {
-  // The scale: from the first of a's lines, main ones first, that b read too — of eight
-  // letters or more: a short word is found in too many places ("Loka" in "Zenloka").
-  std::vector<size_t> order = a.main;
-  for (size_t i = 0; i < a.lines.size(); ++i) order.push_back(i);
-  double scale = 1;
-  for (size_t i : order) {
-    auto match = std::find_if(b.lines.begin(), b.lines.end(), [&](const ReadLine& line) {
-      return line.text.size() >= 8 && FoundIn(a.lines[i].text, line.text, kGarbled);
-    });
-    if (a.lines[i].text.size() >= 8 && match != b.lines.end() && a.lines[i].width > 0) {
-      scale = match->width / a.lines[i].width;
-      break;
-    }
-  }
+  // The scale: from the first of a's lines, main ones first, that b read too.
+  std::optional<double> scale_found;
+  auto scale_from = [&](const ReadLine& line) {
+    const ReadLine* match = scale_found ? nullptr : LongLineLike(line, b, kGarbled);
+    if (match && line.width > 0) scale_found = match->width / line.width;
+  };
+  for (size_t i : a.main) scale_from(a.lines[i]);
+  for (const ReadLine& line : a.lines) scale_from(line);
+  double scale = scale_found.value_or(1);
   auto legible = [&](const ReadLine& line) {
     return line.width * scale >= kLegibleLetterWidth * static_cast<double>(line.text.size());
   };
@@ -282,16 +288,15 @@ Words ShowsMainLines(const ReadText& a, const ReadText& b) {
   return shown;
 }
 
-// Whether the two read a line of eight letters or more alike (a short word is found in too
-// many places: "Loka" in "Zenloka"; copies share their headline or their small print).
+// Whether the two read a line of eight letters or more alike (copies share their headline or
+// their small print).
 bool ShareALine(const ReadText& a, const ReadText& b) {
-  return std::any_of(a.lines.begin(), a.lines.end(), [&](const ReadLine& line) {
-    return line.text.size() >= 8 &&
-           std::any_of(b.lines.begin(), b.lines.end(), [&](const ReadLine& other) {
-             return other.text.size() >= 8 &&
-                    (FoundIn(line.text, other.text) || FoundIn(other.text, line.text));
-           });
-  });
+  auto alike_in = [](const ReadText& from, const ReadText& in) {
+    return std::any_of(from.lines.begin(), from.lines.end(), [&](const ReadLine& line) {
+      return LongLineLike(line, in, 0.2) != nullptr;
+    });
+  };
+  return alike_in(a, b) || alike_in(b, a);
 }
 
 Words CompareWords(const ReadText& a, const ReadText& b) {
