@@ -61,4 +61,6 @@ std::string JsonText(const boost::json::value& value) {
   return out;
 }
 
+void AppendJsonText(std::string& out, const boost::json::value& value) { Append(out, value); }
+
 }  // namespace sluice

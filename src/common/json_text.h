@@ -13,5 +13,7 @@
 namespace sluice {
 
 std::string JsonText(const boost::json::value& value);
+// The same text, appended to `out`.
+void AppendJsonText(std::string& out, const boost::json::value& value);
 
 }  // namespace sluice

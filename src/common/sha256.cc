@@ -5,6 +5,20 @@
 #include <cstdlib>
 
 namespace sluice {
+namespace {
+
+// The digest's implementation, looked up once: OpenSSL 3 looks `EVP_sha256()` up in its
+// provider tables (under a lock) on every init otherwise, which cost more than hashing a
+// step key.
+const EVP_MD* Sha256Digest() {
+  static const EVP_MD* digest = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched ? fetched : EVP_sha256();
+  }();
+  return digest;
+}
+
+}  // namespace
 
 struct Sha256::Ctx {
   EVP_MD_CTX* md = EVP_MD_CTX_new();
@@ -23,7 +37,7 @@ Sha256& Sha256::operator=(const Sha256& other) {
 
 void Sha256::Reset() {
   // Only allocation failure can make this fail, and then nothing sensible can continue.
-  if (EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr) != 1) std::abort();
+  if (EVP_DigestInit_ex(ctx_->md, Sha256Digest(), nullptr) != 1) std::abort();
 }
 
 void Sha256::Update(std::span<const std::byte> data) {
@@ -40,9 +54,11 @@ std::string Sha256::FinishHex() {
 }
 
 std::string Sha256::HexOf(std::string_view data) {
-  Sha256 hash;
-  hash.Update(data);
-  return hash.FinishHex();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &length, Sha256Digest(), nullptr) != 1)
+    std::abort();  // as in Reset: only allocation failure
+  return ToHex({digest, length});
 }
 
 std::string ToHex(std::span<const unsigned char> bytes) {

@@ -1,8 +1,10 @@
 #include "methods/execute.h"
 
+#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <exception>
 
+#include "common/json_text.h"
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "runtime/offload.h"
@@ -206,6 +208,59 @@ json::object StepResultToJson(const StepResult& step) {
   return out;
 }
 
+namespace {
+
+using AppendValue = void (*)(std::string& out, const json::value& value);
+
+void AppendSerialized(std::string& out, const json::value& value) { out += json::serialize(value); }
+
+// StepResultToJson's document, written member by member with `append` for its values.
+void AppendStepResult(std::string& out, const StepResult& step, std::string_view source,
+                      AppendValue append) {
+  auto text = [](std::string_view value) { return json::serialize(value); };
+  StrAppend(out, "{\"method\":", text(step.method), ",\"version\":", step.version,
+            ",\"step_key\":", text(step.step_key), ",\"params\":");
+  append(out, step.params);
+  out += ",\"inputs\":";
+  append(out, step.inputs);
+  out += ",\"millis\":";
+  append(out, step.millis);
+  const Cost& cost = step.cost;
+  StrAppend(out, ",\"cost\":{\"calls\":", cost.calls, ",\"input_tokens\":", cost.input_tokens,
+            ",\"output_tokens\":", cost.output_tokens, ",\"bytes\":", cost.bytes);
+  if (cost.retries) StrAppend(out, ",\"retries\":", cost.retries);
+  if (cost.inputs) StrAppend(out, ",\"inputs\":", cost.inputs);
+  if (cost.provider_millis > 0) {
+    out += ",\"provider_millis\":";
+    append(out, cost.provider_millis);
+  }
+  out += '}';
+  if (step.status.ok()) {
+    out += ",\"output\":";
+    append(out, step.output);
+    if (!step.artifacts.empty()) {
+      out += ",\"artifacts\":";
+      append(out, step.artifacts);
+    }
+  } else {
+    absl::string_view details = step.status.message();
+    StrAppend(out, ",\"failure\":{\"cause\":", text(CauseOf(step.status)),
+              ",\"details\":", text({details.data(), details.size()}), "}");
+  }
+  if (!source.empty()) StrAppend(out, ",\"source\":", text(source));
+  out += '}';
+}
+
+}  // namespace
+
+void AppendStepResultJson(std::string& out, const StepResult& step) {
+  AppendStepResult(out, step, {}, AppendSerialized);
+}
+
+void AppendStepResultText(std::string& out, const StepResult& step, std::string_view source) {
+  AppendStepResult(out, step, source, AppendJsonText);
+}
+
 Result<StepResult> StepResultFromJson(const json::object& doc) {
   try {
     StepResult step;
@@ -234,9 +289,14 @@ Result<StepResult> StepResultFromJson(const json::object& doc) {
 
 std::string StepKey(const MethodSpec& spec, const json::object& params,
                     const json::object& inputs) {
-  json::object key{
-      {"method", spec.name}, {"version", spec.version}, {"params", params}, {"inputs", inputs}};
-  return Sha256::HexOf(CanonicalJson(key));
+  // CanonicalJson of {method, version, params, inputs}, its keys in sorted order, written
+  // without copying params and inputs into a document first.
+  std::string text = "{\"inputs\":";
+  AppendCanonicalJson(text, inputs);
+  StrAppend(text, ",\"method\":", json::serialize(json::string_view(spec.name)), ",\"params\":");
+  AppendCanonicalJson(text, params);
+  StrAppend(text, ",\"version\":", spec.version, "}");
+  return Sha256::HexOf(text);
 }
 
 Result<json::object> ItemInputDigests(const MethodSpec& spec, const ItemContext& item) {

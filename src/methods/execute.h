@@ -38,6 +38,13 @@ struct StepResult {
 };
 
 json::object StepResultToJson(const StepResult& step);
+// serialize(StepResultToJson(step)), appended to `out` without building the document: for
+// journal lines, which replay must read back with every number of the same kind (an integer
+// stays an integer, 1.0 stays a double) or the step keys made from replayed results change.
+void AppendStepResultJson(std::string& out, const StepResult& step);
+// JsonText of the same document with `"source": source` last when `source` is not empty,
+// appended to `out`: a result document's step.
+void AppendStepResultText(std::string& out, const StepResult& step, std::string_view source);
 // The inverse, for journal replay. InvalidArgument when `doc` is not a step result document.
 Result<StepResult> StepResultFromJson(const json::object& doc);
 

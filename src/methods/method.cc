@@ -1,8 +1,11 @@
 #include "methods/method.h"
 
+#include <absl/container/inlined_vector.h>
+
 #include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <cmath>
+#include <utility>
 
 #include "common/json_text.h"
 #include "common/strings.h"
@@ -63,28 +66,44 @@ bool Accepts(const MethodSpec& spec, MediaKind kind) {
          std::find(spec.kinds.begin(), spec.kinds.end(), kind) != spec.kinds.end();
 }
 
-std::string CanonicalJson(const json::value& value) {
+void AppendCanonicalJson(std::string& out, const json::value& value) {
   if (const json::object* object = value.if_object()) {
-    std::vector<const json::key_value_pair*> members;
+    // Few members: a small array sorted in place allocates once, if at all.
+    absl::InlinedVector<const json::key_value_pair*, 8> members;
     for (const auto& member : *object) members.push_back(&member);
     std::sort(members.begin(), members.end(), [](auto* a, auto* b) { return a->key() < b->key(); });
-    std::string out = "{";
+    out += '{';
+    bool first = true;
     for (const auto* member : members) {
-      if (out.size() > 1) out += ',';
-      StrAppend(out, json::serialize(json::value(member->key())), ":",
-                CanonicalJson(member->value()));
+      if (!std::exchange(first, false)) out += ',';
+      out += json::serialize(member->key());
+      out += ':';
+      AppendCanonicalJson(out, member->value());
     }
-    return out + "}";
+    out += '}';
+    return;
   }
   if (const json::array* array = value.if_array()) {
-    std::string out = "[";
+    out += '[';
+    bool first = true;
     for (const auto& element : *array) {
-      if (out.size() > 1) out += ',';
-      out += CanonicalJson(element);
+      if (!std::exchange(first, false)) out += ',';
+      AppendCanonicalJson(out, element);
     }
-    return out + "]";
+    out += ']';
+    return;
   }
-  return json::serialize(value);
+  if (const json::string* text = value.if_string()) {
+    out += json::serialize(*text);
+    return;
+  }
+  out += json::serialize(value);
+}
+
+std::string CanonicalJson(const json::value& value) {
+  std::string out;
+  AppendCanonicalJson(out, value);
+  return out;
 }
 
 json::object SpecToJson(const MethodBase& method) {

@@ -284,6 +284,8 @@ bool Accepts(const MethodSpec& spec, MediaKind kind);
 
 // Compact JSON with object keys sorted at every level: the same value always prints the same.
 std::string CanonicalJson(const json::value& value);
+// The same text, appended to `out`.
+void AppendCanonicalJson(std::string& out, const json::value& value);
 
 // JSON Schema's name of a kind of value: "boolean", "number" (integers too), "string", "array",
 // "object" or "null".

@@ -4,8 +4,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <thread>
 
+#include "common/json_text.h"
+#include "common/sha256.h"
 #include "methods/builtin.h"
 #include "methods/execute.h"
 #include "methods/registry.h"
@@ -115,6 +118,49 @@ TEST(StepKeyTest, CanonicalAndSensitiveToEveryPart) {
   EXPECT_NE(key, StepKey(v2.spec(), {{"level", 1}}, inputs));
   EXPECT_NE(key, StepKey(v1.spec(), {{"level", 2}}, inputs));
   EXPECT_NE(key, StepKey(v1.spec(), {{"level", 1}}, json::object{{"file", "ab"}}));
+  // Keys stored by earlier releases stay valid: the digest of the canonical document.
+  json::object params{{"level", 1}, {"words", json::array{"é\"x", 2.5}}};
+  EXPECT_EQ(StepKey(v1.spec(), params, inputs),
+            Sha256::HexOf(CanonicalJson(json::object{
+                {"method", "fake.m"}, {"version", 1}, {"params", params}, {"inputs", inputs}})));
+}
+
+TEST(StepResultJsonTest, TextIsTheDocumentsSerialisation) {
+  StepResult ok{.method = "fake.m",
+                .version = 3,
+                .step_key = "k\"ey",
+                .params = {{"level", 2.0}, {"words", json::array{"a", "é"}}},
+                .inputs = {{"file", "aa"}},
+                .output = json::object{{"tags", json::array{"x"}}, {"score", 1.0}},
+                .artifacts = {{"mask", "objects/ab"}},
+                .cost = {.calls = 1,
+                         .inputs = 2,
+                         .retries = 1,
+                         .input_tokens = 10,
+                         .output_tokens = 5,
+                         .bytes = 300,
+                         .provider_millis = 12.25},
+                .millis = 0.3};
+  StepResult failed{.method = "fake.f", .version = 1, .step_key = "k2", .millis = 7};
+  failed.status = Failure(absl::StatusCode::kFailedPrecondition, "unreadable_logo", "no \"logo\"");
+  StepResult plain{.method = "fake.p", .output = nullptr};
+  for (const StepResult* step : {&ok, &failed, &plain}) {
+    std::string text;
+    AppendStepResultJson(text, *step);
+    EXPECT_EQ(text, json::serialize(StepResultToJson(*step)));
+    json::object with_source = StepResultToJson(*step);
+    with_source["source"] = "journal";
+    text.clear();
+    AppendStepResultText(text, *step, "journal");
+    EXPECT_EQ(text, JsonText(with_source));
+  }
+  // A journal line reads back with its numbers' kinds: step keys of replayed results hold.
+  std::string line;
+  AppendStepResultJson(line, ok);
+  Result<StepResult> replayed = StepResultFromJson(json::parse(line).as_object());
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_EQ(CanonicalJson(replayed->output), CanonicalJson(ok.output));
+  EXPECT_EQ(CanonicalJson(replayed->params), CanonicalJson(ok.params));
 }
 
 class ExecuteTest : public ::testing::Test {

@@ -169,15 +169,17 @@ struct Analyzer::Impl {
   // Journals finished steps of one item (a wave's, in one append). Crashes on purpose when the
   // test hook says so.
   asio::awaitable<void> Checkpoint(const std::string& url, std::span<const StepResult> steps) {
-    std::vector<boost::json::object> entries;
-    entries.reserve(steps.size());
+    std::vector<std::string> lines;
+    lines.reserve(steps.size());
+    std::string item = StrCat("{\"item\":", boost::json::serialize(url), ",\"step\":");
     for (const StepResult& step : steps) {
-      entries.push_back(
-          boost::json::object{{"item", url}, {"step", methods::StepResultToJson(step)}});
+      std::string& line = lines.emplace_back(item);
+      methods::AppendStepResultJson(line, step);
+      line += '}';
       if (!options.executed_steps_log.empty())
         unlogged.push_back(StrCat(set, "\t", url, "\t", step.method, "\n"));
     }
-    Status appended = journal->AppendAll(entries);
+    Status appended = journal->AppendLines(lines);
     if (!appended.ok() && fatal.ok()) fatal = appended;
     int64_t every =
         options.journal_sync_every > 0 ? options.journal_sync_every : journal->sync_every();
@@ -524,13 +526,14 @@ struct Analyzer::Impl {
   asio::awaitable<Status> Settle(Item& item) {
     std::vector<db::StepRow> rows;
     std::vector<db::CachedStep> to_cache;
-    boost::json::object steps_doc;
+    // The document's "steps" member, written as text once ({"method": step, ...}).
+    std::string steps_text = "{";
     const std::string& sha256 = item.record.sha256;
     for (const auto& [method, step] : item.steps) {
       Source source = item.sources[method];
-      boost::json::object doc = methods::StepResultToJson(step);
-      doc["source"] = SourceName(source);
-      steps_doc[method] = std::move(doc);
+      if (steps_text.size() > 1) steps_text += ',';
+      StrAppend(steps_text, boost::json::serialize(method), ":");
+      methods::AppendStepResultText(steps_text, step, SourceName(source));
       rows.push_back(RowOf(item.record.url, step, source != Source::kJournal));
       const std::string& output = registry.Find(method)->spec().output;
       if (step.status.ok() && output == "hash") {
@@ -559,8 +562,9 @@ struct Analyzer::Impl {
     }
     bool again = item.settled;
     if (Status spilled = spill->Append(rows, to_cache, again); !spilled.ok()) co_return spilled;
+    steps_text += '}';
     std::string key = Analyzer::ResultKey(set, item.record.url);
-    boost::json::object doc;
+    std::string text;
     if (again) {
       // Rare (only set steps asking for more): the document written before, read back.
       if (Status put = co_await PutDocuments(0); !put.ok()) co_return put;
@@ -570,14 +574,18 @@ struct Analyzer::Impl {
       boost::json::value parsed = boost::json::parse(*before, ec);
       if (ec || !parsed.is_object() || !parsed.as_object().contains("steps"))
         co_return absl::DataLossError(StrCat("the result document ", key, " is not one"));
-      doc = std::move(parsed.as_object());
-      for (auto& [method, step] : steps_doc) doc["steps"].as_object()[method] = std::move(step);
+      boost::json::object& doc = parsed.as_object();
+      boost::json::value added = boost::json::parse(steps_text);
+      for (auto& [method, step] : added.as_object())
+        doc["steps"].as_object()[method] = std::move(step);
+      text = JsonText(doc);
     } else {
-      doc = db::ItemToJson(item.record);
-      doc["set"] = set;
-      doc["steps"] = std::move(steps_doc);
+      // {item's fields, "set", "steps"}: the item's object with two members more.
+      text = JsonText(db::ItemToJson(item.record));
+      text.pop_back();
+      StrAppend(text, ",\"set\":", boost::json::serialize(set), ",\"steps\":", steps_text, "}");
     }
-    documents.push_back({std::move(key), JsonText(doc)});
+    documents.push_back({std::move(key), std::move(text)});
     if (Status put = co_await PutDocuments(kDocumentBatch); !put.ok()) co_return put;
 
     item.steps.clear();

@@ -38,14 +38,17 @@ class FileJournal : public Journal {
     return absl::OkStatus();
   }
 
-  Status AppendAll(std::span<const boost::json::object> entries) override {
-    std::string lines;
-    for (const boost::json::object& entry : entries) {
-      lines += boost::json::serialize(entry);
-      lines += '\n';
+  Status AppendLines(std::span<const std::string> lines) override {
+    size_t size = 0;
+    for (const std::string& line : lines) size += line.size() + 1;
+    std::string text;
+    text.reserve(size);
+    for (const std::string& line : lines) {
+      text += line;
+      text += '\n';
     }
-    SLUICE_RETURN_IF_ERROR(WriteAll(fd_, lines, path_.string()));
-    appended_ += static_cast<int64_t>(entries.size());
+    SLUICE_RETURN_IF_ERROR(WriteAll(fd_, text, path_.string()));
+    appended_ += static_cast<int64_t>(lines.size());
     return absl::OkStatus();
   }
 
@@ -79,11 +82,10 @@ class DatabaseJournal : public Journal {
     return absl::OkStatus();
   }
 
-  Status AppendAll(std::span<const boost::json::object> entries) override {
+  Status AppendLines(std::span<const std::string> lines) override {
     std::lock_guard lock(mu_);
-    for (const boost::json::object& entry : entries)
-      pending_.push_back(boost::json::serialize(entry));
-    appended_ += static_cast<int64_t>(entries.size());
+    pending_.insert(pending_.end(), lines.begin(), lines.end());
+    appended_ += static_cast<int64_t>(lines.size());
     return absl::OkStatus();
   }
 
@@ -121,6 +123,11 @@ class DatabaseJournal : public Journal {
 };
 
 }  // namespace
+
+Status Journal::Append(const boost::json::object& entry) {
+  std::string line = boost::json::serialize(entry);
+  return AppendLines({&line, 1});
+}
 
 void Journal::Replay(const std::vector<std::string>& lines) {
   for (const std::string& line : lines) {

@@ -42,10 +42,11 @@ class Journal {
   int dropped_lines() const { return dropped_; }
   int64_t appended() const { return appended_; }
 
-  // Records `entries` in order (the file journal: in one write). Internal / ResourceExhausted
-  // when the write fails.
-  virtual Status AppendAll(std::span<const boost::json::object> entries) = 0;
-  Status Append(const boost::json::object& entry) { return AppendAll({&entry, 1}); }
+  // Records `lines` in order (the file journal: in one write), each the compact text of one
+  // JSON object (no newline), as the caller serialised it once for every use it makes of it.
+  // Internal / ResourceExhausted when the write fails.
+  virtual Status AppendLines(std::span<const std::string> lines) = 0;
+  Status Append(const boost::json::object& entry);
   // Everything appended so far is durable when this returns OK.
   virtual Status Sync() = 0;
   // How many appends the engine should let pass between syncs.
