@@ -3,6 +3,7 @@
 #include <mutex>
 #include <opencv2/imgcodecs.hpp>
 
+#include "common/file_io.h"
 #include "common/strings.h"
 #include "media/frame.h"
 #include "media/image_header.h"
@@ -47,9 +48,24 @@ class DecodedOnce : public SharedImage {
   const std::vector<std::string>& warnings() const override { return warnings_; }
   int decodes() const override { return decodes_; }
 
+  std::optional<ImageSize> DeclaredSize() override {
+    std::call_once(size_once_, [this] { size_ = ReadImageSize(file_); });
+    return size_;
+  }
+
+  Result<const std::string*> Bytes() override {
+    std::call_once(bytes_once_, [this] { bytes_.emplace(ReadWholeFile(file_.string())); });
+    if (!bytes_->ok()) return bytes_->status();
+    return &**bytes_;
+  }
+
  private:
   std::filesystem::path file_;
   ImageLimits limits_;
+  std::once_flag size_once_;
+  std::optional<ImageSize> size_;
+  std::once_flag bytes_once_;
+  std::optional<Result<std::string>> bytes_;
   std::once_flag once_;
   std::optional<Result<cv::Mat>> image_;
   std::vector<std::string> warnings_;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "media/image_header.h"
 
 namespace sluice::media {
 
@@ -41,6 +42,12 @@ class SharedImage {
   virtual const std::vector<std::string>& warnings() const = 0;
   // How many times the file was actually decoded (0 or 1): lets tests prove sharing.
   virtual int decodes() const = 0;
+  // The width and height the file's header declares (ReadImageSize), read at most once;
+  // std::nullopt when it has none readable.
+  virtual std::optional<ImageSize> DeclaredSize() = 0;
+  // The file's bytes as stored, read at most once (the same string for every caller), or the
+  // read's error: the steps that send an item's picture as it is (remote models) share a read.
+  virtual Result<const std::string*> Bytes() = 0;
 };
 
 // The image in `file`, decoded (DecodeImage under `limits`) at most once however many threads

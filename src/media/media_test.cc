@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/file_io.h"
 #include "media/clip.h"
 #include "media/frame.h"
 #include "media/image.h"
@@ -177,6 +178,28 @@ TEST_F(MediaTest, SharedImageDecodesOnceAcrossThreads) {
   EXPECT_EQ(shared->decodes(), 1);
   for (const cv::Mat* m : seen) EXPECT_EQ(m, seen[0]);
   EXPECT_EQ(seen[0]->cols, 800);
+}
+
+TEST_F(MediaTest, SharedImageReadsItsHeaderAndBytesOnce) {
+  auto file = sluice::testing::MakeSolidImage(dir_.path(), "b.png", "#336699", "120x80");
+  std::unique_ptr<SharedImage> shared = OpenSharedImage(file, {});
+  std::optional<ImageSize> size = shared->DeclaredSize();
+  ASSERT_TRUE(size);
+  EXPECT_EQ(size->width, 120);
+  EXPECT_EQ(size->height, 80);
+  Result<const std::string*> bytes = shared->Bytes();
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(**bytes, *ReadWholeFile(file.string()));
+  std::filesystem::remove(file);  // read once: later callers get the same bytes, no read
+  Result<const std::string*> again = shared->Bytes();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *bytes);
+  EXPECT_EQ(shared->DeclaredSize()->width, 120);
+  EXPECT_EQ(shared->decodes(), 0);  // neither decodes the picture
+
+  std::unique_ptr<SharedImage> missing = OpenSharedImage(dir_.path() / "none.png", {});
+  EXPECT_FALSE(missing->Bytes().ok());
+  EXPECT_FALSE(missing->DeclaredSize());
 }
 
 TEST(PlaneStatsTest, SumOfAbsoluteDifferencesAgreesWithOpenCv) {

@@ -20,6 +20,7 @@
 #include "common/redact.h"
 #include "common/sha256.h"
 #include "common/strings.h"
+#include "media/image.h"
 #include "media/image_header.h"
 #include "methods/execute.h"
 #include "pipeline/commit_spill.h"
@@ -332,7 +333,10 @@ struct Analyzer::Impl {
   asio::awaitable<Status> CheckItem(Item& item) {
     if (item.context.kind != MediaKind::kImage) co_return absl::OkStatus();
     std::filesystem::path file = item.context.file;
-    auto read_size = [file] { return media::ReadImageSize(file); };
+    media::SharedImage* image = item.context.image;  // its steps reuse the header it reads
+    auto read_size = [file, image] {
+      return image ? image->DeclaredSize() : media::ReadImageSize(file);
+    };
     std::optional<media::ImageSize> size = co_await runtime::RunOn(rt.blocking(), read_size);
     if (!size) co_return absl::OkStatus();  // the decoder says what is wrong, per step
     co_return media::CheckPixels(size->width, size->height, options.limits.image.max_pixels);

@@ -49,7 +49,7 @@ class BedrockProvider : public Provider {
   const ProviderConfig& config() const override { return config_; }
   ProviderGate& gate() override { return gate_; }
 
-  asio::awaitable<Result<ChatReply>> Chat(ChatRequest request) override {
+  asio::awaitable<Result<ChatReply>> Chat(const ChatRequest& request) override {
     std::string model = request.model.empty() ? config_.chat_model : request.model;
     json::array messages;
     for (const Message& message : request.messages) {

@@ -59,7 +59,7 @@ class OpenAiProvider : public Provider {
   const ProviderConfig& config() const override { return config_; }
   ProviderGate& gate() override { return gate_; }
 
-  asio::awaitable<Result<ChatReply>> Chat(ChatRequest request) override {
+  asio::awaitable<Result<ChatReply>> Chat(const ChatRequest& request) override {
     json::array messages;
     if (!request.system.empty())
       messages.push_back(json::object{{"role", "system"}, {"content", request.system}});

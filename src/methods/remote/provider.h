@@ -261,8 +261,9 @@ class Provider {
   virtual ProviderGate& gate() = 0;
 
   // Errors: as ProviderGate::Call; FailedPrecondition "bad_reply" for a 2xx whose body is not
-  // what the API documents; FailedPrecondition "refused" when the model declined.
-  virtual asio::awaitable<Result<ChatReply>> Chat(ChatRequest request) = 0;
+  // what the API documents; FailedPrecondition "refused" when the model declined. `request` is
+  // read until the call completes (callers await it; a re-ask sends it again, grown).
+  virtual asio::awaitable<Result<ChatReply>> Chat(const ChatRequest& request) = 0;
   // `model` "" for the configured embedding model.
   virtual asio::awaitable<Result<EmbedReply>> Embed(std::vector<std::string> texts,
                                                     std::string model) = 0;

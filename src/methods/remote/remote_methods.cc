@@ -46,10 +46,16 @@ Result<std::vector<ImagePart>> PicturesForModel(const ItemContext& item, int max
   if (item.kind == MediaKind::kImage && item.size <= kMaxBytes &&
       (item.mime == "image/jpeg" || item.mime == "image/png" || item.mime == "image/webp" ||
        item.mime == "image/gif")) {
-    std::optional<media::ImageSize> size = media::ReadImageSize(item.file);
+    // An item's steps share one header read and one file read when it has its shared image.
+    std::optional<media::ImageSize> size =
+        item.image ? item.image->DeclaredSize() : media::ReadImageSize(item.file);
     if (size && size->width <= max_side && size->height <= max_side) {
-      if (Result<std::string> bytes = ReadWholeFile(item.file.string()); bytes.ok())
+      if (item.image) {
+        if (Result<const std::string*> bytes = item.image->Bytes(); bytes.ok())
+          return std::vector<ImagePart>{{.mime = item.mime, .bytes = **bytes}};
+      } else if (Result<std::string> bytes = ReadWholeFile(item.file.string()); bytes.ok()) {
         return std::vector<ImagePart>{{.mime = item.mime, .bytes = *std::move(bytes)}};
+      }
     }
   }
   if (item.kind == MediaKind::kImage && item.image) {
