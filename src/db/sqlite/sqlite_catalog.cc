@@ -163,12 +163,10 @@ Result<std::unique_ptr<SqliteCatalog>> SqliteCatalog::Open(const std::filesystem
   // can find it busy even past the busy timeout's first wait. A few retries settle it.
   Status setup;
   for (int attempt = 0; attempt < 20; ++attempt) {
-    // A 32 MB page cache (SQLite's default is 2 MB): a set's commit inserts every step row and
-    // cache entry in one transaction, and with the small cache it spilled pages to the WAL and
-    // read them back mid-transaction. Pages are only taken as used.
-    setup = catalog->Exec(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
-        "PRAGMA cache_size=-32768;");
+    // SQLite's default 2 MB page cache stays: 32 MB saved the commit ~2 µs a step (it spills
+    // pages to the WAL mid-transaction) but raised a 12,000-item remote run's peak RSS by 20 MB.
+    setup =
+        catalog->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
     if (setup.ok()) setup = catalog->Migrate();
     int code = sqlite3_errcode(db) & 0xff;
     if (setup.ok() || (code != SQLITE_BUSY && code != SQLITE_LOCKED)) break;
