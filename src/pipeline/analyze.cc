@@ -158,6 +158,10 @@ struct Analyzer::Impl {
   // item with the same bytes may still take them).
   std::map<std::string, int64_t> repeated;
   std::unordered_map<std::string, std::vector<std::string>> cache_keys;
+  // Sizes the headers of a listed page's images declare, by content, read in the page's hop to
+  // the blocking pool where the bytes are on this machine: an item's pixel check then needs no
+  // hop of its own (waking a pool thread and the loop cost more than the read).
+  std::unordered_map<std::string, std::optional<media::ImageSize>> declared_sizes;
 
   static constexpr size_t kDocumentBatch = 1000;
   const storage::PutOptions document_options{.durability = storage::Durability::kDeferred,
@@ -332,12 +336,18 @@ struct Analyzer::Impl {
   // The commit records it failed in the same transaction, and its later steps skip it.
   asio::awaitable<Status> CheckItem(Item& item) {
     if (item.context.kind != MediaKind::kImage) co_return absl::OkStatus();
-    std::filesystem::path file = item.context.file;
-    media::SharedImage* image = item.context.image;  // its steps reuse the header it reads
-    auto read_size = [file, image] {
-      return image ? image->DeclaredSize() : media::ReadImageSize(file);
-    };
-    std::optional<media::ImageSize> size = co_await runtime::RunOn(rt.blocking(), read_size);
+    std::optional<media::ImageSize> size;
+    if (auto listed = declared_sizes.find(item.record.sha256); listed != declared_sizes.end()) {
+      size = listed->second;
+      declared_sizes.erase(listed);
+    } else {
+      std::filesystem::path file = item.context.file;
+      media::SharedImage* image = item.context.image;  // its steps reuse the header it reads
+      auto read_size = [file, image] {
+        return image ? image->DeclaredSize() : media::ReadImageSize(file);
+      };
+      size = co_await runtime::RunOn(rt.blocking(), read_size);
+    }
     if (!size) co_return absl::OkStatus();  // the decoder says what is wrong, per step
     co_return media::CheckPixels(size->width, size->height, options.limits.image.max_pixels);
   }
@@ -604,6 +614,7 @@ struct Analyzer::Impl {
       it = read_results.contains(it->key()) ? std::next(it) : item.results.erase(it);
     }
     if (viewed) views.at(item.position) = ViewOf(item);
+    declared_sizes.erase(sha256);  // an item with no step to run never took its entry
     if (!item.settled) {
       item.settled = true;
       auto left = repeated.find(sha256);
@@ -633,9 +644,25 @@ struct Analyzer::Impl {
     for (const db::ItemRecord& record : page) {
       if (record.status == db::ItemStatus::kOk) shas.push_back(record.sha256);
     }
-    auto cached_of = [&] { return catalog.CachedSteps(shas); };
+    std::vector<std::pair<std::string, std::filesystem::path>> image_files;
+    for (const db::ItemRecord& record : page) {
+      if (record.status != db::ItemStatus::kOk || record.kind != MediaKindName(MediaKind::kImage))
+        continue;
+      if (std::optional<std::filesystem::path> local = store.LocalPath(record.store_key)) {
+        image_files.emplace_back(record.sha256, *std::move(local));
+      } else if (const std::filesystem::path* kept = LocalCopy(record.sha256)) {
+        image_files.emplace_back(record.sha256, *kept);
+      }
+    }
+    std::vector<std::optional<media::ImageSize>> sizes(image_files.size());
+    auto cached_of = [&] {
+      for (size_t i = 0; i < image_files.size(); ++i)
+        sizes[i] = media::ReadImageSize(image_files[i].second);
+      return catalog.CachedSteps(shas);
+    };
     SLUICE_CO_ASSIGN_OR_RETURN(std::vector<db::CachedStep> cached,
                                co_await runtime::RunOn(rt.blocking(), cached_of));
+    for (size_t i = 0; i < image_files.size(); ++i) declared_sizes[image_files[i].first] = sizes[i];
     for (db::CachedStep& entry : cached) {
       if (!cache.contains(entry.step_key)) Remember(std::move(entry));
     }

@@ -361,42 +361,49 @@ TEST_F(AnalyzeTest, LocalCopiesAreReadInsteadOfTheStore) {
 }
 
 TEST_F(AnalyzeTest, AnImagePastThePixelLimitFailsOnceForTheItem) {
-  Record("s", {1, 2});
   std::filesystem::path bomb =
       sluice::testing::MakePngBomb(dir_.path(), "bomb.png", 60'000, 60'000);
   std::ifstream in(bomb, std::ios::binary);
   std::string bytes(std::istreambuf_iterator<char>(in), {});
   std::string sha = Sha256::HexOf(bytes);
   ASSERT_TRUE(rt_.Run(store_.PutBytes(storage::ContentKey(sha), bytes, {})).ok());
-  ASSERT_TRUE(catalog_
-                  ->RecordItems("s", {{.url = "http://x/bomb",
-                                       .status = db::ItemStatus::kOk,
-                                       .sha256 = sha,
-                                       .size = static_cast<int64_t>(bytes.size()),
-                                       .mime = "image/png",
-                                       .kind = "image",
-                                       .store_key = storage::ContentKey(sha)}})
-                  .ok());
-  Result<AnalysisReport> report =
-      Analyze("s", Pipeline({{{.method = "fake.a"}, {.method = "fake.c"}}}, {}));
-  ASSERT_TRUE(report.ok()) << report.status();
-  std::map<std::string, db::StepRow> steps = Steps("s");
-  EXPECT_FALSE(steps.contains("http://x/bomb fake.a")) << "no step ran, none failed";
-  EXPECT_FALSE(steps.contains("http://x/bomb fake.c"));
-  EXPECT_EQ(report->steps_failed, 0);
-  EXPECT_TRUE(steps["http://x/1 fake.c"].ok);
-  Result<std::vector<db::ItemRecord>> items = catalog_->ListItems("s");
-  ASSERT_TRUE(items.ok());
-  int failed_for_pixels = 0;
-  for (const db::ItemRecord& item : *items) {
-    if (item.url != "http://x/bomb") continue;
-    EXPECT_EQ(item.status, db::ItemStatus::kFailed);
-    EXPECT_EQ(item.failure_cause, "too_many_pixels");
-    EXPECT_NE(item.failure_details.find("60000"), std::string::npos) << item.failure_details;
-    ++failed_for_pixels;
+  // Read from the store (its header read on the blocking pool), and from a file on this machine
+  // (its header read with the page's listing).
+  std::map<std::string, std::filesystem::path> on_disk{{sha, bomb}};
+  for (const auto* local_copies : {static_cast<decltype(&on_disk)>(nullptr), &on_disk}) {
+    std::string set = local_copies ? "local" : "stored";
+    SCOPED_TRACE(set);
+    Record(set, {1, 2});
+    ASSERT_TRUE(catalog_
+                    ->RecordItems(set, {{.url = "http://x/bomb",
+                                         .status = db::ItemStatus::kOk,
+                                         .sha256 = sha,
+                                         .size = static_cast<int64_t>(bytes.size()),
+                                         .mime = "image/png",
+                                         .kind = "image",
+                                         .store_key = storage::ContentKey(sha)}})
+                    .ok());
+    Result<AnalysisReport> report =
+        Analyze(set, Pipeline({{{.method = "fake.a"}, {.method = "fake.c"}}}, {}), local_copies);
+    ASSERT_TRUE(report.ok()) << report.status();
+    std::map<std::string, db::StepRow> steps = Steps(set);
+    EXPECT_FALSE(steps.contains("http://x/bomb fake.a")) << "no step ran, none failed";
+    EXPECT_FALSE(steps.contains("http://x/bomb fake.c"));
+    EXPECT_EQ(report->steps_failed, 0);
+    EXPECT_TRUE(steps["http://x/1 fake.c"].ok);
+    Result<std::vector<db::ItemRecord>> items = catalog_->ListItems(set);
+    ASSERT_TRUE(items.ok());
+    int failed_for_pixels = 0;
+    for (const db::ItemRecord& item : *items) {
+      if (item.url != "http://x/bomb") continue;
+      EXPECT_EQ(item.status, db::ItemStatus::kFailed);
+      EXPECT_EQ(item.failure_cause, "too_many_pixels");
+      EXPECT_NE(item.failure_details.find("60000"), std::string::npos) << item.failure_details;
+      ++failed_for_pixels;
+    }
+    EXPECT_EQ(failed_for_pixels, 1);
+    EXPECT_EQ(report->totals.failed, 2) << "the bomb and the 404";
   }
-  EXPECT_EQ(failed_for_pixels, 1);
-  EXPECT_EQ(report->totals.failed, 2) << "the bomb and the 404";
 }
 
 }  // namespace
