@@ -160,7 +160,8 @@ struct Analyzer::Impl {
   std::unordered_map<std::string, std::vector<std::string>> cache_keys;
   // Sizes the headers of a listed page's images declare, by content, read in the page's hop to
   // the blocking pool where the bytes are on this machine: an item's pixel check then needs no
-  // hop of its own (waking a pool thread and the loop cost more than the read).
+  // hop of its own (waking a pool thread and the loop cost more than the read). An entry goes
+  // when its item settles.
   std::unordered_map<std::string, std::optional<media::ImageSize>> declared_sizes;
 
   static constexpr size_t kDocumentBatch = 1000;
@@ -176,9 +177,9 @@ struct Analyzer::Impl {
   asio::awaitable<void> Checkpoint(const std::string& url, std::span<const StepResult> steps) {
     std::vector<std::string> lines;
     lines.reserve(steps.size());
-    std::string item = StrCat("{\"item\":", boost::json::serialize(url), ",\"step\":");
+    std::string prefix = StrCat("{\"item\":", boost::json::serialize(url), ",\"step\":");
     for (const StepResult& step : steps) {
-      std::string& line = lines.emplace_back(item);
+      std::string& line = lines.emplace_back(prefix);
       methods::AppendStepResultJson(line, step);
       line += '}';
       if (!options.executed_steps_log.empty())
@@ -338,8 +339,7 @@ struct Analyzer::Impl {
     if (item.context.kind != MediaKind::kImage) co_return absl::OkStatus();
     std::optional<media::ImageSize> size;
     if (auto listed = declared_sizes.find(item.record.sha256); listed != declared_sizes.end()) {
-      size = listed->second;
-      declared_sizes.erase(listed);
+      size = listed->second;  // the entry goes when the item settles
     } else {
       std::filesystem::path file = item.context.file;
       media::SharedImage* image = item.context.image;  // its steps reuse the header it reads
@@ -574,9 +574,9 @@ struct Analyzer::Impl {
                             rows.back().output_json, rows.back().artifacts_json});
       }
     }
+    steps_text += '}';
     bool again = item.settled;
     if (Status spilled = spill->Append(rows, to_cache, again); !spilled.ok()) co_return spilled;
-    steps_text += '}';
     std::string key = Analyzer::ResultKey(set, item.record.url);
     std::string text;
     if (again) {
@@ -614,7 +614,7 @@ struct Analyzer::Impl {
       it = read_results.contains(it->key()) ? std::next(it) : item.results.erase(it);
     }
     if (viewed) views.at(item.position) = ViewOf(item);
-    declared_sizes.erase(sha256);  // an item with no step to run never took its entry
+    declared_sizes.erase(sha256);
     if (!item.settled) {
       item.settled = true;
       auto left = repeated.find(sha256);
@@ -641,13 +641,11 @@ struct Analyzer::Impl {
     SLUICE_CO_ASSIGN_OR_RETURN(std::vector<db::ItemRecord> page,
                                co_await runtime::RunOn(rt.blocking(), list));
     std::vector<std::string> shas;
-    for (const db::ItemRecord& record : page) {
-      if (record.status == db::ItemStatus::kOk) shas.push_back(record.sha256);
-    }
     std::vector<std::pair<std::string, std::filesystem::path>> image_files;
     for (const db::ItemRecord& record : page) {
-      if (record.status != db::ItemStatus::kOk || record.kind != MediaKindName(MediaKind::kImage))
-        continue;
+      if (record.status != db::ItemStatus::kOk) continue;
+      shas.push_back(record.sha256);
+      if (record.kind != MediaKindName(MediaKind::kImage)) continue;
       if (std::optional<std::filesystem::path> local = store.LocalPath(record.store_key)) {
         image_files.emplace_back(record.sha256, *std::move(local));
       } else if (const std::filesystem::path* kept = LocalCopy(record.sha256)) {
