@@ -83,7 +83,8 @@ struct ItemFailure {
   std::string details;
 };
 
-// A finished step kept for reuse by any set: the result cache, keyed by step key.
+// A finished step kept for reuse by any set: the result cache, keyed by (item_sha256, step key)
+// and read by content.
 struct CachedStep {
   std::string step_key;
   std::string item_sha256;  // the content the step ran on

@@ -2,10 +2,13 @@
 #include "db/catalog.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <thread>
@@ -507,6 +510,56 @@ TEST(PostgresCatalogTest, MigrationsApplyOnceAndRefuseANewerSchema) {
   EXPECT_EQ(CauseOf(newer.status()), "schema_too_new") << newer.status();
 }
 
+// Two cache entries of one content, committed twice: stored once each, read back by content.
+void CacheTwoStepsOfOneContent(Catalog& catalog) {
+  ASSERT_TRUE(catalog.RecordItems("s", {Ok("u1", "aa", 1)}).ok());
+  std::vector<CachedStep> cache = {{"key-2", "aa", "image.phash", 1, R"({"hash":"ff"})", "{}"},
+                                   {"key-1", "aa", "image.size", 1, R"({"w":1})", "{}"}};
+  for (int i = 0; i < 2; ++i) {
+    Result<SetTotals> committed = catalog.CommitAnalysis("s", {.cache = cache}, std::nullopt);
+    ASSERT_TRUE(committed.ok()) << committed.status();
+  }
+}
+
+void ExpectTheTwoCachedSteps(Catalog& catalog) {
+  Result<std::vector<CachedStep>> cached = catalog.CachedSteps({"aa", "bb"});
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  ASSERT_EQ(cached->size(), 2u);
+  std::sort(cached->begin(), cached->end(),
+            [](const CachedStep& a, const CachedStep& b) { return a.step_key < b.step_key; });
+  EXPECT_EQ((*cached)[0].method, "image.size");
+  EXPECT_EQ((*cached)[1].output_json, R"({"hash":"ff"})");
+  EXPECT_EQ((*cached)[1].item_sha256, "aa");
+}
+
+// A database whose step cache is still keyed by step key alone (schema 7) keeps its entries
+// when the cache moves to (content, step key), and a repeated entry still lands once.
+TEST(PostgresCatalogTest, CachedStepsSurviveTheMoveToKeysByContent) {
+  Result<std::string> uri = sluice::testing::FreshPostgresDatabase();
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  {
+    auto catalog = PostgresCatalog::Open(*uri);
+    ASSERT_TRUE(catalog.ok()) << catalog.status();
+    CacheTwoStepsOfOneContent(**catalog);
+    ASSERT_TRUE((*catalog)
+                    ->pool()
+                    .Run([](pg::Connection& c) {
+                      return c.ExecScript(R"sql(
+                        ALTER TABLE step_cache DROP CONSTRAINT step_cache_pkey;
+                        ALTER TABLE step_cache ADD PRIMARY KEY (step_key);
+                        CREATE INDEX step_cache_by_item ON step_cache(item_sha256);
+                        DELETE FROM schema_migrations WHERE version = 8)sql");
+                    })
+                    .ok());
+  }
+  auto catalog = PostgresCatalog::Open(*uri);
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  EXPECT_EQ(*(*catalog)->SchemaVersion(), 8);
+  ExpectTheTwoCachedSteps(**catalog);
+  CacheTwoStepsOfOneContent(**catalog);
+  ExpectTheTwoCachedSteps(**catalog);
+}
+
 TEST(PostgresCatalogTest, GenericPlansAreAskedForPerStatementAndSurviveARollback) {
   Result<std::string> uri = sluice::testing::FreshPostgresDatabase();
   ASSERT_TRUE(uri.ok()) << uri.status();
@@ -606,6 +659,42 @@ TEST(SqliteCatalogTest, ProcessesOpeningANewDatabaseTogetherMigrateItOnce) {
   }
   for (std::thread& opener : openers) opener.join();
   EXPECT_EQ(opened, 16);
+}
+
+TEST(SqliteCatalogTest, CachedStepsSurviveTheMoveToKeysByContent) {
+  sluice::testing::TempDir dir;
+  std::filesystem::path path = dir.path() / "earlier.db";
+  {
+    Result<std::unique_ptr<SqliteCatalog>> catalog = SqliteCatalog::Open(path);
+    ASSERT_TRUE(catalog.ok()) << catalog.status();
+    CacheTwoStepsOfOneContent(**catalog);
+  }
+  {  // back to schema 9's step cache: keyed by step key, indexed by content
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    char* error = nullptr;
+    int rc = sqlite3_exec(db, R"sql(
+      BEGIN;
+      CREATE TABLE earlier(step_key TEXT PRIMARY KEY, item_sha256 TEXT NOT NULL,
+        method TEXT NOT NULL, version INTEGER NOT NULL, output TEXT NOT NULL,
+        artifacts TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO earlier SELECT step_key, item_sha256, method, version, output, artifacts,
+        created_at FROM step_cache;
+      DROP TABLE step_cache;
+      ALTER TABLE earlier RENAME TO step_cache;
+      CREATE INDEX step_cache_by_item ON step_cache(item_sha256);
+      PRAGMA user_version = 9;
+      COMMIT;)sql",
+                          nullptr, nullptr, &error);
+    EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+  Result<std::unique_ptr<SqliteCatalog>> catalog = SqliteCatalog::Open(path);
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  ExpectTheTwoCachedSteps(**catalog);
+  CacheTwoStepsOfOneContent(**catalog);
+  ExpectTheTwoCachedSteps(**catalog);
 }
 
 TEST(SqliteCatalogTest, UnusableFilesAreClearErrors) {
