@@ -74,7 +74,7 @@ int SearchItems(SearchConfig config) {
   if (config.like.starts_with("http://") || config.like.starts_with("https://")) {
     config.fetch.scratch_dir = opened->data.scratch;
     Result<std::unique_ptr<http::Fetcher>> fetcher =
-        http::Fetcher::Create(*opened->process->http, rt.loop_executor(), config.fetch);
+        http::Fetcher::Create(*opened->process->http, rt, config.fetch);
     if (!fetcher.ok()) return Fail(kExitFatal, fetcher.status());
     Result<http::FetchedFile> file = rt.Run((*fetcher)->Fetch(config.like));
     if (!file.ok()) return Fail(kExitBadInput, file.status());

@@ -16,6 +16,7 @@
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "http/retry_after.h"
+#include "runtime/offload.h"
 
 namespace sluice::http {
 namespace {
@@ -59,9 +60,9 @@ struct Fetcher::Download {
   bool is_file = false;
   std::filesystem::path path;
   int fd = -1;
-  Sha256 hash;
-  int64_t committed = 0;  // body bytes hashed and buffered or written
-  std::string buffer;     // not yet written
+  Sha256 hash;            // of the bytes written
+  int64_t committed = 0;  // body bytes buffered or written
+  std::string buffer;     // not yet written nor hashed
   std::string head;       // the first kSniffBytes of the body
   // Validators of the representation being downloaded, from its first 200 response.
   std::string etag, last_modified;
@@ -86,16 +87,41 @@ struct Fetcher::Download {
   char error[CURL_ERROR_SIZE] = {};
 
   ~Download() {
-    if (fd >= 0) close(fd);
+    if (fd < 0) return;
+    close(fd);
     if (!path.empty()) unlink(path.c_str());
   }
 
-  Status Flush() {
+  // The scratch file is made at the first write, off the loop for most bodies.
+  Status OpenScratch() {
+    if (fd >= 0) return absl::OkStatus();
+    fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd >= 0) return absl::OkStatus();
+    bool full = errno == ENOSPC || errno == EDQUOT;
+    return Failure(full ? absl::StatusCode::kResourceExhausted : absl::StatusCode::kInternal,
+                   full ? "no_space" : "scratch_write_failed",
+                   StrCat("creating a scratch file in ", path.parent_path().string(), ": ",
+                          std::strerror(errno)));
+  }
+
+  // Hashes and writes what is buffered. Touches nothing but this download: may run off the loop.
+  Status WriteBuffered() {
+    SLUICE_RETURN_IF_ERROR(OpenScratch());
+    hash.Update(buffer);
     Status written = WriteAll(fd, buffer, path.string());
     buffer.clear();
-    if (written.ok() && observer != nullptr && committed > 0)
-      observer->OnBodyBytes(path, committed);
     return WithCause(written, ScratchCause(written));
+  }
+
+  // On the loop.
+  Status Flush() {
+    SLUICE_RETURN_IF_ERROR(WriteBuffered());
+    TellObserver();
+    return absl::OkStatus();
+  }
+
+  void TellObserver() {
+    if (observer != nullptr && committed > 0) observer->OnBodyBytes(path, committed);
   }
 
   void StartOver() {
@@ -104,7 +130,7 @@ struct Fetcher::Download {
     head.clear();
     hash.Reset();
     committed = 0;
-    if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+    if (fd >= 0 && (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0)) {
       abort = Failure(absl::StatusCode::kInternal, "scratch_write_failed", std::strerror(errno));
     }
   }
@@ -186,7 +212,6 @@ struct Fetcher::Download {
         }
       }
     }
-    hash.Update(std::string_view(data, n));
     buffer.append(data, n);
     committed += static_cast<int64_t>(n);
     if (buffer.size() >= kWriteChunk) {
@@ -271,7 +296,7 @@ bool LooksLikeLocalPath(std::string_view url) {
 
 }  // namespace
 
-Result<std::unique_ptr<Fetcher>> Fetcher::Create(HttpClient& client, asio::any_io_executor loop,
+Result<std::unique_ptr<Fetcher>> Fetcher::Create(HttpClient& client, runtime::Runtime& runtime,
                                                  FetchOptions options) {
   if (options.scratch_dir.empty())
     return absl::InvalidArgumentError("FetchOptions.scratch_dir is empty");
@@ -285,11 +310,15 @@ Result<std::unique_ptr<Fetcher>> Fetcher::Create(HttpClient& client, asio::any_i
   for (const std::string& endpoint : options.addresses.allowed_endpoints) {
     SLUICE_RETURN_IF_ERROR(ValidateEndpoint(endpoint));
   }
-  return std::unique_ptr<Fetcher>(new Fetcher(client, loop, std::move(options)));
+  return std::unique_ptr<Fetcher>(new Fetcher(client, runtime, std::move(options)));
 }
 
-Fetcher::Fetcher(HttpClient& client, asio::any_io_executor loop, FetchOptions options)
-    : client_(client), loop_(loop), options_(std::move(options)), random_(std::random_device{}()) {}
+Fetcher::Fetcher(HttpClient& client, runtime::Runtime& runtime, FetchOptions options)
+    : client_(client),
+      loop_(runtime.loop_executor()),
+      blocking_(runtime.blocking()),
+      options_(std::move(options)),
+      random_(std::random_device{}()) {}
 
 Fetcher::~Fetcher() = default;
 
@@ -358,15 +387,6 @@ asio::awaitable<Result<FetchedFile>> Fetcher::Fetch(std::string url, BodyObserve
   }
 
   d.path = options_.scratch_dir / StrCat(std::to_string(random_()), ".part");
-  d.fd = open(d.path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-  if (d.fd < 0) {
-    d.path.clear();
-    bool full = errno == ENOSPC || errno == EDQUOT;
-    co_return Failure(full ? absl::StatusCode::kResourceExhausted : absl::StatusCode::kInternal,
-                      full ? "no_space" : "scratch_write_failed",
-                      StrCat("creating a scratch file in ", options_.scratch_dir.string(), ": ",
-                             std::strerror(errno)));
-  }
   d.url = request_url;
 
   int failures = 0;
@@ -398,12 +418,19 @@ asio::awaitable<Result<FetchedFile>> Fetcher::Fetch(std::string url, BodyObserve
     if (d.committed > 0 && d.Resumable()) ++d.resumes;
   }
 
-  SLUICE_CO_RETURN_IF_ERROR(d.Flush());
   if (d.committed == 0) {
     co_return Failure(absl::StatusCode::kFailedPrecondition, "empty_body", "the body is empty");
   }
   SLUICE_CO_RETURN_IF_ERROR(d.CheckMedia());
-  close(std::exchange(d.fd, -1));
+  // The body's last chunk (most images: all of it) is hashed and written on the blocking pool:
+  // that is most of a download's CPU, and the loop goes on with the other transfers meanwhile.
+  auto write_last_chunk = [&d]() -> Status {
+    SLUICE_RETURN_IF_ERROR(d.WriteBuffered());
+    close(std::exchange(d.fd, -1));
+    return absl::OkStatus();
+  };
+  SLUICE_CO_RETURN_IF_ERROR(co_await runtime::RunOn(blocking_, write_last_chunk));
+  d.TellObserver();
   FetchedFile out;
   out.url = url;
   out.final_url = d.final_url;

@@ -29,6 +29,7 @@
 #include "http/address_guard.h"
 #include "http/curl_client.h"
 #include "runtime/retry.h"
+#include "runtime/runtime.h"
 
 namespace sluice::http {
 
@@ -94,7 +95,9 @@ class Fetcher {
  public:
   // InvalidArgument when scratch_dir is empty; FailedPrecondition when it cannot be created or
   // written.
-  static Result<std::unique_ptr<Fetcher>> Create(HttpClient& client, asio::any_io_executor loop,
+  // Transfers run on `runtime`'s loop; a body's last chunk is hashed and written on its
+  // blocking pool.
+  static Result<std::unique_ptr<Fetcher>> Create(HttpClient& client, runtime::Runtime& runtime,
                                                  FetchOptions options);
   ~Fetcher();
 
@@ -121,12 +124,13 @@ class Fetcher {
 
  private:
   struct Download;
-  Fetcher(HttpClient& client, asio::any_io_executor loop, FetchOptions options);
+  Fetcher(HttpClient& client, runtime::Runtime& runtime, FetchOptions options);
   asio::awaitable<Status> Attempt(Download& download);
   asio::awaitable<bool> Sleep(Duration duration);
 
   HttpClient& client_;
   asio::any_io_executor loop_;
+  asio::thread_pool& blocking_;
   FetchOptions options_;
   std::mt19937_64 random_;
   bool stopped_ = false;

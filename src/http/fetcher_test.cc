@@ -35,7 +35,7 @@ class FetcherTest : public ::testing::Test {
   }
 
   Result<FetchedFile> Fetch(const std::string& url) {
-    auto fetcher = Fetcher::Create(*client_, rt_.loop_executor(), options_);
+    auto fetcher = Fetcher::Create(*client_, rt_, options_);
     EXPECT_TRUE(fetcher.ok()) << fetcher.status();
     return rt_.Run((*fetcher)->Fetch(url));
   }
@@ -86,7 +86,7 @@ TEST_F(FetcherTest, NoWakeupIsLeftPendingOnceTransfersEnd) {
   origin_.Route("/a.jpg", [](const HttpRequest& r, int) {
     return ServeBytes(r, ScriptedOrigin::MediaBody(1000), "image/jpeg");
   });
-  auto fetcher = std::move(*Fetcher::Create(*client_, rt_.loop_executor(), options_));
+  auto fetcher = std::move(*Fetcher::Create(*client_, rt_, options_));
   EXPECT_FALSE(rt_.Run(TimerPendingAfterFetch(*fetcher, *client_, origin_.Url("/a.jpg"))))
       << "a stale curl timer keeps Runtime::Run waiting";
 }

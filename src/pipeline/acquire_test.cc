@@ -23,7 +23,7 @@ class AcquireTest : public ::testing::Test {
     fetch.scratch_dir = dir_.path() / "scratch";
     fetch.addresses.allow_private = true;
     fetch.retry.max_attempts = 1;
-    fetcher_ = std::move(*http::Fetcher::Create(*client_, rt_.loop_executor(), fetch));
+    fetcher_ = std::move(*http::Fetcher::Create(*client_, rt_, fetch));
     catalog_ = std::move(*db::SqliteCatalog::Open(dir_.path() / "sluice.db"));
     // 30 distinct bodies; /dup/i serves the same bytes as /img/i.
     for (int i = 0; i < 30; ++i) {

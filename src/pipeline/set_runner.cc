@@ -96,9 +96,8 @@ asio::awaitable<Result<SetReport>> SetRunner::Run(std::string set, std::vector<s
   CountedRun counted{parts_.metrics};  // finished however the run ends
   // Connections stay warm between items: at least one per item in flight.
   parts_.http->KeepConnections(static_cast<long>(std::max<size_t>(options_.concurrency, 16)));
-  SLUICE_CO_ASSIGN_OR_RETURN(
-      std::unique_ptr<http::Fetcher> fetcher,
-      http::Fetcher::Create(*parts_.http, rt.loop_executor(), options_.fetch));
+  SLUICE_CO_ASSIGN_OR_RETURN(std::unique_ptr<http::Fetcher> fetcher,
+                             http::Fetcher::Create(*parts_.http, rt, options_.fetch));
   // Downloads stay on this machine until the analysis ends, so that it reads no media back
   // from a remote store.
   Acquirer acquirer(rt, *fetcher, *parts_.store, *parts_.db,

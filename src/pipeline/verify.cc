@@ -65,8 +65,8 @@ asio::awaitable<Result<VerifyReport>> VerifyObjects(SetParts parts, VerifyOption
   std::unique_ptr<http::Fetcher> fetcher;
   if (options.repair) {
     options.fetch.scratch_dir = parts.scratch_dir;
-    SLUICE_CO_ASSIGN_OR_RETURN(
-        fetcher, http::Fetcher::Create(*parts.http, parts.runtime->loop_executor(), options.fetch));
+    SLUICE_CO_ASSIGN_OR_RETURN(fetcher,
+                               http::Fetcher::Create(*parts.http, *parts.runtime, options.fetch));
   }
   VerifyReport report;
   std::set<std::string> seen;  // an object shared by items or sets is read once
