@@ -1,11 +1,24 @@
 #include "common/json_text.h"
 
-#include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 #include <charconv>
 #include <cmath>
 
 namespace sluice {
 namespace {
+
+// What the serializer reset on writes, through a buffer on the stack: boost::json::serialize's
+// text without the string it returns.
+template <class What>
+void AppendThroughSerializer(std::string& out, What what) {
+  boost::json::serializer writer;
+  writer.reset(what);
+  char buffer[1024];
+  while (!writer.done()) {
+    boost::json::string_view written = writer.read(buffer, sizeof buffer);
+    out.append(written.data(), written.size());
+  }
+}
 
 void AppendNumber(std::string& out, double number) {
   if (!std::isfinite(number)) {
@@ -26,7 +39,7 @@ void Append(std::string& out, const boost::json::value& value) {
       for (const auto& [key, member] : value.get_object()) {
         if (!first) out += ',';
         first = false;
-        out += boost::json::serialize(boost::json::string_view(key));
+        AppendJsonString(out, key);
         out += ':';
         Append(out, member);
       }
@@ -48,7 +61,7 @@ void Append(std::string& out, const boost::json::value& value) {
       AppendNumber(out, value.get_double());
       return;
     default:  // strings, integers, booleans, null: as Boost writes them
-      out += boost::json::serialize(value);
+      AppendSerializedJson(out, value);
       return;
   }
 }
@@ -62,5 +75,26 @@ std::string JsonText(const boost::json::value& value) {
 }
 
 void AppendJsonText(std::string& out, const boost::json::value& value) { Append(out, value); }
+
+void AppendSerializedJson(std::string& out, const boost::json::value& value) {
+  AppendThroughSerializer(out, &value);
+}
+
+void AppendSerializedJson(std::string& out, const boost::json::object& object) {
+  AppendThroughSerializer(out, &object);
+}
+
+size_t SerializedJsonSize(const boost::json::object& object) {
+  boost::json::serializer writer;
+  writer.reset(&object);
+  char buffer[1024];
+  size_t size = 0;
+  while (!writer.done()) size += writer.read(buffer, sizeof buffer).size();
+  return size;
+}
+
+void AppendJsonString(std::string& out, std::string_view text) {
+  AppendThroughSerializer(out, boost::json::string_view(text.data(), text.size()));
+}
 
 }  // namespace sluice

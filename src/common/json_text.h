@@ -7,13 +7,24 @@
 // Any thread.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <string>
+#include <string_view>
 
 namespace sluice {
 
 std::string JsonText(const boost::json::value& value);
 // The same text, appended to `out`.
 void AppendJsonText(std::string& out, const boost::json::value& value);
+
+// Exactly boost::json::serialize's text (numbers as Boost writes them, which read back as the
+// same kind), appended to `out` without a string of its own.
+void AppendSerializedJson(std::string& out, const boost::json::value& value);
+void AppendSerializedJson(std::string& out, const boost::json::object& object);
+// The length of boost::json::serialize(object), counted without writing it anywhere.
+size_t SerializedJsonSize(const boost::json::object& object);
+// `text` as a JSON string, quoted and escaped exactly as boost::json::serialize does.
+void AppendJsonString(std::string& out, std::string_view text);
 
 }  // namespace sluice

@@ -1,6 +1,5 @@
 #include "methods/execute.h"
 
-#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <exception>
 
@@ -212,14 +211,14 @@ namespace {
 
 using AppendValue = void (*)(std::string& out, const json::value& value);
 
-void AppendSerialized(std::string& out, const json::value& value) { out += json::serialize(value); }
-
 // StepResultToJson's document, written member by member with `append` for its values.
 void AppendStepResult(std::string& out, const StepResult& step, std::string_view source,
                       AppendValue append) {
-  auto text = [](std::string_view value) { return json::serialize(value); };
-  StrAppend(out, "{\"method\":", text(step.method), ",\"version\":", step.version,
-            ",\"step_key\":", text(step.step_key), ",\"params\":");
+  out += "{\"method\":";
+  AppendJsonString(out, step.method);
+  StrAppend(out, ",\"version\":", step.version, ",\"step_key\":");
+  AppendJsonString(out, step.step_key);
+  out += ",\"params\":";
   append(out, step.params);
   out += ",\"inputs\":";
   append(out, step.inputs);
@@ -244,17 +243,23 @@ void AppendStepResult(std::string& out, const StepResult& step, std::string_view
     }
   } else {
     absl::string_view details = step.status.message();
-    StrAppend(out, ",\"failure\":{\"cause\":", text(CauseOf(step.status)),
-              ",\"details\":", text({details.data(), details.size()}), "}");
+    out += ",\"failure\":{\"cause\":";
+    AppendJsonString(out, CauseOf(step.status));
+    out += ",\"details\":";
+    AppendJsonString(out, {details.data(), details.size()});
+    out += '}';
   }
-  if (!source.empty()) StrAppend(out, ",\"source\":", text(source));
+  if (!source.empty()) {
+    out += ",\"source\":";
+    AppendJsonString(out, source);
+  }
   out += '}';
 }
 
 }  // namespace
 
 void AppendStepResultJson(std::string& out, const StepResult& step) {
-  AppendStepResult(out, step, {}, AppendSerialized);
+  AppendStepResult(out, step, {}, AppendSerializedJson);
 }
 
 void AppendStepResultText(std::string& out, const StepResult& step, std::string_view source) {
@@ -293,7 +298,9 @@ std::string StepKey(const MethodSpec& spec, const json::object& params,
   // without copying params and inputs into a document first.
   std::string text = "{\"inputs\":";
   AppendCanonicalJson(text, inputs);
-  StrAppend(text, ",\"method\":", json::serialize(json::string_view(spec.name)), ",\"params\":");
+  text += ",\"method\":";
+  AppendJsonString(text, spec.name);
+  text += ",\"params\":";
   AppendCanonicalJson(text, params);
   StrAppend(text, ",\"version\":", spec.version, "}");
   return Sha256::HexOf(text);

@@ -3,7 +3,6 @@
 #include <absl/container/inlined_vector.h>
 
 #include <algorithm>
-#include <boost/json/serialize.hpp>
 #include <cmath>
 #include <utility>
 
@@ -76,7 +75,7 @@ void AppendCanonicalJson(std::string& out, const json::value& value) {
     bool first = true;
     for (const auto* member : members) {
       if (!std::exchange(first, false)) out += ',';
-      out += json::serialize(member->key());
+      AppendJsonString(out, member->key());
       out += ':';
       AppendCanonicalJson(out, member->value());
     }
@@ -93,11 +92,7 @@ void AppendCanonicalJson(std::string& out, const json::value& value) {
     out += ']';
     return;
   }
-  if (const json::string* text = value.if_string()) {
-    out += json::serialize(*text);
-    return;
-  }
-  out += json::serialize(value);
+  AppendSerializedJson(out, value);
 }
 
 std::string CanonicalJson(const json::value& value) {

@@ -8,7 +8,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <fstream>
 #include <set>
@@ -177,7 +176,9 @@ struct Analyzer::Impl {
   asio::awaitable<void> Checkpoint(const std::string& url, std::span<const StepResult> steps) {
     std::vector<std::string> lines;
     lines.reserve(steps.size());
-    std::string prefix = StrCat("{\"item\":", boost::json::serialize(url), ",\"step\":");
+    std::string prefix = "{\"item\":";
+    AppendJsonString(prefix, url);
+    prefix += ",\"step\":";
     for (const StepResult& step : steps) {
       std::string& line = lines.emplace_back(prefix);
       methods::AppendStepResultJson(line, step);
@@ -471,9 +472,10 @@ struct Analyzer::Impl {
             Remember({keys[j], item.record.sha256, ran[j].method, ran[j].version,
                       JsonText(ran[j].output), JsonText(ran[j].artifacts)});
           }
-          owned[j]->result = ran[j];
-          owned[j]->done.cancel();
           in_flight.erase(keys[j]);
+          // Only items with the same bytes waiting for this step (they hold it too) need a copy.
+          if (owned[j].use_count() > 1) owned[j]->result = ran[j];
+          owned[j]->done.cancel();
           outcomes[called[j]].step = std::move(ran[j]);
         }
       }
@@ -546,7 +548,8 @@ struct Analyzer::Impl {
     for (const auto& [method, step] : item.steps) {
       Source source = item.sources[method];
       if (steps_text.size() > 1) steps_text += ',';
-      StrAppend(steps_text, boost::json::serialize(method), ":");
+      AppendJsonString(steps_text, method);
+      steps_text += ':';
       methods::AppendStepResultText(steps_text, step, SourceName(source));
       rows.push_back(RowOf(item.record.url, step, source != Source::kJournal));
       const std::string& output = registry.Find(method)->spec().output;
@@ -597,7 +600,9 @@ struct Analyzer::Impl {
       // {item's fields, "set", "steps"}: the item's object with two members more.
       text = JsonText(db::ItemToJson(item.record));
       text.pop_back();
-      StrAppend(text, ",\"set\":", boost::json::serialize(set), ",\"steps\":", steps_text, "}");
+      text += ",\"set\":";
+      AppendJsonString(text, set);
+      StrAppend(text, ",\"steps\":", steps_text, "}");
     }
     documents.push_back({std::move(key), std::move(text)});
     if (Status put = co_await PutDocuments(kDocumentBatch); !put.ok()) co_return put;

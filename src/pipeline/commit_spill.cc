@@ -4,10 +4,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 
 #include "common/file_io.h"
+#include "common/json_text.h"
 #include "common/strings.h"
 
 namespace sluice::pipeline {
@@ -19,23 +20,37 @@ namespace {
 constexpr size_t kBufferBytes = size_t{1} << 18;
 
 // One row per line, a JSON array: ["s", url, method, version, step_key, ok, output, artifacts,
-// cause, details, millis] or ["c", step_key, sha256, method, version, output, artifacts].
-std::string StepLine(const db::StepRow& row) {
-  json::array line{
-      "s",       row.url,         row.method,         row.version,       row.step_key,
-      row.ok,    row.output_json, row.artifacts_json, row.failure_cause, row.failure_details,
-      row.millis};
-  std::string text = json::serialize(line);
-  text.push_back('\n');
-  return text;
+// cause, details, millis] or ["c", step_key, sha256, method, version, output, artifacts],
+// written straight into the buffer.
+void AppendStepLine(std::string& out, const db::StepRow& row) {
+  out += "[\"s\",";
+  for (const std::string* text : {&row.url, &row.method}) {
+    AppendJsonString(out, *text);
+    out += ',';
+  }
+  StrAppend(out, row.version, ",");
+  AppendJsonString(out, row.step_key);
+  out += row.ok ? ",true," : ",false,";
+  for (const std::string* text :
+       {&row.output_json, &row.artifacts_json, &row.failure_cause, &row.failure_details}) {
+    AppendJsonString(out, *text);
+    out += ',';
+  }
+  AppendSerializedJson(out, json::value(row.millis));
+  out += "]\n";
 }
 
-std::string CacheLine(const db::CachedStep& entry) {
-  json::array line{"c",           entry.step_key,    entry.item_sha256,   entry.method,
-                   entry.version, entry.output_json, entry.artifacts_json};
-  std::string text = json::serialize(line);
-  text.push_back('\n');
-  return text;
+void AppendCacheLine(std::string& out, const db::CachedStep& entry) {
+  out += "[\"c\",";
+  for (const std::string* text : {&entry.step_key, &entry.item_sha256, &entry.method}) {
+    AppendJsonString(out, *text);
+    out += ',';
+  }
+  StrAppend(out, entry.version, ",");
+  AppendJsonString(out, entry.output_json);
+  out += ',';
+  AppendJsonString(out, entry.artifacts_json);
+  out += "]\n";
 }
 
 std::string Text(const json::value& value) { return std::string(value.as_string()); }
@@ -80,11 +95,11 @@ Status CommitSpill::Append(const std::vector<db::StepRow>& steps,
   size_t before = buffer_.size();
   for (const db::StepRow& row : steps) {
     if (replacing) replaced_[{row.url, row.method}] = line_;
-    buffer_ += StepLine(row);
+    AppendStepLine(buffer_, row);
     ++line_;
   }
   for (const db::CachedStep& entry : cache) {
-    buffer_ += CacheLine(entry);
+    AppendCacheLine(buffer_, entry);
     ++line_;
   }
   rows_ += static_cast<int64_t>(steps.size() + cache.size());
@@ -121,7 +136,11 @@ Result<bool> CommitSpill::Next(std::vector<db::StepRow>& steps,
     }
     int64_t line = read_line_++;
     boost::system::error_code ec;
-    json::value value = json::parse(std::string_view(text, static_cast<size_t>(length)), ec);
+    // The row's strings are copied out at once: its document lives in one arena.
+    unsigned char arena_bytes[4096];
+    json::monotonic_resource arena(arena_bytes, sizeof arena_bytes);
+    json::value value =
+        json::parse(std::string_view(text, static_cast<size_t>(length)), ec, &arena);
     const json::array* row = value.if_array();
     auto bad = [&] {
       return absl::DataLossError(

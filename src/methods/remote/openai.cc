@@ -1,10 +1,13 @@
 // The OpenAI-compatible wire format: /chat/completions (images as data URLs, JSON-schema
 // structured output), /embeddings, /audio/transcriptions. Served by OpenAI, vLLM, llama.cpp's
 // server, LiteLLM and Ollama alike.
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
+#include <utility>
 
+#include "common/json_text.h"
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "methods/remote/provider.h"
@@ -47,6 +50,86 @@ Usage UsageOf(const json::object& body) {
   return usage;
 }
 
+// The /chat/completions request, written as text (what boost::json::serialize makes of the
+// document {model, messages, max_tokens, temperature, response_format}, byte for byte, so that
+// recorded cassettes still match) without building the document: images go in as data URLs.
+std::string ChatBody(const ChatRequest& request, std::string_view model) {
+  std::string body = "{\"model\":";
+  AppendJsonString(body, model);
+  body += ",\"messages\":[";
+  bool first = true;
+  auto open_message = [&body, &first](std::string_view role) {
+    if (!std::exchange(first, false)) body += ',';
+    body += "{\"role\":";
+    AppendJsonString(body, role);
+    body += ",\"content\":";
+  };
+  if (!request.system.empty()) {
+    open_message("system");
+    AppendJsonString(body, request.system);
+    body += '}';
+  }
+  for (const Message& message : request.messages) {
+    open_message(message.role);
+    if (message.images.empty()) {
+      AppendJsonString(body, message.text);
+      body += '}';
+      continue;
+    }
+    body += "[{\"type\":\"text\",\"text\":";
+    AppendJsonString(body, message.text);
+    body += '}';
+    for (const ImagePart& image : message.images) {
+      body += ",{\"type\":\"image_url\",\"image_url\":{\"url\":";
+      std::string url = StrCat("data:", image.mime, ";base64,");
+      AppendBase64(url, image.bytes);
+      AppendJsonString(body, url);
+      body += "}}";
+    }
+    body += "]}";
+  }
+  StrAppend(body, "],\"max_tokens\":", request.max_output_tokens, ",\"temperature\":0");
+  if (!request.schema.empty()) {
+    body += ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":";
+    AppendJsonString(body, request.schema_name);
+    body += ",\"schema\":";
+    AppendSerializedJson(body, request.schema);
+    body += ",\"strict\":true}}";
+  }
+  body += '}';
+  return body;
+}
+
+// The reply's text and served model. `usage` gets the reply's token counts whenever its body is
+// a JSON object: a reply that is refused or unreadable was still billed.
+Result<ChatReply> ChatReplyOf(const http::ClientResponse& response, std::string_view provider,
+                              std::string model, Usage& usage) {
+  // The reply document lives only while its few fields are copied out: one arena, no
+  // allocation per member.
+  unsigned char arena_bytes[4096];
+  json::monotonic_resource arena(arena_bytes, sizeof arena_bytes);
+  SLUICE_ASSIGN_OR_RETURN(json::object o, ReplyObject(response, provider, &arena));
+  usage = UsageOf(o);
+  const json::value* choices = o.if_contains("choices");
+  if (!choices || !choices->is_array() || choices->as_array().empty() ||
+      !choices->as_array()[0].is_object())
+    return BadReply(provider, "no choices");
+  const json::value* message = choices->as_array()[0].as_object().if_contains("message");
+  if (!message || !message->is_object()) return BadReply(provider, "no message");
+  const json::object& m = message->as_object();
+  if (const json::value* refusal = m.if_contains("refusal"); refusal && refusal->is_string()) {
+    return Failure(absl::StatusCode::kFailedPrecondition, "refused",
+                   StrCat("the model declined: ", std::string_view(refusal->as_string())));
+  }
+  const json::value* content = m.if_contains("content");
+  if (!content || !content->is_string()) return BadReply(provider, "no message content");
+  ChatReply out{
+      .text = std::string(content->as_string()), .model = std::move(model), .usage = usage};
+  if (const json::value* served = o.if_contains("model"); served && served->is_string())
+    out.model = std::string(served->as_string());
+  return out;
+}
+
 class OpenAiProvider : public Provider {
  public:
   OpenAiProvider(ProviderConfig config, asio::any_io_executor loop, Transport& transport)
@@ -60,60 +143,19 @@ class OpenAiProvider : public Provider {
   ProviderGate& gate() override { return gate_; }
 
   asio::awaitable<Result<ChatReply>> Chat(const ChatRequest& request) override {
-    json::array messages;
-    if (!request.system.empty())
-      messages.push_back(json::object{{"role", "system"}, {"content", request.system}});
-    for (const Message& message : request.messages) {
-      if (message.images.empty()) {
-        messages.push_back(json::object{{"role", message.role}, {"content", message.text}});
-        continue;
-      }
-      json::array content{json::object{{"type", "text"}, {"text", message.text}}};
-      for (const ImagePart& image : message.images) {
-        content.push_back(json::object{
-            {"type", "image_url"},
-            {"image_url",
-             {{"url", StrCat("data:", image.mime, ";base64,", Base64(image.bytes))}}}});
-      }
-      messages.push_back(json::object{{"role", message.role}, {"content", std::move(content)}});
-    }
     std::string model = request.model.empty() ? config_.chat_model : request.model;
-    json::object body{{"model", model},
-                      {"messages", std::move(messages)},
-                      {"max_tokens", request.max_output_tokens},
-                      {"temperature", 0}};
-    if (!request.schema.empty()) {
-      body["response_format"] = {
-          {"type", "json_schema"},
-          {"json_schema",
-           {{"name", request.schema_name}, {"schema", request.schema}, {"strict", true}}}};
-    }
     double estimate = EstimateTokens(request);
-    SLUICE_CO_ASSIGN_OR_RETURN(ProviderGate::Answer answer,
-                               co_await gate_.Call(Post("/chat/completions", body), estimate));
-    SLUICE_CO_ASSIGN_OR_RETURN(json::object o, ReplyObject(answer.response, config_.name));
-    Usage usage = UsageOf(o);
+    SLUICE_CO_ASSIGN_OR_RETURN(
+        ProviderGate::Answer answer,
+        co_await gate_.Call(Post("/chat/completions", ChatBody(request, model)), estimate));
+    Usage usage;
+    Result<ChatReply> reply = ChatReplyOf(answer.response, config_.name, model, usage);
     gate_.RecordTokens(usage.input_tokens, usage.output_tokens, estimate);
-    usage.calls = answer.usage.calls;
-    usage.retries = answer.usage.retries;
-    usage.provider_millis = answer.usage.provider_millis;
-    const json::value* choices = o.if_contains("choices");
-    if (!choices || !choices->is_array() || choices->as_array().empty() ||
-        !choices->as_array()[0].is_object())
-      co_return BadReply(config_.name, "no choices");
-    const json::value* message = choices->as_array()[0].as_object().if_contains("message");
-    if (!message || !message->is_object()) co_return BadReply(config_.name, "no message");
-    const json::object& m = message->as_object();
-    if (const json::value* refusal = m.if_contains("refusal"); refusal && refusal->is_string()) {
-      co_return Failure(absl::StatusCode::kFailedPrecondition, "refused",
-                        StrCat("the model declined: ", std::string_view(refusal->as_string())));
-    }
-    const json::value* content = m.if_contains("content");
-    if (!content || !content->is_string()) co_return BadReply(config_.name, "no message content");
-    ChatReply out{.text = std::string(content->as_string()), .model = model, .usage = usage};
-    if (const json::value* served = o.if_contains("model"); served && served->is_string())
-      out.model = std::string(served->as_string());
-    co_return out;
+    if (!reply.ok()) co_return reply.status();
+    reply->usage.calls = answer.usage.calls;
+    reply->usage.retries = answer.usage.retries;
+    reply->usage.provider_millis = answer.usage.provider_millis;
+    co_return reply;
   }
 
   asio::awaitable<Result<EmbedReply>> Embed(std::vector<std::string> texts,
@@ -283,9 +325,12 @@ class OpenAiProvider : public Provider {
   }
 
   http::ClientRequest Post(std::string_view path, const json::object& body) const {
+    return Post(path, json::serialize(body));
+  }
+  http::ClientRequest Post(std::string_view path, std::string body) const {
     http::ClientRequest request = Request(path);
     request.headers.emplace_back("Content-Type", "application/json");
-    request.body = json::serialize(body);
+    request.body = std::move(body);
     return request;
   }
 

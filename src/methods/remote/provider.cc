@@ -4,9 +4,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <cmath>
 
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "http/retry_after.h"
 
@@ -273,9 +273,10 @@ Status BadReply(std::string_view provider, std::string_view what) {
                  StrCat("provider ", provider, " sent a reply sluice cannot read: ", what));
 }
 
-Result<json::object> ReplyObject(const http::ClientResponse& response, std::string_view provider) {
+Result<json::object> ReplyObject(const http::ClientResponse& response, std::string_view provider,
+                                 json::storage_ptr storage) {
   boost::system::error_code ec;
-  json::value body = json::parse(response.body, ec);
+  json::value body = json::parse(response.body, ec, std::move(storage));
   if (ec || !body.is_object()) return BadReply(provider, "the body is not a JSON object");
   return std::move(body.as_object());
 }
@@ -318,15 +319,20 @@ double EstimateTokens(const ChatRequest& request) {
     chars += static_cast<double>(message.text.size());
     images += static_cast<double>(message.images.size());
   }
-  chars += static_cast<double>(json::serialize(request.schema).size());
+  chars += static_cast<double>(SerializedJsonSize(request.schema));
   return chars / 4 + images * 800 + request.max_output_tokens;
 }
 
 std::string Base64(std::string_view bytes) {
+  std::string out;
+  AppendBase64(out, bytes);
+  return out;
+}
+
+void AppendBase64(std::string& out, std::string_view bytes) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
+  out.reserve(out.size() + (bytes.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
     uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) |
@@ -344,7 +350,6 @@ std::string Base64(std::string_view bytes) {
     out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
     out += '=';
   }
-  return out;
 }
 
 }  // namespace sluice::methods::remote

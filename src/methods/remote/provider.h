@@ -291,8 +291,9 @@ std::unique_ptr<Provider> NewBedrockProvider(ProviderConfig config, asio::any_io
 
 // FailedPrecondition "bad_reply": a 2xx answer whose body is not what the API documents.
 Status BadReply(std::string_view provider, std::string_view what);
-// The body of a 2xx answer as a JSON object, or BadReply.
-Result<json::object> ReplyObject(const http::ClientResponse& response, std::string_view provider);
+// The body of a 2xx answer as a JSON object (its memory from `storage`), or BadReply.
+Result<json::object> ReplyObject(const http::ClientResponse& response, std::string_view provider,
+                                 json::storage_ptr storage = {});
 
 // A count a reply reports (tokens) under `key`: the number when it is a whole number ≥ 0, else
 // 0 — usage is bookkeeping, and an odd count must not fail a call that succeeded.
@@ -308,5 +309,7 @@ double EstimateTokens(const ChatRequest& request);
 
 // The base64 of `bytes` (images in JSON bodies).
 std::string Base64(std::string_view bytes);
+// The same, appended to `out`.
+void AppendBase64(std::string& out, std::string_view bytes);
 
 }  // namespace sluice::methods::remote
