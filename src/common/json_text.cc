@@ -31,21 +31,26 @@ void AppendNumber(std::string& out, double number) {
   out.append(buffer, error == std::errc() ? end : buffer);
 }
 
+void Append(std::string& out, const boost::json::value& value);
+
+void AppendObject(std::string& out, const boost::json::object& object) {
+  out += '{';
+  bool first = true;
+  for (const auto& [key, member] : object) {
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, key);
+    out += ':';
+    Append(out, member);
+  }
+  out += '}';
+}
+
 void Append(std::string& out, const boost::json::value& value) {
   switch (value.kind()) {
-    case boost::json::kind::object: {
-      out += '{';
-      bool first = true;
-      for (const auto& [key, member] : value.get_object()) {
-        if (!first) out += ',';
-        first = false;
-        AppendJsonString(out, key);
-        out += ':';
-        Append(out, member);
-      }
-      out += '}';
+    case boost::json::kind::object:
+      AppendObject(out, value.get_object());
       return;
-    }
     case boost::json::kind::array: {
       out += '[';
       bool first = true;
@@ -74,13 +79,24 @@ std::string JsonText(const boost::json::value& value) {
   return out;
 }
 
+std::string json_text_internal::ObjectText(const boost::json::object& object) {
+  std::string out;
+  AppendObject(out, object);
+  return out;
+}
+
 void AppendJsonText(std::string& out, const boost::json::value& value) { Append(out, value); }
+
+void json_text_internal::AppendObjectText(std::string& out, const boost::json::object& object) {
+  AppendObject(out, object);
+}
 
 void AppendSerializedJson(std::string& out, const boost::json::value& value) {
   AppendThroughSerializer(out, &value);
 }
 
-void AppendSerializedJson(std::string& out, const boost::json::object& object) {
+void json_text_internal::AppendSerializedObject(std::string& out,
+                                                const boost::json::object& object) {
   AppendThroughSerializer(out, &object);
 }
 

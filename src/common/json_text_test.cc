@@ -64,6 +64,12 @@ TEST(JsonTextTest, SerializedTextAndStringsAreBoostsByteForByte) {
   AppendSerializedJson(object_text, doc.as_object());
   EXPECT_EQ(object_text, boost::json::serialize(doc));
   EXPECT_EQ(SerializedJsonSize(doc.as_object()), object_text.size());
+  // An object passed as such is written as the value holding it would be.
+  EXPECT_EQ(JsonText(doc.as_object()), JsonText(doc));
+  std::string appended = "x", expected = "x";
+  AppendJsonText(appended, doc.as_object());
+  expected += JsonText(doc);
+  EXPECT_EQ(appended, expected);
 }
 
 }  // namespace

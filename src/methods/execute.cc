@@ -209,11 +209,9 @@ json::object StepResultToJson(const StepResult& step) {
 
 namespace {
 
-using AppendValue = void (*)(std::string& out, const json::value& value);
-
 // StepResultToJson's document, written member by member with `append` for its values.
 void AppendStepResult(std::string& out, const StepResult& step, std::string_view source,
-                      AppendValue append) {
+                      const auto& append) {
   out += "{\"method\":";
   AppendJsonString(out, step.method);
   StrAppend(out, ",\"version\":", step.version, ",\"step_key\":");
@@ -223,7 +221,7 @@ void AppendStepResult(std::string& out, const StepResult& step, std::string_view
   out += ",\"inputs\":";
   append(out, step.inputs);
   out += ",\"millis\":";
-  append(out, step.millis);
+  append(out, json::value(step.millis));
   const Cost& cost = step.cost;
   StrAppend(out, ",\"cost\":{\"calls\":", cost.calls, ",\"input_tokens\":", cost.input_tokens,
             ",\"output_tokens\":", cost.output_tokens, ",\"bytes\":", cost.bytes);
@@ -231,7 +229,7 @@ void AppendStepResult(std::string& out, const StepResult& step, std::string_view
   if (cost.inputs) StrAppend(out, ",\"inputs\":", cost.inputs);
   if (cost.provider_millis > 0) {
     out += ",\"provider_millis\":";
-    append(out, cost.provider_millis);
+    append(out, json::value(cost.provider_millis));
   }
   out += '}';
   if (step.status.ok()) {
@@ -259,11 +257,14 @@ void AppendStepResult(std::string& out, const StepResult& step, std::string_view
 }  // namespace
 
 void AppendStepResultJson(std::string& out, const StepResult& step) {
-  AppendStepResult(out, step, {}, AppendSerializedJson);
+  // Params, inputs and artifacts are objects: written as such, not copied into a value first.
+  AppendStepResult(out, step, {},
+                   [](std::string& text, const auto& value) { AppendSerializedJson(text, value); });
 }
 
 void AppendStepResultText(std::string& out, const StepResult& step, std::string_view source) {
-  AppendStepResult(out, step, source, AppendJsonText);
+  AppendStepResult(out, step, source,
+                   [](std::string& text, const auto& value) { AppendJsonText(text, value); });
 }
 
 Result<StepResult> StepResultFromJson(const json::object& doc) {
