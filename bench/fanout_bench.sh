@@ -18,38 +18,12 @@ scripts/build.sh release >&2
 bin=build/release
 export OPENBLAS_NUM_THREADS=1
 
-work=$(mktemp -d /dev/shm/sluice-fanout.XXXXXX)
-chmod 755 "$work"
-nginx_pid=""; fake_pid=""
-cleanup() {
-  [[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null || true
-  [[ -n $fake_pid ]] && kill "$fake_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+start_fanout_work /dev/shm/sluice-fanout
 serve_distinct_pngs "$items"
-cat > "$work/pipeline.toml" <<'TOML'
-name = "three-remote-calls"
-[[cycle]]
-  [[cycle.item]]
-  method = "llm.tags"
-  [[cycle.item]]
-  method = "llm.content_type"
-  [[cycle.item]]
-  method = "llm.seo_filename"
-TOML
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-"$bin/src/testing/sluice-fake-provider" --latency-ms 200 > "$work/fake.url" 2> "$work/fake.err" &
-fake_pid=$!
-for _ in $(seq 50); do [[ -s $work/fake.url ]] && break; sleep 0.1; done
-cat > "$work/sluice.toml" <<TOML
-[providers]
-default = "fake"
-[providers.fake]
-base_url = "$(cat "$work/fake.url")"
-chat_model = "fake-chat"
-max_concurrency = $flight
-TOML
+write_three_call_pipeline
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # 1,024 calls in flight need more descriptors
+start_fake_provider 200
+write_fake_provider_config "$flight"
 
 # measure LABEL SLUICE: one fetch, then the timed analysis; prints a table row.
 measure() {

@@ -36,3 +36,57 @@ serve_distinct_pngs() {
   start_nginx i00000.png
   for ((i = 0; i < $1; i++)); do printf 'http://127.0.0.1:%d/i%05d.png\n' "$port" "$i"; done > "$work/urls.txt"
 }
+
+# start_fanout_work PREFIX: $work, a new directory PREFIX.XXXXXX nginx can read, removed on
+# exit together with the nginx and fake provider the fan-out benchmarks start ($nginx_pid,
+# $fake_pid).
+start_fanout_work() {
+  work=$(mktemp -d "$1.XXXXXX")
+  chmod 755 "$work"  # nginx's worker runs as nobody
+  nginx_pid=""; fake_pid=""
+  trap 'stop_fanout_work' EXIT
+}
+stop_fanout_work() {
+  [[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null || true
+  [[ -n $fake_pid ]] && kill "$fake_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+
+# write_three_call_pipeline: the fan-out benchmarks' pipeline, three remote calls an item
+# (llm.tags, llm.content_type, llm.seo_filename), in $work/pipeline.toml.
+write_three_call_pipeline() {
+  cat > "$work/pipeline.toml" <<'TOML'
+name = "three-remote-calls"
+[[cycle]]
+  [[cycle.item]]
+  method = "llm.tags"
+  [[cycle.item]]
+  method = "llm.content_type"
+  [[cycle.item]]
+  method = "llm.seo_filename"
+TOML
+}
+
+# start_fake_provider LATENCY_MS: sluice-fake-provider ($bin's) on loopback answering after
+# LATENCY_MS; sets $fake_pid and $fake_url (its stderr, which ends with its CPU-s, in
+# $work/fake.err). The caller stops $fake_pid.
+start_fake_provider() {
+  : > "$work/fake.url"
+  "$bin/src/testing/sluice-fake-provider" --latency-ms "$1" > "$work/fake.url" 2> "$work/fake.err" &
+  fake_pid=$!
+  for _ in $(seq 50); do [[ -s $work/fake.url ]] && break; sleep 0.1; done
+  fake_url=$(cat "$work/fake.url")
+}
+
+# write_fake_provider_config FLIGHT: $work/sluice.toml, its default provider $fake_url with
+# FLIGHT calls at once.
+write_fake_provider_config() {
+  cat > "$work/sluice.toml" <<TOML
+[providers]
+default = "fake"
+[providers.fake]
+base_url = "$fake_url"
+chat_model = "fake-chat"
+max_concurrency = $1
+TOML
+}

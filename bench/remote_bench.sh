@@ -18,28 +18,11 @@ bin=build/release
 sluice=$bin/src/cli/sluice
 export OPENBLAS_NUM_THREADS=1
 
-work=$(mktemp -d "${BENCH_DIR:-/tmp}/sluice-remote-bench.XXXXXX")  # BENCH_DIR=/dev/shm: no disk
-chmod 755 "$work"
-nginx_pid=""; fake_pid=""
-cleanup() {
-  [[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null || true
-  [[ -n $fake_pid ]] && kill "$fake_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+start_fanout_work "${BENCH_DIR:-/tmp}/sluice-remote-bench"  # BENCH_DIR=/dev/shm: no disk
 
 serve_distinct_pngs "$items"
 
-cat > "$work/pipeline.toml" <<'TOML'
-name = "three-remote-calls"
-[[cycle]]
-  [[cycle.item]]
-  method = "llm.tags"
-  [[cycle.item]]
-  method = "llm.content_type"
-  [[cycle.item]]
-  method = "llm.seo_filename"
-TOML
+write_three_call_pipeline
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # 1,024 calls in flight need more than 1,024 descriptors
 echo "## Remote fan-out: $items items × 3 calls, model server latency $latency ms"
@@ -47,19 +30,8 @@ echo
 echo "| in flight | bound items/s | sluice items/s | of bound | CPU µs/call | peak RSS | server CPU-s | Python items/s | of bound | Python RSS |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for flight in 64 256 1024; do
-  : > "$work/fake.url"
-  "$bin/src/testing/sluice-fake-provider" --latency-ms "$latency" > "$work/fake.url" 2> "$work/fake.err" &
-  fake_pid=$!
-  for _ in $(seq 50); do [[ -s $work/fake.url ]] && break; sleep 0.1; done
-  base=$(cat "$work/fake.url")
-  cat > "$work/sluice.toml" <<TOML
-[providers]
-default = "fake"
-[providers.fake]
-base_url = "$base"
-chat_model = "fake-chat"
-max_concurrency = $flight
-TOML
+  start_fake_provider "$latency"
+  write_fake_provider_config "$flight"
   rm -rf "$work/data"
   /usr/bin/time -f "%e %M %U %S" -o "$work/time" ${PROFILE:+perf record -g -o "$PROFILE.$flight" --} "$sluice" run "$work/urls.txt" --data "$work/data" \
     --allow-private --concurrency "$flight" --per-host "$flight" --progress none --json \
@@ -71,13 +43,10 @@ TOML
   calls=$((items * 3))
   server_cpu=$(sed -n 's/.* \([0-9.]*\) CPU-s/\1/p' "$work/fake.err")
 
-  : > "$work/fake.url"
-  "$bin/src/testing/sluice-fake-provider" --latency-ms "$latency" > "$work/fake.url" 2>/dev/null &
-  fake_pid=$!
-  for _ in $(seq 50); do [[ -s $work/fake.url ]] && break; sleep 0.1; done
+  start_fake_provider "$latency"
   rm -rf "$work/py"; mkdir -p "$work/py"
   /usr/bin/time -f "%e %M %U %S" -o "$work/time.py" /usr/bin/python3 bench/python_pipeline.py \
-    "$work/urls.txt" "$(cat "$work/fake.url")" "$flight" "$work/py" > "$work/py.json"
+    "$work/urls.txt" "$fake_url" "$flight" "$work/py" > "$work/py.json"
   kill -INT "$fake_pid"; wait "$fake_pid" || true; fake_pid=""
   read -r _ py_rss_kb _ _ < "$work/time.py"
   py_rate=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['items_per_s'])" "$work/py.json")

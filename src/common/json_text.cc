@@ -7,17 +7,20 @@
 namespace sluice {
 namespace {
 
-// What the serializer reset on writes, through a buffer on the stack: boost::json::serialize's
-// text without the string it returns.
-template <class What>
-void AppendThroughSerializer(std::string& out, What what) {
+// Hands `take` boost::json::serialize's text of `what` piece by piece, through a buffer on the
+// stack: the text without the string serialize returns.
+template <class What, class Take>
+void Serialize(What what, Take take) {
   boost::json::serializer writer;
   writer.reset(what);
   char buffer[1024];
-  while (!writer.done()) {
-    boost::json::string_view written = writer.read(buffer, sizeof buffer);
-    out.append(written.data(), written.size());
-  }
+  while (!writer.done()) take(writer.read(buffer, sizeof buffer));
+}
+
+template <class What>
+void AppendThroughSerializer(std::string& out, What what) {
+  Serialize(what,
+            [&out](boost::json::string_view piece) { out.append(piece.data(), piece.size()); });
 }
 
 void AppendNumber(std::string& out, double number) {
@@ -101,11 +104,8 @@ void json_text_internal::AppendSerializedObject(std::string& out,
 }
 
 size_t SerializedJsonSize(const boost::json::object& object) {
-  boost::json::serializer writer;
-  writer.reset(&object);
-  char buffer[1024];
   size_t size = 0;
-  while (!writer.done()) size += writer.read(buffer, sizeof buffer).size();
+  Serialize(&object, [&size](boost::json::string_view piece) { size += piece.size(); });
   return size;
 }
 
